@@ -1,0 +1,55 @@
+/* Fuzz target for the domain XML parser: whatever parses must format to XML
+ * that parses again to the same definition, and format identically. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain-def.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(gboolean ok, const char *what, const char *xml) {
+        if (ok)
+                return;
+        fprintf(stderr, "Round trip changed %s of:\n%s\n", what, xml);
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        g_autoptr(DomainDef) def = NULL;
+        g_autoptr(DomainDef) again = NULL;
+        g_autoptr(DomainDef) copy = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = NULL;
+        g_autofree char *xml_again = NULL;
+
+        def = domain_def_parse((const char *) data, (gssize) size, &error);
+        if (!def) {
+                if (!error || !error->message[0])
+                        abort();
+                return 0;
+        }
+
+        xml = domain_def_format(def);
+        again = domain_def_parse(xml, -1, &error);
+        if (!again) {
+                fprintf(stderr, "Formatted XML does not parse: %s\n%s\n", error->message, xml);
+                abort();
+        }
+        check(strcmp(def->name, again->name) == 0, "the name", xml);
+        check(strcmp(def->uuid, again->uuid) == 0, "the UUID", xml);
+        check(def->memory_kib == again->memory_kib, "the memory", xml);
+        check(def->vcpus == again->vcpus, "the vCPUs", xml);
+        check(def->disks->len == again->disks->len, "the disks", xml);
+        check(def->chardevs->len == again->chardevs->len, "the chardevs", xml);
+
+        xml_again = domain_def_format(again);
+        check(strcmp(xml, xml_again) == 0, "the formatted text", xml);
+
+        copy = domain_def_copy(def);
+        g_free(xml_again);
+        xml_again = domain_def_format(copy);
+        check(strcmp(xml, xml_again) == 0, "the copy", xml);
+        return 0;
+}

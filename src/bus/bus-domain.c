@@ -1,0 +1,247 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include "bus-error.h"
+#include "bus-glib.h"
+#include "bus-service.h"
+#include "md-error.h"
+
+char *bus_domain_path(Domain *d) {
+        char *path = NULL;
+
+        if (sd_bus_path_encode(DOMAIN_PATH_PREFIX, domain_uuid(d), &path) < 0)
+                g_error("Out of memory");
+        return path;
+}
+
+static int domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                              void **ret_found, sd_bus_error *error) {
+        BusService *s = userdata;
+        g_autofree char *uuid = NULL;
+        Domain *d;
+
+        if (sd_bus_path_decode(path, DOMAIN_PATH_PREFIX, &uuid) <= 0)
+                return 0;
+        d = g_hash_table_lookup(s->registry->by_uuid, uuid);
+        if (!d)
+                return 0;
+        *ret_found = d;
+        return 1;
+}
+
+static int domain_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes,
+                                  sd_bus_error *error) {
+        BusService *s = userdata;
+        g_autoptr(GPtrArray) list = registry_list(s->registry, 0);
+        char **paths = g_new0(char *, list->len + 1);
+
+        for (guint i = 0; i < list->len; i++)
+                paths[i] = bus_domain_path(list->pdata[i]);
+        *nodes = paths;
+        return 1;
+}
+
+/* ---- Properties ---- */
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", domain_name(userdata));
+}
+
+static int property_get_uuid(sd_bus *bus, const char *path, const char *interface,
+                             const char *property, sd_bus_message *reply, void *userdata,
+                             sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", domain_uuid(userdata));
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface,
+                              const char *property, sd_bus_message *reply, void *userdata,
+                              sd_bus_error *error) {
+        Domain *d = userdata;
+        return sd_bus_message_append(reply, "s", domain_state_to_string(d->state));
+}
+
+static int property_get_state_reason(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        Domain *d = userdata;
+        return sd_bus_message_append(reply, "s", d->state_reason);
+}
+
+static int property_get_persistent(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        return sd_bus_message_append(reply, "b", domain_is_persistent(userdata));
+}
+
+/* Until migration jobs exist there is never a job. */
+static int property_get_no_job(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", "none");
+}
+
+static int property_get_job_progress(sd_bus *bus, const char *path, const char *interface,
+                                     const char *property, sd_bus_message *reply, void *userdata,
+                                     sd_bus_error *error) {
+        return sd_bus_message_append(reply, "d", 0.0);
+}
+
+/* ---- Methods ---- */
+
+typedef void (*DomainOperation)(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+
+static void on_operation_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
+        g_autoptr(GError) error = NULL;
+        int r;
+
+        /* The domain may be gone by now (a transient one that stopped):
+         * only the result and the message are used here. */
+        if (domain_operation_finish(NULL, result, &error))
+                r = sd_bus_reply_method_return(m, NULL);
+        else
+                r = bus_reply_gerror(m, error);
+        if (r < 0)
+                g_warning("Failed to send reply: %s, ignoring", g_strerror(-r));
+}
+
+/* Replies when the operation has finished; the loop serves others meanwhile. */
+static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation) {
+        uint32_t flags;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &flags);
+        if (r < 0)
+                return r;
+        operation(d, flags, on_operation_done, sd_bus_message_ref(m));
+        return 1;
+}
+
+static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return run_operation(m, userdata, domain_start_async);
+}
+
+static int method_shutdown(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return run_operation(m, userdata, domain_shutdown_async);
+}
+
+static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return run_operation(m, userdata, domain_destroy_async);
+}
+
+static int method_suspend(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return run_operation(m, userdata, domain_suspend_async);
+}
+
+static int method_resume(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return run_operation(m, userdata, domain_resume_async);
+}
+
+static int method_undefine(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Domain *d = userdata;
+        g_autoptr(GError) gerror = NULL;
+        uint32_t flags;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &flags);
+        if (r < 0)
+                return r;
+        if (!registry_undefine(d->registry, d, flags, &gerror))
+                return bus_error_set_gerror(error, gerror);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_get_xml_desc(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) gerror = NULL;
+        g_autofree char *xml = NULL;
+        uint32_t flags;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &flags);
+        if (r < 0)
+                return r;
+        xml = domain_get_xml(userdata, flags, &gerror);
+        if (!xml)
+                return bus_error_set_gerror(error, gerror);
+        return sd_bus_reply_method_return(m, "s", xml);
+}
+
+static const sd_bus_vtable domain_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("UUID", "s", property_get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StateReason", "s", property_get_state_reason, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("JobType", "s", property_get_no_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("JobPhase", "s", property_get_no_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("JobProgress", "d", property_get_job_progress, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MaxDowntime", "t", NULL, offsetof(Domain, max_downtime_ms),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MaxSpeed", "t", NULL, offsetof(Domain, max_speed_mib),
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_start,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT,
+                                method_shutdown, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Destroy", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_destroy,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_suspend,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_resume,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT,
+                                method_undefine, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetXMLDesc", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("s", xml),
+                                method_get_xml_desc, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_domain_register(BusService *s) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(s->bus, NULL, DOMAIN_PATH_PREFIX, DOMAIN_INTERFACE,
+                                       domain_vtable, domain_object_find, s);
+        if (r < 0)
+                return r;
+        return sd_bus_add_node_enumerator(s->bus, NULL, DOMAIN_PATH_PREFIX, domain_node_enumerator, s);
+}
+
+/* ---- Registry listener ---- */
+
+static void on_domain_added(Domain *d, gpointer user_data) {
+        BusService *s = user_data;
+        g_autofree char *path = bus_domain_path(d);
+        int r = sd_bus_emit_object_added(s->bus, path);
+
+        if (r < 0)
+                g_warning("Failed to announce %s: %s, ignoring", path, g_strerror(-r));
+}
+
+static void on_domain_removed(Domain *d, gpointer user_data) {
+        BusService *s = user_data;
+        g_autofree char *path = bus_domain_path(d);
+        int r = sd_bus_emit_object_removed(s->bus, path);
+
+        if (r < 0)
+                g_warning("Failed to announce removal of %s: %s, ignoring", path, g_strerror(-r));
+}
+
+static void on_domain_changed(Domain *d, const char *const *properties, gpointer user_data) {
+        BusService *s = user_data;
+        g_autofree char *path = bus_domain_path(d);
+        int r = sd_bus_emit_properties_changed_strv(s->bus, path, DOMAIN_INTERFACE, (char **) properties);
+
+        if (r < 0)
+                g_warning("Failed to signal changes of %s: %s, ignoring", path, g_strerror(-r));
+}
+
+const RegistryListener bus_registry_listener = {
+        .domain_added = on_domain_added,
+        .domain_removed = on_domain_removed,
+        .domain_changed = on_domain_changed,
+};

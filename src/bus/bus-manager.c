@@ -1,0 +1,213 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include "bus-error.h"
+#include "bus-glib.h"
+#include "bus-service.h"
+#include "config.h"
+#include "md-error.h"
+
+static int reply_path(sd_bus_message *m, Domain *d) {
+        g_autofree char *path = bus_domain_path(d);
+        return sd_bus_reply_method_return(m, "o", path);
+}
+
+static int method_define_xml(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        g_autoptr(GError) gerror = NULL;
+        const char *xml;
+        Domain *d;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &xml);
+        if (r < 0)
+                return r;
+        d = registry_define_xml(s->registry, xml, &gerror);
+        if (!d)
+                return bus_error_set_gerror(error, gerror);
+        return reply_path(m, d);
+}
+
+static int method_lookup_by_name(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        g_autoptr(GError) gerror = NULL;
+        const char *name;
+        Domain *d;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        d = registry_lookup_by_name(s->registry, name, &gerror);
+        if (!d)
+                return bus_error_set_gerror(error, gerror);
+        return reply_path(m, d);
+}
+
+static int method_lookup_by_uuid(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        g_autoptr(GError) gerror = NULL;
+        const char *uuid;
+        Domain *d;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &uuid);
+        if (r < 0)
+                return r;
+        if (!g_uuid_string_is_valid(uuid))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a UUID", uuid);
+        d = registry_lookup_by_uuid(s->registry, uuid, &gerror);
+        if (!d)
+                return bus_error_set_gerror(error, gerror);
+        return reply_path(m, d);
+}
+
+static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const guint known = DOMAIN_LIST_ACTIVE | DOMAIN_LIST_INACTIVE | DOMAIN_LIST_PERSISTENT |
+                            DOMAIN_LIST_TRANSIENT;
+        BusService *s = userdata;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GPtrArray) list = NULL;
+        uint32_t flags;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &flags);
+        if (r < 0)
+                return r;
+        if (flags & ~known)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Unsupported flags 0x%x", flags & ~known);
+        list = registry_list(s->registry, flags);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (guint i = 0; r >= 0 && i < list->len; i++) {
+                g_autofree char *path = bus_domain_path(list->pdata[i]);
+                r = sd_bus_message_append(reply, "o", path);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_protocol_versions(sd_bus_message *reply, MdConfig *c) {
+        int r = sd_bus_message_open_container(reply, 'a', "u");
+
+        if (r >= 0 && (c->protocols & (PROTOCOL_V3 | PROTOCOL_V3_PARAMS)))
+                r = sd_bus_message_append(reply, "u", 3);
+        if (r >= 0 && (c->protocols & PROTOCOL_V2))
+                r = sd_bus_message_append(reply, "u", 2);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* Only what this build really implements is advertised: peers plan by it. */
+static int append_features(sd_bus_message *reply, MdConfig *c) {
+        int r = sd_bus_message_open_container(reply, 'a', "s");
+
+        if (r >= 0 && (c->protocols & PROTOCOL_V3_PARAMS))
+                r = sd_bus_message_append(reply, "s", "migration-params");
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int property_get_protocol_versions(sd_bus *bus, const char *path, const char *interface,
+                                          const char *property, sd_bus_message *reply,
+                                          void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        return append_protocol_versions(reply, s->config);
+}
+
+static int property_get_features(sd_bus *bus, const char *path, const char *interface,
+                                 const char *property, sd_bus_message *reply, void *userdata,
+                                 sd_bus_error *error) {
+        BusService *s = userdata;
+        return append_features(reply, s->config);
+}
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+        BusService *s = userdata;
+
+        if (g_str_equal(property, "Version"))
+                return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+        if (g_str_equal(property, "Hostname"))
+                return sd_bus_message_append(reply, "s", s->config->hostname);
+        return sd_bus_message_append(reply, "s", s->config->host_uuid);
+}
+
+static int append_dict_entry(sd_bus_message *reply, const char *key, const char *signature,
+                             int (*append)(sd_bus_message *, MdConfig *), MdConfig *c) {
+        int r = sd_bus_message_open_container(reply, 'e', "sv");
+
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', signature);
+        if (r >= 0)
+                r = append(reply, c);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+/* The same facts as the properties, in one call, for peers. */
+static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "Version", "s", PACKAGE_VERSION,
+                                          "Hostname", "s", s->config->hostname,
+                                          "HostUUID", "s", s->config->host_uuid);
+        if (r >= 0)
+                r = append_dict_entry(reply, "ProtocolVersions", "au", append_protocol_versions, s->config);
+        if (r >= 0)
+                r = append_dict_entry(reply, "Features", "as", append_features, s->config);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Hostname", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("HostUUID", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ProtocolVersions", "au", property_get_protocol_versions, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Features", "as", property_get_features, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("DefineXML", SD_BUS_ARGS("s", xml), SD_BUS_RESULT("o", domain),
+                                method_define_xml, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("LookupByName", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", domain),
+                                method_lookup_by_name, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("LookupByUUID", SD_BUS_ARGS("s", uuid), SD_BUS_RESULT("o", domain),
+                                method_lookup_by_uuid, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListDomains", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("ao", domains),
+                                method_list_domains, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a{sv}", capabilities), method_get_capabilities,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_manager_register(BusService *s) {
+        int r;
+
+        r = sd_bus_add_object_vtable(s->bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, s);
+        if (r < 0)
+                return r;
+        return sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);
+}

@@ -1,0 +1,28 @@
+/* The daemon's bus face: the manager object and one object per domain. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "registry.h"
+
+#define BUS_NAME "org.example.Migration1"
+#define MANAGER_PATH "/org/example/Migration1"
+#define MANAGER_INTERFACE "org.example.Migration1.Manager"
+#define DOMAIN_PATH_PREFIX "/org/example/Migration1/domain"
+#define DOMAIN_INTERFACE "org.example.Migration1.Domain"
+
+typedef struct {
+        sd_bus *bus;
+        Registry *registry;
+        MdConfig *config;
+} BusService;
+
+int bus_manager_register(BusService *service);
+int bus_domain_register(BusService *service);
+
+/* /org/example/Migration1/domain/<sd_bus_path_encode(uuid)> */
+char *bus_domain_path(Domain *domain);
+
+/* Keeps the bus in step with the registry (InterfacesAdded/Removed,
+ * PropertiesChanged). */
+extern const RegistryListener bus_registry_listener;

@@ -1,0 +1,115 @@
+/* A domain definition: the supported subset of libvirt's domain XML.
+ *
+ * The parsed document is kept (so GetXMLDesc round-trips everything of the
+ * subset, including elements the QEMU driver does not act on), and the facts
+ * the drivers need are extracted into plain fields. */
+#pragma once
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
+
+typedef enum {
+        DOMAIN_CHARDEV_FILE,
+        DOMAIN_CHARDEV_PTY,
+        DOMAIN_CHARDEV_UNIX,
+        DOMAIN_CHARDEV_NULL,
+        _DOMAIN_CHARDEV_MAX,
+        _DOMAIN_CHARDEV_INVALID = -1,
+} DomainChardevType;
+
+typedef struct {
+        DomainChardevType type;
+        char *path;            /* file: source path; unix: socket path; else NULL */
+        gboolean append;       /* file: <source append='on'/> */
+        gboolean unix_server;  /* unix: mode='bind' */
+        char *target_type;     /* e.g. "isa-serial", "serial", "virtio"; may be NULL */
+        gboolean is_console;   /* came from <console> rather than <serial> */
+        char *log_file;        /* <log file=.../> (QEMU's logfile=), NULL if absent */
+        gboolean log_append;   /* <log append='on'/> */
+        xmlNode *node;         /* its <serial>/<console> element in DomainDef.doc */
+} DomainChardev;
+
+typedef struct {
+        char *device;          /* "disk", "cdrom", "floppy" */
+        char *source_file;     /* NULL for an empty cdrom/floppy */
+        char *format;          /* "raw" or "qcow2"; NULL = raw */
+        char *target_dev;      /* e.g. "vda", "sda", "hda" */
+        char *target_bus;      /* "virtio", "sata", "ide", "fdc", ...; when absent,
+                                * derived from target_dev like libvirt (vd virtio,
+                                * hd ide, sd scsi, fd fdc), else NULL */
+        gboolean readonly;     /* <readonly/>, and always for a cdrom */
+        char *cache;           /* <driver cache=...>, NULL = QEMU default */
+        char *io;              /* <driver io=...>, NULL = QEMU default */
+} DomainDisk;
+
+typedef struct {
+        xmlDoc *doc;           /* canonical document (uuid filled in) */
+
+        char *virt_type;       /* "kvm" or "qemu" */
+        char *name;
+        char uuid[37];         /* lower-case canonical form */
+        char *title;
+        char *description;
+
+        guint64 memory_kib;    /* 0 when <memory> is absent: start must refuse */
+        guint64 current_memory_kib;  /* = memory_kib when absent */
+        guint64 max_memory_kib;      /* <maxMemory>, 0 when absent */
+        guint memory_slots;          /* <maxMemory slots=...>, 0 when absent */
+        guint vcpus;           /* 1 when absent; 1..DOMAIN_VCPUS_MAX */
+        guint current_vcpus;   /* <vcpu current=...>, = vcpus when absent */
+
+        char *os_type;         /* "hvm" */
+        char *arch;            /* NULL = host default */
+        char *machine;         /* NULL = QEMU default */
+        char *kernel;
+        char *initrd;
+        char *cmdline;
+
+        char *emulator;        /* <devices><emulator>, NULL = configured binary */
+        GPtrArray *disks;      /* DomainDisk*, type='file' disks only, document order */
+        GPtrArray *chardevs;   /* DomainChardev*, serials then consoles, document order */
+} DomainDef;
+
+#define DOMAIN_XML_MAX_SIZE (1024 * 1024)
+#define DOMAIN_NAME_MAX 200    /* bytes */
+#define DOMAIN_VCPUS_MAX 255
+
+/* Parses and validates @xml (@len < 0: NUL-terminated). Errors:
+ * MD_ERROR_INVALID_XML (with libxml2's line and message, or a missing/invalid
+ * required value; also input over DOMAIN_XML_MAX_SIZE and any DOCTYPE, which
+ * rules out entity expansion and external entities), MD_ERROR_UNSUPPORTED
+ * naming the first element or attribute outside the subset, XPath-like
+ * (the whitelist is in domain-schema.c). */
+DomainDef *domain_def_parse(const char *xml, gssize len, GError **error);
+
+/* The canonical XML of @def (what GetXMLDesc returns): UTF-8, indented, no
+ * XML declaration; parse(format(d)) == d and formats to the same text. */
+char *domain_def_format(const DomainDef *def);
+
+/* A deep copy, document included. */
+DomainDef *domain_def_copy(const DomainDef *def);
+
+/* Renames: updates both the field and the document. */
+void domain_def_set_name(DomainDef *def, const char *name);
+
+/* Replaces the path of the @index-th DOMAIN_CHARDEV_FILE chardev, counted in
+ * @chardevs order (serials, then consoles); FALSE if there is no such one. */
+gboolean domain_def_set_chardev_path(DomainDef *def, guint index, const char *path);
+
+/* Non-empty, at most DOMAIN_NAME_MAX bytes of UTF-8, no '/', no control
+ * characters, no leading '.' (it names files in the state directory). */
+gboolean domain_name_is_valid(const char *name);
+
+/* The schema accepts some devices that are kept in the document but not
+ * extracted into @disks/@chardevs: disks of type 'block' or 'network' (nbd)
+ * and chardevs of type 'tcp'. Returns TRUE if @def has one, with the first
+ * named XPath-like in @ret_what (e.g. "/domain/devices/disk/@type='network'
+ * (target vda)"), so that Start can refuse it with MD_ERROR_UNSUPPORTED. */
+gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what);
+
+const char *domain_chardev_type_to_string(DomainChardevType type);
+
+void domain_def_free(DomainDef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDef, domain_def_free)

@@ -1,0 +1,394 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include "domain.h"
+#include "md-error.h"
+#include "qemu-command.h"
+#include "registry.h"
+
+/* libvirt gives QEMU this long to honour SIGTERM before Destroy uses SIGKILL. */
+#define DESTROY_GRACE_MS 10000
+
+static const char *const state_names[_DOMAIN_STATE_MAX] = {
+        [DOMAIN_STATE_SHUTOFF] = "shutoff",
+        [DOMAIN_STATE_RUNNING] = "running",
+        [DOMAIN_STATE_PAUSED] = "paused",
+};
+
+const char *domain_state_to_string(DomainState state) {
+        return (unsigned) state < _DOMAIN_STATE_MAX ? state_names[state] : "unknown";
+}
+
+Domain *domain_new(Registry *registry, DomainDef *def) {
+        Domain *d = g_new0(Domain, 1);
+
+        d->registry = registry;
+        d->def = def;
+        d->state = DOMAIN_STATE_SHUTOFF;
+        d->state_reason = g_strdup("unknown");
+        d->exit_waiters = g_ptr_array_new();
+        return d;
+}
+
+void domain_free(Domain *d) {
+        if (!d)
+                return;
+        for (guint i = 0; i < d->exit_waiters->len; i++) {
+                GTask *task = d->exit_waiters->pdata[i];
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "The daemon is shutting down");
+                g_object_unref(task);
+        }
+        g_ptr_array_unref(d->exit_waiters);
+        qemu_process_free(d->qemu);
+        domain_def_free(d->def);
+        domain_def_free(d->live);
+        g_free(d->state_reason);
+        g_free(d);
+}
+
+const DomainDef *domain_current_def(const Domain *d) {
+        return d->live ? d->live : d->def;
+}
+
+const char *domain_name(const Domain *d) { return domain_current_def(d)->name; }
+const char *domain_uuid(const Domain *d) { return domain_current_def(d)->uuid; }
+gboolean domain_is_active(const Domain *d) { return d->live != NULL; }
+gboolean domain_is_persistent(const Domain *d) { return d->def != NULL; }
+
+void domain_set_state(Domain *d, DomainState state, const char *reason) {
+        gboolean state_changed = d->state != state;
+        gboolean reason_changed = g_strcmp0(d->state_reason, reason) != 0;
+
+        if (!state_changed && !reason_changed)
+                return;
+        g_debug("Domain %s: %s (%s)", domain_name(d), domain_state_to_string(state), reason);
+        d->state = state;
+        g_free(d->state_reason);
+        d->state_reason = g_strdup(reason);
+        registry_notify_changed(d->registry, d, "State", "StateReason", NULL);
+}
+
+static gboolean check_flags(guint flags, guint allowed, GError **error) {
+        if (flags & ~allowed) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Unsupported flags 0x%x", flags & ~allowed);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static GTask *operation_new(Domain *d, gpointer tag, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+
+        g_task_set_source_tag(task, tag);
+        g_task_set_task_data(task, d, NULL);
+        return task;
+}
+
+gboolean domain_operation_finish(Domain *d, GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* Fails @task unless the domain is in @state and no start is under way. */
+static gboolean require_state(Domain *d, GTask *task, DomainState state) {
+        if (d->starting || d->destroying) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' is %s; try again when that has finished",
+                                        domain_name(d), d->starting ? "starting" : "being destroyed");
+                return FALSE;
+        }
+        if (d->state != state) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' is %s, not %s", domain_name(d),
+                                        domain_state_to_string(d->state),
+                                        domain_state_to_string(state));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+/* ---- QEMU events and exit ---- */
+
+static void on_qmp_event(QmpClient *client, const char *event, JsonObject *data, gpointer user_data) {
+        Domain *d = user_data;
+
+        if (g_str_equal(event, "STOP")) {
+                if (d->state == DOMAIN_STATE_RUNNING)
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "unknown");
+        } else if (g_str_equal(event, "RESUME")) {
+                if (d->state == DOMAIN_STATE_PAUSED)
+                        domain_set_state(d, DOMAIN_STATE_RUNNING, "unpaused");
+        } else if (g_str_equal(event, "SHUTDOWN")) {
+                d->guest_shutdown = TRUE;
+        }
+}
+
+static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
+        Domain *d = user_data;
+        const char *reason = d->destroying ? "destroyed" : d->guest_shutdown ? "shutdown" : "crashed";
+        g_autoptr(GPtrArray) waiters = g_steal_pointer(&d->exit_waiters);
+
+        g_debug("Domain %s: QEMU has gone (%s)", domain_name(d), reason);
+        d->exit_waiters = g_ptr_array_new();
+        g_clear_pointer(&d->qemu, qemu_process_free);
+        registry_remove_status(d->registry, d);
+        d->destroying = FALSE;
+        d->guest_shutdown = FALSE;
+        domain_set_state(d, DOMAIN_STATE_SHUTOFF, reason);
+        for (guint i = 0; i < waiters->len; i++) {
+                g_task_return_boolean(waiters->pdata[i], TRUE);
+                g_object_unref(waiters->pdata[i]);
+        }
+        /* Last: a transient domain is freed here. */
+        registry_domain_stopped(d->registry, d);
+}
+
+static void attach_process(Domain *d, QemuProcess *qemu) {
+        d->qemu = qemu;
+        qemu_process_set_exit_func(qemu, on_qemu_exit, d);
+        qmp_client_set_event_func(qemu_process_get_qmp(qemu), on_qmp_event, d);
+}
+
+void domain_adopt_process(Domain *d, DomainDef *live, QemuProcess *qemu, DomainState state,
+                          const char *reason) {
+        domain_def_free(d->live);
+        d->live = live;
+        attach_process(d, qemu);
+        domain_set_state(d, state, reason);
+}
+
+/* ---- Start ---- */
+
+static void start_failed(Domain *d, GTask *task, GError *error) {
+        d->starting = FALSE;
+        g_clear_pointer(&d->live, domain_def_free);
+        g_task_return_error(task, error);
+        g_object_unref(task);
+}
+
+static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        Domain *d = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+
+        d->starting = FALSE;
+        if (!reply) {
+                /* The exit handler reports the shutoff state and cleans up. */
+                qemu_process_kill(d->qemu, 0);
+                g_task_return_error(task, g_steal_pointer(&error));
+        } else {
+                domain_set_state(d, DOMAIN_STATE_RUNNING, "booted");
+                g_task_return_boolean(task, TRUE);
+        }
+        g_object_unref(task);
+}
+
+static void on_start_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        Domain *d = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+        QemuProcess *qemu = qemu_process_launch_finish(result, &error);
+        guint flags = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(task), "flags"));
+
+        if (!qemu)
+                return start_failed(d, task, g_steal_pointer(&error));
+        attach_process(d, qemu);
+        if (!registry_save_status(d->registry, d, &error)) {
+                qemu_process_kill(qemu, 0);
+                d->starting = FALSE;
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (flags & DOMAIN_START_PAUSED) {
+                d->starting = FALSE;
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "user");
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(qemu), "cont", NULL, NULL, on_start_cont, task);
+}
+
+void domain_start_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = operation_new(d, domain_start_async, callback, user_data);
+        Registry *r = d->registry;
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = NULL;
+        g_autofree char *monitor = NULL, *log = NULL;
+        QemuCommandOptions options = {
+                .binary = r->config->qemu_binary,
+                .monitor_fd = QEMU_MONITOR_FD,
+        };
+
+        if (!check_flags(flags, DOMAIN_START_PAUSED, &error) || !require_state(d, task, DOMAIN_STATE_SHUTOFF)) {
+                if (error)
+                        g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (g_str_equal(d->def->virt_type, "kvm")) {
+                if (!r->kvm_usable) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                                "Domain '%s' needs KVM, but /dev/kvm is not usable "
+                                                "on this host; define it with type='qemu' to "
+                                                "run it under TCG", domain_name(d));
+                        g_object_unref(task);
+                        return;
+                }
+                options.kvm = TRUE;
+        }
+        argv = qemu_command_build(d->def, &options, &error);
+        if (!argv) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        d->live = domain_def_copy(d->def);
+        d->starting = TRUE;
+        d->guest_shutdown = FALSE;
+        monitor = registry_monitor_path(r, d);
+        log = registry_log_path(r, d);
+        g_object_set_data(G_OBJECT(task), "flags", GUINT_TO_POINTER(flags));
+        qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log },
+                                  NULL, on_start_launched, task);
+}
+
+/* ---- Destroy, Shutdown ---- */
+
+void domain_destroy_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = operation_new(d, domain_destroy_async, callback, user_data);
+        g_autoptr(GError) error = NULL;
+
+        if (!check_flags(flags, DOMAIN_DESTROY_GRACEFUL, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (!d->qemu) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' is not running", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        d->destroying = TRUE;
+        g_ptr_array_add(d->exit_waiters, task);
+        /* GRACEFUL: SIGTERM only, as libvirt; otherwise SIGKILL after the grace time. */
+        qemu_process_kill(d->qemu, flags & DOMAIN_DESTROY_GRACEFUL ? G_MAXUINT : DESTROY_GRACE_MS);
+}
+
+static void on_command_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        GError *error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+
+        if (reply)
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, error);
+        g_object_unref(task);
+}
+
+/* Like libvirt, Shutdown only asks: it returns once the request is made,
+ * and State turns to shutoff when the guest has really gone. */
+void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = operation_new(d, domain_shutdown_async, callback, user_data);
+        g_autoptr(GError) error = NULL;
+
+        if (!check_flags(flags, DOMAIN_SHUTDOWN_ACPI_POWER_BTN | DOMAIN_SHUTDOWN_SIGNAL, &error) ||
+            (flags & DOMAIN_SHUTDOWN_ACPI_POWER_BTN && flags & DOMAIN_SHUTDOWN_SIGNAL)) {
+                if (!error)
+                        error = g_error_new(MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                            "Choose one shutdown method: ACPI_POWER_BTN or SIGNAL");
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (d->state == DOMAIN_STATE_PAUSED && !d->starting && !d->destroying) {
+                /* A paused guest cannot see a power button; pressing it would do nothing. */
+                if (!(flags & DOMAIN_SHUTDOWN_SIGNAL)) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                                "Domain '%s' is paused and cannot react to the "
+                                                "power button; resume it or use the SIGNAL flag",
+                                                domain_name(d));
+                        g_object_unref(task);
+                        return;
+                }
+        } else if (!require_state(d, task, DOMAIN_STATE_RUNNING)) {
+                g_object_unref(task);
+                return;
+        }
+        if (flags & DOMAIN_SHUTDOWN_SIGNAL) {
+                /* QEMU treats SIGTERM as a clean shutdown request (SHUTDOWN event). */
+                qemu_process_kill(d->qemu, G_MAXUINT);
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "system_powerdown", NULL, NULL,
+                                 on_command_done, task);
+}
+
+/* ---- Suspend, Resume ---- */
+
+static void on_pause_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        Domain *d = g_task_get_task_data(task);
+        GError *error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean pausing = g_task_get_source_tag(task) == domain_suspend_async;
+
+        if (!reply) {
+                g_task_return_error(task, error);
+        } else {
+                /* The STOP/RESUME event may come before or after the reply;
+                 * the reply decides the reason. */
+                if (pausing)
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "user");
+                else
+                        domain_set_state(d, DOMAIN_STATE_RUNNING, "unpaused");
+                g_task_return_boolean(task, TRUE);
+        }
+        g_object_unref(task);
+}
+
+void domain_suspend_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = operation_new(d, domain_suspend_async, callback, user_data);
+        g_autoptr(GError) error = NULL;
+
+        if (!check_flags(flags, 0, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (!require_state(d, task, DOMAIN_STATE_RUNNING)) {
+                g_object_unref(task);
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "stop", NULL, NULL, on_pause_done, task);
+}
+
+void domain_resume_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = operation_new(d, domain_resume_async, callback, user_data);
+        g_autoptr(GError) error = NULL;
+
+        if (!check_flags(flags, 0, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (!require_state(d, task, DOMAIN_STATE_PAUSED)) {
+                g_object_unref(task);
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_pause_done, task);
+}
+
+char *domain_get_xml(Domain *d, guint flags, GError **error) {
+        if (!check_flags(flags, DOMAIN_XML_SECURE | DOMAIN_XML_INACTIVE, error))
+                return NULL;
+        if ((flags & DOMAIN_XML_INACTIVE) && d->def)
+                return domain_def_format(d->def);
+        return domain_def_format(domain_current_def(d));
+}

@@ -1,0 +1,76 @@
+/* A domain at run time: its persistent definition, the definition its QEMU
+ * runs with, its state, and the lifecycle operations. Asynchronous
+ * operations follow GIO's pattern and never block the loop. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "domain-def.h"
+#include "qemu-process.h"
+
+typedef enum {
+        DOMAIN_STATE_SHUTOFF,
+        DOMAIN_STATE_RUNNING,
+        DOMAIN_STATE_PAUSED,
+        _DOMAIN_STATE_MAX,
+        _DOMAIN_STATE_INVALID = -1,
+} DomainState;
+
+/* libvirt's flag bits, where a method takes any. */
+enum {
+        DOMAIN_START_PAUSED = 1 << 0,
+        DOMAIN_SHUTDOWN_ACPI_POWER_BTN = 1 << 0,
+        DOMAIN_SHUTDOWN_SIGNAL = 1 << 3,
+        DOMAIN_DESTROY_GRACEFUL = 1 << 0,
+        DOMAIN_XML_SECURE = 1 << 0,
+        DOMAIN_XML_INACTIVE = 1 << 1,
+        DOMAIN_LIST_ACTIVE = 1 << 0,
+        DOMAIN_LIST_INACTIVE = 1 << 1,
+        DOMAIN_LIST_PERSISTENT = 1 << 2,
+        DOMAIN_LIST_TRANSIENT = 1 << 3,
+};
+
+typedef struct Registry Registry;
+
+typedef struct Domain {
+        Registry *registry;
+        DomainDef *def;           /* persistent definition; NULL when transient */
+        DomainDef *live;          /* what QEMU runs with; NULL when shut off */
+        DomainState state;
+        char *state_reason;
+        QemuProcess *qemu;
+        gboolean starting;
+        gboolean destroying;      /* the exit that follows is "destroyed" */
+        gboolean guest_shutdown;  /* QEMU reported SHUTDOWN before exiting */
+        GPtrArray *exit_waiters;  /* GTask* completed when QEMU has gone */
+        guint64 max_downtime_ms;
+        guint64 max_speed_mib;
+} Domain;
+
+const char *domain_state_to_string(DomainState state);
+
+Domain *domain_new(Registry *registry, DomainDef *def /* consumed, nullable */);
+void domain_free(Domain *domain);
+
+/* The definition that describes the domain now: the live one while it runs. */
+const DomainDef *domain_current_def(const Domain *domain);
+const char *domain_name(const Domain *domain);
+const char *domain_uuid(const Domain *domain);
+gboolean domain_is_active(const Domain *domain);
+gboolean domain_is_persistent(const Domain *domain);
+
+void domain_start_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+void domain_destroy_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+void domain_suspend_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+void domain_resume_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+void domain_shutdown_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+/* Finishes any of the operations above. */
+gboolean domain_operation_finish(Domain *domain, GAsyncResult *result, GError **error);
+
+char *domain_get_xml(Domain *domain, guint flags, GError **error);
+
+/* Takes over a QEMU found again after a restart (state from query-status). */
+void domain_adopt_process(Domain *domain, DomainDef *live /* consumed */, QemuProcess *qemu,
+                          DomainState state, const char *reason);
+
+void domain_set_state(Domain *domain, DomainState state, const char *reason);

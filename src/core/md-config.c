@@ -1,0 +1,181 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "md-config.h"
+#include "md-error.h"
+
+static gboolean fail(GError **error, const char *group, const char *key, const char *why) {
+        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                    "Invalid configuration: [%s] %s %s", group, key, why);
+        return FALSE;
+}
+
+static gboolean get_string(GKeyFile *kf, const char *group, const char *key, char **ret,
+                           GError **error) {
+        g_autoptr(GError) local = NULL;
+        g_autofree char *value = g_key_file_get_string(kf, group, key, &local);
+
+        if (!value) {
+                if (g_error_matches(local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+                    g_error_matches(local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+                        return TRUE;
+                return fail(error, group, key, local->message);
+        }
+        g_strstrip(value);
+        if (*value == '\0')
+                return TRUE;
+        g_free(*ret);
+        *ret = g_steal_pointer(&value);
+        return TRUE;
+}
+
+static gboolean get_uint(GKeyFile *kf, const char *group, const char *key, guint64 min,
+                         guint64 max, guint64 *ret, GError **error) {
+        g_autofree char *text = NULL;
+        guint64 value;
+
+        if (!get_string(kf, group, key, &text, error))
+                return FALSE;
+        if (!text)
+                return TRUE;
+        if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL)) {
+                g_autofree char *why = g_strdup_printf(
+                        "must be a number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+                        ", not '%s'", min, max, text);
+                return fail(error, group, key, why);
+        }
+        *ret = value;
+        return TRUE;
+}
+
+static gboolean parse_protocols(const char *text, ProtocolMask *ret, GError **error) {
+        g_auto(GStrv) items = g_strsplit(text, ",", -1);
+        ProtocolMask mask = 0;
+
+        for (char **i = items; *i; i++) {
+                const char *item = g_strstrip(*i);
+                if (g_str_equal(item, "3-params"))
+                        mask |= PROTOCOL_V3_PARAMS;
+                else if (g_str_equal(item, "3"))
+                        mask |= PROTOCOL_V3;
+                else if (g_str_equal(item, "2"))
+                        mask |= PROTOCOL_V2;
+                else {
+                        g_autofree char *why = g_strdup_printf(
+                                "has unknown protocol '%s' (known: 3-params, 3, 2)", item);
+                        return fail(error, "migration", "protocol_versions", why);
+                }
+        }
+        if (mask == 0)
+                return fail(error, "migration", "protocol_versions", "must name at least one protocol");
+        *ret = mask;
+        return TRUE;
+}
+
+/* The host identity defaults to a UUID derived from /etc/machine-id, so it is
+ * stable across restarts without configuration. */
+static char *default_host_uuid(void) {
+        g_autofree char *machine_id = NULL;
+
+        if (g_file_get_contents("/etc/machine-id", &machine_id, NULL, NULL)) {
+                g_strstrip(machine_id);
+                if (strlen(machine_id) == 32)
+                        return g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", machine_id,
+                                               machine_id + 8, machine_id + 12,
+                                               machine_id + 16, machine_id + 20);
+        }
+        return g_uuid_string_random();
+}
+
+static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
+        g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
+        g_autofree char *protocols = NULL, *peers = NULL;
+        guint64 port_min = 49152, port_max = 49215, max_jobs = 8;
+
+        c->qemu_binary = g_strdup(DEFAULT_QEMU_BINARY);
+        c->bridge_listen = g_strdup("127.0.0.1:16519");
+        c->protocols = PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2;
+
+        if (!get_string(kf, "host", "uuid", &c->host_uuid, error) ||
+            !get_string(kf, "host", "hostname", &c->hostname, error) ||
+            !get_string(kf, "qemu", "binary", &c->qemu_binary, error) ||
+            !get_uint(kf, "migration", "port_min", 1, 65535, &port_min, error) ||
+            !get_uint(kf, "migration", "port_max", 1, 65535, &port_max, error) ||
+            !get_string(kf, "migration", "address", &c->migration_address, error) ||
+            !get_string(kf, "migration", "protocol_versions", &protocols, error) ||
+            !get_uint(kf, "migration", "max_jobs", 1, 1024, &max_jobs, error) ||
+            !get_string(kf, "tls", "ca", &c->tls_ca, error) ||
+            !get_string(kf, "tls", "cert", &c->tls_cert, error) ||
+            !get_string(kf, "tls", "key", &c->tls_key, error) ||
+            !get_string(kf, "bridge", "listen", &c->bridge_listen, error) ||
+            !get_string(kf, "bridge", "allowed_peers", &peers, error))
+                return NULL;
+
+        if (c->host_uuid) {
+                if (!g_uuid_string_is_valid(c->host_uuid))
+                        return fail(error, "host", "uuid", "is not a UUID"), NULL;
+                g_autofree char *lower = g_ascii_strdown(c->host_uuid, -1);
+                g_free(c->host_uuid);
+                c->host_uuid = g_steal_pointer(&lower);
+        } else
+                c->host_uuid = default_host_uuid();
+
+        if (!c->hostname)
+                c->hostname = g_strdup(g_get_host_name());
+        if (!g_path_is_absolute(c->qemu_binary))
+                return fail(error, "qemu", "binary", "must be an absolute path"), NULL;
+        if (port_min > port_max)
+                return fail(error, "migration", "port_min", "must not exceed port_max"), NULL;
+        c->port_min = port_min;
+        c->port_max = port_max;
+        c->max_jobs = max_jobs;
+        if (protocols && !parse_protocols(protocols, &c->protocols, error))
+                return NULL;
+        c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);
+        return g_steal_pointer(&c);
+}
+
+MdConfig *md_config_load_from_data(const char *data, GError **error) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) local = NULL;
+
+        if (!g_key_file_load_from_data(kf, data, -1, G_KEY_FILE_NONE, &local)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Invalid configuration: %s", local->message);
+                return NULL;
+        }
+        return config_from_keyfile(kf, error);
+}
+
+MdConfig *md_config_load(const char *path, gboolean must_exist, GError **error) {
+        g_autofree char *data = NULL;
+        g_autoptr(GError) local = NULL;
+
+        if (path && !g_file_get_contents(path, &data, NULL, &local)) {
+                if (must_exist || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Failed to read configuration: %s", local->message);
+                        return NULL;
+                }
+        }
+        return md_config_load_from_data(data ? data : "", error);
+}
+
+void md_config_free(MdConfig *c) {
+        if (!c)
+                return;
+        g_free(c->host_uuid);
+        g_free(c->hostname);
+        g_free(c->qemu_binary);
+        g_free(c->migration_address);
+        g_free(c->tls_ca);
+        g_free(c->tls_cert);
+        g_free(c->tls_key);
+        g_free(c->bridge_listen);
+        g_strfreev(c->allowed_peers);
+        g_free(c);
+}

@@ -1,0 +1,31 @@
+/* The daemon's configuration: a GKeyFile, every key optional (see the
+ * contract). Read and validated once at start; a bad file is an error. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+        PROTOCOL_V3_PARAMS = 1 << 0,  /* protocol 3 with extensible parameters */
+        PROTOCOL_V3 = 1 << 1,
+        PROTOCOL_V2 = 1 << 2,
+} ProtocolMask;
+
+typedef struct {
+        char *host_uuid;
+        char *hostname;
+        char *qemu_binary;
+        guint16 port_min;
+        guint16 port_max;
+        char *migration_address;  /* NULL = any */
+        ProtocolMask protocols;
+        guint max_jobs;
+        char *tls_ca, *tls_cert, *tls_key;
+        char *bridge_listen;
+        char **allowed_peers;     /* NULL-terminated DN glob patterns */
+} MdConfig;
+
+/* @path NULL or a missing file (when @must_exist is FALSE) gives the defaults. */
+MdConfig *md_config_load(const char *path, gboolean must_exist, GError **error);
+MdConfig *md_config_load_from_data(const char *data, GError **error);
+void md_config_free(MdConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdConfig, md_config_free)

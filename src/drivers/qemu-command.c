@@ -1,0 +1,203 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include <string.h>
+
+#include "md-error.h"
+#include "qemu-command.h"
+
+char *qemu_option_escape(const char *value) {
+        GString *s = g_string_sized_new(strlen(value) + 8);
+
+        for (const char *p = value; *p; p++) {
+                g_string_append_c(s, *p);
+                if (*p == ',')
+                        g_string_append_c(s, ',');
+        }
+        return g_string_free(s, FALSE);
+}
+
+static void add(GPtrArray *argv, const char *arg) {
+        g_ptr_array_add(argv, g_strdup(arg));
+}
+
+G_GNUC_PRINTF(2, 3)
+static void addf(GPtrArray *argv, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        g_ptr_array_add(argv, g_strdup_vprintf(fmt, ap));
+        va_end(ap);
+}
+
+static gboolean unsupported(GError **error, const char *what) {
+        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                    "The QEMU driver cannot start a domain with %s", what);
+        return FALSE;
+}
+
+static const char *disk_device_model(const DomainDisk *disk) {
+        gboolean cdrom = g_strcmp0(disk->device, "cdrom") == 0;
+        const char *bus = disk->target_bus;
+
+        if (!bus)
+                bus = cdrom ? "ide" : "virtio";
+        if (g_str_equal(bus, "virtio") && !cdrom)
+                return "virtio-blk-pci";
+        if (g_str_equal(bus, "ide") || g_str_equal(bus, "sata"))
+                return cdrom ? "ide-cd" : "ide-hd";
+        return NULL;
+}
+
+static gboolean add_disks(GPtrArray *argv, const DomainDef *def, GError **error) {
+        for (guint i = 0; i < def->disks->len; i++) {
+                const DomainDisk *disk = def->disks->pdata[i];
+                g_autofree char *path = NULL;
+                const char *model;
+
+                if (g_strcmp0(disk->device, "floppy") == 0) {
+                        if (!disk->source_file)
+                                continue;
+                        path = qemu_option_escape(disk->source_file);
+                        addf(argv, "-drive");
+                        addf(argv, "file=%s,if=floppy,format=%s%s", path,
+                             disk->format ? disk->format : "raw",
+                             disk->readonly ? ",readonly=on" : "");
+                        continue;
+                }
+                model = disk_device_model(disk);
+                if (!model) {
+                        g_autofree char *what = g_strdup_printf(
+                                "disk bus '%s' (supported: virtio, ide, sata)", disk->target_bus);
+                        return unsupported(error, what);
+                }
+                add(argv, "-drive");
+                if (disk->source_file) {
+                        path = qemu_option_escape(disk->source_file);
+                        addf(argv, "if=none,id=disk%u,file=%s,format=%s%s", i, path,
+                             disk->format ? disk->format : "raw",
+                             disk->readonly ? ",readonly=on" : "");
+                } else
+                        addf(argv, "if=none,id=disk%u%s", i, disk->readonly ? ",readonly=on" : "");
+                add(argv, "-device");
+                addf(argv, "%s,drive=disk%u", model, i);
+        }
+        return TRUE;
+}
+
+static gboolean add_chardev_backend(GPtrArray *argv, const DomainChardev *chr, const char *id,
+                                    GError **error) {
+        g_autofree char *path = chr->path ? qemu_option_escape(chr->path) : NULL;
+
+        add(argv, "-chardev");
+        switch (chr->type) {
+        case DOMAIN_CHARDEV_FILE:
+                addf(argv, "file,id=%s,path=%s%s", id, path, chr->append ? ",append=on" : "");
+                return TRUE;
+        case DOMAIN_CHARDEV_PTY:
+                addf(argv, "pty,id=%s", id);
+                return TRUE;
+        case DOMAIN_CHARDEV_UNIX:
+                addf(argv, "socket,id=%s,path=%s%s", id, path,
+                     chr->unix_server ? ",server=on,wait=off" : "");
+                return TRUE;
+        case DOMAIN_CHARDEV_NULL:
+                addf(argv, "null,id=%s", id);
+                return TRUE;
+        default:
+                g_ptr_array_set_size(argv, argv->len - 1);
+                return unsupported(error, "a character device type other than file, pty, unix or null");
+        }
+}
+
+/* A <console> with a serial target only names serial 0 again (libvirt's
+ * console compatibility): it gets no device of its own. */
+static gboolean add_chardevs(GPtrArray *argv, const DomainDef *def, GError **error) {
+        guint n_serial = 0, n_virtio = 0;
+        gboolean have_serial = FALSE;
+
+        for (guint i = 0; i < def->chardevs->len; i++) {
+                const DomainChardev *chr = def->chardevs->pdata[i];
+                g_autofree char *id = g_strdup_printf("chr%u", i);
+                gboolean virtio = g_strcmp0(chr->target_type, "virtio") == 0;
+
+                if (chr->is_console && !virtio && have_serial)
+                        continue;
+                if (chr->type == _DOMAIN_CHARDEV_INVALID)
+                        return unsupported(error, "a character device type other than file, pty, unix or null");
+                if (!add_chardev_backend(argv, chr, id, error))
+                        return FALSE;
+                add(argv, "-device");
+                if (virtio) {
+                        if (n_virtio++ == 0) {
+                                add(argv, "virtio-serial-pci,id=virtio-serial0");
+                                add(argv, "-device");
+                        }
+                        addf(argv, "virtconsole,chardev=%s", id);
+                } else {
+                        addf(argv, "isa-serial,chardev=%s,index=%u", id, n_serial++);
+                        have_serial = TRUE;
+                }
+        }
+        return TRUE;
+}
+
+GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options, GError **error) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *name = qemu_option_escape(def->name);
+
+        if (def->memory_kib == 0)
+                return unsupported(error, "no <memory> size"), NULL;
+        if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
+                return unsupported(error, "an architecture other than x86_64 or i686"), NULL;
+
+        add(argv, def->emulator ? def->emulator : options->binary);
+        add(argv, "-name");
+        addf(argv, "guest=%s,debug-threads=on", name);
+        add(argv, "-uuid");
+        add(argv, def->uuid);
+        add(argv, "-machine");
+        add(argv, def->machine ? def->machine : "pc");
+        add(argv, "-accel");
+        /* QEMU's default CPU model, not -cpu host: a model both hosts of a
+         * migration can offer (and host passthrough fails under some nested
+         * hypervisors). */
+        add(argv, options->kvm ? "kvm" : "tcg");
+        add(argv, "-m");
+        addf(argv, "size=%" G_GUINT64_FORMAT "k", def->memory_kib);
+        add(argv, "-smp");
+        addf(argv, "%u", def->vcpus ? def->vcpus : 1);
+        /* Nothing QEMU would add on its own: the domain XML is the whole truth,
+         * which is what makes both sides of a migration identical. */
+        add(argv, "-nodefaults");
+        add(argv, "-no-user-config");
+        add(argv, "-display");
+        add(argv, "none");
+        add(argv, "-msg");
+        add(argv, "timestamp=on");
+        /* Paused until the daemon has its monitor: no guest instruction runs unobserved. */
+        add(argv, "-S");
+        add(argv, "-chardev");
+        addf(argv, "socket,id=monitor,fd=%d,server=on,wait=off", options->monitor_fd);
+        add(argv, "-mon");
+        add(argv, "chardev=monitor,mode=control");
+        if (def->kernel) {
+                add(argv, "-kernel");
+                add(argv, def->kernel);
+        }
+        if (def->initrd) {
+                add(argv, "-initrd");
+                add(argv, def->initrd);
+        }
+        if (def->cmdline) {
+                add(argv, "-append");
+                add(argv, def->cmdline);
+        }
+        if (!add_disks(argv, def, error) || !add_chardevs(argv, def, error))
+                return NULL;
+        if (options->incoming) {
+                add(argv, "-incoming");
+                add(argv, options->incoming);
+        }
+        g_ptr_array_add(argv, NULL);
+        return (GStrv) g_ptr_array_free(g_steal_pointer(&argv), FALSE);
+}

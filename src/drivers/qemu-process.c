@@ -1,0 +1,356 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "md-error.h"
+#include "qemu-process.h"
+
+/* A busy 2-core machine running TCG guests can be slow to bring QEMU up. */
+#define HANDSHAKE_TIMEOUT_S 60
+#define KVM_GET_API_VERSION 0xAE00
+#define KVM_API_VERSION 12
+
+struct QemuProcess {
+        pid_t pid;
+        int pidfd;
+        guint pidfd_source;
+        guint kill_timer;
+        gboolean alive;
+        gboolean our_child;       /* spawned by this daemon, so ours to reap */
+        QmpClient *qmp;
+        char *log_path;
+        GTask *startup;           /* launch or attach, until the handshake is done */
+        guint startup_timer;
+        QemuExitFunc exit_func;
+        gpointer exit_data;
+};
+
+pid_t qemu_process_get_pid(QemuProcess *p) { return p->pid; }
+QmpClient *qemu_process_get_qmp(QemuProcess *p) { return p->qmp; }
+gboolean qemu_process_is_alive(QemuProcess *p) { return p->alive; }
+
+void qemu_process_set_exit_func(QemuProcess *p, QemuExitFunc func, gpointer user_data) {
+        p->exit_func = func;
+        p->exit_data = user_data;
+}
+
+void qemu_process_free(QemuProcess *p) {
+        if (!p)
+                return;
+        g_clear_handle_id(&p->pidfd_source, g_source_remove);
+        g_clear_handle_id(&p->kill_timer, g_source_remove);
+        g_clear_handle_id(&p->startup_timer, g_source_remove);
+        if (p->pidfd >= 0)
+                close(p->pidfd);
+        g_clear_pointer(&p->qmp, qmp_client_free);
+        g_free(p->log_path);
+        g_free(p);
+}
+
+char *qemu_log_tail(const char *log_path, guint max_lines) {
+        g_autofree char *contents = NULL;
+        gsize len = 0;
+        const char *start;
+        guint lines = 0;
+
+        if (!log_path || !g_file_get_contents(log_path, &contents, &len, NULL) || len == 0)
+                return g_strdup("(QEMU wrote nothing to its log)");
+        while (len > 0 && contents[len - 1] == '\n')
+                contents[--len] = '\0';
+        for (start = contents + len; start > contents; start--)
+                if (start[-1] == '\n' && ++lines == max_lines)
+                        break;
+        return g_strdup(start);
+}
+
+/* The startup task fails. A QEMU we just spawned must not linger
+ * half-started; one found again after a restart is left alone (it is a
+ * running guest, and killing it because its monitor is slow would lose it).
+ * The process is freed from an idle callback: this may run inside its own
+ * QMP or pidfd callbacks. */
+static void startup_fail(QemuProcess *p, GError *error) {
+        g_autoptr(GTask) task = g_steal_pointer(&p->startup);
+
+        g_clear_handle_id(&p->startup_timer, g_source_remove);
+        if (p->alive && p->our_child) {
+                (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+                (void) waitpid(p->pid, NULL, 0);
+                p->alive = FALSE;
+        }
+        g_task_return_error(task, error);
+        g_idle_add_once((GSourceOnceFunc) qemu_process_free, p);
+}
+
+static gboolean on_pidfd(int fd, GIOCondition condition, gpointer user_data) {
+        QemuProcess *p = user_data;
+        int status;
+
+        /* Our own child must be reaped; one inherited from an earlier daemon
+         * is not ours (ECHILD) and the pidfd alone tells that it is gone. */
+        (void) waitpid(p->pid, &status, WNOHANG);
+        p->alive = FALSE;
+        p->pidfd_source = 0;
+        g_clear_handle_id(&p->kill_timer, g_source_remove);
+        g_debug("QEMU %d has exited", p->pid);
+
+        if (p->startup) {
+                g_autofree char *tail = qemu_log_tail(p->log_path, 5);
+                startup_fail(p, g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                            "QEMU exited during start-up: %s", tail));
+                return G_SOURCE_REMOVE;
+        }
+        if (p->exit_func)
+                p->exit_func(p, p->exit_data);
+        return G_SOURCE_REMOVE;
+}
+
+static gboolean on_startup_timeout(gpointer user_data) {
+        QemuProcess *p = user_data;
+
+        p->startup_timer = 0;
+        startup_fail(p, g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                    "QEMU's monitor did not answer within %d s",
+                                    HANDSHAKE_TIMEOUT_S));
+        return G_SOURCE_REMOVE;
+}
+
+static void on_qmp_ready(QmpClient *client, const GError *error, gpointer user_data) {
+        QemuProcess *p = user_data;
+        g_autoptr(GTask) task = NULL;
+
+        if (!p->startup)
+                return;
+        if (error) {
+                g_autofree char *tail = qemu_log_tail(p->log_path, 5);
+                startup_fail(p, g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                            "QEMU's monitor failed: %s (log: %s)",
+                                            error->message, tail));
+                return;
+        }
+        g_clear_handle_id(&p->startup_timer, g_source_remove);
+        task = g_steal_pointer(&p->startup);
+        /* From here on the caller of _finish() owns the process. */
+        g_task_return_pointer(task, p, NULL);
+}
+
+static int monitor_connect(const char *path, GError **error) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Monitor path too long: %s", path);
+                return -1;
+        }
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int saved = errno;
+                if (fd >= 0)
+                        close(fd);
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                            "Failed to connect to QEMU's monitor %s: %s", path, g_strerror(saved));
+                return -1;
+        }
+        return fd;
+}
+
+static int monitor_listen(const char *path, GError **error) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Monitor path too long: %s", path);
+                return -1;
+        }
+        strcpy(sa.sun_path, path);
+        (void) unlink(path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+                int saved = errno;
+                if (fd >= 0)
+                        close(fd);
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                            "Failed to create QEMU's monitor socket %s: %s", path, g_strerror(saved));
+                return -1;
+        }
+        return fd;
+}
+
+/* Common tail of launch and attach: watch the pid, talk QMP, wait for ready. */
+static void startup_begin(QemuProcess *p, GTask *task, const char *monitor_path) {
+        g_autoptr(GError) error = NULL;
+        int fd;
+
+        p->startup = task;
+        p->pidfd_source = g_unix_fd_add(p->pidfd, G_IO_IN, on_pidfd, p);
+        p->startup_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_startup_timeout, p);
+        fd = monitor_connect(monitor_path, &error);
+        if (fd < 0) {
+                startup_fail(p, g_steal_pointer(&error));
+                return;
+        }
+        p->qmp = qmp_client_new();
+        qmp_client_set_ready_func(p->qmp, on_qmp_ready, p);
+        qmp_client_attach_fd(p->qmp, fd);
+}
+
+/* Its own session: the daemon's stop must not take the guests with it. */
+static void child_setup(gpointer user_data) {
+        (void) setsid();
+}
+
+static QemuProcess *process_new(const char *log_path) {
+        QemuProcess *p = g_new0(QemuProcess, 1);
+
+        p->pidfd = -1;
+        p->log_path = g_strdup(log_path);
+        return p;
+}
+
+void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+        g_autoptr(GError) error = NULL;
+        QemuProcess *p = process_new(launch->log_path);
+        int monitor_fd, log_fd, target = QEMU_MONITOR_FD;
+        GPid pid;
+
+        g_task_set_source_tag(task, qemu_process_launch_async);
+
+        log_fd = open(launch->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (log_fd < 0) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                        "Failed to open QEMU's log %s: %s", launch->log_path,
+                                        g_strerror(errno));
+                qemu_process_free(p);
+                g_object_unref(task);
+                return;
+        }
+        monitor_fd = monitor_listen(launch->monitor_path, &error);
+        if (monitor_fd < 0) {
+                close(log_fd);
+                g_task_return_error(task, g_steal_pointer(&error));
+                qemu_process_free(p);
+                g_object_unref(task);
+                return;
+        }
+        g_debug("Starting %s", launch->argv[0]);
+        if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) launch->argv, NULL,
+                                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                              child_setup, NULL, -1, log_fd, log_fd,
+                                              &monitor_fd, &target, 1, &pid, NULL, NULL, NULL,
+                                              &error)) {
+                close(log_fd);
+                close(monitor_fd);
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                        "Failed to start QEMU: %s", error->message);
+                qemu_process_free(p);
+                g_object_unref(task);
+                return;
+        }
+        close(log_fd);
+        close(monitor_fd);
+        p->pid = pid;
+        p->alive = TRUE;
+        p->our_child = TRUE;
+        p->pidfd = pidfd_open(pid, 0);
+        if (p->pidfd < 0) {
+                int saved = errno;
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                        "Failed to watch QEMU (pidfd_open): %s", g_strerror(saved));
+                qemu_process_free(p);
+                g_object_unref(task);
+                return;
+        }
+        startup_begin(p, task, launch->monitor_path);
+}
+
+static QemuProcess *startup_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+QemuProcess *qemu_process_launch_finish(GAsyncResult *result, GError **error) {
+        return startup_finish(result, error);
+}
+
+static gboolean cmdline_mentions(pid_t pid, const char *needle) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
+        g_autofree char *contents = NULL;
+        gsize len = 0;
+
+        if (!g_file_get_contents(path, &contents, &len, NULL))
+                return FALSE;
+        for (gsize i = 0; i < len; i += strlen(contents + i) + 1)
+                if (g_str_equal(contents + i, needle))
+                        return TRUE;
+        return FALSE;
+}
+
+void qemu_process_attach_async(pid_t pid, const char *uuid, const char *monitor_path,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data) {
+        GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+        QemuProcess *p = process_new(NULL);
+
+        g_task_set_source_tag(task, qemu_process_attach_async);
+        p->pid = pid;
+        p->pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+        /* Checked after pidfd_open: the pidfd pins the process, so a pid
+         * reused by something else cannot pass for our guest. */
+        if (p->pidfd < 0 || !cmdline_mentions(pid, uuid)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                        "QEMU process %d of guest %s is gone", pid, uuid);
+                qemu_process_free(p);
+                g_object_unref(task);
+                return;
+        }
+        p->alive = TRUE;
+        startup_begin(p, task, monitor_path);
+}
+
+QemuProcess *qemu_process_attach_finish(GAsyncResult *result, GError **error) {
+        return startup_finish(result, error);
+}
+
+static gboolean on_kill_timeout(gpointer user_data) {
+        QemuProcess *p = user_data;
+
+        p->kill_timer = 0;
+        if (p->alive) {
+                g_warning("QEMU %d ignored SIGTERM, sending SIGKILL", p->pid);
+                (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+        }
+        return G_SOURCE_REMOVE;
+}
+
+void qemu_process_kill(QemuProcess *p, guint grace_ms) {
+        if (!p->alive)
+                return;
+        /* Through the pidfd: never a signal to a recycled pid. */
+        (void) pidfd_send_signal(p->pidfd, grace_ms ? SIGTERM : SIGKILL, NULL, 0);
+        if (grace_ms && !p->kill_timer)
+                p->kill_timer = g_timeout_add(grace_ms, on_kill_timeout, p);
+}
+
+gboolean qemu_kvm_usable(void) {
+        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        gboolean ok;
+
+        if (fd < 0)
+                return FALSE;
+        ok = ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+        close(fd);
+        return ok;
+}

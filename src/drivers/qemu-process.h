@@ -1,0 +1,59 @@
+/* One QEMU process: spawned by us or found again after a daemon restart,
+ * watched through a pidfd (it need not be our child) and driven over QMP.
+ *
+ * QEMU runs in its own session so that it outlives the daemon: the daemon
+ * may be stopped, restarted or activated again while guests keep running. */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/types.h>
+
+#include "qmp.h"
+
+typedef struct QemuProcess QemuProcess;
+
+typedef struct {
+        char **argv;              /* from qemu_command_build(); monitor_fd is its fd number */
+        const char *monitor_path; /* unix socket path QEMU serves QMP on */
+        const char *log_path;     /* QEMU's stdout/stderr, appended */
+} QemuLaunch;
+
+/* Called once, when the process has gone (exited or killed). */
+typedef void (*QemuExitFunc)(QemuProcess *process, gpointer user_data);
+
+/* The fd number QEMU inherits the listening monitor socket as. */
+#define QEMU_MONITOR_FD 3
+
+/* Spawns QEMU (which starts paused, -S) and completes when its monitor has
+ * finished the QMP handshake. On failure the process is gone and the error
+ * (MD_ERROR_QEMU_FAILED) quotes the end of QEMU's log. */
+void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+QemuProcess *qemu_process_launch_finish(GAsyncResult *result, GError **error);
+
+/* Finds a QEMU we started before a restart: @pid must still be alive and run
+ * the guest @uuid; completes when its monitor is connected again. */
+void qemu_process_attach_async(pid_t pid, const char *uuid, const char *monitor_path,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+QemuProcess *qemu_process_attach_finish(GAsyncResult *result, GError **error);
+
+pid_t qemu_process_get_pid(QemuProcess *process);
+QmpClient *qemu_process_get_qmp(QemuProcess *process);
+gboolean qemu_process_is_alive(QemuProcess *process);
+
+void qemu_process_set_exit_func(QemuProcess *process, QemuExitFunc func, gpointer user_data);
+
+/* SIGTERM now, SIGKILL if it is still there after @grace_ms. The exit func
+ * tells when it is gone. */
+void qemu_process_kill(QemuProcess *process, guint grace_ms);
+
+/* Forgets the process without killing it (daemon shutdown). */
+void qemu_process_free(QemuProcess *process);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuProcess, qemu_process_free)
+
+/* TRUE when /dev/kvm can really be used (opened and answers its API version). */
+gboolean qemu_kvm_usable(void);
+
+/* The last lines of a log file, for error messages. */
+char *qemu_log_tail(const char *log_path, guint max_lines);

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The daemon restarts (SIGTERM, SIGKILL); guests and definitions outlive it."""
+
+import os
+import signal
+
+import harness
+from harness import SingleHostTestCase, DEADLINE, pid_alive, wait_until
+
+
+class Restart(SingleHostTestCase):
+
+    def _guest_survives(self, kill):
+        g = self.make_guest(self.host, start=True)
+        dom = g.dom
+        g.serial.wait_counter(3)
+        pids = dom.qemu_pids()
+        self.assertEqual(len(pids), 1)
+        boots = g.serial.boot_ids()
+        self.assertEqual(len(boots), 1)
+
+        if kill:
+            self.host.kill()
+        else:
+            self.host.stop()
+        # The daemon is gone, the guest is not: its counter keeps rising.
+        self.assertTrue(pid_alive(pids[0]), 'QEMU died with the daemon')
+        g.serial.wait_advance(3)
+        self.host.start()
+
+        dom = self.host.lookup(g.name)
+        self.assertEqual(dom.path, g.dom.path)
+        props = dom.props()
+        self.assertEqual(props['State'], 'running')
+        self.assertEqual(props['UUID'], g.uuid)
+        self.assertTrue(props['Persistent'])
+        self.assertEqual(props['JobType'], 'none')
+        self.assertEqual(dom.qemu_pids(), pids, 'the QEMU process changed across the restart')
+        self.assertEqual(self.host.list_domains(harness.LIST_ACTIVE), [dom.path])
+        g.serial.wait_advance(3)
+        self.assertEqual(g.serial.boot_ids(), boots, 'the guest rebooted')
+        g.serial.assert_continuous()
+
+        # The daemon really has the guest back: it controls it through QMP.
+        dom.suspend()
+        self.assertEqual(dom.state, 'paused')
+        dom.resume()
+        self.assertEqual(dom.state, 'running')
+        g.serial.wait_advance(2)
+        dom.destroy()
+        wait_until(lambda: not pid_alive(pids[0]), DEADLINE, 'QEMU to exit after Destroy')
+        self.assertEqual(dom.state, 'shutoff')
+
+    def test_sigterm_guest_survives(self):
+        """SIGTERM the daemon while a guest runs: same QEMU, running, counter rising."""
+        self._guest_survives(kill=False)
+
+    def test_sigkill_guest_survives(self):
+        """SIGKILL the daemon while a guest runs: same QEMU, running, counter rising."""
+        self._guest_survives(kill=True)
+
+    def test_paused_guest_survives(self):
+        """A paused guest stays paused across a restart and resumes afterwards."""
+        g = self.make_guest(self.host, start=True)
+        dom = g.dom
+        pids = dom.qemu_pids()
+        dom.suspend()
+        self.host.restart()
+        self.assertEqual(dom.state, 'paused')
+        self.assertEqual(dom.qemu_pids(), pids)
+        at = g.serial.last_counter()
+        dom.resume()
+        self.assertEqual(dom.state, 'running')
+        g.serial.wait_counter(at + 3)
+        g.serial.assert_continuous()
+        dom.destroy()
+        wait_until(lambda: not pid_alive(pids[0]), DEADLINE, 'QEMU to exit after Destroy')
+
+    def test_guest_gone_while_down(self):
+        """A guest whose QEMU died while the daemon was down is shut off after the restart."""
+        g = self.make_guest(self.host, start=True)
+        dom = g.dom
+        pids = dom.qemu_pids()
+        self.host.stop()
+        os.kill(pids[0], signal.SIGKILL)
+        wait_until(lambda: not pid_alive(pids[0]), DEADLINE, 'QEMU to die')
+        self.host.start()
+        dom = self.host.lookup(g.name)
+        self.assertEqual(dom.state, 'shutoff')
+        self.assertTrue(dom.prop('Persistent'))
+        self.assertEqual(self.host.list_domains(harness.LIST_ACTIVE), [])
+        # And it can be started again.
+        dom.start()
+        g.serial.wait_counter(1)
+        pids2 = dom.qemu_pids()
+        dom.destroy()
+        wait_until(lambda: not any(pid_alive(p) for p in pids2), DEADLINE, 'QEMU to exit after Destroy')
+
+    def test_definitions_survive(self):
+        """Definitions survive SIGTERM and SIGKILL restarts; an undefined one stays gone."""
+        a = self.make_guest(self.host, name='keep-a')
+        b = self.make_guest(self.host, name='keep-b', title='second', memory_mib=96)
+        xml_a, xml_b = a.dom.xml(), b.dom.xml()
+        paths = sorted([a.dom.path, b.dom.path])
+
+        self.host.restart()
+        self.assertEqual(self.host.list_domains(0), paths)
+        self.assertEqual(self.host.lookup('keep-a').xml(), xml_a)
+        self.assertEqual(self.host.lookup_uuid(b.uuid).xml(), xml_b)
+        self.assertEqual(self.host.lookup('keep-b').state, 'shutoff')
+        self.assertTrue(self.host.lookup('keep-b').prop('Persistent'))
+
+        a.dom.undefine()
+        self.host.restart(kill=True)
+        self.assertEqual(self.host.list_domains(0), [b.dom.path])
+        with self.assertDBusError('NoSuchDomain'):
+            self.host.lookup('keep-a')
+        self.assertEqual(self.host.lookup('keep-b').xml(), xml_b)
+        # The survivor is usable.
+        b.dom.start()
+        b.serial.wait_counter(1)
+        pids = b.dom.qemu_pids()
+        b.dom.destroy()
+        wait_until(lambda: not any(pid_alive(p) for p in pids), DEADLINE, 'QEMU to exit after Destroy')
+
+
+if __name__ == '__main__':
+    harness.main()

@@ -1,0 +1,92 @@
+#include <string.h>
+#include "md-config.h"
+#include "md-error.h"
+
+static void test_defaults(void) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MdConfig) c = md_config_load_from_data("", &error);
+
+        g_assert_no_error(error);
+        g_assert_true(g_uuid_string_is_valid(c->host_uuid));
+        g_assert_nonnull(c->hostname);
+        g_assert_cmpstr(c->qemu_binary, ==, "/usr/bin/qemu-system-x86_64");
+        g_assert_cmpuint(c->port_min, ==, 49152);
+        g_assert_cmpuint(c->port_max, ==, 49215);
+        g_assert_cmpuint(c->max_jobs, ==, 8);
+        g_assert_cmpint(c->protocols, ==, PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2);
+        g_assert_cmpstr(c->bridge_listen, ==, "127.0.0.1:16519");
+        /* An empty allow-list refuses every peer. */
+        g_assert_nonnull(c->allowed_peers);
+        g_assert_null(c->allowed_peers[0]);
+}
+
+static void test_values(void) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MdConfig) c = md_config_load_from_data(
+                "[host]\nuuid=6F6A2C3E-0D3B-4F0A-9C44-2E9B1C0D7A11\nhostname=src\n"
+                "[qemu]\nbinary=/opt/qemu\n"
+                "[migration]\nport_min=50000\nport_max=50010\nprotocol_versions=3, 2\nmax_jobs=2\n"
+                "[bridge]\nallowed_peers=CN=a*;CN=b\n", &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpstr(c->host_uuid, ==, "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11");
+        g_assert_cmpstr(c->hostname, ==, "src");
+        g_assert_cmpstr(c->qemu_binary, ==, "/opt/qemu");
+        g_assert_cmpuint(c->port_min, ==, 50000);
+        g_assert_cmpuint(c->port_max, ==, 50010);
+        g_assert_cmpint(c->protocols, ==, PROTOCOL_V3 | PROTOCOL_V2);
+        g_assert_cmpuint(c->max_jobs, ==, 2);
+        g_assert_cmpstr(c->allowed_peers[0], ==, "CN=a*");
+        g_assert_cmpstr(c->allowed_peers[1], ==, "CN=b");
+        g_assert_null(c->allowed_peers[2]);
+}
+
+/* Each bad file is refused, with a message naming the group and key. */
+static void test_invalid(void) {
+        static const struct {
+                const char *data;
+                const char *mentions;
+        } cases[] = {
+                { "[host]\nuuid=not-a-uuid\n", "[host] uuid" },
+                { "[qemu]\nbinary=qemu\n", "[qemu] binary" },
+                { "[migration]\nport_min=0\n", "[migration] port_min" },
+                { "[migration]\nport_max=70000\n", "[migration] port_max" },
+                { "[migration]\nport_min=50001\nport_max=50000\n", "[migration] port_min" },
+                { "[migration]\nprotocol_versions=4\n", "protocol_versions" },
+                { "[migration]\nprotocol_versions=,\n", "protocol_versions" },
+                { "[migration]\nmax_jobs=many\n", "[migration] max_jobs" },
+                { "[migration]\nmax_jobs=0\n", "[migration] max_jobs" },
+                { "not a key file\n", "Invalid configuration" },
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(MdConfig) c = md_config_load_from_data(cases[i].data, &error);
+
+                g_assert_null(c);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+                if (!strstr(error->message, cases[i].mentions))
+                        g_error("case %u: '%s' does not mention '%s'", i, error->message, cases[i].mentions);
+        }
+}
+
+static void test_missing_file(void) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MdConfig) defaults = md_config_load("/nonexistent/migrationd.conf", FALSE, &error);
+        g_autoptr(MdConfig) required = NULL;
+
+        g_assert_no_error(error);
+        g_assert_nonnull(defaults);
+        required = md_config_load("/nonexistent/migrationd.conf", TRUE, &error);
+        g_assert_null(required);
+        g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/config/defaults", test_defaults);
+        g_test_add_func("/config/values", test_values);
+        g_test_add_func("/config/invalid", test_invalid);
+        g_test_add_func("/config/missing-file", test_missing_file);
+        return g_test_run();
+}

@@ -1,0 +1,101 @@
+#include <string.h>
+
+#include "md-error.h"
+#include "qemu-command.h"
+
+static const char *const guest_xml =
+        "<domain type='kvm'>"
+        "  <name>web,1</name>"
+        "  <uuid>6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11</uuid>"
+        "  <memory unit='MiB'>128</memory>"
+        "  <vcpu>2</vcpu>"
+        "  <os><type arch='x86_64' machine='pc'>hvm</type>"
+        "      <kernel>/boot/guest.elf</kernel><cmdline>dirty=8M period=100</cmdline></os>"
+        "  <devices>"
+        "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "      <source file='/var/lib/images/a,b.qcow2'/><target dev='vda' bus='virtio'/></disk>"
+        "    <serial type='file'><source path='/tmp/serial.log'/></serial>"
+        "    <console type='file'><source path='/tmp/serial.log'/><target type='serial'/></console>"
+        "  </devices>"
+        "</domain>";
+
+static GStrv build(const char *xml, gboolean kvm, const char *incoming, GError **error) {
+        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, error);
+        QemuCommandOptions options = {
+                .binary = "/usr/bin/qemu-system-x86_64", .kvm = kvm, .monitor_fd = 3, .incoming = incoming,
+        };
+
+        g_assert_nonnull(def);
+        return qemu_command_build(def, &options, error);
+}
+
+/* Finds @option followed by @value in @argv. */
+static gboolean has_pair(GStrv argv, const char *option, const char *value) {
+        for (guint i = 0; argv[i] && argv[i + 1]; i++)
+                if (g_str_equal(argv[i], option) && g_str_equal(argv[i + 1], value))
+                        return TRUE;
+        return FALSE;
+}
+
+static void test_full(void) {
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = build(guest_xml, TRUE, NULL, &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpstr(argv[0], ==, "/usr/bin/qemu-system-x86_64");
+        g_assert_true(has_pair(argv, "-name", "guest=web,,1,debug-threads=on"));
+        g_assert_true(has_pair(argv, "-uuid", "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11"));
+        g_assert_true(has_pair(argv, "-accel", "kvm"));
+        g_assert_true(has_pair(argv, "-m", "size=131072k"));
+        g_assert_true(has_pair(argv, "-smp", "2"));
+        g_assert_true(has_pair(argv, "-machine", "pc"));
+        g_assert_true(has_pair(argv, "-kernel", "/boot/guest.elf"));
+        g_assert_true(has_pair(argv, "-append", "dirty=8M period=100"));
+        g_assert_true(has_pair(argv, "-chardev", "socket,id=monitor,fd=3,server=on,wait=off"));
+        g_assert_true(has_pair(argv, "-drive",
+                               "if=none,id=disk0,file=/var/lib/images/a,,b.qcow2,format=qcow2"));
+        g_assert_true(has_pair(argv, "-device", "virtio-blk-pci,drive=disk0"));
+        g_assert_true(has_pair(argv, "-device", "isa-serial,chardev=chr0,index=0"));
+        /* The console repeats serial 0 and gets no second device. */
+        g_assert_false(has_pair(argv, "-device", "isa-serial,chardev=chr1,index=1"));
+        g_assert_true(g_strv_contains((const char *const *) argv, "-S"));
+        g_assert_true(g_strv_contains((const char *const *) argv, "-nodefaults"));
+        g_assert_false(g_strv_contains((const char *const *) argv, "-incoming"));
+}
+
+static void test_tcg_incoming(void) {
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = build(guest_xml, FALSE, "defer", &error);
+
+        g_assert_no_error(error);
+        g_assert_true(has_pair(argv, "-accel", "tcg"));
+        g_assert_false(g_strv_contains((const char *const *) argv, "-cpu"));
+        g_assert_true(has_pair(argv, "-incoming", "defer"));
+}
+
+static void test_no_memory(void) {
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = build("<domain type='qemu'><name>m</name>"
+                                   "<os><type>hvm</type></os></domain>", FALSE, NULL, &error);
+
+        g_assert_null(argv);
+        g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
+        g_assert_nonnull(strstr(error->message, "memory"));
+}
+
+static void test_escape(void) {
+        g_autofree char *a = qemu_option_escape("a,b,,c");
+        g_autofree char *b = qemu_option_escape("");
+
+        g_assert_cmpstr(a, ==, "a,,b,,,,c");
+        g_assert_cmpstr(b, ==, "");
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/qemu-command/full", test_full);
+        g_test_add_func("/qemu-command/tcg-incoming", test_tcg_incoming);
+        g_test_add_func("/qemu-command/no-memory", test_no_memory);
+        g_test_add_func("/qemu-command/escape", test_escape);
+        return g_test_run();
+}

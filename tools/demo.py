@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""migrationd demo: private "hosts" on this machine, a guest running on one.
+
+    meson setup build && meson compile -C build
+    /usr/bin/python3 tools/demo.py [--builddir build]
+
+Starts a private system-like bus and a migrationd from the build tree (with
+the integration-test harness, tests/integration/harness.py), defines and
+starts the test guest (tests/guest: it prints `counter N` on its serial
+console), shows it running through the bus (the host's Manager properties,
+the domain's State, `migrationctl list`) and on its serial log, then cleans
+everything up. Needs Debian's python3-gi, dbus-daemon and qemu-system-x86;
+no root needed beyond access to /dev/kvm (TCG otherwise), nothing installed.
+
+The demo is a list of steps over a list of hosts, so that it can grow into
+a live migration between a source and a destination host.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import shutil
+import time
+
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests', 'integration'))
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--builddir', default=os.environ.get('MD_BUILDDIR', os.path.join(SOURCE_ROOT, 'build')),
+                    help='the meson build directory (default: %(default)s)')
+    ap.add_argument('--counters', type=int, default=5, help='how many counter lines to show')
+    ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
+    return ap.parse_args()
+
+
+def locate(args):
+    """Fills the harness' environment from the build directory (MD_* set in
+    the environment win)."""
+    b = os.path.abspath(args.builddir)
+    os.environ.setdefault('MD_MIGRATIOND', os.path.join(b, 'src', 'migrationd'))
+    os.environ.setdefault('MD_MIGRATIONCTL', os.path.join(b, 'src', 'migrationctl'))
+    os.environ.setdefault('MD_GUEST_KERNEL', os.path.join(b, 'tests', 'guest', 'guest.elf'))
+    # The demo always runs its own buses, never one from the environment.
+    os.environ.pop('DBUS_STARTER_BUS_TYPE', None)
+    missing = [os.environ[k] for k in ('MD_MIGRATIOND', 'MD_GUEST_KERNEL') if not os.path.exists(os.environ[k])]
+    if missing:
+        sys.exit('demo: %s not built; run `meson setup %s && meson compile -C %s` first (or pass --builddir)'
+                 % (', '.join(missing), args.builddir, args.builddir))
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def heading(text):
+    say('\n== %s' % text)
+
+
+class Demo:
+    def __init__(self, args, harness):
+        self.args = args
+        self.h = harness
+        self.workdir = tempfile.mkdtemp(prefix='migrationd-demo-')
+        self.buses = []
+        self.hosts = {}
+        self.guest = None
+
+    # -- hosts
+
+    def add_host(self, name):
+        h = self.h
+        bus = h.Bus(self.workdir, name + '-bus').start()
+        self.buses.append(bus)
+        host = h.Host(bus, self.workdir, name)
+        self.hosts[name] = host
+        host.start()
+        props = host.manager_props()
+        heading('host %r: migrationd pid %d on bus %s' % (name, host.proc.pid, bus.address))
+        for key in ('Version', 'Hostname', 'HostUUID', 'ProtocolVersions', 'Features'):
+            say('  %-16s %s' % (key, props.get(key)))
+        return host
+
+    # -- the guest
+
+    def define_and_start(self, host):
+        h = self.h
+        self.guest = g = h.Guest(host, name='demo-guest', workdir=self.workdir)
+        heading('DefineXML + Start on %r (%s guest, kernel %s)' % (host.name, h.domain_type(), h.GUEST_KERNEL))
+        g.define()
+        say('  object path      %s' % g.dom.path)
+        g.dom.start()
+        g.serial.wait_counter(1)
+
+    def show(self, host):
+        h, g = self.h, self.guest
+        dom = host.lookup(g.name)
+        props = dom.props()
+        heading('domain %r on %r, through the bus' % (g.name, host.name))
+        for key in ('Name', 'UUID', 'State', 'StateReason', 'Persistent', 'JobType'):
+            say('  %-16s %s' % (key, props.get(key)))
+        say('  QEMU pid         %s' % ', '.join(map(str, dom.qemu_pids())))
+        self.show_migrationctl(host)
+        heading('serial console of the guest (%s)' % g.serial_path)
+        first = g.serial.last_counter()
+        g.serial.wait_counter(first + self.args.counters)
+        lines = [l for l in g.serial.lines() if l.startswith('counter ')]
+        for line in lines[-self.args.counters:]:
+            say('  ' + line)
+        g.serial.assert_continuous()
+
+    def show_migrationctl(self, host):
+        ctl = self.h.MIGRATIONCTL
+        if not ctl or not os.access(ctl, os.X_OK):
+            return
+        argv = [ctl, '--bus', host.bus.address, 'list']
+        say('  $ migrationctl --bus ... list')
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            say('    (migrationctl failed: %s)' % e)
+            return
+        for line in (r.stdout + r.stderr).splitlines():
+            say('    ' + line)
+        if r.returncode != 0:
+            say('    (exit status %d)' % r.returncode)
+
+    # -- cleanup
+
+    def cleanup(self):
+        heading('cleaning up')
+        h = self.h
+        for host in self.hosts.values():
+            if self.guest is not None and host.running():
+                try:
+                    dom = host.lookup(self.guest.name)
+                    if dom.state != 'shutoff':
+                        dom.destroy()
+                    dom.undefine()
+                    say('  destroyed and undefined %r on %r' % (self.guest.name, host.name))
+                except h.GLib.Error:
+                    pass
+            try:
+                host.teardown()
+            except AssertionError as e:
+                say('  %s' % e)
+        for bus in self.buses:
+            bus.stop()
+        left = []
+        for host in self.hosts.values():
+            for u in host.domain_uuids:
+                for pid in h.find_qemu_pids(u):
+                    h.kill_and_reap(pid)
+                    left.append(pid)
+        if left:
+            say('  killed QEMU left behind: %s' % left)
+        if self.args.keep:
+            say('  kept %s' % self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return not left
+
+    def run(self):
+        source = self.add_host('source')
+        self.define_and_start(source)
+        self.show(source)
+        # Next: a destination host, then a live migration source -> destination
+        # with progress, and show() on the destination: the counter goes on.
+
+
+def main():
+    args = parse_args()
+    locate(args)
+    import harness
+    harness.check_prerequisites()
+    demo = Demo(args, harness)
+    t0 = time.monotonic()
+    ok = False
+    try:
+        demo.run()
+        ok = True
+    except (AssertionError, harness.GLib.Error) as e:
+        say('\ndemo failed: %s' % e)
+        for host in demo.hosts.values():
+            host.dump_logs(sys.stdout, tail=40)
+    except KeyboardInterrupt:
+        say('\ninterrupted')
+    finally:
+        ok = demo.cleanup() and ok
+    say('\n%s in %.1f s' % ('done' if ok else 'FAILED', time.monotonic() - t0))
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
