@@ -48,7 +48,7 @@ static void on_ready(QmpClient *client, const GError *error, gpointer user_data)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         g_autoptr(QmpClient) client = qmp_client_new();
-        JsonNode *arguments = json_node_init_object(json_node_alloc(), json_object_new());
+        JsonNode *arguments = json_node_new(JSON_NODE_OBJECT);
         Counts counts = { .n_issued = 1 };
         size_t split = 0;
 
@@ -61,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         qmp_client_set_write_func(client, on_write, NULL);
         qmp_client_set_event_func(client, on_event, NULL);
         qmp_client_set_ready_func(client, on_ready, &counts);
+        json_node_take_object(arguments, json_object_new());
         json_object_set_string_member(json_node_get_object(arguments), "uri", "tcp:127.0.0.1:4444");
         qmp_client_execute_async(client, "migrate", arguments, NULL, on_done, &counts);
 

@@ -45,6 +45,8 @@ def locate(args):
     os.environ.setdefault('MD_MIGRATIOND', os.path.join(b, 'src', 'migrationd'))
     os.environ.setdefault('MD_MIGRATIONCTL', os.path.join(b, 'src', 'migrationctl'))
     os.environ.setdefault('MD_GUEST_KERNEL', os.path.join(b, 'tests', 'guest', 'guest.elf'))
+    # Quiet daemon logs (MD_VERBOSE=1 or G_MESSAGES_DEBUG=all for more).
+    os.environ.setdefault('G_MESSAGES_DEBUG', 'all' if os.environ.get('MD_VERBOSE') == '1' else '')
     # The demo always runs its own buses, never one from the environment.
     os.environ.pop('DBUS_STARTER_BUS_TYPE', None)
     missing = [os.environ[k] for k in ('MD_MIGRATIOND', 'MD_GUEST_KERNEL') if not os.path.exists(os.environ[k])]

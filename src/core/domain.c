@@ -65,6 +65,12 @@ void domain_set_state(Domain *d, DomainState state, const char *reason) {
         d->state = state;
         g_free(d->state_reason);
         d->state_reason = g_strdup(reason);
+        /* The reason survives a daemon restart only if it is on disk. */
+        if (d->qemu && state != DOMAIN_STATE_SHUTOFF) {
+                g_autoptr(GError) error = NULL;
+                if (!registry_save_status(d->registry, d, &error))
+                        g_warning("%s, ignoring", error->message);
+        }
         registry_notify_changed(d->registry, d, "State", "StateReason", NULL);
 }
 

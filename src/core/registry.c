@@ -174,6 +174,10 @@ gboolean registry_save_status(Registry *r, Domain *d, GError **error) {
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "pid");
         json_builder_add_int_value(b, qemu_process_get_pid(d->qemu));
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, domain_state_to_string(d->state));
+        json_builder_set_member_name(b, "reason");
+        json_builder_add_string_value(b, d->state_reason);
         json_builder_set_member_name(b, "xml");
         json_builder_add_string_value(b, xml);
         json_builder_end_object(b);
@@ -270,10 +274,14 @@ typedef struct {
         Registry *registry;
         char *uuid;
         DomainDef *live;
+        char *state;              /* as saved, to keep the reason if QEMU agrees */
+        char *reason;
 } Recovery;
 
 static void recovery_free(Recovery *rec) {
         g_free(rec->uuid);
+        g_free(rec->state);
+        g_free(rec->reason);
         domain_def_free(rec->live);
         g_free(rec);
 }
@@ -310,23 +318,26 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
         Domain *d;
-        gboolean running;
+        DomainState state;
+        const char *reason;
 
         if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
                 recovery_give_up(r, a->rec->uuid, error ? error->message : "bad query-status reply");
                 qemu_process_free(a->qemu);
                 goto out;
         }
-        running = json_object_get_boolean_member_with_default(json_node_get_object(reply), "running", FALSE);
+        state = json_object_get_boolean_member_with_default(json_node_get_object(reply), "running", FALSE)
+                ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED;
+        /* QEMU knows the state; only the saved reason can say why. */
+        reason = g_strcmp0(a->rec->state, domain_state_to_string(state)) == 0 && a->rec->reason
+                ? a->rec->reason : "unknown";
         d = g_hash_table_lookup(r->by_uuid, a->rec->uuid);
         if (!d) {
                 d = domain_new(r, NULL);
                 d->live = domain_def_copy(a->rec->live);
                 add_domain(r, d);
         }
-        domain_adopt_process(d, g_steal_pointer(&a->rec->live), a->qemu,
-                             running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
-                             running ? "booted" : "user");
+        domain_adopt_process(d, g_steal_pointer(&a->rec->live), a->qemu, state, reason);
         g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
                   domain_state_to_string(d->state));
 out:
@@ -379,6 +390,8 @@ static void recover_guest(Registry *r, GTask *load, const char *path) {
                 return;
         }
         rec->uuid = g_strdup(rec->live->uuid);
+        rec->state = g_strdup(json_object_get_string_member_with_default(obj, "state", NULL));
+        rec->reason = g_strdup(json_object_get_string_member_with_default(obj, "reason", NULL));
         tmp.live = rec->live;
         monitor = registry_monitor_path(r, &tmp);
         a = g_new0(Attached, 1);

@@ -1063,10 +1063,11 @@ class MigrationdTestCase(unittest.TestCase):
         self.workdir = tempfile.mkdtemp(prefix='md-%s-' % self.id().rsplit('.', 1)[-1][:40])
         self.hosts = []
         self.buses = []
+        # Cleanups run last-in first-out: hosts, buses, then the check for
+        # QEMUs left behind (they outlive the daemon), then the log dump.
         self.addCleanup(self._cleanup_workdir)
-        # Runs after the hosts and buses are gone: QEMUs outlive the daemon.
-        self.addCleanup(self._check_no_qemu_left)
         self.addCleanup(self._dump_logs_on_failure)
+        self.addCleanup(self._check_no_qemu_left)
 
     # -- fixtures
 

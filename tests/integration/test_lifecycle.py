@@ -231,8 +231,11 @@ class Lifecycle(SingleHostTestCase):
         self.assertNotIn(dom.path, self.host.managed_objects())
         self.assertFalse(os.path.exists(state_file), 'the definition file survived Undefine')
         # The object is gone from the bus too.
-        with self.assertRaises(harness.GLib.Error):
+        with self.assertRaises(harness.GLib.Error) as cm:
             dom.prop('State')
+        self.assertIn(harness.dbus_error_name(cm.exception),
+                      ('org.freedesktop.DBus.Error.UnknownObject', 'org.freedesktop.DBus.Error.UnknownInterface',
+                       'org.freedesktop.DBus.Error.UnknownMethod', harness.ERROR_PREFIX + 'NoSuchDomain'))
 
     def test_undefine_running(self):
         """Undefine of a running domain makes it transient; it disappears when it stops."""
