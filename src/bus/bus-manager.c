@@ -167,13 +167,13 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "{sv}");
         if (r >= 0)
-                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "Version", "s", PACKAGE_VERSION,
-                                          "Hostname", "s", s->config->hostname,
-                                          "HostUUID", "s", s->config->host_uuid);
+                r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "version", "s", PACKAGE_VERSION,
+                                          "hostname", "s", s->config->hostname,
+                                          "host_uuid", "s", s->config->host_uuid);
         if (r >= 0)
-                r = append_dict_entry(reply, "ProtocolVersions", "au", append_protocol_versions, s->config);
+                r = append_dict_entry(reply, "protocol_versions", "au", append_protocol_versions, s->config);
         if (r >= 0)
-                r = append_dict_entry(reply, "Features", "as", append_features, s->config);
+                r = append_dict_entry(reply, "features", "as", append_features, s->config);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         if (r < 0)

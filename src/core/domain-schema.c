@@ -192,7 +192,7 @@ static const SchemaElement *schema_lookup(const char *path) {
 static gboolean word_in_list(const char *word, const char *list) {
         size_t n = strlen(word);
 
-        if (n == 0)
+        if (n == 0 || strchr(word, ' '))
                 return FALSE;
         for (const char *p = list; p; p = strchr(p, ' ')) {
                 if (*p == ' ')

@@ -26,6 +26,8 @@ Domain *domain_new(Registry *registry, DomainDef *def) {
         d->state = DOMAIN_STATE_SHUTOFF;
         d->state_reason = g_strdup("unknown");
         d->exit_waiters = g_ptr_array_new();
+        /* QEMU's own default; MaxSpeed 0 means unlimited, as libvirt's default. */
+        d->max_downtime_ms = 300;
         return d;
 }
 

@@ -5,6 +5,9 @@
 #include <stdarg.h>
 #include <systemd/sd-bus.h>
 
+/* g_autoptr() for sd_bus, sd_bus_message, sd_bus_slot; g_auto() for sd_bus_error */
+#include "bus-glib.h"
+
 #define MIGRATION1_SERVICE "org.example.Migration1"
 #define MIGRATION1_MANAGER_PATH "/org/example/Migration1"
 #define MIGRATION1_MANAGER_INTERFACE "org.example.Migration1.Manager"
@@ -13,12 +16,6 @@
 
 /* The daemon replies late to calls that wait for QEMU (Start boots a guest). */
 #define CTL_CALL_TIMEOUT_USEC (UINT64_C(120) * G_USEC_PER_SEC)
-
-/* No other header of the project defines these yet (src/bus has none); when
- * one does, include it here instead. */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus, sd_bus_flush_close_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(sd_bus_message, sd_bus_message_unref)
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(sd_bus_error, sd_bus_error_free)
 
 /* Connects to the bus at @address, or to the system bus when it is NULL
  * (which honours DBUS_SYSTEM_BUS_ADDRESS). */

@@ -36,6 +36,30 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;
@@ -140,6 +164,71 @@ static uint32_t calibrate_tsc_khz(void)
     return a > b ? a : b;
 }
 
+/* ACPI power button -> S5, so a host's "ACPI shutdown" (QMP system_powerdown,
+ * libvirt's default) really powers the guest off. No ACPI tables are parsed:
+ * the loader (SeaBIOS) has already set the chipset's PM I/O base, so it is read
+ * back from PCI config space, and the rest is fixed by the chipset and QEMU. */
+#define PM1_STS 0          /* PM1a_EVT_BLK, offsets from the PM I/O base */
+#define PM1_EN 2
+#define PM1_CNT 4          /* PM1a_CNT_BLK */
+#define PWRBTN (1u << 8)   /* PWRBTN_STS in PM1_STS, PWRBTN_EN in PM1_EN */
+#define SCI_EN (1u << 0)
+#define SLP_TYP (7u << 10)
+#define SLP_EN (1u << 13)
+#define SMI_CMD 0xb2       /* FADT SMI_CMD, the same for both chipsets in QEMU */
+
+static uint32_t pci_read(uint32_t dev, uint32_t fn, uint32_t reg)
+{
+    outl(0xcf8, 0x80000000u | dev << 11 | fn << 8 | reg); /* bus 0 */
+    return inl(0xcfc);
+}
+
+/* Returns the PM I/O base, or 0 (*chip says which chipset, if any). */
+static uint16_t acpi_init(const char **chip)
+{
+    uint16_t pm = 0;
+    uint8_t acpi_enable = 0;
+
+    if (pci_read(1, 3, 0x00) == 0x71138086u) { /* -machine pc: PIIX4 PM, 00:01.3 */
+        *chip = "piix4";
+        if (pci_read(1, 3, 0x80) & 0x01)        /* PMREGMISC.PMIOSE */
+            pm = pci_read(1, 3, 0x40) & 0xffc0;
+        acpi_enable = 0xf1;
+    } else if (pci_read(31, 0, 0x00) == 0x29188086u) { /* q35: ICH9 LPC, 00:1f.0 */
+        *chip = "ich9";
+        if (pci_read(31, 0, 0x44) & 0x80)       /* ACPI_CNTL.ACPI_EN */
+            pm = pci_read(31, 0, 0x40) & 0xff80;
+        acpi_enable = 0x02;
+    }
+    if (!pm)
+        return 0;
+    /* Take the fixed events over from firmware the way an OS does (FADT
+     * ACPI_ENABLE). QEMU itself ignores SCI_EN here, but in legacy mode a real
+     * chipset sends the button to SMM instead of setting PWRBTN_STS. */
+    if (!(inw(pm + PM1_CNT) & SCI_EN))
+        outb(SMI_CMD, acpi_enable);
+    /* QEMU drops presses while PWRBTN_EN is clear (that is all noacpi
+     * relies on). Clear a stale press first: write 1 to clear. */
+    outw(pm + PM1_STS, PWRBTN);
+    outw(pm + PM1_EN, (uint16_t)(inw(pm + PM1_EN) | PWRBTN));
+    return pm;
+}
+
+static void acpi_power_off(uint16_t pm, uint32_t tsc_khz)
+{
+    print("guest: power button, powering off\n");
+    outw(pm + PM1_STS, PWRBTN);
+    /* S5. SLP_TYP 0 is what QEMU's DSDT says for \_S5 on both chipsets (and
+     * what its PM1_CNT emulation treats as power off). */
+    outw(pm + PM1_CNT, (uint16_t)((inw(pm + PM1_CNT) & ~SLP_TYP) | SLP_EN));
+    /* QEMU stops us asynchronously: give it a second before saying so. */
+    for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 1000ull * tsc_khz;)
+        __asm__ volatile("pause");
+    print("guest: WARNING still running after the S5 request, halting\n");
+    for (;;)
+        __asm__ volatile("hlt");
+}
+
 static int starts(const char *s, const char *prefix)
 {
     while (*prefix)
@@ -184,8 +273,9 @@ static volatile uint32_t counter, pass, corrupt_seen;
 void guest_main(uint32_t magic, const struct mb_info *mbi)
 {
     uint32_t mem_upper = 0, dirty_req = 0, period = 100, rate = 0, tsc_khz;
-    int selftest = 0, ok, clamped = 0, bad_magic = magic != MB_BOOT_MAGIC;
-    const char *bad_opt = NULL;
+    int selftest = 0, noacpi = 0, ok, clamped = 0, bad_magic = magic != MB_BOOT_MAGIC;
+    const char *bad_opt = NULL, *chip = NULL;
+    uint16_t pm = 0;
     uint64_t ram_end;
 
     serial_init();
@@ -209,6 +299,7 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
                 rate = parse_size(p + 5, &ok);
             } else {
                 selftest |= starts(p, "selftest-corrupt");
+                noacpi |= starts(p, "noacpi");
                 ok = 1; /* unknown words (the kernel path first) are ignored */
             }
             if (!ok && !bad_opt)
@@ -268,10 +359,22 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
               (uint32_t)ram_end);
     if (selftest && npages < 2)
         print("guest: WARNING selftest-corrupt needs dirty>=8K, ignored\n");
+    if (noacpi)
+        print("guest: acpi off (noacpi): power button ignored\n");
+    else if ((pm = acpi_init(&chip)) != 0)
+        print("guest: acpi %s pm=%x: power button powers off\n", chip, pm);
+    else
+        print("guest: WARNING no ACPI PM I/O (%s): power button ignored\n",
+              chip ? chip : "no PIIX4 or ICH9");
 
     const uint64_t period_ticks = (uint64_t)period * tsc_khz;
     uint64_t next = rdtsc() + period_ticks;
     uint32_t page = 0, done = 0;
+    /* The button is polled on its own clock: a port read per page would be a
+     * VM exit per page and change the dirty rate; once per period could be
+     * too slow with a long period=. */
+    const uint64_t pm_ticks = 10ull * tsc_khz;
+    uint64_t pm_next = 0;
 
     for (;;) {
         if (npages && (!rate_pages || done < rate_pages)) {
@@ -309,6 +412,11 @@ void guest_main(uint32_t magic, const struct mb_info *mbi)
             next += period_ticks;
             if ((int64_t)(now - next) >= 0)
                 next = now + period_ticks;
+        }
+        if (pm && (int64_t)(now - pm_next) >= 0) {
+            pm_next = now + pm_ticks;
+            if (inw(pm + PM1_STS) & PWRBTN)
+                acpi_power_off(pm, tsc_khz);
         }
     }
 }

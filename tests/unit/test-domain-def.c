@@ -406,6 +406,10 @@ static void test_unsupported(void) {
                             MD_ERROR_UNSUPPORTED, "/domain/devices/disk/@snapshot");
         assert_body_refused("<devices><input type='tablet' bus='usb'/></devices>",
                             MD_ERROR_UNSUPPORTED, "/domain/devices/input/@type='tablet'");
+        assert_refused("<domain type='kvm'><name>a</name><os><type>hvm</type><boot dev='hd cdrom'/></os></domain>",
+                       -1, MD_ERROR_UNSUPPORTED, "/domain/os/boot/@dev='hd cdrom'");
+        assert_body_refused("<on_reboot>destroy restart</on_reboot>", MD_ERROR_UNSUPPORTED,
+                            "/domain/on_reboot='destroy restart'");
         assert_body_refused("<seclabel type='dynamic'/>", MD_ERROR_UNSUPPORTED, "/domain/seclabel");
         assert_body_refused("<metadata><x/></metadata>", MD_ERROR_UNSUPPORTED, "/domain/metadata");
         assert_body_refused("<on_crash>coredump-destroy</on_crash>", MD_ERROR_UNSUPPORTED,

@@ -1,0 +1,51 @@
+/* The migration cookie: opaque bytes to clients, carried between the phases
+ * of a migration (Begin -> Prepare -> Perform -> Finish -> Confirm). Our own
+ * versioned JSON format (json-glib), bounded in size.
+ *
+ * libvirt's mandatory-feature rule holds: a receiver that does not know a
+ * feature marked mandatory refuses the cookie (MD_ERROR_UNSUPPORTED). */
+#pragma once
+
+#include <glib.h>
+
+#define MIGRATION_COOKIE_FORMAT "migrationd-cookie"
+#define MIGRATION_COOKIE_VERSION 1
+#define MIGRATION_COOKIE_MAX_SIZE (64 * 1024)
+
+typedef struct {
+        char *name;
+        gboolean mandatory;
+} MigrationCookieFeature;
+
+typedef struct {
+        guint version;           /* format version, MIGRATION_COOKIE_VERSION when encoding */
+        char *name;              /* domain name */
+        char *uuid;              /* domain UUID */
+        char *hostname;          /* sender's host */
+        char *host_uuid;         /* sender's host identity; equal on both sides = SameHost */
+        guint protocol;          /* 2 or 3 */
+        GPtrArray *features;     /* MigrationCookieFeature* */
+        /* Source statistics after Perform, from which the destination computes
+         * the real downtime: wall-clock ms (g_get_real_time()/1000) at which
+         * the source guest stopped; 0 when unknown. */
+        gint64 source_stop_time_ms;
+        GVariant *stats;         /* a{sv} job statistics of the sender, nullable */
+        char *persistent_xml;    /* nullable: definition to make persistent on the destination */
+} MigrationCookie;
+
+MigrationCookie *migration_cookie_new(void);
+void migration_cookie_free(MigrationCookie *cookie);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationCookie, migration_cookie_free)
+
+void migration_cookie_add_feature(MigrationCookie *cookie, const char *name, gboolean mandatory);
+gboolean migration_cookie_has_feature(const MigrationCookie *cookie, const char *name);
+
+/* Never fails for a cookie built with the API; the result is at most
+ * MIGRATION_COOKIE_MAX_SIZE bytes (or NULL with an error if it would not fit). */
+GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error);
+
+/* Anything malformed -> MD_ERROR_INVALID_COOKIE saying what; a mandatory
+ * feature not in @known_features (NULL-terminated) -> MD_ERROR_UNSUPPORTED
+ * naming it. */
+MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
+                                         const char *const *known_features, GError **error);

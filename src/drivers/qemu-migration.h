@@ -1,0 +1,63 @@
+/* QEMU's side of a migration over QMP: capability/parameter arguments, a
+ * sequential command runner, and query-migrate turned into libvirt's
+ * job-statistics keys. The statistics and progress helpers are pure, so they
+ * are unit-tested against recorded QEMU replies. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "qmp.h"
+
+/* libvirt's "unlimited": QEMU's max-bandwidth is bytes/s in an int64. */
+#define QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB ((guint64) G_MAXINT64 / (1024 * 1024))
+
+/* {"capabilities": [{"capability": NAME, "state": BOOL}, ...]} for
+ * migrate-set-capabilities; @names and @states run in parallel, @n entries. */
+JsonNode *qemu_migration_capabilities_args(const char *const *names, const gboolean *states, guint n);
+
+/* Arguments for migrate-set-parameters; set what you need on the builder
+ * with json_builder_set_member_name/add_*; these two are common: */
+JsonNode *qemu_migration_speed_args(guint64 bandwidth_mib /* 0 = unlimited */);
+JsonNode *qemu_migration_downtime_args(guint64 downtime_ms);
+
+/* Runs QMP commands one after the other; stops at the first error, which is
+ * the task's error. Each element: command name + arguments (consumed). */
+typedef struct QemuCommandList QemuCommandList;
+QemuCommandList *qemu_command_list_new(void);
+void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments /* consumed, nullable */);
+void qemu_command_list_free(QemuCommandList *list);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuCommandList, qemu_command_list_free)
+/* Consumes @list. Result: the reply of the last command (JsonNode*, owned). */
+void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+JsonNode *qemu_command_list_run_finish(GAsyncResult *result, GError **error);
+
+/* QEMU's migration status string ("setup", "active", "completed", ...) of a
+ * query-migrate reply, or NULL. */
+const char *qemu_migration_status(JsonNode *query_migrate);
+/* QEMU's "error-desc" of a failed migration, or NULL. */
+const char *qemu_migration_error(JsonNode *query_migrate);
+
+/* Keeps a job's progress honest across polls: JobProgress (0..100) never
+ * runs backwards within a job, and time_remaining is estimated from the
+ * transfer rate actually observed (smoothed) against what remains, which
+ * under dirtying includes what the guest dirties meanwhile. */
+typedef struct {
+        double progress;         /* last reported, 0..100 */
+        double rate_bps;         /* smoothed transfer rate, bytes/s, 0 = unknown */
+        guint64 last_transferred;
+        gint64 last_time_ms;
+} MigrationProgress;
+
+void migration_progress_init(MigrationProgress *progress);
+
+/* libvirt's job-statistics keys (a{sv}: time_elapsed, time_remaining,
+ * downtime, setup_time, data_total/processed/remaining, memory_total/
+ * processed/remaining/bps/dirty_rate/iteration/page_size/constant/normal/
+ * normal_bytes/postcopy_requests, auto_converge_throttle, progress) from a
+ * query-migrate reply; @now_ms is the caller's monotonic clock in ms, used
+ * for the rate and progress; @elapsed_ms the job's own elapsed time. The
+ * progress tracker is updated. Returns a floating GVariant of type a{sv}. */
+GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progress, gint64 now_ms,
+                               gint64 elapsed_ms);
