@@ -99,7 +99,7 @@ class Demo:
         g.serial.wait_counter(1)
 
     def show(self, host):
-        h, g = self.h, self.guest
+        g = self.guest
         dom = host.lookup(g.name)
         props = dom.props()
         heading('domain %r on %r, through the bus' % (g.name, host.name))

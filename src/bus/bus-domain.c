@@ -2,7 +2,10 @@
 
 #include "bus-error.h"
 #include "bus-glib.h"
+#include "bus-migration.h"
 #include "bus-service.h"
+#include "bus-variant.h"
+#include "migration-job.h"
 #include "md-error.h"
 
 char *bus_domain_path(Domain *d) {
@@ -74,17 +77,25 @@ static int property_get_persistent(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append(reply, "b", domain_is_persistent(userdata));
 }
 
-/* Until migration jobs exist there is never a job. */
-static int property_get_no_job(sd_bus *bus, const char *path, const char *interface,
-                               const char *property, sd_bus_message *reply, void *userdata,
-                               sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", "none");
+static int property_get_job_type(sd_bus *bus, const char *path, const char *interface,
+                                 const char *property, sd_bus_message *reply, void *userdata,
+                                 sd_bus_error *error) {
+        Domain *d = userdata;
+        return sd_bus_message_append(reply, "s", job_type_to_string(d->job ? d->job->type : JOB_TYPE_NONE));
+}
+
+static int property_get_job_phase(sd_bus *bus, const char *path, const char *interface,
+                                  const char *property, sd_bus_message *reply, void *userdata,
+                                  sd_bus_error *error) {
+        Domain *d = userdata;
+        return sd_bus_message_append(reply, "s", job_phase_to_string(d->job ? d->job->phase : JOB_PHASE_NONE));
 }
 
 static int property_get_job_progress(sd_bus *bus, const char *path, const char *interface,
                                      const char *property, sd_bus_message *reply, void *userdata,
                                      sd_bus_error *error) {
-        return sd_bus_message_append(reply, "d", 0.0);
+        Domain *d = userdata;
+        return sd_bus_message_append(reply, "d", d->job ? d->job->progress.progress : 0.0);
 }
 
 /* ---- Methods ---- */
@@ -176,8 +187,8 @@ static const sd_bus_vtable domain_vtable[] = {
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Persistent", "b", property_get_persistent, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("JobType", "s", property_get_no_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("JobPhase", "s", property_get_no_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("JobType", "s", property_get_job_type, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("JobPhase", "s", property_get_job_phase, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("JobProgress", "d", property_get_job_progress, 0,
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MaxDowntime", "t", NULL, offsetof(Domain, max_downtime_ms),
@@ -198,6 +209,43 @@ static const sd_bus_vtable domain_vtable[] = {
                                 method_undefine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetXMLDesc", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("s", xml),
                                 method_get_xml_desc, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Begin3",
+                                SD_BUS_ARGS("s", xmlin, "s", dname, "t", bandwidth, "u", flags),
+                                SD_BUS_RESULT("s", xml, "ay", cookie_out), method_begin3,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Begin3Params", SD_BUS_ARGS("a{sv}", params, "u", flags),
+                                SD_BUS_RESULT("s", xml, "ay", cookie_out), method_begin3_params,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Perform3",
+                                SD_BUS_ARGS("s", xmlin, "ay", cookie_in, "s", dconnuri, "s", uri,
+                                            "s", dname, "t", bandwidth, "u", flags),
+                                SD_BUS_RESULT("ay", cookie_out), method_perform3,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Perform3Params",
+                                SD_BUS_ARGS("s", dconnuri, "a{sv}", params, "ay", cookie_in, "u", flags),
+                                SD_BUS_RESULT("ay", cookie_out), method_perform3_params,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Confirm3", SD_BUS_ARGS("ay", cookie_in, "u", flags, "b", cancelled),
+                                SD_BUS_NO_RESULT, method_confirm3, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Confirm3Params",
+                                SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags, "b", cancelled),
+                                SD_BUS_NO_RESULT, method_confirm3_params, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AbortJob", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_abort_job,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MigrateSetMaxDowntime", SD_BUS_ARGS("t", ms, "u", flags), SD_BUS_NO_RESULT,
+                                method_migrate_set_max_downtime, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MigrateGetMaxDowntime", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("t", ms),
+                                method_migrate_get_max_downtime, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MigrateSetMaxSpeed", SD_BUS_ARGS("t", mib_s, "u", flags), SD_BUS_NO_RESULT,
+                                method_migrate_set_max_speed, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MigrateGetMaxSpeed", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("t", mib_s),
+                                method_migrate_get_max_speed, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetJobStats", SD_BUS_ARGS("u", flags),
+                                SD_BUS_RESULT("s", type, "a{sv}", stats), method_get_job_stats,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("MigrationIteration", SD_BUS_ARGS("u", iteration), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("JobStatsUpdated", SD_BUS_ARGS("a{sv}", stats), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("JobCompleted", SD_BUS_ARGS("a{sv}", stats), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -240,8 +288,42 @@ static void on_domain_changed(Domain *d, const char *const *properties, gpointer
                 g_warning("Failed to signal changes of %s: %s, ignoring", path, g_strerror(-r));
 }
 
+static void emit_stats_signal(BusService *s, Domain *d, const char *member, GVariant *stats) {
+        g_autofree char *path = bus_domain_path(d);
+        g_autoptr(sd_bus_message) m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(s->bus, &m, path, DOMAIN_INTERFACE, member);
+        if (r >= 0)
+                r = bus_message_append_vardict(m, stats);
+        if (r >= 0)
+                r = sd_bus_send(s->bus, m, NULL);
+        if (r < 0)
+                g_warning("Failed to emit %s: %s, ignoring", member, g_strerror(-r));
+}
+
+static void on_job_stats_updated(Domain *d, GVariant *stats, gpointer user_data) {
+        emit_stats_signal(user_data, d, "JobStatsUpdated", stats);
+}
+
+static void on_job_completed(Domain *d, GVariant *stats, gpointer user_data) {
+        emit_stats_signal(user_data, d, "JobCompleted", stats);
+}
+
+static void on_migration_iteration(Domain *d, guint iteration, gpointer user_data) {
+        BusService *s = user_data;
+        g_autofree char *path = bus_domain_path(d);
+        int r = sd_bus_emit_signal(s->bus, path, DOMAIN_INTERFACE, "MigrationIteration", "u", iteration);
+
+        if (r < 0)
+                g_warning("Failed to emit MigrationIteration: %s, ignoring", g_strerror(-r));
+}
+
 const RegistryListener bus_registry_listener = {
         .domain_added = on_domain_added,
         .domain_removed = on_domain_removed,
         .domain_changed = on_domain_changed,
+        .job_stats_updated = on_job_stats_updated,
+        .job_completed = on_job_completed,
+        .migration_iteration = on_migration_iteration,
 };

@@ -2,6 +2,7 @@
 
 #include "bus-error.h"
 #include "bus-glib.h"
+#include "bus-migration.h"
 #include "bus-service.h"
 #include "config.h"
 #include "md-error.h"
@@ -200,6 +201,23 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{sv}", capabilities), method_get_capabilities,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare3",
+                                SD_BUS_ARGS("s", dom_xml, "s", dname, "t", bandwidth, "ay", cookie_in,
+                                            "s", uri_in, "u", flags),
+                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_prepare3,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare3Params", SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags),
+                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_prepare3_params,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Finish3",
+                                SD_BUS_ARGS("s", dname, "ay", cookie_in, "s", uri, "u", flags,
+                                            "b", cancelled),
+                                SD_BUS_RESULT("o", domain, "ay", cookie_out), method_finish3,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Finish3Params",
+                                SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags, "b", cancelled),
+                                SD_BUS_RESULT("o", domain, "ay", cookie_out), method_finish3_params,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -209,5 +227,8 @@ int bus_manager_register(BusService *s) {
         r = sd_bus_add_object_vtable(s->bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, s);
         if (r < 0)
                 return r;
-        return sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);
+        r = sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);
+        if (r < 0)
+                return r;
+        return bus_migration_watch_clients(s->bus, s->registry);
 }

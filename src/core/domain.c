@@ -2,6 +2,7 @@
 
 #include "domain.h"
 #include "md-error.h"
+#include "migration-job.h"
 #include "qemu-command.h"
 #include "registry.h"
 
@@ -45,6 +46,11 @@ void domain_free(Domain *d) {
         domain_def_free(d->def);
         domain_def_free(d->live);
         g_free(d->state_reason);
+        g_free(d->exit_reason);
+        g_free(d->last_job_type);
+        migration_job_free(d->job);
+        if (d->last_job_stats)
+                g_variant_unref(d->last_job_stats);
         g_free(d);
 }
 
@@ -85,6 +91,16 @@ static gboolean check_flags(guint flags, guint allowed, GError **error) {
         return TRUE;
 }
 
+gboolean require_no_job(Domain *d, GError **error) {
+        if (d->job) {
+                g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
+                            "Domain '%s' has a migration job (%s); wait for it or abort it",
+                            domain_name(d), migration_job_describe(d->job));
+                return FALSE;
+        }
+        return TRUE;
+}
+
 static GTask *operation_new(Domain *d, gpointer tag, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
 
@@ -119,13 +135,18 @@ static gboolean require_state(Domain *d, GTask *task, DomainState state) {
 
 static void on_qmp_event(QmpClient *client, const char *event, JsonObject *data, gpointer user_data) {
         Domain *d = user_data;
+        gboolean incoming = d->job && d->job->type == JOB_TYPE_MIGRATION_IN;
+        gboolean outgoing = d->job && d->job->type == JOB_TYPE_MIGRATION_OUT;
 
+        if (d->job)
+                migration_job_on_event(d, event, data);
         if (g_str_equal(event, "STOP")) {
                 if (d->state == DOMAIN_STATE_RUNNING)
-                        domain_set_state(d, DOMAIN_STATE_PAUSED, "unknown");
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, outgoing ? "migration" : "unknown");
         } else if (g_str_equal(event, "RESUME")) {
-                if (d->state == DOMAIN_STATE_PAUSED)
-                        domain_set_state(d, DOMAIN_STATE_RUNNING, "unpaused");
+                /* An incoming guest runs when Finish says so, with its own reason. */
+                if (d->state == DOMAIN_STATE_PAUSED && !incoming)
+                        domain_set_state(d, DOMAIN_STATE_RUNNING, outgoing ? "migration-canceled" : "unpaused");
         } else if (g_str_equal(event, "SHUTDOWN")) {
                 d->guest_shutdown = TRUE;
         }
@@ -133,7 +154,9 @@ static void on_qmp_event(QmpClient *client, const char *event, JsonObject *data,
 
 static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
         Domain *d = user_data;
-        const char *reason = d->destroying ? "destroyed" : d->guest_shutdown ? "shutdown" : "crashed";
+        g_autofree char *reason = g_strdup(d->exit_reason ? d->exit_reason
+                                           : d->destroying ? "destroyed"
+                                           : d->guest_shutdown ? "shutdown" : "crashed");
         g_autoptr(GPtrArray) waiters = g_steal_pointer(&d->exit_waiters);
 
         g_debug("Domain %s: QEMU has gone (%s)", domain_name(d), reason);
@@ -142,6 +165,10 @@ static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
         registry_remove_status(d->registry, d);
         d->destroying = FALSE;
         d->guest_shutdown = FALSE;
+        g_clear_pointer(&d->exit_reason, g_free);
+        /* A job cannot outlive its QEMU: the failure rules run now. */
+        if (d->job)
+                migration_job_on_qemu_exit(d);
         domain_set_state(d, DOMAIN_STATE_SHUTOFF, reason);
         for (guint i = 0; i < waiters->len; i++) {
                 g_task_return_boolean(waiters->pdata[i], TRUE);
@@ -165,13 +192,85 @@ void domain_adopt_process(Domain *d, DomainDef *live, QemuProcess *qemu, DomainS
         domain_set_state(d, state, reason);
 }
 
-/* ---- Start ---- */
+/* ---- Launch and Start ---- */
 
-static void start_failed(Domain *d, GTask *task, GError *error) {
+static void on_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        Domain *d = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+        QemuProcess *qemu = qemu_process_launch_finish(result, &error);
+
         d->starting = FALSE;
-        g_clear_pointer(&d->live, domain_def_free);
-        g_task_return_error(task, error);
+        if (!qemu) {
+                g_clear_pointer(&d->live, domain_def_free);
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        attach_process(d, qemu);
+        if (!registry_save_status(d->registry, d, &error)) {
+                /* Without a status file a restart would lose this guest. */
+                qemu_process_kill(qemu, 0);
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        g_task_return_boolean(task, TRUE);
         g_object_unref(task);
+}
+
+void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, GAsyncReadyCallback callback,
+                         gpointer user_data) {
+        GTask *task = operation_new(d, domain_launch_async, callback, user_data);
+        Registry *r = d->registry;
+        g_autoptr(DomainDef) owned = live;
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = NULL;
+        g_autofree char *monitor = NULL, *log = NULL, *unsupported = NULL;
+        QemuCommandOptions options = {
+                .binary = r->config->qemu_binary,
+                .monitor_fd = QEMU_MONITOR_FD,
+                .incoming = incoming,
+        };
+
+        if (g_str_equal(owned->virt_type, "kvm")) {
+                if (!r->kvm_usable) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                                "Domain '%s' needs KVM, but /dev/kvm is not usable "
+                                                "on this host; define it with type='qemu' to "
+                                                "run it under TCG", owned->name);
+                        g_object_unref(task);
+                        return;
+                }
+                options.kvm = TRUE;
+        }
+        /* Accepted in a definition, but a guest without it would not be what the XML says. */
+        if (domain_def_has_unsupported_runtime(owned, &unsupported)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                        "Domain '%s' cannot be started: the QEMU driver does not "
+                                        "implement %s", owned->name, unsupported);
+                g_object_unref(task);
+                return;
+        }
+        argv = qemu_command_build(owned, &options, &error);
+        if (!argv) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        domain_def_free(d->live);
+        d->live = g_steal_pointer(&owned);
+        d->starting = TRUE;
+        d->guest_shutdown = FALSE;
+        g_clear_pointer(&d->exit_reason, g_free);
+        monitor = registry_monitor_path(r, d);
+        log = registry_log_path(r, d);
+        qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log },
+                                  NULL, on_launched, task);
+}
+
+gboolean domain_launch_finish(Domain *d, GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -180,10 +279,10 @@ static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_d
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
 
-        d->starting = FALSE;
         if (!reply) {
                 /* The exit handler reports the shutoff state and cleans up. */
-                qemu_process_kill(d->qemu, 0);
+                if (d->qemu)
+                        qemu_process_kill(d->qemu, 0);
                 g_task_return_error(task, g_steal_pointer(&error));
         } else {
                 domain_set_state(d, DOMAIN_STATE_RUNNING, "booted");
@@ -196,71 +295,37 @@ static void on_start_launched(GObject *source, GAsyncResult *result, gpointer us
         GTask *task = user_data;
         Domain *d = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
-        QemuProcess *qemu = qemu_process_launch_finish(result, &error);
         guint flags = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(task), "flags"));
 
-        if (!qemu)
-                return start_failed(d, task, g_steal_pointer(&error));
-        attach_process(d, qemu);
-        if (!registry_save_status(d->registry, d, &error)) {
-                qemu_process_kill(qemu, 0);
-                d->starting = FALSE;
+        if (!domain_launch_finish(d, result, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
         }
         if (flags & DOMAIN_START_PAUSED) {
-                d->starting = FALSE;
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "user");
                 g_task_return_boolean(task, TRUE);
                 g_object_unref(task);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(qemu), "cont", NULL, NULL, on_start_cont, task);
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_start_cont, task);
 }
 
 void domain_start_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = operation_new(d, domain_start_async, callback, user_data);
-        Registry *r = d->registry;
         g_autoptr(GError) error = NULL;
-        g_auto(GStrv) argv = NULL;
-        g_autofree char *monitor = NULL, *log = NULL;
-        QemuCommandOptions options = {
-                .binary = r->config->qemu_binary,
-                .monitor_fd = QEMU_MONITOR_FD,
-        };
 
-        if (!check_flags(flags, DOMAIN_START_PAUSED, &error) || !require_state(d, task, DOMAIN_STATE_SHUTOFF)) {
-                if (error)
-                        g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
-                return;
-        }
-        if (g_str_equal(d->def->virt_type, "kvm")) {
-                if (!r->kvm_usable) {
-                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                                "Domain '%s' needs KVM, but /dev/kvm is not usable "
-                                                "on this host; define it with type='qemu' to "
-                                                "run it under TCG", domain_name(d));
-                        g_object_unref(task);
-                        return;
-                }
-                options.kvm = TRUE;
-        }
-        argv = qemu_command_build(d->def, &options, &error);
-        if (!argv) {
+        if (!check_flags(flags, DOMAIN_START_PAUSED, &error) || !require_no_job(d, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
         }
-        d->live = domain_def_copy(d->def);
-        d->starting = TRUE;
-        d->guest_shutdown = FALSE;
-        monitor = registry_monitor_path(r, d);
-        log = registry_log_path(r, d);
+        if (!require_state(d, task, DOMAIN_STATE_SHUTOFF)) {
+                g_object_unref(task);
+                return;
+        }
         g_object_set_data(G_OBJECT(task), "flags", GUINT_TO_POINTER(flags));
-        qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log },
-                                  NULL, on_start_launched, task);
+        domain_launch_async(d, domain_def_copy(d->def), NULL, on_start_launched, task);
 }
 
 /* ---- Destroy, Shutdown ---- */

@@ -31,6 +31,7 @@ enum {
 };
 
 typedef struct Registry Registry;
+typedef struct MigrationJob MigrationJob;
 
 typedef struct Domain {
         Registry *registry;
@@ -43,8 +44,12 @@ typedef struct Domain {
         gboolean destroying;      /* the exit that follows is "destroyed" */
         gboolean guest_shutdown;  /* QEMU reported SHUTDOWN before exiting */
         GPtrArray *exit_waiters;  /* GTask* completed when QEMU has gone */
+        char *exit_reason;        /* StateReason when QEMU exits next, e.g. "migrated" */
         guint64 max_downtime_ms;
-        guint64 max_speed_mib;
+        guint64 max_speed_mib;    /* 0 = unlimited */
+        MigrationJob *job;        /* at most one job per domain */
+        GVariant *last_job_stats; /* a{sv} of the last completed job, for GetJobStats(1) */
+        char *last_job_type;      /* "completed", "failed" or "cancelled" */
 } Domain;
 
 const char *domain_state_to_string(DomainState state);
@@ -66,6 +71,16 @@ void domain_resume_async(Domain *domain, guint flags, GAsyncReadyCallback callba
 void domain_shutdown_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
 /* Finishes any of the operations above. */
 gboolean domain_operation_finish(Domain *domain, GAsyncResult *result, GError **error);
+
+/* Launches QEMU for @live (consumed), paused (-S); with @incoming ("defer")
+ * it waits for a migration stream. Completes when the monitor answers and
+ * the live status is saved; on failure the domain is as it was. */
+void domain_launch_async(Domain *domain, DomainDef *live, const char *incoming,
+                         GAsyncReadyCallback callback, gpointer user_data);
+gboolean domain_launch_finish(Domain *domain, GAsyncResult *result, GError **error);
+
+/* MD_ERROR_JOB_ACTIVE when a migration job holds the domain. */
+gboolean require_no_job(Domain *domain, GError **error);
 
 char *domain_get_xml(Domain *domain, guint flags, GError **error);
 

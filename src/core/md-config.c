@@ -94,7 +94,7 @@ static char *default_host_uuid(void) {
 static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
         g_autofree char *protocols = NULL, *peers = NULL;
-        guint64 port_min = 49152, port_max = 49215, max_jobs = 8;
+        guint64 port_min = 49152, port_max = 49215, max_jobs = 8, phase_timeout = 120;
 
         c->qemu_binary = g_strdup(DEFAULT_QEMU_BINARY);
         c->bridge_listen = g_strdup("127.0.0.1:16519");
@@ -108,6 +108,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
             !get_string(kf, "migration", "address", &c->migration_address, error) ||
             !get_string(kf, "migration", "protocol_versions", &protocols, error) ||
             !get_uint(kf, "migration", "max_jobs", 1, 1024, &max_jobs, error) ||
+            !get_uint(kf, "migration", "phase_timeout", 1, 86400, &phase_timeout, error) ||
             !get_string(kf, "tls", "ca", &c->tls_ca, error) ||
             !get_string(kf, "tls", "cert", &c->tls_cert, error) ||
             !get_string(kf, "tls", "key", &c->tls_key, error) ||
@@ -133,6 +134,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         c->port_min = port_min;
         c->port_max = port_max;
         c->max_jobs = max_jobs;
+        c->phase_timeout_s = phase_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;
         c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);

@@ -1,1 +1,771 @@
-/* placeholder: being written */
+/* The migration cookie, format version 1.
+ *
+ * One compact JSON object in UTF-8, at most MIGRATION_COOKIE_MAX_SIZE bytes,
+ * arrays and objects nested at most MIGRATION_COOKIE_MAX_DEPTH deep:
+ *
+ *   {
+ *     "format": "migrationd-cookie",            required, exactly this
+ *     "version": 1,                             required integer >= 1; newer ones are refused
+ *     "name": "vm1",                            required, 1 to 1024 bytes
+ *     "uuid": "dcf47dbd-…",                     required UUID, read case-insensitively
+ *     "hostname": "src.example.org",            required, 1 to 255 bytes
+ *     "host_uuid": "4a802f00-…",                required UUID
+ *     "protocol": 3,                            required, 2 or 3
+ *     "features": [                             required, may be empty; names unique,
+ *       {"name": "stats", "mandatory": false}   1 to 64 of A-Z a-z 0-9 . _ -
+ *     ],
+ *     "source_stop_time_ms": 1700000000000,     optional integer >= 0; absent = unknown
+ *     "stats": {                                optional, an a{sv}: key -> typed value
+ *       "downtime": {"type": "t", "value": 48}  type one of t x u i d b s; the value
+ *     },                                        in range, a t above 2^63-1 as a decimal string
+ *     "persistent_xml": "<domain …>…</domain>"  optional
+ *   }
+ *
+ * As in libvirt, members a receiver does not know (at the top level, in a
+ * feature or in a statistic) are ignored; a sender that needs the receiver
+ * to understand something lists it as a mandatory feature, and a receiver
+ * that does not know that feature refuses the cookie. Features are checked
+ * right after format and version, so that this is the error a newer
+ * sender's cookie gets rather than a complaint about what it added. An
+ * incompatible change bumps "version". Golden files: tests/data/cookies.
+ *
+ * Statistics carry their GVariant type explicitly instead of going through
+ * json_gvariant_serialize(): that maps t, u and i all to plain integers (a t
+ * above 2^63-1 wraps), and its deserializer guesses the types inside a
+ * variant and builds nested containers from hostile input. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <json-glib/json-glib.h>
+
+#include "md-error.h"
+#include "migration-cookie.h"
+
+#define NAME_MAX_BYTES 1024
+#define HOSTNAME_MAX_BYTES 255
+#define IDENTIFIER_MAX_BYTES 64         /* feature names and statistics keys */
+#define IDENTIFIER_CHARS G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "._-"
+#define STAT_TYPES "txuidbs"
+
+static G_GNUC_PRINTF(2, 3) gboolean invalid(GError **error, const char *format, ...) {
+        g_autofree char *message = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        message = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_COOKIE, message);
+        return FALSE;
+}
+
+/* ---- The structure ---- */
+
+static void migration_cookie_feature_free(MigrationCookieFeature *feature) {
+        g_free(feature->name);
+        g_free(feature);
+}
+
+MigrationCookie *migration_cookie_new(void) {
+        MigrationCookie *cookie = g_new0(MigrationCookie, 1);
+
+        cookie->version = MIGRATION_COOKIE_VERSION;
+        cookie->protocol = 3;
+        cookie->features = g_ptr_array_new_with_free_func((GDestroyNotify) migration_cookie_feature_free);
+        return cookie;
+}
+
+void migration_cookie_free(MigrationCookie *cookie) {
+        if (!cookie)
+                return;
+        g_free(cookie->name);
+        g_free(cookie->uuid);
+        g_free(cookie->hostname);
+        g_free(cookie->host_uuid);
+        g_clear_pointer(&cookie->features, g_ptr_array_unref);
+        g_clear_pointer(&cookie->stats, g_variant_unref);
+        g_free(cookie->persistent_xml);
+        g_free(cookie);
+}
+
+static MigrationCookieFeature *migration_cookie_find_feature(const MigrationCookie *cookie, const char *name) {
+        for (guint i = 0; i < cookie->features->len; i++) {
+                MigrationCookieFeature *feature = cookie->features->pdata[i];
+
+                if (g_strcmp0(feature->name, name) == 0)
+                        return feature;
+        }
+        return NULL;
+}
+
+/* Features are a set: adding one again only changes its flag. */
+void migration_cookie_add_feature(MigrationCookie *cookie, const char *name, gboolean mandatory) {
+        MigrationCookieFeature *feature;
+
+        g_return_if_fail(cookie);
+        g_return_if_fail(name);
+
+        feature = migration_cookie_find_feature(cookie, name);
+        if (!feature) {
+                feature = g_new0(MigrationCookieFeature, 1);
+                feature->name = g_strdup(name);
+                g_ptr_array_add(cookie->features, feature);
+        }
+        feature->mandatory = !!mandatory;
+}
+
+gboolean migration_cookie_has_feature(const MigrationCookie *cookie, const char *name) {
+        g_return_val_if_fail(cookie, FALSE);
+        g_return_val_if_fail(name, FALSE);
+
+        return migration_cookie_find_feature(cookie, name) != NULL;
+}
+
+/* ---- Rules shared by encoding and decoding, so that every encoded cookie decodes ---- */
+
+static gboolean is_identifier(const char *s) {
+        size_t n = strspn(s, IDENTIFIER_CHARS);
+
+        return n > 0 && n <= IDENTIFIER_MAX_BYTES && s[n] == '\0';
+}
+
+/* @max 0: of any length, even empty. */
+static gboolean check_string(const char *value, const char *member, gsize max, GError **error) {
+        if (!value)
+                return invalid(error, "Migration cookie lacks member '%s'", member);
+        if (!g_utf8_validate(value, -1, NULL))
+                return invalid(error, "Migration cookie member '%s' is not valid UTF-8", member);
+        if (max == 0)
+                return TRUE;
+        if (*value == '\0')
+                return invalid(error, "Migration cookie member '%s' is empty", member);
+        if (strlen(value) > max)
+                return invalid(error, "Migration cookie member '%s' is longer than %zu bytes", member, max);
+        return TRUE;
+}
+
+static gboolean check_uuid(const char *value, const char *member, GError **error) {
+        if (!value)
+                return invalid(error, "Migration cookie lacks member '%s'", member);
+        if (!g_uuid_string_is_valid(value))
+                return invalid(error, "Migration cookie member '%s' is not a valid UUID", member);
+        return TRUE;
+}
+
+static gboolean check_protocol(gint64 protocol, GError **error) {
+        if (protocol != 2 && protocol != 3)
+                return invalid(error, "Migration cookie member 'protocol' is %" G_GINT64_FORMAT
+                               "; this host speaks migration protocols 2 and 3", protocol);
+        return TRUE;
+}
+
+static gboolean check_features(const MigrationCookie *cookie, GError **error) {
+        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (guint i = 0; i < cookie->features->len; i++) {
+                const MigrationCookieFeature *feature = cookie->features->pdata[i];
+
+                if (!feature->name || !is_identifier(feature->name))
+                        return invalid(error, "Entry %u of the migration cookie's 'features' has an invalid "
+                                       "name; a feature name is 1 to %d characters of A-Z, a-z, 0-9, '.', "
+                                       "'_' and '-'", i, IDENTIFIER_MAX_BYTES);
+                if (!g_hash_table_add(seen, feature->name))
+                        return invalid(error, "Migration cookie lists feature '%s' twice", feature->name);
+        }
+        return TRUE;
+}
+
+static gboolean check_fields(const MigrationCookie *cookie, GError **error) {
+        return check_string(cookie->name, "name", NAME_MAX_BYTES, error) &&
+                check_uuid(cookie->uuid, "uuid", error) &&
+                check_string(cookie->hostname, "hostname", HOSTNAME_MAX_BYTES, error) &&
+                check_uuid(cookie->host_uuid, "host_uuid", error) &&
+                check_protocol(cookie->protocol, error) &&
+                (cookie->source_stop_time_ms >= 0 ||
+                 invalid(error, "Migration cookie member 'source_stop_time_ms' is negative")) &&
+                (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error));
+}
+
+static gboolean check_stats(GVariant *stats, GError **error) {
+        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+        GVariantIter iter;
+        const char *key;
+        GVariant *child;
+
+        if (!g_variant_is_of_type(stats, G_VARIANT_TYPE_VARDICT))
+                return invalid(error, "Migration cookie statistics are of type '%s', not 'a{sv}'",
+                               g_variant_get_type_string(stats));
+
+        g_variant_iter_init(&iter, stats);
+        while (g_variant_iter_next(&iter, "{&sv}", &key, &child)) {
+                g_autoptr(GVariant) value = child;
+                const char *type = g_variant_get_type_string(value);
+
+                if (!is_identifier(key))
+                        return invalid(error, "Migration cookie has a statistic with an invalid name; a "
+                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+                                       IDENTIFIER_MAX_BYTES);
+                if (!g_hash_table_add(seen, (gpointer) key))
+                        return invalid(error, "Migration cookie has statistic '%s' twice", key);
+                if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0]))
+                        return invalid(error, "Migration cookie statistic '%s' is of type '%s'; statistics "
+                                       "are of type t, x, u, i, d, b or s", key, type);
+                if (type[0] == 'd' && !isfinite(g_variant_get_double(value)))
+                        return invalid(error, "Migration cookie statistic '%s' is not a finite number", key);
+        }
+        return TRUE;
+}
+
+/* ---- Encoding ---- */
+
+static void add_string_member(JsonBuilder *builder, const char *name, const char *value) {
+        json_builder_set_member_name(builder, name);
+        json_builder_add_string_value(builder, value);
+}
+
+static void add_int_member(JsonBuilder *builder, const char *name, gint64 value) {
+        json_builder_set_member_name(builder, name);
+        json_builder_add_int_value(builder, value);
+}
+
+static void add_stat_value(JsonBuilder *builder, GVariant *value) {
+        guint64 u;
+
+        switch (g_variant_get_type_string(value)[0]) {
+        case 't':
+                /* json-glib integers are gint64. */
+                u = g_variant_get_uint64(value);
+                if (u <= G_MAXINT64)
+                        json_builder_add_int_value(builder, (gint64) u);
+                else {
+                        g_autofree char *s = g_strdup_printf("%" G_GUINT64_FORMAT, u);
+                        json_builder_add_string_value(builder, s);
+                }
+                break;
+        case 'x':
+                json_builder_add_int_value(builder, g_variant_get_int64(value));
+                break;
+        case 'u':
+                json_builder_add_int_value(builder, g_variant_get_uint32(value));
+                break;
+        case 'i':
+                json_builder_add_int_value(builder, g_variant_get_int32(value));
+                break;
+        case 'd':
+                json_builder_add_double_value(builder, g_variant_get_double(value));
+                break;
+        case 'b':
+                json_builder_add_boolean_value(builder, g_variant_get_boolean(value));
+                break;
+        case 's':
+                json_builder_add_string_value(builder, g_variant_get_string(value, NULL));
+                break;
+        default:
+                g_assert_not_reached();         /* check_stats() */
+        }
+}
+
+static void add_stats(JsonBuilder *builder, GVariant *stats) {
+        GVariantIter iter;
+        const char *key;
+        GVariant *child;
+
+        json_builder_set_member_name(builder, "stats");
+        json_builder_begin_object(builder);
+        g_variant_iter_init(&iter, stats);
+        while (g_variant_iter_next(&iter, "{&sv}", &key, &child)) {
+                g_autoptr(GVariant) value = child;
+
+                json_builder_set_member_name(builder, key);
+                json_builder_begin_object(builder);
+                add_string_member(builder, "type", g_variant_get_type_string(value));
+                json_builder_set_member_name(builder, "value");
+                add_stat_value(builder, value);
+                json_builder_end_object(builder);
+        }
+        json_builder_end_object(builder);
+}
+
+GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
+        g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+        g_autoptr(JsonGenerator) generator = json_generator_new();
+        g_autoptr(JsonNode) root = NULL;
+        g_autofree char *uuid = NULL, *host_uuid = NULL, *json = NULL;
+        gsize len = 0;
+
+        g_return_val_if_fail(cookie, NULL);
+
+        if (!check_fields(cookie, error) || !check_features(cookie, error) ||
+            (cookie->stats && !check_stats(cookie->stats, error)))
+                return NULL;
+        uuid = g_ascii_strdown(cookie->uuid, -1);
+        host_uuid = g_ascii_strdown(cookie->host_uuid, -1);
+
+        json_builder_begin_object(builder);
+        add_string_member(builder, "format", MIGRATION_COOKIE_FORMAT);
+        add_int_member(builder, "version", MIGRATION_COOKIE_VERSION);
+        add_string_member(builder, "name", cookie->name);
+        add_string_member(builder, "uuid", uuid);
+        add_string_member(builder, "hostname", cookie->hostname);
+        add_string_member(builder, "host_uuid", host_uuid);
+        add_int_member(builder, "protocol", cookie->protocol);
+
+        json_builder_set_member_name(builder, "features");
+        json_builder_begin_array(builder);
+        for (guint i = 0; i < cookie->features->len; i++) {
+                const MigrationCookieFeature *feature = cookie->features->pdata[i];
+
+                json_builder_begin_object(builder);
+                add_string_member(builder, "name", feature->name);
+                json_builder_set_member_name(builder, "mandatory");
+                json_builder_add_boolean_value(builder, feature->mandatory);
+                json_builder_end_object(builder);
+        }
+        json_builder_end_array(builder);
+
+        if (cookie->source_stop_time_ms > 0)
+                add_int_member(builder, "source_stop_time_ms", cookie->source_stop_time_ms);
+        if (cookie->stats)
+                add_stats(builder, cookie->stats);
+        if (cookie->persistent_xml)
+                add_string_member(builder, "persistent_xml", cookie->persistent_xml);
+        json_builder_end_object(builder);
+
+        root = json_builder_get_root(builder);
+        json_generator_set_root(generator, root);
+        json = json_generator_to_data(generator, &len);
+        if (len > MIGRATION_COOKIE_MAX_SIZE) {
+                if (cookie->persistent_xml)
+                        invalid(error, "The migration cookie would be %zu bytes, more than the limit of %d "
+                                "bytes; the persistent domain XML takes %zu of them", len,
+                                MIGRATION_COOKIE_MAX_SIZE, strlen(cookie->persistent_xml));
+                else
+                        invalid(error, "The migration cookie would be %zu bytes, more than the limit of %d bytes",
+                                len, MIGRATION_COOKIE_MAX_SIZE);
+                return NULL;
+        }
+        g_debug("Encoded migration cookie for domain %s: %zu bytes", cookie->name, len);
+        return g_bytes_new_take(g_steal_pointer(&json), len);
+}
+
+/* ---- Decoding ---- */
+
+/* Returns the code point of the \uXXXX escape at @p, or -1. */
+static int unicode_escape(const char *p, const char *end) {
+        int code = 0;
+
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+                return -1;
+        for (int i = 2; i < 6; i++) {
+                int digit = g_ascii_xdigit_value(p[i]);
+
+                if (digit < 0)
+                        return -1;
+                code = code * 16 + digit;
+        }
+        return code;
+}
+
+/* Moves *i from the opening quote of a string to its closing quote. */
+static gboolean skip_string(const char *data, gsize len, gsize *i, GError **error) {
+        const char *end = data + len, *p = data + *i + 1;
+
+        while (p < end) {
+                guchar c = *p;
+                int code, low;
+
+                if (c == '"') {
+                        *i = p - data;
+                        return TRUE;
+                }
+                if (c < 0x20)
+                        return invalid(error, "Migration cookie is not valid JSON: a control character "
+                                       "in a string at byte %zu", (gsize) (p - data));
+                if (c != '\\') {
+                        p++;
+                        continue;
+                }
+                if (p + 1 < end && p[1] != '\0' && strchr("\"\\/bfnrt", p[1])) {
+                        p += 2;
+                        continue;
+                }
+                code = unicode_escape(p, end);
+                if (code < 0)
+                        return invalid(error, "Migration cookie is not valid JSON: an invalid escape "
+                                       "sequence at byte %zu", (gsize) (p - data));
+                if (code == 0)
+                        return invalid(error, "Migration cookie has a NUL character (\\u0000) in a string "
+                                       "at byte %zu, which no member may contain", (gsize) (p - data));
+                if (code >= 0xd800 && code <= 0xdfff) {
+                        low = code <= 0xdbff ? unicode_escape(p + 6, end) : -1;
+                        if (low < 0xdc00 || low > 0xdfff)
+                                return invalid(error, "Migration cookie is not valid JSON: an unpaired "
+                                               "UTF-16 surrogate at byte %zu", (gsize) (p - data));
+                        p += 6;
+                }
+                p += 6;
+        }
+        return invalid(error, "Migration cookie is not valid JSON: a string is not terminated");
+}
+
+/* json-glib 1.6 recurses once per nesting level without a limit (64 KiB of
+ * '[' take over 6 MiB of stack, more than a thread may have), and it takes
+ * more than JSON: single-quoted strings, comments, hex numbers, and escapes
+ * after which it swallows the closing quote. So before it parses, refuse
+ * what is not JSON at the lexical level and count the nesting: once '"' is
+ * the only string delimiter and escapes are standard, the brackets counted
+ * here are the ones json-glib sees. This reads no values; json-glib parses. */
+static gboolean check_lexical(const char *data, gsize len, GError **error) {
+        unsigned depth = 0;
+        gboolean ended = FALSE;
+
+        for (gsize i = 0; i < len; i++) {
+                char c = data[i];
+
+                if (strchr(" \t\n\r", c) && c != '\0')
+                        continue;
+                if (ended)
+                        return invalid(error, "Migration cookie is not valid JSON: data after the "
+                                       "top-level value at byte %zu", i);
+                switch (c) {
+                case '"':
+                        if (!skip_string(data, len, &i, error))
+                                return FALSE;
+                        break;
+                case '[':
+                case '{':
+                        if (++depth > MIGRATION_COOKIE_MAX_DEPTH)
+                                return invalid(error, "Migration cookie nests arrays and objects more than "
+                                               "%d levels deep (at byte %zu)", MIGRATION_COOKIE_MAX_DEPTH, i);
+                        break;
+                case ']':
+                case '}':
+                        /* An unbalanced one is left for json-glib to report. */
+                        if (depth > 0 && --depth == 0)
+                                ended = TRUE;
+                        break;
+                default:
+                        /* Numbers, true, false, null and the separators. */
+                        if (c == '\0' || !strchr(",:-+.0123456789eEtrufalsn", c))
+                                return invalid(error, "Migration cookie is not valid JSON: an unexpected "
+                                               "character at byte %zu", i);
+                }
+        }
+        return TRUE;
+}
+
+static const char *json_kind(JsonNode *node) {
+        GType type;
+
+        switch (json_node_get_node_type(node)) {
+        case JSON_NODE_OBJECT:
+                return "an object";
+        case JSON_NODE_ARRAY:
+                return "an array";
+        case JSON_NODE_NULL:
+                return "null";
+        case JSON_NODE_VALUE:
+                break;
+        }
+        type = json_node_get_value_type(node);
+        if (type == G_TYPE_STRING)
+                return "a string";
+        if (type == G_TYPE_BOOLEAN)
+                return "a boolean";
+        if (type == G_TYPE_DOUBLE)
+                return "a floating-point number";
+        return "an integer";
+}
+
+static GType value_type(JsonNode *node) {
+        return node && JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node) : G_TYPE_INVALID;
+}
+
+/* *ret stays NULL when the member is absent and not required. */
+static gboolean get_string(JsonObject *object, const char *name, gboolean required,
+                           const char **ret, GError **error) {
+        JsonNode *node = json_object_get_member(object, name);
+
+        *ret = NULL;
+        if (!node)
+                return !required || invalid(error, "Migration cookie lacks member '%s'", name);
+        if (value_type(node) != G_TYPE_STRING)
+                return invalid(error, "Migration cookie member '%s' must be a string, not %s",
+                               name, json_kind(node));
+        *ret = json_node_get_string(node);
+        return TRUE;
+}
+
+/* Only integers proper: json-glib keeps them as gint64 (and silently wraps
+ * literals beyond 64 bits, which nothing in the tree reveals). *ret stays 0
+ * when the member is absent and not required. */
+static gboolean get_integer(JsonObject *object, const char *name, gboolean required,
+                            gint64 *ret, GError **error) {
+        JsonNode *node = json_object_get_member(object, name);
+
+        *ret = 0;
+        if (!node)
+                return !required || invalid(error, "Migration cookie lacks member '%s'", name);
+        if (value_type(node) != G_TYPE_INT64)
+                return invalid(error, "Migration cookie member '%s' must be an integer, not %s",
+                               name, json_kind(node));
+        *ret = json_node_get_int(node);
+        return TRUE;
+}
+
+static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GError **error) {
+        JsonNode *node = json_object_get_member(object, "features");
+        JsonArray *array;
+
+        if (!node)
+                return invalid(error, "Migration cookie lacks member 'features'");
+        if (!JSON_NODE_HOLDS_ARRAY(node))
+                return invalid(error, "Migration cookie member 'features' must be an array, not %s",
+                               json_kind(node));
+        array = json_node_get_array(node);
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+                JsonNode *element = json_array_get_element(array, i);
+                JsonNode *name, *mandatory;
+                MigrationCookieFeature *feature;
+
+                if (!JSON_NODE_HOLDS_OBJECT(element))
+                        return invalid(error, "Entry %u of the migration cookie's 'features' must be an "
+                                       "object, not %s", i, json_kind(element));
+                name = json_object_get_member(json_node_get_object(element), "name");
+                mandatory = json_object_get_member(json_node_get_object(element), "mandatory");
+                if (value_type(name) != G_TYPE_STRING)
+                        return invalid(error, "Entry %u of the migration cookie's 'features' lacks a string "
+                                       "member 'name'", i);
+                if (value_type(mandatory) != G_TYPE_BOOLEAN)
+                        return invalid(error, "Entry %u of the migration cookie's 'features' lacks a boolean "
+                                       "member 'mandatory'", i);
+                /* Not add_feature(): check_features() must see duplicates. */
+                feature = g_new0(MigrationCookieFeature, 1);
+                feature->name = g_strdup(json_node_get_string(name));
+                feature->mandatory = json_node_get_boolean(mandatory);
+                g_ptr_array_add(cookie->features, feature);
+        }
+        return check_features(cookie, error);
+}
+
+static gboolean check_mandatory(const MigrationCookie *cookie, const char *const *known_features,
+                                GError **error) {
+        for (guint i = 0; i < cookie->features->len; i++) {
+                const MigrationCookieFeature *feature = cookie->features->pdata[i];
+
+                if (known_features && g_strv_contains(known_features, feature->name))
+                        continue;
+                if (feature->mandatory) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                    "The migration cookie requires feature '%s', which this host does not support",
+                                    feature->name);
+                        return FALSE;
+                }
+                g_debug("Ignoring unknown optional migration cookie feature '%s'", feature->name);
+        }
+        return TRUE;
+}
+
+static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
+        JsonNode *type_node, *value_node;
+        const char *type;
+        guint64 u;
+        gint64 n = 0;
+        GType vt;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node)) {
+                invalid(error, "Migration cookie statistic '%s' must be an object, not %s", key, json_kind(node));
+                return NULL;
+        }
+        type_node = json_object_get_member(json_node_get_object(node), "type");
+        value_node = json_object_get_member(json_node_get_object(node), "value");
+        if (value_type(type_node) != G_TYPE_STRING) {
+                invalid(error, "Migration cookie statistic '%s' lacks a string member 'type'", key);
+                return NULL;
+        }
+        type = json_node_get_string(type_node);
+        if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0])) {
+                invalid(error, "Migration cookie statistic '%s' has an unsupported type; statistics are of "
+                        "type t, x, u, i, d, b or s", key);
+                return NULL;
+        }
+        vt = value_type(value_node);
+        if (vt == G_TYPE_INT64)
+                n = json_node_get_int(value_node);
+
+        switch (type[0]) {
+        case 't':
+                if (vt == G_TYPE_INT64 && n >= 0)
+                        return g_variant_new_uint64(n);
+                if (vt == G_TYPE_STRING &&
+                    g_ascii_string_to_unsigned(json_node_get_string(value_node), 10, 0, G_MAXUINT64, &u, NULL))
+                        return g_variant_new_uint64(u);
+                break;
+        case 'x':
+                if (vt == G_TYPE_INT64)
+                        return g_variant_new_int64(n);
+                break;
+        case 'u':
+                if (vt == G_TYPE_INT64 && n >= 0 && n <= G_MAXUINT32)
+                        return g_variant_new_uint32(n);
+                break;
+        case 'i':
+                if (vt == G_TYPE_INT64 && n >= G_MININT32 && n <= G_MAXINT32)
+                        return g_variant_new_int32(n);
+                break;
+        case 'd':
+                /* A double with an integral value may be written as an integer. */
+                if ((vt == G_TYPE_DOUBLE || vt == G_TYPE_INT64) && isfinite(json_node_get_double(value_node)))
+                        return g_variant_new_double(json_node_get_double(value_node));
+                break;
+        case 'b':
+                if (vt == G_TYPE_BOOLEAN)
+                        return g_variant_new_boolean(json_node_get_boolean(value_node));
+                break;
+        case 's':
+                if (vt == G_TYPE_STRING && g_utf8_validate(json_node_get_string(value_node), -1, NULL))
+                        return g_variant_new_string(json_node_get_string(value_node));
+                break;
+        }
+        invalid(error, "Migration cookie statistic '%s' lacks a member 'value' that is a valid '%c'",
+                key, type[0]);
+        return NULL;
+}
+
+static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **error) {
+        g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+        JsonObjectIter iter;
+        const char *key;
+        JsonNode *member;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return invalid(error, "Migration cookie member 'stats' must be an object, not %s",
+                               json_kind(node));
+        /* json-glib keeps the last of repeated members, so keys are unique. */
+        json_object_iter_init_ordered(&iter, json_node_get_object(node));
+        while (json_object_iter_next_ordered(&iter, &key, &member)) {
+                GVariant *value;
+
+                if (!is_identifier(key))
+                        return invalid(error, "Migration cookie has a statistic with an invalid name; a "
+                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+                                       IDENTIFIER_MAX_BYTES);
+                value = parse_stat(key, member, error);
+                if (!value)
+                        return FALSE;
+                g_variant_builder_add(&builder, "{sv}", key, value);
+        }
+        cookie->stats = g_variant_ref_sink(g_variant_builder_end(&builder));
+        return TRUE;
+}
+
+MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
+                                         const char *const *known_features, GError **error) {
+        g_autoptr(JsonParser) parser = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(GError) json_error = NULL;
+        const char *text = (const char *) data, *s, *bad;
+        JsonObject *object;
+        JsonNode *root, *node;
+        gint64 version, protocol;
+
+        if (len == 0) {
+                invalid(error, "Migration cookie is empty");
+                return NULL;
+        }
+        if (len > MIGRATION_COOKIE_MAX_SIZE) {
+                invalid(error, "Migration cookie is %zu bytes, more than the limit of %d bytes",
+                        len, MIGRATION_COOKIE_MAX_SIZE);
+                return NULL;
+        }
+        if (!g_utf8_validate_len(text, len, &bad)) {
+                if (*bad == '\0')
+                        invalid(error, "Migration cookie is not valid JSON: a NUL byte at byte %zu",
+                                (gsize) (bad - text));
+                else
+                        invalid(error, "Migration cookie is not valid JSON: invalid UTF-8 at byte %zu",
+                                (gsize) (bad - text));
+                return NULL;
+        }
+        if (!check_lexical(text, len, error))
+                return NULL;
+
+        parser = json_parser_new_immutable();
+        if (!json_parser_load_from_data(parser, text, (gssize) len, &json_error)) {
+                /* json-glib quotes the offending token cut to a fixed number of
+                 * bytes, which may split a UTF-8 sequence; bus messages must be valid. */
+                g_autofree char *message = g_utf8_make_valid(json_error->message, -1);
+
+                invalid(error, "Migration cookie is not valid JSON: %s", message);
+                return NULL;
+        }
+        root = json_parser_get_root(parser);
+        if (!root) {
+                invalid(error, "Migration cookie is not valid JSON: it holds no value");
+                return NULL;
+        }
+        if (!JSON_NODE_HOLDS_OBJECT(root)) {
+                invalid(error, "Migration cookie is not valid JSON: the top level is %s, not an object",
+                        json_kind(root));
+                return NULL;
+        }
+        object = json_node_get_object(root);
+
+        if (!get_string(object, "format", TRUE, &s, error))
+                return NULL;
+        if (!g_str_equal(s, MIGRATION_COOKIE_FORMAT)) {
+                invalid(error, "Migration cookie member 'format' is not \"%s\"; this is not a migrationd cookie",
+                        MIGRATION_COOKIE_FORMAT);
+                return NULL;
+        }
+        if (!get_integer(object, "version", TRUE, &version, error))
+                return NULL;
+        if (version < 1) {
+                invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is invalid; versions start at 1",
+                        version);
+                return NULL;
+        }
+        if (version > MIGRATION_COOKIE_VERSION) {
+                invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is newer than this host "
+                        "supports (version %d); upgrade migrationd on this host", version,
+                        MIGRATION_COOKIE_VERSION);
+                return NULL;
+        }
+
+        cookie = migration_cookie_new();
+        cookie->version = (guint) version;
+        if (!parse_features(cookie, object, error) || !check_mandatory(cookie, known_features, error))
+                return NULL;
+
+        if (!get_string(object, "name", TRUE, &s, error))
+                return NULL;
+        cookie->name = g_strdup(s);
+        if (!get_string(object, "uuid", TRUE, &s, error))
+                return NULL;
+        cookie->uuid = g_ascii_strdown(s, -1);
+        if (!get_string(object, "hostname", TRUE, &s, error))
+                return NULL;
+        cookie->hostname = g_strdup(s);
+        if (!get_string(object, "host_uuid", TRUE, &s, error))
+                return NULL;
+        cookie->host_uuid = g_ascii_strdown(s, -1);
+        /* Checked before narrowing to guint, where 2^32 + 3 would become 3. */
+        if (!get_integer(object, "protocol", TRUE, &protocol, error) || !check_protocol(protocol, error))
+                return NULL;
+        cookie->protocol = (guint) protocol;
+        if (!get_integer(object, "source_stop_time_ms", FALSE, &cookie->source_stop_time_ms, error))
+                return NULL;
+        node = json_object_get_member(object, "stats");
+        if (node && !parse_stats(cookie, node, error))
+                return NULL;
+        if (!get_string(object, "persistent_xml", FALSE, &s, error))
+                return NULL;
+        cookie->persistent_xml = g_strdup(s);
+        if (!check_fields(cookie, error))
+                return NULL;
+
+        g_debug("Decoded migration cookie for domain %s from host %s: protocol %u, %u features",
+                cookie->name, cookie->hostname, cookie->protocol, cookie->features->len);
+        return g_steal_pointer(&cookie);
+}

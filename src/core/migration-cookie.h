@@ -11,6 +11,8 @@
 #define MIGRATION_COOKIE_FORMAT "migrationd-cookie"
 #define MIGRATION_COOKIE_VERSION 1
 #define MIGRATION_COOKIE_MAX_SIZE (64 * 1024)
+/* Arrays and objects nest at most this deep (the format itself needs 3). */
+#define MIGRATION_COOKIE_MAX_DEPTH 32
 
 typedef struct {
         char *name;
@@ -20,16 +22,18 @@ typedef struct {
 typedef struct {
         guint version;           /* format version, MIGRATION_COOKIE_VERSION when encoding */
         char *name;              /* domain name */
-        char *uuid;              /* domain UUID */
+        char *uuid;              /* domain UUID; lower-case when decoded */
         char *hostname;          /* sender's host */
-        char *host_uuid;         /* sender's host identity; equal on both sides = SameHost */
+        char *host_uuid;         /* sender's host identity; equal on both sides = SameHost;
+                                  * lower-case when decoded */
         guint protocol;          /* 2 or 3 */
-        GPtrArray *features;     /* MigrationCookieFeature* */
+        GPtrArray *features;     /* MigrationCookieFeature*, owned; unknown optional ones included */
         /* Source statistics after Perform, from which the destination computes
          * the real downtime: wall-clock ms (g_get_real_time()/1000) at which
          * the source guest stopped; 0 when unknown. */
         gint64 source_stop_time_ms;
-        GVariant *stats;         /* a{sv} job statistics of the sender, nullable */
+        GVariant *stats;         /* a{sv} job statistics of the sender, nullable, a strong reference;
+                                  * values of type t, x, u, i, d, b or s only */
         char *persistent_xml;    /* nullable: definition to make persistent on the destination */
 } MigrationCookie;
 
@@ -40,8 +44,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationCookie, migration_cookie_free)
 void migration_cookie_add_feature(MigrationCookie *cookie, const char *name, gboolean mandatory);
 gboolean migration_cookie_has_feature(const MigrationCookie *cookie, const char *name);
 
-/* Never fails for a cookie built with the API; the result is at most
- * MIGRATION_COOKIE_MAX_SIZE bytes (or NULL with an error if it would not fit). */
+/* Checks the cookie by the same rules as decoding, so that whatever it
+ * produces decodes again: MD_ERROR_INVALID_COOKIE saying what is wrong (a
+ * missing or invalid field, a statistic of another type, a non-finite
+ * double), or if the result would exceed MIGRATION_COOKIE_MAX_SIZE bytes. */
 GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error);
 
 /* Anything malformed -> MD_ERROR_INVALID_COOKIE saying what; a mandatory

@@ -1,1 +1,603 @@
-/* placeholder: being written */
+/* Migration flags and typed parameters: two tables (flags, keys) and the
+ * checks run over them in the order documented in migration-params.h.
+ * Implementing a flag or a key later means flipping its `implemented`. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "domain-def.h"
+#include "md-error.h"
+#include "migration-params.h"
+
+#define QUOTE_MAX 64            /* characters of user input repeated in a message */
+#define MIGRATE_DISKS_MAX 256
+
+/* ---- Flags ---- */
+
+typedef struct {
+        guint bit;
+        const char *name;
+        gboolean implemented;
+        const char *unsupported;        /* why it stays refused, a whole sentence; NULL: not implemented yet */
+} FlagInfo;
+
+static const FlagInfo flag_table[] = {
+        { MIGRATE_LIVE, "LIVE", TRUE, NULL },
+        { MIGRATE_PEER2PEER, "PEER2PEER", FALSE, NULL },
+        { MIGRATE_TUNNELLED, "TUNNELLED", FALSE,
+          "Migration flag TUNNELLED is not supported: QEMU has no tunnelled mode over migrationd's bridge; leave it out and the stream goes straight from QEMU to QEMU" },
+        { MIGRATE_PERSIST_DEST, "PERSIST_DEST", TRUE, NULL },
+        { MIGRATE_UNDEFINE_SOURCE, "UNDEFINE_SOURCE", TRUE, NULL },
+        { MIGRATE_PAUSED, "PAUSED", TRUE, NULL },
+        { MIGRATE_NON_SHARED_DISK, "NON_SHARED_DISK", FALSE,
+          "Migration flag NON_SHARED_DISK is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
+        { MIGRATE_NON_SHARED_INC, "NON_SHARED_INC", FALSE,
+          "Migration flag NON_SHARED_INC is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
+        { MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", FALSE, NULL },
+        { MIGRATE_UNSAFE, "UNSAFE", FALSE, NULL },
+        { MIGRATE_OFFLINE, "OFFLINE", FALSE, NULL },
+        { MIGRATE_COMPRESSED, "COMPRESSED", FALSE, NULL },
+        { MIGRATE_ABORT_ON_ERROR, "ABORT_ON_ERROR", FALSE, NULL },
+        { MIGRATE_AUTO_CONVERGE, "AUTO_CONVERGE", FALSE, NULL },
+        { MIGRATE_RDMA_PIN_ALL, "RDMA_PIN_ALL", FALSE,
+          "Migration flag RDMA_PIN_ALL is not supported: migrationd migrates over TCP only, never RDMA" },
+        { MIGRATE_POSTCOPY, "POSTCOPY", FALSE, NULL },
+        { MIGRATE_TLS, "TLS", FALSE, NULL },
+        { MIGRATE_PARALLEL, "PARALLEL", FALSE, NULL },
+        { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES", FALSE,
+          "Migration flag NON_SHARED_SYNCHRONOUS_WRITES is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
+        { MIGRATE_POSTCOPY_RESUME, "POSTCOPY_RESUME", FALSE, NULL },
+        { MIGRATE_ZEROCOPY, "ZEROCOPY", FALSE,
+          "Migration flag ZEROCOPY is not supported: migrationd does not let QEMU lock guest memory for zero-copy sending" },
+};
+/* One entry per bit, in bit order: flag_table[i].bit == 1 << i. */
+G_STATIC_ASSERT(G_N_ELEMENTS(flag_table) == 21 && _MIGRATE_FLAGS_ALL == (1 << 21) - 1);
+
+typedef enum {
+        FLAG_RULE_REQUIRES,     /* @flag needs at least one of @others */
+        FLAG_RULE_EXCLUDES,     /* @flag cannot go with any of @others */
+} FlagRuleKind;
+
+typedef struct {
+        guint flag;
+        FlagRuleKind kind;
+        guint others;
+        const char *message;
+} FlagRule;
+
+/* libvirt's documented exclusions (virDomainMigrateFlags, virDomainMigrate3)
+ * plus the ones its QEMU driver enforces. */
+static const FlagRule flag_rules[] = {
+        { MIGRATE_OFFLINE, FLAG_RULE_REQUIRES, MIGRATE_PERSIST_DEST,
+          "Migration flag OFFLINE requires PERSIST_DEST: an offline migration only moves the definition, which must then persist on the destination" },
+        { MIGRATE_OFFLINE, FLAG_RULE_EXCLUDES, MIGRATE_LIVE,
+          "Migration flags OFFLINE and LIVE exclude each other: an offline migration moves no running guest" },
+        { MIGRATE_OFFLINE, FLAG_RULE_EXCLUDES, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+          "Migration flag OFFLINE cannot be combined with NON_SHARED_DISK or NON_SHARED_INC: an offline migration copies no non-shared storage" },
+        { MIGRATE_NON_SHARED_DISK, FLAG_RULE_EXCLUDES, MIGRATE_NON_SHARED_INC,
+          "Migration flags NON_SHARED_DISK and NON_SHARED_INC exclude each other: copy either whole disks or only their top images" },
+        { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, FLAG_RULE_REQUIRES, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+          "Migration flag NON_SHARED_SYNCHRONOUS_WRITES requires NON_SHARED_DISK or NON_SHARED_INC: it only applies while non-shared storage is copied" },
+        { MIGRATE_TUNNELLED, FLAG_RULE_REQUIRES, MIGRATE_PEER2PEER,
+          "Migration flag TUNNELLED requires PEER2PEER: the stream is tunnelled through the connection between the two daemons" },
+        { MIGRATE_TUNNELLED, FLAG_RULE_EXCLUDES, MIGRATE_POSTCOPY,
+          "Migration flags TUNNELLED and POSTCOPY exclude each other: post-copy needs a direct connection between the QEMU processes" },
+        { MIGRATE_TUNNELLED, FLAG_RULE_EXCLUDES, MIGRATE_PARALLEL,
+          "Migration flags TUNNELLED and PARALLEL exclude each other: a tunnel carries a single connection" },
+        { MIGRATE_ZEROCOPY, FLAG_RULE_REQUIRES, MIGRATE_PARALLEL,
+          "Migration flag ZEROCOPY requires PARALLEL: QEMU sends zero-copy only over parallel (multifd) connections" },
+        { MIGRATE_POSTCOPY_RESUME, FLAG_RULE_REQUIRES, MIGRATE_POSTCOPY,
+          "Migration flag POSTCOPY_RESUME requires POSTCOPY: only a post-copy migration can be resumed" },
+};
+
+const char *migration_flag_name(guint flag) {
+        if (flag == 0 || (flag & (flag - 1)) != 0 || (flag & ~(guint) _MIGRATE_FLAGS_ALL))
+                return NULL;
+        return flag_table[g_bit_nth_lsf(flag, -1)].name;
+}
+
+/* "NON_SHARED_DISK or NON_SHARED_INC": flag names for messages. */
+static char *flag_names(guint flags) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (guint i = 0; i < G_N_ELEMENTS(flag_table); i++)
+                if (flags & flag_table[i].bit)
+                        g_string_append_printf(s, "%s%s", s->len > 0 ? " or " : "", flag_table[i].name);
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static gboolean flags_check_known(guint flags, GError **error) {
+        guint unknown = flags & ~(guint) _MIGRATE_FLAGS_ALL;
+
+        if (unknown != 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Unknown migration flags 0x%x: the highest known flag is ZEROCOPY (0x%x)",
+                            unknown, (guint) MIGRATE_ZEROCOPY);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean flags_check_combinations(guint flags, GError **error) {
+        for (guint i = 0; i < G_N_ELEMENTS(flag_rules); i++) {
+                const FlagRule *rule = &flag_rules[i];
+                gboolean bad;
+
+                if (!(flags & rule->flag))
+                        continue;
+                bad = rule->kind == FLAG_RULE_REQUIRES ? !(flags & rule->others) : !!(flags & rule->others);
+                if (bad) {
+                        g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_ARGS, rule->message);
+                        return FALSE;
+                }
+        }
+        return TRUE;
+}
+
+/* Flags refused for a reason go first: with TUNNELLED|PEER2PEER, hearing
+ * that PEER2PEER is not there yet would not help. */
+static gboolean flags_check_implemented(guint flags, GError **error) {
+        for (guint i = 0; i < G_N_ELEMENTS(flag_table); i++) {
+                const FlagInfo *f = &flag_table[i];
+
+                if ((flags & f->bit) && !f->implemented && f->unsupported) {
+                        g_set_error_literal(error, MD_ERROR, MD_ERROR_UNSUPPORTED, f->unsupported);
+                        return FALSE;
+                }
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(flag_table); i++) {
+                const FlagInfo *f = &flag_table[i];
+
+                if ((flags & f->bit) && !f->implemented) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                    "Migration flag %s is not supported yet; leave it out", f->name);
+                        return FALSE;
+                }
+        }
+        return TRUE;
+}
+
+gboolean migration_flags_check(guint flags, GError **error) {
+        return flags_check_known(flags, error) &&
+               flags_check_combinations(flags, error) &&
+               flags_check_implemented(flags, error);
+}
+
+/* ---- Values ---- */
+
+/* User input fit for a one-line message: at most QUOTE_MAX characters,
+ * control characters replaced. @s is valid UTF-8 (GVariant guarantees it). */
+static char *quote(const char *s) {
+        g_autofree char *copy = NULL;
+
+        if (g_utf8_strlen(s, -1) > QUOTE_MAX) {
+                g_autofree char *head = g_utf8_substring(s, 0, QUOTE_MAX);
+                copy = g_strconcat(head, "…", NULL);
+        } else
+                copy = g_strdup(s);
+        for (char *p = copy; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return g_steal_pointer(&copy);
+}
+
+/* A host name or an IP address (IPv6 without brackets), nothing else. */
+static gboolean host_is_valid(const char *host) {
+        size_t len = strlen(host);
+
+        if (len == 0 || len > 255)
+                return FALSE;
+        if (g_hostname_is_ip_address(host))
+                return TRUE;
+        for (const char *p = host; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr("-._", *p))
+                        return FALSE;
+        return host[0] != '-' && host[0] != '.';
+}
+
+gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port, GError **error) {
+        g_autofree char *full = NULL, *userinfo = NULL, *host = NULL, *path = NULL;
+        g_autofree char *query = NULL, *fragment = NULL;
+        int port = -1;
+
+        /* libvirt's and QEMU's short form tcp:HOST:PORT is not a URI that
+         * GUri can split; as tcp://HOST:PORT it is. */
+        if (g_str_has_prefix(uri, "tcp://"))
+                full = g_strdup(uri);
+        else if (g_str_has_prefix(uri, "tcp:"))
+                full = g_strconcat("tcp://", uri + strlen("tcp:"), NULL);
+
+        if (!full ||
+            !g_uri_split(full, G_URI_FLAGS_NONE, NULL, &userinfo, &host, &port, &path, &query, &fragment, NULL) ||
+            userinfo || query || fragment || (path && path[0] != '\0') ||
+            !host || !host_is_valid(host) || port < 1 || port > 65535) {
+                g_autofree char *q = quote(uri);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Migration parameter 'migrate_uri' must look like tcp:HOST:PORT or tcp://HOST:PORT (IPv6 in brackets, port 1-65535, nothing after it), not '%s'",
+                            q);
+                return FALSE;
+        }
+        if (ret_host)
+                *ret_host = g_steal_pointer(&host);
+        if (ret_port)
+                *ret_port = (guint16) port;
+        return TRUE;
+}
+
+/* ---- Parameters ---- */
+
+typedef struct ParamInfo ParamInfo;
+typedef gboolean (*ParamCheckFunc)(const ParamInfo *info, GVariant *value, GError **error);
+
+#define NO_HAS ((size_t) -1)
+
+struct ParamInfo {
+        const char *key;
+        const char *type;               /* GVariant type string */
+        const char *type_word;          /* the same, for those who do not read type strings */
+        gboolean implemented;
+        guint requires;                 /* at least one of these flags; 0: none */
+        guint excludes;                 /* none of these flags */
+        ParamCheckFunc check;           /* value check, step 4; nullable */
+        gint64 min, max;                /* for check_range */
+        size_t offset;                  /* of the value in MigrationParams */
+        size_t has_offset;              /* of its has_ field, or NO_HAS */
+};
+
+static gboolean check_nonempty(const ParamInfo *info, GVariant *value, GError **error) {
+        if (g_variant_get_string(value, NULL)[0] == '\0') {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Migration parameter '%s' must not be empty; leave it out instead", info->key);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean check_name(const ParamInfo *info, GVariant *value, GError **error) {
+        const char *name = g_variant_get_string(value, NULL);
+
+        if (!check_nonempty(info, value, error))
+                return FALSE;
+        if (!domain_name_is_valid(name)) {
+                g_autofree char *q = quote(name);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Migration parameter '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.', not '%s'",
+                            info->key, DOMAIN_NAME_MAX, q);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean check_uri(const ParamInfo *info, GVariant *value, GError **error) {
+        return check_nonempty(info, value, error) &&
+               migration_uri_parse(g_variant_get_string(value, NULL), NULL, NULL, error);
+}
+
+static gboolean check_host(const ParamInfo *info, GVariant *value, GError **error) {
+        const char *host = g_variant_get_string(value, NULL);
+
+        if (!check_nonempty(info, value, error))
+                return FALSE;
+        if (!host_is_valid(host)) {
+                g_autofree char *q = quote(host);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Migration parameter '%s' must be a host name or an IP address, not '%s'",
+                            info->key, q);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean check_range(const ParamInfo *info, GVariant *value, GError **error) {
+        if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
+                guint64 v = g_variant_get_uint64(value);
+                if (v > (guint64) info->max) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' must be at most %" G_GINT64_FORMAT ", not %" G_GUINT64_FORMAT,
+                                    info->key, info->max, v);
+                        return FALSE;
+                }
+        } else {
+                gint32 v = g_variant_get_int32(value);
+                if (v < info->min || v > info->max) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ", not %d",
+                                    info->key, info->min, info->max, v);
+                        return FALSE;
+                }
+        }
+        return TRUE;
+}
+
+/* QEMU 7.2's multifd methods plus xbzrle; libvirt's "mt" is gone from QEMU. */
+static const char *const compression_methods[] = { "xbzrle", "zlib", "zstd", NULL };
+
+static gboolean check_compression(const ParamInfo *info, GVariant *value, GError **error) {
+        g_autofree const char **methods = g_variant_get_strv(value, NULL);
+
+        if (!methods[0]) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Migration parameter '%s' lists no method; leave it out for QEMU's default", info->key);
+                return FALSE;
+        }
+        for (guint i = 0; methods[i]; i++) {
+                g_autofree char *q = quote(methods[i]);
+                if (!g_strv_contains(compression_methods, methods[i])) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Unknown compression method '%s' in migration parameter '%s': use xbzrle, zlib or zstd",
+                                    q, info->key);
+                        return FALSE;
+                }
+                for (guint j = 0; j < i; j++)
+                        if (g_str_equal(methods[i], methods[j])) {
+                                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                            "Compression method '%s' is listed twice in migration parameter '%s'",
+                                            q, info->key);
+                                return FALSE;
+                        }
+        }
+        return TRUE;
+}
+
+/* Disk targets as in <target dev='vda'/>. */
+static gboolean check_disks(const ParamInfo *info, GVariant *value, GError **error) {
+        g_autofree const char **disks = g_variant_get_strv(value, NULL);
+        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+        guint n = g_strv_length((char **) disks);
+
+        if (n == 0 || n > MIGRATE_DISKS_MAX) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Migration parameter '%s' must list 1 to %d disk targets, not %u",
+                            info->key, MIGRATE_DISKS_MAX, n);
+                return FALSE;
+        }
+        for (guint i = 0; i < n; i++) {
+                gboolean ok = disks[i][0] != '\0';
+                g_autofree char *q = quote(disks[i]);
+
+                for (const char *p = disks[i]; ok && *p; p++)
+                        ok = g_ascii_isgraph(*p) && *p != '/' && *p != ',';
+                if (!ok) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' has '%s', which is not a disk target such as 'vda'",
+                                    info->key, q);
+                        return FALSE;
+                }
+                if (!g_hash_table_add(seen, (gpointer) disks[i])) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Disk '%s' is listed twice in migration parameter '%s'", q, info->key);
+                        return FALSE;
+                }
+        }
+        return TRUE;
+}
+
+#define FIELD(f) offsetof(MigrationParams, f)
+
+static const ParamInfo param_table[] = {
+        { "migrate_uri", "s", "string", TRUE, 0, MIGRATE_TUNNELLED, check_uri, 0, 0,
+          FIELD(migrate_uri), NO_HAS },
+        { "destination_name", "s", "string", TRUE, 0, 0, check_name, 0, 0,
+          FIELD(destination_name), NO_HAS },
+        { "destination_xml", "s", "string", TRUE, 0, 0, check_nonempty, 0, 0,
+          FIELD(destination_xml), NO_HAS },
+        /* Without PERSIST_DEST it would be silently ignored. */
+        { "persistent_xml", "s", "string", FALSE, MIGRATE_PERSIST_DEST, 0, check_nonempty, 0, 0,
+          FIELD(persistent_xml), NO_HAS },
+        { "bandwidth", "t", "uint64", TRUE, 0, 0, check_range, 0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB,
+          FIELD(bandwidth), FIELD(has_bandwidth) },
+        { "bandwidth.postcopy", "t", "uint64", FALSE, MIGRATE_POSTCOPY, 0, check_range,
+          0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB, FIELD(bandwidth_postcopy), FIELD(has_bandwidth_postcopy) },
+        { "listen_address", "s", "string", FALSE, 0, 0, check_host, 0, 0,
+          FIELD(listen_address), NO_HAS },
+        { "parallel.connections", "i", "int32", FALSE, MIGRATE_PARALLEL, 0, check_range, 1, 255,
+          FIELD(parallel_connections), FIELD(has_parallel_connections) },
+        { "compression", "as", "array of strings", FALSE, MIGRATE_COMPRESSED, 0, check_compression, 0, 0,
+          FIELD(compression), NO_HAS },
+        { "auto_converge.initial", "i", "int32", FALSE, MIGRATE_AUTO_CONVERGE, 0, check_range, 0, 100,
+          FIELD(auto_converge_initial), FIELD(has_auto_converge_initial) },
+        { "auto_converge.increment", "i", "int32", FALSE, MIGRATE_AUTO_CONVERGE, 0, check_range, 1, 100,
+          FIELD(auto_converge_increment), FIELD(has_auto_converge_increment) },
+        { "tls.destination", "s", "string", FALSE, MIGRATE_TLS, 0, check_host, 0, 0,
+          FIELD(tls_destination), NO_HAS },
+        /* libvirt copies selected disks only with a storage flag, never tunnelled. */
+        { "migrate_disks", "as", "array of strings", FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+          MIGRATE_TUNNELLED, check_disks, 0, 0, FIELD(migrate_disks), NO_HAS },
+};
+/* Repeated keys are found with a bit per entry. */
+G_STATIC_ASSERT(G_N_ELEMENTS(param_table) <= 32);
+
+static const ParamInfo *param_lookup(const char *key) {
+        for (guint i = 0; i < G_N_ELEMENTS(param_table); i++)
+                if (g_str_equal(param_table[i].key, key))
+                        return &param_table[i];
+        return NULL;
+}
+
+static void param_store(MigrationParams *p, const ParamInfo *info, GVariant *value) {
+        char *base = (char *) p;
+
+        if (g_str_equal(info->type, "s"))
+                *(char **) (base + info->offset) = g_variant_dup_string(value, NULL);
+        else if (g_str_equal(info->type, "as"))
+                *(char ***) (base + info->offset) = g_variant_dup_strv(value, NULL);
+        else if (g_str_equal(info->type, "t"))
+                *(guint64 *) (base + info->offset) = g_variant_get_uint64(value);
+        else if (g_str_equal(info->type, "i"))
+                *(gint32 *) (base + info->offset) = g_variant_get_int32(value);
+        else
+                g_assert_not_reached();
+        if (info->has_offset != NO_HAS)
+                *(gboolean *) (base + info->has_offset) = TRUE;
+}
+
+/* Step 5 for the keys: each key against the flags, then the compression
+ * methods against PARALLEL (QEMU compresses multifd streams with zlib or
+ * zstd only, and xbzrle only without multifd). */
+static gboolean params_check_combinations(const MigrationParams *p, const ParamInfo *const *infos, gsize n,
+                                          GError **error) {
+        for (gsize i = 0; i < n; i++) {
+                const ParamInfo *info = infos[i];
+
+                if (info->requires && !(p->flags & info->requires)) {
+                        g_autofree char *names = flag_names(info->requires);
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' requires migration flag %s; set the flag or leave the parameter out",
+                                    info->key, names);
+                        return FALSE;
+                }
+                if (p->flags & info->excludes) {
+                        g_autofree char *names = flag_names(p->flags & info->excludes);
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' cannot be used with migration flag %s",
+                                    info->key, names);
+                        return FALSE;
+                }
+        }
+        for (guint i = 0; p->compression && p->compression[i]; i++) {
+                const char *m = p->compression[i];
+                gboolean multifd = !g_str_equal(m, "xbzrle");
+
+                if (multifd && !(p->flags & MIGRATE_PARALLEL)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Compression method '%s' requires migration flag PARALLEL: QEMU uses it on parallel (multifd) connections only",
+                                    m);
+                        return FALSE;
+                }
+                if (!multifd && (p->flags & MIGRATE_PARALLEL)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Compression method '%s' cannot be used with migration flag PARALLEL: parallel migration compresses with zlib or zstd only",
+                                    m);
+                        return FALSE;
+                }
+        }
+        return TRUE;
+}
+
+MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **error) {
+        g_autoptr(MigrationParams) p = NULL;
+        g_autofree const ParamInfo **infos = NULL;
+        gsize n = 0;
+        guint32 seen = 0;
+
+        g_return_val_if_fail(!dict || g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT), NULL);
+        g_return_val_if_fail(!error || !*error, NULL);
+
+        /* 1. */
+        if (!flags_check_known(flags, error))
+                return NULL;
+
+        /* 2. Unknown keys. */
+        if (dict)
+                n = g_variant_n_children(dict);
+        infos = g_new0(const ParamInfo *, n + 1);
+        for (gsize i = 0; i < n; i++) {
+                const char *key;
+
+                g_variant_get_child(dict, i, "{&sv}", &key, NULL);
+                infos[i] = param_lookup(key);
+                if (!infos[i]) {
+                        g_autofree char *q = quote(key);
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED, "Unknown migration parameter '%s'", q);
+                        return NULL;
+                }
+        }
+
+        /* 3. Repeated keys, wrong types. libvirt repeats a typed parameter
+         * for each value of a list; on the bus a list is one 'as'. */
+        for (gsize i = 0; i < n; i++) {
+                const ParamInfo *info = infos[i];
+                guint32 bit = 1u << (info - param_table);
+                g_autoptr(GVariant) value = NULL;
+
+                if (seen & bit) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' is given more than once; give each key once, a list as one array",
+                                    info->key);
+                        return NULL;
+                }
+                seen |= bit;
+                g_variant_get_child(dict, i, "{&sv}", NULL, &value);
+                if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->type))) {
+                        g_autofree char *actual = quote(g_variant_get_type_string(value));
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' must be of type %s (%s), not %s",
+                                    info->key, info->type, info->type_word, actual);
+                        return NULL;
+                }
+        }
+
+        /* 4. Values. */
+        p = g_new0(MigrationParams, 1);
+        p->flags = flags;
+        for (gsize i = 0; i < n; i++) {
+                g_autoptr(GVariant) value = NULL;
+
+                g_variant_get_child(dict, i, "{&sv}", NULL, &value);
+                if (infos[i]->check && !infos[i]->check(infos[i], value, error))
+                        return NULL;
+                param_store(p, infos[i], value);
+        }
+
+        /* 5. Combinations: flags among themselves, then keys with flags. */
+        if (!flags_check_combinations(flags, error) || !params_check_combinations(p, infos, n, error))
+                return NULL;
+
+        /* 6. Not implemented yet: flags, then keys. */
+        if (!flags_check_implemented(flags, error))
+                return NULL;
+        for (gsize i = 0; i < n; i++)
+                if (!infos[i]->implemented) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                    "Migration parameter '%s' is not supported yet; leave it out", infos[i]->key);
+                        return NULL;
+                }
+
+        return g_steal_pointer(&p);
+}
+
+MigrationParams *migration_params_new_plain(const char *destination_xml, const char *destination_name,
+                                            const char *migrate_uri, guint64 bandwidth, guint flags,
+                                            GError **error) {
+        const struct {
+                const char *key;
+                const char *value;
+        } strings[] = {
+                { "destination_xml", destination_xml },
+                { "destination_name", destination_name },
+                { "migrate_uri", migrate_uri },
+        };
+        g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+        g_autoptr(GVariant) dict = NULL;
+
+        for (guint i = 0; i < G_N_ELEMENTS(strings); i++) {
+                if (!strings[i].value || strings[i].value[0] == '\0')
+                        continue;
+                /* Bus strings are UTF-8 already; other callers get an error, not a critical. */
+                if (!g_utf8_validate(strings[i].value, -1, NULL)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "Migration parameter '%s' is not valid UTF-8", strings[i].key);
+                        return NULL;
+                }
+                g_variant_builder_add(&builder, "{sv}", strings[i].key, g_variant_new_string(strings[i].value));
+        }
+        if (bandwidth != 0)
+                g_variant_builder_add(&builder, "{sv}", "bandwidth", g_variant_new_uint64(bandwidth));
+        dict = g_variant_ref_sink(g_variant_builder_end(&builder));
+        return migration_params_new(dict, flags, error);
+}
+
+void migration_params_free(MigrationParams *params) {
+        if (!params)
+                return;
+        g_free(params->migrate_uri);
+        g_free(params->destination_name);
+        g_free(params->destination_xml);
+        g_free(params->persistent_xml);
+        g_free(params->listen_address);
+        g_free(params->tls_destination);
+        g_strfreev(params->compression);
+        g_strfreev(params->migrate_disks);
+        g_free(params);
+}

@@ -1,11 +1,26 @@
 /* Migration flags and typed parameters (libvirt's bits and keys), validated
- * up front, before anything starts:
- *   unknown flag bits, wrong variant types, invalid combinations
- *       -> MD_ERROR_INVALID_ARGS naming the flag/key (and expected type);
- *   unknown keys, flags and keys not implemented yet
- *       -> MD_ERROR_UNSUPPORTED naming them.
- * The plain-argument forms of the phase methods build the same struct, so
- * both forms run the same code. */
+ * up front, before anything starts. migration_params_new() checks in this
+ * order, so that the first error a user sees is the most basic one:
+ *
+ *   1. unknown flag bits                    -> MD_ERROR_INVALID_ARGS
+ *   2. unknown parameter keys               -> MD_ERROR_UNSUPPORTED (names the key)
+ *   3. repeated keys, wrong variant types   -> MD_ERROR_INVALID_ARGS (names key and expected type)
+ *   4. bad values (empty strings, a bad name or URI, out of range, unknown
+ *      compression method, ...)           -> MD_ERROR_INVALID_ARGS
+ *   5. invalid combinations: flag with flag (OFFLINE without PERSIST_DEST,
+ *      TUNNELLED with POSTCOPY, ...) and parameter with flag
+ *      (parallel.connections without PARALLEL, ...)
+ *                                           -> MD_ERROR_INVALID_ARGS (names both)
+ *   6. flags, then parameters, not implemented yet
+ *                                           -> MD_ERROR_UNSUPPORTED (names it)
+ *
+ * A request that only uses implemented flags and keys therefore never sees
+ * "unsupported", and one that is wrong in itself is told so before being told
+ * that a part of it is not implemented. The plain-argument forms of the phase
+ * methods build the same struct through the same code.
+ *
+ * Not checked here (they need state): whether the domain exists or is in the
+ * right state, whether destination_xml parses and keeps the guest ABI. */
 #pragma once
 
 #include <glib.h>
@@ -35,9 +50,12 @@ typedef enum {
         _MIGRATE_FLAGS_ALL = (1 << 21) - 1,
 } MigrateFlags;
 
+/* libvirt's ceiling: QEMU's max-bandwidth is bytes/s in an int64. */
+#define MIGRATION_BANDWIDTH_MAX_MIB ((guint64) G_MAXINT64 / (1024 * 1024))
+
 typedef struct {
         guint flags;
-        char *migrate_uri;
+        char *migrate_uri;             /* as given: tcp:HOST:PORT or tcp://HOST:PORT */
         char *destination_name;
         char *destination_xml;
         char *persistent_xml;
@@ -57,19 +75,32 @@ typedef struct {
         char **migrate_disks;
 } MigrationParams;
 
-/* The flag's libvirt name without prefix, e.g. "PERSIST_DEST"; NULL for an unknown bit. */
+/* The flag's libvirt name without prefix, e.g. "PERSIST_DEST"; NULL for an
+ * unknown bit or more than one bit. */
 const char *migration_flag_name(guint flag);
 
-/* Validates @flags alone (bits, combinations, implemented). */
+/* Validates @flags alone: steps 1, 5 (flag with flag) and 6 (flags) above. */
 gboolean migration_flags_check(guint flags, GError **error);
 
-/* @dict: a{sv} or NULL. Validates everything, returns a new struct. */
+/* @dict: a{sv} or NULL. Runs every step above; returns a new struct, or NULL
+ * with @error set. */
 MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **error);
 
-/* For the plain-argument forms: empty strings and a zero bandwidth mean "not given". */
+/* For the plain-argument forms (Prepare3, Begin3, Perform3, ...): empty or
+ * NULL strings and a zero bandwidth mean "not given"; the rest is put into a
+ * dictionary under libvirt's keys (destination_xml, destination_name,
+ * migrate_uri, bandwidth) and goes through migration_params_new(), so both
+ * forms accept and refuse exactly the same things. */
 MigrationParams *migration_params_new_plain(const char *destination_xml, const char *destination_name,
                                             const char *migrate_uri, guint64 bandwidth, guint flags,
                                             GError **error);
+
+/* Splits a migration URI, tcp:HOST:PORT (libvirt's and QEMU's short form) or
+ * tcp://HOST:PORT; IPv6 hosts in brackets. Nothing else is accepted: no
+ * other scheme, user, path, query or fragment, and the port is required.
+ * @ret_host (nullable) gets the host without brackets. MD_ERROR_INVALID_ARGS
+ * on anything else. */
+gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port, GError **error);
 
 void migration_params_free(MigrationParams *params);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationParams, migration_params_free)

@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "md-error.h"
+#include "migration-job.h"
 #include "registry.h"
 
 static gboolean make_dir(const char *path, int mode, GError **error) {
@@ -64,6 +65,52 @@ void registry_notify_changed(Registry *r, Domain *d, ...) {
                 r->listener->domain_changed(d, names, r->listener_data);
 }
 
+void registry_emit_job_stats(Registry *r, Domain *d, GVariant *stats) {
+        if (r->listener && r->listener->job_stats_updated)
+                r->listener->job_stats_updated(d, stats, r->listener_data);
+}
+
+void registry_emit_job_completed(Registry *r, Domain *d, GVariant *stats) {
+        if (r->listener && r->listener->job_completed)
+                r->listener->job_completed(d, stats, r->listener_data);
+}
+
+void registry_emit_iteration(Registry *r, Domain *d, guint iteration) {
+        if (r->listener && r->listener->migration_iteration)
+                r->listener->migration_iteration(d, iteration, r->listener_data);
+}
+
+guint registry_count_jobs(Registry *r) {
+        GHashTableIter iter;
+        gpointer value;
+        guint n = 0;
+
+        g_hash_table_iter_init(&iter, r->by_uuid);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                n += ((Domain *) value)->job != NULL;
+        return n;
+}
+
+void registry_client_vanished(Registry *r, const char *name) {
+        g_autoptr(GPtrArray) abandoned = g_ptr_array_new();
+        GHashTableIter iter;
+        gpointer value;
+
+        /* Collected first: abandoning may remove domains from the table. */
+        g_hash_table_iter_init(&iter, r->by_uuid);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                Domain *d = value;
+                if (d->job && g_strcmp0(d->job->owner, name) == 0)
+                        g_ptr_array_add(abandoned, g_strdup(domain_uuid(d)));
+        }
+        for (guint i = 0; i < abandoned->len; i++) {
+                Domain *d = g_hash_table_lookup(r->by_uuid, abandoned->pdata[i]);
+                if (d && d->job)
+                        migration_job_abandon(d, "the client driving the migration left the bus");
+                g_free(abandoned->pdata[i]);
+        }
+}
+
 static void add_domain(Registry *r, Domain *d) {
         g_hash_table_insert(r->by_uuid, g_strdup(domain_uuid(d)), d);
         g_hash_table_insert(r->by_name, g_strdup(domain_name(d)), d);
@@ -76,6 +123,10 @@ static void remove_domain(Registry *r, Domain *d) {
                 r->listener->domain_removed(d, r->listener_data);
         g_hash_table_remove(r->by_name, domain_name(d));
         g_hash_table_remove(r->by_uuid, domain_uuid(d));
+}
+
+void registry_add_domain(Registry *r, Domain *d) {
+        add_domain(r, d);
 }
 
 Domain *registry_lookup_by_name(Registry *r, const char *name, GError **error) {
@@ -208,6 +259,8 @@ Domain *registry_define_xml(Registry *r, const char *xml, GError **error) {
                             domain_uuid(by_name));
                 return NULL;
         }
+        if (by_uuid && !require_no_job(by_uuid, error))
+                return NULL;
         if (by_uuid && !g_str_equal(domain_name(by_uuid), def->name)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
                             "The UUID %s already belongs to domain '%s'", def->uuid,
@@ -231,6 +284,17 @@ Domain *registry_define_xml(Registry *r, const char *xml, GError **error) {
         return d;
 }
 
+gboolean registry_persist(Registry *r, Domain *d, GError **error) {
+        g_autoptr(DomainDef) def = domain_def_copy(d->live);
+
+        if (!save_definition(r, def, error))
+                return FALSE;
+        domain_def_free(d->def);
+        d->def = g_steal_pointer(&def);
+        registry_notify_changed(r, d, "Persistent", NULL);
+        return TRUE;
+}
+
 gboolean registry_undefine(Registry *r, Domain *d, guint flags, GError **error) {
         g_autofree char *path = NULL;
 
@@ -238,6 +302,8 @@ gboolean registry_undefine(Registry *r, Domain *d, guint flags, GError **error) 
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
                 return FALSE;
         }
+        if (!require_no_job(d, error))
+                return FALSE;
         if (!domain_is_persistent(d)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                             "Domain '%s' is transient and has no definition to remove; "

@@ -14,6 +14,10 @@ typedef struct {
         void (*domain_removed)(Domain *domain, gpointer user_data);
         /* @properties: NULL-terminated bus property names. */
         void (*domain_changed)(Domain *domain, const char *const *properties, gpointer user_data);
+        /* Migration signals; @stats is a{sv}. */
+        void (*job_stats_updated)(Domain *domain, GVariant *stats, gpointer user_data);
+        void (*job_completed)(Domain *domain, GVariant *stats, gpointer user_data);
+        void (*migration_iteration)(Domain *domain, guint iteration, gpointer user_data);
 } RegistryListener;
 
 typedef struct {
@@ -64,5 +68,16 @@ char *registry_monitor_path(Registry *registry, Domain *domain);
 char *registry_log_path(Registry *registry, Domain *domain);
 gboolean registry_save_status(Registry *registry, Domain *domain, GError **error);
 void registry_remove_status(Registry *registry, Domain *domain);
+
+void registry_emit_job_stats(Registry *registry, Domain *domain, GVariant *stats);
+void registry_emit_job_completed(Registry *registry, Domain *domain, GVariant *stats);
+void registry_emit_iteration(Registry *registry, Domain *domain, guint iteration);
+guint registry_count_jobs(Registry *registry);
+/* Adds a domain created by an incoming migration (transient until Finish). */
+void registry_add_domain(Registry *registry, Domain *domain);
+/* Makes the running definition persistent (PERSIST_DEST). */
+gboolean registry_persist(Registry *registry, Domain *domain, GError **error);
+/* The client @name left the bus: jobs it drove are abandoned. */
+void registry_client_vanished(Registry *registry, const char *name);
 
 void registry_notify_changed(Registry *registry, Domain *domain, ...) G_GNUC_NULL_TERMINATED;

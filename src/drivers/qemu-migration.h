@@ -22,7 +22,10 @@ JsonNode *qemu_migration_speed_args(guint64 bandwidth_mib /* 0 = unlimited */);
 JsonNode *qemu_migration_downtime_args(guint64 downtime_ms);
 
 /* Runs QMP commands one after the other; stops at the first error, which is
- * the task's error. Each element: command name + arguments (consumed). */
+ * the task's error and names the command. Each element: command name +
+ * arguments (consumed). @client must outlive the run; to drop it early,
+ * cancel first: nothing more is sent after a cancel. An empty list returns a
+ * JSON null node. */
 typedef struct QemuCommandList QemuCommandList;
 QemuCommandList *qemu_command_list_new(void);
 void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments /* consumed, nullable */);
@@ -48,16 +51,22 @@ typedef struct {
         double rate_bps;         /* smoothed transfer rate, bytes/s, 0 = unknown */
         guint64 last_transferred;
         gint64 last_time_ms;
+        guint64 iteration;          /* QEMU's dirty-sync-count: the pass */
+        guint64 pass_transferred;   /* transferred when that pass began (about) */
 } MigrationProgress;
 
+/* Required before the first poll of every job. */
 void migration_progress_init(MigrationProgress *progress);
 
 /* libvirt's job-statistics keys (a{sv}: time_elapsed, time_remaining,
  * downtime, setup_time, data_total/processed/remaining, memory_total/
  * processed/remaining/bps/dirty_rate/iteration/page_size/constant/normal/
- * normal_bytes/postcopy_requests, auto_converge_throttle, progress) from a
+ * normal_bytes/postcopy_requests, auto_converge_throttle, compression_cache/
+ * bytes/pages/cache_misses/overflow, progress) plus "status" (QEMU's) from a
  * query-migrate reply; @now_ms is the caller's monotonic clock in ms, used
- * for the rate and progress; @elapsed_ms the job's own elapsed time. The
- * progress tracker is updated. Returns a floating GVariant of type a{sv}. */
+ * for the rate and progress; @elapsed_ms the job's own elapsed time
+ * (negative: QEMU's total-time is used). The progress tracker (nullable: then
+ * no progress/time_remaining) is updated. Keys QEMU did not send, or sent
+ * malformed, are left out. Returns a floating GVariant of type a{sv}. */
 GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progress, gint64 now_ms,
                                gint64 elapsed_ms);

@@ -35,7 +35,6 @@ context so that signals are recorded meanwhile); there are no fixed sleeps.
 
 import contextlib
 import ctypes
-import errno
 import fcntl
 import os
 import re
@@ -47,7 +46,6 @@ import tempfile
 import time
 import unittest
 import uuid as uuidlib
-import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 try:
@@ -659,7 +657,7 @@ class Host:
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address)
         self._polkit_log = open(os.path.join(self.dir, 'polkitd.log'), 'wb')
         with client.record(iface='org.freedesktop.DBus', member='NameOwnerChanged',
-                           arg0='org.freedesktop.PolicyKit1') as rec:
+                           arg0='org.freedesktop.PolicyKit1'):
             self.polkit_proc = subprocess.Popen(
                 [sys.executable, '-m', 'dbusmock', '--system', '--template', 'polkitd'],
                 env=env, stdout=self._polkit_log, stderr=subprocess.STDOUT,

@@ -2,7 +2,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Every error name of the foundation, with a message that says what was wrong."""
 
-import os
 import uuid as uuidlib
 
 from gi.repository import GLib

@@ -1,2 +1,758 @@
-/* placeholder */
-int main(void) { return 0; }
+/* qemu-migration.c against query-migrate replies recorded from QEMU 7.2
+ * (tests/data/qmp/migrate-*.json, made by record-query-migrate.py there),
+ * and its command runner against a fake QMP transport. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <math.h>
+#include <string.h>
+
+#include "md-error.h"
+#include "qemu-migration.h"
+
+#define MIB (G_GUINT64_CONSTANT(1024) * 1024)
+#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
+        "\"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"
+#define CAPS_SENT "{\"execute\":\"qmp_capabilities\",\"id\":\"md-1\"}\n"
+
+static JsonNode *load(const char *name) {
+        const char *dir = g_getenv("MD_TEST_DATA_DIR");
+        g_autofree char *path = NULL;
+        g_autoptr(JsonParser) parser = json_parser_new();
+        g_autoptr(GError) error = NULL;
+
+        g_assert_nonnull(dir);
+        path = g_strdup_printf("%s/qmp/%s.json", dir, name);
+        json_parser_load_from_file(parser, path, &error);
+        g_assert_no_error(error);
+        return json_node_ref(json_parser_get_root(parser));
+}
+
+static JsonNode *parse(const char *text) {
+        g_autoptr(GError) error = NULL;
+        JsonNode *node = json_from_string(text, &error);
+
+        g_assert_no_error(error);
+        return node;
+}
+
+static void assert_json(JsonNode *node, const char *expected) {
+        g_autofree char *text = json_to_string(node, FALSE);
+
+        g_assert_cmpstr(text, ==, expected);
+}
+
+/* ---- arguments ---- */
+
+static void test_args_capabilities(void) {
+        const char *const names[] = { "events", "auto-converge" };
+        const gboolean states[] = { TRUE, FALSE };
+        g_autoptr(JsonNode) args = qemu_migration_capabilities_args(names, states, 2);
+        g_autoptr(JsonNode) none = qemu_migration_capabilities_args(NULL, NULL, 0);
+
+        assert_json(args, "{\"capabilities\":[{\"capability\":\"events\",\"state\":true},"
+                    "{\"capability\":\"auto-converge\",\"state\":false}]}");
+        assert_json(none, "{\"capabilities\":[]}");
+}
+
+static gint64 speed_bytes(guint64 mib) {
+        g_autoptr(JsonNode) args = qemu_migration_speed_args(mib);
+        JsonObject *object = json_node_get_object(args);
+
+        g_assert_cmpuint(json_object_get_size(object), ==, 1);
+        return json_object_get_int_member(object, "max-bandwidth");
+}
+
+static void test_args_speed(void) {
+        gint64 unlimited = (gint64) (QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB * MIB);
+
+        g_assert_cmpint(speed_bytes(1), ==, 1048576);
+        g_assert_cmpint(speed_bytes(100), ==, 100 * 1048576);
+        /* 0 is libvirt's "unlimited": the most whole MiB/s an int64 holds. */
+        g_assert_cmpint(unlimited, ==, G_GINT64_CONSTANT(9223372036853727232));
+        g_assert_cmpint(speed_bytes(0), ==, unlimited);
+        g_assert_cmpint(speed_bytes(QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB), ==, unlimited);
+        g_assert_cmpint(speed_bytes(QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB + 1), ==, unlimited);
+        g_assert_cmpint(speed_bytes(G_MAXUINT64), ==, unlimited);
+}
+
+static void test_args_downtime(void) {
+        g_autoptr(JsonNode) args = qemu_migration_downtime_args(300);
+        g_autoptr(JsonNode) huge = qemu_migration_downtime_args(G_MAXUINT64);
+
+        assert_json(args, "{\"downtime-limit\":300}");
+        /* Never negative on the wire; QEMU refuses it with its own range. */
+        assert_json(huge, "{\"downtime-limit\":9223372036854775807}");
+}
+
+/* ---- accessors ---- */
+
+static void test_accessors(void) {
+        g_autoptr(JsonNode) failed = load("migrate-failed");
+        g_autoptr(JsonNode) completed = load("migrate-completed");
+        g_autoptr(JsonNode) array = parse("[\"status\", \"active\"]");
+        g_autoptr(JsonNode) wrong = parse("{\"status\": 3, \"error-desc\": {}}");
+
+        g_assert_cmpstr(qemu_migration_status(failed), ==, "failed");
+        g_assert_true(g_str_has_prefix(qemu_migration_error(failed), "Failed to connect to '127.0.0.1:"));
+        g_assert_true(g_str_has_suffix(qemu_migration_error(failed), "': Connection refused"));
+        g_assert_cmpstr(qemu_migration_status(completed), ==, "completed");
+        g_assert_null(qemu_migration_error(completed));
+        g_assert_null(qemu_migration_status(NULL));
+        g_assert_null(qemu_migration_error(NULL));
+        g_assert_null(qemu_migration_status(array));
+        g_assert_null(qemu_migration_status(wrong));
+        g_assert_null(qemu_migration_error(wrong));
+}
+
+/* ---- statistics ---- */
+
+static GVariant *stats_of(const char *name, MigrationProgress *progress, gint64 now_ms, gint64 elapsed_ms) {
+        g_autoptr(JsonNode) reply = load(name);
+        GVariant *stats = g_variant_ref_sink(qemu_migration_stats(reply, progress, now_ms, elapsed_ms));
+
+        g_assert_true(g_variant_is_of_type(stats, G_VARIANT_TYPE_VARDICT));
+        return stats;
+}
+
+static int compare_strings(gconstpointer a, gconstpointer b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The keys of @stats, sorted and joined with spaces. */
+static char *stats_keys(GVariant *stats) {
+        g_autoptr(GPtrArray) keys = g_ptr_array_new();
+        GVariantIter iter;
+        const char *key;
+
+        g_variant_iter_init(&iter, stats);
+        while (g_variant_iter_next(&iter, "{&sv}", &key, NULL))
+                g_ptr_array_add(keys, (gpointer) key);
+        g_ptr_array_sort(keys, compare_strings);
+        g_ptr_array_add(keys, NULL);
+        return g_strjoinv(" ", (char **) keys->pdata);
+}
+
+static GVariant *lookup(GVariant *stats, const char *key, const GVariantType *type) {
+        GVariant *value = g_variant_lookup_value(stats, key, NULL);
+
+        if (!value)
+                g_error("stats lack \"%s\"", key);
+        if (!g_variant_is_of_type(value, type))
+                g_error("stats \"%s\" is %s, wanted %s", key, g_variant_get_type_string(value),
+                        g_variant_type_peek_string(type));
+        return value;
+}
+
+static guint64 get_u64(GVariant *stats, const char *key) {
+        g_autoptr(GVariant) value = lookup(stats, key, G_VARIANT_TYPE_UINT64);
+
+        return g_variant_get_uint64(value);
+}
+
+static double get_double(GVariant *stats, const char *key) {
+        g_autoptr(GVariant) value = lookup(stats, key, G_VARIANT_TYPE_DOUBLE);
+
+        return g_variant_get_double(value);
+}
+
+static void assert_string(GVariant *stats, const char *key, const char *expected) {
+        g_autoptr(GVariant) value = lookup(stats, key, G_VARIANT_TYPE_STRING);
+
+        g_assert_cmpstr(g_variant_get_string(value, NULL), ==, expected);
+}
+
+static void assert_keys(GVariant *stats, const char *expected) {
+        g_autofree char *keys = stats_keys(stats);
+
+        g_assert_cmpstr(keys, ==, expected);
+}
+
+#define MEMORY_KEYS "data_processed data_remaining data_total downtime memory_bps " \
+        "memory_constant memory_dirty_rate memory_iteration memory_normal memory_normal_bytes " \
+        "memory_page_size memory_postcopy_requests memory_processed memory_remaining memory_total"
+
+static void test_stats_active(void) {
+        MigrationProgress progress;
+        g_autoptr(GVariant) stats = NULL;
+
+        migration_progress_init(&progress);
+        stats = stats_of("migrate-active-1", &progress, 1000, 612);
+        /* No time_remaining: one sample gives no rate yet. */
+        assert_keys(stats, MEMORY_KEYS " progress setup_time status time_elapsed");
+        assert_string(stats, "status", "active");
+        g_assert_cmpuint(get_u64(stats, "time_elapsed"), ==, 612);
+        g_assert_cmpuint(get_u64(stats, "downtime"), ==, 50);   /* expected-downtime */
+        g_assert_cmpuint(get_u64(stats, "setup_time"), ==, 1);
+        g_assert_cmpuint(get_u64(stats, "data_total"), ==, 134750208);
+        g_assert_cmpuint(get_u64(stats, "data_processed"), ==, 8392880);
+        g_assert_cmpuint(get_u64(stats, "data_remaining"), ==, 124440576);
+        g_assert_cmpuint(get_u64(stats, "memory_total"), ==, 134750208);
+        g_assert_cmpuint(get_u64(stats, "memory_processed"), ==, 8392880);
+        g_assert_cmpuint(get_u64(stats, "memory_remaining"), ==, 124440576);
+        g_assert_cmpuint(get_u64(stats, "memory_bps"), ==, 16139942);  /* 129.1195 Mbit/s */
+        g_assert_cmpuint(get_u64(stats, "memory_dirty_rate"), ==, 0);
+        g_assert_cmpuint(get_u64(stats, "memory_iteration"), ==, 1);
+        g_assert_cmpuint(get_u64(stats, "memory_page_size"), ==, 4096);
+        g_assert_cmpuint(get_u64(stats, "memory_constant"), ==, 473);
+        g_assert_cmpuint(get_u64(stats, "memory_normal"), ==, 2044);
+        g_assert_cmpuint(get_u64(stats, "memory_normal_bytes"), ==, 8372224);
+        g_assert_cmpuint(get_u64(stats, "memory_postcopy_requests"), ==, 0);
+        /* First pass, nothing known dirty: T / (T + R). */
+        g_assert_cmpfloat_with_epsilon(get_double(stats, "progress"),
+                                       100.0 * 8392880 / (8392880 + 124440576), 1e-9);
+}
+
+static void test_stats_active_dirty(void) {
+        MigrationProgress progress;
+        g_autoptr(GVariant) stats = NULL;
+
+        migration_progress_init(&progress);
+        stats = stats_of("migrate-active-2", &progress, 1000, 4600);
+        assert_string(stats, "status", "active");
+        g_assert_cmpuint(get_u64(stats, "downtime"), ==, 1999);
+        g_assert_cmpuint(get_u64(stats, "memory_dirty_rate"), ==, 4021);
+        g_assert_cmpuint(get_u64(stats, "memory_iteration"), ==, 3);
+        g_assert_cmpuint(get_u64(stats, "memory_constant"), ==, 24588);
+        g_assert_cmpuint(get_u64(stats, "memory_remaining"), ==, 26853376);
+        g_assert_cmpuint(get_u64(stats, "memory_bps"), ==, 16785540);
+        /* The guest dirties, and no transfer rate is known yet: no honest
+         * estimate, so progress stays where it was and no time_remaining. */
+        g_assert_cmpfloat(get_double(stats, "progress"), ==, 0);
+        g_assert_false(g_variant_lookup(stats, "time_remaining", "t", NULL));
+}
+
+static void test_stats_completed(void) {
+        MigrationProgress progress;
+        g_autoptr(GVariant) stats = NULL;
+
+        migration_progress_init(&progress);
+        stats = stats_of("migrate-completed", &progress, 1000, 7100);
+        assert_keys(stats, MEMORY_KEYS " progress setup_time status time_elapsed time_remaining");
+        assert_string(stats, "status", "completed");
+        g_assert_cmpuint(get_u64(stats, "time_elapsed"), ==, 7100);
+        g_assert_cmpuint(get_u64(stats, "downtime"), ==, 48);   /* the real one now */
+        g_assert_cmpuint(get_u64(stats, "memory_processed"), ==, 167952391);
+        g_assert_cmpuint(get_u64(stats, "memory_remaining"), ==, 0);
+        g_assert_cmpuint(get_u64(stats, "memory_iteration"), ==, 6);
+        g_assert_cmpuint(get_u64(stats, "memory_bps"), ==, 25133188);
+        g_assert_cmpuint(get_u64(stats, "time_remaining"), ==, 0);
+        g_assert_cmpfloat(get_double(stats, "progress"), ==, 100);
+}
+
+static void test_stats_throttled(void) {
+        MigrationProgress progress;
+        g_autoptr(GVariant) stats = NULL;
+        g_autoptr(GVariant) throttle = NULL;
+
+        migration_progress_init(&progress);
+        stats = stats_of("migrate-throttled", &progress, 1000, -1);
+        assert_keys(stats, "auto_converge_throttle compression_bytes compression_cache "
+                    "compression_cache_misses compression_overflow compression_pages " MEMORY_KEYS
+                    " progress setup_time status time_elapsed");
+        throttle = lookup(stats, "auto_converge_throttle", G_VARIANT_TYPE_INT32);
+        g_assert_cmpint(g_variant_get_int32(throttle), ==, 20);
+        /* No job clock given: QEMU's own total-time. */
+        g_assert_cmpuint(get_u64(stats, "time_elapsed"), ==, 8523);
+        g_assert_cmpuint(get_u64(stats, "compression_cache"), ==, 67108864);
+        g_assert_cmpuint(get_u64(stats, "compression_bytes"), ==, 471106);
+        g_assert_cmpuint(get_u64(stats, "compression_pages"), ==, 30037);
+        g_assert_cmpuint(get_u64(stats, "compression_cache_misses"), ==, 8194);
+        g_assert_cmpuint(get_u64(stats, "compression_overflow"), ==, 0);
+        g_assert_cmpuint(get_u64(stats, "memory_dirty_rate"), ==, 1968);
+}
+
+static void test_stats_setup_failed_cancelled(void) {
+        MigrationProgress progress;
+        g_autoptr(GVariant) setup = NULL;
+        g_autoptr(GVariant) failed = NULL;
+        g_autoptr(GVariant) cancelled = NULL;
+
+        migration_progress_init(&progress);
+        setup = stats_of("migrate-setup", &progress, 1000, 3);
+        assert_keys(setup, "progress status time_elapsed");
+        assert_string(setup, "status", "setup");
+        g_assert_cmpfloat(get_double(setup, "progress"), ==, 0);
+
+        /* A job that got somewhere and then failed keeps its progress and
+         * never reads 100 or gets a time_remaining. */
+        progress.progress = 42;
+        failed = stats_of("migrate-failed", &progress, 2000, 10);
+        assert_keys(failed, "progress status time_elapsed");
+        assert_string(failed, "status", "failed");
+        g_assert_cmpfloat(get_double(failed, "progress"), ==, 42);
+
+        cancelled = stats_of("migrate-cancelled", &progress, 3000, -1);
+        assert_keys(cancelled, "progress status");
+        assert_string(cancelled, "status", "cancelled");
+        g_assert_cmpfloat(get_double(cancelled, "progress"), ==, 42);
+}
+
+static void test_stats_no_progress(void) {
+        g_autoptr(JsonNode) reply = load("migrate-active-1");
+        g_autoptr(GVariant) stats = g_variant_ref_sink(qemu_migration_stats(reply, NULL, 0, 5));
+
+        assert_keys(stats, MEMORY_KEYS " setup_time status time_elapsed");
+}
+
+static void test_stats_garbage(void) {
+        static const char *const garbage[] = {
+                "null",
+                "[]",
+                "[{\"status\": \"active\"}]",
+                "\"completed\"",
+                "17",
+                "{}",
+                ("{\"status\": 5, \"ram\": \"lots\", \"total-time\": -1, \"downtime\": 1.5,"
+                " \"setup-time\": \"1\", \"cpu-throttle-percentage\": 10000000000,"
+                " \"xbzrle-cache\": [1, 2]}"),
+                ("{\"ram\": {\"transferred\": \"1\", \"remaining\": -5, \"total\": 1e300,"
+                " \"mbps\": \"fast\", \"page-size\": null, \"dirty-pages-rate\": true,"
+                " \"normal\": {}, \"duplicate\": []}}"),
+                "{\"ram\": {\"mbps\": 1e300}}",
+                "{\"ram\": {\"mbps\": -3.5}}",
+                ("{\"status\": \"active\", \"ram\": {\"transferred\": 1, \"remaining\": 1,"
+                " \"dirty-pages-rate\": -7}, \"cpu-throttle-percentage\": -1}"),
+        };
+        MigrationProgress progress;
+
+        migration_progress_init(&progress);
+        for (guint i = 0; i < G_N_ELEMENTS(garbage); i++) {
+                g_autoptr(JsonNode) reply = parse(garbage[i]);
+                g_autoptr(GVariant) stats = g_variant_ref_sink(qemu_migration_stats(reply, &progress,
+                                                                                     1000 * i, 7));
+                g_autofree char *keys = stats_keys(stats);
+
+                g_test_message("garbage %u: %s -> %s", i, garbage[i], keys);
+                g_assert_true(g_variant_is_of_type(stats, G_VARIANT_TYPE_VARDICT));
+                /* Only what is known: the job's clock, the tracker and, last
+                 * case, a well-formed status and counters. */
+                if (i < G_N_ELEMENTS(garbage) - 1)
+                        g_assert_cmpstr(keys, ==, "progress time_elapsed");
+                else
+                        g_assert_cmpstr(keys, ==, "data_processed data_remaining memory_processed "
+                                        "memory_remaining progress status time_elapsed");
+        }
+        /* And no node at all. */
+        g_autoptr(GVariant) stats = g_variant_ref_sink(qemu_migration_stats(NULL, &progress, 0, -1));
+        assert_keys(stats, "progress");
+}
+
+/* ---- progress ---- */
+
+static void test_progress_sequence(void) {
+        g_autoptr(JsonNode) root = load("migrate-sequence");
+        JsonArray *sequence = json_node_get_array(root);
+        guint n = json_array_get_length(sequence);
+        MigrationProgress progress;
+        double last = 0;
+        guint64 last_remaining = 0;
+        gboolean remaining_went_up = FALSE, completed = FALSE;
+
+        migration_progress_init(&progress);
+        g_assert_cmpuint(n, >=, 5);
+        for (guint i = 0; i < n; i++) {
+                JsonObject *entry = json_array_get_object_element(sequence, i);
+                gint64 now = json_object_get_int_member(entry, "time_ms");
+                JsonNode *reply = json_object_get_member(entry, "reply");
+                const char *status = qemu_migration_status(reply);
+                g_autoptr(GVariant) stats = g_variant_ref_sink(qemu_migration_stats(reply, &progress,
+                                                                                     now, now));
+                double p = get_double(stats, "progress");
+                guint64 remaining, iteration, time_remaining;
+                g_autofree char *estimate = NULL;
+
+                if (g_variant_lookup(stats, "time_remaining", "t", &time_remaining))
+                        estimate = g_strdup_printf("%" G_GUINT64_FORMAT " ms", time_remaining);
+                g_test_message("t=%" G_GINT64_FORMAT " %s progress %.2f rate %.0f time_remaining %s", now,
+                               status, p, progress.rate_bps, estimate ?: "-");
+                g_assert_cmpfloat(p, >=, last);
+                last = p;
+                if (g_str_equal(status, "completed")) {
+                        g_assert_cmpfloat(p, ==, 100);
+                        g_assert_cmpuint(get_u64(stats, "time_remaining"), ==, 0);
+                        completed = TRUE;
+                        continue;
+                }
+                g_assert_cmpfloat(p, <, 100);
+                if (!g_variant_lookup(stats, "memory_remaining", "t", &remaining))
+                        continue;
+                if (remaining > last_remaining && last_remaining > 0)
+                        remaining_went_up = TRUE;
+                last_remaining = remaining;
+
+                iteration = get_u64(stats, "memory_iteration");
+                if (iteration == 1 && i >= 2) {
+                        /* First pass, steady 16 MiB/s cap: the rate converges
+                         * on it, and time_remaining is R / rate. */
+                        g_assert_cmpfloat(progress.rate_bps, >, 15.0 * MIB);
+                        g_assert_cmpfloat(progress.rate_bps, <, 17.5 * MIB);
+                        time_remaining = get_u64(stats, "time_remaining");
+                        g_assert_cmpfloat(fabs((double) time_remaining -
+                                               (double) remaining * 1000 / progress.rate_bps), <=, 1);
+                }
+                if (iteration == 2) {
+                        /* The guest re-dirties 32 MiB at nearly the capped
+                         * rate. With R at its lowest in this pass, the naive
+                         * T/(T+R) would claim ~96 %; the migration is not
+                         * converging, so progress must not have moved past
+                         * the first pass's share. */
+                        g_assert_cmpfloat(p, <, 30);
+                }
+        }
+        g_assert_true(remaining_went_up);
+        g_assert_true(completed);
+}
+
+static JsonNode *active(guint64 transferred, guint64 remaining, guint64 dirty_pages) {
+        g_autofree char *text = g_strdup_printf(
+                "{\"status\": \"active\", \"ram\": {\"transferred\": %" G_GUINT64_FORMAT
+                ", \"remaining\": %" G_GUINT64_FORMAT ", \"dirty-pages-rate\": %" G_GUINT64_FORMAT
+                ", \"page-size\": 4096}}", transferred, remaining, dirty_pages);
+
+        return parse(text);
+}
+
+/* One poll: returns time_remaining or -1, and the progress in *ret_progress. */
+static gint64 poll_at(MigrationProgress *progress, const char *status, guint64 transferred,
+                      guint64 remaining, guint64 dirty_pages, gint64 now_ms, double *ret_progress) {
+        g_autoptr(JsonNode) reply = active(transferred, remaining, dirty_pages);
+        g_autoptr(GVariant) stats = NULL;
+        guint64 time_remaining;
+
+        json_object_set_string_member(json_node_get_object(reply), "status", status);
+        stats = g_variant_ref_sink(qemu_migration_stats(reply, progress, now_ms, now_ms));
+        *ret_progress = get_double(stats, "progress");
+        return g_variant_lookup(stats, "time_remaining", "t", &time_remaining) ? (gint64) time_remaining : -1;
+}
+
+static void test_progress_rate_guards(void) {
+        MigrationProgress progress;
+        double p;
+
+        migration_progress_init(&progress);
+        /* First sample: progress, but no rate and so no time_remaining. */
+        g_assert_cmpint(poll_at(&progress, "active", 10 * MIB, 90 * MIB, 0, 5000, &p), ==, -1);
+        g_assert_cmpfloat_with_epsilon(p, 10, 1e-9);
+        /* Same instant, and too close: still no rate, no division by zero. */
+        g_assert_cmpint(poll_at(&progress, "active", 11 * MIB, 89 * MIB, 0, 5000, &p), ==, -1);
+        g_assert_cmpint(poll_at(&progress, "active", 11 * MIB, 89 * MIB, 0, 5050, &p), ==, -1);
+        g_assert_cmpfloat(progress.rate_bps, ==, 0);
+        /* One second after the baseline: 10 MiB/s, 80 MiB left = 8 s. */
+        g_assert_cmpint(poll_at(&progress, "active", 20 * MIB, 80 * MIB, 0, 6000, &p), ==, 8000);
+        g_assert_cmpfloat_with_epsilon(progress.rate_bps, 10.0 * MIB, 1);
+        g_assert_cmpfloat_with_epsilon(p, 20, 1e-9);
+        /* Clock backwards: a new baseline; the rate stays, nothing negative. */
+        g_assert_cmpint(poll_at(&progress, "active", 30 * MIB, 70 * MIB, 0, 1000, &p), ==, 7000);
+        g_assert_cmpint(progress.last_time_ms, ==, 1000);
+        g_assert_cmpfloat_with_epsilon(progress.rate_bps, 10.0 * MIB, 1);
+        /* Counters restarted (transferred went down): a new baseline too. */
+        g_assert_cmpint(poll_at(&progress, "active", 1 * MIB, 70 * MIB, 0, 2000, &p), ==, 7000);
+        g_assert_cmpuint(progress.last_transferred, ==, 1 * MIB);
+        g_assert_cmpfloat(p, ==, 30);   /* the estimate fell; JobProgress did not */
+        /* Smoothing: 30 MiB/s for 2 s pulls the 10 MiB/s halfway (2000/(2000+2000)). */
+        g_assert_cmpint(poll_at(&progress, "active", 61 * MIB, 40 * MIB, 0, 4000, &p), ==, 2000);
+        g_assert_cmpfloat_with_epsilon(progress.rate_bps, 20.0 * MIB, 1);
+        /* Dirtying at half the rate doubles what is left: 40 * 20 / (20 - 10). */
+        g_assert_cmpint(poll_at(&progress, "active", 61 * MIB, 40 * MIB, 10 * MIB / 4096, 4000, &p),
+                        ==, 4000);
+        /* Dirtying as fast as we send: no convergence, no estimate, no move. */
+        g_assert_cmpint(poll_at(&progress, "active", 61 * MIB, 1 * MIB, 20 * MIB / 4096, 4000, &p), ==, -1);
+        g_assert_cmpfloat(p, <, 61);
+        /* Postcopy: the destination runs the guest, the source's dirty rate is moot. */
+        g_assert_cmpint(poll_at(&progress, "postcopy-active", 61 * MIB, 20 * MIB, 20 * MIB / 4096, 4000, &p),
+                        ==, 1000);
+        /* All sent but not switched over yet: below 100. */
+        poll_at(&progress, "device", 101 * MIB, 0, 0, 4000, &p);
+        g_assert_cmpfloat(p, ==, 99);
+        /* A transfer slowed to a trickle: an estimate too large for the
+         * clock is no estimate. */
+        migration_progress_init(&progress);
+        poll_at(&progress, "active", 0, G_MAXINT64, 0, 0, &p);
+        g_assert_cmpint(poll_at(&progress, "active", 1, G_MAXINT64, 0, G_MAXINT64 / 2, &p), ==, -1);
+        g_assert_cmpfloat(progress.rate_bps, >, 0);
+        g_assert_cmpfloat(p, >=, 0);
+}
+
+static gint64 poll_text(MigrationProgress *progress, const char *text, gint64 now_ms, double *ret_progress) {
+        g_autoptr(JsonNode) reply = parse(text);
+        g_autoptr(GVariant) stats = g_variant_ref_sink(qemu_migration_stats(reply, progress, now_ms, now_ms));
+        guint64 time_remaining;
+
+        *ret_progress = get_double(stats, "progress");
+        return g_variant_lookup(stats, "time_remaining", "t", &time_remaining) ? (gint64) time_remaining : -1;
+}
+
+static void test_progress_passes(void) {
+        MigrationProgress progress;
+        double p;
+
+        migration_progress_init(&progress);
+        /* First pass at 20 MiB/s (1 MiB = 1048576, so these are exact). */
+        poll_text(&progress, "{\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 1,"
+                  " \"transferred\": 0, \"remaining\": 104857600, \"dirty-pages-rate\": 0}}", 0, &p);
+        g_assert_cmpint(poll_text(&progress, "{\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 1,"
+                                  " \"transferred\": 20971520, \"remaining\": 83886080}}", 1000, &p),
+                        ==, 4000);
+        g_assert_cmpfloat_with_epsilon(p, 20, 1e-9);
+        /* Second pass, 20 MiB sent since the previous sample, the guest
+         * dirtying 10 MiB/s: outstanding = 30 + 20 * 10/20 = 40 MiB, and
+         * sending 40 MiB at 20 while 10 more come in: 80 MiB, 4 s. */
+        g_assert_cmpint(poll_text(&progress, "{\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 2,"
+                                  " \"transferred\": 41943040, \"remaining\": 31457280,"
+                                  " \"dirty-pages-rate\": 2560, \"page-size\": 4096}}", 2000, &p), ==, 4000);
+        g_assert_cmpuint(progress.iteration, ==, 2);
+        g_assert_cmpuint(progress.pass_transferred, ==, 20971520);
+        g_assert_cmpfloat_with_epsilon(p, 100.0 / 3, 1e-9);     /* 40 / (40 + 80) */
+        /* Never more outstanding than the guest has RAM (32 MiB): 64 MiB, 3.2 s. */
+        g_assert_cmpint(poll_text(&progress, "{\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 2,"
+                                  " \"transferred\": 41943040, \"remaining\": 31457280, \"total\": 33554432,"
+                                  " \"dirty-pages-rate\": 2560, \"page-size\": 4096}}", 2000, &p), ==, 3200);
+        /* Later in the same pass: R falls to 10 MiB, but S is 40 MiB, so 20
+         * more are dirty: R_eff = 30 * 20 / 10 = 60 MiB, 3 s. T/(T+R) alone
+         * would say 86 %. */
+        g_assert_cmpint(poll_text(&progress, "{\"status\": \"active\", \"ram\": {\"dirty-sync-count\": 2,"
+                                  " \"transferred\": 62914560, \"remaining\": 10485760,"
+                                  " \"dirty-pages-rate\": 2560, \"page-size\": 4096}}", 3000, &p), ==, 3000);
+        g_assert_cmpfloat_with_epsilon(p, 50, 1e-9);
+}
+
+static void test_progress_completed_only(void) {
+        MigrationProgress progress;
+        double p;
+
+        migration_progress_init(&progress);
+        poll_at(&progress, "pre-switchover", 100 * MIB, 0, 0, 0, &p);
+        g_assert_cmpfloat(p, ==, 99);
+        g_assert_cmpint(poll_at(&progress, "completed", 100 * MIB, 0, 0, 100, &p), ==, 0);
+        g_assert_cmpfloat(p, ==, 100);
+        /* Nothing within the job brings it back down. */
+        poll_at(&progress, "active", 1, 100 * MIB, 0, 200, &p);
+        g_assert_cmpfloat(p, ==, 100);
+        /* A new job starts over. */
+        migration_progress_init(&progress);
+        poll_at(&progress, "active", 1 * MIB, 3 * MIB, 0, 0, &p);
+        g_assert_cmpfloat(p, ==, 25);
+}
+
+/* ---- command runner ---- */
+
+typedef struct {
+        QmpClient *client;
+        GString *written;
+        gboolean done;
+        JsonNode *result;
+        GError *error;
+} Runner;
+
+static void on_write(const char *data, gsize len, gpointer user_data) {
+        Runner *r = user_data;
+
+        g_string_append_len(r->written, data, len);
+}
+
+static void pump(void) {
+        while (g_main_context_iteration(NULL, FALSE))
+                ;
+}
+
+static void feed(Runner *r, const char *text) {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(qmp_client_feed(r->client, text, strlen(text), &error));
+        g_assert_no_error(error);
+        pump();
+}
+
+static Runner *runner_new(void) {
+        Runner *r = g_new0(Runner, 1);
+
+        r->client = qmp_client_new();
+        r->written = g_string_new(NULL);
+        qmp_client_set_write_func(r->client, on_write, r);
+        feed(r, GREETING);
+        g_assert_cmpstr(r->written->str, ==, CAPS_SENT);
+        feed(r, "{\"return\": {}, \"id\": \"md-1\"}\r\n");
+        g_assert_true(qmp_client_is_ready(r->client));
+        g_string_truncate(r->written, 0);
+        return r;
+}
+
+static void runner_free(Runner *r) {
+        g_clear_pointer(&r->client, qmp_client_free);
+        pump();
+        g_string_free(r->written, TRUE);
+        g_clear_pointer(&r->result, json_node_unref);
+        g_clear_error(&r->error);
+        g_free(r);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Runner, runner_free)
+
+static void on_run_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Runner *r = user_data;
+
+        g_assert_null(source);
+        g_assert_false(r->done);
+        r->done = TRUE;
+        r->result = qemu_command_list_run_finish(result, &r->error);
+        g_assert_true((r->result == NULL) != (r->error == NULL));
+}
+
+/* Three typical commands: capabilities, a parameter, a query. */
+static void run_three(Runner *r, GCancellable *cancellable) {
+        const char *const names[] = { "events" };
+        const gboolean states[] = { TRUE };
+        QemuCommandList *list = qemu_command_list_new();
+
+        qemu_command_list_add(list, "migrate-set-capabilities",
+                              qemu_migration_capabilities_args(names, states, 1));
+        qemu_command_list_add(list, "migrate-set-parameters", qemu_migration_speed_args(8));
+        qemu_command_list_add(list, "query-migrate", NULL);
+        qemu_command_list_run_async(r->client, list, cancellable, on_run_done, r);
+        pump();
+}
+
+#define SENT_1 "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":" \
+        "[{\"capability\":\"events\",\"state\":true}]},\"id\":\"md-2\"}\n"
+#define SENT_2 "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"max-bandwidth\":8388608}," \
+        "\"id\":\"md-3\"}\n"
+#define SENT_3 "{\"execute\":\"query-migrate\",\"id\":\"md-4\"}\n"
+
+static void test_commands_success(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        run_three(r, NULL);
+        /* One at a time: the next goes out only when the previous succeeded. */
+        g_assert_cmpstr(r->written->str, ==, SENT_1);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2);
+        g_assert_false(r->done);
+        feed(r, "{\"return\": {}, \"id\": \"md-3\"}\r\n");
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2 SENT_3);
+        feed(r, "{\"return\": {\"status\": \"setup\"}, \"id\": \"md-4\"}\r\n");
+        g_assert_true(r->done);
+        g_assert_no_error(r->error);
+        assert_json(r->result, "{\"status\":\"setup\"}");
+}
+
+static void test_commands_failure(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        run_three(r, NULL);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        feed(r, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Parameter 'max-bandwidth' "
+             "expects an integer in the range of 0 to 18446744073709551615 bytes/second\"}, "
+             "\"id\": \"md-3\"}\r\n");
+        g_assert_true(r->done);
+        g_assert_error(r->error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_cmpstr(r->error->message, ==, "QEMU refused migrate-set-parameters: Parameter "
+                        "'max-bandwidth' expects an integer in the range of 0 to 18446744073709551615 "
+                        "bytes/second");
+        /* The rest is never sent. */
+        pump();
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2);
+}
+
+static void test_commands_closed(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        run_three(r, NULL);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        qmp_client_feed_eof(r->client);
+        pump();
+        g_assert_true(r->done);
+        g_assert_error(r->error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_cmpstr(r->error->message, ==,
+                        "QMP command migrate-set-parameters failed: QEMU monitor connection closed");
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2);
+}
+
+static void test_commands_cancel(void) {
+        g_autoptr(Runner) r = runner_new();
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+
+        run_three(r, cancellable);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        g_cancellable_cancel(cancellable);
+        pump();
+        g_assert_true(r->done);
+        g_assert_error(r->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        /* QEMU's late reply is dropped, and nothing more goes out. */
+        feed(r, "{\"return\": {}, \"id\": \"md-3\"}\r\n");
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2);
+}
+
+static void test_commands_cancel_between(void) {
+        g_autoptr(Runner) r = runner_new();
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+        const char *reply = "{\"return\": {}, \"id\": \"md-2\"}\r\n";
+        g_autoptr(GError) error = NULL;
+
+        run_three(r, cancellable);
+        /* The reply arrives, then the cancel, before the main loop runs
+         * either: the next command must still not go out. */
+        g_assert_true(qmp_client_feed(r->client, reply, strlen(reply), &error));
+        g_cancellable_cancel(cancellable);
+        pump();
+        g_assert_true(r->done);
+        g_assert_error(r->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_assert_cmpstr(r->written->str, ==, SENT_1);
+}
+
+static void test_commands_cancelled_before(void) {
+        g_autoptr(Runner) r = runner_new();
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+
+        g_cancellable_cancel(cancellable);
+        run_three(r, cancellable);
+        g_assert_true(r->done);
+        g_assert_error(r->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_assert_cmpstr(r->written->str, ==, "");
+}
+
+static void test_commands_empty(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        qemu_command_list_run_async(r->client, qemu_command_list_new(), NULL, on_run_done, r);
+        pump();
+        g_assert_true(r->done);
+        g_assert_no_error(r->error);
+        g_assert_true(JSON_NODE_HOLDS_NULL(r->result));
+        g_assert_cmpstr(r->written->str, ==, "");
+}
+
+static void test_commands_free_unrun(void) {
+        g_autoptr(QemuCommandList) list = qemu_command_list_new();
+
+        qemu_command_list_add(list, "migrate-set-parameters", qemu_migration_downtime_args(300));
+        qemu_command_list_add(list, "query-migrate", NULL);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+
+        g_test_add_func("/qemu-migration/args/capabilities", test_args_capabilities);
+        g_test_add_func("/qemu-migration/args/speed", test_args_speed);
+        g_test_add_func("/qemu-migration/args/downtime", test_args_downtime);
+        g_test_add_func("/qemu-migration/accessors", test_accessors);
+        g_test_add_func("/qemu-migration/stats/active", test_stats_active);
+        g_test_add_func("/qemu-migration/stats/active-dirty", test_stats_active_dirty);
+        g_test_add_func("/qemu-migration/stats/completed", test_stats_completed);
+        g_test_add_func("/qemu-migration/stats/throttled", test_stats_throttled);
+        g_test_add_func("/qemu-migration/stats/setup-failed-cancelled", test_stats_setup_failed_cancelled);
+        g_test_add_func("/qemu-migration/stats/no-progress", test_stats_no_progress);
+        g_test_add_func("/qemu-migration/stats/garbage", test_stats_garbage);
+        g_test_add_func("/qemu-migration/progress/sequence", test_progress_sequence);
+        g_test_add_func("/qemu-migration/progress/rate-guards", test_progress_rate_guards);
+        g_test_add_func("/qemu-migration/progress/passes", test_progress_passes);
+        g_test_add_func("/qemu-migration/progress/completed-only", test_progress_completed_only);
+        g_test_add_func("/qemu-migration/commands/success", test_commands_success);
+        g_test_add_func("/qemu-migration/commands/failure", test_commands_failure);
+        g_test_add_func("/qemu-migration/commands/closed", test_commands_closed);
+        g_test_add_func("/qemu-migration/commands/cancel", test_commands_cancel);
+        g_test_add_func("/qemu-migration/commands/cancel-between", test_commands_cancel_between);
+        g_test_add_func("/qemu-migration/commands/cancelled-before", test_commands_cancelled_before);
+        g_test_add_func("/qemu-migration/commands/empty", test_commands_empty);
+        g_test_add_func("/qemu-migration/commands/free-unrun", test_commands_free_unrun);
+
+        return g_test_run();
+}

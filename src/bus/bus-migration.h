@@ -1,0 +1,29 @@
+/* The migration methods of the Domain (source phases, job controls) and
+ * Manager (destination phases) interfaces; the vtables list them. */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "registry.h"
+
+int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_abort_job(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_migrate_set_max_downtime(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_migrate_get_max_downtime(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_migrate_set_max_speed(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_migrate_get_max_speed(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_get_job_stats(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* Manager; userdata is the BusService. */
+int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* Watches clients leaving the bus: a managed job must not outlive its driver. */
+int bus_migration_watch_clients(sd_bus *bus, Registry *registry);

@@ -1,0 +1,461 @@
+/* The destination side of a v3 migration: Prepare starts QEMU waiting for
+ * the stream, Finish lets the guest run here or throws it away. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gio/gio.h>
+
+#include "md-error.h"
+#include "migration-job.h"
+#include "migration.h"
+
+static gboolean is_wildcard(const char *address) {
+        return !address || g_str_equal(address, "0.0.0.0") || g_str_equal(address, "::") ||
+               g_str_equal(address, "[::]");
+}
+
+static char *uri_host(const char *host) {
+        return strchr(host, ':') && host[0] != '[' ? g_strdup_printf("[%s]", host) : g_strdup(host);
+}
+
+static gboolean port_in_use_by_job(Registry *r, guint16 port) {
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, r->by_uuid);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                Domain *d = value;
+                if (d->job && d->job->type == JOB_TYPE_MIGRATION_IN && d->job->port == port)
+                        return TRUE;
+        }
+        return FALSE;
+}
+
+/* Whether QEMU will be able to listen there: bind it once ourselves, with
+ * SO_REUSEADDR as QEMU does. */
+static gboolean port_is_free(const char *address, guint16 port) {
+        g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(
+                is_wildcard(address) ? "0.0.0.0" : address);
+        g_autoptr(GSocketAddress) sa = NULL;
+        g_autoptr(GSocket) sock = NULL;
+
+        if (!inet)
+                return FALSE;
+        sa = g_inet_socket_address_new(inet, port);
+        sock = g_socket_new(g_inet_address_get_family(inet), G_SOCKET_TYPE_STREAM,
+                            G_SOCKET_PROTOCOL_TCP, NULL);
+        return sock && g_socket_bind(sock, sa, TRUE, NULL);
+}
+
+static gboolean choose_port(Registry *r, guint16 *ret_port, GError **error) {
+        MdConfig *c = r->config;
+
+        for (guint port = c->port_min; port <= c->port_max; port++) {
+                if (port_in_use_by_job(r, port) || !port_is_free(c->migration_address, port))
+                        continue;
+                *ret_port = port;
+                return TRUE;
+        }
+        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                    "No free port for an incoming migration in [migration] port_min..port_max "
+                    "(%u..%u)", c->port_min, c->port_max);
+        return FALSE;
+}
+
+/* ---- Prepare ---- */
+
+typedef struct {
+        GTask *task;
+        DomainRef *ref;
+        DomainDef *def;          /* the incoming definition, for clean-up */
+        char *listen_uri;
+        char *uri_out;
+} Prepare;
+
+static void prepare_free(Prepare *p) {
+        domain_ref_free(p->ref);
+        domain_def_free(p->def);
+        g_free(p->listen_uri);
+        g_free(p->uri_out);
+        g_free(p);
+}
+
+/* The incoming domain goes away again; the job says why. */
+static void prepare_fail(Prepare *p, GError *error) {
+        Domain *d = domain_ref_get(p->ref);
+
+        if (d && d->job)
+                migration_job_end(d, JOB_RESULT_FAILED, error->message);
+        if (d && d->qemu) {
+                d->exit_reason = g_strdup("failed");
+                qemu_process_kill(d->qemu, 0);
+        } else if (d && !domain_is_active(d)) {
+                /* Never launched: a transient one has nothing left to show. */
+                if (!d->live && !d->def)
+                        d->live = domain_def_copy(p->def);
+                registry_domain_stopped(d->registry, d);
+        }
+        g_task_return_error(p->task, error);
+        g_object_unref(p->task);
+        prepare_free(p);
+}
+
+static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Prepare *p = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
+        g_autoptr(MigrationCookie) cookie = NULL;
+        Domain *d = domain_ref_get(p->ref);
+        GBytes *bytes;
+
+        if (!reply)
+                return prepare_fail(p, g_steal_pointer(&error));
+        if (!d || !d->job)
+                return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                   "The incoming migration was cancelled during Prepare3"));
+        cookie = migration_cookie_for_host(d->registry, domain_name(d), domain_uuid(d));
+        bytes = migration_cookie_encode(cookie, &error);
+        if (!bytes)
+                return prepare_fail(p, g_steal_pointer(&error));
+        g_task_set_task_data(p->task, g_steal_pointer(&p->uri_out), g_free);
+        g_task_return_pointer(p->task, bytes, (GDestroyNotify) g_bytes_unref);
+        g_object_unref(p->task);
+        prepare_free(p);
+}
+
+static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Prepare *p = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QemuCommandList) commands = NULL;
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        Domain *d = domain_ref_get(p->ref);
+
+        if (!d)
+                return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                   "The incoming domain disappeared during Prepare3"));
+        if (!domain_launch_finish(d, result, &error))
+                return prepare_fail(p, g_steal_pointer(&error));
+        domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
+        commands = qemu_command_list_new();
+        qemu_command_list_add(commands, "migrate-set-capabilities",
+                              qemu_migration_capabilities_args((const char *[]) { "events" },
+                                                               (const gboolean[]) { TRUE }, 1));
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "uri");
+        json_builder_add_string_value(b, p->listen_uri);
+        json_builder_end_object(b);
+        qemu_command_list_add(commands, "migrate-incoming", json_builder_get_root(b));
+        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
+                                    on_incoming_ready, p);
+}
+
+/* Where QEMU listens and what the source is told. */
+static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guint16 *ret_port,
+                          GError **error) {
+        const char *address = r->config->migration_address;
+        g_autofree char *listen = NULL, *advertised = NULL;
+        guint16 port;
+
+        if (params->migrate_uri) {
+                /* The caller chose: QEMU listens exactly there. */
+                p->listen_uri = g_strdup(params->migrate_uri);
+                p->uri_out = g_strdup(params->migrate_uri);
+                *ret_port = 0;
+                return TRUE;
+        }
+        if (!choose_port(r, &port, error))
+                return FALSE;
+        listen = uri_host(is_wildcard(address) ? "0.0.0.0" : address);
+        advertised = uri_host(is_wildcard(address) ? r->config->hostname : address);
+        p->listen_uri = g_strdup_printf("tcp:%s:%u", listen, port);
+        p->uri_out = g_strdup_printf("tcp:%s:%u", advertised, port);
+        *ret_port = port;
+        return TRUE;
+}
+
+void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cookie_in, const char *owner,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) mp = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(DomainDef) def = NULL;
+        Prepare *p;
+        Domain *d, *by_name;
+        guint16 port;
+
+        cookie = migration_cookie_from_peer(r, cookie_in, NULL, &error);
+        if (!cookie) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        if (!mp->destination_xml) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                        "Prepare3 needs the domain XML that Begin3 returned");
+                return;
+        }
+        def = domain_def_parse(mp->destination_xml, -1, &error);
+        if (!def) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        if (mp->destination_name)
+                domain_def_set_name(def, mp->destination_name);
+        if (!g_str_equal(def->uuid, cookie->uuid)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                        "The migration cookie is for domain %s, but the XML describes %s",
+                                        cookie->uuid, def->uuid);
+                return;
+        }
+        d = g_hash_table_lookup(r->by_uuid, def->uuid);
+        by_name = g_hash_table_lookup(r->by_name, def->name);
+        if (by_name && by_name != d) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
+                                        "A domain named '%s' already exists here with UUID %s",
+                                        def->name, domain_uuid(by_name));
+                return;
+        }
+        if (d && (domain_is_active(d) || d->job)) {
+                g_task_return_new_error(task, MD_ERROR,
+                                        d->job ? MD_ERROR_JOB_ACTIVE : MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' is already %s on this host", domain_name(d),
+                                        d->job ? "being migrated" : "running");
+                return;
+        }
+        if (d && !g_str_equal(domain_name(d), def->name)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
+                                        "Domain %s is defined here as '%s', not '%s'", def->uuid,
+                                        domain_name(d), def->name);
+                return;
+        }
+        p = g_new0(Prepare, 1);
+        if (!plan_uris(r, mp, p, &port, &error)) {
+                prepare_free(p);
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        if (!d) {
+                d = domain_new(r, NULL);
+                d->live = domain_def_copy(def);
+                registry_add_domain(r, d);
+        }
+        if (!migration_job_start(d, JOB_TYPE_MIGRATION_IN, JOB_PHASE_PREPARE, g_steal_pointer(&mp), owner,
+                                 &error)) {
+                p->task = g_steal_pointer(&task);
+                p->ref = domain_ref_new(d);
+                p->def = g_steal_pointer(&def);
+                return prepare_fail(p, g_steal_pointer(&error));
+        }
+        d->job->port = port;
+        p->task = g_steal_pointer(&task);
+        p->ref = domain_ref_new(d);
+        p->def = domain_def_copy(def);
+        domain_launch_async(d, g_steal_pointer(&def), "defer", on_incoming_launched, p);
+}
+
+gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, char **ret_uri, GError **error) {
+        GBytes *bytes = g_task_propagate_pointer(G_TASK(result), error);
+
+        if (!bytes)
+                return FALSE;
+        *ret_cookie = bytes;
+        *ret_uri = g_strdup(g_task_get_task_data(G_TASK(result)));
+        return TRUE;
+}
+
+/* ---- Finish ---- */
+
+static void finish_return(GTask *task, Domain *d) {
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(d->registry, domain_name(d), domain_uuid(d));
+        g_autoptr(GError) error = NULL;
+        GBytes *bytes = migration_cookie_encode(cookie, &error);
+
+        if (!bytes) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        g_task_set_task_data(task, bytes, (GDestroyNotify) g_bytes_unref);
+        g_task_return_pointer(task, g_strdup(domain_uuid(d)), g_free);
+}
+
+/* The guest runs here now: keep it, as PERSIST_DEST asks, and end the job
+ * with the real downtime (source stop to our resume, wall clock). */
+static void finish_complete(Domain *d, gboolean running) {
+        MigrationJob *job = d->job;
+        g_autoptr(GError) error = NULL;
+        g_auto(GVariantDict) stats;
+        GTask *task = g_steal_pointer(&job->finish);
+        guint flags = job->params->flags;
+
+        domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
+                         running ? "migrated" : "migration");
+        if ((flags & MIGRATE_PERSIST_DEST) && !registry_persist(d->registry, d, &error))
+                g_warning("Failed to make '%s' persistent: %s", domain_name(d), error->message);
+        g_variant_dict_init(&stats, job->stats);
+        if (job->source_stop_time_ms > 0)
+                g_variant_dict_insert(&stats, "downtime", "t",
+                                      (guint64) MAX(0, g_get_real_time() / 1000 - job->source_stop_time_ms));
+        g_clear_pointer(&job->stats, g_variant_unref);
+        job->stats = g_variant_ref_sink(g_variant_dict_end(&stats));
+        migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
+        if (task) {
+                finish_return(task, d);
+                g_object_unref(task);
+        }
+}
+
+static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = domain_ref_get(ref);
+        g_autofree char *msg = NULL;
+
+        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
+                return;
+        if (reply) {
+                finish_complete(d, TRUE);
+                return;
+        }
+        /* The source still has the guest (paused): Confirm cancelled resumes it there. */
+        msg = g_strdup_printf("Failed to start the migrated guest: %s", error->message);
+        migration_job_end(d, JOB_RESULT_FAILED, msg);
+        if (d->qemu)
+                qemu_process_kill(d->qemu, 0);
+}
+
+/* The stream is complete and Finish has been asked for. */
+static void finish_proceed(Domain *d) {
+        MigrationJob *job = d->job;
+
+        if (job->params->flags & MIGRATE_PAUSED) {
+                finish_complete(d, FALSE);
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_finish_resumed,
+                                 domain_ref_new(d));
+}
+
+void migration_dest_stream_ended(Domain *d, const char *status) {
+        MigrationJob *job = d->job;
+
+        if (g_str_equal(status, "completed")) {
+                job->incoming_done = TRUE;
+                if (job->finish)
+                        finish_proceed(d);
+                else
+                        migration_job_arm_deadline(job);
+                return;
+        }
+        job->stream_failed = TRUE;
+        g_free(job->error);
+        job->error = g_strdup_printf("The incoming migration stream %s", status);
+        if (job->finish) {
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                if (d->qemu)
+                        qemu_process_kill(d->qemu, 0);
+        }
+}
+
+static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+
+        g_task_return_pointer(task, NULL, NULL);
+        g_object_unref(task);
+}
+
+static void finish_cancelled(Domain *d, GTask *task) {
+        GTask *waiter;
+
+        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN) {
+                /* Nothing here (a failed Prepare, or QEMU died already). */
+                g_task_return_pointer(task, NULL, NULL);
+                g_object_unref(task);
+                return;
+        }
+        migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");
+        if (!d->qemu) {
+                g_task_return_pointer(task, NULL, NULL);
+                g_object_unref(task);
+                return;
+        }
+        waiter = g_task_new(NULL, NULL, on_cancelled_gone, task);
+        g_ptr_array_add(d->exit_waiters, waiter);
+        d->exit_reason = g_strdup("migration-canceled");
+        qemu_process_kill(d->qemu, 0);
+}
+
+void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
+                            GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) mp = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        const char *name = mp->destination_name;
+        MigrationJob *job;
+        Domain *d;
+
+        if (cancelled) {
+                if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
+                        cookie = migration_cookie_from_peer(r, cookie_in, NULL, NULL);
+                if (!name && cookie)
+                        name = cookie->name;
+                finish_cancelled(name ? g_hash_table_lookup(r->by_name, name) : NULL, task);
+                return;
+        }
+        cookie = migration_cookie_from_peer(r, cookie_in, NULL, &error);
+        if (!cookie) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (!name)
+                name = cookie->name;
+        d = g_hash_table_lookup(r->by_name, name);
+        job = d ? d->job : NULL;
+        if (!job || job->type != JOB_TYPE_MIGRATION_IN || job->phase != JOB_PHASE_PREPARE) {
+                g_task_return_new_error(task, MD_ERROR, d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN,
+                                        "No incoming migration of '%s' waits for Finish3%s%s", name,
+                                        job ? "; its job is in phase " : "",
+                                        job ? job_phase_to_string(job->phase) : "");
+                g_object_unref(task);
+                return;
+        }
+        if (!g_str_equal(cookie->uuid, domain_uuid(d))) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                        "The migration cookie is for domain %s, not %s", cookie->uuid,
+                                        domain_uuid(d));
+                g_object_unref(task);
+                return;
+        }
+        job->params->flags |= mp->flags;
+        job->source_stop_time_ms = cookie->source_stop_time_ms;
+        if (cookie->stats) {
+                g_clear_pointer(&job->stats, g_variant_unref);
+                job->stats = g_variant_ref(cookie->stats);
+        }
+        migration_job_set_phase(job, JOB_PHASE_FINISH3);
+        /* The stream may still be draining: wait for it, but not for ever. */
+        migration_job_arm_deadline(job);
+        job->finish = task;
+        if (job->stream_failed) {
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                if (d->qemu)
+                        qemu_process_kill(d->qemu, 0);
+                return;
+        }
+        if (job->incoming_done)
+                finish_proceed(d);
+}
+
+char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error) {
+        GTask *task = G_TASK(result);
+        char *uuid = g_task_propagate_pointer(task, error);
+        GBytes *cookie = g_task_get_task_data(task);
+
+        *ret_cookie = cookie ? g_bytes_ref(cookie) : NULL;
+        return uuid;
+}

@@ -1,0 +1,120 @@
+/* A migration job: one per domain, outgoing (source) or incoming
+ * (destination), moving through libvirt's v3 phases. The job owns the
+ * bookkeeping every phase shares: the phase, the driving client, the
+ * next-phase deadline, statistics, progress and the final result. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "domain.h"
+#include "migration-params.h"
+#include "qemu-migration.h"
+
+typedef enum {
+        JOB_TYPE_NONE,
+        JOB_TYPE_MIGRATION_OUT,
+        JOB_TYPE_MIGRATION_IN,
+        _JOB_TYPE_MAX,
+} JobType;
+
+typedef enum {
+        JOB_PHASE_NONE,
+        JOB_PHASE_BEGIN3,
+        JOB_PHASE_PERFORM3,
+        JOB_PHASE_PERFORM3_DONE,
+        JOB_PHASE_CONFIRM3,
+        JOB_PHASE_CONFIRM3_CANCELLED,
+        JOB_PHASE_PREPARE,
+        JOB_PHASE_FINISH3,
+        _JOB_PHASE_MAX,
+} JobPhase;
+
+typedef enum {
+        JOB_RESULT_COMPLETED,
+        JOB_RESULT_FAILED,
+        JOB_RESULT_CANCELLED,
+} JobResult;
+
+struct MigrationJob {
+        Domain *domain;
+        JobType type;
+        JobPhase phase;
+        MigrationParams *params;
+        char *owner;                 /* bus name of the driving client; NULL = none */
+        guint phase_timer;           /* deadline for the next phase */
+        gint64 start_ms;             /* monotonic */
+        MigrationProgress progress;
+        GVariant *stats;             /* latest a{sv}, owned */
+        gint64 last_emit_ms;
+        guint poll_timer;
+        gboolean poll_in_flight;
+        gboolean stream_failed;      /* the stream ended without success */
+        gboolean aborted;            /* AbortJob asked for it */
+        char *error;                 /* why the stream failed */
+        GTask *perform;              /* source: Perform waiting for the stream */
+        GTask *finish;               /* destination: Finish waiting for the stream */
+        gboolean incoming_done;      /* destination: QEMU reported completed */
+        guint16 port;                /* destination: the port QEMU listens on */
+        gint64 source_stop_time_ms;  /* wall clock, from the Perform cookie */
+        gint64 stop_time_ms;         /* source: when our guest stopped */
+};
+
+const char *job_type_to_string(JobType type);
+const char *job_phase_to_string(JobPhase phase);
+const char *migration_job_describe(const MigrationJob *job);
+
+/* Starts a job on @domain (which must have none) and announces it. Fails
+ * with MD_ERROR_JOB_ACTIVE when [migration] max_jobs jobs run already. */
+MigrationJob *migration_job_start(Domain *domain, JobType type, JobPhase phase,
+                                  MigrationParams *params /* consumed */, const char *owner,
+                                  GError **error);
+void migration_job_set_phase(MigrationJob *job, JobPhase phase);
+/* (Re)arms the deadline for the next phase ([migration] phase_timeout);
+ * disarmed while a phase runs. */
+void migration_job_arm_deadline(MigrationJob *job);
+void migration_job_disarm_deadline(MigrationJob *job);
+
+/* Source: poll query-migrate while the stream runs, emit statistics. */
+void migration_job_start_polling(MigrationJob *job);
+void migration_job_update_stats(MigrationJob *job, JsonNode *query_migrate);
+
+/* Ends the job: final statistics (with success and errmsg) become the
+ * domain's last job, JobCompleted is emitted, the properties reset. */
+void migration_job_end(Domain *domain, JobResult result, const char *errmsg);
+
+/* QEMU of a domain with a job has gone: pending phases fail, the job ends. */
+void migration_job_on_qemu_exit(Domain *domain);
+/* QMP events while a job runs (MIGRATION, MIGRATION_PASS, STOP). */
+void migration_job_on_event(Domain *domain, const char *event, JsonObject *data);
+
+/* The driving client left the bus, or the next phase did not come in time:
+ * the failure rules decide (see migration-job.c). */
+void migration_job_abandon(Domain *domain, const char *why);
+
+void migration_job_free(MigrationJob *job);
+
+/* GetJobStats: "none"/"unbounded" for the current job, or the last one with
+ * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */
+gboolean migration_job_get_stats(Domain *domain, guint flags, const char **ret_type,
+                                 GVariant **ret_stats, GError **error);
+
+/* ---- Between the job and the phase modules (migration-source.c,
+ * migration-dest.c); not for the bus layer. ---- */
+
+/* The stream ended: QEMU's MIGRATION status "completed", "failed" or "cancelled". */
+void migration_source_stream_ended(Domain *domain, const char *status);
+void migration_dest_stream_ended(Domain *domain, const char *status);
+/* Source: let a guest the migration left paused run again (reason migration-canceled). */
+void migration_source_resume(Domain *domain);
+
+/* Callback data that survives the domain: looks it up again by UUID. */
+typedef struct {
+        Registry *registry;
+        char *uuid;
+} DomainRef;
+
+DomainRef *domain_ref_new(Domain *domain);
+/* The domain, or NULL if it has gone meanwhile. */
+Domain *domain_ref_get(DomainRef *ref);
+void domain_ref_free(DomainRef *ref);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainRef, domain_ref_free)

@@ -1,0 +1,544 @@
+/* The source side of a v3 migration: Begin, Perform, Confirm, and the job
+ * controls (abort, max speed, max downtime). */
+#define G_LOG_DOMAIN "migrationd"
+
+#include "md-error.h"
+#include "migration-job.h"
+#include "migration.h"
+
+/* AbortJob answers within this time even when QEMU does not. */
+#define ABORT_REPLY_TIMEOUT_MS 5000
+/* libvirt's bits of MigrateSetMaxSpeed and AbortJob. */
+#define MIGRATE_MAX_SPEED_POSTCOPY (1u << 0)
+#define ABORT_JOB_POSTCOPY (1u << 0)
+/* Confirm gives the source QEMU this long to exit before SIGKILL. */
+#define SOURCE_EXIT_GRACE_MS 10000
+
+static const char *const known_features[] = { "stats", NULL };
+
+MigrationCookie *migration_cookie_for_host(Registry *r, const char *name, const char *uuid) {
+        MigrationCookie *cookie = migration_cookie_new();
+
+        cookie->name = g_strdup(name);
+        cookie->uuid = g_strdup(uuid);
+        cookie->hostname = g_strdup(r->config->hostname);
+        cookie->host_uuid = g_strdup(r->config->host_uuid);
+        cookie->protocol = 3;
+        return cookie;
+}
+
+MigrationCookie *migration_cookie_from_peer(Registry *r, GBytes *bytes, const char *uuid, GError **error) {
+        gsize len = 0;
+        const guint8 *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+
+        if (len == 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                            "The migration cookie is empty; pass the cookie the previous phase returned");
+                return NULL;
+        }
+        cookie = migration_cookie_decode(data, len, known_features, error);
+        if (!cookie)
+                return NULL;
+        if (g_str_equal(cookie->host_uuid, r->config->host_uuid)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_SAME_HOST,
+                            "Source and destination are the same host (host UUID %s); migration "
+                            "needs two hosts", cookie->host_uuid);
+                return NULL;
+        }
+        if (uuid && !g_str_equal(cookie->uuid, uuid)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                            "The migration cookie is for domain %s, not %s", cookie->uuid, uuid);
+                return NULL;
+        }
+        return g_steal_pointer(&cookie);
+}
+
+static GBytes *encode_cookie(MigrationCookie *cookie, GError **error) {
+        return migration_cookie_encode(cookie, error);
+}
+
+/* ---- Begin ---- */
+
+static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error) {
+        const char *name = p->destination_name ? p->destination_name : domain_name(d);
+        g_autoptr(DomainDef) def = NULL;
+
+        if (!p->destination_xml) {
+                def = domain_def_copy(d->live);
+                domain_def_set_name(def, name);
+                return g_steal_pointer(&def);
+        }
+        def = domain_def_parse(p->destination_xml, -1, error);
+        if (!def)
+                return NULL;
+        if (!g_str_equal(def->uuid, domain_uuid(d))) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "destination_xml describes domain %s, not %s", def->uuid, domain_uuid(d));
+                return NULL;
+        }
+        if (!g_str_equal(def->name, name)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "destination_xml names the domain '%s'; use destination_name to "
+                            "rename it to something other than '%s'", def->name, name);
+                return NULL;
+        }
+        return g_steal_pointer(&def);
+}
+
+gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
+                         GBytes **ret_cookie, GError **error) {
+        g_autoptr(MigrationParams) p = params;
+        g_autoptr(DomainDef) def = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(GBytes) bytes = NULL;
+
+        if (!require_no_job(d, error))
+                return FALSE;
+        if (!domain_is_active(d) || d->starting || d->destroying) {
+                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                            "Domain '%s' is not running; only a running or paused domain can be "
+                            "migrated live", domain_name(d));
+                return FALSE;
+        }
+        def = destination_def(d, p, error);
+        if (!def)
+                return FALSE;
+        cookie = migration_cookie_for_host(d->registry, def->name, def->uuid);
+        bytes = encode_cookie(cookie, error);
+        if (!bytes)
+                return FALSE;
+        if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, g_steal_pointer(&p), owner, error))
+                return FALSE;
+        *ret_xml = domain_def_format(def);
+        *ret_cookie = g_steal_pointer(&bytes);
+        return TRUE;
+}
+
+/* ---- Perform ---- */
+
+static void perform_fail(MigrationJob *job, MdError code, const char *message) {
+        GTask *task = g_steal_pointer(&job->perform);
+
+        job->stream_failed = TRUE;
+        g_free(job->error);
+        job->error = g_strdup(message);
+        g_clear_handle_id(&job->poll_timer, g_source_remove);
+        migration_job_arm_deadline(job);
+        if (task) {
+                g_task_return_new_error(task, MD_ERROR, code, "%s", message);
+                g_object_unref(task);
+        }
+}
+
+static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? d->job : NULL;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform)
+                return;
+        if (!reply) {
+                g_autofree char *msg = g_strdup_printf("Failed to start the migration: %s", error->message);
+                perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
+                return;
+        }
+        migration_job_start_polling(job);
+}
+
+void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_in,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) p = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(QemuCommandList) commands = NULL;
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        MigrationJob *job = d->job;
+        guint64 bandwidth;
+        guint flags;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_BEGIN3) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Perform3 must follow Begin3 on domain '%s' (its job is in phase %s)",
+                                        domain_name(d), job ? job_phase_to_string(job->phase) : "none");
+                return;
+        }
+        cookie = migration_cookie_from_peer(d->registry, cookie_in, domain_uuid(d), &error);
+        if (!cookie) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        if (!p->migrate_uri) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                        "Perform3 needs the URI that Prepare3 returned (uri or migrate_uri)");
+                return;
+        }
+        if (!d->qemu) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' is not running", domain_name(d));
+                return;
+        }
+        flags = p->flags | job->params->flags;
+        bandwidth = p->has_bandwidth ? p->bandwidth
+                  : job->params->has_bandwidth ? job->params->bandwidth : d->max_speed_mib;
+
+        migration_job_disarm_deadline(job);
+        migration_job_set_phase(job, JOB_PHASE_PERFORM3);
+        job->perform = g_steal_pointer(&task);
+
+        commands = qemu_command_list_new();
+        qemu_command_list_add(commands, "migrate-set-capabilities",
+                              qemu_migration_capabilities_args((const char *[]) { "events" },
+                                                               (const gboolean[]) { TRUE }, 1));
+        qemu_command_list_add(commands, "migrate-set-parameters", qemu_migration_speed_args(bandwidth));
+        qemu_command_list_add(commands, "migrate-set-parameters",
+                              qemu_migration_downtime_args(d->max_downtime_ms));
+        /* Without LIVE, libvirt pauses the guest for the whole transfer. */
+        if (!(flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING)
+                qemu_command_list_add(commands, "stop", NULL);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "uri");
+        json_builder_add_string_value(b, p->migrate_uri);
+        json_builder_end_object(b);
+        qemu_command_list_add(commands, "migrate", json_builder_get_root(b));
+        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
+                                    on_migrate_started, domain_ref_new(d));
+}
+
+GBytes *migration_perform_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* The final query-migrate after the stream: the statistics of record. */
+static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? d->job : NULL;
+        const char *status;
+        GBytes *bytes;
+        GTask *task;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3)
+                return;
+        status = reply ? qemu_migration_status(reply) : NULL;
+        if (reply && g_strcmp0(status, "completed") != 0) {
+                const char *why = qemu_migration_error(reply);
+                g_autofree char *msg = NULL;
+                if (g_strcmp0(status, "cancelled") == 0 || job->aborted) {
+                        job->aborted = TRUE;
+                        perform_fail(job, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted");
+                        return;
+                }
+                msg = g_strdup_printf("The migration failed: %s", why ? why : status ? status : "unknown error");
+                perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
+                return;
+        }
+        if (reply)
+                migration_job_update_stats(job, reply);
+        g_clear_handle_id(&job->poll_timer, g_source_remove);
+        domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
+        /* The name the destination knows the guest by, for Finish3. */
+        cookie = migration_cookie_for_host(d->registry,
+                                           job->params->destination_name ? job->params->destination_name
+                                                                         : domain_name(d),
+                                           domain_uuid(d));
+        cookie->source_stop_time_ms = job->stop_time_ms;
+        cookie->stats = job->stats ? g_variant_ref(job->stats) : NULL;
+        migration_cookie_add_feature(cookie, "stats", FALSE);
+        bytes = migration_cookie_encode(cookie, &error);
+        migration_job_set_phase(job, JOB_PHASE_PERFORM3_DONE);
+        migration_job_arm_deadline(job);
+        task = g_steal_pointer(&job->perform);
+        if (!task) {
+                g_clear_pointer(&bytes, g_bytes_unref);
+                return;
+        }
+        if (bytes)
+                g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
+        else
+                g_task_return_error(task, g_steal_pointer(&error));
+        g_object_unref(task);
+}
+
+void migration_source_stream_ended(Domain *d, const char *status) {
+        MigrationJob *job = d->job;
+
+        if (job->phase != JOB_PHASE_PERFORM3 || job->stream_failed)
+                return;
+        if (g_str_equal(status, "cancelled"))
+                job->aborted = TRUE;
+        g_clear_handle_id(&job->poll_timer, g_source_remove);
+        /* One more query: the final statistics, or why it failed. */
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate", NULL, NULL,
+                                 on_final_stats, domain_ref_new(d));
+}
+
+/* ---- Confirm ---- */
+
+static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = domain_ref_get(ref);
+
+        if (!d)
+                return;
+        if (!reply) {
+                g_warning("Failed to resume '%s' after a cancelled migration: %s", domain_name(d),
+                          error->message);
+                return;
+        }
+        domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
+}
+
+void migration_source_resume(Domain *d) {
+        if (!d->qemu)
+                return;
+        if (d->state == DOMAIN_STATE_RUNNING) {
+                domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_resumed,
+                                 domain_ref_new(d));
+}
+
+static void on_source_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+}
+
+static void confirm_success(Domain *d, GTask *task, guint flags) {
+        g_autoptr(GError) error = NULL;
+        GTask *waiter;
+
+        migration_job_set_phase(d->job, JOB_PHASE_CONFIRM3);
+        migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
+        /* The guest runs on the destination now: the definition may go. */
+        if ((flags & MIGRATE_UNDEFINE_SOURCE) && domain_is_persistent(d) &&
+            !registry_undefine(d->registry, d, 0, &error))
+                g_warning("Failed to undefine '%s' after migrating it: %s", domain_name(d), error->message);
+        if (!d->qemu) {
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        waiter = g_task_new(NULL, NULL, on_source_gone, task);
+        g_ptr_array_add(d->exit_waiters, waiter);
+        d->exit_reason = g_strdup("migrated");
+        qemu_process_kill(d->qemu, SOURCE_EXIT_GRACE_MS);
+}
+
+void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) p = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        MigrationJob *job = d->job;
+        g_autofree char *msg = NULL;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' has no outgoing migration to confirm", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        if (!cancelled) {
+                if (job->phase != JOB_PHASE_PERFORM3_DONE || job->stream_failed) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                                "Confirm3 of a successful migration needs a completed "
+                                                "Perform3 (the job of '%s' is in phase %s%s); "
+                                                "confirm with cancelled=true instead",
+                                                domain_name(d), job_phase_to_string(job->phase),
+                                                job->stream_failed ? ", after a failed stream" : "");
+                        g_object_unref(task);
+                        return;
+                }
+                cookie = migration_cookie_from_peer(d->registry, cookie_in, NULL, &error);
+                if (!cookie) {
+                        g_task_return_error(task, g_steal_pointer(&error));
+                        g_object_unref(task);
+                        return;
+                }
+                confirm_success(d, task, p->flags | job->params->flags);
+                return;
+        }
+        if (job->phase == JOB_PHASE_PERFORM3 && !job->stream_failed) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "The migration stream of '%s' is still running; abort it "
+                                        "first (AbortJob)", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        /* Only a Perform can have paused the guest; after Begin alone it runs as before. */
+        if (job->phase != JOB_PHASE_BEGIN3)
+                migration_source_resume(d);
+        migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED);
+        msg = g_strdup(job->error ? job->error : "The migration was cancelled");
+        migration_job_end(d, job->aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+}
+
+gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- Abort ---- */
+
+typedef struct {
+        GTask *task;
+        guint timer;
+} AbortWait;
+
+static void abort_wait_done(AbortWait *w) {
+        g_clear_handle_id(&w->timer, g_source_remove);
+        if (w->task) {
+                g_task_return_boolean(w->task, TRUE);
+                g_clear_object(&w->task);
+        }
+}
+
+static gboolean on_abort_timeout(gpointer user_data) {
+        AbortWait *w = user_data;
+
+        w->timer = 0;
+        g_message("QEMU did not answer migrate_cancel within %d ms; the job ends when it does",
+                  ABORT_REPLY_TIMEOUT_MS);
+        abort_wait_done(w);
+        return G_SOURCE_REMOVE;
+}
+
+static void on_cancel_sent(GObject *source, GAsyncResult *result, gpointer user_data) {
+        AbortWait *w = user_data;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
+
+        abort_wait_done(w);
+        g_free(w);
+}
+
+void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        MigrationJob *job = d->job;
+        AbortWait *w;
+
+        if (flags) {
+                if (flags & ABORT_JOB_POSTCOPY)
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                                "Aborting a post-copy migration (ABORT_JOB_POSTCOPY) is "
+                                                "not supported yet");
+                else
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                                "Unsupported flags 0x%x", flags);
+                g_object_unref(task);
+                return;
+        }
+        if (!job) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' has no job to abort", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        job->aborted = TRUE;
+        switch (job->phase) {
+        case JOB_PHASE_BEGIN3:
+                migration_job_end(d, JOB_RESULT_CANCELLED, "The migration was aborted");
+                break;
+        case JOB_PHASE_PREPARE:
+                migration_job_end(d, JOB_RESULT_CANCELLED, "The incoming migration was aborted");
+                if (d->qemu) {
+                        d->exit_reason = g_strdup("migration-canceled");
+                        qemu_process_kill(d->qemu, 0);
+                }
+                break;
+        case JOB_PHASE_PERFORM3:
+                if (job->stream_failed || !d->qemu)
+                        break;
+                w = g_new0(AbortWait, 1);
+                w->task = task;
+                w->timer = g_timeout_add(ABORT_REPLY_TIMEOUT_MS, on_abort_timeout, w);
+                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate_cancel", NULL, NULL,
+                                         on_cancel_sent, w);
+                return;
+        default:
+                job->aborted = FALSE;
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "The migration of '%s' is in phase %s and can no longer be "
+                                        "aborted; Confirm3 or Finish3 decides now", domain_name(d),
+                                        job_phase_to_string(job->phase));
+                g_object_unref(task);
+                return;
+        }
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+}
+
+gboolean migration_abort_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- Speed and downtime ---- */
+
+static void on_parameter_set(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+
+        if (!reply)
+                g_warning("Failed to change a migration parameter: %s, ignoring", error->message);
+}
+
+/* A running stream takes the new value at once; otherwise the next Perform does. */
+static void apply_to_stream(Domain *d, JsonNode *args) {
+        g_autoptr(JsonNode) owned = args;
+
+        if (d->job && d->job->type == JOB_TYPE_MIGRATION_OUT && d->job->phase == JOB_PHASE_PERFORM3 && d->qemu)
+                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate-set-parameters",
+                                         g_steal_pointer(&owned), NULL, on_parameter_set, NULL);
+}
+
+gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError **error) {
+        if (flags & MIGRATE_MAX_SPEED_POSTCOPY) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "A separate post-copy bandwidth (MAX_SPEED_POSTCOPY) is not supported yet");
+                return FALSE;
+        }
+        if (flags) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                return FALSE;
+        }
+        if (mib_s > QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Bandwidth %" G_GUINT64_FORMAT " MiB/s is too large (at most %" G_GUINT64_FORMAT
+                            "; 0 means unlimited)", mib_s, QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB);
+                return FALSE;
+        }
+        d->max_speed_mib = mib_s;
+        registry_notify_changed(d->registry, d, "MaxSpeed", NULL);
+        apply_to_stream(d, qemu_migration_speed_args(mib_s));
+        return TRUE;
+}
+
+gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError **error) {
+        if (flags) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                return FALSE;
+        }
+        /* QEMU's own bounds for downtime-limit. */
+        if (ms == 0 || ms > 2000000) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Maximum downtime must be between 1 and 2000000 ms, not %" G_GUINT64_FORMAT, ms);
+                return FALSE;
+        }
+        d->max_downtime_ms = ms;
+        registry_notify_changed(d->registry, d, "MaxDowntime", NULL);
+        apply_to_stream(d, qemu_migration_downtime_args(ms));
+        return TRUE;
+}

@@ -1,0 +1,65 @@
+/* The phases of libvirt's migration protocol v3, as the bus layer calls
+ * them. Both forms of each method (plain arguments, ...Params) build a
+ * MigrationParams and call the same function here. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "domain.h"
+#include "migration-cookie.h"
+#include "migration-params.h"
+#include "registry.h"
+
+/* ---- Source (migration-source.c) ---- */
+
+/* Phase 1: the XML for the destination and the first cookie; starts the
+ * outgoing job, driven by @owner (a bus name, or NULL). */
+gboolean migration_begin(Domain *domain, MigrationParams *params /* consumed */, const char *owner,
+                         char **ret_xml, GBytes **ret_cookie, GError **error);
+
+/* Phase 3: runs the stream; completes when it has ended, with the cookie
+ * for Finish. */
+void migration_perform_async(Domain *domain, MigrationParams *params /* consumed */, GBytes *cookie_in,
+                             GAsyncReadyCallback callback, gpointer user_data);
+GBytes *migration_perform_finish(GAsyncResult *result, GError **error);
+
+/* Phase 5: success stops the source QEMU (completes when it has gone);
+ * @cancelled lets the guest run here again. */
+void migration_confirm_async(Domain *domain, MigrationParams *params /* consumed */, GBytes *cookie_in,
+                             gboolean cancelled, GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_confirm_finish(GAsyncResult *result, GError **error);
+
+/* Completes within 5 s even when QEMU does not answer; the job ends with
+ * MigrationAborted once QEMU confirms. */
+void migration_abort_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_abort_finish(GAsyncResult *result, GError **error);
+
+gboolean migration_set_max_speed(Domain *domain, guint64 mib_s, guint flags, GError **error);
+gboolean migration_set_max_downtime(Domain *domain, guint64 ms, guint flags, GError **error);
+
+/* ---- Destination (migration-dest.c) ---- */
+
+/* Phase 2: starts QEMU waiting for the stream; the domain appears at once
+ * with an incoming job. Results: the cookie for Perform and the URI. */
+void migration_prepare_async(Registry *registry, MigrationParams *params /* consumed */,
+                             GBytes *cookie_in, const char *owner, GAsyncReadyCallback callback,
+                             gpointer user_data);
+gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, char **ret_uri,
+                                  GError **error);
+
+/* Phase 4: on success the guest runs here (unless PAUSED) and the result is
+ * its UUID; cancelled (or a failed stream) kills the incoming QEMU and the
+ * result is NULL without error for a cancel. */
+void migration_finish_async(Registry *registry, MigrationParams *params /* consumed */,
+                            GBytes *cookie_in, gboolean cancelled, GAsyncReadyCallback callback,
+                            gpointer user_data);
+char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error);
+
+/* ---- Shared (migration-source.c) ---- */
+
+/* The cookie this host sends: domain and host identity, protocol 3. */
+MigrationCookie *migration_cookie_for_host(Registry *registry, const char *name, const char *uuid);
+/* Decodes a peer's cookie: malformed -> InvalidCookie; our own host UUID
+ * -> SameHost; another domain than @uuid (when given) -> InvalidCookie. */
+MigrationCookie *migration_cookie_from_peer(Registry *registry, GBytes *bytes, const char *uuid,
+                                                   GError **error);
