@@ -41,6 +41,14 @@ const char *migration_job_describe(const MigrationJob *job) {
         return job_phase_to_string(job->phase);
 }
 
+/* The job is part of the live status: a restart must know it. */
+static void save_status(Domain *d) {
+        g_autoptr(GError) error = NULL;
+
+        if (d->qemu && d->live && !registry_save_status(d->registry, d, &error))
+                g_warning("%s, ignoring", error->message);
+}
+
 static gint64 now_ms(void) {
         return g_get_monotonic_time() / 1000;
 }
@@ -105,6 +113,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
                 job_phase_to_string(phase));
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
         migration_job_arm_deadline(job);
+        save_status(d);
         return job;
 }
 
@@ -113,6 +122,7 @@ void migration_job_set_phase(MigrationJob *job, JobPhase phase) {
                 return;
         job->phase = phase;
         registry_notify_changed(job->domain->registry, job->domain, "JobPhase", NULL);
+        save_status(job->domain);
 }
 
 static gboolean on_deadline(gpointer user_data) {
@@ -248,6 +258,7 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
         d->last_job_type = g_strdup(job_result_to_string(result));
         d->job = NULL;
         migration_job_free(job);
+        save_status(d);
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
         registry_emit_job_completed(r, d, stats);
 }
@@ -365,4 +376,43 @@ gboolean migration_job_get_stats(Domain *d, guint flags, const char **ret_type, 
         *ret_type = "unbounded";
         *ret_stats = job_stats_build(d->job, d->job->stats);
         return TRUE;
+}
+
+static void on_recovery_command(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = domain_ref_get(ref);
+
+        if (!reply) {
+                g_warning("Recovery of '%s' failed: %s", d ? domain_name(d) : ref->uuid, error->message);
+                return;
+        }
+        if (d && d->state == DOMAIN_STATE_PAUSED && d->qemu)
+                migration_source_resume(d);
+}
+
+void migration_job_recover(Domain *d, const char *job_type, const char *job_phase, const char *qemu_status) {
+        g_message("Guest '%s' was in a %s job, phase %s, when the daemon stopped (QEMU: %s)",
+                  domain_name(d), job_type, job_phase ? job_phase : "?", qemu_status);
+        if (g_str_equal(job_type, "migration-in")) {
+                /* An incoming guest that Finish3 never released must not run twice. */
+                if (d->qemu) {
+                        d->exit_reason = g_strdup("migration-canceled");
+                        qemu_process_kill(d->qemu, 0);
+                }
+                return;
+        }
+        if (g_strcmp0(job_phase, "perform3_done") == 0 || g_strcmp0(job_phase, "confirm3") == 0 ||
+            g_str_equal(qemu_status, "postmigrate")) {
+                /* The stream completed: the destination may run the guest. */
+                g_warning("Migration outcome of '%s' unknown; it stays paused here: resume or destroy "
+                          "it once you know where the guest runs", domain_name(d));
+                return;
+        }
+        /* Begin3, a stream that was still running, or a cancel under way:
+         * the guest stays here. */
+        if (d->qemu)
+                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate_cancel", NULL, NULL,
+                                         on_recovery_command, domain_ref_new(d));
 }

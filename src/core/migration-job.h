@@ -93,6 +93,12 @@ void migration_job_abandon(Domain *domain, const char *why);
 
 void migration_job_free(MigrationJob *job);
 
+/* After a daemon restart: a guest was in a job (from the journal in its
+ * status file) that nobody drives any more. The failure rules decide, as
+ * for an abandoned job; @qemu_status is query-status' "status". */
+void migration_job_recover(Domain *domain, const char *job_type, const char *job_phase,
+                           const char *qemu_status);
+
 /* GetJobStats: "none"/"unbounded" for the current job, or the last one with
  * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */
 gboolean migration_job_get_stats(Domain *domain, guint flags, const char **ret_type,

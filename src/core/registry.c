@@ -229,6 +229,13 @@ gboolean registry_save_status(Registry *r, Domain *d, GError **error) {
         json_builder_add_string_value(b, domain_state_to_string(d->state));
         json_builder_set_member_name(b, "reason");
         json_builder_add_string_value(b, d->state_reason);
+        /* The job journal: after a restart the failure rules decide by it. */
+        if (d->job) {
+                json_builder_set_member_name(b, "job_type");
+                json_builder_add_string_value(b, job_type_to_string(d->job->type));
+                json_builder_set_member_name(b, "job_phase");
+                json_builder_add_string_value(b, job_phase_to_string(d->job->phase));
+        }
         json_builder_set_member_name(b, "xml");
         json_builder_add_string_value(b, xml);
         json_builder_end_object(b);
@@ -342,12 +349,16 @@ typedef struct {
         DomainDef *live;
         char *state;              /* as saved, to keep the reason if QEMU agrees */
         char *reason;
+        char *job_type;           /* the job the guest was in, if any */
+        char *job_phase;
 } Recovery;
 
 static void recovery_free(Recovery *rec) {
         g_free(rec->uuid);
         g_free(rec->state);
         g_free(rec->reason);
+        g_free(rec->job_type);
+        g_free(rec->job_phase);
         domain_def_free(rec->live);
         g_free(rec);
 }
@@ -406,6 +417,10 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         domain_adopt_process(d, g_steal_pointer(&a->rec->live), a->qemu, state, reason);
         g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
                   domain_state_to_string(d->state));
+        if (a->rec->job_type)
+                migration_job_recover(d, a->rec->job_type, a->rec->job_phase,
+                                      json_object_get_string_member_with_default(
+                                              json_node_get_object(reply), "status", ""));
 out:
         load_step_done(a->load);
         recovery_free(a->rec);
@@ -458,6 +473,8 @@ static void recover_guest(Registry *r, GTask *load, const char *path) {
         rec->uuid = g_strdup(rec->live->uuid);
         rec->state = g_strdup(json_object_get_string_member_with_default(obj, "state", NULL));
         rec->reason = g_strdup(json_object_get_string_member_with_default(obj, "reason", NULL));
+        rec->job_type = g_strdup(json_object_get_string_member_with_default(obj, "job_type", NULL));
+        rec->job_phase = g_strdup(json_object_get_string_member_with_default(obj, "job_phase", NULL));
         tmp.live = rec->live;
         monitor = registry_monitor_path(r, &tmp);
         a = g_new0(Attached, 1);
