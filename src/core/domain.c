@@ -101,12 +101,25 @@ gboolean require_no_job(Domain *d, GError **error) {
         return TRUE;
 }
 
+/* Operations keep only a reference by UUID: a transient domain may be gone
+ * by the time QEMU answers. */
 static GTask *operation_new(Domain *d, gpointer tag, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
 
         g_task_set_source_tag(task, tag);
-        g_task_set_task_data(task, d, NULL);
+        g_task_set_task_data(task, domain_ref_new(d), (GDestroyNotify) domain_ref_free);
         return task;
+}
+
+/* The operation's domain, or NULL after failing @task because it has gone. */
+static Domain *task_domain(GTask *task) {
+        DomainRef *ref = g_task_get_task_data(task);
+        Domain *d = domain_ref_get(ref);
+
+        if (!d)
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN,
+                                        "Domain %s went away during the operation", ref->uuid);
+        return d;
 }
 
 gboolean domain_operation_finish(Domain *d, GAsyncResult *result, GError **error) {
@@ -196,10 +209,18 @@ void domain_adopt_process(Domain *d, DomainDef *live, QemuProcess *qemu, DomainS
 
 static void on_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
-        Domain *d = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
         QemuProcess *qemu = qemu_process_launch_finish(result, &error);
+        Domain *d = task_domain(task);
 
+        if (!d) {
+                if (qemu) {
+                        qemu_process_kill(qemu, 0);
+                        qemu_process_free(qemu);
+                }
+                g_object_unref(task);
+                return;
+        }
         d->starting = FALSE;
         if (!qemu) {
                 g_clear_pointer(&d->live, domain_def_free);
@@ -275,11 +296,12 @@ gboolean domain_launch_finish(Domain *d, GAsyncResult *result, GError **error) {
 
 static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
-        Domain *d = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = task_domain(task);
 
-        if (!reply) {
+        if (!d) {
+        } else if (!reply) {
                 /* The exit handler reports the shutoff state and cleans up. */
                 if (d->qemu)
                         qemu_process_kill(d->qemu, 0);
@@ -293,10 +315,14 @@ static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_d
 
 static void on_start_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
-        Domain *d = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
         guint flags = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(task), "flags"));
+        Domain *d = task_domain(task);
 
+        if (!d) {
+                g_object_unref(task);
+                return;
+        }
         if (!domain_launch_finish(d, result, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
@@ -407,12 +433,14 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
 
 static void on_pause_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
-        Domain *d = g_task_get_task_data(task);
         GError *error = NULL;
         g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
         gboolean pausing = g_task_get_source_tag(task) == domain_suspend_async;
+        Domain *d = task_domain(task);
 
-        if (!reply) {
+        if (!d) {
+                g_clear_error(&error);
+        } else if (!reply) {
                 g_task_return_error(task, error);
         } else {
                 /* The STOP/RESUME event may come before or after the reply;

@@ -37,7 +37,7 @@ struct QmpClient {
         gboolean freed;
         gboolean ready_called;
         guint64 next_id;
-        GQueue commands;                /* QmpCommand, in the order issued */
+        GQueue commands;                /* QmpCommand, in wire order, unsent ones last */
         GByteArray *input;              /* an incomplete line, never holds '\n' */
         GByteArray *output;             /* fd transport: not yet written */
 
@@ -212,6 +212,15 @@ static gboolean qmp_client_on_writable(int fd, GIOCondition condition, gpointer 
                                 continue;
                         if (errno == EAGAIN)
                                 return G_SOURCE_CONTINUE;
+                        if (errno == EPIPE || errno == ECONNRESET) {
+                                /* QEMU is gone, but what it wrote before may
+                                 * still wait to be read (the answer to "quit"):
+                                 * the read side closes at its EOF. */
+                                g_debug("QEMU's monitor hung up, dropping %u bytes of output",
+                                        client->output->len);
+                                g_byte_array_set_size(client->output, 0);
+                                break;
+                        }
                         error = g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
                                             "Failed to write to QEMU's monitor: %s",
                                             g_strerror(errno));

@@ -347,6 +347,7 @@ static void test_transcript_migrate(void) {
         JsonArray *caps;
 
         g_assert_cmpuint(n, ==, 3);
+        g_assert_cmpuint(h->events->len, ==, 0);
         g_assert_no_error(r[0].error);
         g_assert_no_error(r[1].error);
         g_assert_cmpuint(json_object_get_size(json_node_get_object(r[1].result)), ==, 0);
@@ -1044,6 +1045,40 @@ static void test_socketpair(void) {
         g_hash_table_unref(q.answers);
 }
 
+/* QEMU exits with our last command unread: writing it fails (EPIPE), which
+ * must not cut off what QEMU wrote before going; the close comes at EOF. */
+static void test_socketpair_peer_gone(void) {
+        g_autoptr(Harness) h = harness_new(FALSE);
+        FakeQemu q = { 0 };
+        Reply r = { 0 };
+        int sv[2];
+        guint timeout;
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+        q.fd = sv[1];
+        h->loop = g_main_loop_new(NULL, FALSE);
+        qmp_client_attach_fd(h->client, sv[0]);
+        fake_write(&q, GREETING CAPS_REPLY);
+        while (!qmp_client_is_ready(h->client))
+                g_main_context_iteration(NULL, TRUE);
+        pump();
+
+        execute(h, "quit", NULL, NULL, &r);
+        fake_write(&q, "{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": false}}\r\n");
+        close(sv[1]);
+        timeout = g_timeout_add_seconds(60, on_timeout, NULL);
+        g_main_loop_run(h->loop);
+        g_source_remove(timeout);
+        pump();
+
+        g_assert_cmpuint(h->events->len, ==, 1);
+        g_assert_error(r.error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_cmpstr(r.error->message, ==, CLOSED_MESSAGE);
+        g_assert_cmpuint(h->n_closed, ==, 1);
+        g_assert_cmpstr(h->closed_error->message, ==, CLOSED_MESSAGE);
+        reply_clear(&r);
+}
+
 /* ---- the real thing ---- */
 
 typedef struct {
@@ -1156,7 +1191,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/qmp/execute/bad-arguments", test_bad_arguments);
         g_test_add_func("/qmp/free/pending", test_free_pending);
         g_test_add_func("/qmp/free/in-callbacks", test_free_in_callbacks);
-        g_test_add_func("/qmp/socketpair", test_socketpair);
+        g_test_add_func("/qmp/socketpair/transcript", test_socketpair);
+        g_test_add_func("/qmp/socketpair/peer-gone", test_socketpair_peer_gone);
         g_test_add_func("/qmp/qemu", test_qemu);
         return g_test_run();
 }
