@@ -13,6 +13,8 @@
  *                                           -> MD_ERROR_INVALID_ARGS (names both)
  *   6. flags, then parameters, not implemented yet
  *                                           -> MD_ERROR_UNSUPPORTED (names it)
+ *      Flags that stay refused for a reason (TUNNELLED, NON_SHARED_*,
+ *      RDMA_PIN_ALL, ZEROCOPY) are reported before those merely not there yet.
  *
  * A request that only uses implemented flags and keys therefore never sees
  * "unsupported", and one that is wrong in itself is told so before being told
