@@ -8,6 +8,15 @@
 #include "migration-job.h"
 #include "md-error.h"
 
+/* The daemon has one bus face; domain handlers reach it through here. */
+static BusService *the_service;
+
+int bus_authorize(sd_bus_message *m, const char *action, Domain *d, sd_bus_error *error) {
+        const char *details[] = { "domain", d ? domain_name(d) : NULL, NULL };
+
+        return bus_polkit_check(the_service->polkit, m, action, d ? details : NULL, error);
+}
+
 char *bus_domain_path(Domain *d) {
         char *path = NULL;
 
@@ -118,10 +127,13 @@ static void on_operation_done(GObject *source, GAsyncResult *result, gpointer us
 }
 
 /* Replies when the operation has finished; the loop serves others meanwhile. */
-static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation) {
+static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation, sd_bus_error *error) {
         uint32_t flags;
         int r;
 
+        r = bus_authorize(m, ACTION_MANAGE, d, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "u", &flags);
         if (r < 0)
                 return r;
@@ -130,23 +142,23 @@ static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_start_async);
+        return run_operation(m, userdata, domain_start_async, error);
 }
 
 static int method_shutdown(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_shutdown_async);
+        return run_operation(m, userdata, domain_shutdown_async, error);
 }
 
 static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_destroy_async);
+        return run_operation(m, userdata, domain_destroy_async, error);
 }
 
 static int method_suspend(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_suspend_async);
+        return run_operation(m, userdata, domain_suspend_async, error);
 }
 
 static int method_resume(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_resume_async);
+        return run_operation(m, userdata, domain_resume_async, error);
 }
 
 static int method_undefine(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -155,6 +167,9 @@ static int method_undefine(sd_bus_message *m, void *userdata, sd_bus_error *erro
         uint32_t flags;
         int r;
 
+        r = bus_authorize(m, ACTION_MANAGE, d, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "u", &flags);
         if (r < 0)
                 return r;
@@ -252,6 +267,7 @@ static const sd_bus_vtable domain_vtable[] = {
 int bus_domain_register(BusService *s) {
         int r;
 
+        the_service = s;
         r = sd_bus_add_fallback_vtable(s->bus, NULL, DOMAIN_PATH_PREFIX, DOMAIN_INTERFACE,
                                        domain_vtable, domain_object_find, s);
         if (r < 0)

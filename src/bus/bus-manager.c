@@ -19,6 +19,9 @@ static int method_define_xml(sd_bus_message *m, void *userdata, sd_bus_error *er
         Domain *d;
         int r;
 
+        r = bus_authorize(m, ACTION_MANAGE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "s", &xml);
         if (r < 0)
                 return r;

@@ -85,6 +85,10 @@ int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
         r = sd_bus_message_read(m, "sstu", &xmlin, &dname, &bandwidth, &flags);
         if (r < 0)
                 return r;
@@ -98,6 +102,10 @@ int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error)
         MigrationParams *params;
         uint32_t flags;
         int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r < 0)
@@ -148,6 +156,10 @@ int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
         r = sd_bus_message_read(m, "s", &xmlin);
         if (r >= 0)
                 r = read_bytes(m, &cookie);
@@ -167,6 +179,10 @@ int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         MigrationParams *params;
         uint32_t flags;
         int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
 
         r = sd_bus_message_read(m, "s", &dconnuri);
         if (r >= 0)
@@ -209,6 +225,10 @@ int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         GError *gerror = NULL;
         MigrationParams *params;
 
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
         r = read_bytes(m, &cookie);
         if (r >= 0)
                 r = sd_bus_message_read(m, "ub", &flags, &cancelled);
@@ -225,6 +245,10 @@ int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         int cancelled, r;
         GError *gerror = NULL;
         MigrationParams *params;
+
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -250,8 +274,12 @@ static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data
 
 int method_abort_job(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         uint32_t flags;
-        int r = sd_bus_message_read(m, "u", &flags);
+        int r;
 
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "u", &flags);
         if (r < 0)
                 return r;
         migration_abort_async(userdata, flags, on_aborted, sd_bus_message_ref(m));
@@ -263,8 +291,12 @@ static int set_value(sd_bus_message *m, Domain *d,
         g_autoptr(GError) gerror = NULL;
         uint64_t value;
         uint32_t flags;
-        int r = sd_bus_message_read(m, "tu", &value, &flags);
+        int r;
 
+        r = bus_authorize(m, ACTION_MIGRATE, d, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "tu", &value, &flags);
         if (r < 0)
                 return r;
         if (!set(d, value, flags, &gerror))
@@ -364,6 +396,10 @@ int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
+        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
         r = sd_bus_message_read(m, "sst", &dom_xml, &dname, &bandwidth);
         if (r >= 0)
                 r = read_bytes(m, &cookie);
@@ -382,6 +418,10 @@ int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         MigrationParams *params;
         uint32_t flags;
         int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -438,6 +478,10 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         GError *gerror = NULL;
         MigrationParams *params;
 
+        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+
         r = sd_bus_message_read(m, "s", &dname);
         if (r >= 0)
                 r = read_bytes(m, &cookie);
@@ -456,6 +500,10 @@ int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error
         int cancelled, r;
         GError *gerror = NULL;
         MigrationParams *params;
+
+        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)

@@ -3,6 +3,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus-polkit.h"
 #include "registry.h"
 
 #define BUS_NAME "org.example.Migration1"
@@ -15,6 +16,7 @@ typedef struct {
         sd_bus *bus;
         Registry *registry;
         MdConfig *config;
+        BusPolkit *polkit;
 } BusService;
 
 int bus_manager_register(BusService *service);
@@ -22,6 +24,10 @@ int bus_domain_register(BusService *service);
 
 /* /org/example/Migration1/domain/<sd_bus_path_encode(uuid)> */
 char *bus_domain_path(Domain *domain);
+
+/* Authorizes the caller of @m for @action on @domain (nullable) with polkit:
+ * 1 go on, 0 suspended (return 1 from the handler), <0 refused. */
+int bus_authorize(sd_bus_message *m, const char *action, Domain *domain, sd_bus_error *error);
 
 /* Keeps the bus in step with the registry (InterfacesAdded/Removed,
  * PropertiesChanged). */

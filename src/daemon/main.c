@@ -23,6 +23,7 @@ typedef struct {
 static void daemon_free(Daemon *d) {
         /* The guests keep running: they are found again at the next start. */
         g_clear_pointer(&d->registry, registry_free);
+        g_clear_pointer(&d->service.polkit, bus_polkit_free);
         if (d->bus)
                 d->bus = sd_bus_flush_close_unref(d->bus);
         g_clear_pointer(&d->config, md_config_free);
@@ -85,7 +86,12 @@ static int daemon_connect(Daemon *d) {
                 g_critical("Failed to connect to the system bus: %s", g_strerror(-r));
                 return r;
         }
-        d->service = (BusService) { .bus = d->bus, .registry = d->registry, .config = d->config };
+        d->service = (BusService) {
+                .bus = d->bus,
+                .registry = d->registry,
+                .config = d->config,
+                .polkit = bus_polkit_new(d->bus),
+        };
         r = bus_manager_register(&d->service);
         if (r >= 0)
                 r = bus_domain_register(&d->service);
