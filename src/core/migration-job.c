@@ -9,8 +9,8 @@
 #define EMIT_INTERVAL_MS 250
 
 /* libvirt's virDomainJobOperation values for the "operation" key. */
-#define JOB_OPERATION_MIGRATION_IN 2
-#define JOB_OPERATION_MIGRATION_OUT 3
+#define JOB_OPERATION_MIGRATION_IN 4
+#define JOB_OPERATION_MIGRATION_OUT 5
 
 static const char *const job_type_names[_JOB_TYPE_MAX] = {
         [JOB_TYPE_NONE] = "none",

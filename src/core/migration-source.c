@@ -344,6 +344,7 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         g_autoptr(MigrationCookie) cookie = NULL;
         MigrationJob *job = d->job;
         g_autofree char *msg = NULL;
+        gboolean performed;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
@@ -379,11 +380,12 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                 return;
         }
         /* Only a Perform can have paused the guest; after Begin alone it runs as before. */
-        if (job->phase != JOB_PHASE_BEGIN3)
+        performed = job->phase != JOB_PHASE_BEGIN3;
+        if (performed)
                 migration_source_resume(d);
         migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED);
         msg = g_strdup(job->error ? job->error : "The migration was cancelled");
-        migration_job_end(d, job->aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
+        migration_job_end(d, job->aborted || !performed ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
         g_task_return_boolean(task, TRUE);
         g_object_unref(task);
 }

@@ -11,12 +11,34 @@ typedef enum {
         CTL_LIST_INACTIVE = 1 << 1,
 } CtlListFlags;
 
+/* libvirt's virDomainMigrateFlags that migrate passes on. */
+typedef enum {
+        CTL_MIGRATE_LIVE = 1 << 0,
+        CTL_MIGRATE_PERSIST_DEST = 1 << 3,
+        CTL_MIGRATE_UNDEFINE_SOURCE = 1 << 4,
+        CTL_MIGRATE_PAUSED = 1 << 5,
+} CtlMigrateFlags;
+
 typedef struct {
         /* from the command line */
         const char *bus_address;        /* NULL: the system bus */
         gboolean json;
         gboolean ask_password;
         CtlListFlags list_flags;
+        gboolean completed;             /* jobinfo: the last completed job */
+
+        /* migrate */
+        const char *to_bus_address;     /* the destination's bus */
+        CtlMigrateFlags migrate_flags;
+        gboolean has_bandwidth;
+        guint64 bandwidth_mib;          /* MiB/s; 0: unlimited */
+        guint64 max_downtime_ms;        /* 0: not given */
+        const char *dname;              /* the name on the destination */
+        const char *xml_file;           /* the domain XML for the destination */
+        gboolean plain;                 /* Begin3, ... instead of Begin3Params, ... */
+
+        /* set by a verb the user interrupted (Ctrl-C): exit status 130 */
+        gboolean interrupted;
 
         /* the connection to migrationd, opened before a verb that needs it runs */
         sd_bus *bus;
@@ -37,6 +59,15 @@ int verb_shutdown(CtlContext *ctx, int argc, char **argv);
 int verb_destroy(CtlContext *ctx, int argc, char **argv);
 int verb_suspend(CtlContext *ctx, int argc, char **argv);
 int verb_resume(CtlContext *ctx, int argc, char **argv);
+
+/* ctl-migrate.c */
+int verb_migrate(CtlContext *ctx, int argc, char **argv);
+
+/* ctl-job.c */
+int verb_abort(CtlContext *ctx, int argc, char **argv);
+int verb_jobinfo(CtlContext *ctx, int argc, char **argv);
+int verb_set_speed(CtlContext *ctx, int argc, char **argv);
+int verb_set_downtime(CtlContext *ctx, int argc, char **argv);
 
 /* ctl-host.c */
 int verb_version(CtlContext *ctx, int argc, char **argv);

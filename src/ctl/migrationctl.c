@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,6 +38,15 @@ static const CtlVerb domain_verbs[] = {
         {}
 };
 
+static const CtlVerb migration_verbs[] = {
+        { "migrate",      "NAME --to-bus=ADDRESS", "Move a domain to the migrationd at ADDRESS", 1, 1, verb_migrate },
+        { "abort",        "NAME", "Abort the migration job of a domain",       1, 1, verb_abort },
+        { "jobinfo",      "NAME [--completed]", "Show the statistics of a domain's job", 1, 1, verb_jobinfo },
+        { "set-speed",    "NAME MIB/S", "Limit the bandwidth of migrations (0: none)", 2, 2, verb_set_speed },
+        { "set-downtime", "NAME MS", "Set the longest pause a live migration may take", 2, 2, verb_set_downtime },
+        {}
+};
+
 static const CtlVerb host_verbs[] = {
         { "version",      "", "Show the client and daemon versions",           0, 0, verb_version },
         { "capabilities", "", "Show the host's migration capabilities",        0, 0, verb_capabilities },
@@ -45,6 +55,7 @@ static const CtlVerb host_verbs[] = {
 
 static const CtlVerbSection sections[] = {
         { "Domain Commands", domain_verbs },
+        { "Migration Commands", migration_verbs },
         { "Host Commands",   host_verbs },
 };
 
@@ -71,6 +82,19 @@ static void print_help(void) {
                "  -a --all                       list: show all domains\n"
                "     --inactive                  list: show only shut-off domains\n"
                "     --no-ask-password           Do not ask for authorization interactively\n"
+               "     --completed                 jobinfo: show the last completed job\n"
+               "\nMigration options:\n"
+               "     --to-bus=ADDRESS            The bus of the destination's migrationd\n"
+               "     --live                      Let the guest run during the transfer\n"
+               "     --persistent                Define the domain on the destination\n"
+               "     --undefine-source           Remove the definition from the source\n"
+               "     --paused                    Leave the guest paused on the destination\n"
+               "     --bandwidth=MIB             Transfer at most MIB MiB/s (0: no limit)\n"
+               "     --max-downtime=MS           Pause the guest for at most MS ms at the end\n"
+               "     --dname=NAME                Name the domain NAME on the destination\n"
+               "     --xml=FILE                  Domain XML for the destination (same UUID)\n"
+               "     --plain                     Call Begin3, Prepare3, ... with plain arguments\n"
+               "                                 instead of Begin3Params, Prepare3Params, ...\n"
                "\nNAME is the name or the UUID of a domain.\n");
 }
 
@@ -88,7 +112,29 @@ enum {
         ARG_JSON,
         ARG_INACTIVE,
         ARG_NO_ASK_PASSWORD,
+        ARG_COMPLETED,
+        ARG_TO_BUS,
+        ARG_LIVE,
+        ARG_PERSISTENT,
+        ARG_UNDEFINE_SOURCE,
+        ARG_PAUSED,
+        ARG_BANDWIDTH,
+        ARG_MAX_DOWNTIME,
+        ARG_DNAME,
+        ARG_XML,
+        ARG_PLAIN,
 };
+
+/* A number for @option in [@min, @max]; says what is wrong otherwise. */
+static int parse_number(const char *option, const char *text, guint64 min, guint64 max, guint64 *ret) {
+        g_autoptr(GError) error = NULL;
+
+        if (!g_ascii_string_to_unsigned(text, 10, min, max, ret, &error)) {
+                g_printerr("Invalid value for %s: %s\n", option, error->message);
+                return -EINVAL;
+        }
+        return 0;
+}
 
 /* Returns 1 to go on with a verb, 0 when done (--help), -EINVAL on bad usage. */
 static int parse_argv(CtlContext *ctx, int argc, char **argv) {
@@ -100,9 +146,20 @@ static int parse_argv(CtlContext *ctx, int argc, char **argv) {
                 { "all",             no_argument,       NULL, 'a'                 },
                 { "inactive",        no_argument,       NULL, ARG_INACTIVE        },
                 { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
+                { "completed",       no_argument,       NULL, ARG_COMPLETED       },
+                { "to-bus",          required_argument, NULL, ARG_TO_BUS          },
+                { "live",            no_argument,       NULL, ARG_LIVE            },
+                { "persistent",      no_argument,       NULL, ARG_PERSISTENT      },
+                { "undefine-source", no_argument,       NULL, ARG_UNDEFINE_SOURCE },
+                { "paused",          no_argument,       NULL, ARG_PAUSED          },
+                { "bandwidth",       required_argument, NULL, ARG_BANDWIDTH       },
+                { "max-downtime",    required_argument, NULL, ARG_MAX_DOWNTIME    },
+                { "dname",           required_argument, NULL, ARG_DNAME           },
+                { "xml",             required_argument, NULL, ARG_XML             },
+                { "plain",           no_argument,       NULL, ARG_PLAIN           },
                 {}
         };
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "ha", options, NULL)) >= 0)
                 switch (c) {
@@ -126,6 +183,44 @@ static int parse_argv(CtlContext *ctx, int argc, char **argv) {
                         break;
                 case ARG_NO_ASK_PASSWORD:
                         ctx->ask_password = FALSE;
+                        break;
+                case ARG_COMPLETED:
+                        ctx->completed = TRUE;
+                        break;
+                case ARG_TO_BUS:
+                        ctx->to_bus_address = optarg;
+                        break;
+                case ARG_LIVE:
+                        ctx->migrate_flags |= CTL_MIGRATE_LIVE;
+                        break;
+                case ARG_PERSISTENT:
+                        ctx->migrate_flags |= CTL_MIGRATE_PERSIST_DEST;
+                        break;
+                case ARG_UNDEFINE_SOURCE:
+                        ctx->migrate_flags |= CTL_MIGRATE_UNDEFINE_SOURCE;
+                        break;
+                case ARG_PAUSED:
+                        ctx->migrate_flags |= CTL_MIGRATE_PAUSED;
+                        break;
+                case ARG_BANDWIDTH:
+                        r = parse_number("--bandwidth", optarg, 0, G_MAXUINT64, &ctx->bandwidth_mib);
+                        if (r < 0)
+                                return r;
+                        ctx->has_bandwidth = TRUE;
+                        break;
+                case ARG_MAX_DOWNTIME:
+                        r = parse_number("--max-downtime", optarg, 1, G_MAXUINT64, &ctx->max_downtime_ms);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_DNAME:
+                        ctx->dname = optarg;
+                        break;
+                case ARG_XML:
+                        ctx->xml_file = optarg;
+                        break;
+                case ARG_PLAIN:
+                        ctx->plain = TRUE;
                         break;
                 default:
                         /* getopt_long() has told what is wrong */
@@ -188,5 +283,7 @@ int main(int argc, char **argv) {
                 r = -errno;
         }
 
+        if (ctx.interrupted)
+                return 128 + SIGINT;
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

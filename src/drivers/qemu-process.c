@@ -29,6 +29,7 @@ struct QemuProcess {
         gboolean our_child;       /* spawned by this daemon, so ours to reap */
         QmpClient *qmp;
         char *log_path;
+        off_t log_start;          /* where this run's output begins in the log */
         GTask *startup;           /* launch or attach, until the handshake is done */
         guint startup_timer;
         QemuExitFunc exit_func;
@@ -57,14 +58,17 @@ void qemu_process_free(QemuProcess *p) {
         g_free(p);
 }
 
-char *qemu_log_tail(const char *log_path, guint max_lines) {
-        g_autofree char *contents = NULL;
-        gsize len = 0;
+char *qemu_log_tail(const char *log_path, off_t from, guint max_lines) {
+        g_autofree char *all = NULL;
+        gsize all_len = 0, len;
+        char *contents;
         const char *start;
         guint lines = 0;
 
-        if (!log_path || !g_file_get_contents(log_path, &contents, &len, NULL) || len == 0)
+        if (!log_path || !g_file_get_contents(log_path, &all, &all_len, NULL) || all_len <= (gsize) from)
                 return g_strdup("(QEMU wrote nothing to its log)");
+        contents = all + from;
+        len = all_len - from;
         while (len > 0 && contents[len - 1] == '\n')
                 contents[--len] = '\0';
         for (start = contents + len; start > contents; start--)
@@ -104,7 +108,7 @@ static gboolean on_pidfd(int fd, GIOCondition condition, gpointer user_data) {
         g_debug("QEMU %d has exited", p->pid);
 
         if (p->startup) {
-                g_autofree char *tail = qemu_log_tail(p->log_path, 5);
+                g_autofree char *tail = qemu_log_tail(p->log_path, p->log_start, 5);
                 startup_fail(p, g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
                                             "QEMU exited during start-up: %s", tail));
                 return G_SOURCE_REMOVE;
@@ -131,7 +135,7 @@ static void on_qmp_ready(QmpClient *client, const GError *error, gpointer user_d
         if (!p->startup)
                 return;
         if (error) {
-                g_autofree char *tail = qemu_log_tail(p->log_path, 5);
+                g_autofree char *tail = qemu_log_tail(p->log_path, p->log_start, 5);
                 startup_fail(p, g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
                                             "QEMU's monitor failed: %s (log: %s)",
                                             error->message, tail));
@@ -228,6 +232,8 @@ void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellab
         g_task_set_source_tag(task, qemu_process_launch_async);
 
         log_fd = open(launch->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (log_fd >= 0)
+                p->log_start = lseek(log_fd, 0, SEEK_END);
         if (log_fd < 0) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
                                         "Failed to open QEMU's log %s: %s", launch->log_path,

@@ -55,5 +55,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuProcess, qemu_process_free)
 /* TRUE when /dev/kvm can really be used (opened and answers its API version). */
 gboolean qemu_kvm_usable(void);
 
-/* The last lines of a log file, for error messages. */
-char *qemu_log_tail(const char *log_path, guint max_lines);
+/* The last lines a log file got from offset @from on, for error messages. */
+char *qemu_log_tail(const char *log_path, off_t from, guint max_lines);

@@ -1,0 +1,58 @@
+/* migrationctl: one managed migration (ctl-migrate.c runs it; the phase
+ * calls are in ctl-migrate-phases.c). */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "ctl.h"
+#include "ctl-progress.h"
+
+/* What a Ctrl-C does now. */
+typedef enum {
+        CTL_STAGE_CANCELLABLE,          /* Begin3, Prepare3: cancel once the call returns */
+        CTL_STAGE_ABORTABLE,            /* Perform3: abort the stream, then cancel */
+        CTL_STAGE_DECIDED,              /* Finish3, Confirm3: nothing; wait */
+} CtlMigrationStage;
+
+typedef struct {
+        CtlContext *ctx;
+        sd_bus *source;                 /* ctx->bus, not owned */
+        sd_bus *destination;
+        guint source_watch, destination_watch, sigint_watch;
+        sd_bus_slot *properties_slot, *stats_slot, *completed_slot, *abort_slot;
+        CtlProgress *progress;          /* NULL: none shown (--json) */
+        gint64 start_usec;
+
+        char *path;                     /* the domain on the source */
+        char *name;                     /* its name there */
+        char *destination_xml;          /* --xml */
+
+        /* what one phase hands on to the next */
+        char *xml;                      /* Begin3 -> Prepare3 */
+        char *uri;                      /* Prepare3 -> Perform3, Finish3 */
+        GBytes *cookie;                 /* the last phase's cookie_out; NULL after a failure */
+        char *destination_path;         /* Finish3's domain ("/" when cancelled) */
+        GVariant *completed_stats;      /* the source's last JobCompleted */
+
+        CtlMigrationStage stage;
+        int error;                      /* the first failure, a negative errno; 0: none */
+        gboolean cancel;                /* Ctrl-C before Finish3 */
+        gboolean interrupted;           /* Ctrl-C at all */
+        gboolean quit;                  /* Ctrl-C twice: leave now */
+        gboolean rolled_back;           /* Confirm3(cancelled) succeeded */
+} CtlMigration;
+
+/* The domain's name on the destination: --dname, or the same. */
+const char *ctl_migration_final_name(const CtlMigration *m);
+
+/* The phases, in the plain or the ...Params form as --plain says. Each
+ * takes m->cookie and leaves its own cookie_out there; on failure @error
+ * says why (m->cookie is then unchanged). They serve both buses, their
+ * signals and Ctrl-C while they wait; after a second Ctrl-C they give up at
+ * once with -ECANCELED. */
+int ctl_migration_begin(CtlMigration *m, sd_bus_error *error);
+int ctl_migration_prepare(CtlMigration *m, sd_bus_error *error);
+int ctl_migration_perform(CtlMigration *m, sd_bus_error *error);
+int ctl_migration_finish(CtlMigration *m, gboolean cancelled, sd_bus_error *error);
+int ctl_migration_confirm(CtlMigration *m, gboolean cancelled, sd_bus_error *error);
