@@ -317,13 +317,14 @@ class Client:
         self.conn = None
 
     def call(self, path, iface, method, sig=None, args=(), reply_sig=None,
-             dest=BUS_NAME, timeout_ms=None, flags=Gio.DBusCallFlags.NONE):
+             dest=BUS_NAME, timeout_ms=None, flags=None):
         """Calls a method; returns the unpacked reply tuple. Raises GLib.Error
         (see dbus_error_name/dbus_error_message)."""
         reply = self.conn.call_sync(
             dest, path, iface, method, _variant(sig, args),
             GLib.VariantType.new('(%s)' % reply_sig) if reply_sig is not None else None,
-            flags, CALL_TIMEOUT_MS if timeout_ms is None else timeout_ms, None)
+            Gio.DBusCallFlags.NONE if flags is None else flags,
+            CALL_TIMEOUT_MS if timeout_ms is None else timeout_ms, None)
         return reply.unpack() if reply is not None else ()
 
     def call_raw(self, path, iface, method, variant, dest=BUS_NAME, timeout_ms=None):
@@ -1140,6 +1141,14 @@ class MigrationdTestCase(unittest.TestCase):
         if self._failed() or VERBOSE:
             for host in self.hosts:
                 host.dump_logs()
+            for entry in sorted(os.listdir(self.workdir)):
+                if entry.startswith('serial-'):
+                    lines = SerialLog(os.path.join(self.workdir, entry)).text().splitlines()
+                    print('----- guest serial log %s%s' % (entry, ', last 15 lines' if len(lines) > 15 else ''),
+                          file=sys.stderr)
+                    for line in lines[-15:]:
+                        print('  | ' + line, file=sys.stderr)
+            sys.stderr.flush()
 
     def _check_no_qemu_left(self):
         left = []

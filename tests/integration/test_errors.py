@@ -4,9 +4,8 @@
 
 import uuid as uuidlib
 
-from gi.repository import GLib
-
 import harness
+from harness import GLib
 from harness import SingleHostTestCase, MANAGER_PATH, MANAGER_IFACE, DOMAIN_IFACE
 
 

@@ -161,6 +161,25 @@ class Lifecycle(SingleHostTestCase):
         dom.destroy()
         self.assertGuestGone(pids)
 
+    def test_start_paused(self):
+        """Start(VIR_DOMAIN_START_PAUSED): QEMU runs but the guest has not, until Resume."""
+        g = self.make_guest(self.host)
+        dom = g.dom
+        dom.start(1)
+        self.assertEqual(dom.state, 'paused')
+        pids = dom.qemu_pids()
+        self.assertEqual(len(pids), 1)
+        self.assertEqual(self.host.list_domains(harness.LIST_ACTIVE), [dom.path])
+        # Not one instruction of the guest ran: its console is still empty.
+        self.assertEqual(g.serial.text(), '', 'the guest ran before Resume')
+        dom.resume()
+        self.assertEqual(dom.state, 'running')
+        g.serial.wait_counter(3)
+        self.assertEqual(g.serial.counters()[0], 1)
+        g.serial.assert_continuous()
+        dom.destroy()
+        self.assertGuestGone(pids)
+
     def test_destroy(self):
         """Destroy: State shutoff/destroyed by signal, QEMU gone, still defined, can start again."""
         g = self.make_guest(self.host, start=True)
@@ -189,29 +208,43 @@ class Lifecycle(SingleHostTestCase):
         self.assertGuestGone(pids2)
 
     def test_shutdown(self):
-        """Shutdown asks the guest and replies at once. The test kernel has no
-        ACPI, so it ignores the request and runs on; QEMU quitting on its own
-        (SIGTERM, as a guest power-off does) gives shutoff/shutdown."""
+        """Shutdown presses the ACPI power button and replies at once; the guest
+        powers off: State shutoff/shutdown, QEMU gone, still defined."""
         g = self.make_guest(self.host, start=True)
         dom = g.dom
         pids = dom.qemu_pids()
-        dom.shutdown()
-        # The request does not stop the guest by force.
-        g.serial.wait_advance(3)
-        self.assertEqual(dom.state, 'running')
-        self.assertEqual(dom.qemu_pids(), pids)
-
-        # QEMU leaving on its own (a clean SHUTDOWN then exit, like a guest
-        # power-off) is a shutdown, not a crash; the definition stays.
+        self.assertEqual(len(pids), 1)
         with self.client.record(iface=PROPERTIES_IFACE, member='PropertiesChanged', path=dom.path) as rec:
-            os.kill(pids[0], signal.SIGTERM)
+            dom.shutdown()
             rec.wait_for(properties_changed(dom.path, DOMAIN_IFACE, State='shutoff'),
-                         what='PropertiesChanged State=shutoff after QEMU quit')
+                         what='PropertiesChanged State=shutoff after the guest powered off')
         self.assertEqual(dom.prop('StateReason'), 'shutdown')
+        self.assertIn('power button', g.serial.text(), 'the guest never saw the power button')
         self.assertGuestGone(pids)
         self.assertTrue(dom.prop('Persistent'))
+        self.assertEqual(self.host.list_domains(harness.LIST_INACTIVE), [dom.path])
         with self.assertDBusError('OperationInvalid'):
             dom.shutdown()
+
+    def test_qemu_crash(self):
+        """QEMU dying under the daemon (SIGKILL): State shutoff/crashed, still
+        defined, and it starts again."""
+        g = self.make_guest(self.host, start=True)
+        dom = g.dom
+        pids = dom.qemu_pids()
+        self.assertEqual(len(pids), 1)
+        with self.client.record(iface=PROPERTIES_IFACE, member='PropertiesChanged', path=dom.path) as rec:
+            os.kill(pids[0], signal.SIGKILL)
+            rec.wait_for(properties_changed(dom.path, DOMAIN_IFACE, State='shutoff'),
+                         what='PropertiesChanged State=shutoff after QEMU died')
+        self.assertEqual(dom.prop('StateReason'), 'crashed')
+        self.assertTrue(dom.prop('Persistent'))
+        dom.start()
+        g.serial.wait_counter(1)
+        pids2 = dom.qemu_pids()
+        self.assertEqual(len(pids2), 1)
+        dom.destroy()
+        self.assertGuestGone(pids2)
 
     def test_undefine(self):
         """Undefine of a shut-off domain: InterfacesRemoved, lookups fail, file gone."""
