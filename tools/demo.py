@@ -1,20 +1,20 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""migrationd demo: private "hosts" on this machine, a guest running on one.
+"""migrationd demo: two private "hosts" on this machine and a live migration.
 
     meson setup build && meson compile -C build
     /usr/bin/python3 tools/demo.py [--builddir build]
 
-Starts a private system-like bus and a migrationd from the build tree (with
-the integration-test harness, tests/integration/harness.py), defines and
-starts the test guest (tests/guest: it prints `counter N` on its serial
-console), shows it running through the bus (the host's Manager properties,
-the domain's State, `migrationctl list`) and on its serial log, then cleans
-everything up. Needs Debian's python3-gi, dbus-daemon and qemu-system-x86;
-no root needed beyond access to /dev/kvm (TCG otherwise), nothing installed.
-
-The demo is a list of steps over a list of hosts, so that it can grow into
-a live migration between a source and a destination host.
+Starts two private system-like buses, each with a migrationd from the build
+tree (with the integration-test harness, tests/integration/harness.py):
+the source and the destination host. Defines and starts the test guest
+(tests/guest: it prints `counter N` on its serial console) on the source,
+shows it running through the bus and on its serial log, live-migrates it
+with `migrationctl migrate` (managed mode: the client drives the five v3
+phases on both buses, with its progress bar), and shows the counter going
+on from where it was on the destination while the source QEMU is gone.
+Needs Debian's python3-gi, dbus-daemon and qemu-system-x86; nothing
+installed.
 """
 
 import argparse
@@ -35,6 +35,7 @@ def parse_args():
                     help='the meson build directory (default: %(default)s)')
     ap.add_argument('--counters', type=int, default=5, help='how many counter lines to show')
     ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
+    ap.add_argument('--bandwidth', type=int, default=48, help='migration bandwidth in MiB/s (default: %(default)s)')
     return ap.parse_args()
 
 
@@ -78,7 +79,8 @@ class Demo:
         h = self.h
         bus = h.Bus(self.workdir, name + '-bus').start()
         self.buses.append(bus)
-        host = h.Host(bus, self.workdir, name)
+        # Both "hosts" are on this machine: the migration stream goes over loopback.
+        host = h.Host(bus, self.workdir, name, config_extra={'migration': {'address': '127.0.0.1'}})
         self.hosts[name] = host
         host.start()
         props = host.manager_props()
@@ -91,15 +93,18 @@ class Demo:
 
     def define_and_start(self, host):
         h = self.h
-        self.guest = g = h.Guest(host, name='demo-guest', workdir=self.workdir)
+        # Big enough, and dirtying enough, for the progress bar to have something to show.
+        self.guest = g = h.Guest(host, name='demo-guest', workdir=self.workdir, memory_mib=512,
+                                 cmdline='dirty=384M period=200')
         heading('DefineXML + Start on %r (%s guest, kernel %s)' % (host.name, h.domain_type(), h.GUEST_KERNEL))
         g.define()
         say('  object path      %s' % g.dom.path)
         g.dom.start()
         g.serial.wait_counter(1)
 
-    def show(self, host):
+    def show(self, host, serial=None):
         g = self.guest
+        serial = serial or g.serial
         dom = host.lookup(g.name)
         props = dom.props()
         heading('domain %r on %r, through the bus' % (g.name, host.name))
@@ -107,13 +112,40 @@ class Demo:
             say('  %-16s %s' % (key, props.get(key)))
         say('  QEMU pid         %s' % ', '.join(map(str, dom.qemu_pids())))
         self.show_migrationctl(host)
-        heading('serial console of the guest (%s)' % g.serial_path)
-        first = g.serial.last_counter()
-        g.serial.wait_counter(first + self.args.counters)
-        lines = [l for l in g.serial.lines() if l.startswith('counter ')]
+        heading('serial console of the guest (%s)' % serial.path)
+        first = serial.last_counter()
+        serial.wait_counter(first + self.args.counters)
+        lines = [l for l in serial.lines() if l.startswith('counter ')]
         for line in lines[-self.args.counters:]:
             say('  ' + line)
-        g.serial.assert_continuous()
+        serial.assert_continuous()
+
+    def migrate(self, source, destination):
+        """Live migration with migrationctl, its progress bar on this terminal."""
+        h, g = self.h, self.guest
+        dest_serial = os.path.join(self.workdir, 'serial-%s-destination.log' % g.uuid)
+        dest_xml = os.path.join(self.workdir, 'destination.xml')
+        with open(dest_xml, 'w') as f:
+            f.write(g.xml().replace(g.serial_path, dest_serial))
+        before = g.serial.last_counter()
+        argv = [h.MIGRATIONCTL, '--bus', source.bus.address, 'migrate', g.name,
+                '--to-bus', destination.bus.address, '--live', '--persistent', '--undefine-source',
+                '--bandwidth', str(self.args.bandwidth), '--xml', dest_xml]
+        heading('live migration %r -> %r (the guest printed counter %d so far)' % (source.name, destination.name, before))
+        say('  $ migrationctl --bus SOURCE migrate %s --to-bus DESTINATION --live --persistent '
+            '--undefine-source --bandwidth %d --xml destination.xml' % (g.name, self.args.bandwidth))
+        r = subprocess.run(argv, timeout=600)
+        if r.returncode != 0:
+            raise AssertionError('migrationctl migrate failed with status %d' % r.returncode)
+        left = h.find_qemu_pids(g.uuid)
+        serial = h.SerialLog(dest_serial)
+        serial.wait_counter(before + 1)
+        after = [l for l in serial.lines() if l.startswith('counter ')][0]
+        say('  the source stopped at counter %d; the destination went on with "%s"' % (g.serial.last_counter(), after))
+        say('  QEMU processes of the guest now: %s (one: the destination\'s)' % left)
+        if len(left) != 1:
+            raise AssertionError('expected exactly one QEMU for the guest, found %s' % left)
+        return serial
 
     def show_migrationctl(self, host):
         ctl = self.h.MIGRATIONCTL
@@ -168,10 +200,11 @@ class Demo:
 
     def run(self):
         source = self.add_host('source')
+        destination = self.add_host('destination')
         self.define_and_start(source)
         self.show(source)
-        # Next: a destination host, then a live migration source -> destination
-        # with progress, and show() on the destination: the counter goes on.
+        serial = self.migrate(source, destination)
+        self.show(destination, serial)
 
 
 def main():
