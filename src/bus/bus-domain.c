@@ -116,6 +116,7 @@ static void on_operation_done(GObject *source, GAsyncResult *result, gpointer us
         g_autoptr(GError) error = NULL;
         int r;
 
+        the_service->operations_in_flight--;
         /* The domain may be gone by now (a transient one that stopped):
          * only the result and the message are used here. */
         if (domain_operation_finish(NULL, result, &error))
@@ -137,6 +138,7 @@ static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation
         r = sd_bus_message_read(m, "u", &flags);
         if (r < 0)
                 return r;
+        the_service->operations_in_flight++;
         operation(d, flags, on_operation_done, sd_bus_message_ref(m));
         return 1;
 }
@@ -258,6 +260,11 @@ static const sd_bus_vtable domain_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetJobStats", SD_BUS_ARGS("u", flags),
                                 SD_BUS_RESULT("s", type, "a{sv}", stats), method_get_job_stats,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MigrateStartPostCopy", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT,
+                                method_migrate_start_post_copy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Perform2",
+                                SD_BUS_ARGS("ay", cookie_in, "s", uri, "s", dname, "t", bandwidth, "u", flags),
+                                SD_BUS_NO_RESULT, method_perform2, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("MigrationIteration", SD_BUS_ARGS("u", iteration), 0),
         SD_BUS_SIGNAL_WITH_ARGS("JobStatsUpdated", SD_BUS_ARGS("a{sv}", stats), 0),
         SD_BUS_SIGNAL_WITH_ARGS("JobCompleted", SD_BUS_ARGS("a{sv}", stats), 0),

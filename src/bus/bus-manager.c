@@ -111,8 +111,14 @@ static int append_protocol_versions(sd_bus_message *reply, MdConfig *c) {
 static int append_features(sd_bus_message *reply, MdConfig *c) {
         int r = sd_bus_message_open_container(reply, 'a', "s");
 
+        static const char *const implemented[] = {
+                "offline", "change-protection", "postcopy", "parallel", "compression", "auto-converge",
+        };
+
         if (r >= 0 && (c->protocols & PROTOCOL_V3_PARAMS))
                 r = sd_bus_message_append(reply, "s", "migration-params");
+        for (guint i = 0; r >= 0 && i < G_N_ELEMENTS(implemented); i++)
+                r = sd_bus_message_append(reply, "s", implemented[i]);
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);
         return r;
@@ -221,6 +227,13 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags, "b", cancelled),
                                 SD_BUS_RESULT("o", domain, "ay", cookie_out), method_finish3_params,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Prepare2",
+                                SD_BUS_ARGS("s", dom_xml, "s", dname, "t", bandwidth, "s", uri_in, "u", flags),
+                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_prepare2,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Finish2",
+                                SD_BUS_ARGS("s", dname, "ay", cookie_in, "s", uri, "u", flags, "i", retcode),
+                                SD_BUS_RESULT("o", domain), method_finish2, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

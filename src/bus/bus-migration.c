@@ -78,6 +78,7 @@ static int begin(sd_bus_message *m, Domain *d, MigrationParams *params, GError *
 }
 
 int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         const char *xmlin, *dname;
         uint64_t bandwidth;
         uint32_t flags;
@@ -88,6 +89,8 @@ int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "sstu", &xmlin, &dname, &bandwidth, &flags);
         if (r < 0)
@@ -97,6 +100,7 @@ int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         GError *gerror = NULL;
         MigrationParams *params;
@@ -106,6 +110,8 @@ int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r < 0)
@@ -148,6 +154,7 @@ static int perform(sd_bus_message *m, Domain *d, const char *dconnuri, Migration
 }
 
 int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         const char *xmlin, *dconnuri, *uri, *dname;
         g_autoptr(GBytes) cookie = NULL;
         uint64_t bandwidth;
@@ -159,6 +166,8 @@ int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "s", &xmlin);
         if (r >= 0)
@@ -172,6 +181,7 @@ int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         const char *dconnuri;
@@ -183,6 +193,8 @@ int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "s", &dconnuri);
         if (r >= 0)
@@ -219,6 +231,7 @@ static int confirm(sd_bus_message *m, Domain *d, MigrationParams *params, GError
 }
 
 int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
         int cancelled, r;
@@ -228,6 +241,8 @@ int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = read_bytes(m, &cookie);
         if (r >= 0)
@@ -239,6 +254,7 @@ int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
@@ -249,6 +265,8 @@ int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -388,6 +406,7 @@ static int prepare(sd_bus_message *m, BusService *s, MigrationParams *params, GE
 }
 
 int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         const char *dom_xml, *dname, *uri_in;
         g_autoptr(GBytes) cookie = NULL;
         uint64_t bandwidth;
@@ -399,6 +418,8 @@ int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "sst", &dom_xml, &dname, &bandwidth);
         if (r >= 0)
@@ -412,6 +433,7 @@ int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         GError *gerror = NULL;
@@ -422,6 +444,8 @@ int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3_PARAMS, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -471,6 +495,7 @@ static int finish(sd_bus_message *m, BusService *s, MigrationParams *params, GEr
 }
 
 int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         const char *dname, *uri;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
@@ -481,6 +506,8 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "s", &dname);
         if (r >= 0)
@@ -494,6 +521,7 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
@@ -504,6 +532,8 @@ int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3_PARAMS, &perror))
+                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -532,4 +562,156 @@ int bus_migration_watch_clients(sd_bus *bus, Registry *registry) {
         return sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                          "org.freedesktop.DBus", "NameOwnerChanged",
                                          on_name_owner_changed, NULL, registry);
+}
+
+/* ---- Post-copy ---- */
+
+static void on_postcopy_started(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!migration_start_postcopy_finish(result, &error))
+                return reply_error(m, error);
+        reply_checked(sd_bus_reply_method_return(m, NULL));
+}
+
+int method_migrate_start_post_copy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        uint32_t flags;
+        int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "u", &flags);
+        if (r < 0)
+                return r;
+        migration_start_postcopy_async(userdata, flags, on_postcopy_started, sd_bus_message_ref(m));
+        return 1;
+}
+
+/* ---- Protocol 2 ---- */
+
+int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        const char *dom_xml, *dname, *uri_in;
+        uint64_t bandwidth;
+        uint32_t flags;
+        g_autoptr(GError) gerror = NULL;
+        MigrationParams *params;
+        int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "sstsu", &dom_xml, &dname, &bandwidth, &uri_in, &flags);
+        if (r < 0)
+                return r;
+        if (!bus_protocol_accepted(s->config, PROTOCOL_V2, &gerror))
+                return bus_error_set_gerror(error, gerror);
+        params = migration_params_new_plain(dom_xml, dname, uri_in, bandwidth, flags, &gerror);
+        if (!params)
+                return bus_error_set_gerror(error, gerror);
+        migration_prepare2_async(s->registry, params, sd_bus_message_get_sender(m), on_prepared,
+                                 sd_bus_message_ref(m));
+        return 1;
+}
+
+static void on_finished2(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+        g_autofree char *uuid = migration_finish_finish(result, &cookie, &error);
+        g_autofree char *path = NULL;
+
+        if (error)
+                return reply_error(m, error);
+        if (uuid && sd_bus_path_encode(DOMAIN_PATH_PREFIX, uuid, &path) < 0)
+                g_error("Out of memory");
+        reply_checked(sd_bus_reply_method_return(m, "o", path ? path : "/"));
+}
+
+int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        const char *dname, *uri;
+        g_autoptr(GBytes) cookie = NULL;
+        g_autoptr(GError) gerror = NULL;
+        MigrationParams *params;
+        uint32_t flags;
+        int32_t retcode;
+        int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "s", &dname);
+        if (r >= 0)
+                r = read_bytes(m, &cookie);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "sui", &uri, &flags, &retcode);
+        if (r < 0)
+                return r;
+        if (!bus_protocol_accepted(s->config, PROTOCOL_V2, &gerror))
+                return bus_error_set_gerror(error, gerror);
+        params = migration_params_new_plain(NULL, dname, uri, 0, flags, &gerror);
+        if (!params)
+                return bus_error_set_gerror(error, gerror);
+        migration_finish2_async(s->registry, params, retcode, on_finished2, sd_bus_message_ref(m));
+        return 1;
+}
+
+static void on_performed2(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!migration_perform2_finish(result, &error))
+                return reply_error(m, error);
+        reply_checked(sd_bus_reply_method_return(m, NULL));
+}
+
+int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Domain *d = userdata;
+        const char *uri, *dname;
+        g_autoptr(GBytes) cookie = NULL;
+        g_autoptr(GError) gerror = NULL;
+        MigrationParams *params;
+        uint64_t bandwidth;
+        uint32_t flags;
+        int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, d, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = read_bytes(m, &cookie);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "sstu", &uri, &dname, &bandwidth, &flags);
+        if (r < 0)
+                return r;
+        if (!bus_protocol_accepted(d->registry->config, PROTOCOL_V2, &gerror))
+                return bus_error_set_gerror(error, gerror);
+        params = migration_params_new_plain(NULL, dname, uri, bandwidth, flags, &gerror);
+        if (!params)
+                return bus_error_set_gerror(error, gerror);
+        migration_perform2_async(d, params, cookie, sd_bus_message_get_sender(m), on_performed2,
+                                 sd_bus_message_ref(m));
+        return 1;
+}
+
+gboolean bus_protocol_accepted(MdConfig *config, ProtocolMask protocol, GError **error) {
+        static const struct {
+                ProtocolMask mask;
+                const char *name;
+        } names[] = {
+                { PROTOCOL_V3_PARAMS, "3-params (protocol 3 with extensible parameters)" },
+                { PROTOCOL_V3, "3 (protocol 3 with plain arguments)" },
+                { PROTOCOL_V2, "2" },
+        };
+
+        if (config->protocols & protocol)
+                return TRUE;
+        for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+                if (names[i].mask == protocol)
+                        g_set_error(error, MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH,
+                                    "This host does not accept migration protocol %s; its "
+                                    "[migration] protocol_versions leaves it out", names[i].name);
+        return FALSE;
 }

@@ -25,5 +25,14 @@ int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
 int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
+int method_migrate_start_post_copy(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* [migration] protocol_versions restricts what this host accepts:
+ * MD_ERROR_PROTOCOL_MISMATCH otherwise. */
+gboolean bus_protocol_accepted(MdConfig *config, ProtocolMask protocol, GError **error);
+
 /* Watches clients leaving the bus: a managed job must not outlive its driver. */
 int bus_migration_watch_clients(sd_bus *bus, Registry *registry);

@@ -4,6 +4,7 @@
 
 #include "bus-glib.h"
 #include "bus-polkit.h"
+#include "i18n.h"
 
 /* polkit's CheckAuthorization flag. */
 #define POLKIT_ALLOW_USER_INTERACTION 1u
@@ -59,12 +60,12 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 /* No polkit, no permission. */
                 g_warning("polkit did not answer: %s", e->message);
                 sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                  "Authorization is unavailable (polkit: %s)", e->message);
+                                  _("Authorization is unavailable (polkit: %s)"), e->message);
                 q->state = QUERY_DENIED;
         } else if ((r = sd_bus_message_enter_container(reply, 'r', "bba{ss}")) < 0 ||
                    (r = sd_bus_message_read(reply, "bb", &authorized, &challenge)) < 0) {
-                sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                  "Authorization failed: polkit's answer is malformed");
+                sd_bus_error_set(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 _("Authorization failed: polkit's answer is malformed"));
                 q->state = QUERY_DENIED;
         } else if (authorized) {
                 q->state = QUERY_ALLOWED;
@@ -72,11 +73,11 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 gboolean interactive = sd_bus_message_get_allow_interactive_authorization(q->request) > 0;
                 if (challenge && !interactive)
                         sd_bus_error_set(&q->error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                         "Interactive authentication required; call again allowing "
-                                         "interactive authorization");
+                                         _("Interactive authentication required; call again allowing "
+                                           "interactive authorization"));
                 else
                         sd_bus_error_set(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Access denied by polkit");
+                                         _("Access denied by polkit"));
                 q->state = QUERY_DENIED;
         }
         /* Dispatch the suspended call again: the handler finds the answer. */
@@ -141,6 +142,21 @@ static int ask_polkit(BusPolkit *p, sd_bus_message *m, const char *action, const
         return 0;
 }
 
+guint bus_polkit_count_pending(BusPolkit *p) {
+        GHashTableIter iter;
+        gpointer value;
+        guint n = 0;
+
+        if (!p)
+                return 0;
+        /* Answered queries are dispatched again at once; one whose call never
+         * comes back (its object went away meanwhile) must not count. */
+        g_hash_table_iter_init(&iter, p->queries);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                n += ((Query *) value)->state == QUERY_PENDING;
+        return n;
+}
+
 int bus_polkit_check(BusPolkit *p, sd_bus_message *m, const char *action, const char *const *details,
                      sd_bus_error *error) {
         Query *q = g_hash_table_lookup(p->queries, m);
@@ -162,10 +178,10 @@ int bus_polkit_check(BusPolkit *p, sd_bus_message *m, const char *action, const 
                 return 1;
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Cannot tell who is calling: %s", g_strerror(-r));
+                                         _("Cannot tell who is calling: %s"), g_strerror(-r));
         r = ask_polkit(p, m, action, details);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Failed to ask polkit: %s", g_strerror(-r));
+                                         _("Failed to ask polkit: %s"), g_strerror(-r));
         return 0;
 }

@@ -13,6 +13,8 @@ typedef struct BusPolkit BusPolkit;
 
 BusPolkit *bus_polkit_new(sd_bus *bus);
 void bus_polkit_free(BusPolkit *polkit);
+/* Calls suspended on a polkit question not answered yet. */
+guint bus_polkit_count_pending(BusPolkit *polkit);
 
 /* Returns 1 when the caller of @m may do @action (go on), 0 when the
  * question is with polkit (return 1 from the handler, it will run again),

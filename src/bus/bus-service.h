@@ -17,6 +17,9 @@ typedef struct {
         Registry *registry;
         MdConfig *config;
         BusPolkit *polkit;
+        /* Lifecycle calls whose operation has not replied yet: the daemon
+         * does not exit on idle meanwhile. */
+        guint operations_in_flight;
 } BusService;
 
 int bus_manager_register(BusService *service);

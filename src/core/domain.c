@@ -2,6 +2,7 @@
 
 #include "domain.h"
 #include "md-error.h"
+#include "i18n.h"
 #include "migration-job.h"
 #include "qemu-command.h"
 #include "registry.h"
@@ -38,7 +39,7 @@ void domain_free(Domain *d) {
         for (guint i = 0; i < d->exit_waiters->len; i++) {
                 GTask *task = d->exit_waiters->pdata[i];
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "The daemon is shutting down");
+                                        _("The daemon is shutting down"));
                 g_object_unref(task);
         }
         g_ptr_array_unref(d->exit_waiters);
@@ -85,7 +86,7 @@ void domain_set_state(Domain *d, DomainState state, const char *reason) {
 static gboolean check_flags(guint flags, guint allowed, GError **error) {
         if (flags & ~allowed) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Unsupported flags 0x%x", flags & ~allowed);
+                            _("Unsupported flags 0x%x"), flags & ~allowed);
                 return FALSE;
         }
         return TRUE;
@@ -94,7 +95,7 @@ static gboolean check_flags(guint flags, guint allowed, GError **error) {
 gboolean require_no_job(Domain *d, GError **error) {
         if (d->job) {
                 g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
-                            "Domain '%s' has a migration job (%s); wait for it or abort it",
+                            _("Domain '%s' has a migration job (%s); wait for it or abort it"),
                             domain_name(d), migration_job_describe(d->job));
                 return FALSE;
         }
@@ -103,6 +104,25 @@ gboolean require_no_job(Domain *d, GError **error) {
 
 /* Operations keep only a reference by UUID: a transient domain may be gone
  * by the time QEMU answers. */
+gboolean domain_check_changeable(Domain *d, GError **error) {
+        if (!d->job)
+                return TRUE;
+        if (d->job->type == JOB_TYPE_MIGRATION_IN) {
+                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                            "Domain '%s' is arriving by migration; its definition cannot change "
+                            "before Finish3", domain_name(d));
+                return FALSE;
+        }
+        if (d->job->params->flags & MIGRATE_CHANGE_PROTECTION) {
+                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                            "A migration with change protection holds domain '%s'; its "
+                            "configuration cannot change until the migration is confirmed or "
+                            "cancelled", domain_name(d));
+                return FALSE;
+        }
+        return TRUE;
+}
+
 static GTask *operation_new(Domain *d, gpointer tag, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
 
@@ -118,7 +138,7 @@ static Domain *task_domain(GTask *task) {
 
         if (!d)
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN,
-                                        "Domain %s went away during the operation", ref->uuid);
+                                        _("Domain %s went away during the operation"), ref->uuid);
         return d;
 }
 
@@ -128,15 +148,21 @@ gboolean domain_operation_finish(Domain *d, GAsyncResult *result, GError **error
 
 /* Fails @task unless the domain is in @state and no start is under way. */
 static gboolean require_state(Domain *d, GTask *task, DomainState state) {
-        if (d->starting || d->destroying) {
+        if (d->starting) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' is %s; try again when that has finished",
-                                        domain_name(d), d->starting ? "starting" : "being destroyed");
+                                        _("Domain '%s' is starting; try again when that has finished"),
+                                        domain_name(d));
+                return FALSE;
+        }
+        if (d->destroying) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        _("Domain '%s' is being destroyed; try again when that has "
+                                          "finished"), domain_name(d));
                 return FALSE;
         }
         if (d->state != state) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' is %s, not %s", domain_name(d),
+                                        _("Domain '%s' is %s, not %s"), domain_name(d),
                                         domain_state_to_string(d->state),
                                         domain_state_to_string(state));
                 return FALSE;
@@ -257,9 +283,9 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, GAsyn
         if (g_str_equal(owned->virt_type, "kvm")) {
                 if (!r->kvm_usable) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                                "Domain '%s' needs KVM, but /dev/kvm is not usable "
-                                                "on this host; define it with type='qemu' to "
-                                                "run it under TCG", owned->name);
+                                                _("Domain '%s' needs KVM, but /dev/kvm is not usable "
+                                                  "on this host; define it with type='qemu' to "
+                                                  "run it under TCG"), owned->name);
                         g_object_unref(task);
                         return;
                 }
@@ -268,8 +294,8 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, GAsyn
         /* Accepted in a definition, but a guest without it would not be what the XML says. */
         if (domain_def_has_unsupported_runtime(owned, &unsupported)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                        "Domain '%s' cannot be started: the QEMU driver does not "
-                                        "implement %s", owned->name, unsupported);
+                                        _("Domain '%s' cannot be started: the QEMU driver does not "
+                                          "implement %s"), owned->name, unsupported);
                 g_object_unref(task);
                 return;
         }
@@ -367,7 +393,7 @@ void domain_destroy_async(Domain *d, guint flags, GAsyncReadyCallback callback, 
         }
         if (!d->qemu) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' is not running", domain_name(d));
+                                        _("Domain '%s' is not running"), domain_name(d));
                 g_object_unref(task);
                 return;
         }
@@ -399,7 +425,7 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
             (flags & DOMAIN_SHUTDOWN_ACPI_POWER_BTN && flags & DOMAIN_SHUTDOWN_SIGNAL)) {
                 if (!error)
                         error = g_error_new(MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                            "Choose one shutdown method: ACPI_POWER_BTN or SIGNAL");
+                                            _("Choose one shutdown method: ACPI_POWER_BTN or SIGNAL"));
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
@@ -408,8 +434,8 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 /* A paused guest cannot see a power button; pressing it would do nothing. */
                 if (!(flags & DOMAIN_SHUTDOWN_SIGNAL)) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                                "Domain '%s' is paused and cannot react to the "
-                                                "power button; resume it or use the SIGNAL flag",
+                                                _("Domain '%s' is paused and cannot react to the "
+                                                  "power button; resume it or use the SIGNAL flag"),
                                                 domain_name(d));
                         g_object_unref(task);
                         return;

@@ -79,6 +79,11 @@ void domain_launch_async(Domain *domain, DomainDef *live, const char *incoming,
                          GAsyncReadyCallback callback, gpointer user_data);
 gboolean domain_launch_finish(Domain *domain, GAsyncResult *result, GError **error);
 
+/* Whether DefineXML over the domain or Undefine may change it now: not
+ * during an incoming migration, nor an outgoing one with CHANGE_PROTECTION
+ * (MD_ERROR_OPERATION_INVALID); other outgoing jobs allow it, as libvirt. */
+gboolean domain_check_changeable(Domain *domain, GError **error);
+
 /* MD_ERROR_JOB_ACTIVE when a migration job holds the domain. */
 gboolean require_no_job(Domain *domain, GError **error);
 

@@ -94,13 +94,14 @@ static char *default_host_uuid(void) {
 static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
         g_autofree char *protocols = NULL, *peers = NULL;
-        guint64 port_min = 49152, port_max = 49215, max_jobs = 8, phase_timeout = 120;
+        guint64 port_min = 49152, port_max = 49215, max_jobs = 8, phase_timeout = 120, idle_timeout = 120;
 
         c->qemu_binary = g_strdup(DEFAULT_QEMU_BINARY);
         c->bridge_listen = g_strdup("127.0.0.1:16519");
         c->protocols = PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2;
 
-        if (!get_string(kf, "host", "uuid", &c->host_uuid, error) ||
+        if (!get_uint(kf, "daemon", "idle_timeout", 0, 86400, &idle_timeout, error) ||
+            !get_string(kf, "host", "uuid", &c->host_uuid, error) ||
             !get_string(kf, "host", "hostname", &c->hostname, error) ||
             !get_string(kf, "qemu", "binary", &c->qemu_binary, error) ||
             !get_uint(kf, "migration", "port_min", 1, 65535, &port_min, error) ||
@@ -135,6 +136,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         c->port_max = port_max;
         c->max_jobs = max_jobs;
         c->phase_timeout_s = phase_timeout;
+        c->idle_timeout_s = idle_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;
         c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);

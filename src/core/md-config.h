@@ -23,6 +23,7 @@ typedef struct {
         char *tls_ca, *tls_cert, *tls_key;
         char *bridge_listen;
         char **allowed_peers;     /* NULL-terminated DN glob patterns */
+        guint idle_timeout_s;     /* exit after this long with nothing to do; 0 = never */
 } MdConfig;
 
 /* @path NULL or a missing file (when @must_exist is FALSE) gives the defaults. */

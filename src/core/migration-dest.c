@@ -10,6 +10,7 @@
 
 #include "md-error.h"
 #include "migration-job.h"
+#include "migration-setup.h"
 #include "migration.h"
 
 static gboolean is_wildcard(const char *address) {
@@ -87,15 +88,17 @@ static void prepare_free(Prepare *p) {
 static void prepare_fail(Prepare *p, GError *error) {
         Domain *d = domain_ref_get(p->ref);
 
+        /* A failed launch leaves an incoming domain without any definition;
+         * it needs one for its name until it is gone. */
+        if (d && !d->live && !d->def)
+                d->live = domain_def_copy(p->def);
         if (d && d->job)
                 migration_job_end(d, JOB_RESULT_FAILED, error->message);
         if (d && d->qemu) {
                 d->exit_reason = g_strdup("failed");
                 qemu_process_kill(d->qemu, 0);
-        } else if (d && !domain_is_active(d)) {
+        } else if (d && !d->qemu) {
                 /* Never launched: a transient one has nothing left to show. */
-                if (!d->live && !d->def)
-                        d->live = domain_def_copy(p->def);
                 registry_domain_stopped(d->registry, d);
         }
         g_task_return_error(p->task, error);
@@ -140,9 +143,8 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                 return prepare_fail(p, g_steal_pointer(&error));
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         commands = qemu_command_list_new();
-        qemu_command_list_add(commands, "migrate-set-capabilities",
-                              qemu_migration_capabilities_args((const char *[]) { "events" },
-                                                               (const gboolean[]) { TRUE }, 1));
+        if (d->job)
+                migration_setup_add(commands, d->job->params, FALSE, 0, 0);
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "uri");
         json_builder_add_string_value(b, p->listen_uri);
@@ -168,6 +170,8 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
         }
         if (!choose_port(r, &port, error))
                 return FALSE;
+        if (params->listen_address)
+                address = params->listen_address;
         listen = uri_host(is_wildcard(address) ? "0.0.0.0" : address);
         advertised = uri_host(is_wildcard(address) ? r->config->hostname : address);
         p->listen_uri = g_strdup_printf("tcp:%s:%u", listen, port);
@@ -176,8 +180,9 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
         return TRUE;
 }
 
-void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cookie_in, const char *owner,
-                             GAsyncReadyCallback callback, gpointer user_data) {
+/* Protocol 2 has no Begin: no cookie comes from the source (@v2). */
+static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, const char *owner,
+                        GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) mp = params;
         g_autoptr(GError) error = NULL;
@@ -187,14 +192,15 @@ void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cooki
         Domain *d, *by_name;
         guint16 port;
 
-        cookie = migration_cookie_from_peer(r, cookie_in, NULL, &error);
-        if (!cookie) {
+        cookie = v2 ? NULL : migration_cookie_from_peer(r, cookie_in, NULL, &error);
+        if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
         if (!mp->destination_xml) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                        "Prepare3 needs the domain XML that Begin3 returned");
+                                        "Prepare needs the domain XML (from Begin3, or the source's "
+                                        "GetXMLDesc for protocol 2)");
                 return;
         }
         def = domain_def_parse(mp->destination_xml, -1, &error);
@@ -204,7 +210,7 @@ void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cooki
         }
         if (mp->destination_name)
                 domain_def_set_name(def, mp->destination_name);
-        if (!g_str_equal(def->uuid, cookie->uuid)) {
+        if (cookie && !g_str_equal(def->uuid, cookie->uuid)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
                                         "The migration cookie is for domain %s, but the XML describes %s",
                                         cookie->uuid, def->uuid);
@@ -231,6 +237,18 @@ void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cooki
                                         domain_name(d), def->name);
                 return;
         }
+        if (mp->flags & MIGRATE_OFFLINE) {
+                /* Only the definition moves, in Finish3: nothing to start here. */
+                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(r, def->name, def->uuid);
+                GBytes *bytes = migration_cookie_encode(ours, &error);
+                if (!bytes) {
+                        g_task_return_error(task, g_steal_pointer(&error));
+                        return;
+                }
+                g_task_set_task_data(task, g_strdup(""), g_free);
+                g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
+                return;
+        }
         p = g_new0(Prepare, 1);
         if (!plan_uris(r, mp, p, &port, &error)) {
                 prepare_free(p);
@@ -254,6 +272,16 @@ void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cooki
         p->ref = domain_ref_new(d);
         p->def = domain_def_copy(def);
         domain_launch_async(d, g_steal_pointer(&def), "defer", on_incoming_launched, p);
+}
+
+void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cookie_in, const char *owner,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        prepare_run(r, params, cookie_in, FALSE, owner, callback, user_data);
+}
+
+void migration_prepare2_async(Registry *r, MigrationParams *params, const char *owner,
+                              GAsyncReadyCallback callback, gpointer user_data) {
+        prepare_run(r, params, NULL, TRUE, owner, callback, user_data);
 }
 
 gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, char **ret_uri, GError **error) {
@@ -292,7 +320,11 @@ static void finish_complete(Domain *d, gboolean running) {
 
         domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
                          running ? "migrated" : "migration");
-        if ((flags & MIGRATE_PERSIST_DEST) && !registry_persist(d->registry, d, &error))
+        if ((flags & MIGRATE_PERSIST_DEST) && job->params->persistent_xml) {
+                if (!registry_define_xml(d->registry, job->params->persistent_xml, &error))
+                        g_warning("Failed to define '%s' from persistent_xml: %s", domain_name(d),
+                                  error->message);
+        } else if ((flags & MIGRATE_PERSIST_DEST) && !registry_persist(d->registry, d, &error))
                 g_warning("Failed to make '%s' persistent: %s", domain_name(d), error->message);
         g_variant_dict_init(&stats, job->stats);
         if (job->source_stop_time_ms > 0)
@@ -331,6 +363,10 @@ static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer us
 static void finish_proceed(Domain *d) {
         MigrationJob *job = d->job;
 
+        if (job->postcopy && d->state == DOMAIN_STATE_RUNNING) {
+                finish_complete(d, TRUE);
+                return;
+        }
         if (job->params->flags & MIGRATE_PAUSED) {
                 finish_complete(d, FALSE);
                 return;
@@ -339,9 +375,42 @@ static void finish_proceed(Domain *d) {
                                  domain_ref_new(d));
 }
 
+static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = domain_ref_get(ref);
+
+        if (!d)
+                return;
+        if (!reply) {
+                g_warning("Failed to run '%s' in post-copy: %s", domain_name(d), error->message);
+                return;
+        }
+        domain_set_state(d, DOMAIN_STATE_RUNNING, "postcopy");
+}
+
 void migration_dest_stream_ended(Domain *d, const char *status) {
         MigrationJob *job = d->job;
 
+        if (g_str_equal(status, "postcopy-active")) {
+                /* The guest runs here from now on, fetching missing pages on demand. */
+                job->postcopy = TRUE;
+                migration_job_disarm_deadline(job);
+                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL,
+                                         on_postcopy_running, domain_ref_new(d));
+                return;
+        }
+        if (job->postcopy && !g_str_equal(status, "completed")) {
+                /* Never kill it: only this side has the guest's newest state. */
+                job->stream_failed = TRUE;
+                g_free(job->error);
+                job->error = g_strdup_printf("The post-copy stream %s; the guest is paused here "
+                                            "(postcopy-failed)", status);
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                return;
+        }
         if (g_str_equal(status, "completed")) {
                 job->incoming_done = TRUE;
                 if (job->finish)
@@ -360,6 +429,34 @@ void migration_dest_stream_ended(Domain *d, const char *status) {
         }
 }
 
+/* OFFLINE: the definition in the Perform cookie becomes ours. */
+static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *cookie, GTask *task) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(DomainDef) def = NULL;
+        g_autofree char *xml = NULL;
+        Domain *d;
+
+        if (!cookie->persistent_xml) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                        "An offline migration's cookie must carry the definition; "
+                                        "pass the cookie Perform3 returned");
+                g_object_unref(task);
+                return;
+        }
+        def = domain_def_parse(cookie->persistent_xml, -1, &error);
+        if (def && mp->destination_name)
+                domain_def_set_name(def, mp->destination_name);
+        xml = def ? domain_def_format(def) : NULL;
+        d = xml ? registry_define_xml(r, xml, &error) : NULL;
+        if (!d) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        finish_return(task, d);
+        g_object_unref(task);
+}
+
 static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
 
@@ -376,6 +473,14 @@ static void finish_cancelled(Domain *d, GTask *task) {
                 g_object_unref(task);
                 return;
         }
+        if (d->job->postcopy) {
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                migration_job_end(d, JOB_RESULT_FAILED, "The source cancelled a post-copy migration; "
+                                                        "the guest stays paused here (postcopy-failed)");
+                g_task_return_pointer(task, NULL, NULL);
+                g_object_unref(task);
+                return;
+        }
         migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");
         if (!d->qemu) {
                 g_task_return_pointer(task, NULL, NULL);
@@ -388,8 +493,9 @@ static void finish_cancelled(Domain *d, GTask *task) {
         qemu_process_kill(d->qemu, 0);
 }
 
-void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
-                            GAsyncReadyCallback callback, gpointer user_data) {
+/* Protocol 2 (@v2) sends no statistics: Finish2 gets only the name. */
+static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, gboolean cancelled,
+                       GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) mp = params;
         g_autoptr(GError) error = NULL;
@@ -406,14 +512,24 @@ void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie
                 finish_cancelled(name ? g_hash_table_lookup(r->by_name, name) : NULL, task);
                 return;
         }
-        cookie = migration_cookie_from_peer(r, cookie_in, NULL, &error);
-        if (!cookie) {
+        if (v2 && !name) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                        "Finish2 needs the domain's name at the destination (dname)");
+                g_object_unref(task);
+                return;
+        }
+        cookie = v2 ? NULL : migration_cookie_from_peer(r, cookie_in, NULL, &error);
+        if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
         }
         if (!name)
                 name = cookie->name;
+        if (cookie && (mp->flags & MIGRATE_OFFLINE)) {
+                finish_offline(r, mp, cookie, task);
+                return;
+        }
         d = g_hash_table_lookup(r->by_name, name);
         job = d ? d->job : NULL;
         if (!job || job->type != JOB_TYPE_MIGRATION_IN || job->phase != JOB_PHASE_PREPARE) {
@@ -424,7 +540,7 @@ void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie
                 g_object_unref(task);
                 return;
         }
-        if (!g_str_equal(cookie->uuid, domain_uuid(d))) {
+        if (cookie && !g_str_equal(cookie->uuid, domain_uuid(d))) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
                                         "The migration cookie is for domain %s, not %s", cookie->uuid,
                                         domain_uuid(d));
@@ -432,8 +548,8 @@ void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie
                 return;
         }
         job->params->flags |= mp->flags;
-        job->source_stop_time_ms = cookie->source_stop_time_ms;
-        if (cookie->stats) {
+        job->source_stop_time_ms = cookie ? cookie->source_stop_time_ms : 0;
+        if (cookie && cookie->stats) {
                 g_clear_pointer(&job->stats, g_variant_unref);
                 job->stats = g_variant_ref(cookie->stats);
         }
@@ -449,6 +565,16 @@ void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie
         }
         if (job->incoming_done)
                 finish_proceed(d);
+}
+
+void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
+                            GAsyncReadyCallback callback, gpointer user_data) {
+        finish_run(r, params, cookie_in, FALSE, cancelled, callback, user_data);
+}
+
+void migration_finish2_async(Registry *r, MigrationParams *params, int retcode, GAsyncReadyCallback callback,
+                             gpointer user_data) {
+        finish_run(r, params, NULL, TRUE, retcode != 0, callback, user_data);
 }
 
 char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error) {

@@ -2,6 +2,7 @@
 
 #include "md-error.h"
 #include "migration-job.h"
+#include "migration-setup.h"
 #include "registry.h"
 
 /* libvirt's rate for statistics while a stream runs. */
@@ -79,6 +80,7 @@ void migration_job_free(MigrationJob *job) {
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         g_clear_pointer(&job->params, migration_params_free);
         g_clear_pointer(&job->stats, g_variant_unref);
+        g_clear_pointer(&job->setup_stats, g_variant_unref);
         g_free(job->owner);
         g_free(job->error);
         g_free(job);
@@ -151,6 +153,15 @@ static GVariant *job_stats_build(MigrationJob *job, GVariant *base) {
         g_auto(GVariantDict) dict;
 
         g_variant_dict_init(&dict, base);
+        if (job->setup_stats) {
+                GVariantIter iter;
+                const char *key;
+                GVariant *value;
+
+                g_variant_iter_init(&iter, job->setup_stats);
+                while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
+                        g_variant_dict_insert_value(&dict, key, value);
+        }
         g_variant_dict_insert(&dict, "operation", "i",
                               job->type == JOB_TYPE_MIGRATION_OUT ? JOB_OPERATION_MIGRATION_OUT
                                                                   : JOB_OPERATION_MIGRATION_IN);
@@ -221,6 +232,24 @@ static const char *job_result_to_string(JobResult result) {
         }
 }
 
+static void on_reset_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
+
+        if (!reply)
+                g_warning("Failed to reset QEMU's migration settings: %s, ignoring", error->message);
+}
+
+/* The guest stays on a QEMU that has the job's capabilities: the next job
+ * must start clean. */
+static void reset_qemu(Domain *d) {
+        g_autoptr(QemuCommandList) commands = qemu_command_list_new();
+
+        migration_setup_add_reset(commands);
+        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
+                                    on_reset_done, NULL);
+}
+
 void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
         MigrationJob *job = d->job;
         Registry *r = d->registry;
@@ -231,6 +260,9 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
                 return;
         g_clear_handle_id(&job->phase_timer, g_source_remove);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
+        if (job->type == JOB_TYPE_MIGRATION_OUT && job->qemu_configured && d->qemu &&
+            result != JOB_RESULT_COMPLETED)
+                reset_qemu(d);
         if (result == JOB_RESULT_COMPLETED)
                 job->progress.progress = 100.0;
         stats = job_stats_build(job, job->stats);
@@ -285,7 +317,8 @@ void migration_job_on_event(Domain *d, const char *event, JsonObject *data) {
                     job->phase == JOB_PHASE_PREPARE)
                         migration_job_disarm_deadline(job);
                 if (!g_str_equal(status, "completed") && !g_str_equal(status, "failed") &&
-                    !g_str_equal(status, "cancelled"))
+                    !g_str_equal(status, "cancelled") && !g_str_equal(status, "postcopy-active") &&
+                    !g_str_equal(status, "postcopy-paused"))
                         return;
                 if (job->type == JOB_TYPE_MIGRATION_OUT)
                         migration_source_stream_ended(d, status);
@@ -343,6 +376,14 @@ void migration_job_abandon(Domain *d, const char *why) {
                 }
                 G_GNUC_FALLTHROUGH;
         case JOB_PHASE_PREPARE:
+                if (job->postcopy) {
+                        /* The guest's newest state is here: keep it, paused. */
+                        msg = g_strdup_printf("Post-copy migration abandoned (%s); the guest stays "
+                                              "paused here (postcopy-failed)", why);
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                        migration_job_end(d, JOB_RESULT_FAILED, msg);
+                        break;
+                }
                 msg = g_strdup_printf("Incoming migration cancelled: %s", why);
                 migration_job_end(d, JOB_RESULT_CANCELLED, msg);
                 if (d->qemu) {

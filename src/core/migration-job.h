@@ -57,6 +57,9 @@ struct MigrationJob {
         guint16 port;                /* destination: the port QEMU listens on */
         gint64 source_stop_time_ms;  /* wall clock, from the Perform cookie */
         gint64 stop_time_ms;         /* source: when our guest stopped */
+        GVariant *setup_stats;       /* QEMU's settings in effect for this job, a{sv} */
+        gboolean qemu_configured;    /* capabilities were changed: reset them at the end */
+        gboolean postcopy;           /* the stream switched to post-copy */
 };
 
 const char *job_type_to_string(JobType type);

@@ -34,17 +34,17 @@ static const FlagInfo flag_table[] = {
           "Migration flag NON_SHARED_DISK is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
         { MIGRATE_NON_SHARED_INC, "NON_SHARED_INC", FALSE,
           "Migration flag NON_SHARED_INC is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
-        { MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", FALSE, NULL },
-        { MIGRATE_UNSAFE, "UNSAFE", FALSE, NULL },
-        { MIGRATE_OFFLINE, "OFFLINE", FALSE, NULL },
-        { MIGRATE_COMPRESSED, "COMPRESSED", FALSE, NULL },
+        { MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", TRUE, NULL },
+        { MIGRATE_UNSAFE, "UNSAFE", TRUE, NULL },
+        { MIGRATE_OFFLINE, "OFFLINE", TRUE, NULL },
+        { MIGRATE_COMPRESSED, "COMPRESSED", TRUE, NULL },
         { MIGRATE_ABORT_ON_ERROR, "ABORT_ON_ERROR", FALSE, NULL },
-        { MIGRATE_AUTO_CONVERGE, "AUTO_CONVERGE", FALSE, NULL },
+        { MIGRATE_AUTO_CONVERGE, "AUTO_CONVERGE", TRUE, NULL },
         { MIGRATE_RDMA_PIN_ALL, "RDMA_PIN_ALL", FALSE,
           "Migration flag RDMA_PIN_ALL is not supported: migrationd migrates over TCP only, never RDMA" },
-        { MIGRATE_POSTCOPY, "POSTCOPY", FALSE, NULL },
+        { MIGRATE_POSTCOPY, "POSTCOPY", TRUE, NULL },
         { MIGRATE_TLS, "TLS", FALSE, NULL },
-        { MIGRATE_PARALLEL, "PARALLEL", FALSE, NULL },
+        { MIGRATE_PARALLEL, "PARALLEL", TRUE, NULL },
         { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES", FALSE,
           "Migration flag NON_SHARED_SYNCHRONOUS_WRITES is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
         { MIGRATE_POSTCOPY_RESUME, "POSTCOPY_RESUME", FALSE, NULL },
@@ -87,6 +87,8 @@ static const FlagRule flag_rules[] = {
           "Migration flags TUNNELLED and PARALLEL exclude each other: a tunnel carries a single connection" },
         { MIGRATE_ZEROCOPY, FLAG_RULE_REQUIRES, MIGRATE_PARALLEL,
           "Migration flag ZEROCOPY requires PARALLEL: QEMU sends zero-copy only over parallel (multifd) connections" },
+        { MIGRATE_POSTCOPY, FLAG_RULE_EXCLUDES, MIGRATE_PARALLEL,
+          "Migration flags POSTCOPY and PARALLEL exclude each other: QEMU 7.2 cannot switch a multifd migration to post-copy" },
         { MIGRATE_POSTCOPY_RESUME, FLAG_RULE_REQUIRES, MIGRATE_POSTCOPY,
           "Migration flag POSTCOPY_RESUME requires POSTCOPY: only a post-copy migration can be resumed" },
 };
@@ -383,21 +385,21 @@ static const ParamInfo param_table[] = {
         { "destination_xml", "s", "string", TRUE, 0, 0, check_nonempty, 0, 0,
           FIELD(destination_xml), NO_HAS },
         /* Without PERSIST_DEST it would be silently ignored. */
-        { "persistent_xml", "s", "string", FALSE, MIGRATE_PERSIST_DEST, 0, check_nonempty, 0, 0,
+        { "persistent_xml", "s", "string", TRUE, MIGRATE_PERSIST_DEST, 0, check_nonempty, 0, 0,
           FIELD(persistent_xml), NO_HAS },
         { "bandwidth", "t", "uint64", TRUE, 0, 0, check_range, 0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB,
           FIELD(bandwidth), FIELD(has_bandwidth) },
-        { "bandwidth.postcopy", "t", "uint64", FALSE, MIGRATE_POSTCOPY, 0, check_range,
+        { "bandwidth.postcopy", "t", "uint64", TRUE, MIGRATE_POSTCOPY, 0, check_range,
           0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB, FIELD(bandwidth_postcopy), FIELD(has_bandwidth_postcopy) },
-        { "listen_address", "s", "string", FALSE, 0, 0, check_host, 0, 0,
+        { "listen_address", "s", "string", TRUE, 0, 0, check_host, 0, 0,
           FIELD(listen_address), NO_HAS },
-        { "parallel.connections", "i", "int32", FALSE, MIGRATE_PARALLEL, 0, check_range, 1, 255,
+        { "parallel.connections", "i", "int32", TRUE, MIGRATE_PARALLEL, 0, check_range, 1, 255,
           FIELD(parallel_connections), FIELD(has_parallel_connections) },
-        { "compression", "as", "array of strings", FALSE, MIGRATE_COMPRESSED, 0, check_compression, 0, 0,
+        { "compression", "as", "array of strings", TRUE, MIGRATE_COMPRESSED, 0, check_compression, 0, 0,
           FIELD(compression), NO_HAS },
-        { "auto_converge.initial", "i", "int32", FALSE, MIGRATE_AUTO_CONVERGE, 0, check_range, 0, 100,
+        { "auto_converge.initial", "i", "int32", TRUE, MIGRATE_AUTO_CONVERGE, 0, check_range, 0, 100,
           FIELD(auto_converge_initial), FIELD(has_auto_converge_initial) },
-        { "auto_converge.increment", "i", "int32", FALSE, MIGRATE_AUTO_CONVERGE, 0, check_range, 1, 100,
+        { "auto_converge.increment", "i", "int32", TRUE, MIGRATE_AUTO_CONVERGE, 0, check_range, 1, 100,
           FIELD(auto_converge_increment), FIELD(has_auto_converge_increment) },
         { "tls.destination", "s", "string", FALSE, MIGRATE_TLS, 0, check_host, 0, 0,
           FIELD(tls_destination), NO_HAS },
@@ -600,4 +602,27 @@ void migration_params_free(MigrationParams *params) {
         g_strfreev(params->compression);
         g_strfreev(params->migrate_disks);
         g_free(params);
+}
+
+void migration_params_fill_from(MigrationParams *p, const MigrationParams *other) {
+#define FILL_STRING(field) if (!p->field && other->field) p->field = g_strdup(other->field)
+#define FILL_VALUE(field) if (!p->has_##field && other->has_##field) { p->field = other->field; p->has_##field = TRUE; }
+        FILL_STRING(migrate_uri);
+        FILL_STRING(destination_name);
+        FILL_STRING(destination_xml);
+        FILL_STRING(persistent_xml);
+        FILL_STRING(listen_address);
+        FILL_STRING(tls_destination);
+        FILL_VALUE(bandwidth);
+        FILL_VALUE(bandwidth_postcopy);
+        FILL_VALUE(parallel_connections);
+        FILL_VALUE(auto_converge_initial);
+        FILL_VALUE(auto_converge_increment);
+        if (!p->compression && other->compression)
+                p->compression = g_strdupv(other->compression);
+        if (!p->migrate_disks && other->migrate_disks)
+                p->migrate_disks = g_strdupv(other->migrate_disks);
+        p->flags |= other->flags;
+#undef FILL_STRING
+#undef FILL_VALUE
 }

@@ -104,5 +104,9 @@ MigrationParams *migration_params_new_plain(const char *destination_xml, const c
  * on anything else. */
 gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port, GError **error);
 
+/* Takes from @other what @p lacks, and its flags: the phases of one job may
+ * each carry part of the parameters (libvirt passes them to every phase). */
+void migration_params_fill_from(MigrationParams *p, const MigrationParams *other);
+
 void migration_params_free(MigrationParams *params);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationParams, migration_params_free)

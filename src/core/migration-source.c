@@ -4,6 +4,7 @@
 
 #include "md-error.h"
 #include "migration-job.h"
+#include "migration-setup.h"
 #include "migration.h"
 
 /* AbortJob answers within this time even when QEMU does not. */
@@ -65,7 +66,7 @@ static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error)
         g_autoptr(DomainDef) def = NULL;
 
         if (!p->destination_xml) {
-                def = domain_def_copy(d->live);
+                def = domain_def_copy(d->live ? d->live : d->def);
                 domain_def_set_name(def, name);
                 return g_steal_pointer(&def);
         }
@@ -95,10 +96,18 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
 
         if (!require_no_job(d, error))
                 return FALSE;
-        if (!domain_is_active(d) || d->starting || d->destroying) {
+        if (p->flags & MIGRATE_OFFLINE) {
+                if (!domain_is_persistent(d)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                    "Domain '%s' is transient: an offline migration moves the "
+                                    "definition, and it has none", domain_name(d));
+                        return FALSE;
+                }
+        } else if (!domain_is_active(d) || d->starting || d->destroying) {
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                             "Domain '%s' is not running; only a running or paused domain can be "
-                            "migrated live", domain_name(d));
+                            "migrated live (use OFFLINE with PERSIST_DEST to move its definition)",
+                            domain_name(d));
                 return FALSE;
         }
         def = destination_def(d, p, error);
@@ -148,17 +157,95 @@ static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer u
         migration_job_start_polling(job);
 }
 
+/* Step 2: QEMU has the job's settings (and told us which are in effect). */
+static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
+        g_autoptr(QemuCommandList) commands = NULL;
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? d->job : NULL;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform)
+                return;
+        if (!reply) {
+                g_autofree char *msg = g_strdup_printf("QEMU refused the migration settings: %s", error->message);
+                perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
+                return;
+        }
+        job->setup_stats = g_variant_ref_sink(migration_setup_stats(reply, job->params));
+        commands = qemu_command_list_new();
+        /* Without LIVE, libvirt pauses the guest for the whole transfer. */
+        if (!(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING)
+                qemu_command_list_add(commands, "stop", NULL);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "uri");
+        json_builder_add_string_value(b, job->params->migrate_uri);
+        json_builder_end_object(b);
+        qemu_command_list_add(commands, "migrate", json_builder_get_root(b));
+        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
+                                    on_migrate_started, domain_ref_new(d));
+}
+
+/* OFFLINE moves only the definition: no stream, the cookie carries it. */
+static void perform_offline(Domain *d, MigrationJob *job) {
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(GError) error = NULL;
+        const DomainDef *def = d->def ? d->def : d->live;
+        GTask *task = g_steal_pointer(&job->perform);
+        GBytes *bytes;
+
+        cookie = migration_cookie_for_host(d->registry,
+                                           job->params->destination_name ? job->params->destination_name
+                                                                         : domain_name(d),
+                                           domain_uuid(d));
+        cookie->persistent_xml = job->params->persistent_xml ? g_strdup(job->params->persistent_xml)
+                                                             : domain_def_format(def);
+        migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
+        bytes = migration_cookie_encode(cookie, &error);
+        migration_job_set_phase(job, JOB_PHASE_PERFORM3_DONE);
+        migration_job_arm_deadline(job);
+        if (bytes)
+                g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
+        else
+                g_task_return_error(task, g_steal_pointer(&error));
+        g_object_unref(task);
+}
+
+/* Phase 3 proper, after the caller checked the job: shared by Perform3 and
+ * Perform2. @p is merged into the job's parameters. */
+static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task) {
+        g_autoptr(QemuCommandList) commands = NULL;
+        guint64 bandwidth;
+
+        migration_params_fill_from(p, job->params);
+        migration_params_free(job->params);
+        job->params = p;
+        migration_job_disarm_deadline(job);
+        migration_job_set_phase(job, JOB_PHASE_PERFORM3);
+        job->perform = task;
+        if (p->flags & MIGRATE_OFFLINE) {
+                perform_offline(d, job);
+                return;
+        }
+        bandwidth = p->has_bandwidth ? p->bandwidth : d->max_speed_mib;
+        commands = qemu_command_list_new();
+        migration_setup_add(commands, p, TRUE, bandwidth, d->max_downtime_ms);
+        qemu_command_list_add(commands, "query-migrate-parameters", NULL);
+        job->qemu_configured = TRUE;
+        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
+                                    on_setup_done, domain_ref_new(d));
+}
+
 void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_in,
                              GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) p = params;
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
-        g_autoptr(QemuCommandList) commands = NULL;
-        g_autoptr(JsonBuilder) b = json_builder_new();
         MigrationJob *job = d->job;
-        guint64 bandwidth;
-        guint flags;
+        gboolean offline;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_BEGIN3) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
@@ -171,41 +258,18 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        if (!p->migrate_uri) {
+        offline = ((p->flags | job->params->flags) & MIGRATE_OFFLINE) != 0;
+        if (!offline && !p->migrate_uri && !job->params->migrate_uri) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                         "Perform3 needs the URI that Prepare3 returned (uri or migrate_uri)");
                 return;
         }
-        if (!d->qemu) {
+        if (!offline && !d->qemu) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' is not running", domain_name(d));
                 return;
         }
-        flags = p->flags | job->params->flags;
-        bandwidth = p->has_bandwidth ? p->bandwidth
-                  : job->params->has_bandwidth ? job->params->bandwidth : d->max_speed_mib;
-
-        migration_job_disarm_deadline(job);
-        migration_job_set_phase(job, JOB_PHASE_PERFORM3);
-        job->perform = g_steal_pointer(&task);
-
-        commands = qemu_command_list_new();
-        qemu_command_list_add(commands, "migrate-set-capabilities",
-                              qemu_migration_capabilities_args((const char *[]) { "events" },
-                                                               (const gboolean[]) { TRUE }, 1));
-        qemu_command_list_add(commands, "migrate-set-parameters", qemu_migration_speed_args(bandwidth));
-        qemu_command_list_add(commands, "migrate-set-parameters",
-                              qemu_migration_downtime_args(d->max_downtime_ms));
-        /* Without LIVE, libvirt pauses the guest for the whole transfer. */
-        if (!(flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING)
-                qemu_command_list_add(commands, "stop", NULL);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "uri");
-        json_builder_add_string_value(b, p->migrate_uri);
-        json_builder_end_object(b);
-        qemu_command_list_add(commands, "migrate", json_builder_get_root(b));
-        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
-                                    on_migrate_started, domain_ref_new(d));
+        perform_start(d, job, g_steal_pointer(&p), g_steal_pointer(&task));
 }
 
 GBytes *migration_perform_finish(GAsyncResult *result, GError **error) {
@@ -235,7 +299,14 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
                         perform_fail(job, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted");
                         return;
                 }
-                msg = g_strdup_printf("The migration failed: %s", why ? why : status ? status : "unknown error");
+                if (job->postcopy) {
+                        /* The destination has the newest state: this side must not run again. */
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                        msg = g_strdup_printf("The post-copy migration failed (%s); the guest cannot "
+                                              "resume here and stays paused on the destination "
+                                              "(postcopy-failed)", why ? why : status ? status : "unknown error");
+                } else
+                        msg = g_strdup_printf("The migration failed: %s", why ? why : status ? status : "unknown error");
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
@@ -271,6 +342,11 @@ void migration_source_stream_ended(Domain *d, const char *status) {
 
         if (job->phase != JOB_PHASE_PERFORM3 || job->stream_failed)
                 return;
+        if (g_str_equal(status, "postcopy-active")) {
+                job->postcopy = TRUE;
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy");
+                return;
+        }
         if (g_str_equal(status, "cancelled"))
                 job->aborted = TRUE;
         g_clear_handle_id(&job->poll_timer, g_source_remove);
@@ -298,7 +374,8 @@ static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data
 }
 
 void migration_source_resume(Domain *d) {
-        if (!d->qemu)
+        /* After the switch to post-copy the destination has the newest state. */
+        if (!d->qemu || (d->job && d->job->postcopy))
                 return;
         if (d->state == DOMAIN_STATE_RUNNING) {
                 domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
@@ -317,23 +394,28 @@ static void on_source_gone(GObject *source, GAsyncResult *result, gpointer user_
 
 static void confirm_success(Domain *d, GTask *task, guint flags) {
         g_autoptr(GError) error = NULL;
+        /* An offline migration moved only the definition: a guest running
+         * here (if any) keeps running. */
+        gboolean stop_guest = d->qemu && !(flags & MIGRATE_OFFLINE);
         GTask *waiter;
 
         migration_job_set_phase(d->job, JOB_PHASE_CONFIRM3);
         migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
-        /* The guest runs on the destination now: the definition may go. */
+        if (stop_guest) {
+                waiter = g_task_new(NULL, NULL, on_source_gone, task);
+                g_ptr_array_add(d->exit_waiters, waiter);
+                d->exit_reason = g_strdup("migrated");
+                qemu_process_kill(d->qemu, SOURCE_EXIT_GRACE_MS);
+        }
+        /* The guest runs on the destination now: the definition may go. Last,
+         * because a shut-off domain goes away with it. */
         if ((flags & MIGRATE_UNDEFINE_SOURCE) && domain_is_persistent(d) &&
             !registry_undefine(d->registry, d, 0, &error))
                 g_warning("Failed to undefine '%s' after migrating it: %s", domain_name(d), error->message);
-        if (!d->qemu) {
+        if (!stop_guest) {
                 g_task_return_boolean(task, TRUE);
                 g_object_unref(task);
-                return;
         }
-        waiter = g_task_new(NULL, NULL, on_source_gone, task);
-        g_ptr_array_add(d->exit_waiters, waiter);
-        d->exit_reason = g_strdup("migrated");
-        qemu_process_kill(d->qemu, SOURCE_EXIT_GRACE_MS);
 }
 
 void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
@@ -384,6 +466,8 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         if (performed)
                 migration_source_resume(d);
         migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED);
+        if (job->postcopy)
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
         msg = g_strdup(job->error ? job->error : "The migration was cancelled");
         migration_job_end(d, job->aborted || !performed ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
         g_task_return_boolean(task, TRUE);
@@ -543,4 +627,110 @@ gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError *
         registry_notify_changed(d->registry, d, "MaxDowntime", NULL);
         apply_to_stream(d, qemu_migration_downtime_args(ms));
         return TRUE;
+}
+
+/* ---- Post-copy ---- */
+
+static void on_postcopy_started(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        GError *error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+
+        if (reply)
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, error);
+        g_object_unref(task);
+}
+
+void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        MigrationJob *job = d->job;
+
+        if (flags) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                g_object_unref(task);
+                return;
+        }
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3 ||
+            job->stream_failed || !d->qemu) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' has no running migration stream to switch to post-copy",
+                                        domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        if (!(job->params->flags & MIGRATE_POSTCOPY)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "The migration of '%s' was not started with the POSTCOPY flag; "
+                                        "QEMU can only switch when both sides enabled post-copy",
+                                        domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate-start-postcopy", NULL, NULL,
+                                 on_postcopy_started, task);
+}
+
+gboolean migration_start_postcopy_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- Protocol 2 ---- */
+
+typedef struct {
+        GTask *task;
+        DomainRef *ref;
+} Perform2;
+
+static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Perform2 *p2 = user_data;
+        GError *error = NULL;
+        g_autoptr(GBytes) cookie = migration_perform_finish(result, &error);
+        Domain *d = domain_ref_get(p2->ref);
+
+        if (!cookie) {
+                /* v2's failure rule, here at once: the guest stays and runs here. */
+                if (d && d->job) {
+                        gboolean aborted = d->job->aborted;
+                        migration_source_resume(d);
+                        migration_job_end(d, aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, error->message);
+                }
+                g_task_return_error(p2->task, error);
+                g_object_unref(p2->task);
+        } else if (!d || !d->job) {
+                g_task_return_new_error(p2->task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The domain went away during Perform2");
+                g_object_unref(p2->task);
+        } else {
+                confirm_success(d, p2->task, d->job->params->flags);
+        }
+        domain_ref_free(p2->ref);
+        g_free(p2);
+}
+
+void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie_in, const char *owner,
+                              GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) begin_params = g_new0(MigrationParams, 1);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+        Perform2 *p2;
+
+        migration_params_fill_from(begin_params, params);
+        if (!migration_begin(d, g_steal_pointer(&begin_params), owner, &xml, &cookie, &error)) {
+                migration_params_free(params);
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        p2 = g_new0(Perform2, 1);
+        p2->task = task;
+        p2->ref = domain_ref_new(d);
+        migration_perform_async(d, params, cookie_in, on_perform2_done, p2);
+}
+
+gboolean migration_perform2_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
 }

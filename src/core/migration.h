@@ -34,6 +34,10 @@ gboolean migration_confirm_finish(GAsyncResult *result, GError **error);
 void migration_abort_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_abort_finish(GAsyncResult *result, GError **error);
 
+/* Switches a running POSTCOPY stream to post-copy (QMP migrate-start-postcopy). */
+void migration_start_postcopy_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_start_postcopy_finish(GAsyncResult *result, GError **error);
+
 gboolean migration_set_max_speed(Domain *domain, guint64 mib_s, guint flags, GError **error);
 gboolean migration_set_max_downtime(Domain *domain, guint64 ms, guint flags, GError **error);
 
@@ -54,6 +58,21 @@ void migration_finish_async(Registry *registry, MigrationParams *params /* consu
                             GBytes *cookie_in, gboolean cancelled, GAsyncReadyCallback callback,
                             gpointer user_data);
 char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error);
+
+/* ---- Protocol 2: the same inner code without Begin and Confirm ---- */
+
+/* Prepare2: no cookie from the source; finish with migration_prepare_finish(). */
+void migration_prepare2_async(Registry *registry, MigrationParams *params /* consumed */, const char *owner,
+                              GAsyncReadyCallback callback, gpointer user_data);
+/* Finish2: @retcode != 0 means Perform2 failed: the incoming guest is killed.
+ * Finish with migration_finish_finish(). */
+void migration_finish2_async(Registry *registry, MigrationParams *params /* consumed */, int retcode,
+                             GAsyncReadyCallback callback, gpointer user_data);
+/* Perform2: Begin, Perform and, on success, the source side of Confirm in
+ * one call: the source guest is stopped here when the stream completed. */
+void migration_perform2_async(Domain *domain, MigrationParams *params /* consumed */, GBytes *cookie_in,
+                              const char *owner, GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_perform2_finish(GAsyncResult *result, GError **error);
 
 /* ---- Shared (migration-source.c) ---- */
 

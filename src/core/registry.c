@@ -5,6 +5,7 @@
 #include <json-glib/json-glib.h>
 
 #include "md-error.h"
+#include "i18n.h"
 #include "migration-job.h"
 #include "registry.h"
 
@@ -133,7 +134,7 @@ Domain *registry_lookup_by_name(Registry *r, const char *name, GError **error) {
         Domain *d = g_hash_table_lookup(r->by_name, name);
 
         if (!d)
-                g_set_error(error, MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "No domain named '%s'", name);
+                g_set_error(error, MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, _("No domain named '%s'"), name);
         return d;
 }
 
@@ -142,7 +143,7 @@ Domain *registry_lookup_by_uuid(Registry *r, const char *uuid, GError **error) {
         Domain *d = g_hash_table_lookup(r->by_uuid, lower);
 
         if (!d)
-                g_set_error(error, MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "No domain with UUID '%s'", uuid);
+                g_set_error(error, MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, _("No domain with UUID '%s'"), uuid);
         return d;
 }
 
@@ -262,15 +263,15 @@ Domain *registry_define_xml(Registry *r, const char *xml, GError **error) {
         by_name = g_hash_table_lookup(r->by_name, def->name);
         if (by_name && by_name != by_uuid) {
                 g_set_error(error, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
-                            "A domain named '%s' already exists with UUID %s", def->name,
+                            _("A domain named '%s' already exists with UUID %s"), def->name,
                             domain_uuid(by_name));
                 return NULL;
         }
-        if (by_uuid && !require_no_job(by_uuid, error))
+        if (by_uuid && !domain_check_changeable(by_uuid, error))
                 return NULL;
         if (by_uuid && !g_str_equal(domain_name(by_uuid), def->name)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
-                            "The UUID %s already belongs to domain '%s'", def->uuid,
+                            _("The UUID %s already belongs to domain '%s'"), def->uuid,
                             domain_name(by_uuid));
                 return NULL;
         }
@@ -306,15 +307,15 @@ gboolean registry_undefine(Registry *r, Domain *d, guint flags, GError **error) 
         g_autofree char *path = NULL;
 
         if (flags) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, _("Unsupported flags 0x%x"), flags);
                 return FALSE;
         }
-        if (!require_no_job(d, error))
+        if (!domain_check_changeable(d, error))
                 return FALSE;
         if (!domain_is_persistent(d)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "Domain '%s' is transient and has no definition to remove; "
-                            "destroy it instead", domain_name(d));
+                            _("Domain '%s' is transient and has no definition to remove; "
+                              "destroy it instead"), domain_name(d));
                 return FALSE;
         }
         path = definition_path(r, d->def->name);

@@ -7,6 +7,7 @@
 #include "ctl-bus.h"
 #include "ctl-output.h"
 #include "ctl-variant.h"
+#include "i18n.h"
 
 /* Calls a lifecycle method (Start, Shutdown, ...: "u flags", no reply) on the
  * domain called @name. */
@@ -27,7 +28,7 @@ int verb_start(CtlContext *ctx, int argc, char **argv) {
 
         r = call_lifecycle(ctx, argv[1], "Start", &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to start domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to start domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -37,7 +38,7 @@ int verb_shutdown(CtlContext *ctx, int argc, char **argv) {
 
         r = call_lifecycle(ctx, argv[1], "Shutdown", &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to shut down domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to shut down domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -47,7 +48,7 @@ int verb_destroy(CtlContext *ctx, int argc, char **argv) {
 
         r = call_lifecycle(ctx, argv[1], "Destroy", &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to destroy domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to destroy domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -57,7 +58,7 @@ int verb_suspend(CtlContext *ctx, int argc, char **argv) {
 
         r = call_lifecycle(ctx, argv[1], "Suspend", &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to suspend domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to suspend domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -67,7 +68,7 @@ int verb_resume(CtlContext *ctx, int argc, char **argv) {
 
         r = call_lifecycle(ctx, argv[1], "Resume", &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to resume domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to resume domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -77,7 +78,7 @@ int verb_undefine(CtlContext *ctx, int argc, char **argv) {
 
         r = call_lifecycle(ctx, argv[1], "Undefine", &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to undefine domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to undefine domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -95,7 +96,7 @@ int verb_dumpxml(CtlContext *ctx, int argc, char **argv) {
         if (r >= 0)
                 r = sd_bus_message_read(reply, "s", &xml);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to get the XML of domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to get the XML of domain '%s'"), argv[1]);
 
         fputs(xml, stdout);
         if (!g_str_has_suffix(xml, "\n"))
@@ -107,22 +108,22 @@ static void print_domain_info(GVariant *properties) {
         const int width = 12;
         const char *job_type = ctl_dict_get_string(properties, "JobType", "none");
 
-        ctl_print_field(width, "Name", "%s", ctl_dict_get_string(properties, "Name", "-"));
-        ctl_print_field(width, "UUID", "%s", ctl_dict_get_string(properties, "UUID", "-"));
-        ctl_print_field(width, "State", "%s (%s)",
+        ctl_print_field(width, _("Name"), "%s", ctl_dict_get_string(properties, "Name", "-"));
+        ctl_print_field(width, _("UUID"), "%s", ctl_dict_get_string(properties, "UUID", "-"));
+        ctl_print_field(width, _("State"), "%s (%s)",
                         ctl_dict_get_string(properties, "State", "-"),
                         ctl_dict_get_string(properties, "StateReason", "-"));
-        ctl_print_field(width, "Persistent", "%s",
-                        ctl_dict_get_boolean(properties, "Persistent", FALSE) ? "yes" : "no");
+        ctl_print_field(width, _("Persistent"), "%s",
+                        ctl_dict_get_boolean(properties, "Persistent", FALSE) ? _("yes") : _("no"));
         if (g_str_equal(job_type, "none"))
-                ctl_print_field(width, "Job", "none");
+                ctl_print_field(width, _("Job"), "%s", _("none"));
         else
-                ctl_print_field(width, "Job", "%s, phase %s, %.1f%%", job_type,
+                ctl_print_field(width, _("Job"), _("%s, phase %s, %.1f%%"), job_type,
                                 ctl_dict_get_string(properties, "JobPhase", "-"),
                                 ctl_dict_get_double(properties, "JobProgress", 0.0));
-        ctl_print_field(width, "Max downtime", "%" G_GUINT64_FORMAT " ms",
+        ctl_print_field(width, _("Max downtime"), "%" G_GUINT64_FORMAT " ms",
                         ctl_dict_get_uint64(properties, "MaxDowntime", 0));
-        ctl_print_field(width, "Max speed", "%" G_GUINT64_FORMAT " MiB/s",
+        ctl_print_field(width, _("Max speed"), "%" G_GUINT64_FORMAT " MiB/s",
                         ctl_dict_get_uint64(properties, "MaxSpeed", 0));
 }
 
@@ -136,7 +137,7 @@ int verb_info(CtlContext *ctx, int argc, char **argv) {
         if (r >= 0)
                 r = ctl_get_all_properties(ctx->bus, path, MIGRATION1_DOMAIN_INTERFACE, &error, &properties);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to get the properties of domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to get the properties of domain '%s'"), argv[1]);
 
         if (ctx->json)
                 ctl_json_print_variant(properties);
@@ -220,7 +221,7 @@ int verb_list(CtlContext *ctx, int argc, char **argv) {
 
         r = list_domains(ctx, ctx->list_flags, &error, &domains);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to list domains");
+                return ctl_log_error(r, &error, _("Failed to list domains"));
 
         if (ctx->json)
                 print_domain_json(domains);
@@ -253,7 +254,7 @@ int verb_define(CtlContext *ctx, int argc, char **argv) {
 
         r = read_definition(file, &xml, &read_error);
         if (r < 0) {
-                g_printerr("Failed to read '%s': %s\n", file, read_error->message);
+                g_printerr(_("Failed to read '%s': %s\n"), file, read_error->message);
                 return r;
         }
 
@@ -262,16 +263,16 @@ int verb_define(CtlContext *ctx, int argc, char **argv) {
         if (r >= 0)
                 r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to define a domain from '%s'", file);
+                return ctl_log_error(r, &error, _("Failed to define a domain from '%s'"), file);
 
         r = ctl_get_all_properties(ctx->bus, path, MIGRATION1_DOMAIN_INTERFACE, &error, &properties);
         if (r < 0)
-                return ctl_log_error(r, &error, "Defined %s, but failed to read its properties", path);
+                return ctl_log_error(r, &error, _("Defined %s, but failed to read its properties"), path);
 
         if (ctx->json)
                 ctl_json_print_variant(properties);
         else
-                printf("Defined domain '%s' (UUID %s).\n",
+                printf(_("Defined domain '%s' (UUID %s).\n"),
                        ctl_dict_get_string(properties, "Name", "-"),
                        ctl_dict_get_string(properties, "UUID", "-"));
         return 0;

@@ -6,6 +6,7 @@
 #include "ctl-bus.h"
 #include "ctl-output.h"
 #include "ctl-variant.h"
+#include "i18n.h"
 
 static int get_manager_properties(CtlContext *ctx, GVariant **ret_properties) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
@@ -14,7 +15,7 @@ static int get_manager_properties(CtlContext *ctx, GVariant **ret_properties) {
         r = ctl_get_all_properties(ctx->bus, MIGRATION1_MANAGER_PATH, MIGRATION1_MANAGER_INTERFACE,
                                    &error, ret_properties);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to get the properties of migrationd");
+                return ctl_log_error(r, &error, _("Failed to get the properties of migrationd"));
         return 0;
 }
 
@@ -42,8 +43,8 @@ int verb_version(CtlContext *ctx, int argc, char **argv) {
                 root = json_builder_get_root(builder);
                 ctl_json_print(root);
         } else {
-                ctl_print_field(14, "Client version", "%s", PACKAGE_VERSION);
-                ctl_print_field(14, "Daemon version", "%s", daemon_version);
+                ctl_print_field(14, _("Client version"), "%s", PACKAGE_VERSION);
+                ctl_print_field(14, _("Daemon version"), "%s", daemon_version);
         }
         return 0;
 }
@@ -53,11 +54,11 @@ int verb_capabilities(CtlContext *ctx, int argc, char **argv) {
                 const char *property;
                 const char *label;
         } fields[] = {
-                { "Hostname",         "Hostname" },
-                { "HostUUID",         "Host UUID" },
-                { "Version",          "Version" },
-                { "ProtocolVersions", "Protocol versions" },
-                { "Features",         "Features" },
+                { "Hostname",         N_("Hostname") },
+                { "HostUUID",         N_("Host UUID") },
+                { "Version",          N_("Version") },
+                { "ProtocolVersions", N_("Protocol versions") },
+                { "Features",         N_("Features") },
         };
         g_autoptr(GVariant) properties = NULL;
         int r;
@@ -74,7 +75,7 @@ int verb_capabilities(CtlContext *ctx, int argc, char **argv) {
         for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
                 g_autofree char *value = ctl_dict_format_value(properties, fields[i].property);
 
-                ctl_print_field(17, fields[i].label, "%s", value);
+                ctl_print_field(17, _(fields[i].label), "%s", value);
         }
         return 0;
 }

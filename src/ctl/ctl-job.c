@@ -7,6 +7,7 @@
 #include "ctl-output.h"
 #include "ctl-progress.h"
 #include "ctl-variant.h"
+#include "i18n.h"
 
 #define STAT_LABEL_WIDTH 24
 
@@ -26,42 +27,43 @@ static const struct {
         const char *label;
         CtlStatUnit unit;
 } stat_fields[] = {
-        { "operation",                "Operation",                STAT_OPERATION },
-        { "phase",                    "Phase",                    STAT_PLAIN },
-        { "progress",                 "Progress",                 STAT_PERCENT },
-        { "status",                   "QEMU status",              STAT_PLAIN },
-        { "success",                  "Success",                  STAT_PLAIN },
-        { "errmsg",                   "Error",                    STAT_PLAIN },
-        { "time_elapsed",             "Time elapsed",             STAT_MS },
-        { "time_remaining",           "Time remaining",           STAT_MS },
-        { "downtime",                 "Downtime",                 STAT_MS },
-        { "setup_time",               "Setup time",               STAT_MS },
-        { "data_total",               "Data total",               STAT_BYTES },
-        { "data_processed",           "Data processed",           STAT_BYTES },
-        { "data_remaining",           "Data remaining",           STAT_BYTES },
-        { "memory_total",             "Memory total",             STAT_BYTES },
-        { "memory_processed",         "Memory processed",         STAT_BYTES },
-        { "memory_remaining",         "Memory remaining",         STAT_BYTES },
-        { "memory_bps",               "Memory bandwidth",         STAT_BYTES_PER_SECOND },
-        { "memory_dirty_rate",        "Dirty rate",               STAT_PAGES_PER_SECOND },
-        { "memory_iteration",         "Iteration",                STAT_PLAIN },
-        { "memory_page_size",         "Page size",                STAT_BYTES },
-        { "memory_constant",          "Constant pages",           STAT_PLAIN },
-        { "memory_normal",            "Normal pages",             STAT_PLAIN },
-        { "memory_normal_bytes",      "Normal data",              STAT_BYTES },
-        { "memory_postcopy_requests", "Postcopy requests",        STAT_PLAIN },
-        { "auto_converge_throttle",   "Auto-converge throttle",   STAT_PERCENT },
-        { "compression_cache",        "Compression cache",        STAT_BYTES },
-        { "compression_bytes",        "Compressed data",          STAT_BYTES },
-        { "compression_pages",        "Compressed pages",         STAT_PLAIN },
-        { "compression_cache_misses", "Compression cache misses", STAT_PLAIN },
-        { "compression_overflow",     "Compression overflows",    STAT_PLAIN },
+        { "operation",                N_("Operation"),                STAT_OPERATION },
+        { "phase",                    N_("Phase"),                    STAT_PLAIN },
+        { "progress",                 N_("Progress"),                 STAT_PERCENT },
+        { "status",                   N_("QEMU status"),              STAT_PLAIN },
+        { "success",                  N_("Success"),                  STAT_PLAIN },
+        { "errmsg",                   N_("Error"),                    STAT_PLAIN },
+        { "time_elapsed",             N_("Time elapsed"),             STAT_MS },
+        { "time_remaining",           N_("Time remaining"),           STAT_MS },
+        { "downtime",                 N_("Downtime"),                 STAT_MS },
+        { "setup_time",               N_("Setup time"),               STAT_MS },
+        { "data_total",               N_("Data total"),               STAT_BYTES },
+        { "data_processed",           N_("Data processed"),           STAT_BYTES },
+        { "data_remaining",           N_("Data remaining"),           STAT_BYTES },
+        { "memory_total",             N_("Memory total"),             STAT_BYTES },
+        { "memory_processed",         N_("Memory processed"),         STAT_BYTES },
+        { "memory_remaining",         N_("Memory remaining"),         STAT_BYTES },
+        { "memory_bps",               N_("Memory bandwidth"),         STAT_BYTES_PER_SECOND },
+        { "memory_dirty_rate",        N_("Dirty rate"),               STAT_PAGES_PER_SECOND },
+        { "memory_iteration",         N_("Iteration"),                STAT_PLAIN },
+        { "memory_page_size",         N_("Page size"),                STAT_BYTES },
+        { "memory_constant",          N_("Constant pages"),           STAT_PLAIN },
+        { "memory_normal",            N_("Normal pages"),             STAT_PLAIN },
+        { "memory_normal_bytes",      N_("Normal data"),              STAT_BYTES },
+        { "memory_postcopy_requests", N_("Postcopy requests"),        STAT_PLAIN },
+        { "auto_converge_throttle",   N_("Auto-converge throttle"),   STAT_PERCENT },
+        { "compression_cache",        N_("Compression cache"),        STAT_BYTES },
+        { "compression_bytes",        N_("Compressed data"),          STAT_BYTES },
+        { "compression_pages",        N_("Compressed pages"),         STAT_PLAIN },
+        { "compression_cache_misses", N_("Compression cache misses"), STAT_PLAIN },
+        { "compression_overflow",     N_("Compression overflows"),    STAT_PLAIN },
 };
 
 /* libvirt's virDomainJobOperation. */
 static const char *const operation_names[] = {
-        "unknown", "start", "save", "restore", "incoming migration", "outgoing migration",
-        "snapshot", "snapshot revert", "dump", "backup", "snapshot delete",
+        N_("unknown"), N_("start"), N_("save"), N_("restore"), N_("incoming migration"),
+        N_("outgoing migration"), N_("snapshot"), N_("snapshot revert"), N_("dump"), N_("backup"),
+        N_("snapshot delete"),
 };
 
 static char *format_stat(GVariant *stats, const char *key, CtlStatUnit unit) {
@@ -77,7 +79,7 @@ static char *format_stat(GVariant *stats, const char *key, CtlStatUnit unit) {
                 gint32 op = g_variant_get_int32(value);
 
                 if (op >= 0 && op < (gint32) G_N_ELEMENTS(operation_names))
-                        return g_strdup(operation_names[op]);
+                        return g_strdup(_(operation_names[op]));
         }
         if (!value || !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64))
                 return ctl_dict_format_value(stats, key);
@@ -109,7 +111,7 @@ static void print_job_stats(const char *type, GVariant *stats) {
         GVariantIter iter;
         const char *key;
 
-        ctl_print_field(STAT_LABEL_WIDTH, "Type", "%s", type);
+        ctl_print_field(STAT_LABEL_WIDTH, _("Type"), "%s", type);
         for (size_t i = 0; i < G_N_ELEMENTS(stat_fields); i++) {
                 g_autoptr(GVariant) present = g_variant_lookup_value(stats, stat_fields[i].key, NULL);
                 g_autofree char *value = NULL;
@@ -119,7 +121,7 @@ static void print_job_stats(const char *type, GVariant *stats) {
                                  !*g_variant_get_string(present, NULL)))
                         continue;
                 value = format_stat(stats, stat_fields[i].key, stat_fields[i].unit);
-                ctl_print_field(STAT_LABEL_WIDTH, stat_fields[i].label, "%s", value);
+                ctl_print_field(STAT_LABEL_WIDTH, _(stat_fields[i].label), "%s", value);
         }
 
         g_variant_iter_init(&iter, stats);
@@ -163,7 +165,7 @@ int verb_jobinfo(CtlContext *ctx, int argc, char **argv) {
         if (r >= 0)
                 r = ctl_message_read_variant(reply, &stats);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to get the job statistics of domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to get the job statistics of domain '%s'"), argv[1]);
 
         if (ctx->json)
                 print_job_stats_json(type, stats);
@@ -182,7 +184,7 @@ int verb_abort(CtlContext *ctx, int argc, char **argv) {
                 r = ctl_call(ctx->bus, path, MIGRATION1_DOMAIN_INTERFACE, "AbortJob",
                              &error, NULL, "u", 0u);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to abort the job of domain '%s'", argv[1]);
+                return ctl_log_error(r, &error, _("Failed to abort the job of domain '%s'"), argv[1]);
         return 0;
 }
 
@@ -198,42 +200,40 @@ static int set_migration_value(CtlContext *ctx, const char *name, const char *me
         return ctl_call(ctx->bus, path, MIGRATION1_DOMAIN_INTERFACE, member, error, NULL, "tu", value, 0u);
 }
 
-static int parse_operand(const char *what, const char *text, guint64 min, guint64 *ret) {
-        g_autoptr(GError) error = NULL;
-
-        if (!g_ascii_string_to_unsigned(text, 10, min, G_MAXUINT64, ret, &error)) {
-                g_printerr("Invalid %s: %s\n", what, error->message);
-                return -EINVAL;
-        }
-        return 0;
+static gboolean parse_operand(const char *text, guint64 min, guint64 *ret, GError **error) {
+        return g_ascii_string_to_unsigned(text, 10, min, G_MAXUINT64, ret, error);
 }
 
 int verb_set_speed(CtlContext *ctx, int argc, char **argv) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(GError) parse_error = NULL;
         guint64 mib_s;
         int r;
 
-        r = parse_operand("bandwidth", argv[2], 0, &mib_s);
-        if (r < 0)
-                return r;
+        if (!parse_operand(argv[2], 0, &mib_s, &parse_error)) {
+                g_printerr(_("Invalid bandwidth: %s\n"), parse_error->message);
+                return -EINVAL;
+        }
         r = set_migration_value(ctx, argv[1], "MigrateSetMaxSpeed", mib_s, &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to set the migration bandwidth of domain '%s'",
+                return ctl_log_error(r, &error, _("Failed to set the migration bandwidth of domain '%s'"),
                                      argv[1]);
         return 0;
 }
 
 int verb_set_downtime(CtlContext *ctx, int argc, char **argv) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autoptr(GError) parse_error = NULL;
         guint64 ms;
         int r;
 
-        r = parse_operand("downtime", argv[2], 1, &ms);
-        if (r < 0)
-                return r;
+        if (!parse_operand(argv[2], 1, &ms, &parse_error)) {
+                g_printerr(_("Invalid downtime: %s\n"), parse_error->message);
+                return -EINVAL;
+        }
         r = set_migration_value(ctx, argv[1], "MigrateSetMaxDowntime", ms, &error);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to set the maximum downtime of domain '%s'",
+                return ctl_log_error(r, &error, _("Failed to set the maximum downtime of domain '%s'"),
                                      argv[1]);
         return 0;
 }

@@ -15,8 +15,9 @@
 typedef struct {
         const char *destination_name;
         const char *destination_xml;
-        const char *migrate_uri;
+        const char *migrate_uri;        /* NULL or empty: left out */
         gboolean bandwidth;             /* pass --bandwidth, if given */
+        gboolean settings;              /* pass --parallel and --compress, if given */
 } CtlParams;
 
 const char *ctl_migration_final_name(const CtlMigration *m) {
@@ -87,10 +88,17 @@ static int append_params(sd_bus_message *call, const CtlMigration *m, const CtlP
                 g_variant_dict_insert(&dict, "destination_name", "s", p->destination_name);
         if (p->destination_xml)
                 g_variant_dict_insert(&dict, "destination_xml", "s", p->destination_xml);
-        if (p->migrate_uri)
+        /* An offline migration's Prepare3 returns an empty URI: there is no stream. */
+        if (p->migrate_uri && *p->migrate_uri)
                 g_variant_dict_insert(&dict, "migrate_uri", "s", p->migrate_uri);
         if (p->bandwidth && m->ctx->has_bandwidth)
                 g_variant_dict_insert(&dict, "bandwidth", "t", m->ctx->bandwidth_mib);
+        if (p->settings && m->ctx->parallel_connections > 0)
+                g_variant_dict_insert(&dict, "parallel.connections", "i", m->ctx->parallel_connections);
+        if (p->settings && m->ctx->compression)
+                g_variant_dict_insert_value(&dict, "compression",
+                                            g_variant_new_strv((const char *const *) m->ctx->compression->pdata,
+                                                               m->ctx->compression->len));
 
         params = g_variant_ref_sink(g_variant_dict_end(&dict));
         return bus_message_append_vardict(call, params);
@@ -150,7 +158,8 @@ int ctl_migration_begin(CtlMigration *m, sd_bus_error *error) {
         else
                 r = append_params(call, m, &(CtlParams) { .destination_name = ctx->dname,
                                                           .destination_xml = m->destination_xml,
-                                                          .bandwidth = TRUE });
+                                                          .bandwidth = TRUE,
+                                                          .settings = TRUE });
         if (r >= 0)
                 r = sd_bus_message_append(call, "u", flags(m));
         if (r >= 0)
@@ -183,7 +192,8 @@ int ctl_migration_prepare(CtlMigration *m, sd_bus_error *error) {
         else
                 r = append_params(call, m, &(CtlParams) { .destination_name = ctx->dname,
                                                           .destination_xml = m->xml,
-                                                          .bandwidth = TRUE });
+                                                          .bandwidth = TRUE,
+                                                          .settings = TRUE });
         if (r >= 0)
                 r = append_cookie(call, m->cookie);
         if (r >= 0 && ctx->plain)
@@ -229,7 +239,8 @@ int ctl_migration_perform(CtlMigration *m, sd_bus_error *error) {
                 if (r >= 0)
                         r = append_params(call, m, &(CtlParams) { .destination_name = ctx->dname,
                                                                   .migrate_uri = m->uri,
-                                                                  .bandwidth = TRUE });
+                                                                  .bandwidth = TRUE,
+                                                                  .settings = TRUE });
                 if (r >= 0)
                         r = append_cookie(call, m->cookie);
         }
@@ -297,4 +308,92 @@ int ctl_migration_confirm(CtlMigration *m, gboolean cancelled, sd_bus_error *err
         if (r >= 0)
                 r = migration_call(m, m->source, call, CTL_CALL_TIMEOUT_USEC, error, NULL);
         return r;
+}
+
+/* ---- Protocol 2 ---- */
+
+int ctl_migration_prepare2(CtlMigration *m, sd_bus_error *error) {
+        const CtlContext *ctx = m->ctx;
+        g_autoptr(sd_bus_message) call = NULL, reply = NULL;
+        const char *xml, *uri;
+        GBytes *cookie;
+        int r;
+
+        /* No Begin: the XML the destination starts from is --xml or the source's own. */
+        if (!m->xml && m->destination_xml)
+                m->xml = g_strdup(m->destination_xml);
+        if (!m->xml) {
+                r = new_domain_call(m, "GetXMLDesc", &call);
+                if (r >= 0)
+                        r = sd_bus_message_append(call, "u", 0u);
+                if (r >= 0)
+                        r = migration_call(m, m->source, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "s", &xml);
+                if (r < 0)
+                        return r;
+                m->xml = g_strdup(xml);
+                g_clear_pointer(&call, sd_bus_message_unref);
+                g_clear_pointer(&reply, sd_bus_message_unref);
+        }
+
+        r = new_manager_call(m, "Prepare2", &call);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "sstsu", m->xml, empty_if_null(ctx->dname),
+                                          plain_bandwidth(ctx), "", flags(m));
+        if (r >= 0)
+                r = migration_call(m, m->destination, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
+        if (r >= 0)
+                r = read_cookie(reply, &cookie);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &uri);
+        if (r < 0) {
+                g_bytes_unref(cookie);
+                return r;
+        }
+
+        take_cookie(m, cookie);
+        m->uri = g_strdup(uri);
+        return 0;
+}
+
+int ctl_migration_perform2(CtlMigration *m, sd_bus_error *error) {
+        const CtlContext *ctx = m->ctx;
+        g_autoptr(sd_bus_message) call = NULL;
+        int r;
+
+        /* Prepare2's cookie goes to Perform2 and on to Finish2 unchanged. */
+        r = new_domain_call(m, "Perform2", &call);
+        if (r >= 0)
+                r = append_cookie(call, m->cookie);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "sstu", empty_if_null(m->uri), empty_if_null(ctx->dname),
+                                          plain_bandwidth(ctx), flags(m));
+        if (r >= 0)
+                r = migration_call(m, m->source, call, CTL_NO_TIMEOUT, error, NULL);
+        return r;
+}
+
+int ctl_migration_finish2(CtlMigration *m, int retcode, sd_bus_error *error) {
+        g_autoptr(sd_bus_message) call = NULL, reply = NULL;
+        const char *path;
+        int r;
+
+        r = new_manager_call(m, "Finish2", &call);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "s", ctl_migration_final_name(m));
+        if (r >= 0)
+                r = append_cookie(call, m->cookie);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "sui", empty_if_null(m->uri), flags(m), (int32_t) retcode);
+        if (r >= 0)
+                r = migration_call(m, m->destination, call, CTL_NO_TIMEOUT, error, &reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        if (r < 0)
+                return r;
+
+        m->destination_path = g_strdup(path);
+        return 0;
 }

@@ -11,8 +11,18 @@
  * Ctrl-C cancels by the same rules (during Perform3 it aborts the stream
  * first, with AbortJob); once Finish3 has been called, the migration runs to
  * its end. A second Ctrl-C leaves at once: migrationd applies the failure
- * rules itself when the driving client has gone. */
+ * rules itself when the driving client has gone.
+ *
+ * With --protocol=2 the phases are Prepare2, Perform2 and Finish2, and the
+ * rule is protocol 2's: a failed (or aborted) Perform2 is followed by
+ * Finish2 with retcode 1, which throws the incoming guest away; the source
+ * guest runs on (migrationd lets it run when Perform2 fails).
+ *
+ * --postcopy-after=SECONDS calls MigrateStartPostCopy on the source that
+ * long after Perform started, from the same main loop that waits for
+ * Perform's reply, and says so when the source reports the switch. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +36,7 @@
 #include "ctl-output.h"
 #include "ctl-progress.h"
 #include "ctl-variant.h"
+#include "i18n.h"
 
 #define MIGRATION1_ERROR_MIGRATION_ABORTED "org.example.Migration1.Error.MigrationAborted"
 #define MIGRATION1_ERROR_OPERATION_INVALID "org.example.Migration1.Error.OperationInvalid"
@@ -40,6 +51,8 @@ static void migration_free(CtlMigration *m) {
         sd_bus_slot_unref(m->stats_slot);
         sd_bus_slot_unref(m->completed_slot);
         sd_bus_slot_unref(m->abort_slot);
+        g_clear_handle_id(&m->postcopy_timer, g_source_remove);
+        sd_bus_slot_unref(m->postcopy_slot);
         ctl_progress_free(m->progress);
         sd_bus_flush_close_unref(m->destination);
         g_free(m->path);
@@ -86,7 +99,7 @@ static gboolean run_begin(CtlMigration *m) {
 
         r = ctl_migration_begin(m, &error);
         if (r < 0)
-                migration_failed(m, r, &error, "Failed to begin the migration of '%s'", m->name);
+                migration_failed(m, r, &error, _("Failed to begin the migration of '%s'"), m->name);
         return r >= 0;
 }
 
@@ -97,22 +110,27 @@ static gboolean run_prepare(CtlMigration *m) {
         r = ctl_migration_prepare(m, &error);
         if (r < 0) {
                 g_clear_pointer(&m->cookie, g_bytes_unref);
-                migration_failed(m, r, &error, "Failed to prepare the destination for '%s'",
+                migration_failed(m, r, &error, _("Failed to prepare the destination for '%s'"),
                                  ctl_migration_final_name(m));
         }
         return r >= 0;
 }
+
+static void postcopy_arm(CtlMigration *m);
+static void postcopy_disarm(CtlMigration *m);
 
 static void run_perform(CtlMigration *m) {
         g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
         int r;
 
         m->stage = CTL_STAGE_ABORTABLE;
+        postcopy_arm(m);
         r = ctl_migration_perform(m, &error);
+        postcopy_disarm(m);
         m->stage = CTL_STAGE_DECIDED;
         if (r < 0) {
                 g_clear_pointer(&m->cookie, g_bytes_unref);
-                migration_failed(m, r, &error, "Failed to migrate '%s'", m->name);
+                migration_failed(m, r, &error, _("Failed to migrate '%s'"), m->name);
         }
 }
 
@@ -125,10 +143,10 @@ static void run_finish(CtlMigration *m, gboolean cancelled) {
                 return;
         g_clear_pointer(&m->cookie, g_bytes_unref);
         if (cancelled)
-                migration_failed(m, r, &error, "Failed to cancel the incoming migration of '%s'",
+                migration_failed(m, r, &error, _("Failed to cancel the incoming migration of '%s'"),
                                  ctl_migration_final_name(m));
         else
-                migration_failed(m, r, &error, "Failed to start '%s' on the destination",
+                migration_failed(m, r, &error, _("Failed to start '%s' on the destination"),
                                  ctl_migration_final_name(m));
 }
 
@@ -138,17 +156,75 @@ static void run_confirm(CtlMigration *m, gboolean cancelled) {
 
         r = ctl_migration_confirm(m, cancelled, &error);
         if (r < 0 && cancelled)
-                migration_failed(m, r, &error, "Failed to let '%s' run on the source again", m->name);
+                migration_failed(m, r, &error, _("Failed to let '%s' run on the source again"), m->name);
         else if (r < 0)
-                migration_failed(m, r, &error, "Failed to confirm the migration of '%s' on the source",
+                migration_failed(m, r, &error, _("Failed to confirm the migration of '%s' on the source"),
                                  m->name);
         m->rolled_back = r >= 0 && cancelled;
+}
+
+/* ---- Protocol 2 ---- */
+
+static gboolean run_prepare2(CtlMigration *m) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = ctl_migration_prepare2(m, &error);
+        if (r < 0) {
+                g_clear_pointer(&m->cookie, g_bytes_unref);
+                migration_failed(m, r, &error, _("Failed to prepare the destination for '%s'"),
+                                 ctl_migration_final_name(m));
+        }
+        return r >= 0;
+}
+
+static void run_perform2(CtlMigration *m) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        int r;
+
+        m->stage = CTL_STAGE_ABORTABLE;
+        postcopy_arm(m);
+        r = ctl_migration_perform2(m, &error);
+        postcopy_disarm(m);
+        m->stage = CTL_STAGE_DECIDED;
+        if (r < 0)
+                migration_failed(m, r, &error, _("Failed to migrate '%s'"), m->name);
+}
+
+static void run_finish2(CtlMigration *m, int retcode) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = ctl_migration_finish2(m, retcode, &error);
+        if (r < 0 && retcode != 0)
+                migration_failed(m, r, &error, _("Failed to cancel the incoming migration of '%s'"),
+                                 ctl_migration_final_name(m));
+        else if (r < 0)
+                migration_failed(m, r, &error, _("Failed to start '%s' on the destination"),
+                                 ctl_migration_final_name(m));
+        /* A failed Perform2 has let the guest run on at the source already. */
+        m->rolled_back = r >= 0 && retcode != 0;
+}
+
+/* Prepare2, Perform2, Finish2: a failed or cancelled Perform2 (or a cancel
+ * after Prepare2) is followed by Finish2 with retcode 1. */
+static void migration_run2(CtlMigration *m) {
+        if (!run_prepare2(m))
+                return;
+        if (!stopping(m))
+                run_perform2(m);
+        m->stage = CTL_STAGE_DECIDED;
+        run_finish2(m, stopping(m) ? 1 : 0);
 }
 
 /* The phases in turn, with libvirt's failure rules (see the top). */
 static void migration_run(CtlMigration *m) {
         gboolean prepared;
 
+        if (m->ctx->protocol == 2) {
+                migration_run2(m);
+                return;
+        }
         if (!run_begin(m))
                 return;
         prepared = !stopping(m) && run_prepare(m);
@@ -167,16 +243,41 @@ static gboolean showing_progress(const CtlMigration *m) {
         return m->progress && m->stage != CTL_STAGE_DECIDED;
 }
 
+/* A line of its own next to the progress: stdout, or stderr beside --json. */
+G_GNUC_PRINTF(2, 3)
+static void migration_say(CtlMigration *m, const char *format, ...) {
+        g_autofree char *line = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        line = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        ctl_progress_clear(m->progress);
+        fprintf(m->ctx->json ? stderr : stdout, "%s\n", line);
+        fflush(m->ctx->json ? stderr : stdout);
+}
+
 static int on_properties_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
         CtlMigration *m = userdata;
         g_autoptr(GVariant) changed = NULL;
         const char *interface;
         double percent;
 
-        if (!showing_progress(m) ||
-            sd_bus_message_read(message, "s", &interface) < 0 ||
+        if (sd_bus_message_read(message, "s", &interface) < 0 ||
             !g_str_equal(interface, MIGRATION1_DOMAIN_INTERFACE) ||
             ctl_message_read_variant(message, &changed) < 0)
+                return 0;
+
+        /* The source says so when QEMU has switched (not when it was asked to). */
+        if (!m->postcopy_announced &&
+            g_strcmp0(ctl_dict_get_string(changed, "StateReason", NULL), "postcopy") == 0) {
+                double seconds = (g_get_monotonic_time() - m->start_usec) / (double) G_USEC_PER_SEC;
+
+                m->postcopy_announced = TRUE;
+                migration_say(m, _("Switched the migration of '%s' to post-copy after %.1fs; the guest "
+                                   "runs on the destination now."), m->name, seconds);
+        }
+        if (!showing_progress(m))
                 return 0;
 
         ctl_progress_set_phase(m->progress, ctl_dict_get_string(changed, "JobPhase", NULL));
@@ -213,7 +314,7 @@ static int on_abort_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         if (!error || m->quit || sd_bus_error_has_name(error, MIGRATION1_ERROR_OPERATION_INVALID))
                 return 0;
         ctl_progress_clear(m->progress);
-        ctl_log_error(-sd_bus_message_get_errno(reply), error, "Failed to abort the migration of '%s'",
+        ctl_log_error(-sd_bus_message_get_errno(reply), error, _("Failed to abort the migration of '%s'"),
                       m->name);
         return 0;
 }
@@ -224,7 +325,51 @@ static void abort_job(CtlMigration *m) {
         r = sd_bus_call_method_async(m->source, &m->abort_slot, MIGRATION1_SERVICE, m->path,
                                      MIGRATION1_DOMAIN_INTERFACE, "AbortJob", on_abort_reply, m, "u", 0u);
         if (r < 0)
-                g_printerr("Failed to abort the migration of '%s': %s\n", m->name, g_strerror(-r));
+                g_printerr(_("Failed to abort the migration of '%s': %s\n"), m->name, g_strerror(-r));
+}
+
+/* ---- Post-copy ---- */
+
+static int on_postcopy_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        CtlMigration *m = userdata;
+        const sd_bus_error *error = sd_bus_message_get_error(reply);
+
+        /* OperationInvalid: the stream ended in pre-copy meanwhile (or failed); Perform says which. */
+        if (!error || m->quit || m->cancel || sd_bus_error_has_name(error, MIGRATION1_ERROR_OPERATION_INVALID))
+                return 0;
+        ctl_progress_clear(m->progress);
+        ctl_log_error(-sd_bus_message_get_errno(reply), error,
+                      _("Failed to switch the migration of '%s' to post-copy"), m->name);
+        return 0;
+}
+
+static gboolean on_postcopy_timer(gpointer userdata) {
+        CtlMigration *m = userdata;
+        int r;
+
+        m->postcopy_timer = 0;
+        if (m->stage != CTL_STAGE_ABORTABLE || m->cancel || m->quit)
+                return G_SOURCE_REMOVE;
+        r = sd_bus_call_method_async(m->source, &m->postcopy_slot, MIGRATION1_SERVICE, m->path,
+                                     MIGRATION1_DOMAIN_INTERFACE, "MigrateStartPostCopy", on_postcopy_reply,
+                                     m, "u", 0u);
+        if (r < 0) {
+                ctl_progress_clear(m->progress);
+                g_printerr(_("Failed to switch the migration of '%s' to post-copy: %s\n"), m->name,
+                           g_strerror(-r));
+        }
+        return G_SOURCE_REMOVE;
+}
+
+/* Counted from the start of Perform, as libvirt's --postcopy-after-precopy waits for a pass. */
+static void postcopy_arm(CtlMigration *m) {
+        if (!m->ctx->has_postcopy_after || m->postcopy_timer)
+                return;
+        m->postcopy_timer = g_timeout_add_seconds(m->ctx->postcopy_after_s, on_postcopy_timer, m);
+}
+
+static void postcopy_disarm(CtlMigration *m) {
+        g_clear_handle_id(&m->postcopy_timer, g_source_remove);
 }
 
 static gboolean on_sigint(gpointer userdata) {
@@ -232,7 +377,7 @@ static gboolean on_sigint(gpointer userdata) {
 
         ctl_progress_clear(m->progress);
         if (m->interrupted) {
-                g_printerr("Leaving at once; migrationd applies the failure rules when it notices.\n");
+                g_printerr(_("Leaving at once; migrationd applies the failure rules when it notices.\n"));
                 m->quit = TRUE;
                 return G_SOURCE_CONTINUE;
         }
@@ -241,16 +386,16 @@ static gboolean on_sigint(gpointer userdata) {
         switch (m->stage) {
         case CTL_STAGE_CANCELLABLE:
                 m->cancel = TRUE;
-                g_printerr("Cancelling the migration; press Ctrl-C again to leave at once.\n");
+                g_printerr(_("Cancelling the migration; press Ctrl-C again to leave at once.\n"));
                 break;
         case CTL_STAGE_ABORTABLE:
                 m->cancel = TRUE;
-                g_printerr("Aborting the migration; press Ctrl-C again to leave at once.\n");
+                g_printerr(_("Aborting the migration; press Ctrl-C again to leave at once.\n"));
                 abort_job(m);
                 break;
         case CTL_STAGE_DECIDED:
-                g_printerr("The migration is being completed or rolled back; press Ctrl-C again to "
-                           "leave at once.\n");
+                g_printerr(_("The migration is being completed or rolled back; press Ctrl-C again to "
+                             "leave at once.\n"));
                 break;
         }
         return G_SOURCE_CONTINUE;
@@ -288,7 +433,7 @@ static int migration_setup(CtlMigration *m, const char *name_or_uuid) {
         int r;
 
         if (ctx->xml_file && !g_file_get_contents(ctx->xml_file, &m->destination_xml, NULL, &read_error)) {
-                g_printerr("Failed to read '%s': %s\n", ctx->xml_file, read_error->message);
+                g_printerr(_("Failed to read '%s': %s\n"), ctx->xml_file, read_error->message);
                 return -EIO;
         }
 
@@ -297,11 +442,11 @@ static int migration_setup(CtlMigration *m, const char *name_or_uuid) {
                 r = sd_bus_get_property_string(m->source, MIGRATION1_SERVICE, m->path,
                                                MIGRATION1_DOMAIN_INTERFACE, "Name", &error, &m->name);
         if (r < 0)
-                return ctl_log_error(r, &error, "Failed to look up domain '%s'", name_or_uuid);
+                return ctl_log_error(r, &error, _("Failed to look up domain '%s'"), name_or_uuid);
 
         r = ctl_bus_open(ctx->to_bus_address, ctx->ask_password, &m->destination);
         if (r < 0) {
-                g_printerr("Failed to connect to %s: %s\n", ctx->to_bus_address, g_strerror(-r));
+                g_printerr(_("Failed to connect to %s: %s\n"), ctx->to_bus_address, g_strerror(-r));
                 return r;
         }
 
@@ -309,13 +454,13 @@ static int migration_setup(CtlMigration *m, const char *name_or_uuid) {
                 r = ctl_call(m->source, m->path, MIGRATION1_DOMAIN_INTERFACE, "MigrateSetMaxDowntime",
                              &error, NULL, "tu", ctx->max_downtime_ms, 0u);
                 if (r < 0)
-                        return ctl_log_error(r, &error, "Failed to set the maximum downtime of '%s'",
+                        return ctl_log_error(r, &error, _("Failed to set the maximum downtime of '%s'"),
                                              m->name);
         }
 
         r = watch_domain(m);
         if (r < 0) {
-                g_printerr("Failed to watch domain '%s': %s\n", m->name, g_strerror(-r));
+                g_printerr(_("Failed to watch domain '%s': %s\n"), m->name, g_strerror(-r));
                 return r;
         }
 
@@ -368,17 +513,53 @@ static void migration_report(CtlMigration *m) {
                 return;
         }
 
-        if (renamed && has_downtime)
-                printf("Migrated '%s' to %s as '%s' in %.1fs (downtime %" G_GUINT64_FORMAT " ms).\n",
+        if (m->ctx->migrate_flags & CTL_MIGRATE_OFFLINE)
+                printf(_("Moved the definition of '%s' to %s as '%s' in %.1fs.\n"),
+                       m->name, to, ctl_migration_final_name(m), seconds);
+        else if (renamed && has_downtime)
+                printf(_("Migrated '%s' to %s as '%s' in %.1fs (downtime %" PRIu64 " ms).\n"),
                        m->name, to, ctl_migration_final_name(m), seconds, downtime);
         else if (renamed)
-                printf("Migrated '%s' to %s as '%s' in %.1fs.\n",
+                printf(_("Migrated '%s' to %s as '%s' in %.1fs.\n"),
                        m->name, to, ctl_migration_final_name(m), seconds);
         else if (has_downtime)
-                printf("Migrated '%s' to %s in %.1fs (downtime %" G_GUINT64_FORMAT " ms).\n",
+                printf(_("Migrated '%s' to %s in %.1fs (downtime %" PRIu64 " ms).\n"),
                        m->name, to, seconds, downtime);
         else
-                printf("Migrated '%s' to %s in %.1fs.\n", m->name, to, seconds);
+                printf(_("Migrated '%s' to %s in %.1fs.\n"), m->name, to, seconds);
+}
+
+/* What the plain forms cannot carry, refused before anything starts. */
+static int check_options(const CtlContext *ctx) {
+        gboolean typed = ctx->protocol != 2 && !ctx->plain;
+        const char *form = ctx->protocol == 2 ? "--protocol=2" : "--plain";
+        gboolean other_method = FALSE;
+
+        for (guint i = 0; ctx->compression && i < ctx->compression->len; i++)
+                if (!g_str_equal(g_ptr_array_index(ctx->compression, i), "xbzrle"))
+                        other_method = TRUE;
+        if (!typed && ctx->parallel_connections > 0) {
+                g_printerr(_("--parallel=N cannot be used with %s: the number of connections is a typed "
+                             "parameter, which only Begin3Params, Prepare3Params, ... carry\n"), form);
+                return -EINVAL;
+        }
+        if (!typed && other_method) {
+                g_printerr(_("--compress with a method other than xbzrle cannot be used with %s: the methods "
+                             "are a typed parameter, which only Begin3Params, Prepare3Params, ... carry\n"),
+                           form);
+                return -EINVAL;
+        }
+        if (ctx->protocol == 2 && (ctx->migrate_flags & CTL_MIGRATE_OFFLINE)) {
+                g_printerr(_("--offline cannot be used with --protocol=2: protocol 2 has no way to carry "
+                             "the definition; use protocol 3\n"));
+                return -EINVAL;
+        }
+        if (ctx->has_postcopy_after && (ctx->migrate_flags & CTL_MIGRATE_OFFLINE)) {
+                g_printerr(_("--postcopy-after cannot be used with --offline: there is no transfer to "
+                             "switch\n"));
+                return -EINVAL;
+        }
+        return 0;
 }
 
 int verb_migrate(CtlContext *ctx, int argc, char **argv) {
@@ -386,10 +567,14 @@ int verb_migrate(CtlContext *ctx, int argc, char **argv) {
         int r;
 
         if (!ctx->to_bus_address) {
-                g_printerr("The migrate command needs --to-bus=ADDRESS, the bus of the destination's "
-                           "migrationd.\n");
+                g_printerr(_("The migrate command needs --to-bus=ADDRESS, the bus of the destination's "
+                             "migrationd.\n"));
                 return -EINVAL;
         }
+
+        r = check_options(ctx);
+        if (r < 0)
+                return r;
 
         m = g_new0(CtlMigration, 1);
         m->ctx = ctx;
@@ -405,12 +590,12 @@ int verb_migrate(CtlContext *ctx, int argc, char **argv) {
         if (m->quit || m->cancel) {
                 ctx->interrupted = TRUE;
                 if (m->rolled_back)
-                        g_printerr("Cancelled the migration; '%s' stays on the source.\n", m->name);
+                        g_printerr(_("Cancelled the migration; '%s' stays on the source.\n"), m->name);
                 return -ECANCELED;
         }
         if (m->error < 0) {
                 if (m->rolled_back)
-                        g_printerr("'%s' stays on the source.\n", m->name);
+                        g_printerr(_("'%s' stays on the source.\n"), m->name);
                 return m->error;
         }
 

@@ -21,6 +21,9 @@ typedef struct {
         sd_bus *destination;
         guint source_watch, destination_watch, sigint_watch;
         sd_bus_slot *properties_slot, *stats_slot, *completed_slot, *abort_slot;
+        guint postcopy_timer;           /* --postcopy-after, armed while Perform runs */
+        sd_bus_slot *postcopy_slot;     /* MigrateStartPostCopy on its way */
+        gboolean postcopy_announced;    /* the switch has been reported */
         CtlProgress *progress;          /* NULL: none shown (--json) */
         gint64 start_usec;
 
@@ -29,7 +32,7 @@ typedef struct {
         char *destination_xml;          /* --xml */
 
         /* what one phase hands on to the next */
-        char *xml;                      /* Begin3 -> Prepare3 */
+        char *xml;                      /* Begin3 -> Prepare3 (protocol 2: GetXMLDesc -> Prepare2) */
         char *uri;                      /* Prepare3 -> Perform3, Finish3 */
         GBytes *cookie;                 /* the last phase's cookie_out; NULL after a failure */
         char *destination_path;         /* Finish3's domain ("/" when cancelled) */
@@ -56,3 +59,11 @@ int ctl_migration_prepare(CtlMigration *m, sd_bus_error *error);
 int ctl_migration_perform(CtlMigration *m, sd_bus_error *error);
 int ctl_migration_finish(CtlMigration *m, gboolean cancelled, sd_bus_error *error);
 int ctl_migration_confirm(CtlMigration *m, gboolean cancelled, sd_bus_error *error);
+
+/* Protocol 2 (--protocol=2): no Begin and no Confirm. Prepare2 gets the
+ * domain XML from --xml or the source's GetXMLDesc; Perform2 stops the
+ * source guest when the stream has completed; Finish2 with @retcode != 0
+ * (a failed or cancelled Perform2) throws the incoming guest away. */
+int ctl_migration_prepare2(CtlMigration *m, sd_bus_error *error);
+int ctl_migration_perform2(CtlMigration *m, sd_bus_error *error);
+int ctl_migration_finish2(CtlMigration *m, int retcode, sd_bus_error *error);

@@ -84,7 +84,8 @@ void ctl_print_field(int label_width, const char *label, const char *format, ...
         value = g_strdup_vprintf(format, ap);
         va_end(ap);
 
-        printf("%*s: %s\n", label_width, label, value);
+        /* By characters, not bytes: labels are translated. */
+        printf("%*s%s: %s\n", MAX(label_width - (int) g_utf8_strlen(label, -1), 0), "", label, value);
 }
 
 void ctl_json_print(JsonNode *node) {

@@ -17,6 +17,12 @@ typedef enum {
         CTL_MIGRATE_PERSIST_DEST = 1 << 3,
         CTL_MIGRATE_UNDEFINE_SOURCE = 1 << 4,
         CTL_MIGRATE_PAUSED = 1 << 5,
+        CTL_MIGRATE_CHANGE_PROTECTION = 1 << 8,
+        CTL_MIGRATE_OFFLINE = 1 << 10,
+        CTL_MIGRATE_COMPRESSED = 1 << 11,
+        CTL_MIGRATE_AUTO_CONVERGE = 1 << 13,
+        CTL_MIGRATE_POSTCOPY = 1 << 15,
+        CTL_MIGRATE_PARALLEL = 1 << 17,
 } CtlMigrateFlags;
 
 typedef struct {
@@ -36,6 +42,11 @@ typedef struct {
         const char *dname;              /* the name on the destination */
         const char *xml_file;           /* the domain XML for the destination */
         gboolean plain;                 /* Begin3, ... instead of Begin3Params, ... */
+        guint protocol;                 /* 3 (default) or 2: Prepare2, Perform2, Finish2 */
+        guint64 postcopy_after_s;       /* switch to post-copy this long after Perform starts */
+        gboolean has_postcopy_after;
+        gint32 parallel_connections;    /* --parallel N; 0: not given */
+        GPtrArray *compression;         /* --compress METHOD, each once; NULL: not given */
 
         /* set by a verb the user interrupted (Ctrl-C): exit status 130 */
         gboolean interrupted;

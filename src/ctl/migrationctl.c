@@ -10,6 +10,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "ctl-bus.h"
+#include "i18n.h"
 
 typedef struct {
         const char *name;
@@ -25,77 +26,91 @@ typedef struct {
 } CtlVerbSection;
 
 static const CtlVerb domain_verbs[] = {
-        { "list",     "[--all|--inactive]", "List running and paused domains", 0, 0, verb_list },
-        { "info",     "NAME", "Show the state and job of a domain",            1, 1, verb_info },
-        { "dumpxml",  "NAME", "Print the domain XML",                          1, 1, verb_dumpxml },
-        { "define",   "FILE", "Define a domain from libvirt XML (- = stdin)",  1, 1, verb_define },
-        { "undefine", "NAME", "Remove the definition of a domain",             1, 1, verb_undefine },
-        { "start",    "NAME", "Start a shut-off domain",                       1, 1, verb_start },
-        { "shutdown", "NAME", "Ask the guest of a domain to power off",        1, 1, verb_shutdown },
-        { "destroy",  "NAME", "Stop a domain immediately",                     1, 1, verb_destroy },
-        { "suspend",  "NAME", "Pause a running domain",                        1, 1, verb_suspend },
-        { "resume",   "NAME", "Let a paused domain run again",                 1, 1, verb_resume },
+        { "list",     "[--all|--inactive]", N_("List running and paused domains"), 0, 0, verb_list },
+        { "info",     "NAME", N_("Show the state and job of a domain"),            1, 1, verb_info },
+        { "dumpxml",  "NAME", N_("Print the domain XML"),                          1, 1, verb_dumpxml },
+        { "define",   "FILE", N_("Define a domain from libvirt XML (- = stdin)"),  1, 1, verb_define },
+        { "undefine", "NAME", N_("Remove the definition of a domain"),             1, 1, verb_undefine },
+        { "start",    "NAME", N_("Start a shut-off domain"),                       1, 1, verb_start },
+        { "shutdown", "NAME", N_("Ask the guest of a domain to power off"),        1, 1, verb_shutdown },
+        { "destroy",  "NAME", N_("Stop a domain immediately"),                     1, 1, verb_destroy },
+        { "suspend",  "NAME", N_("Pause a running domain"),                        1, 1, verb_suspend },
+        { "resume",   "NAME", N_("Let a paused domain run again"),                 1, 1, verb_resume },
         {}
 };
 
 static const CtlVerb migration_verbs[] = {
-        { "migrate",      "NAME --to-bus=ADDRESS", "Move a domain to the migrationd at ADDRESS", 1, 1, verb_migrate },
-        { "abort",        "NAME", "Abort the migration job of a domain",       1, 1, verb_abort },
-        { "jobinfo",      "NAME [--completed]", "Show the statistics of a domain's job", 1, 1, verb_jobinfo },
-        { "set-speed",    "NAME MIB/S", "Limit the bandwidth of migrations (0: none)", 2, 2, verb_set_speed },
-        { "set-downtime", "NAME MS", "Set the longest pause a live migration may take", 2, 2, verb_set_downtime },
+        { "migrate",      "NAME --to-bus=ADDRESS", N_("Move a domain to the migrationd at ADDRESS"), 1, 1, verb_migrate },
+        { "abort",        "NAME", N_("Abort the migration job of a domain"),       1, 1, verb_abort },
+        { "jobinfo",      "NAME [--completed]", N_("Show the statistics of a domain's job"), 1, 1, verb_jobinfo },
+        { "set-speed",    "NAME MIB/S", N_("Limit the bandwidth of migrations (0: none)"), 2, 2, verb_set_speed },
+        { "set-downtime", "NAME MS", N_("Set the longest pause a live migration may take"), 2, 2, verb_set_downtime },
         {}
 };
 
 static const CtlVerb host_verbs[] = {
-        { "version",      "", "Show the client and daemon versions",           0, 0, verb_version },
-        { "capabilities", "", "Show the host's migration capabilities",        0, 0, verb_capabilities },
+        { "version",      "", N_("Show the client and daemon versions"),           0, 0, verb_version },
+        { "capabilities", "", N_("Show the host's migration capabilities"),        0, 0, verb_capabilities },
         {}
 };
 
 static const CtlVerbSection sections[] = {
-        { "Domain Commands", domain_verbs },
-        { "Migration Commands", migration_verbs },
-        { "Host Commands",   host_verbs },
+        { N_("Domain Commands"), domain_verbs },
+        { N_("Migration Commands"), migration_verbs },
+        { N_("Host Commands"),   host_verbs },
 };
 
 static void print_help(void) {
-        printf("%s [OPTIONS...] COMMAND ...\n\n"
-               "Manage the QEMU guests of migrationd.\n",
+        printf(_("%s [OPTIONS...] COMMAND ...\n\n"
+                 "Manage the QEMU guests of migrationd.\n"),
                g_get_prgname());
 
         for (size_t s = 0; s < G_N_ELEMENTS(sections); s++) {
-                printf("\n%s:\n", sections[s].title);
+                printf("\n%s:\n", _(sections[s].title));
                 for (const CtlVerb *v = sections[s].verbs; v->name; v++) {
                         g_autofree char *synopsis = g_strjoin(" ", v->name, v->operands, NULL);
 
-                        printf("  %-30s %s\n", synopsis, v->summary);
+                        printf("  %-30s %s\n", synopsis, _(v->summary));
                 }
         }
 
-        printf("\nOptions:\n"
-               "  -h --help                      Show this help\n"
-               "     --version                   Show the version of this program\n"
-               "     --bus=ADDRESS               Talk to migrationd on the bus at ADDRESS\n"
-               "                                 instead of the system bus\n"
-               "     --json                      Print machine-readable JSON\n"
-               "  -a --all                       list: show all domains\n"
-               "     --inactive                  list: show only shut-off domains\n"
-               "     --no-ask-password           Do not ask for authorization interactively\n"
-               "     --completed                 jobinfo: show the last completed job\n"
-               "\nMigration options:\n"
-               "     --to-bus=ADDRESS            The bus of the destination's migrationd\n"
-               "     --live                      Let the guest run during the transfer\n"
-               "     --persistent                Define the domain on the destination\n"
-               "     --undefine-source           Remove the definition from the source\n"
-               "     --paused                    Leave the guest paused on the destination\n"
-               "     --bandwidth=MIB             Transfer at most MIB MiB/s (0: no limit)\n"
-               "     --max-downtime=MS           Pause the guest for at most MS ms at the end\n"
-               "     --dname=NAME                Name the domain NAME on the destination\n"
-               "     --xml=FILE                  Domain XML for the destination (same UUID)\n"
-               "     --plain                     Call Begin3, Prepare3, ... with plain arguments\n"
-               "                                 instead of Begin3Params, Prepare3Params, ...\n"
-               "\nNAME is the name or the UUID of a domain.\n");
+        /* TRANSLATORS: keep the option names and the alignment of the descriptions. */
+        printf(_("\nOptions:\n"
+                 "  -h --help                      Show this help\n"
+                 "     --version                   Show the version of this program\n"
+                 "     --bus=ADDRESS               Talk to migrationd on the bus at ADDRESS\n"
+                 "                                 instead of the system bus\n"
+                 "     --json                      Print machine-readable JSON\n"
+                 "  -a --all                       list: show all domains\n"
+                 "     --inactive                  list: show only shut-off domains\n"
+                 "     --no-ask-password           Do not ask for authorization interactively\n"
+                 "     --completed                 jobinfo: show the last completed job\n"
+                 "\nMigration options:\n"
+                 "     --to-bus=ADDRESS            The bus of the destination's migrationd\n"
+                 "     --live                      Let the guest run during the transfer\n"
+                 "     --persistent                Define the domain on the destination\n"
+                 "     --undefine-source           Remove the definition from the source\n"
+                 "     --paused                    Leave the guest paused on the destination\n"
+                 "     --bandwidth=MIB             Transfer at most MIB MiB/s (0: no limit)\n"
+                 "     --max-downtime=MS           Pause the guest for at most MS ms at the end\n"
+                 "     --dname=NAME                Name the domain NAME on the destination\n"
+                 "     --xml=FILE                  Domain XML for the destination (same UUID)\n"
+                 "     --plain                     Call Begin3, Prepare3, ... with plain arguments\n"
+                 "                                 instead of Begin3Params, Prepare3Params, ...\n"
+                 "     --protocol=2                Use migration protocol 2 (Prepare2, Perform2,\n"
+                 "                                 Finish2) instead of 3, for old peers\n"
+                 "     --offline                   Move only the definition of a shut-off domain\n"
+                 "                                 (needs --persistent)\n"
+                 "     --postcopy                  Allow switching the migration to post-copy\n"
+                 "     --postcopy-after=SECONDS    Switch to post-copy SECONDS after the transfer\n"
+                 "                                 started (implies --postcopy)\n"
+                 "     --parallel=N                Transfer over N parallel connections\n"
+                 "     --compress=METHOD           Compress with METHOD: xbzrle (default), or zlib\n"
+                 "                                 or zstd (with --parallel); may be repeated\n"
+                 "     --auto-converge             Slow the guest down if it does not converge\n"
+                 "     --change-protection         Refuse changes to the domain's definition\n"
+                 "                                 while it migrates\n"
+                 "\nNAME is the name or the UUID of a domain.\n"));
 }
 
 static const CtlVerb *find_verb(const char *name) {
@@ -123,6 +138,14 @@ enum {
         ARG_DNAME,
         ARG_XML,
         ARG_PLAIN,
+        ARG_PROTOCOL,
+        ARG_OFFLINE,
+        ARG_POSTCOPY,
+        ARG_POSTCOPY_AFTER,
+        ARG_PARALLEL,
+        ARG_COMPRESS,
+        ARG_AUTO_CONVERGE,
+        ARG_CHANGE_PROTECTION,
 };
 
 /* A number for @option in [@min, @max]; says what is wrong otherwise. */
@@ -130,7 +153,7 @@ static int parse_number(const char *option, const char *text, guint64 min, guint
         g_autoptr(GError) error = NULL;
 
         if (!g_ascii_string_to_unsigned(text, 10, min, max, ret, &error)) {
-                g_printerr("Invalid value for %s: %s\n", option, error->message);
+                g_printerr(_("Invalid value for %s: %s\n"), option, error->message);
                 return -EINVAL;
         }
         return 0;
@@ -157,8 +180,17 @@ static int parse_argv(CtlContext *ctx, int argc, char **argv) {
                 { "dname",           required_argument, NULL, ARG_DNAME           },
                 { "xml",             required_argument, NULL, ARG_XML             },
                 { "plain",           no_argument,       NULL, ARG_PLAIN           },
+                { "protocol",        required_argument, NULL, ARG_PROTOCOL        },
+                { "offline",         no_argument,       NULL, ARG_OFFLINE         },
+                { "postcopy",        no_argument,       NULL, ARG_POSTCOPY        },
+                { "postcopy-after",  required_argument, NULL, ARG_POSTCOPY_AFTER  },
+                { "parallel",        required_argument, NULL, ARG_PARALLEL        },
+                { "compress",        required_argument, NULL, ARG_COMPRESS        },
+                { "auto-converge",   no_argument,       NULL, ARG_AUTO_CONVERGE   },
+                { "change-protection", no_argument,     NULL, ARG_CHANGE_PROTECTION },
                 {}
         };
+        guint64 number;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "ha", options, NULL)) >= 0)
@@ -222,6 +254,51 @@ static int parse_argv(CtlContext *ctx, int argc, char **argv) {
                 case ARG_PLAIN:
                         ctx->plain = TRUE;
                         break;
+                case ARG_PROTOCOL:
+                        if (!g_str_equal(optarg, "2") && !g_str_equal(optarg, "3")) {
+                                g_printerr(_("Invalid value for --protocol: '%s'; use 2 or 3\n"), optarg);
+                                return -EINVAL;
+                        }
+                        ctx->protocol = optarg[0] - '0';
+                        break;
+                case ARG_OFFLINE:
+                        ctx->migrate_flags |= CTL_MIGRATE_OFFLINE;
+                        break;
+                case ARG_POSTCOPY:
+                        ctx->migrate_flags |= CTL_MIGRATE_POSTCOPY;
+                        break;
+                case ARG_POSTCOPY_AFTER:
+                        r = parse_number("--postcopy-after", optarg, 0, G_MAXUINT32, &ctx->postcopy_after_s);
+                        if (r < 0)
+                                return r;
+                        ctx->has_postcopy_after = TRUE;
+                        ctx->migrate_flags |= CTL_MIGRATE_POSTCOPY;
+                        break;
+                case ARG_PARALLEL:
+                        /* QEMU's multifd-channels: 1 to 255. */
+                        r = parse_number("--parallel", optarg, 1, 255, &number);
+                        if (r < 0)
+                                return r;
+                        ctx->parallel_connections = (gint32) number;
+                        ctx->migrate_flags |= CTL_MIGRATE_PARALLEL;
+                        break;
+                case ARG_COMPRESS:
+                        if (!*optarg) {
+                                g_printerr(_("--compress needs a method: xbzrle, zlib or zstd\n"));
+                                return -EINVAL;
+                        }
+                        if (!ctx->compression)
+                                ctx->compression = g_ptr_array_new();
+                        if (!g_ptr_array_find_with_equal_func(ctx->compression, optarg, g_str_equal, NULL))
+                                g_ptr_array_add(ctx->compression, optarg);
+                        ctx->migrate_flags |= CTL_MIGRATE_COMPRESSED;
+                        break;
+                case ARG_AUTO_CONVERGE:
+                        ctx->migrate_flags |= CTL_MIGRATE_AUTO_CONVERGE;
+                        break;
+                case ARG_CHANGE_PROTECTION:
+                        ctx->migrate_flags |= CTL_MIGRATE_CHANGE_PROTECTION;
+                        break;
                 default:
                         /* getopt_long() has told what is wrong */
                         return -EINVAL;
@@ -235,27 +312,29 @@ static int run_verb(CtlContext *ctx, int argc, char **argv) {
         int n_operands, r;
 
         if (argc < 1) {
-                g_printerr("No command given; see '%s --help'.\n", g_get_prgname());
+                g_printerr(_("No command given; see '%s --help'.\n"), g_get_prgname());
                 return -EINVAL;
         }
 
         verb = find_verb(argv[0]);
         if (!verb) {
-                g_printerr("Unknown command '%s'; see '%s --help'.\n", argv[0], g_get_prgname());
+                g_printerr(_("Unknown command '%s'; see '%s --help'.\n"), argv[0], g_get_prgname());
                 return -EINVAL;
         }
 
         n_operands = argc - 1;
         if (n_operands < verb->min_operands || n_operands > verb->max_operands) {
-                g_printerr("Wrong number of arguments; usage: %s %s %s\n",
+                g_printerr(_("Wrong number of arguments; usage: %s %s %s\n"),
                            g_get_prgname(), verb->name, verb->operands);
                 return -EINVAL;
         }
 
         r = ctl_bus_open(ctx->bus_address, ctx->ask_password, &ctx->bus);
         if (r < 0) {
-                g_printerr("Failed to connect to %s: %s\n",
-                           ctx->bus_address ?: "the system bus", g_strerror(-r));
+                if (ctx->bus_address)
+                        g_printerr(_("Failed to connect to %s: %s\n"), ctx->bus_address, g_strerror(-r));
+                else
+                        g_printerr(_("Failed to connect to the system bus: %s\n"), g_strerror(-r));
                 return r;
         }
 
@@ -266,10 +345,14 @@ int main(int argc, char **argv) {
         CtlContext ctx = {
                 .list_flags = CTL_LIST_ACTIVE,
                 .ask_password = isatty(STDIN_FILENO),
+                .protocol = 3,
         };
         int r;
 
         setlocale(LC_ALL, "");
+        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+        textdomain(GETTEXT_PACKAGE);
         g_set_prgname(program_invocation_short_name);
 
         r = parse_argv(&ctx, argc, argv);
@@ -277,9 +360,10 @@ int main(int argc, char **argv) {
                 r = run_verb(&ctx, argc - optind, argv + optind);
 
         g_clear_pointer(&ctx.bus, sd_bus_flush_close_unref);
+        g_clear_pointer(&ctx.compression, g_ptr_array_unref);
 
         if (fflush(stdout) != 0 && r >= 0) {
-                g_printerr("Failed to write the output: %s\n", g_strerror(errno));
+                g_printerr(_("Failed to write the output: %s\n"), g_strerror(errno));
                 r = -errno;
         }
 

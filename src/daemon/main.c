@@ -4,12 +4,20 @@
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdlib.h>
+#include <systemd/sd-daemon.h>
 
 #include "bus-glib.h"
 #include "bus-service.h"
 #include "config.h"
+#include "i18n.h"
 #include "md-config.h"
 #include "registry.h"
+
+/* While something is in flight, how often the idle timer looks again. */
+#define IDLE_BUSY_RECHECK_S 5u
+/* After the bus name is released, how often to look whether the work that
+ * was still under way has finished. */
+#define EXIT_BUSY_RECHECK_MS 200u
 
 typedef struct {
         GMainLoop *loop;
@@ -18,10 +26,20 @@ typedef struct {
         sd_bus *bus;
         BusService service;
         int exit_code;
+
+        sd_bus_slot *activity_filter;
+        gint64 last_activity_usec;      /* CLOCK_MONOTONIC: the last method call, or the last busy look */
+        guint idle_source;
+        guint leave_source;             /* idle: the name is released, waiting for work under way */
+        guint watchdog_source;
 } Daemon;
 
 static void daemon_free(Daemon *d) {
         /* The guests keep running: they are found again at the next start. */
+        g_clear_handle_id(&d->idle_source, g_source_remove);
+        g_clear_handle_id(&d->leave_source, g_source_remove);
+        g_clear_handle_id(&d->watchdog_source, g_source_remove);
+        d->activity_filter = sd_bus_slot_unref(d->activity_filter);
         g_clear_pointer(&d->registry, registry_free);
         g_clear_pointer(&d->service.polkit, bus_polkit_free);
         if (d->bus)
@@ -33,6 +51,7 @@ static void daemon_free(Daemon *d) {
 static void daemon_quit(Daemon *d, int exit_code) {
         if (exit_code)
                 d->exit_code = exit_code;
+        (void) sd_notify(FALSE, "STOPPING=1\nSTATUS=Stopping; running guests stay up");
         g_main_loop_quit(d->loop);
 }
 
@@ -46,6 +65,147 @@ static void on_bus_disconnected(gpointer user_data) {
         daemon_quit(user_data, EXIT_FAILURE);
 }
 
+/* ---- Exit on idle ----
+ *
+ * Running guests do not keep the daemon alive: the next start (D-Bus
+ * activation) finds them again. What does: a migration job, a domain that
+ * is starting or being destroyed, a lifecycle call whose operation has not
+ * replied, a call waiting for polkit, and any method call within the last
+ * idle_timeout seconds (a client in the middle of a conversation). */
+
+static const char *daemon_busy_reason(Daemon *d) {
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, d->registry->by_uuid);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                Domain *domain = value;
+
+                if (domain->job)
+                        return "a migration job";
+                if (domain->starting || domain->destroying || domain->exit_waiters->len > 0)
+                        return "a domain starting or stopping";
+        }
+        if (d->service.operations_in_flight > 0)
+                return "a lifecycle operation";
+        if (bus_polkit_count_pending(d->service.polkit) > 0)
+                return "a call waiting for polkit";
+        return NULL;
+}
+
+static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Daemon *d = userdata;
+        uint8_t type = 0;
+
+        if (sd_bus_message_get_type(m, &type) >= 0 && type == SD_BUS_MESSAGE_METHOD_CALL)
+                d->last_activity_usec = g_get_monotonic_time();
+        return 0;       /* on to the handlers */
+}
+
+static gboolean on_leave_check(gpointer user_data) {
+        Daemon *d = user_data;
+        const char *busy = daemon_busy_reason(d);
+
+        if (busy) {
+                g_debug("Waiting for %s before exiting", busy);
+                return G_SOURCE_CONTINUE;
+        }
+        d->leave_source = 0;
+        daemon_quit(d, 0);
+        return G_SOURCE_REMOVE;
+}
+
+/* The name is gone: new calls go to the next instance (which systemd starts
+ * once this one has exited, having seen STOPPING=1). Calls that reached this
+ * one before are answered first. */
+static int on_name_released(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Daemon *d = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (e)
+                g_warning("Failed to release bus name %s: %s, exiting anyway", BUS_NAME, e->message);
+        if (on_leave_check(d) == G_SOURCE_CONTINUE)
+                d->leave_source = g_timeout_add(EXIT_BUSY_RECHECK_MS, on_leave_check, d);
+        return 0;
+}
+
+static void daemon_leave(Daemon *d) {
+        int r;
+
+        g_message("Nothing to do for %u s; exiting (running guests stay up, the next call starts "
+                  "migrationd again)", d->config->idle_timeout_s);
+        /* First: systemd then queues activation requests instead of taking
+         * this instance for the running one. */
+        (void) sd_notify(FALSE, "STOPPING=1\nSTATUS=Exiting on idle");
+        r = sd_bus_release_name_async(d->bus, NULL, BUS_NAME, on_name_released, d);
+        if (r < 0) {
+                g_warning("Failed to release bus name %s: %s, exiting anyway", BUS_NAME, g_strerror(-r));
+                daemon_quit(d, 0);
+        }
+}
+
+static void arm_idle_timer(Daemon *d, guint seconds);
+
+static gboolean on_idle_timer(gpointer user_data) {
+        Daemon *d = user_data;
+        guint64 idle_usec = (guint64) d->config->idle_timeout_s * G_USEC_PER_SEC;
+        gint64 now = g_get_monotonic_time();
+        const char *busy = daemon_busy_reason(d);
+
+        d->idle_source = 0;
+        if (busy) {
+                g_debug("Not idle: %s", busy);
+                d->last_activity_usec = now;
+                arm_idle_timer(d, MIN(d->config->idle_timeout_s, IDLE_BUSY_RECHECK_S));
+        } else if ((guint64) (now - d->last_activity_usec) < idle_usec) {
+                guint64 left = idle_usec - (guint64) (now - d->last_activity_usec);
+                arm_idle_timer(d, (guint) ((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC));
+        } else
+                daemon_leave(d);
+        return G_SOURCE_REMOVE;
+}
+
+static void arm_idle_timer(Daemon *d, guint seconds) {
+        g_clear_handle_id(&d->idle_source, g_source_remove);
+        d->idle_source = g_timeout_add_seconds(MAX(seconds, 1u), on_idle_timer, d);
+}
+
+static void start_idle_timer(Daemon *d) {
+        int r;
+
+        if (d->config->idle_timeout_s == 0)
+                return;
+        r = sd_bus_add_filter(d->bus, &d->activity_filter, on_bus_message, d);
+        if (r < 0) {
+                g_warning("Failed to watch bus activity: %s; not exiting on idle", g_strerror(-r));
+                return;
+        }
+        d->last_activity_usec = g_get_monotonic_time();
+        arm_idle_timer(d, d->config->idle_timeout_s);
+}
+
+/* ---- systemd's watchdog ---- */
+
+static gboolean on_watchdog(gpointer user_data) {
+        (void) sd_notify(FALSE, "WATCHDOG=1");
+        return G_SOURCE_CONTINUE;
+}
+
+static void start_watchdog(Daemon *d) {
+        uint64_t usec = 0;
+        int r = sd_watchdog_enabled(FALSE, &usec);
+
+        if (r < 0)
+                g_warning("Failed to read the watchdog settings: %s, ignoring", g_strerror(-r));
+        if (r <= 0 || usec == 0)
+                return;
+        /* Twice per period, as sd_watchdog_enabled(3) recommends. */
+        d->watchdog_source = g_timeout_add(MAX(usec / 2 / 1000, 1), on_watchdog, d);
+        g_debug("Watchdog: a ping every %" G_GUINT64_FORMAT " ms", MAX(usec / 2 / 1000, 1));
+}
+
+/* ---- Start ---- */
+
 static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Daemon *d = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
@@ -56,6 +216,9 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
         g_message("Ready on the bus as %s", BUS_NAME);
+        (void) sd_notifyf(FALSE, "READY=1\nSTATUS=Serving %u domains",
+                          g_hash_table_size(d->registry->by_uuid));
+        start_idle_timer(d);
         return 0;
 }
 
@@ -119,7 +282,11 @@ int main(int argc, char **argv) {
         g_autoptr(GError) error = NULL;
         Daemon d = { .exit_code = EXIT_SUCCESS };
 
+        /* Bus error messages in the system's language (the catalogue of
+         * GETTEXT_PACKAGE; the core's _() names its domain). */
         setlocale(LC_ALL, "");
+        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
         g_option_context_add_main_entries(context, entries, NULL);
         if (!g_option_context_parse(context, &argc, &argv, &error)) {
                 g_printerr("%s\n", error->message);
@@ -150,6 +317,8 @@ int main(int argc, char **argv) {
         }
         g_unix_signal_add(SIGTERM, on_signal, &d);
         g_unix_signal_add(SIGINT, on_signal, &d);
+        start_watchdog(&d);
+        (void) sd_notify(FALSE, "STATUS=Finding running guests again");
         registry_load_async(d.registry, on_registry_loaded, &d);
 
         g_main_loop_run(d.loop);

@@ -103,6 +103,8 @@ static gboolean on_pidfd(int fd, GIOCondition condition, gpointer user_data) {
          * is not ours (ECHILD) and the pidfd alone tells that it is gone. */
         (void) waitpid(p->pid, &status, WNOHANG);
         p->alive = FALSE;
+        if (p->qmp)
+                qmp_client_drain(p->qmp);
         p->pidfd_source = 0;
         g_clear_handle_id(&p->kill_timer, g_source_remove);
         g_debug("QEMU %d has exited", p->pid);

@@ -627,6 +627,22 @@ static gboolean qmp_client_on_readable(int fd, GIOCondition condition, gpointer 
         return G_SOURCE_CONTINUE;
 }
 
+void qmp_client_drain(QmpClient *client) {
+        char buf[4096];
+
+        while (client->fd >= 0 && client->state != QMP_STATE_CLOSED) {
+                ssize_t n = read(client->fd, buf, sizeof(buf));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                /* Nothing more now (EAGAIN), or the end: the read source reports that. */
+                if (n <= 0)
+                        return;
+                if (!qmp_client_feed(client, buf, (gsize) n, NULL))
+                        return;
+        }
+}
+
 void qmp_client_attach_fd(QmpClient *client, int fd) {
         g_autoptr(GError) error = NULL;
 

@@ -53,6 +53,11 @@ void qmp_client_feed_eof(QmpClient *client);
 
 gboolean qmp_client_is_ready(QmpClient *client);
 
+/* Reads and handles, now, whatever QEMU has written and the main loop has
+ * not read yet: when QEMU has exited, its last events (SHUTDOWN) explain why,
+ * and they must not lose the race against the pidfd. */
+void qmp_client_drain(QmpClient *client);
+
 /* Sends @command with optional @arguments (a JSON object node, consumed).
  * The result is the "return" node; a QMP "error" becomes MD_ERROR_QEMU_FAILED
  * with QEMU's desc; a closed connection MD_ERROR_QEMU_FAILED too.

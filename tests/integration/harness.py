@@ -632,6 +632,9 @@ class Host:
             'qemu': {'binary': QEMU_BINARY},
             'migration': {'port_min': str(self.ports.port_min), 'port_max': str(self.ports.port_max),
                           'max_jobs': str(self.max_jobs)},
+            # A test may wait longer than the daemon's idle time: no exit on idle
+            # unless a test asks for it.
+            'daemon': {'idle_timeout': '0'},
         }
         for section, keys in self.config_extra.items():
             sections.setdefault(section, {}).update({k: str(v) for k, v in keys.items()})

@@ -13,6 +13,7 @@ static void test_defaults(void) {
         g_assert_cmpuint(c->port_min, ==, 49152);
         g_assert_cmpuint(c->port_max, ==, 49215);
         g_assert_cmpuint(c->max_jobs, ==, 8);
+        g_assert_cmpuint(c->idle_timeout_s, ==, 120);
         g_assert_cmpint(c->protocols, ==, PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2);
         g_assert_cmpstr(c->bridge_listen, ==, "127.0.0.1:16519");
         /* An empty allow-list refuses every peer. */
@@ -26,7 +27,8 @@ static void test_values(void) {
                 "[host]\nuuid=6F6A2C3E-0D3B-4F0A-9C44-2E9B1C0D7A11\nhostname=src\n"
                 "[qemu]\nbinary=/opt/qemu\n"
                 "[migration]\nport_min=50000\nport_max=50010\nprotocol_versions=3, 2\nmax_jobs=2\n"
-                "[bridge]\nallowed_peers=CN=a*;CN=b\n", &error);
+                "[bridge]\nallowed_peers=CN=a*;CN=b\n"
+                "[daemon]\nidle_timeout=0\n", &error);
 
         g_assert_no_error(error);
         g_assert_cmpstr(c->host_uuid, ==, "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11");
@@ -36,6 +38,7 @@ static void test_values(void) {
         g_assert_cmpuint(c->port_max, ==, 50010);
         g_assert_cmpint(c->protocols, ==, PROTOCOL_V3 | PROTOCOL_V2);
         g_assert_cmpuint(c->max_jobs, ==, 2);
+        g_assert_cmpuint(c->idle_timeout_s, ==, 0);
         g_assert_cmpstr(c->allowed_peers[0], ==, "CN=a*");
         g_assert_cmpstr(c->allowed_peers[1], ==, "CN=b");
         g_assert_null(c->allowed_peers[2]);
@@ -56,6 +59,8 @@ static void test_invalid(void) {
                 { "[migration]\nprotocol_versions=,\n", "protocol_versions" },
                 { "[migration]\nmax_jobs=many\n", "[migration] max_jobs" },
                 { "[migration]\nmax_jobs=0\n", "[migration] max_jobs" },
+                { "[daemon]\nidle_timeout=-1\n", "[daemon] idle_timeout" },
+                { "[daemon]\nidle_timeout=soon\n", "[daemon] idle_timeout" },
                 { "not a key file\n", "Invalid configuration" },
         };
 
