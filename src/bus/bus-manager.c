@@ -3,6 +3,7 @@
 #include "bus-error.h"
 #include "bus-glib.h"
 #include "bus-migration.h"
+#include "bus-peer-relay.h"
 #include "bus-service.h"
 #include "config.h"
 #include "md-error.h"
@@ -241,6 +242,9 @@ int bus_manager_register(BusService *s) {
         int r;
 
         r = sd_bus_add_object_vtable(s->bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, s);
+        if (r < 0)
+                return r;
+        r = bus_peer_relay_register(s);
         if (r < 0)
                 return r;
         r = sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);

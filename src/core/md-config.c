@@ -95,6 +95,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
         g_autofree char *protocols = NULL, *peers = NULL;
         guint64 port_min = 49152, port_max = 49215, max_jobs = 8, phase_timeout = 120, idle_timeout = 120;
+        guint64 keepalive_interval = 5, keepalive_timeout = 15;
 
         c->qemu_binary = g_strdup(DEFAULT_QEMU_BINARY);
         c->bridge_listen = g_strdup("127.0.0.1:16519");
@@ -114,7 +115,9 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
             !get_string(kf, "tls", "cert", &c->tls_cert, error) ||
             !get_string(kf, "tls", "key", &c->tls_key, error) ||
             !get_string(kf, "bridge", "listen", &c->bridge_listen, error) ||
-            !get_string(kf, "bridge", "allowed_peers", &peers, error))
+            !get_string(kf, "bridge", "allowed_peers", &peers, error) ||
+            !get_uint(kf, "bridge", "keepalive_interval", 1, 3600, &keepalive_interval, error) ||
+            !get_uint(kf, "bridge", "keepalive_timeout", 1, 86400, &keepalive_timeout, error))
                 return NULL;
 
         if (c->host_uuid) {
@@ -137,6 +140,11 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         c->max_jobs = max_jobs;
         c->phase_timeout_s = phase_timeout;
         c->idle_timeout_s = idle_timeout;
+        /* A ping must have a chance to come back before the peer counts as gone. */
+        if (keepalive_interval >= keepalive_timeout)
+                return fail(error, "bridge", "keepalive_interval", "must be less than keepalive_timeout"), NULL;
+        c->keepalive_interval_s = keepalive_interval;
+        c->keepalive_timeout_s = keepalive_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;
         c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);

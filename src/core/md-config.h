@@ -23,6 +23,8 @@ typedef struct {
         char *tls_ca, *tls_cert, *tls_key;
         char *bridge_listen;
         char **allowed_peers;     /* NULL-terminated DN glob patterns */
+        guint keepalive_interval_s;  /* [bridge] a Peer.Ping this often on each peer link */
+        guint keepalive_timeout_s;   /* [bridge] a peer silent this long is gone */
         guint idle_timeout_s;     /* exit after this long with nothing to do; 0 = never */
 } MdConfig;
 

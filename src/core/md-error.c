@@ -30,3 +30,10 @@ const char *md_error_to_bus_name(MdError code) {
                 return "org.freedesktop.DBus.Error.Failed";
         return bus_names[code];
 }
+
+MdError md_error_from_bus_name(const char *name) {
+        for (int code = 0; name && code < _MD_ERROR_MAX; code++)
+                if (g_str_equal(bus_names[code], name))
+                        return code;
+        return _MD_ERROR_MAX;
+}

@@ -31,3 +31,6 @@ GQuark md_error_quark(void);
 
 /* The D-Bus error name for a code, e.g. "org.example.Migration1.Error.NoSuchDomain". */
 const char *md_error_to_bus_name(MdError code);
+
+/* The code of a bus error name of ours (a peer's answer), or _MD_ERROR_MAX. */
+MdError md_error_from_bus_name(const char *name);

@@ -143,8 +143,19 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                 return prepare_fail(p, g_steal_pointer(&error));
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         commands = qemu_command_list_new();
-        if (d->job)
+        if (d->job) {
                 migration_setup_add(commands, d->job->params, FALSE, 0, 0);
+                d->job->qemu_configured = TRUE;
+        }
+        if (d->job && (d->job->params->flags & MIGRATE_TLS)) {
+                MdConfig *c = d->registry->config;
+                g_autofree char *dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert,
+                                                               c->tls_key, &error);
+                if (!dir)
+                        return prepare_fail(p, g_steal_pointer(&error));
+                d->job->tls_id = migration_job_new_tls_id();
+                migration_setup_add_tls(commands, d->job->tls_id, dir, TRUE, NULL);
+        }
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "uri");
         json_builder_add_string_value(b, p->listen_uri);

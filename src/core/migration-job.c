@@ -83,6 +83,7 @@ void migration_job_free(MigrationJob *job) {
         g_clear_pointer(&job->setup_stats, g_variant_unref);
         g_free(job->owner);
         g_free(job->error);
+        g_free(job->tls_id);
         g_free(job);
 }
 
@@ -242,9 +243,17 @@ static void on_reset_done(GObject *source, GAsyncResult *result, gpointer user_d
 
 /* The guest stays on a QEMU that has the job's capabilities: the next job
  * must start clean. */
-static void reset_qemu(Domain *d) {
+char *migration_job_new_tls_id(void) {
+        static guint counter;
+
+        return g_strdup_printf("md-migration-tls-%u", ++counter);
+}
+
+static void reset_qemu(Domain *d, const char *tls_id) {
         g_autoptr(QemuCommandList) commands = qemu_command_list_new();
 
+        if (tls_id)
+                migration_setup_add_tls_reset(commands, tls_id);
         migration_setup_add_reset(commands);
         qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
                                     on_reset_done, NULL);
@@ -260,9 +269,10 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
                 return;
         g_clear_handle_id(&job->phase_timer, g_source_remove);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
-        if (job->type == JOB_TYPE_MIGRATION_OUT && job->qemu_configured && d->qemu &&
-            result != JOB_RESULT_COMPLETED)
-                reset_qemu(d);
+        /* A QEMU that keeps the guest (a failed source, a successful
+         * destination) will be a source itself one day. */
+        if (job->qemu_configured && d->qemu && !(job->type == JOB_TYPE_MIGRATION_OUT && result == JOB_RESULT_COMPLETED))
+                reset_qemu(d, job->tls_id);
         if (result == JOB_RESULT_COMPLETED)
                 job->progress.progress = 100.0;
         stats = job_stats_build(job, job->stats);

@@ -60,7 +60,11 @@ struct MigrationJob {
         GVariant *setup_stats;       /* QEMU's settings in effect for this job, a{sv} */
         gboolean qemu_configured;    /* capabilities were changed: reset them at the end */
         gboolean postcopy;           /* the stream switched to post-copy */
+        char *tls_id;                /* QEMU's tls-creds object for this job (TLS flag) */
 };
+
+/* A fresh QEMU object id for a job's TLS credentials. */
+char *migration_job_new_tls_id(void);
 
 const char *job_type_to_string(JobType type);
 const char *job_phase_to_string(JobPhase phase);

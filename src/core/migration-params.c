@@ -24,7 +24,7 @@ typedef struct {
 
 static const FlagInfo flag_table[] = {
         { MIGRATE_LIVE, "LIVE", TRUE, NULL },
-        { MIGRATE_PEER2PEER, "PEER2PEER", FALSE, NULL },
+        { MIGRATE_PEER2PEER, "PEER2PEER", TRUE, NULL },
         { MIGRATE_TUNNELLED, "TUNNELLED", FALSE,
           "Migration flag TUNNELLED is not supported: QEMU has no tunnelled mode over migrationd's bridge; leave it out and the stream goes straight from QEMU to QEMU" },
         { MIGRATE_PERSIST_DEST, "PERSIST_DEST", TRUE, NULL },
@@ -43,7 +43,7 @@ static const FlagInfo flag_table[] = {
         { MIGRATE_RDMA_PIN_ALL, "RDMA_PIN_ALL", FALSE,
           "Migration flag RDMA_PIN_ALL is not supported: migrationd migrates over TCP only, never RDMA" },
         { MIGRATE_POSTCOPY, "POSTCOPY", TRUE, NULL },
-        { MIGRATE_TLS, "TLS", FALSE, NULL },
+        { MIGRATE_TLS, "TLS", TRUE, NULL },
         { MIGRATE_PARALLEL, "PARALLEL", TRUE, NULL },
         { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES", FALSE,
           "Migration flag NON_SHARED_SYNCHRONOUS_WRITES is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
@@ -401,7 +401,7 @@ static const ParamInfo param_table[] = {
           FIELD(auto_converge_initial), FIELD(has_auto_converge_initial) },
         { "auto_converge.increment", "i", "int32", TRUE, MIGRATE_AUTO_CONVERGE, 0, check_range, 1, 100,
           FIELD(auto_converge_increment), FIELD(has_auto_converge_increment) },
-        { "tls.destination", "s", "string", FALSE, MIGRATE_TLS, 0, check_host, 0, 0,
+        { "tls.destination", "s", "string", TRUE, MIGRATE_TLS, 0, check_host, 0, 0,
           FIELD(tls_destination), NO_HAS },
         /* libvirt copies selected disks only with a storage flag, never tunnelled. */
         { "migrate_disks", "as", "array of strings", FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
@@ -625,4 +625,55 @@ void migration_params_fill_from(MigrationParams *p, const MigrationParams *other
         p->flags |= other->flags;
 #undef FILL_STRING
 #undef FILL_VALUE
+}
+
+GVariant *migration_params_to_variant(const MigrationParams *p) {
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+#define ADD_STRING(key, field) if (p->field) g_variant_builder_add(&b, "{sv}", key, g_variant_new_string(p->field))
+        ADD_STRING("migrate_uri", migrate_uri);
+        ADD_STRING("destination_name", destination_name);
+        ADD_STRING("destination_xml", destination_xml);
+        ADD_STRING("persistent_xml", persistent_xml);
+        ADD_STRING("listen_address", listen_address);
+        ADD_STRING("tls.destination", tls_destination);
+#undef ADD_STRING
+        if (p->has_bandwidth)
+                g_variant_builder_add(&b, "{sv}", "bandwidth", g_variant_new_uint64(p->bandwidth));
+        if (p->has_bandwidth_postcopy)
+                g_variant_builder_add(&b, "{sv}", "bandwidth.postcopy", g_variant_new_uint64(p->bandwidth_postcopy));
+        if (p->has_parallel_connections)
+                g_variant_builder_add(&b, "{sv}", "parallel.connections", g_variant_new_int32(p->parallel_connections));
+        if (p->has_auto_converge_initial)
+                g_variant_builder_add(&b, "{sv}", "auto_converge.initial", g_variant_new_int32(p->auto_converge_initial));
+        if (p->has_auto_converge_increment)
+                g_variant_builder_add(&b, "{sv}", "auto_converge.increment", g_variant_new_int32(p->auto_converge_increment));
+        if (p->compression)
+                g_variant_builder_add(&b, "{sv}", "compression", g_variant_new_strv((const char *const *) p->compression, -1));
+        if (p->migrate_disks)
+                g_variant_builder_add(&b, "{sv}", "migrate_disks", g_variant_new_strv((const char *const *) p->migrate_disks, -1));
+        return g_variant_builder_end(&b);
+}
+
+const char *migration_params_beyond_plain(const MigrationParams *p) {
+        if (p->persistent_xml)
+                return "persistent_xml";
+        if (p->listen_address)
+                return "listen_address";
+        if (p->tls_destination)
+                return "tls.destination";
+        if (p->has_bandwidth_postcopy)
+                return "bandwidth.postcopy";
+        if (p->has_parallel_connections)
+                return "parallel.connections";
+        if (p->has_auto_converge_initial)
+                return "auto_converge.initial";
+        if (p->has_auto_converge_increment)
+                return "auto_converge.increment";
+        if (p->compression)
+                return "compression";
+        if (p->migrate_disks)
+                return "migrate_disks";
+        return NULL;
 }

@@ -108,5 +108,12 @@ gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port
  * each carry part of the parameters (libvirt passes them to every phase). */
 void migration_params_fill_from(MigrationParams *p, const MigrationParams *other);
 
+/* The typed parameters that are set, as a floating a{sv} (for a peer). */
+GVariant *migration_params_to_variant(const MigrationParams *params);
+
+/* The first parameter set that the plain-argument forms (protocol 3
+ * without extensible parameters, protocol 2) cannot carry, or NULL. */
+const char *migration_params_beyond_plain(const MigrationParams *params);
+
 void migration_params_free(MigrationParams *params);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationParams, migration_params_free)

@@ -1,5 +1,10 @@
 #define G_LOG_DOMAIN "migrationd"
 
+#include <errno.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "md-error.h"
 #include "migration-setup.h"
 
 /* QEMU 7.2's defaults for what a job may change. */
@@ -103,4 +108,85 @@ GVariant *migration_setup_stats(JsonNode *reply, const MigrationParams *p) {
         g_variant_dict_insert(&dict, "qemu.cap.xbzrle", "b", wants_xbzrle(p));
         g_variant_dict_insert(&dict, "qemu.cap.auto-converge", "b", (p->flags & MIGRATE_AUTO_CONVERGE) != 0);
         return g_variant_dict_end(&dict);
+}
+
+/* QEMU's x509 credentials want one directory with fixed file names; the
+ * same identity serves both ends, as for the bridge. */
+char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const char *cert, const char *key,
+                              GError **error) {
+        static const char *const names[] = {
+                "ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem",
+        };
+        const char *targets[] = { ca, cert, key, cert, key };
+        g_autofree char *dir = g_build_filename(runtime_dir, "tls", NULL);
+
+        if (!ca || !cert || !key) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "The TLS flag needs this host's [tls] ca, cert and key");
+                return NULL;
+        }
+        if (g_mkdir_with_parents(dir, 0700) < 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "Failed to create %s: %s", dir,
+                            g_strerror(errno));
+                return NULL;
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+                g_autofree char *link = g_build_filename(dir, names[i], NULL);
+                (void) unlink(link);
+                if (symlink(targets[i], link) < 0) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "Failed to link %s: %s", link,
+                                    g_strerror(errno));
+                        return NULL;
+                }
+        }
+        return g_steal_pointer(&dir);
+}
+
+void migration_setup_add_tls(QemuCommandList *list, const char *id, const char *dir, gboolean server,
+                             const char *hostname) {
+        g_autoptr(JsonBuilder) object = json_builder_new();
+        g_autoptr(JsonBuilder) params = json_builder_new();
+
+        json_builder_begin_object(object);
+        json_builder_set_member_name(object, "qom-type");
+        json_builder_add_string_value(object, "tls-creds-x509");
+        json_builder_set_member_name(object, "id");
+        json_builder_add_string_value(object, id);
+        json_builder_set_member_name(object, "dir");
+        json_builder_add_string_value(object, dir);
+        json_builder_set_member_name(object, "endpoint");
+        json_builder_add_string_value(object, server ? "server" : "client");
+        /* The server refuses a stream from a QEMU without a certificate of our CA. */
+        json_builder_set_member_name(object, "verify-peer");
+        json_builder_add_boolean_value(object, TRUE);
+        json_builder_end_object(object);
+        qemu_command_list_add(list, "object-add", json_builder_get_root(object));
+
+        json_builder_begin_object(params);
+        json_builder_set_member_name(params, "tls-creds");
+        json_builder_add_string_value(params, id);
+        if (!server && hostname) {
+                json_builder_set_member_name(params, "tls-hostname");
+                json_builder_add_string_value(params, hostname);
+        }
+        json_builder_end_object(params);
+        qemu_command_list_add(list, "migrate-set-parameters", json_builder_get_root(params));
+}
+
+void migration_setup_add_tls_reset(QemuCommandList *list, const char *id) {
+        g_autoptr(JsonBuilder) params = json_builder_new();
+        g_autoptr(JsonBuilder) del = json_builder_new();
+
+        json_builder_begin_object(params);
+        json_builder_set_member_name(params, "tls-creds");
+        json_builder_add_string_value(params, "");
+        json_builder_set_member_name(params, "tls-hostname");
+        json_builder_add_string_value(params, "");
+        json_builder_end_object(params);
+        qemu_command_list_add(list, "migrate-set-parameters", json_builder_get_root(params));
+        json_builder_begin_object(del);
+        json_builder_set_member_name(del, "id");
+        json_builder_add_string_value(del, id);
+        json_builder_end_object(del);
+        qemu_command_list_add(list, "object-del", json_builder_get_root(del));
 }

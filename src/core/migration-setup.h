@@ -18,3 +18,15 @@ void migration_setup_add_reset(QemuCommandList *list);
  * reports in effect (a query-migrate-parameters reply), so that a job's
  * settings are visible in GetJobStats. Floating a{sv}. */
 GVariant *migration_setup_stats(JsonNode *query_migrate_parameters, const MigrationParams *params);
+
+/* TLS for the migration stream (the TLS flag): QEMU's own x509 credentials
+ * from the [tls] files, linked into RUNTIME/tls under the names QEMU wants.
+ * Returns the directory. */
+char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const char *cert, const char *key,
+                              GError **error);
+/* object-add tls-creds-x509 @id (server: the destination, verifying the
+ * client) and the tls-creds/tls-hostname parameters. */
+void migration_setup_add_tls(QemuCommandList *list, const char *id, const char *dir, gboolean server,
+                             const char *hostname);
+/* Parameters back to no TLS, and the object gone. */
+void migration_setup_add_tls_reset(QemuCommandList *list, const char *id);

@@ -232,6 +232,23 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTas
         bandwidth = p->has_bandwidth ? p->bandwidth : d->max_speed_mib;
         commands = qemu_command_list_new();
         migration_setup_add(commands, p, TRUE, bandwidth, d->max_downtime_ms);
+        if (p->flags & MIGRATE_TLS) {
+                g_autoptr(GError) error = NULL;
+                g_autofree char *host = NULL;
+                MdConfig *c = d->registry->config;
+                g_autofree char *dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert,
+                                                               c->tls_key, &error);
+                if (!dir) {
+                        perform_fail(job, error->code, error->message);
+                        return;
+                }
+                /* QEMU checks the destination's certificate against this name. */
+                if (!p->tls_destination)
+                        (void) migration_uri_parse(p->migrate_uri, &host, NULL, NULL);
+                job->tls_id = migration_job_new_tls_id();
+                migration_setup_add_tls(commands, job->tls_id, dir, FALSE,
+                                        p->tls_destination ? p->tls_destination : host);
+        }
         qemu_command_list_add(commands, "query-migrate-parameters", NULL);
         job->qemu_configured = TRUE;
         qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,

@@ -97,7 +97,8 @@ class Introspection(SingleHostTestCase):
 
     def test_manager(self):
         """The manager object exports Manager (as documented) and ObjectManager."""
-        exported = self.check_object(MANAGER_PATH, ['org.example.Migration1.Manager'])
+        exported = self.check_object(MANAGER_PATH, ['org.example.Migration1.Manager',
+                                                    'org.example.Migration1.PeerRelay'])
         self.assertIn('org.freedesktop.DBus.ObjectManager', exported)
 
     def test_domain(self):
