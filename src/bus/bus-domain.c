@@ -11,6 +11,10 @@
 /* The daemon has one bus face; domain handlers reach it through here. */
 static BusService *the_service;
 
+BusService *bus_service_get(void) {
+        return the_service;
+}
+
 int bus_authorize(sd_bus_message *m, const char *action, Domain *d, sd_bus_error *error) {
         const char *details[] = { "domain", d ? domain_name(d) : NULL, NULL };
 
@@ -260,6 +264,9 @@ static const sd_bus_vtable domain_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetJobStats", SD_BUS_ARGS("u", flags),
                                 SD_BUS_RESULT("s", type, "a{sv}", stats), method_get_job_stats,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MigrateToURI3",
+                                SD_BUS_ARGS("s", dconnuri, "a{sv}", params, "u", flags), SD_BUS_NO_RESULT,
+                                method_migrate_to_uri3, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("MigrateStartPostCopy", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT,
                                 method_migrate_start_post_copy, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Perform2",

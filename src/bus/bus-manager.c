@@ -113,7 +113,7 @@ static int append_features(sd_bus_message *reply, MdConfig *c) {
         int r = sd_bus_message_open_container(reply, 'a', "s");
 
         static const char *const implemented[] = {
-                "offline", "change-protection", "postcopy", "parallel", "compression", "auto-converge",
+                "offline", "change-protection", "postcopy", "parallel", "compression", "auto-converge", "tls", "peer2peer",
         };
 
         if (r >= 0 && (c->protocols & PROTOCOL_V3_PARAMS))

@@ -142,6 +142,46 @@ static void on_performed(GObject *source, GAsyncResult *result, gpointer user_da
         reply_checked(r);
 }
 
+static void on_p2p_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GError) error = NULL;
+        int r;
+
+        if (!bus_service_get()->p2p_finish(result, &error))
+                return reply_error(m, error);
+        /* Perform3 answers a cookie; the peer-to-peer run has none left to give. */
+        if (g_str_has_prefix(sd_bus_message_get_member(m), "Perform3")) {
+                r = sd_bus_message_new_method_return(m, &reply);
+                if (r >= 0)
+                        r = append_bytes(reply, NULL);
+                if (r >= 0)
+                        r = sd_bus_send(NULL, reply, NULL);
+        } else
+                r = sd_bus_reply_method_return(m, NULL);
+        reply_checked(r);
+}
+
+/* With PEER2PEER this daemon runs every phase itself, the destination's
+ * through its migration-bridge; the call replies when the migration has ended. */
+static int p2p(sd_bus_message *m, Domain *d, const char *dconnuri, MigrationParams *params, sd_bus_error *error) {
+        BusService *s = bus_service_get();
+
+        if (!empty_to_null(dconnuri)) {
+                migration_params_free(params);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "PEER2PEER needs the destination's URI (dconnuri), "
+                                         "migration+tls://HOST[:PORT]");
+        }
+        if (!s->p2p_migrate) {
+                migration_params_free(params);
+                return sd_bus_error_setf(error, md_error_to_bus_name(MD_ERROR_UNSUPPORTED),
+                                         "Peer-to-peer migration is not available in this daemon");
+        }
+        s->p2p_migrate(s, d, dconnuri, params, on_p2p_done, sd_bus_message_ref(m));
+        return 1;
+}
+
 static int perform(sd_bus_message *m, Domain *d, const char *dconnuri, MigrationParams *params,
                    GError *params_error, GBytes *cookie, sd_bus_error *error) {
         g_autoptr(GError) gerror = params_error;
@@ -149,8 +189,42 @@ static int perform(sd_bus_message *m, Domain *d, const char *dconnuri, Migration
 
         if (!p || !check_dconnuri(dconnuri, p->flags, &gerror))
                 return bus_error_set_gerror(error, gerror);
+        if (p->flags & MIGRATE_PEER2PEER)
+                return p2p(m, d, dconnuri, g_steal_pointer(&p), error);
         migration_perform_async(d, g_steal_pointer(&p), cookie, on_performed, sd_bus_message_ref(m));
         return 1;
+}
+
+int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        g_autoptr(GVariant) dict = NULL;
+        g_autoptr(GError) gerror = NULL;
+        const char *dconnuri;
+        MigrationParams *params;
+        uint32_t flags;
+        int r;
+
+        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        r = sd_bus_message_read(m, "s", &dconnuri);
+        if (r >= 0)
+                r = bus_message_read_vardict(m, &dict, error);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "u", &flags);
+        if (r < 0)
+                return r;
+        params = migration_params_new(dict, flags, &gerror);
+        if (!params || !check_dconnuri(dconnuri, flags, &gerror)) {
+                migration_params_free(params);
+                return bus_error_set_gerror(error, gerror);
+        }
+        if (!(flags & MIGRATE_PEER2PEER)) {
+                migration_params_free(params);
+                return sd_bus_error_setf(error, md_error_to_bus_name(MD_ERROR_UNSUPPORTED),
+                                         "MigrateToURI3 without PEER2PEER would be a direct migration, "
+                                         "which QEMU does not support; pass PEER2PEER");
+        }
+        return p2p(m, userdata, dconnuri, params, error);
 }
 
 int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {

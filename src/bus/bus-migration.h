@@ -25,6 +25,7 @@ int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
 int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
+int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_migrate_start_post_copy(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error);

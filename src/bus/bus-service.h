@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus-polkit.h"
+#include "migration-params.h"
 #include "registry.h"
 
 #define BUS_NAME "org.example.Migration1"
@@ -12,21 +13,36 @@
 #define DOMAIN_PATH_PREFIX "/org/example/Migration1/domain"
 #define DOMAIN_INTERFACE "org.example.Migration1.Domain"
 
-typedef struct {
+typedef struct BusService BusService;
+
+/* Peer-to-peer migration lives above the bus layer (it needs the peer link);
+ * the daemon plugs it in here. Completes when the migration has ended. */
+typedef void (*BusP2PMigrateFunc)(BusService *service, Domain *domain, const char *dconnuri,
+                                  MigrationParams *params /* consumed */, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+typedef gboolean (*BusP2PFinishFunc)(GAsyncResult *result, GError **error);
+
+struct BusService {
         sd_bus *bus;
         Registry *registry;
         MdConfig *config;
         BusPolkit *polkit;
+        gpointer peer_tls;                 /* PeerTls*, NULL without [tls] */
+        BusP2PMigrateFunc p2p_migrate;     /* NULL: peer-to-peer unavailable */
+        BusP2PFinishFunc p2p_finish;
         /* Lifecycle calls whose operation has not replied yet: the daemon
          * does not exit on idle meanwhile. */
         guint operations_in_flight;
-} BusService;
+};
 
 int bus_manager_register(BusService *service);
 int bus_domain_register(BusService *service);
 
 /* /org/example/Migration1/domain/<sd_bus_path_encode(uuid)> */
 char *bus_domain_path(Domain *domain);
+
+/* The daemon's one bus face. */
+BusService *bus_service_get(void);
 
 /* Authorizes the caller of @m for @action on @domain (nullable) with polkit:
  * 1 go on, 0 suspended (return 1 from the handler), <0 refused. */

@@ -56,6 +56,18 @@ static int read_value(sd_bus_message *m, const char *key, const char *contents, 
                 g_strfreev(strv);
                 return 0;
         }
+        /* Capabilities carry protocol versions as au. */
+        if (g_str_equal(contents, "au")) {
+                const void *data = NULL;
+                size_t size = 0;
+
+                r = sd_bus_message_read_array(m, 'u', &data, &size);
+                if (r < 0)
+                        return r;
+                *ret = g_variant_ref_sink(g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, data,
+                                                                    size / sizeof(uint32_t), sizeof(uint32_t)));
+                return 0;
+        }
         if (strlen(contents) != 1 || !strchr("ybnqiuxtdsog", contents[0]))
                 return invalid_type(error, key, contents);
 

@@ -12,7 +12,7 @@
 /* Reads the next argument of @m, which must be an a{sv}, into a new
  * (non-floating) GVariant of type a{sv} in *@ret, keeping the order of the
  * entries. Values may be of a basic type (y b n q i u x t d s o g) or an
- * array of strings (as); any other value type, a repeated key or more than
+ * array of strings (as) or of uint32 (au); any other value type, a repeated key or more than
  * BUS_VARDICT_MAX entries set InvalidArgs in @error naming the key and
  * return its negative errno. Other failures (not an a{sv}, a broken
  * message) return a negative errno from sd-bus without touching @error,

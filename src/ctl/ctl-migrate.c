@@ -286,10 +286,18 @@ static int on_properties_changed(sd_bus_message *message, void *userdata, sd_bus
         return 0;
 }
 
+static void postcopy_start(CtlMigration *m);
+
 static int on_job_stats_updated(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
         CtlMigration *m = userdata;
         g_autoptr(GVariant) stats = NULL;
 
+        /* Statistics come once QEMU streams: post-copy can be asked for now. */
+        if (m->stage == CTL_STAGE_ABORTABLE) {
+                m->streaming = TRUE;
+                if (m->postcopy_due)
+                        postcopy_start(m);
+        }
         if (showing_progress(m) && ctl_message_read_variant(message, &stats) >= 0)
                 ctl_progress_update_stats(m->progress, stats);
         return 0;
@@ -343,13 +351,12 @@ static int on_postcopy_reply(sd_bus_message *reply, void *userdata, sd_bus_error
         return 0;
 }
 
-static gboolean on_postcopy_timer(gpointer userdata) {
-        CtlMigration *m = userdata;
+static void postcopy_start(CtlMigration *m) {
         int r;
 
-        m->postcopy_timer = 0;
+        m->postcopy_due = FALSE;
         if (m->stage != CTL_STAGE_ABORTABLE || m->cancel || m->quit)
-                return G_SOURCE_REMOVE;
+                return;
         r = sd_bus_call_method_async(m->source, &m->postcopy_slot, MIGRATION1_SERVICE, m->path,
                                      MIGRATION1_DOMAIN_INTERFACE, "MigrateStartPostCopy", on_postcopy_reply,
                                      m, "u", 0u);
@@ -358,6 +365,18 @@ static gboolean on_postcopy_timer(gpointer userdata) {
                 g_printerr(_("Failed to switch the migration of '%s' to post-copy: %s\n"), m->name,
                            g_strerror(-r));
         }
+}
+
+/* QEMU refuses to switch before its stream has started: then the first
+ * statistics of the stream (on_job_stats_updated) do it. */
+static gboolean on_postcopy_timer(gpointer userdata) {
+        CtlMigration *m = userdata;
+
+        m->postcopy_timer = 0;
+        if (m->streaming)
+                postcopy_start(m);
+        else
+                m->postcopy_due = TRUE;
         return G_SOURCE_REMOVE;
 }
 
@@ -370,6 +389,7 @@ static void postcopy_arm(CtlMigration *m) {
 
 static void postcopy_disarm(CtlMigration *m) {
         g_clear_handle_id(&m->postcopy_timer, g_source_remove);
+        m->postcopy_due = FALSE;
 }
 
 static gboolean on_sigint(gpointer userdata) {

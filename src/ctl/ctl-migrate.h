@@ -24,6 +24,8 @@ typedef struct {
         guint postcopy_timer;           /* --postcopy-after, armed while Perform runs */
         sd_bus_slot *postcopy_slot;     /* MigrateStartPostCopy on its way */
         gboolean postcopy_announced;    /* the switch has been reported */
+        gboolean postcopy_due;          /* the time has come, but the stream has not started yet */
+        gboolean streaming;             /* JobStatsUpdated seen during Perform: QEMU streams */
         CtlProgress *progress;          /* NULL: none shown (--json) */
         gint64 start_usec;
 

@@ -11,6 +11,8 @@
 #include "config.h"
 #include "i18n.h"
 #include "md-config.h"
+#include "peer-link.h"
+#include "peer-migrate.h"
 #include "registry.h"
 
 /* While something is in flight, how often the idle timer looks again. */
@@ -25,6 +27,7 @@ typedef struct {
         Registry *registry;
         sd_bus *bus;
         BusService service;
+        PeerTls *peer_tls;              /* this host's x509 identity, for peer-to-peer */
         int exit_code;
 
         sd_bus_slot *activity_filter;
@@ -44,6 +47,7 @@ static void daemon_free(Daemon *d) {
         g_clear_pointer(&d->service.polkit, bus_polkit_free);
         if (d->bus)
                 d->bus = sd_bus_flush_close_unref(d->bus);
+        g_clear_pointer(&d->peer_tls, peer_tls_free);
         g_clear_pointer(&d->config, md_config_free);
         g_clear_pointer(&d->loop, g_main_loop_unref);
 }
@@ -257,6 +261,9 @@ static int daemon_connect(Daemon *d) {
                 .registry = d->registry,
                 .config = d->config,
                 .polkit = bus_polkit_new(d->bus),
+                .peer_tls = d->peer_tls,
+                .p2p_migrate = peer_migrate_async,
+                .p2p_finish = peer_migrate_finish,
         };
         r = bus_manager_register(&d->service);
         if (r >= 0)
@@ -299,6 +306,16 @@ int main(int argc, char **argv) {
         if (!d.config) {
                 g_printerr("%s\n", error->message);
                 return EXIT_FAILURE;
+        }
+        /* Peer-to-peer needs an identity; a configured but broken one is an
+         * error now rather than at the first migration. */
+        if (d.config->tls_ca || d.config->tls_cert || d.config->tls_key) {
+                d.peer_tls = peer_tls_load(d.config->tls_ca, d.config->tls_cert, d.config->tls_key, &error);
+                if (!d.peer_tls) {
+                        g_printerr("Invalid configuration: [tls] %s\n", error->message);
+                        md_config_free(d.config);
+                        return EXIT_FAILURE;
+                }
         }
         d.registry = registry_new(d.config, &(RegistryDirs) {
                         .state_dir = state_dir ? state_dir : DEFAULT_STATE_DIR,

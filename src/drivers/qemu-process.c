@@ -149,46 +149,72 @@ static void on_qmp_ready(QmpClient *client, const GError *error, gpointer user_d
         g_task_return_pointer(task, p, NULL);
 }
 
-static int monitor_connect(const char *path, GError **error) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
+/* sun_path holds 108 bytes; deep runtime directories (tests) need more.
+ * Through a directory fd the kernel resolves any length. */
+static int socket_address(const char *path, struct sockaddr_un *sa, int *ret_dirfd, GError **error) {
+        g_autofree char *dir = NULL, *base = NULL;
+        int dirfd;
 
-        if (strlen(path) >= sizeof(sa.sun_path)) {
+        *sa = (struct sockaddr_un) { .sun_family = AF_UNIX };
+        *ret_dirfd = -1;
+        if (strlen(path) < sizeof(sa->sun_path)) {
+                strcpy(sa->sun_path, path);
+                return 0;
+        }
+        dir = g_path_get_dirname(path);
+        base = g_path_get_basename(path);
+        dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0 || (size_t) snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dirfd, base)
+                                 >= sizeof(sa->sun_path)) {
+                if (dirfd >= 0)
+                        close(dirfd);
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Monitor path too long: %s", path);
                 return -1;
         }
-        strcpy(sa.sun_path, path);
+        *ret_dirfd = dirfd;
+        return 0;
+}
+
+static int monitor_connect(const char *path, GError **error) {
+        struct sockaddr_un sa;
+        int fd, dirfd, saved = 0;
+
+        if (socket_address(path, &sa, &dirfd, error) < 0)
+                return -1;
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                int saved = errno;
+                saved = errno;
                 if (fd >= 0)
                         close(fd);
+                fd = -1;
+        }
+        if (dirfd >= 0)
+                close(dirfd);
+        if (fd < 0)
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
                             "Failed to connect to QEMU's monitor %s: %s", path, g_strerror(saved));
-                return -1;
-        }
         return fd;
 }
 
 static int monitor_listen(const char *path, GError **error) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd;
+        struct sockaddr_un sa;
+        int fd, dirfd, saved = 0;
 
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Monitor path too long: %s", path);
+        if (socket_address(path, &sa, &dirfd, error) < 0)
                 return -1;
-        }
-        strcpy(sa.sun_path, path);
         (void) unlink(path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-                int saved = errno;
+                saved = errno;
                 if (fd >= 0)
                         close(fd);
+                fd = -1;
+        }
+        if (dirfd >= 0)
+                close(dirfd);
+        if (fd < 0)
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
                             "Failed to create QEMU's monitor socket %s: %s", path, g_strerror(saved));
-                return -1;
-        }
         return fd;
 }
 

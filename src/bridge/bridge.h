@@ -1,0 +1,42 @@
+/* migration-bridge: the network face of migrationd. Terminates mutual TLS
+ * from peer hosts and relays their peer-facing calls onto the local bus,
+ * each peer on its own bus connection. */
+#pragma once
+
+#include <gio/gio.h>
+#include <systemd/sd-bus.h>
+
+#include "md-config.h"
+#include "peer-link.h"
+
+#define BRIDGE_BUS_NAME "org.example.Migration1.Bridge"
+
+/* Resources a peer can make us allocate are bounded. */
+#define BRIDGE_MAX_PEERS 64
+#define BRIDGE_MAX_HANDSHAKES 16
+#define BRIDGE_MAX_CALLS_PER_PEER 16
+
+typedef struct {
+        GMainLoop *loop;
+        MdConfig *config;
+        PeerTls *tls;
+        sd_bus *bus;             /* owns BRIDGE_BUS_NAME */
+        GSocketService *service;
+        GHashTable *peers;       /* BridgePeer* → itself, freed on removal */
+        guint handshakes;        /* TLS handshakes in progress */
+        int exit_code;
+} Bridge;
+
+typedef struct BridgePeer BridgePeer;
+
+/* A peer that passed the TLS checks: its own system bus connection, and the
+ * relayed Manager methods exported on its link. Removes itself from
+ * bridge->peers when the link or its bus connection goes away. Takes @link
+ * (also on failure). */
+BridgePeer *bridge_peer_new(Bridge *bridge, PeerLink *link, GError **error);
+void bridge_peer_free(BridgePeer *peer);
+
+/* Structured log line about one peer (PEER_ADDRESS and PEER_DN fields). */
+#define bridge_log_peer(level, address, dn, ...)                                              \
+        g_log_structured(G_LOG_DOMAIN, level, "PEER_ADDRESS", (address), "PEER_DN", (dn) ? (dn) : "", \
+                         "MESSAGE", __VA_ARGS__)

@@ -1,0 +1,478 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include "bus-glib.h"
+#include "peer-migrate.h"
+#include "bus-service.h"
+#include "bus-variant.h"
+#include "md-error.h"
+#include "migration-job.h"
+#include "migration.h"
+#include "peer-link.h"
+
+/* A peer that answers nothing for this long is gone (the 15 s). */
+#define KEEPALIVE_INTERVAL_MS 5000
+#define KEEPALIVE_TIMEOUT_MS 15000
+#define CALL_TIMEOUT_USEC (120 * G_USEC_PER_SEC)
+
+typedef enum {
+        FORM_V3_PARAMS,
+        FORM_V3,
+        FORM_V2,
+} ProtocolForm;
+
+typedef struct {
+        GTask *task;
+        DomainRef *ref;
+        MigrationParams *params;     /* the caller's; each phase gets a copy */
+        char *dconnuri;
+        PeerLink *link;
+        ProtocolForm form;
+        char *xml;                   /* from Begin, for Prepare */
+        GBytes *cookie;              /* the latest cookie */
+        char *uri;                   /* from Prepare, for Perform */
+        GError *error;               /* the first failure: what the caller gets */
+        sd_bus_slot *slot;
+} P2P;
+
+static void p2p_free(P2P *p) {
+        sd_bus_slot_unref(p->slot);
+        domain_ref_free(p->ref);
+        migration_params_free(p->params);
+        g_free(p->dconnuri);
+        peer_link_free(p->link);
+        g_free(p->xml);
+        if (p->cookie)
+                g_bytes_unref(p->cookie);
+        g_free(p->uri);
+        g_clear_error(&p->error);
+        g_free(p);
+}
+
+static MigrationParams *params_copy(const MigrationParams *src) {
+        MigrationParams *p = g_new0(MigrationParams, 1);
+
+        migration_params_fill_from(p, src);
+        return p;
+}
+
+static void p2p_done(P2P *p) {
+        if (p->error)
+                g_task_return_error(p->task, g_steal_pointer(&p->error));
+        else
+                g_task_return_boolean(p->task, TRUE);
+        g_object_unref(p->task);
+        p2p_free(p);
+}
+
+static void p2p_fail(P2P *p, GError *error) {
+        if (!p->error)
+                p->error = error;
+        else
+                g_error_free(error);
+}
+
+/* A peer's answer as our own error, by name. */
+static GError *error_from_reply(sd_bus_message *reply, const char *what) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        MdError code = md_error_from_bus_name(e->name);
+
+        if (code == _MD_ERROR_MAX)
+                code = sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED)
+                        ? MD_ERROR_PEER_UNREACHABLE : MD_ERROR_MIGRATION_FAILED;
+        return g_error_new(MD_ERROR, code, "%s on the destination failed: %s", what,
+                           e->message ? e->message : e->name);
+}
+
+static int append_bytes(sd_bus_message *m, GBytes *bytes) {
+        gsize size = 0;
+        const void *data = bytes ? g_bytes_get_data(bytes, &size) : NULL;
+
+        return sd_bus_message_append_array(m, 'y', data ? data : "", size);
+}
+
+static int read_bytes(sd_bus_message *m, GBytes **ret) {
+        const void *data = NULL;
+        size_t size = 0;
+        int r = sd_bus_message_read_array(m, 'y', &data, &size);
+
+        if (r >= 0)
+                *ret = g_bytes_new(data, size);
+        return r;
+}
+
+static sd_bus_message *new_call(P2P *p, const char *member) {
+        sd_bus_message *m = NULL;
+
+        if (sd_bus_message_new_method_call(peer_link_get_bus(p->link), &m, NULL, MANAGER_PATH,
+                                           MANAGER_INTERFACE, member) < 0)
+                return NULL;
+        return m;
+}
+
+static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what) {
+        if (r >= 0)
+                r = sd_bus_call_async(peer_link_get_bus(p->link), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
+        sd_bus_message_unref(m);
+        if (r < 0) {
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Failed to send %s to the peer: %s",
+                                        what, g_strerror(-r)));
+                p2p_done(p);
+        }
+}
+
+/* ---- 5: Confirm (here) ---- */
+
+static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        P2P *p = user_data;
+        GError *error = NULL;
+
+        if (!migration_confirm_finish(result, &error))
+                p2p_fail(p, error);
+        p2p_done(p);
+}
+
+static void confirm(P2P *p) {
+        Domain *d = domain_ref_get(p->ref);
+
+        if (!d || !d->job) {
+                p2p_done(p);
+                return;
+        }
+        migration_confirm_async(d, params_copy(p->params), p->cookie, p->error != NULL, on_confirmed, p);
+}
+
+/* ---- 4: Finish (there) ---- */
+
+static int on_finished(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        P2P *p = userdata;
+        const char *path;
+        GBytes *cookie = NULL;
+        gboolean cancelled = p->error != NULL;
+
+        p->slot = sd_bus_slot_unref(p->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                p2p_fail(p, error_from_reply(reply, "Finish"));
+        else if (p->form != FORM_V2 && !cancelled &&
+                 (sd_bus_message_read(reply, "o", &path) < 0 || read_bytes(reply, &cookie) < 0))
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The peer's Finish answer is malformed"));
+        if (cookie) {
+                g_bytes_unref(p->cookie);
+                p->cookie = cookie;
+        }
+        if (p->form == FORM_V2) {
+                /* Perform2 already stopped or kept the guest here. */
+                p2p_done(p);
+                return 0;
+        }
+        confirm(p);
+        return 0;
+}
+
+static void finish(P2P *p) {
+        gboolean cancelled = p->error != NULL;
+        const char *name = p->params->destination_name;
+        Domain *d = domain_ref_get(p->ref);
+        sd_bus_message *m;
+        int r;
+
+        if (!name)
+                name = d ? domain_name(d) : "";
+        m = new_call(p, p->form == FORM_V3_PARAMS ? "Finish3Params" : p->form == FORM_V3 ? "Finish3" : "Finish2");
+        if (!m)
+                return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish");
+        switch (p->form) {
+        case FORM_V3_PARAMS: {
+                g_auto(GVariantDict) dict;
+                g_variant_dict_init(&dict, NULL);
+                g_variant_dict_insert(&dict, "destination_name", "s", name);
+                if (p->uri)
+                        g_variant_dict_insert(&dict, "migrate_uri", "s", p->uri);
+                r = bus_message_append_vardict(m, g_variant_ref_sink(g_variant_dict_end(&dict)));
+                if (r >= 0)
+                        r = append_bytes(m, p->error ? NULL : p->cookie);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "ub", p->params->flags, cancelled);
+                break;
+        }
+        case FORM_V3:
+                r = sd_bus_message_append(m, "s", name);
+                if (r >= 0)
+                        r = append_bytes(m, p->error ? NULL : p->cookie);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "sub", p->uri ? p->uri : "", p->params->flags, cancelled);
+                break;
+        default:
+                r = sd_bus_message_append(m, "s", name);
+                if (r >= 0)
+                        r = append_bytes(m, p->cookie);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "sui", p->uri ? p->uri : "", p->params->flags, cancelled ? 1 : 0);
+                break;
+        }
+        call_or_fail(p, m, r, on_finished, "Finish");
+}
+
+/* ---- 3: Perform (here) ---- */
+
+static void on_performed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        P2P *p = user_data;
+        GError *error = NULL;
+        GBytes *cookie = migration_perform_finish(result, &error);
+
+        if (!cookie)
+                p2p_fail(p, error);
+        else {
+                g_bytes_unref(p->cookie);
+                p->cookie = cookie;
+        }
+        finish(p);
+}
+
+static void on_performed2(GObject *source, GAsyncResult *result, gpointer user_data) {
+        P2P *p = user_data;
+        GError *error = NULL;
+
+        if (!migration_perform2_finish(result, &error))
+                p2p_fail(p, error);
+        finish(p);
+}
+
+static void perform(P2P *p) {
+        Domain *d = domain_ref_get(p->ref);
+        MigrationParams *mp;
+
+        if (!d) {
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "The domain went away"));
+                finish(p);
+                return;
+        }
+        mp = params_copy(p->params);
+        g_free(mp->migrate_uri);
+        mp->migrate_uri = g_strdup(p->uri);
+        mp->flags &= ~MIGRATE_PEER2PEER;
+        if (p->form == FORM_V2)
+                migration_perform2_async(d, mp, p->cookie, NULL, on_performed2, p);
+        else
+                migration_perform_async(d, mp, p->cookie, on_performed, p);
+}
+
+/* ---- 2: Prepare (there) ---- */
+
+static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        P2P *p = userdata;
+        GBytes *cookie = NULL;
+        const char *uri;
+
+        p->slot = sd_bus_slot_unref(p->slot);
+        if (sd_bus_message_is_method_error(reply, NULL) || read_bytes(reply, &cookie) < 0 ||
+            sd_bus_message_read(reply, "s", &uri) < 0) {
+                /* A failed Prepare releases the source job: Confirm cancelled. */
+                p2p_fail(p, sd_bus_message_is_method_error(reply, NULL)
+                                    ? error_from_reply(reply, "Prepare")
+                                    : g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                  "The peer's Prepare answer is malformed"));
+                if (cookie)
+                        g_bytes_unref(cookie);
+                if (p->form == FORM_V2)
+                        p2p_done(p);
+                else
+                        confirm(p);
+                return 0;
+        }
+        g_bytes_unref(p->cookie);
+        p->cookie = cookie;
+        p->uri = g_strdup(uri);
+        perform(p);
+        return 0;
+}
+
+static void prepare(P2P *p) {
+        sd_bus_message *m = new_call(p, p->form == FORM_V3_PARAMS ? "Prepare3Params"
+                                        : p->form == FORM_V3 ? "Prepare3" : "Prepare2");
+        const char *dname = p->params->destination_name ? p->params->destination_name : "";
+        guint64 bandwidth = p->params->has_bandwidth ? p->params->bandwidth : 0;
+        guint flags = p->params->flags & ~MIGRATE_PEER2PEER;
+        int r;
+
+        if (!m)
+                return call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare");
+        switch (p->form) {
+        case FORM_V3_PARAMS: {
+                g_autoptr(MigrationParams) mp = params_copy(p->params);
+                g_free(mp->destination_xml);
+                mp->destination_xml = g_strdup(p->xml);
+                r = bus_message_append_vardict(m, g_variant_ref_sink(migration_params_to_variant(mp)));
+                if (r >= 0)
+                        r = append_bytes(m, p->cookie);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "u", flags);
+                break;
+        }
+        case FORM_V3:
+                r = sd_bus_message_append(m, "sst", p->xml, dname, bandwidth);
+                if (r >= 0)
+                        r = append_bytes(m, p->cookie);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "su", "", flags);
+                break;
+        default:
+                r = sd_bus_message_append(m, "sstsu", p->xml, dname, bandwidth, "", flags);
+                break;
+        }
+        call_or_fail(p, m, r, on_prepared, "Prepare");
+}
+
+/* ---- 1: Begin (here) ---- */
+
+static void begin(P2P *p) {
+        Domain *d = domain_ref_get(p->ref);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(DomainDef) def = NULL;
+
+        if (!d) {
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "The domain went away"));
+                p2p_done(p);
+                return;
+        }
+        if (p->form == FORM_V2) {
+                /* No Begin in protocol 2: Perform2 runs it here; Prepare2 gets the XML. */
+                if (p->params->destination_xml)
+                        p->xml = g_strdup(p->params->destination_xml);
+                else if (d->live) {
+                        def = domain_def_copy(d->live);
+                        if (p->params->destination_name)
+                                domain_def_set_name(def, p->params->destination_name);
+                        p->xml = domain_def_format(def);
+                }
+                prepare(p);
+                return;
+        }
+        if (!migration_begin(d, params_copy(p->params), NULL, &p->xml, &p->cookie, &error)) {
+                p2p_fail(p, g_steal_pointer(&error));
+                p2p_done(p);
+                return;
+        }
+        prepare(p);
+}
+
+/* ---- 0: Negotiation ---- */
+
+static gboolean strv_has(GVariant *dict, const char *key, const char *value) {
+        g_autoptr(GVariant) v = g_variant_lookup_value(dict, key, G_VARIANT_TYPE_STRING_ARRAY);
+        g_autofree const char **strv = v ? g_variant_get_strv(v, NULL) : NULL;
+
+        return strv && g_strv_contains(strv, value);
+}
+
+static gboolean au_has(GVariant *dict, const char *key, guint32 value) {
+        g_autoptr(GVariant) v = g_variant_lookup_value(dict, key, G_VARIANT_TYPE("au"));
+        gsize n = 0;
+        const guint32 *a = v ? g_variant_get_fixed_array(v, &n, sizeof(guint32)) : NULL;
+
+        for (gsize i = 0; i < n; i++)
+                if (a[i] == value)
+                        return TRUE;
+        return FALSE;
+}
+
+static gboolean negotiate(P2P *p, MdConfig *config, GVariant *caps, GError **error) {
+        const char *beyond;
+
+        if ((config->protocols & PROTOCOL_V3_PARAMS) && strv_has(caps, "features", "migration-params"))
+                p->form = FORM_V3_PARAMS;
+        else if ((config->protocols & PROTOCOL_V3) && au_has(caps, "protocol_versions", 3))
+                p->form = FORM_V3;
+        else if ((config->protocols & PROTOCOL_V2) && au_has(caps, "protocol_versions", 2))
+                p->form = FORM_V2;
+        else {
+                g_set_error(error, MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH,
+                            "This host and the peer share no migration protocol; compare their "
+                            "[migration] protocol_versions");
+                return FALSE;
+        }
+        beyond = p->form == FORM_V3_PARAMS ? NULL : migration_params_beyond_plain(p->params);
+        if (beyond) {
+                g_set_error(error, MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH,
+                            "Migration parameter '%s' needs protocol 3 with extensible parameters, "
+                            "which the peer does not accept", beyond);
+                return FALSE;
+        }
+        g_message("Peer-to-peer migration to %s with protocol %s", p->dconnuri,
+                  p->form == FORM_V3_PARAMS ? "3 (extensible parameters)" : p->form == FORM_V3 ? "3" : "2");
+        return TRUE;
+}
+
+static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        P2P *p = userdata;
+        Domain *d = domain_ref_get(p->ref);
+        g_autoptr(GVariant) caps = NULL;
+        g_autoptr(GError) error = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        p->slot = sd_bus_slot_unref(p->slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                p2p_fail(p, error_from_reply(reply, "GetCapabilities"));
+                p2p_done(p);
+                return 0;
+        }
+        if (bus_message_read_vardict(reply, &caps, &e) < 0) {
+                sd_bus_error_free(&e);
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH, "The peer's capabilities are malformed"));
+                p2p_done(p);
+                return 0;
+        }
+        if (!d || !negotiate(p, d->registry->config, caps, &error)) {
+                p2p_fail(p, error ? g_steal_pointer(&error)
+                                  : g_error_new(MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "The domain went away"));
+                p2p_done(p);
+                return 0;
+        }
+        begin(p);
+        return 0;
+}
+
+static void on_link_closed(PeerLink *link, const GError *error, gpointer user_data) {
+        P2P *p = user_data;
+
+        /* Pending calls fail on their own; this names the reason first. */
+        p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Lost the peer %s: %s", p->dconnuri,
+                                error ? error->message : "connection closed"));
+}
+
+static void on_connected(GObject *source, GAsyncResult *result, gpointer user_data) {
+        P2P *p = user_data;
+        GError *error = NULL;
+        sd_bus_message *m;
+
+        p->link = peer_link_connect_finish(result, &error);
+        if (!p->link) {
+                p2p_fail(p, error);
+                p2p_done(p);
+                return;
+        }
+        peer_link_set_keepalive(p->link, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS);
+        peer_link_set_closed_func(p->link, on_link_closed, p);
+        m = new_call(p, "GetCapabilities");
+        call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities");
+}
+
+void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, MigrationParams *params,
+                           GAsyncReadyCallback callback, gpointer user_data) {
+        P2P *p = g_new0(P2P, 1);
+
+        p->task = g_task_new(NULL, NULL, callback, user_data);
+        p->ref = domain_ref_new(d);
+        p->params = params;
+        p->dconnuri = g_strdup(dconnuri);
+        if (!s->peer_tls) {
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                        "Peer-to-peer migration needs this host's [tls] ca, cert and key"));
+                p2p_done(p);
+                return;
+        }
+        peer_link_connect_async(dconnuri, s->peer_tls, NULL, NULL, on_connected, p);
+}
+
+gboolean peer_migrate_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
