@@ -332,7 +332,7 @@ static void finish_complete(Domain *d, gboolean running) {
         domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
                          running ? "migrated" : "migration");
         if ((flags & MIGRATE_PERSIST_DEST) && job->params->persistent_xml) {
-                if (!registry_define_xml(d->registry, job->params->persistent_xml, &error))
+                if (!registry_persist_xml(d->registry, d, job->params->persistent_xml, &error))
                         g_warning("Failed to define '%s' from persistent_xml: %s", domain_name(d),
                                   error->message);
         } else if ((flags & MIGRATE_PERSIST_DEST) && !registry_persist(d->registry, d, &error))

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -13,6 +14,11 @@
 #define DEFAULT_THROTTLE_INCREMENT 10
 
 static const char *const capabilities[] = { "events", "postcopy-ram", "multifd", "xbzrle", "auto-converge" };
+static const char *const capabilities_null[] = { "events", "postcopy-ram", "multifd", "xbzrle", "auto-converge", NULL };
+
+static const char *const *capabilities_list(void) {
+        return capabilities_null;
+}
 
 static gboolean has_method(const MigrationParams *p, const char *method) {
         return p->compression && g_strv_contains((const char *const *) p->compression, method);
@@ -32,6 +38,9 @@ static const char *multifd_compression(const MigrationParams *p) {
 static JsonNode *parameters(const MigrationParams *p, gboolean source, guint64 bandwidth_mib,
                             guint64 downtime_ms) {
         g_autoptr(JsonBuilder) b = json_builder_new();
+        /* The driver knows QEMU's units and limits. */
+        g_autoptr(JsonNode) speed = qemu_migration_speed_args(bandwidth_mib);
+        g_autoptr(JsonNode) downtime = qemu_migration_downtime_args(downtime_ms ? downtime_ms : 300);
 
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "multifd-channels");
@@ -46,6 +55,14 @@ static JsonNode *parameters(const MigrationParams *p, gboolean source, guint64 b
                 json_builder_set_member_name(b, "cpu-throttle-increment");
                 json_builder_add_int_value(b, p->has_auto_converge_increment ? p->auto_converge_increment
                                                                              : DEFAULT_THROTTLE_INCREMENT);
+                /* Speed and downtime in the same command: every QMP round trip
+                 * before migrate is time the caller waits (bench/overhead). */
+                json_builder_set_member_name(b, "max-bandwidth");
+                json_builder_add_int_value(b, (gint64) json_node_get_int(
+                        json_object_get_member(json_node_get_object(speed), "max-bandwidth")));
+                json_builder_set_member_name(b, "downtime-limit");
+                json_builder_add_int_value(b, (gint64) json_node_get_int(
+                        json_object_get_member(json_node_get_object(downtime), "downtime-limit")));
                 json_builder_set_member_name(b, "max-postcopy-bandwidth");
                 json_builder_add_int_value(b, p->has_bandwidth_postcopy
                                                       ? (gint64) MIN(p->bandwidth_postcopy, (guint64) G_MAXINT64 / (1024 * 1024)) * 1024 * 1024
@@ -68,10 +85,6 @@ void migration_setup_add(QemuCommandList *list, const MigrationParams *p, gboole
         qemu_command_list_add(list, "migrate-set-capabilities",
                               qemu_migration_capabilities_args(capabilities, states, G_N_ELEMENTS(capabilities)));
         qemu_command_list_add(list, "migrate-set-parameters", parameters(p, source, bandwidth_mib, downtime_ms));
-        if (source) {
-                qemu_command_list_add(list, "migrate-set-parameters", qemu_migration_speed_args(bandwidth_mib));
-                qemu_command_list_add(list, "migrate-set-parameters", qemu_migration_downtime_args(downtime_ms));
-        }
 }
 
 void migration_setup_add_reset(QemuCommandList *list) {
@@ -81,6 +94,43 @@ void migration_setup_add_reset(QemuCommandList *list) {
         qemu_command_list_add(list, "migrate-set-capabilities",
                               qemu_migration_capabilities_args(capabilities, states, G_N_ELEMENTS(capabilities)));
         qemu_command_list_add(list, "migrate-set-parameters", parameters(defaults, TRUE, 0, 0));
+}
+
+/* What QEMU had before this job touched it: proof that the previous job's
+ * settings were reset. @caps: query-migrate-capabilities; @params:
+ * query-migrate-parameters. Keys "qemu.initial.cap.NAME" and
+ * "qemu.initial.NAME". */
+GVariant *migration_setup_initial_stats(JsonNode *caps, JsonNode *params) {
+        g_auto(GVariantDict) dict;
+        g_autoptr(GVariant) from_params = NULL;
+        JsonArray *list = caps && JSON_NODE_HOLDS_ARRAY(caps) ? json_node_get_array(caps) : NULL;
+        g_autoptr(MigrationParams) none = g_new0(MigrationParams, 1);
+        GVariantIter iter;
+        const char *key;
+        GVariant *value;
+
+        g_variant_dict_init(&dict, NULL);
+        for (guint i = 0; list && i < json_array_get_length(list); i++) {
+                JsonObject *o = json_array_get_object_element(list, i);
+                const char *name = o ? json_object_get_string_member_with_default(o, "capability", NULL) : NULL;
+                g_autofree char *k = NULL;
+
+                if (!name || !g_strv_contains(capabilities_list(), name))
+                        continue;
+                k = g_strconcat("qemu.initial.cap.", name, NULL);
+                g_variant_dict_insert(&dict, k, "b", json_object_get_boolean_member_with_default(o, "state", FALSE));
+        }
+        from_params = g_variant_ref_sink(migration_setup_stats(params, none));
+        g_variant_iter_init(&iter, from_params);
+        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+                g_autofree char *k = NULL;
+                /* Only what QEMU reported, not the capabilities we would set. */
+                if (g_str_has_prefix(key, "qemu.cap."))
+                        continue;
+                k = g_strconcat("qemu.initial.", key + strlen("qemu."), NULL);
+                g_variant_dict_insert_value(&dict, k, value);
+        }
+        return g_variant_dict_end(&dict);
 }
 
 GVariant *migration_setup_stats(JsonNode *reply, const MigrationParams *p) {

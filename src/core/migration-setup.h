@@ -19,6 +19,10 @@ void migration_setup_add_reset(QemuCommandList *list);
  * settings are visible in GetJobStats. Floating a{sv}. */
 GVariant *migration_setup_stats(JsonNode *query_migrate_parameters, const MigrationParams *params);
 
+/* QEMU's settings before a job applied its own ("qemu.initial.*" keys):
+ * they show that the previous job's settings were reset. Floating a{sv}. */
+GVariant *migration_setup_initial_stats(JsonNode *query_migrate_capabilities, JsonNode *query_migrate_parameters);
+
 /* TLS for the migration stream (the TLS flag): QEMU's own x509 credentials
  * from the [tls] files, linked into RUNTIME/tls under the names QEMU wants.
  * Returns the directory. */

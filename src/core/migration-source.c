@@ -15,7 +15,7 @@
 /* Confirm gives the source QEMU this long to exit before SIGKILL. */
 #define SOURCE_EXIT_GRACE_MS 10000
 
-static const char *const known_features[] = { "stats", NULL };
+static const char *const known_features[] = { "stats", "persistent-xml", NULL };
 
 MigrationCookie *migration_cookie_for_host(Registry *r, const char *name, const char *uuid) {
         MigrationCookie *cookie = migration_cookie_new();
@@ -174,7 +174,25 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
-        job->setup_stats = g_variant_ref_sink(migration_setup_stats(reply, job->params));
+        /* An AbortJob that came while QEMU was being set up: no stream at all. */
+        if (job->aborted) {
+                perform_fail(job, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted");
+                return;
+        }
+        {
+                g_auto(GVariantDict) dict;
+                g_autoptr(GVariant) current = g_variant_ref_sink(migration_setup_stats(reply, job->params));
+                GVariantIter iter;
+                const char *key;
+                GVariant *value;
+
+                g_variant_dict_init(&dict, job->setup_stats);
+                g_variant_iter_init(&iter, current);
+                while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
+                        g_variant_dict_insert_value(&dict, key, value);
+                g_clear_pointer(&job->setup_stats, g_variant_unref);
+                job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
+        }
         commands = qemu_command_list_new();
         /* Without LIVE, libvirt pauses the guest for the whole transfer. */
         if (!(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING)
@@ -215,10 +233,41 @@ static void perform_offline(Domain *d, MigrationJob *job) {
 
 /* Phase 3 proper, after the caller checked the job: shared by Perform3 and
  * Perform2. @p is merged into the job's parameters. */
-static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task) {
-        g_autoptr(QemuCommandList) commands = NULL;
-        guint64 bandwidth;
+static void setup_stream(Domain *d, MigrationJob *job);
 
+/* Before this job changes anything: what QEMU has now (for the statistics). */
+static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(JsonNode) params = qmp_client_execute_finish(NULL, result, NULL);
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? d->job : NULL;
+        JsonNode *caps;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform || !d->qemu)
+                return;
+        caps = g_object_get_data(G_OBJECT(job->perform), "initial-caps");
+        job->setup_stats = g_variant_ref_sink(migration_setup_initial_stats(caps, params));
+        setup_stream(d, job);
+}
+
+static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        JsonNode *caps = qmp_client_execute_finish(NULL, result, NULL);
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? d->job : NULL;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform || !d->qemu) {
+                if (caps)
+                        json_node_unref(caps);
+                return;
+        }
+        g_object_set_data_full(G_OBJECT(job->perform), "initial-caps", caps,
+                               caps ? (GDestroyNotify) json_node_unref : NULL);
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate-parameters", NULL, NULL,
+                                 on_initial_params, domain_ref_new(d));
+}
+
+static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task) {
         migration_params_fill_from(p, job->params);
         migration_params_free(job->params);
         job->params = p;
@@ -229,6 +278,15 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTas
                 perform_offline(d, job);
                 return;
         }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate-capabilities", NULL, NULL,
+                                 on_initial_caps, domain_ref_new(d));
+}
+
+static void setup_stream(Domain *d, MigrationJob *job) {
+        g_autoptr(QemuCommandList) commands = NULL;
+        MigrationParams *p = job->params;
+        guint64 bandwidth;
+
         bandwidth = p->has_bandwidth ? p->bandwidth : d->max_speed_mib;
         commands = qemu_command_list_new();
         migration_setup_add(commands, p, TRUE, bandwidth, d->max_downtime_ms);
@@ -547,6 +605,16 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
         if (!job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' has no job to abort", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        /* libvirt's rule: after the switch only the destination has the newest
+         * state; a cancel would leave the guest running nowhere. */
+        if (job->postcopy) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "The migration of '%s' runs in post-copy now and cannot be "
+                                        "aborted: the guest's newest state is on the destination",
+                                        domain_name(d));
                 g_object_unref(task);
                 return;
         }

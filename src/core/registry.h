@@ -75,6 +75,11 @@ void registry_emit_iteration(Registry *registry, Domain *domain, guint iteration
 guint registry_count_jobs(Registry *registry);
 /* Adds a domain created by an incoming migration (transient until Finish). */
 void registry_add_domain(Registry *registry, Domain *domain);
+/* Makes @xml (persistent_xml of PERSIST_DEST) the definition of @domain,
+ * which must have the same name and UUID; no job check: the incoming job
+ * itself calls it. */
+gboolean registry_persist_xml(Registry *registry, Domain *domain, const char *xml, GError **error);
+
 /* Makes the running definition persistent (PERSIST_DEST). */
 gboolean registry_persist(Registry *registry, Domain *domain, GError **error);
 /* The client @name left the bus: jobs it drove are abandoned. */
