@@ -28,6 +28,7 @@ static void bridge_free(Bridge *b) {
         if (b->bus)
                 b->bus = sd_bus_flush_close_unref(b->bus);
         g_clear_pointer(&b->tls, peer_tls_free);
+        g_clear_object(&b->listen_address);
         g_clear_pointer(&b->config, md_config_free);
         g_clear_pointer(&b->loop, g_main_loop_unref);
 }
@@ -120,6 +121,9 @@ static gboolean bridge_load(Bridge *b, const char *config_path, GError **error) 
                         return FALSE;
                 }
         }
+        /* Checked even when systemd passes the sockets: a bad file is an error. */
+        if (!peer_listen_parse(b->config->bridge_listen, &b->listen_address, error))
+                return FALSE;
         b->tls = peer_tls_load(b->config->tls_ca, b->config->tls_cert, b->config->tls_key, error);
         if (!b->tls)
                 return FALSE;
@@ -153,12 +157,11 @@ static gboolean bridge_listen(Bridge *b, GError **error) {
                 g_message("Serving peers on the socket passed by systemd (fd %d)", fd);
         }
         if (n == 0) {
-                g_autoptr(GSocketAddress) address = NULL, effective = NULL;
+                g_autoptr(GSocketAddress) effective = NULL;
                 g_autofree char *text = NULL;
 
-                if (!peer_listen_parse(b->config->bridge_listen, &address, error) ||
-                    !g_socket_listener_add_address(listener, address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                                   NULL, &effective, error))
+                if (!g_socket_listener_add_address(listener, b->listen_address, G_SOCKET_TYPE_STREAM,
+                                                   G_SOCKET_PROTOCOL_TCP, NULL, &effective, error))
                         return FALSE;
                 text = g_socket_connectable_to_string(G_SOCKET_CONNECTABLE(effective));
                 g_message("Serving peers on %s", text);

@@ -20,6 +20,7 @@ typedef struct {
         GMainLoop *loop;
         MdConfig *config;
         PeerTls *tls;
+        GSocketAddress *listen_address;  /* [bridge] listen, unless systemd passes sockets */
         sd_bus *bus;             /* owns BRIDGE_BUS_NAME */
         GSocketService *service;
         GHashTable *peers;       /* BridgePeer* → itself, freed on removal */

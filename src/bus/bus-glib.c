@@ -56,7 +56,7 @@ static gboolean bus_source_dispatch(GSource *source, GSourceFunc callback, gpoin
                         break;
         }
         if (!sd_bus_is_open(s->bus)) {
-                g_message("Lost the bus connection");
+                g_debug("Bus connection closed");
                 if (s->on_disconnect)
                         s->on_disconnect(s->user_data);
                 return G_SOURCE_REMOVE;

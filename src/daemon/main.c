@@ -66,6 +66,7 @@ static gboolean on_signal(gpointer user_data) {
 }
 
 static void on_bus_disconnected(gpointer user_data) {
+        g_message("Lost the system bus connection; stopping (running guests stay up)");
         daemon_quit(user_data, EXIT_FAILURE);
 }
 

@@ -357,6 +357,9 @@ static int on_pong(sd_bus_message *reply, void *user_data, sd_bus_error *ret_err
             !sd_bus_message_is_method_error(reply, SD_BUS_ERROR_TIMEOUT) &&
             !sd_bus_message_is_method_error(reply, SD_BUS_ERROR_DISCONNECTED))
                 l->last_alive = g_get_monotonic_time();
+        /* The next ping is due an interval after this one, not at the deadline. */
+        if (!l->closed && l->keepalive_interval_ms && l->keepalive_timeout_ms)
+                keepalive_schedule(l);
         return 0;
 }
 
@@ -404,6 +407,7 @@ void peer_link_set_keepalive(PeerLink *l, guint interval_ms, guint timeout_ms) {
         g_return_if_fail(l);
 
         g_clear_handle_id(&l->keepalive_timer, g_source_remove);
+        l->ping_slot = sd_bus_slot_unref(l->ping_slot);
         l->keepalive_interval_ms = interval_ms;
         l->keepalive_timeout_ms = timeout_ms;
         if (l->closed || interval_ms == 0 || timeout_ms == 0)

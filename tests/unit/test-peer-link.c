@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -315,7 +316,7 @@ static void test_call_both_ways(void) {
         g_assert_cmpstr(from_server, ==, "client:hi");
 
         /* Bigger than the socket buffers and the pump: partial writes. */
-        big = g_strnfill(8 * 1024 * 1024, 'x');
+        big = g_strnfill(2 * 1024 * 1024, 'x');
         big_reply = echo(c.link, big);
         g_assert_cmpuint(strlen(big_reply), ==, strlen(big) + strlen("server:"));
 
@@ -402,6 +403,45 @@ static void test_unreachable(void) {
         client_clear(&c);
 }
 
+static gboolean on_cancel(gpointer user_data) {
+        g_cancellable_cancel(user_data);
+        return G_SOURCE_REMOVE;
+}
+
+/* A server that accepts TCP and never speaks TLS: the caller's cancel ends
+ * the wait at once. */
+static void test_cancel(void) {
+        g_autoptr(GSocketListener) listener = g_socket_listener_new();
+        g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+        g_autoptr(GSocketAddress) address = g_inet_socket_address_new(lo, 0), effective = NULL;
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+        g_autofree char *uri = NULL;
+        Client c = { 0 };
+        gint64 start;
+
+        if (!need_certs())
+                return;
+        g_assert_true(g_socket_listener_add_address(listener, address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                                    NULL, &effective, NULL));
+        uri = g_strdup_printf("migration+tls://127.0.0.1:%u",
+                              g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective)));
+        c.tls = load_tls("host-b", "ca");
+        start = g_get_monotonic_time();
+        peer_link_connect_async(uri, c.tls, NULL, cancellable, on_client_connected, &c);
+        g_timeout_add(200, on_cancel, cancellable);
+        wait_for(&c.done, 5000, "the cancelled connect");
+        g_assert_error(c.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
+        client_clear(&c);
+
+        /* A malformed URI fails without a connection. */
+        c.tls = load_tls("host-b", "ca");
+        peer_link_connect_async("tcp://127.0.0.1:1", c.tls, NULL, NULL, on_client_connected, &c);
+        wait_for(&c.done, 5000, "the refused URI");
+        g_assert_error(c.error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+        client_clear(&c);
+}
+
 /* Freeing one end closes the other, once, as PeerUnreachable. */
 static void test_eof_closes(void) {
         Server s = { 0 };
@@ -476,7 +516,7 @@ static void test_keepalive_server_side(void) {
         g_assert_error(closed.error, MD_ERROR, MD_ERROR_PEER_UNREACHABLE);
         g_test_message("after %" G_GINT64_FORMAT " ms: %s", (closed.when - start) / 1000, closed.error->message);
         g_assert_cmpint(closed.when - start, >=, 550 * 1000);
-        g_assert_cmpint(closed.when - start, <, 1500 * 1000);
+        g_assert_cmpint(closed.when - start, <, 3000 * 1000);   /* a busy machine */
         g_clear_error(&closed.error);
         server_stop(&s);
 }
@@ -504,20 +544,21 @@ static void test_keepalive_client_side(void) {
         client_connect(&c, (guint16) atoi(line), load_tls("host-b", "ca"), NULL);
         g_assert_no_error(c.error);
         peer_link_set_closed_func(c.link, on_closed, &closed);
-        peer_link_set_keepalive(c.link, 100, 600);
-        /* Still alive while the server answers. */
+        peer_link_set_keepalive(c.link, 200, 1500);
+        /* Still alive while the server answers, longer than the time-out. */
         {
                 gboolean later = FALSE;
-                g_timeout_add(900, on_deadline, &later);
+                g_timeout_add(2000, on_deadline, &later);
                 wait_for(&later, 5000, "a while");
-                g_assert_false(closed.done);
+                if (closed.done)
+                        g_error("The link closed while the server answered: %s", closed.error->message);
         }
         kill(pid, SIGSTOP);
         start = g_get_monotonic_time();
         wait_for(&closed.done, 5000, "the keepalive to give up");
         g_assert_error(closed.error, MD_ERROR, MD_ERROR_PEER_UNREACHABLE);
         g_test_message("after %" G_GINT64_FORMAT " ms: %s", (closed.when - start) / 1000, closed.error->message);
-        g_assert_cmpint(closed.when - start, <, 1500 * 1000);
+        g_assert_cmpint(closed.when - start, <, 3000 * 1000);   /* time-out + slack for a busy machine */
         g_clear_error(&closed.error);
         client_clear(&c);
         kill(pid, SIGKILL);
@@ -528,6 +569,10 @@ static void test_keepalive_client_side(void) {
 
 static int serve(const char *dir) {
         Server s = { 0 };
+
+        /* Dies with the test, also when an assertion aborts it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                return 1;
 
         certs = g_strdup(dir);
         server_start(&s, load_tls("host-a", "ca"), anyone);
@@ -684,6 +729,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/peer/refused/server-other-ca", test_server_other_ca);
         g_test_add_func("/peer/refused/server-dn-not-allowed", test_server_dn_not_allowed);
         g_test_add_func("/peer/unreachable", test_unreachable);
+        g_test_add_func("/peer/cancel", test_cancel);
         g_test_add_func("/peer/eof-closes", test_eof_closes);
         g_test_add_func("/peer/keepalive/server-side", test_keepalive_server_side);
         g_test_add_func("/peer/keepalive/client-side", test_keepalive_client_side);
