@@ -19,8 +19,10 @@
  * guest runs on (migrationd lets it run when Perform2 fails).
  *
  * --postcopy-after=SECONDS calls MigrateStartPostCopy on the source that
- * long after Perform started, from the same main loop that waits for
- * Perform's reply, and says so when the source reports the switch. */
+ * long after Perform started (but not before QEMU streams), from the same
+ * main loop that waits for Perform's reply, and says so when the source
+ * reports the switch. After the switch Ctrl-C no longer aborts: the guest
+ * runs on the destination, and only completing the migration keeps it. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -380,7 +382,7 @@ static gboolean on_postcopy_timer(gpointer userdata) {
         return G_SOURCE_REMOVE;
 }
 
-/* Counted from the start of Perform, as libvirt's --postcopy-after-precopy waits for a pass. */
+/* Counted from the start of Perform. */
 static void postcopy_arm(CtlMigration *m) {
         if (!m->ctx->has_postcopy_after || m->postcopy_timer)
                 return;
@@ -409,6 +411,12 @@ static gboolean on_sigint(gpointer userdata) {
                 g_printerr(_("Cancelling the migration; press Ctrl-C again to leave at once.\n"));
                 break;
         case CTL_STAGE_ABORTABLE:
+                if (m->postcopy_announced) {
+                        /* The guest runs on the destination: aborting would lose it. */
+                        g_printerr(_("The migration is in post-copy and can only be completed; press "
+                                     "Ctrl-C again to leave at once.\n"));
+                        break;
+                }
                 m->cancel = TRUE;
                 g_printerr(_("Aborting the migration; press Ctrl-C again to leave at once.\n"));
                 abort_job(m);

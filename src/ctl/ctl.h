@@ -22,6 +22,7 @@ typedef enum {
         CTL_MIGRATE_COMPRESSED = 1 << 11,
         CTL_MIGRATE_AUTO_CONVERGE = 1 << 13,
         CTL_MIGRATE_POSTCOPY = 1 << 15,
+        CTL_MIGRATE_TLS = 1 << 16,
         CTL_MIGRATE_PARALLEL = 1 << 17,
 } CtlMigrateFlags;
 
@@ -35,6 +36,7 @@ typedef struct {
 
         /* migrate */
         const char *to_bus_address;     /* the destination's bus */
+        const char *peer_uri;           /* --to: migration+tls://HOST[:PORT], peer-to-peer */
         CtlMigrateFlags migrate_flags;
         gboolean has_bandwidth;
         guint64 bandwidth_mib;          /* MiB/s; 0: unlimited */
@@ -73,6 +75,8 @@ int verb_resume(CtlContext *ctx, int argc, char **argv);
 
 /* ctl-migrate.c */
 int verb_migrate(CtlContext *ctx, int argc, char **argv);
+/* ctl-migrate-p2p.c: peer-to-peer with --to, else verb_migrate */
+int verb_migrate_any(CtlContext *ctx, int argc, char **argv);
 
 /* ctl-job.c */
 int verb_abort(CtlContext *ctx, int argc, char **argv);

@@ -40,7 +40,7 @@ static const CtlVerb domain_verbs[] = {
 };
 
 static const CtlVerb migration_verbs[] = {
-        { "migrate",      "NAME --to-bus=ADDRESS", N_("Move a domain to the migrationd at ADDRESS"), 1, 1, verb_migrate },
+        { "migrate",      "NAME --to-bus=ADDR|--to=URI", N_("Move a domain to the migrationd at ADDRESS"), 1, 1, verb_migrate_any },
         { "abort",        "NAME", N_("Abort the migration job of a domain"),       1, 1, verb_abort },
         { "jobinfo",      "NAME [--completed]", N_("Show the statistics of a domain's job"), 1, 1, verb_jobinfo },
         { "set-speed",    "NAME MIB/S", N_("Limit the bandwidth of migrations (0: none)"), 2, 2, verb_set_speed },
@@ -111,6 +111,14 @@ static void print_help(void) {
                  "     --change-protection         Refuse changes to the domain's definition\n"
                  "                                 while it migrates\n"
                  "\nNAME is the name or the UUID of a domain.\n"));
+        /* TRANSLATORS: keep the option names and the alignment of the descriptions. */
+        printf(_("\nPeer-to-peer migration (instead of --to-bus):\n"
+                 "     --to=migration+tls://HOST[:PORT]\n"
+                 "                                 The source's migrationd migrates the domain\n"
+                 "                                 itself, through the migration-bridge at HOST\n"
+                 "                                 (port 16519 by default)\n"
+                 "     --tls                       Encrypt the migration stream (both hosts need\n"
+                 "                                 [tls] in their configuration); also with --to-bus\n"));
 }
 
 static const CtlVerb *find_verb(const char *name) {
@@ -146,6 +154,8 @@ enum {
         ARG_COMPRESS,
         ARG_AUTO_CONVERGE,
         ARG_CHANGE_PROTECTION,
+        ARG_TO,
+        ARG_TLS,
 };
 
 /* A number for @option in [@min, @max]; says what is wrong otherwise. */
@@ -188,6 +198,8 @@ static int parse_argv(CtlContext *ctx, int argc, char **argv) {
                 { "compress",        required_argument, NULL, ARG_COMPRESS        },
                 { "auto-converge",   no_argument,       NULL, ARG_AUTO_CONVERGE   },
                 { "change-protection", no_argument,     NULL, ARG_CHANGE_PROTECTION },
+                { "to",              required_argument, NULL, ARG_TO              },
+                { "tls",             no_argument,       NULL, ARG_TLS             },
                 {}
         };
         guint64 number;
@@ -298,6 +310,12 @@ static int parse_argv(CtlContext *ctx, int argc, char **argv) {
                         break;
                 case ARG_CHANGE_PROTECTION:
                         ctx->migrate_flags |= CTL_MIGRATE_CHANGE_PROTECTION;
+                        break;
+                case ARG_TO:
+                        ctx->peer_uri = optarg;
+                        break;
+                case ARG_TLS:
+                        ctx->migrate_flags |= CTL_MIGRATE_TLS;
                         break;
                 default:
                         /* getopt_long() has told what is wrong */

@@ -109,14 +109,17 @@ static sd_bus_message *new_call(P2P *p, const char *member) {
         return m;
 }
 
-static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what) {
+/* @otherwise runs when the call cannot even be sent (the link is gone):
+ * the failure rules still need their local steps. */
+static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what,
+                         void (*otherwise)(P2P *p)) {
         if (r >= 0)
                 r = sd_bus_call_async(peer_link_get_bus(p->link), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
         sd_bus_message_unref(m);
         if (r < 0) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Failed to send %s to the peer: %s",
                                         what, g_strerror(-r)));
-                p2p_done(p);
+                otherwise(p);
         }
 }
 
@@ -179,7 +182,7 @@ static void finish(P2P *p) {
                 name = d ? domain_name(d) : "";
         m = new_call(p, p->form == FORM_V3_PARAMS ? "Finish3Params" : p->form == FORM_V3 ? "Finish3" : "Finish2");
         if (!m)
-                return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish");
+                return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish", p->form == FORM_V2 ? p2p_done : confirm);
         switch (p->form) {
         case FORM_V3_PARAMS: {
                 g_auto(GVariantDict) dict;
@@ -209,7 +212,7 @@ static void finish(P2P *p) {
                         r = sd_bus_message_append(m, "sui", p->uri ? p->uri : "", p->params->flags, cancelled ? 1 : 0);
                 break;
         }
-        call_or_fail(p, m, r, on_finished, "Finish");
+        call_or_fail(p, m, r, on_finished, "Finish", p->form == FORM_V2 ? p2p_done : confirm);
 }
 
 /* ---- 3: Perform (here) ---- */
@@ -243,6 +246,12 @@ static void perform(P2P *p) {
 
         if (!d) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "The domain went away"));
+                finish(p);
+                return;
+        }
+        /* AbortJob (or a deadline) ended the job while Prepare ran there. */
+        if (p->form != FORM_V2 && (!d->job || d->job->aborted)) {
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted"));
                 finish(p);
                 return;
         }
@@ -295,7 +304,7 @@ static void prepare(P2P *p) {
         int r;
 
         if (!m)
-                return call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare");
+                return call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare", p->form == FORM_V2 ? p2p_done : confirm);
         switch (p->form) {
         case FORM_V3_PARAMS: {
                 g_autoptr(MigrationParams) mp = params_copy(p->params);
@@ -319,7 +328,7 @@ static void prepare(P2P *p) {
                 r = sd_bus_message_append(m, "sstsu", p->xml, dname, bandwidth, "", flags);
                 break;
         }
-        call_or_fail(p, m, r, on_prepared, "Prepare");
+        call_or_fail(p, m, r, on_prepared, "Prepare", p->form == FORM_V2 ? p2p_done : confirm);
 }
 
 /* ---- 1: Begin (here) ---- */
@@ -431,12 +440,26 @@ static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
 }
 
+static void on_link_abort(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (!migration_abort_finish(result, &error))
+                g_warning("Failed to stop the stream to a lost peer: %s", error->message);
+}
+
 static void on_link_closed(PeerLink *link, const GError *error, gpointer user_data) {
         P2P *p = user_data;
+
+        Domain *d = domain_ref_get(p->ref);
 
         /* Pending calls fail on their own; this names the reason first. */
         p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Lost the peer %s: %s", p->dconnuri,
                                 error ? error->message : "connection closed"));
+        /* A stream still running can no longer be finished there: stop it,
+         * and the failure rules keep the guest here. */
+        if (d && d->job && d->job->type == JOB_TYPE_MIGRATION_OUT && d->job->phase == JOB_PHASE_PERFORM3 &&
+            !d->job->postcopy)
+                migration_abort_async(d, 0, on_link_abort, NULL);
 }
 
 static void on_connected(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -453,7 +476,7 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer user_da
         peer_link_set_keepalive(p->link, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS);
         peer_link_set_closed_func(p->link, on_link_closed, p);
         m = new_call(p, "GetCapabilities");
-        call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities");
+        call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities", p2p_done);
 }
 
 void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, MigrationParams *params,
