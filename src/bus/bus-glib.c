@@ -55,6 +55,9 @@ static gboolean bus_source_dispatch(GSource *source, GSourceFunc callback, gpoin
                 if (r <= 0)
                         break;
         }
+        /* Its owner may have gone away inside a callback it ran. */
+        if (g_source_is_destroyed(source))
+                return G_SOURCE_REMOVE;
         if (!sd_bus_is_open(s->bus)) {
                 g_debug("Bus connection closed");
                 if (s->on_disconnect)

@@ -60,8 +60,12 @@ static void p2p_done(P2P *p) {
                 g_task_return_error(p->task, g_steal_pointer(&p->error));
         else
                 g_task_return_boolean(p->task, TRUE);
-        g_object_unref(p->task);
-        p2p_free(p);
+        g_clear_object(&p->task);
+        /* This may run inside a callback of the link's own bus: free it later. */
+        p->slot = sd_bus_slot_unref(p->slot);
+        if (p->link)
+                peer_link_set_closed_func(p->link, NULL, NULL);
+        g_idle_add_once((GSourceOnceFunc) p2p_free, p);
 }
 
 static void p2p_fail(P2P *p, GError *error) {

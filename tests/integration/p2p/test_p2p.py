@@ -370,12 +370,11 @@ class Negotiation(P2PTestCase):
         that the chosen form cannot carry is ProtocolMismatch naming it,
         before anything starts; no common protocol is ProtocolMismatch."""
         a, b = self.a, self.b
+        # Protocol 2, there and back (b's own side accepts 2 only, too).
+        self.reconfigure(b, extra={'migration': {'protocol_versions': '2'}})
         self.bridge(a)
         self.bridge(b)
         g = self.guest(a, profile='light')
-
-        # Protocol 2, there and back (b's own side accepts 2 only, too).
-        self.reconfigure(b, extra={'migration': {'protocol_versions': '2'}})
         self.migrate_moved(g, a, b)
         self.daemons_survive('a protocol-2 migration')
         self.protocol_used(a, b, '2', ['Prepare2', 'Finish2'])
