@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests', 'integration'))
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--builddir', default=os.environ.get('MD_BUILDDIR', os.path.join(SOURCE_ROOT, 'build')),
+    ap.add_argument('--build-dir', '--builddir', dest='builddir', default=os.environ.get('MD_BUILDDIR', os.path.join(SOURCE_ROOT, 'build')),
                     help='the meson build directory (default: %(default)s)')
     ap.add_argument('--counters', type=int, default=5, help='how many counter lines to show')
     ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
@@ -95,7 +95,7 @@ class Demo:
         h = self.h
         # Big enough, and dirtying enough, for the progress bar to have something to show.
         self.guest = g = h.Guest(host, name='demo-guest', workdir=self.workdir, memory_mib=512,
-                                 cmdline='dirty=384M period=200')
+                                 cmdline='dirty=256M rate=1M period=100')
         heading('DefineXML + Start on %r (%s guest, kernel %s)' % (host.name, h.domain_type(), h.GUEST_KERNEL))
         g.define()
         say('  object path      %s' % g.dom.path)
