@@ -113,7 +113,6 @@ static int property_get_job_progress(sd_bus *bus, const char *path, const char *
 
 /* ---- Methods ---- */
 
-typedef void (*DomainOperation)(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data);
 
 static void on_operation_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(sd_bus_message) m = user_data;
@@ -132,11 +131,12 @@ static void on_operation_done(GObject *source, GAsyncResult *result, gpointer us
 }
 
 /* Replies when the operation has finished; the loop serves others meanwhile. */
-static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation, sd_bus_error *error) {
+int bus_run_domain_operation(sd_bus_message *m, Domain *d, const char *action, DomainOperation operation,
+                             sd_bus_error *error) {
         uint32_t flags;
         int r;
 
-        r = bus_authorize(m, ACTION_MANAGE, d, error);
+        r = bus_authorize(m, action, d, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "u", &flags);
@@ -148,23 +148,23 @@ static int run_operation(sd_bus_message *m, Domain *d, DomainOperation operation
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_start_async, error);
+        return bus_run_domain_operation(m, userdata, ACTION_MANAGE, domain_start_async, error);
 }
 
 static int method_shutdown(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_shutdown_async, error);
+        return bus_run_domain_operation(m, userdata, ACTION_MANAGE, domain_shutdown_async, error);
 }
 
 static int method_destroy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_destroy_async, error);
+        return bus_run_domain_operation(m, userdata, ACTION_MANAGE, domain_destroy_async, error);
 }
 
 static int method_suspend(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_suspend_async, error);
+        return bus_run_domain_operation(m, userdata, ACTION_MANAGE, domain_suspend_async, error);
 }
 
 static int method_resume(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return run_operation(m, userdata, domain_resume_async, error);
+        return bus_run_domain_operation(m, userdata, ACTION_MANAGE, domain_resume_async, error);
 }
 
 static int method_undefine(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -355,27 +355,8 @@ int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
 
 /* ---- Job controls ---- */
 
-static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(sd_bus_message) m = user_data;
-        g_autoptr(GError) error = NULL;
-
-        if (!migration_abort_finish(result, &error))
-                return reply_error(m, error);
-        reply_checked(sd_bus_reply_method_return(m, NULL));
-}
-
 int method_abort_job(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        uint32_t flags;
-        int r;
-
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = sd_bus_message_read(m, "u", &flags);
-        if (r < 0)
-                return r;
-        migration_abort_async(userdata, flags, on_aborted, sd_bus_message_ref(m));
-        return 1;
+        return bus_run_domain_operation(m, userdata, ACTION_MIGRATE, migration_abort_async, error);
 }
 
 static int set_value(sd_bus_message *m, Domain *d,
@@ -640,27 +621,8 @@ int bus_migration_watch_clients(sd_bus *bus, Registry *registry) {
 
 /* ---- Post-copy ---- */
 
-static void on_postcopy_started(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(sd_bus_message) m = user_data;
-        g_autoptr(GError) error = NULL;
-
-        if (!migration_start_postcopy_finish(result, &error))
-                return reply_error(m, error);
-        reply_checked(sd_bus_reply_method_return(m, NULL));
-}
-
 int method_migrate_start_post_copy(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        uint32_t flags;
-        int r;
-
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = sd_bus_message_read(m, "u", &flags);
-        if (r < 0)
-                return r;
-        migration_start_postcopy_async(userdata, flags, on_postcopy_started, sd_bus_message_ref(m));
-        return 1;
+        return bus_run_domain_operation(m, userdata, ACTION_MIGRATE, migration_start_postcopy_async, error);
 }
 
 /* ---- Protocol 2 ---- */

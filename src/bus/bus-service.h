@@ -44,6 +44,12 @@ char *bus_domain_path(Domain *domain);
 /* The daemon's one bus face. */
 BusService *bus_service_get(void);
 
+/* A Domain method taking `u flags` that runs @operation (any operation whose
+ * result is a GTask boolean) after authorizing @action; replies when it ends. */
+typedef void (*DomainOperation)(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
+int bus_run_domain_operation(sd_bus_message *m, Domain *domain, const char *action, DomainOperation operation,
+                             sd_bus_error *error);
+
 /* Authorizes the caller of @m for @action on @domain (nullable) with polkit:
  * 1 go on, 0 suspended (return 1 from the handler), <0 refused. */
 int bus_authorize(sd_bus_message *m, const char *action, Domain *domain, sd_bus_error *error);

@@ -757,10 +757,6 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                                  on_postcopy_started, task);
 }
 
-gboolean migration_start_postcopy_finish(GAsyncResult *result, GError **error) {
-        return g_task_propagate_boolean(G_TASK(result), error);
-}
-
 /* ---- Protocol 2 ---- */
 
 typedef struct {

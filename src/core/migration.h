@@ -34,9 +34,9 @@ gboolean migration_confirm_finish(GAsyncResult *result, GError **error);
 void migration_abort_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_abort_finish(GAsyncResult *result, GError **error);
 
-/* Switches a running POSTCOPY stream to post-copy (QMP migrate-start-postcopy). */
+/* Switches a running POSTCOPY stream to post-copy (QMP migrate-start-postcopy).
+ * The result is a GTask boolean: finish with domain_operation_finish(). */
 void migration_start_postcopy_async(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
-gboolean migration_start_postcopy_finish(GAsyncResult *result, GError **error);
 
 gboolean migration_set_max_speed(Domain *domain, guint64 mib_s, guint flags, GError **error);
 gboolean migration_set_max_downtime(Domain *domain, guint64 ms, guint flags, GError **error);
