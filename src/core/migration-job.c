@@ -270,8 +270,10 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
         g_clear_handle_id(&job->phase_timer, g_source_remove);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         /* A QEMU that keeps the guest (a failed source, a successful
-         * destination) will be a source itself one day. */
-        if (job->qemu_configured && d->qemu && !(job->type == JOB_TYPE_MIGRATION_OUT && result == JOB_RESULT_COMPLETED))
+         * destination) will be a source itself one day; the others are
+         * about to be killed. */
+        bool keeps_guest = (job->type == JOB_TYPE_MIGRATION_OUT) != (result == JOB_RESULT_COMPLETED);
+        if (job->qemu_configured && d->qemu && keeps_guest)
                 reset_qemu(d, job->tls_id);
         if (result == JOB_RESULT_COMPLETED)
                 job->progress.progress = 100.0;

@@ -598,8 +598,11 @@ class Host:
     host name and migration port range; optionally a dbusmock polkitd."""
 
     def __init__(self, bus, workdir, name='host', host_uuid=None, hostname=None,
-                 polkit=None, config_extra=None, max_jobs=8):
+                 polkit=None, config_extra=None, max_jobs=8, netns=None):
         self.bus = bus
+        # A network namespace (a name under /run/netns) for the daemon and so
+        # for its QEMUs; the bus is a socket file, reachable from any.
+        self.netns = netns
         self.name = name
         self.dir = os.path.join(workdir, name)
         self.state_dir = os.path.join(self.dir, 'state')
@@ -697,14 +700,20 @@ class Host:
             f.write(b'\n===== harness: start #%d of migrationd (%s) at %s =====\n' %
                     (self.starts, self.name.encode(), time.strftime('%H:%M:%S').encode()))
             f.flush()
-            argv = [MIGRATIOND, '--config', self.config_path, '--state-dir', self.state_dir,
-                    '--runtime-dir', self.runtime_dir, '--log-dir', self.log_dir]
+            argv = self.in_netns([MIGRATIOND, '--config', self.config_path, '--state-dir', self.state_dir,
+                                  '--runtime-dir', self.runtime_dir, '--log-dir', self.log_dir])
             self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=f,
                                          stderr=subprocess.STDOUT, close_fds=True,
                                          preexec_fn=_set_pdeathsig)
         if wait:
             self.wait_ready()
         return self
+
+    def in_netns(self, argv):
+        """@argv run in this host's network namespace (nsenter execs: same pid)."""
+        if not self.netns:
+            return argv
+        return ['nsenter', '--net=/run/netns/' + self.netns, '--'] + argv
 
     def wait_ready(self, timeout=None):
         """Waits until migrationd owns the bus name (or fails if it exits)."""

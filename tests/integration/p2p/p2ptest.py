@@ -78,16 +78,17 @@ def _certtool(cwd, *args):
         raise RuntimeError('certtool %s failed: %s' % (' '.join(args), p.stderr.decode(errors='replace')))
 
 
-def _make_cert(d, name, cn, ca=None):
+def _make_cert(d, name, cn, ca=None, ips=('127.0.0.1',)):
     """A self-signed CA (@ca None) or a host certificate signed by CA @ca:
-    SAN IP 127.0.0.1 and DNS localhost, server and client usage (the same
+    SAN IPs @ips and DNS localhost, server and client usage (the same
     identity serves the bridge, the source daemon and both QEMUs)."""
     tmpl = os.path.join(d, name + '.tmpl')
     with open(tmpl, 'w') as f:
         f.write('cn = "%s"\nserial = %d\nexpiration_days = 2\n' % (cn, abs(hash(name + str(time.time()))) % 10**9))
         if ca:
-            f.write('dns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                    'tls_www_server\ntls_www_client\nsigning_key\nencryption_key\n')
+            f.write('dns_name = "localhost"\n')
+            f.write(''.join('ip_address = "%s"\n' % ip for ip in ips))
+            f.write('tls_www_server\ntls_www_client\nsigning_key\nencryption_key\n')
         else:
             f.write('ca\ncert_signing_key\n')
     # RSA: QEMU wants digitalSignature and keyEncipherment in a host certificate.
@@ -114,15 +115,15 @@ class Pki:
 
     DN = {'host-a': 'CN=host-a', 'host-b': 'CN=host-b', 'intruder-a': 'CN=host-a', 'intruder-b': 'CN=host-b'}
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, ips=('127.0.0.1',)):
         if not CERTTOOL:
             harness.skip_everything('certtool is missing; install gnutls-bin')
         self.dir = os.path.join(workdir, 'pki')
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         _make_cert(self.dir, 'ca', 'migrationd test CA')
-        _make_cert(self.dir, 'host-a', 'host-a', 'ca')
-        _make_cert(self.dir, 'host-b', 'host-b', 'ca')
+        _make_cert(self.dir, 'host-a', 'host-a', 'ca', ips)
+        _make_cert(self.dir, 'host-b', 'host-b', 'ca', ips)
         _make_cert(self.dir, 'ca2', 'intruder CA')
         _make_cert(self.dir, 'intruder-a', 'host-a', 'ca2')
         _make_cert(self.dir, 'intruder-b', 'host-b', 'ca2')
@@ -158,13 +159,13 @@ class Bridge:
 
     @property
     def uri(self):
-        return 'migration+tls://127.0.0.1:%d' % self.port
+        return 'migration+tls://%s:%d' % (self.host.address, self.port)
 
     def argv(self):
         argv = [BRIDGE, '--config', self.config_path]
         if os.geteuid() == 0:
             argv = [SETPRIV, '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups'] + argv
-        return argv
+        return self.host.in_netns(argv)
 
     def start(self):
         assert self.proc is None
@@ -281,7 +282,7 @@ class P2PTestCase(harness.MigrationdTestCase):
             harness.skip_everything('setpriv (util-linux) is missing; it runs the bridge as uid %d' % NOBODY)
         # uid 65534 must reach the certificates and the bus sockets.
         os.chmod(self.workdir, 0o711)
-        self.pki = Pki(self.workdir)
+        self.pki = Pki(self.workdir, ips={'127.0.0.1', self.host_address('a'), self.host_address('b')})
         self.bridges = {}
         self.a = self.make_p2p_host('a', 'host-a', self.a_config)
         self.b = self.make_p2p_host('b', 'host-b', self.b_config)
@@ -289,22 +290,34 @@ class P2PTestCase(harness.MigrationdTestCase):
 
     # -- fixtures
 
-    def host_config(self, host_cert, port, extra=None, ca='ca', allowed_peers=None, keepalive=None, tls=True):
-        bridge = {'listen': '127.0.0.1:%d' % port,
+    def host_config(self, host_cert, port, extra=None, ca='ca', allowed_peers=None, keepalive=None, tls=True,
+                    address='127.0.0.1'):
+        bridge = {'listen': '%s:%d' % (address, port),
                   'allowed_peers': self.allowed_peers if allowed_peers is None else allowed_peers}
         keepalive = keepalive or self.keepalive
         if keepalive:
             bridge['keepalive_interval'], bridge['keepalive_timeout'] = keepalive
-        sections = {'migration': {'address': '127.0.0.1'}, 'bridge': bridge}
+        sections = {'migration': {'address': address}, 'bridge': bridge}
         if tls:
             sections['tls'] = self.pki.tls(host_cert, ca)
         return migtest._merge(sections, extra)
 
+    def host_address(self, name):
+        """Where host @name's bridge and incoming QEMUs listen."""
+        return '127.0.0.1'
+
+    def host_netns(self, name):
+        """The network namespace of host @name's processes (None: ours)."""
+        return None
+
     def make_p2p_host(self, name, cert, extra=None):
         ports = harness.PortBlock()      # the bridge's port (the host has its own block for QEMU)
         self.addCleanup(ports.release)
+        address = self.host_address(name)
         host = self.make_host(name, bus=self.make_bus(name + '-bus', external_ok=False),
-                              config_extra=self.host_config(cert, ports.port_min, extra))
+                              netns=self.host_netns(name),
+                              config_extra=self.host_config(cert, ports.port_min, extra, address=address))
+        host.address = address
         host.bridge_port = ports.port_min
         host.cert = cert
         host.base_extra = extra
@@ -317,7 +330,7 @@ class P2PTestCase(harness.MigrationdTestCase):
         on; the bridge is not restarted)."""
         extra = migtest._merge(host.base_extra, kw.pop('extra', None))
         cert = kw.pop('cert', host.cert)
-        host.config_extra = self.host_config(cert, host.bridge_port, extra, **kw)
+        host.config_extra = self.host_config(cert, host.bridge_port, extra, address=host.address, **kw)
         host.write_config()
         if restart:
             host.restart()
@@ -327,7 +340,7 @@ class P2PTestCase(harness.MigrationdTestCase):
         arguments), for a bridge that must differ from its daemon."""
         extra = migtest._merge(host.base_extra, kw.pop('extra', None))
         cert = kw.pop('cert', host.cert)
-        sections = self.host_config(cert, host.bridge_port, extra, **kw)
+        sections = self.host_config(cert, host.bridge_port, extra, address=host.address, **kw)
         path = os.path.join(host.dir, 'bridge-%d.conf' % len(os.listdir(host.dir)))
         with open(path, 'w') as f:
             for section, keys in sections.items():
@@ -376,7 +389,7 @@ class P2PTestCase(harness.MigrationdTestCase):
         if serial and 'destination_xml' not in p:
             dst_serial = guest.next_serial_path()
             p['destination_xml'] = ('s', guest.xml(serial_path=dst_serial))
-        uri = uri or 'migration+tls://127.0.0.1:%d' % dst.bridge_port
+        uri = uri or 'migration+tls://%s:%d' % (dst.address, dst.bridge_port)
         log('MigrateToURI3 of %s: %s -> %s (%s), flags 0x%x, params %s' % (
             guest.name, src.name, dst.name, uri, flags, sorted(p)))
         pending = Pending(src.connect(), guest.path, DOMAIN_IFACE, 'MigrateToURI3', 'sa{sv}u',

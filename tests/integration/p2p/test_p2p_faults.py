@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Peer-to-peer migration when the way to the peer breaks during Perform:
+the destination's bridge killed, the network link between the hosts cut.
+Each ends with the guest running on exactly one host, its counter rising,
+and a next migration over the mended way succeeds."""
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import p2ptest
+import test_p2p
+from p2ptest import (P2PTestCase, MIGRATION_DEADLINE, DEADLINE, TIMEOUT_FACTOR,
+                     recorder, members, snapshot_before, wait_until, pid_alive, log, harness)
+
+
+class BreakDuringPerform(P2PTestCase):
+    """A slow peer-to-peer stream from A to B, broken by break_link()."""
+
+    # The destination's bridge gives a silent peer up after 4 s.
+    keepalive = (1, 4)
+
+    def break_during_perform(self, break_link, mend_link, max_seconds):
+        """Breaks the way to B while the stream runs; the call fails with
+        PeerUnreachable within @max_seconds; the guest runs on at A, B kills
+        its incoming QEMU; after mend_link() the guest moves to B."""
+        self.bridge(self.b)
+        g = self.guest(self.a, profile='slow')
+        boot, src_pid = snapshot_before(g)
+        g.dom(self.a).call('MigrateSetMaxSpeed', 'tu', (1, 0))
+        with recorder(self.a, g.path) as rec:
+            pending, _ = self.migrate_start(g, self.a, self.b)
+            wait_until(lambda: pending.done or test_p2p.streaming(self.a, g.path), MIGRATION_DEADLINE,
+                       'the peer-to-peer stream to run')
+            self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
+            incoming = [p for p in g.qemu_pids() if p != src_pid]
+            self.assertEqual(len(incoming), 1, 'expected one incoming QEMU on b, found %r' % incoming)
+            t0 = time.monotonic()
+            break_link()
+            wait_until(lambda: pending.done, (max_seconds + 60) * TIMEOUT_FACTOR,
+                       'MigrateToURI3 to fail after the way to the peer broke')
+            elapsed = time.monotonic() - t0
+            msg = self.assertMigrateError(pending, 'PeerUnreachable')
+            log('MigrateToURI3 failed %.1f s after the break: %s' % (elapsed, msg))
+            self.assertLessEqual(elapsed, max_seconds * TIMEOUT_FACTOR,
+                                 'PeerUnreachable came %.1f s after the break' % elapsed)
+            wait_until(lambda: members(rec.signals, 'JobCompleted'), DEADLINE, 'JobCompleted on the source')
+            done = members(rec.signals, 'JobCompleted')
+            self.assertEqual(len(done), 1, done)
+            self.assertIs(done[0].args[0]['success'], False, done[0].args[0])
+
+        # The guest never left A; B let its incoming guest go.
+        self.assertEqual(g.dom(self.a).prop('State'), 'running')
+        test_p2p.counter_rises_while(self, g)
+        wait_until(lambda: not any(pid_alive(p) for p in incoming), DEADLINE,
+                   'the incoming QEMU on b (pid %r) to be killed' % incoming)
+        wait_until(lambda: g.path not in self.b.list_domains(0), DEADLINE, 'b to forget the incoming guest')
+        self.assertStaysHere(g, self.a, src_pid, ' after the way to the peer broke')
+        self.assertNothingThere(g, self.b)
+
+        # Mended, the same guest moves: nothing was left half-done on either host.
+        mend_link()
+        g.dom(self.a).call('MigrateSetMaxSpeed', 'tu', (0, 0))
+        self.migrate_moved(g, self.a, self.b)
+        g.destroy()
+
+
+class BridgeKilled(BreakDuringPerform):
+
+    def test_bridge_killed_during_perform(self):
+        """SIGKILL to B's bridge during Perform: the source's link closes at
+        once (PeerUnreachable), the stream stops, the guest runs on at A; the
+        bridge's bus connection for the peer closes with it, so B kills the
+        incoming QEMU. A restarted bridge (as systemd's socket would) takes
+        the next migration."""
+        def kill():
+            bridge = self.bridges['b']
+            log('SIGKILL to migration-bridge (b), pid %d' % bridge.proc.pid)
+            bridge.signal(signal.SIGKILL)
+            bridge.proc.wait(DEADLINE)
+
+        # A closed link is noticed without waiting for the keepalive.
+        self.break_during_perform(kill, lambda: self.bridges['b'].restart(),
+                                  max_seconds=p2ptest.SOURCE_KEEPALIVE_INTERVAL)
+
+
+class Namespaces:
+    """Network namespaces NAME-a and NAME-b joined by a veth pair, addresses
+    ADDRESS['a'] and ADDRESS['b']; each host's daemon (so its QEMUs) and
+    bridge run in its own. Everything made here goes in delete()."""
+
+    ADDRESS = {'a': '10.77.0.1', 'b': '10.77.0.2'}
+
+    def __init__(self):
+        tag = os.getpid() % 100000
+        self.ns = {h: 'md-test-%d-%s' % (tag, h) for h in 'ab'}
+        self.veth = {h: 'mdt%d%s' % (tag, h) for h in 'ab'}     # at most 15 characters
+
+    @staticmethod
+    def _ip(*args):
+        p = subprocess.run(['ip'] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise RuntimeError('ip %s: %s' % (' '.join(args), p.stdout.decode(errors='replace').strip()))
+
+    def create(self):
+        for h in 'ab':
+            self._ip('netns', 'add', self.ns[h])
+        self._ip('link', 'add', self.veth['a'], 'type', 'veth', 'peer', 'name', self.veth['b'])
+        for h in 'ab':
+            self._ip('link', 'set', self.veth[h], 'netns', self.ns[h])
+            self._ip('-n', self.ns[h], 'addr', 'add', self.ADDRESS[h] + '/24', 'dev', self.veth[h])
+            self._ip('-n', self.ns[h], 'link', 'set', 'lo', 'up')
+            self._ip('-n', self.ns[h], 'link', 'set', self.veth[h], 'up')
+        log('network namespaces %s (%s) and %s (%s), a veth pair between them' % (
+            self.ns['a'], self.ADDRESS['a'], self.ns['b'], self.ADDRESS['b']))
+
+    def delete(self):
+        # The veth pair goes with its namespaces.
+        for h in 'ab':
+            with contextlib.suppress(RuntimeError):
+                self._ip('netns', 'delete', self.ns[h])
+
+    def link(self, up):
+        log('link %s of host a: %s' % (self.veth['a'], 'up' if up else 'down'))
+        self._ip('-n', self.ns['a'], 'link', 'set', self.veth['a'], 'up' if up else 'down')
+
+    NFT_TABLE = 'migrationd_test_cut'
+
+    def nft(self, drop):
+        """Drops (or no more) every packet between the hosts, in A's namespace."""
+        if drop:
+            rules = ('table inet %s {\n'
+                     ' chain out { type filter hook output priority 0; ip daddr %s drop; }\n'
+                     ' chain in { type filter hook input priority 0; ip saddr %s drop; }\n'
+                     '}\n' % (self.NFT_TABLE, self.ADDRESS['b'], self.ADDRESS['b']))
+            argv = ['nft', '-f', '-']
+        else:
+            rules, argv = None, ['nft', 'delete', 'table', 'inet', self.NFT_TABLE]
+        log('nftables in %s: %s' % (self.ns['a'], 'drop everything to and from b' if drop else 'table deleted'))
+        p = subprocess.run(['ip', 'netns', 'exec', self.ns['a']] + argv, input=(rules or '').encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise RuntimeError('nft: %s' % p.stdout.decode(errors='replace').strip())
+
+
+class LinkCut(BreakDuringPerform):
+    """Hosts A and B in two network namespaces; the stream and the peer
+    link cross the veth pair between them, and the test cuts it."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            harness.skip_everything('SKIPPED LOUDLY: the link-cut tests need root for network namespaces')
+        for tool in ('ip', 'nft', 'nsenter'):
+            if not shutil.which(tool):
+                harness.skip_everything('SKIPPED LOUDLY: %s is missing (iproute2, nftables, util-linux)' % tool)
+        self.net = Namespaces()
+        self.addCleanup(self.net.delete)
+        try:
+            self.net.create()
+        except RuntimeError as e:
+            harness.skip_everything('SKIPPED LOUDLY: cannot make network namespaces here: %s' % e)
+        super().setUp()
+
+    def host_address(self, name):
+        return Namespaces.ADDRESS[name]
+
+    def host_netns(self, name):
+        return self.net.ns[name]
+
+    # No FIN, no RST: only the source's keepalive (15 s) tells; slack for the stream's abort.
+    CUT_LIMIT = p2ptest.SOURCE_KEEPALIVE_TIMEOUT + 15
+
+    def test_link_down(self):
+        """A's end of the veth pair set down during Perform."""
+        self.break_during_perform(lambda: self.net.link(False), lambda: self.net.link(True), self.CUT_LIMIT)
+
+    def test_link_dropped(self):
+        """nftables in A's namespace drops every packet to and from B during Perform."""
+        self.break_during_perform(lambda: self.net.nft(True), lambda: self.net.nft(False), self.CUT_LIMIT)
+
+
+if __name__ == '__main__':
+    p2ptest.main()
