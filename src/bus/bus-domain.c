@@ -21,6 +21,16 @@ int bus_authorize(sd_bus_message *m, const char *action, Domain *d, sd_bus_error
         return bus_polkit_check(the_service->polkit, m, action, d ? details : NULL, error);
 }
 
+/* polkit rules may grant migrations per destination too. The message is
+ * read before the check: an answered check dispatches it again, rewound. */
+int bus_authorize_migration(sd_bus_message *m, Domain *d, const char *destination, sd_bus_error *error) {
+        const char *details[] = { "domain", domain_name(d), "destination", destination, NULL };
+
+        if (!destination || !*destination)
+                details[2] = NULL;
+        return bus_polkit_check(the_service->polkit, m, ACTION_MIGRATE, details, error);
+}
+
 char *bus_domain_path(Domain *d) {
         char *path = NULL;
 

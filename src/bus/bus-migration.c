@@ -203,9 +203,6 @@ int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *erro
         uint32_t flags;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "s", &dconnuri);
         if (r >= 0)
                 r = bus_message_read_vardict(m, &dict, error);
@@ -213,6 +210,9 @@ int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 r = sd_bus_message_read(m, "u", &flags);
         if (r < 0)
                 return r;
+        r = bus_authorize_migration(m, userdata, dconnuri, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         params = migration_params_new(dict, flags, &gerror);
         if (!params || !check_dconnuri(dconnuri, flags, &gerror)) {
                 migration_params_free(params);
@@ -237,12 +237,6 @@ int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
-                return bus_error_set_gerror(error, perror);
-
         r = sd_bus_message_read(m, "s", &xmlin);
         if (r >= 0)
                 r = read_bytes(m, &cookie);
@@ -250,6 +244,11 @@ int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 r = sd_bus_message_read(m, "ssstu", &dconnuri, &uri, &dname, &bandwidth, &flags);
         if (r < 0)
                 return r;
+        r = bus_authorize_migration(m, userdata, empty_to_null(dconnuri) ? dconnuri : uri, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
+                return bus_error_set_gerror(error, perror);
         params = migration_params_new_plain(xmlin, dname, uri, bandwidth, flags, &gerror);
         return perform(m, userdata, dconnuri, params, gerror, cookie, error);
 }
@@ -258,17 +257,12 @@ int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
+        g_autoptr(GVariant) migrate_uri = NULL;
         const char *dconnuri;
         GError *gerror = NULL;
         MigrationParams *params;
         uint32_t flags;
         int r;
-
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "s", &dconnuri);
         if (r >= 0)
@@ -279,6 +273,15 @@ int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 r = sd_bus_message_read(m, "u", &flags);
         if (r < 0)
                 return r;
+        migrate_uri = g_variant_lookup_value(dict, "migrate_uri", G_VARIANT_TYPE_STRING);
+        r = bus_authorize_migration(m, userdata,
+                                    empty_to_null(dconnuri) ? dconnuri
+                                    : migrate_uri ? g_variant_get_string(migrate_uri, NULL) : NULL,
+                                    error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
+                return bus_error_set_gerror(error, perror);
         params = migration_params_new(dict, flags, &gerror);
         return perform(m, userdata, dconnuri, params, gerror, cookie, error);
 }
@@ -714,14 +717,14 @@ int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         uint32_t flags;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, d, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
         r = read_bytes(m, &cookie);
         if (r >= 0)
                 r = sd_bus_message_read(m, "sstu", &uri, &dname, &bandwidth, &flags);
         if (r < 0)
                 return r;
+        r = bus_authorize_migration(m, d, uri, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (!bus_protocol_accepted(d->registry->config, PROTOCOL_V2, &gerror))
                 return bus_error_set_gerror(error, gerror);
         params = migration_params_new_plain(NULL, dname, uri, bandwidth, flags, &gerror);

@@ -53,6 +53,7 @@ int bus_run_domain_operation(sd_bus_message *m, Domain *domain, const char *acti
 /* Authorizes the caller of @m for @action on @domain (nullable) with polkit:
  * 1 go on, 0 suspended (return 1 from the handler), <0 refused. */
 int bus_authorize(sd_bus_message *m, const char *action, Domain *domain, sd_bus_error *error);
+int bus_authorize_migration(sd_bus_message *m, Domain *domain, const char *destination, sd_bus_error *error);
 
 /* Keeps the bus in step with the registry (InterfacesAdded/Removed,
  * PropertiesChanged). */

@@ -158,6 +158,28 @@ class Denied(AccessTestCase, GuestsMixin):
         same(g1.dom.path, DOMAIN_IFACE, 'GetXMLDesc', 'u', (0,), 's')
         same(g2.dom.path, PROPERTIES_IFACE, 'GetAll', 's', (DOMAIN_IFACE,), 'a{sv}')
 
+    def test_migration_names_destination(self):
+        """A migration with a destination asks polkit with the details
+        domain and destination (the peer URI, else QEMU's migration URI),
+        so that rules can grant per destination; refused, nothing changes."""
+        path, peer, stream = self.g1.dom.path, 'migration+tls://host-b.example', 'tcp:192.0.2.11:49152'
+        calls = [
+            Call(path, DOMAIN_IFACE, 'MigrateToURI3', 'sa{sv}u', (peer, {}, 3)),
+            Call(path, DOMAIN_IFACE, 'Perform3', 'sayssstu', ('', b'', peer, stream, '', 0, 3)),
+            Call(path, DOMAIN_IFACE, 'Perform3', 'sayssstu', ('', b'', '', stream, '', 0, 1)),
+            Call(path, DOMAIN_IFACE, 'Perform3Params', 'sa{sv}ayu',
+                 ('', {'migrate_uri': harness.GLib.Variant('s', stream)}, b'', 1)),
+            Call(path, DOMAIN_IFACE, 'Perform2', 'aysstu', (b'', stream, '', 0, 1)),
+        ]
+        before = self.snapshot()
+        self.polkit.clear_calls()
+        for r in self.nobody.run(calls):
+            self.assertRefused(r)
+        self.assertUnchanged(before)
+        asked = [(action, details) for _kind, _subject, action, details, _flags in self.polkit.check_calls()]
+        want = [(ACTION_MIGRATE, {'domain': self.g1.name, 'destination': d}) for d in (peer, peer, stream, stream, stream)]
+        self.assertEqual(asked, want)
+
     def test_root_needs_no_polkit(self):
         """root is always allowed, without a question to polkit."""
         self.polkit.clear_calls()
