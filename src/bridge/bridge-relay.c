@@ -151,25 +151,36 @@ static void on_local_disconnected(gpointer user_data) {
 }
 
 BridgePeer *bridge_peer_new(Bridge *b, PeerLink *link, GError **error) {
+        sd_bus *local = NULL;
+        int r;
+
+        /* Its own connection: when the peer goes, the daemon sees a client
+         * leave the bus and cancels what that client drove. */
+        r = sd_bus_open_system(&local);
+        if (r < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+                            "Failed to connect the peer to the system bus: %s", g_strerror(-r));
+                peer_link_free(link);
+                return NULL;
+        }
+        return bridge_peer_new_with_bus(b, link, local, error);
+}
+
+BridgePeer *bridge_peer_new_with_bus(Bridge *b, PeerLink *link, sd_bus *local, GError **error) {
         BridgePeer *p = g_new0(BridgePeer, 1);
-        g_autofree char *description = NULL;
+        g_autofree char *description = g_strdup_printf("peer %s", peer_link_get_peer_dn(link));
         int r;
 
         p->bridge = b;
         p->link = link;
+        p->local = local;
         p->calls = g_hash_table_new_full(NULL, NULL, (GDestroyNotify) relay_call_free, NULL);
-        /* Its own connection: when the peer goes, the daemon sees a client
-         * leave the bus and cancels what that client drove. */
-        r = sd_bus_open_system(&p->local);
-        if (r >= 0) {
-                description = g_strdup_printf("peer %s", peer_link_get_peer_dn(link));
-                (void) sd_bus_set_description(p->local, description);
-                r = sd_bus_add_object_vtable(peer_link_get_bus(link), &p->object, MANAGER_PATH, MANAGER_INTERFACE,
-                                             manager_vtable, p);
-        }
+        (void) sd_bus_set_description(p->local, description);
+        r = sd_bus_add_object_vtable(peer_link_get_bus(link), &p->object, MANAGER_PATH, MANAGER_INTERFACE,
+                                     manager_vtable, p);
         if (r < 0) {
-                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
-                            "Failed to connect the peer to the system bus: %s", g_strerror(-r));
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r), "Failed to export the peer's methods: %s",
+                            g_strerror(-r));
                 bridge_peer_free(p);
                 return NULL;
         }

@@ -50,8 +50,13 @@ static gboolean bus_source_dispatch(GSource *source, GSourceFunc callback, gpoin
 
         for (int i = 0; i < MAX_MESSAGES_PER_DISPATCH; i++) {
                 int r = sd_bus_process(s->bus, NULL);
-                if (r < 0 && r != -ECONNRESET && r != -ENOTCONN)
-                        g_warning("Failed to process bus: %s", g_strerror(-r));
+                if (r < 0 && r != -ECONNRESET && r != -ENOTCONN) {
+                        /* A malformed message leaves the stream out of step,
+                         * and sd-bus would fail the same way on every wake-up:
+                         * the connection is over (as sd-event's integration does). */
+                        g_warning("Failed to process bus, closing it: %s", g_strerror(-r));
+                        sd_bus_close(s->bus);
+                }
                 if (r <= 0)
                         break;
         }

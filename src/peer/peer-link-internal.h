@@ -12,6 +12,6 @@ PeerLink *peer_link_new(GTlsConnection *tls, gboolean server, GError **error);
  * something wrapping one), or "unknown address". */
 char *peer_stream_address(GIOStream *stream);
 
-/* Closes the TCP connection under @tls at once, without a TLS close_notify
- * (which could block on a peer that does not read). */
-void peer_tls_hard_close(GIOStream *tls);
+/* Closes the TCP connection under @stream (TLS or not) at once, without a
+ * TLS close_notify (which could block on a peer that does not read). */
+void peer_tls_hard_close(GIOStream *stream);

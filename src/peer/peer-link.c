@@ -68,12 +68,15 @@ char *peer_stream_address(GIOStream *stream) {
         return g_strdup("unknown address");
 }
 
-void peer_tls_hard_close(GIOStream *tls) {
+void peer_tls_hard_close(GIOStream *stream) {
         g_autoptr(GIOStream) base = NULL;
 
-        g_object_get(tls, "base-io-stream", &base, NULL);
-        if (G_IS_SOCKET_CONNECTION(base))
-                g_socket_close(g_socket_connection_get_socket(G_SOCKET_CONNECTION(base)), NULL);
+        if (G_IS_TLS_CONNECTION(stream)) {
+                g_object_get(stream, "base-io-stream", &base, NULL);
+                stream = base;
+        }
+        if (G_IS_SOCKET_CONNECTION(stream))
+                g_socket_close(g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream)), NULL);
 }
 
 /* ---- closing ---- */
@@ -307,16 +310,22 @@ static int bus_new(int fd, gboolean server, const char *description, sd_bus **re
 }
 
 PeerLink *peer_link_new(GTlsConnection *tls, gboolean server, GError **error) {
+        g_autofree char *dn = peer_certificate_dn(g_tls_connection_get_peer_certificate(tls));
+
+        return peer_link_new_for_stream(G_IO_STREAM(tls), dn, server, error);
+}
+
+PeerLink *peer_link_new_for_stream(GIOStream *stream, const char *peer_dn, gboolean server, GError **error) {
         g_autoptr(PeerLink) l = g_new0(PeerLink, 1);
         g_autofree char *description = NULL;
         int pair[2], r;
 
         l->fd = -1;
-        l->tls = G_IO_STREAM(g_object_ref(tls));
+        l->tls = g_object_ref(stream);
         l->in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(l->tls));
         l->out = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(l->tls));
         l->peer_address = peer_stream_address(l->tls);
-        l->peer_dn = peer_certificate_dn(g_tls_connection_get_peer_certificate(tls));
+        l->peer_dn = g_strdup(peer_dn);
         l->last_alive = g_get_monotonic_time();
         l->closed = TRUE;        /* until it runs: a failed set-up reports nothing */
 
@@ -339,10 +348,6 @@ PeerLink *peer_link_new(GTlsConnection *tls, gboolean server, GError **error) {
         pump_up(l);
         pump_down(l);
         return g_steal_pointer(&l);
-}
-
-PeerLink *peer_link_new_server(GTlsConnection *tls, GError **error) {
-        return peer_link_new(tls, TRUE, error);
 }
 
 /* ---- keepalive ---- */

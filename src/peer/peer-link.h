@@ -55,10 +55,11 @@ void peer_link_connect_async(const char *uri, PeerTls *tls, char **allowed_patte
                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 PeerLink *peer_link_connect_finish(GAsyncResult *result, GError **error);
 
-/* Server: wraps an accepted, handshaken TLS connection; the sd-bus
- * connection is a started server-side bus (sd_bus_set_server) attached to
- * the GLib main loop. */
-PeerLink *peer_link_new_server(GTlsConnection *tls, GError **error);
+/* The link over any pollable stream whose peer is already known as
+ * @peer_dn: what connect and accept do after the handshake; the bridge's
+ * fuzz target uses it on a plain socket. With @server, sd-bus is a started
+ * server-side bus (sd_bus_set_server); attached to the GLib main loop. */
+PeerLink *peer_link_new_for_stream(GIOStream *stream, const char *peer_dn, gboolean server, GError **error);
 /* Server: TLS on an accepted connection, handshake within
  * PEER_HANDSHAKE_TIMEOUT_MS; the client must present a certificate that
  * chains to our CA (checked for client authentication) and whose DN matches
