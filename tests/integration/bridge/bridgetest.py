@@ -33,6 +33,7 @@ if os.path.dirname(HERE) not in sys.path:
     sys.path.append(os.path.dirname(HERE))
 
 import harness  # noqa: E402
+from certs import CERTTOOL, make_cert  # noqa: E402
 from harness import MANAGER_IFACE, MANAGER_PATH, DEADLINE, TIMEOUT_FACTOR, wait_until, log  # noqa: E402
 
 GLib = harness.GLib
@@ -43,37 +44,12 @@ BRIDGE_NAME = 'org.example.Migration1.Bridge'
 PEER_RELAY_IFACE = 'org.example.Migration1.PeerRelay'
 NOBODY = 65534
 SETPRIV = shutil.which('setpriv') or '/usr/bin/setpriv'
-CERTTOOL = shutil.which('certtool')
 SOCKET_ACTIVATE = shutil.which('systemd-socket-activate')
 CALL_MS = int(60_000 * TIMEOUT_FACTOR)
 
 
 # ---------------------------------------------------------------------------
 # certificates
-
-def _certtool(cwd, *args):
-    subprocess.run([CERTTOOL] + list(args), cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _make_cert(d, name, cn, ca=None):
-    tmpl = os.path.join(d, name + '.tmpl')
-    with open(tmpl, 'w') as f:
-        f.write('cn = "%s"\norganization = "Example"\nexpiration_days = 2\n' % cn)
-        if ca:
-            f.write('dns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                    'tls_www_server\ntls_www_client\nsigning_key\nencryption_key\n')
-        else:
-            f.write('ca\ncert_signing_key\n')
-    _certtool(d, '--generate-privkey', '--key-type=ecdsa', '--outfile', name + '.key')
-    if ca:
-        _certtool(d, '--generate-certificate', '--load-privkey', name + '.key',
-                  '--load-ca-certificate', ca + '.pem', '--load-ca-privkey', ca + '.key',
-                  '--template', tmpl, '--outfile', name + '.pem')
-    else:
-        _certtool(d, '--generate-self-signed', '--load-privkey', name + '.key',
-                  '--template', tmpl, '--outfile', name + '.pem')
-
 
 class Pki:
     """The test's certificates, readable by uid 65534 (test keys only)."""
@@ -85,11 +61,11 @@ class Pki:
         self.dir = os.path.join(workdir, 'pki')
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
-        _make_cert(self.dir, 'ca', 'Test CA')
+        make_cert(self.dir, 'ca', 'Test CA', organization='Example')
         for name in ('host-a', 'host-b', 'host-c'):
-            _make_cert(self.dir, name, name, 'ca')
-        _make_cert(self.dir, 'ca2', 'Other CA')
-        _make_cert(self.dir, 'intruder', 'intruder', 'ca2')
+            make_cert(self.dir, name, name, 'ca', organization='Example')
+        make_cert(self.dir, 'ca2', 'Other CA', organization='Example')
+        make_cert(self.dir, 'intruder', 'intruder', 'ca2', organization='Example')
         for f in os.listdir(self.dir):
             os.chmod(os.path.join(self.dir, f), 0o644)
 

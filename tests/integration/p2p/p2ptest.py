@@ -46,6 +46,7 @@ for d in (PARENT, os.path.join(PARENT, 'migration')):
 
 import harness  # noqa: E402
 import migtest  # noqa: E402
+from certs import CERTTOOL, make_cert  # noqa: E402
 # Re-exported for the test modules.
 from harness import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, DEADLINE, BOOT_DEADLINE,  # noqa: E402,F401
                      TIMEOUT_FACTOR, wait_until, holds_for, pid_alive, proc_cmdline, find_qemu_pids, log)
@@ -61,7 +62,6 @@ BRIDGE_NAME = 'org.example.Migration1.Bridge'
 PEER_RELAY_IFACE = 'org.example.Migration1.PeerRelay'
 NOBODY = 65534
 SETPRIV = shutil.which('setpriv') or '/usr/bin/setpriv'
-CERTTOOL = shutil.which('certtool')
 
 # The source daemon's own keepalive on the link to a destination's bridge
 # (src/peer/peer-migrate.c): a Peer.Ping every 5 s, gone after 15 s of silence.
@@ -71,36 +71,6 @@ SOURCE_KEEPALIVE_TIMEOUT = 15.0
 
 # ---------------------------------------------------------------------------
 # certificates
-
-def _certtool(cwd, *args):
-    p = subprocess.run([CERTTOOL] + list(args), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        raise RuntimeError('certtool %s failed: %s' % (' '.join(args), p.stderr.decode(errors='replace')))
-
-
-def _make_cert(d, name, cn, ca=None, ips=('127.0.0.1',)):
-    """A self-signed CA (@ca None) or a host certificate signed by CA @ca:
-    SAN IPs @ips and DNS localhost, server and client usage (the same
-    identity serves the bridge, the source daemon and both QEMUs)."""
-    tmpl = os.path.join(d, name + '.tmpl')
-    with open(tmpl, 'w') as f:
-        f.write('cn = "%s"\nserial = %d\nexpiration_days = 2\n' % (cn, abs(hash(name + str(time.time()))) % 10**9))
-        if ca:
-            f.write('dns_name = "localhost"\n')
-            f.write(''.join('ip_address = "%s"\n' % ip for ip in ips))
-            f.write('tls_www_server\ntls_www_client\nsigning_key\nencryption_key\n')
-        else:
-            f.write('ca\ncert_signing_key\n')
-    # RSA: QEMU wants digitalSignature and keyEncipherment in a host certificate.
-    _certtool(d, '--generate-privkey', '--key-type=rsa', '--bits=2048', '--outfile', name + '.key')
-    if ca:
-        _certtool(d, '--generate-certificate', '--load-privkey', name + '.key',
-                  '--load-ca-certificate', ca + '.pem', '--load-ca-privkey', ca + '.key',
-                  '--template', tmpl, '--outfile', name + '.pem')
-    else:
-        _certtool(d, '--generate-self-signed', '--load-privkey', name + '.key',
-                  '--template', tmpl, '--outfile', name + '.pem')
-
 
 class Pki:
     """The test's certificates, readable by uid 65534 (test keys only):
@@ -121,12 +91,11 @@ class Pki:
         self.dir = os.path.join(workdir, 'pki')
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
-        _make_cert(self.dir, 'ca', 'migrationd test CA')
-        _make_cert(self.dir, 'host-a', 'host-a', 'ca', ips)
-        _make_cert(self.dir, 'host-b', 'host-b', 'ca', ips)
-        _make_cert(self.dir, 'ca2', 'intruder CA')
-        _make_cert(self.dir, 'intruder-a', 'host-a', 'ca2')
-        _make_cert(self.dir, 'intruder-b', 'host-b', 'ca2')
+        # RSA: QEMU wants digitalSignature and keyEncipherment in a host certificate.
+        for name, cn, ca, san in (('ca', 'migrationd test CA', None, ()), ('host-a', 'host-a', 'ca', ips),
+                                  ('host-b', 'host-b', 'ca', ips), ('ca2', 'intruder CA', None, ()),
+                                  ('intruder-a', 'host-a', 'ca2', ips), ('intruder-b', 'host-b', 'ca2', ips)):
+            make_cert(self.dir, name, cn, ca, key_type='rsa', ips=san)
         with open(self.path('both-cas'), 'w') as out:
             for name in ('ca', 'ca2'):
                 with open(self.path(name)) as f:
@@ -441,6 +410,13 @@ class P2PTestCase(harness.MigrationdTestCase):
                               % (name, part, msg))
             return msg
         self.fail('MigrateToURI3 succeeded; expected %s' % name)
+
+    def assertJobFailed(self, rec):
+        """The recorder @rec saw exactly one JobCompleted, unsuccessful."""
+        wait_until(lambda: members(rec.signals, 'JobCompleted'), DEADLINE, 'JobCompleted on the source')
+        done = members(rec.signals, 'JobCompleted')
+        self.assertEqual(len(done), 1, done)
+        self.assertIs(done[0].args[0]['success'], False, done[0].args[0])
 
     def assertStaysHere(self, guest, host, pid, what=''):
         """@guest runs on @host in QEMU @pid, with no job; it is its only QEMU."""

@@ -193,10 +193,7 @@ class PeerUnreachable(P2PTestCase):
                                  'source keepalive gives a peer up after %.0f s' % (elapsed, 15))
             self.assertGreaterEqual(elapsed, p2ptest.SOURCE_KEEPALIVE_TIMEOUT - p2ptest.SOURCE_KEEPALIVE_INTERVAL - 1,
                                     'PeerUnreachable came too early (%.1f s)' % elapsed)
-            wait_until(lambda: members(rec.signals, 'JobCompleted'), DEADLINE, 'JobCompleted on the source')
-            done = members(rec.signals, 'JobCompleted')
-            self.assertEqual(len(done), 1, done)
-            self.assertIs(done[0].args[0]['success'], False, done[0].args[0])
+            self.assertJobFailed(rec)
         # The guest never left the source.
         self.assertEqual(g.dom(self.a).prop('State'), 'running')
         counter_rises_while(self, g)

@@ -15,7 +15,7 @@ import time
 import p2ptest
 import test_p2p
 from p2ptest import (P2PTestCase, MIGRATION_DEADLINE, DEADLINE, TIMEOUT_FACTOR,
-                     recorder, members, snapshot_before, wait_until, pid_alive, log, harness)
+                     recorder, snapshot_before, wait_until, pid_alive, log, harness)
 
 
 class BreakDuringPerform(P2PTestCase):
@@ -48,10 +48,7 @@ class BreakDuringPerform(P2PTestCase):
             log('MigrateToURI3 failed %.1f s after the break: %s' % (elapsed, msg))
             self.assertLessEqual(elapsed, max_seconds * TIMEOUT_FACTOR,
                                  'PeerUnreachable came %.1f s after the break' % elapsed)
-            wait_until(lambda: members(rec.signals, 'JobCompleted'), DEADLINE, 'JobCompleted on the source')
-            done = members(rec.signals, 'JobCompleted')
-            self.assertEqual(len(done), 1, done)
-            self.assertIs(done[0].args[0]['success'], False, done[0].args[0])
+            self.assertJobFailed(rec)
 
         # The guest never left A; B let its incoming guest go.
         self.assertEqual(g.dom(self.a).prop('State'), 'running')

@@ -14,6 +14,10 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'integration'))
+import certs  # noqa: E402
 
 GUEST_DIR = '/usr/lib/migrationd-test'
 PKI_DIR = '/etc/migrationd/pki'
@@ -104,39 +108,15 @@ def write(stage, path, text, mode=0o644):
     return full
 
 
-# ---- certificates (certtool, as tests/integration/bridge does) ----
-
-def _certtool(cwd, *args):
-    subprocess.run(['certtool'] + list(args), cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _make_cert(d, name, ca=None):
-    tmpl = os.path.join(d, name + '.tmpl')
-    with open(tmpl, 'w') as f:
-        f.write('cn = "%s"\norganization = "Example"\nexpiration_days = 2\n' % (name if ca else 'Test CA'))
-        if ca:
-            f.write('dns_name = "localhost"\nip_address = "127.0.0.1"\n'
-                    'tls_www_server\ntls_www_client\nsigning_key\nencryption_key\n')
-        else:
-            f.write('ca\ncert_signing_key\n')
-    _certtool(d, '--generate-privkey', '--key-type=ecdsa', '--outfile', name + '.key')
-    if ca:
-        _certtool(d, '--generate-certificate', '--load-privkey', name + '.key', '--load-ca-certificate',
-                  ca + '.pem', '--load-ca-privkey', ca + '.key', '--template', tmpl, '--outfile', name + '.pem')
-    else:
-        _certtool(d, '--generate-self-signed', '--load-privkey', name + '.key', '--template', tmpl,
-                  '--outfile', name + '.pem')
-    os.unlink(tmpl)
-
+# ---- certificates (tests/integration/certs.py, as the bridge tests make them) ----
 
 def make_pki(d):
     """ca, host-a (the container's identity), host-b (an allowed peer),
     host-c (a peer of the same CA that [bridge] allowed_peers refuses)."""
     os.makedirs(d)
-    _make_cert(d, 'ca')
+    certs.make_cert(d, 'ca', 'Test CA', organization='Example')
     for name in ('host-a', ALLOWED_PEER, REFUSED_PEER):
-        _make_cert(d, name, 'ca')
+        certs.make_cert(d, name, name, 'ca', organization='Example')
     return d
 
 
