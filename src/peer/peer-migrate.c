@@ -9,9 +9,6 @@
 #include "migration.h"
 #include "peer-link.h"
 
-/* A peer that answers nothing for this long is gone (the 15 s). */
-#define KEEPALIVE_INTERVAL_MS 5000
-#define KEEPALIVE_TIMEOUT_MS 15000
 #define CALL_TIMEOUT_USEC (120 * G_USEC_PER_SEC)
 
 typedef enum {
@@ -30,6 +27,7 @@ typedef struct {
         char *xml;                   /* from Begin, for Prepare */
         GBytes *cookie;              /* the latest cookie */
         char *uri;                   /* from Prepare, for Perform */
+        guint keepalive_interval_ms, keepalive_timeout_ms;
         GError *error;               /* the first failure: what the caller gets */
         sd_bus_slot *slot;
 } P2P;
@@ -477,7 +475,7 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer user_da
                 p2p_done(p);
                 return;
         }
-        peer_link_set_keepalive(p->link, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS);
+        peer_link_set_keepalive(p->link, p->keepalive_interval_ms, p->keepalive_timeout_ms);
         peer_link_set_closed_func(p->link, on_link_closed, p);
         m = new_call(p, "GetCapabilities");
         call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities", p2p_done);
@@ -491,6 +489,10 @@ void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, Migratio
         p->ref = domain_ref_new(d);
         p->params = params;
         p->dconnuri = g_strdup(dconnuri);
+        /* [bridge] keepalive_*: this host's side of every peer link, the
+         * bridge's and this one alike (a silent peer is gone after 15 s). */
+        p->keepalive_interval_ms = s->config->keepalive_interval_s * 1000;
+        p->keepalive_timeout_ms = s->config->keepalive_timeout_s * 1000;
         if (!s->peer_tls) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_UNSUPPORTED,
                                         "Peer-to-peer migration needs this host's [tls] ca, cert and key"));

@@ -63,10 +63,10 @@ PEER_RELAY_IFACE = 'org.example.Migration1.PeerRelay'
 NOBODY = 65534
 SETPRIV = shutil.which('setpriv') or '/usr/bin/setpriv'
 
-# The source daemon's own keepalive on the link to a destination's bridge
-# (src/peer/peer-migrate.c): a Peer.Ping every 5 s, gone after 15 s of silence.
-SOURCE_KEEPALIVE_INTERVAL = 5.0
-SOURCE_KEEPALIVE_TIMEOUT = 15.0
+# [bridge] keepalive_interval/keepalive_timeout when a test sets none: both
+# the bridge and the source daemon (on its link to a destination's bridge)
+# ping every 5 s and give a silent peer up after 15 s.
+DEFAULT_KEEPALIVE = (5, 15)
 
 
 # ---------------------------------------------------------------------------
@@ -239,7 +239,8 @@ class P2PTestCase(harness.MigrationdTestCase):
     # Per host: extra configuration sections ({'migration': {...}}).
     a_config = None
     b_config = None
-    # The destination's bridge keepalive: (interval, timeout) seconds, or None.
+    # [bridge] keepalive of both hosts (the bridges' and the source daemon's
+    # side of the link): (interval, timeout) seconds, or None (DEFAULT_KEEPALIVE).
     keepalive = None
 
     def setUp(self):
@@ -270,6 +271,10 @@ class P2PTestCase(harness.MigrationdTestCase):
         if tls:
             sections['tls'] = self.pki.tls(host_cert, ca)
         return migtest._merge(sections, extra)
+
+    def link_keepalive(self):
+        """(interval, timeout) of the peer links in this test, seconds."""
+        return self.keepalive or DEFAULT_KEEPALIVE
 
     def host_address(self, name):
         """Where host @name's bridge and incoming QEMUs listen."""

@@ -21,7 +21,7 @@ from p2ptest import (P2PTestCase, MIGRATION_DEADLINE, DEADLINE, TIMEOUT_FACTOR,
 class BreakDuringPerform(P2PTestCase):
     """A slow peer-to-peer stream from A to B, broken by break_link()."""
 
-    # The destination's bridge gives a silent peer up after 4 s.
+    # Both ends of the link give a silent peer up after 4 s.
     keepalive = (1, 4)
 
     def break_during_perform(self, break_link, mend_link, max_seconds):
@@ -67,6 +67,8 @@ class BreakDuringPerform(P2PTestCase):
 
 
 class BridgeKilled(BreakDuringPerform):
+    # The default keepalive (15 s): the closed link must be noticed sooner.
+    keepalive = None
 
     def test_bridge_killed_during_perform(self):
         """SIGKILL to B's bridge during Perform: the source's link closes at
@@ -82,7 +84,7 @@ class BridgeKilled(BreakDuringPerform):
 
         # A closed link is noticed without waiting for the keepalive.
         self.break_during_perform(kill, lambda: self.bridges['b'].restart(),
-                                  max_seconds=p2ptest.SOURCE_KEEPALIVE_INTERVAL)
+                                  max_seconds=self.link_keepalive()[0])
 
 
 class Namespaces:
@@ -168,16 +170,17 @@ class LinkCut(BreakDuringPerform):
     def host_netns(self, name):
         return self.net.ns[name]
 
-    # No FIN, no RST: only the source's keepalive (15 s) tells; slack for the stream's abort.
-    CUT_LIMIT = p2ptest.SOURCE_KEEPALIVE_TIMEOUT + 15
+    def cut_limit(self):
+        """No FIN, no RST: only the keepalive tells; slack for the stream's abort."""
+        return self.link_keepalive()[1] + 15
 
     def test_link_down(self):
         """A's end of the veth pair set down during Perform."""
-        self.break_during_perform(lambda: self.net.link(False), lambda: self.net.link(True), self.CUT_LIMIT)
+        self.break_during_perform(lambda: self.net.link(False), lambda: self.net.link(True), self.cut_limit())
 
     def test_link_dropped(self):
         """nftables in A's namespace drops every packet to and from B during Perform."""
-        self.break_during_perform(lambda: self.net.nft(True), lambda: self.net.nft(False), self.CUT_LIMIT)
+        self.break_during_perform(lambda: self.net.nft(True), lambda: self.net.nft(False), self.cut_limit())
 
 
 if __name__ == '__main__':
