@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -202,6 +203,8 @@ class Peer:
         client = Gio.SocketClient.new()
         client.set_enable_proxy(False)
         self.tcp = client.connect_to_host('127.0.0.1', port, None)
+        # As the daemon's side of a link (src/peer/peer-handshake.c): no Nagle.
+        self.tcp.get_socket().set_option(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.local_address = '127.0.0.1:%d' % self.tcp.get_local_address().get_port()
         self.tls = Gio.TlsClientConnection.new(self.tcp, Gio.NetworkAddress.new('127.0.0.1', port))
         if name:
