@@ -55,6 +55,22 @@ static void reply_checked(int r) {
                 g_warning("Failed to send reply: %s, ignoring", g_strerror(-r));
 }
 
+/* What every migration phase asks first: may the caller (polkit, the domain
+ * and destination as details; the manager's phases name no domain), and
+ * does this host speak the form of the call? 1: go on; 0: polkit is asked,
+ * the message comes again; < 0: refused, in @error. */
+static int open_call(sd_bus_message *m, Domain *d, const char *destination, MdConfig *config,
+                     ProtocolMask protocol, sd_bus_error *error) {
+        g_autoptr(GError) gerror = NULL;
+        int r = d ? bus_authorize_migration(m, d, destination, error) : bus_authorize(m, ACTION_MIGRATE, NULL, error);
+
+        if (r <= 0)
+                return r;
+        if (!bus_protocol_accepted(config, protocol, &gerror))
+                return bus_error_set_gerror(error, gerror);
+        return 1;
+}
+
 /* ---- Begin ---- */
 
 static int begin(sd_bus_message *m, Domain *d, MigrationParams *params, GError *params_error,
@@ -78,7 +94,6 @@ static int begin(sd_bus_message *m, Domain *d, MigrationParams *params, GError *
 }
 
 int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         const char *xmlin, *dname;
         uint64_t bandwidth;
         uint32_t flags;
@@ -86,11 +101,9 @@ int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        r = open_call(m, userdata, NULL, ((Domain *) userdata)->registry->config, PROTOCOL_V3, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "sstu", &xmlin, &dname, &bandwidth, &flags);
         if (r < 0)
@@ -100,18 +113,15 @@ int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         GError *gerror = NULL;
         MigrationParams *params;
         uint32_t flags;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        r = open_call(m, userdata, NULL, ((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r < 0)
@@ -228,7 +238,6 @@ int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *erro
 }
 
 int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         const char *xmlin, *dconnuri, *uri, *dname;
         g_autoptr(GBytes) cookie = NULL;
         uint64_t bandwidth;
@@ -244,17 +253,15 @@ int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 r = sd_bus_message_read(m, "ssstu", &dconnuri, &uri, &dname, &bandwidth, &flags);
         if (r < 0)
                 return r;
-        r = bus_authorize_migration(m, userdata, empty_to_null(dconnuri) ? dconnuri : uri, error);
+        r = open_call(m, userdata, empty_to_null(dconnuri) ? dconnuri : uri, ((Domain *) userdata)->registry->config,
+                      PROTOCOL_V3, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
-                return bus_error_set_gerror(error, perror);
         params = migration_params_new_plain(xmlin, dname, uri, bandwidth, flags, &gerror);
         return perform(m, userdata, dconnuri, params, gerror, cookie, error);
 }
 
 int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         g_autoptr(GVariant) migrate_uri = NULL;
@@ -274,14 +281,11 @@ int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
         migrate_uri = g_variant_lookup_value(dict, "migrate_uri", G_VARIANT_TYPE_STRING);
-        r = bus_authorize_migration(m, userdata,
-                                    empty_to_null(dconnuri) ? dconnuri
-                                    : migrate_uri ? g_variant_get_string(migrate_uri, NULL) : NULL,
-                                    error);
+        r = open_call(m, userdata,
+                      empty_to_null(dconnuri) ? dconnuri : migrate_uri ? g_variant_get_string(migrate_uri, NULL) : NULL,
+                      ((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
-                return bus_error_set_gerror(error, perror);
         params = migration_params_new(dict, flags, &gerror);
         return perform(m, userdata, dconnuri, params, gerror, cookie, error);
 }
@@ -308,18 +312,15 @@ static int confirm(sd_bus_message *m, Domain *d, MigrationParams *params, GError
 }
 
 int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
         int cancelled, r;
         GError *gerror = NULL;
         MigrationParams *params;
 
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        r = open_call(m, userdata, NULL, ((Domain *) userdata)->registry->config, PROTOCOL_V3, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = read_bytes(m, &cookie);
         if (r >= 0)
@@ -331,7 +332,6 @@ int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
@@ -339,11 +339,9 @@ int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         GError *gerror = NULL;
         MigrationParams *params;
 
-        r = bus_authorize(m, ACTION_MIGRATE, userdata, error);
+        r = open_call(m, userdata, NULL, ((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((Domain *) userdata)->registry->config, PROTOCOL_V3_PARAMS, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -464,7 +462,6 @@ static int prepare(sd_bus_message *m, BusService *s, MigrationParams *params, GE
 }
 
 int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         const char *dom_xml, *dname, *uri_in;
         g_autoptr(GBytes) cookie = NULL;
         uint64_t bandwidth;
@@ -473,11 +470,9 @@ int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        r = open_call(m, NULL, NULL, ((BusService *) userdata)->config, PROTOCOL_V3, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "sst", &dom_xml, &dname, &bandwidth);
         if (r >= 0)
@@ -491,7 +486,6 @@ int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         GError *gerror = NULL;
@@ -499,11 +493,9 @@ int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *erro
         uint32_t flags;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        r = open_call(m, NULL, NULL, ((BusService *) userdata)->config, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3_PARAMS, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -553,7 +545,6 @@ static int finish(sd_bus_message *m, BusService *s, MigrationParams *params, GEr
 }
 
 int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         const char *dname, *uri;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
@@ -561,11 +552,9 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         GError *gerror = NULL;
         MigrationParams *params;
 
-        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        r = open_call(m, NULL, NULL, ((BusService *) userdata)->config, PROTOCOL_V3, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = sd_bus_message_read(m, "s", &dname);
         if (r >= 0)
@@ -579,7 +568,6 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GError) perror = NULL;
         g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         uint32_t flags;
@@ -587,11 +575,9 @@ int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error
         GError *gerror = NULL;
         MigrationParams *params;
 
-        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        r = open_call(m, NULL, NULL, ((BusService *) userdata)->config, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(((BusService *) userdata)->config, PROTOCOL_V3_PARAMS, &perror))
-                return bus_error_set_gerror(error, perror);
 
         r = bus_message_read_vardict(m, &dict, error);
         if (r >= 0)
@@ -639,14 +625,12 @@ int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         MigrationParams *params;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        r = open_call(m, NULL, NULL, s->config, PROTOCOL_V2, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "sstsu", &dom_xml, &dname, &bandwidth, &uri_in, &flags);
         if (r < 0)
                 return r;
-        if (!bus_protocol_accepted(s->config, PROTOCOL_V2, &gerror))
-                return bus_error_set_gerror(error, gerror);
         params = migration_params_new_plain(dom_xml, dname, uri_in, bandwidth, flags, &gerror);
         if (!params)
                 return bus_error_set_gerror(error, gerror);
@@ -679,7 +663,7 @@ int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         int32_t retcode;
         int r;
 
-        r = bus_authorize(m, ACTION_MIGRATE, NULL, error);
+        r = open_call(m, NULL, NULL, s->config, PROTOCOL_V2, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "s", &dname);
@@ -689,8 +673,6 @@ int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 r = sd_bus_message_read(m, "sui", &uri, &flags, &retcode);
         if (r < 0)
                 return r;
-        if (!bus_protocol_accepted(s->config, PROTOCOL_V2, &gerror))
-                return bus_error_set_gerror(error, gerror);
         params = migration_params_new_plain(NULL, dname, uri, 0, flags, &gerror);
         if (!params)
                 return bus_error_set_gerror(error, gerror);
@@ -722,11 +704,9 @@ int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 r = sd_bus_message_read(m, "sstu", &uri, &dname, &bandwidth, &flags);
         if (r < 0)
                 return r;
-        r = bus_authorize_migration(m, d, uri, error);
+        r = open_call(m, d, uri, d->registry->config, PROTOCOL_V2, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (!bus_protocol_accepted(d->registry->config, PROTOCOL_V2, &gerror))
-                return bus_error_set_gerror(error, gerror);
         params = migration_params_new_plain(NULL, dname, uri, bandwidth, flags, &gerror);
         if (!params)
                 return bus_error_set_gerror(error, gerror);
