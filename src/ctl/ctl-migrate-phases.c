@@ -21,7 +21,7 @@ typedef struct {
 } CtlParams;
 
 const char *ctl_migration_final_name(const CtlMigration *m) {
-        return m->ctx->dname ? m->ctx->dname : m->name;
+        return ctl_job_watch_final_name(&m->watch);
 }
 
 /* ---- Calls that keep the loop running ---- */
@@ -47,12 +47,12 @@ static int migration_call(CtlMigration *m, sd_bus *bus, sd_bus_message *call, ui
         CtlPendingCall pending = {};
         int r;
 
-        if (m->quit)
+        if (m->watch.quit)
                 return -ECANCELED;
         r = sd_bus_call_async(bus, &slot, call, on_call_reply, &pending, timeout_usec);
         if (r < 0)
                 return r;
-        while (!pending.done && !m->quit)
+        while (!pending.done && !m->watch.quit)
                 g_main_context_iteration(NULL, TRUE);
 
         reply = g_steal_pointer(&pending.reply);
@@ -73,7 +73,7 @@ static int new_call(sd_bus *bus, const char *path, const char *interface, const 
 }
 
 static int new_domain_call(CtlMigration *m, const char *member, sd_bus_message **ret) {
-        return new_call(m->source, m->path, MIGRATION1_DOMAIN_INTERFACE, member, ret);
+        return new_call(m->watch.source, m->watch.path, MIGRATION1_DOMAIN_INTERFACE, member, ret);
 }
 
 static int new_manager_call(CtlMigration *m, const char *member, sd_bus_message **ret) {
@@ -153,17 +153,17 @@ int ctl_migration_begin(CtlMigration *m, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (ctx->plain)
-                r = sd_bus_message_append(call, "sst", empty_if_null(m->destination_xml),
+                r = sd_bus_message_append(call, "sst", empty_if_null(m->watch.destination_xml),
                                           empty_if_null(ctx->dname), plain_bandwidth(ctx));
         else
                 r = append_params(call, m, &(CtlParams) { .destination_name = ctx->dname,
-                                                          .destination_xml = m->destination_xml,
+                                                          .destination_xml = m->watch.destination_xml,
                                                           .bandwidth = TRUE,
                                                           .settings = TRUE });
         if (r >= 0)
                 r = sd_bus_message_append(call, "u", flags(m));
         if (r >= 0)
-                r = migration_call(m, m->source, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
+                r = migration_call(m, m->watch.source, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
         if (r >= 0)
                 r = sd_bus_message_read(reply, "s", &xml);
         if (r >= 0)
@@ -247,7 +247,7 @@ int ctl_migration_perform(CtlMigration *m, sd_bus_error *error) {
         if (r >= 0)
                 r = sd_bus_message_append(call, "u", flags(m));
         if (r >= 0)
-                r = migration_call(m, m->source, call, CTL_NO_TIMEOUT, error, &reply);
+                r = migration_call(m, m->watch.source, call, CTL_NO_TIMEOUT, error, &reply);
         if (r >= 0)
                 r = read_cookie(reply, &cookie);
         if (r < 0)
@@ -306,7 +306,7 @@ int ctl_migration_confirm(CtlMigration *m, gboolean cancelled, sd_bus_error *err
         if (r >= 0)
                 r = sd_bus_message_append(call, "ub", flags(m), cancelled);
         if (r >= 0)
-                r = migration_call(m, m->source, call, CTL_CALL_TIMEOUT_USEC, error, NULL);
+                r = migration_call(m, m->watch.source, call, CTL_CALL_TIMEOUT_USEC, error, NULL);
         return r;
 }
 
@@ -320,14 +320,14 @@ int ctl_migration_prepare2(CtlMigration *m, sd_bus_error *error) {
         int r;
 
         /* No Begin: the XML the destination starts from is --xml or the source's own. */
-        if (!m->xml && m->destination_xml)
-                m->xml = g_strdup(m->destination_xml);
+        if (!m->xml && m->watch.destination_xml)
+                m->xml = g_strdup(m->watch.destination_xml);
         if (!m->xml) {
                 r = new_domain_call(m, "GetXMLDesc", &call);
                 if (r >= 0)
                         r = sd_bus_message_append(call, "u", 0u);
                 if (r >= 0)
-                        r = migration_call(m, m->source, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
+                        r = migration_call(m, m->watch.source, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
                 if (r >= 0)
                         r = sd_bus_message_read(reply, "s", &xml);
                 if (r < 0)
@@ -371,7 +371,7 @@ int ctl_migration_perform2(CtlMigration *m, sd_bus_error *error) {
                 r = sd_bus_message_append(call, "sstu", empty_if_null(m->uri), empty_if_null(ctx->dname),
                                           plain_bandwidth(ctx), flags(m));
         if (r >= 0)
-                r = migration_call(m, m->source, call, CTL_NO_TIMEOUT, error, NULL);
+                r = migration_call(m, m->watch.source, call, CTL_NO_TIMEOUT, error, NULL);
         return r;
 }
 

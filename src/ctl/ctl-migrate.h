@@ -6,7 +6,7 @@
 #include <systemd/sd-bus.h>
 
 #include "ctl.h"
-#include "ctl-progress.h"
+#include "ctl-watch.h"
 
 /* What a Ctrl-C does now. */
 typedef enum {
@@ -17,34 +17,18 @@ typedef enum {
 
 typedef struct {
         CtlContext *ctx;
-        sd_bus *source;                 /* ctx->bus, not owned */
+        CtlJobWatch watch;              /* the source's domain and job */
         sd_bus *destination;
-        guint source_watch, destination_watch, sigint_watch;
-        sd_bus_slot *properties_slot, *stats_slot, *completed_slot, *abort_slot;
-        guint postcopy_timer;           /* --postcopy-after, armed while Perform runs */
-        sd_bus_slot *postcopy_slot;     /* MigrateStartPostCopy on its way */
-        gboolean postcopy_announced;    /* the switch has been reported */
-        gboolean postcopy_due;          /* the time has come, but the stream has not started yet */
-        gboolean streaming;             /* JobStatsUpdated seen during Perform: QEMU streams */
-        CtlProgress *progress;          /* NULL: none shown (--json) */
-        gint64 start_usec;
-
-        char *path;                     /* the domain on the source */
-        char *name;                     /* its name there */
-        char *destination_xml;          /* --xml */
+        guint destination_watch;
 
         /* what one phase hands on to the next */
         char *xml;                      /* Begin3 -> Prepare3 (protocol 2: GetXMLDesc -> Prepare2) */
         char *uri;                      /* Prepare3 -> Perform3, Finish3 */
         GBytes *cookie;                 /* the last phase's cookie_out; NULL after a failure */
         char *destination_path;         /* Finish3's domain ("/" when cancelled) */
-        GVariant *completed_stats;      /* the source's last JobCompleted */
 
         CtlMigrationStage stage;
         int error;                      /* the first failure, a negative errno; 0: none */
-        gboolean cancel;                /* Ctrl-C before Finish3 */
-        gboolean interrupted;           /* Ctrl-C at all */
-        gboolean quit;                  /* Ctrl-C twice: leave now */
         gboolean rolled_back;           /* Confirm3(cancelled) succeeded */
 } CtlMigration;
 
