@@ -1257,6 +1257,22 @@ def list_test_ids(module_names):
     return sorted(ids)
 
 
+def check_registered(directory, registered):
+    """`X.py --check-registered ID...`: every test case of @directory's
+    test_*.py is registered in its meson.build (the IDs given), and nothing
+    else is. Returns the exit status."""
+    sys.path.insert(0, directory)
+    modules = sorted(f[:-3] for f in os.listdir(directory) if f.startswith('test_') and f.endswith('.py'))
+    have, registered = set(list_test_ids(modules)), set(registered)
+    build_file = os.path.relpath(os.path.join(directory, 'meson.build'), os.path.dirname(os.path.dirname(HERE)))
+    for m in sorted(have - registered):
+        print('not registered in %s:' % build_file, m)
+    for s in sorted(registered - have):
+        print('registered in %s but no such test case:' % build_file, s)
+    print('%d test cases, %d registered' % (len(have), len(registered)))
+    return 1 if have != registered else 0
+
+
 def main(need_daemon=True):
     """Entry point of every test module: prerequisites (exit 77 loudly if a
     system dependency is absent), then unittest on the named test cases."""
@@ -1269,18 +1285,6 @@ def main(need_daemon=True):
 
 
 if __name__ == '__main__':
-    # `harness.py --check-registered ID...`: every test case of test_*.py is
-    # registered as a meson test (and nothing else is).
     if len(sys.argv) > 1 and sys.argv[1] == '--check-registered':
-        sys.path.insert(0, HERE)
-        modules = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith('test_') and f.endswith('.py'))
-        have = set(list_test_ids(modules))
-        registered = set(sys.argv[2:])
-        missing, stale = sorted(have - registered), sorted(registered - have)
-        for m in missing:
-            print('not registered in tests/integration/meson.build:', m)
-        for s in stale:
-            print('registered in meson.build but no such test case:', s)
-        print('%d test cases, %d registered' % (len(have), len(registered)))
-        sys.exit(1 if missing or stale else 0)
+        sys.exit(check_registered(HERE, sys.argv[2:]))
     print(__doc__)

@@ -495,22 +495,7 @@ def main():
     harness.main()
 
 
-def check_registered(names):
-    """`feattest.py --check-registered ID...`: every test case of
-    features/test_*.py is registered in features/meson.build, and nothing else."""
-    sys.path.insert(0, HERE)
-    modules = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith('test_') and f.endswith('.py'))
-    have = set(harness.list_test_ids(modules))
-    registered = set(names)
-    for m in sorted(have - registered):
-        print('not registered in tests/integration/features/meson.build:', m)
-    for s in sorted(registered - have):
-        print('registered in features/meson.build but no such test case:', s)
-    print('%d test cases, %d registered' % (len(have), len(registered)))
-    return 1 if have != registered else 0
-
-
 if __name__ == '__main__':
     if len(sys.argv) > 1 and sys.argv[1] == '--check-registered':
-        sys.exit(check_registered(sys.argv[2:]))
+        sys.exit(harness.check_registered(HERE, sys.argv[2:]))
     print(__doc__)
