@@ -27,33 +27,26 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+PARENT = os.path.dirname(HERE)
+sys.path.insert(0, PARENT)
+# Appended: the migration directory's test_*.py must not shadow ours.
+sys.path.append(os.path.join(PARENT, 'migration'))
 
 import harness  # noqa: E402
-from harness import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402
+import migtest  # noqa: E402
+from harness import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH,  # noqa: E402,F401
                      DEADLINE, BOOT_DEADLINE, CALL_TIMEOUT_MS, TIMEOUT_FACTOR,
                      WaitTimeout, wait_until, holds_for, pid_alive, proc_cmdline, find_qemu_pids,
                      domain_path, dbus_error_name, dbus_error_message, log)
+# The flags, calls and signal helpers are the migration tests' (re-exported).
+from migtest import (LIVE, PEER2PEER, PERSIST_DEST, UNDEFINE_SOURCE, PAUSED, CHANGE_PROTECTION,  # noqa: E402,F401
+                     UNSAFE, OFFLINE, COMPRESSED, AUTO_CONVERGE, POSTCOPY, PARALLEL, SIGNAL_DEADLINE,
+                     Pending, dcall, mcall, recorder, members, counter_rises, on_kvm, variant_dict)
 
 GLib = harness.GLib
 Gio = harness.Gio
 
-# libvirt's virDomainMigrateFlags
-LIVE = 1 << 0
-PEER2PEER = 1 << 1
-PERSIST_DEST = 1 << 3
-UNDEFINE_SOURCE = 1 << 4
-PAUSED = 1 << 5
-CHANGE_PROTECTION = 1 << 8
-UNSAFE = 1 << 9
-OFFLINE = 1 << 10
-COMPRESSED = 1 << 11
-AUTO_CONVERGE = 1 << 13
-POSTCOPY = 1 << 15
-PARALLEL = 1 << 17
-
 MIGRATION_DEADLINE = 300.0 * TIMEOUT_FACTOR   # a whole migration phase
-SIGNAL_DEADLINE = 120.0 * TIMEOUT_FACTOR      # a signal that must come
 
 # A Perform that does not converge: 1 MiB/s (the smallest limit there is)
 # and a 1 ms downtime limit, against a guest that rewrites megabytes a
@@ -81,10 +74,6 @@ QEMU_DEFAULTS = {
 
 # ---------------------------------------------------------------------------
 # accelerator and guests
-
-def on_kvm():
-    return harness.domain_type() == 'kvm'
-
 
 def announce_accel():
     if on_kvm():
@@ -122,45 +111,16 @@ def profile(name='normal'):
     raise ValueError(name)
 
 
-class FGuest:
-    """A test guest that moves between hosts; each hop has its own serial log
-    (serial-UUID-hopN.log: the UUID in the path, so that the harness finds
-    leftover QEMUs)."""
+class FGuest(migtest.MigGuest):
+    """migtest's moving guest with this directory's profiles (profile()) and
+    the proofs the feature tests take of it."""
 
     def __init__(self, tc, host, start=True, prof='normal', **kw):
-        xml_kw = dict(profile(prof))
-        xml_kw.update(kw)
-        self.tc = tc
-        self.g = tc.make_guest(host, define=True, start=start, **xml_kw)
-        self.uuid, self.name = self.g.uuid, self.g.name
-        self.xml_kw = xml_kw
-        self.path = domain_path(self.uuid)
-        self.host = host
-        self.serials = [self.g.serial]
-        for h in tc.hosts:
-            h.domain_uuids.add(self.uuid)
+        super().__init__(tc, host, profile=prof, start=start, **kw)
 
-    @property
-    def serial(self):
-        return self.serials[-1]
-
-    def dom(self, host=None):
-        return harness.Domain(host or self.host, self.path)
-
-    def next_serial_path(self):
-        return os.path.join(self.tc.workdir, 'serial-%s-hop%d.log' % (self.uuid, len(self.serials)))
-
-    def xml(self, name=None, serial_path=None, **over):
-        kw = dict(self.xml_kw)
-        kw.update(over)
-        return harness.guest_xml(name or self.name, self.uuid, serial_path or self.serial.path, **kw)
-
-    def qemu_pids(self):
-        return find_qemu_pids(self.uuid)
-
-    def qemu_pid_with(self, needle):
-        pids = [p for p in self.qemu_pids() if any(needle in a for a in (proc_cmdline(p) or []))]
-        return pids[0] if pids else None
+    @staticmethod
+    def profile_kw(name):
+        return profile(name)
 
     def moved_to(self, host, serial_path):
         self.serials.append(harness.SerialLog(serial_path))
@@ -175,56 +135,9 @@ class FGuest:
         assert len(pids) == 1, 'expected one QEMU of the guest, found %r' % pids
         return boots[0], pids[0]
 
-    def destroy(self):
-        pids = self.qemu_pids()
-        with contextlib.suppress(GLib.Error):
-            if self.dom().prop('State') != 'shutoff':
-                dcall(self.host, self.path, 'Destroy', 'u', (0,))
-        wait_until(lambda: not any(pid_alive(p) for p in pids), DEADLINE, 'the QEMU of %s to exit' % self.name)
-
 
 # ---------------------------------------------------------------------------
 # calls
-
-def vardict(d):
-    """{'key': ('t', 5)} or {'key': GLib.Variant} -> a{sv} values."""
-    return {k: v if isinstance(v, GLib.Variant) else GLib.Variant(v[0], v[1]) for k, v in d.items()}
-
-
-class Pending:
-    """An asynchronous method call; the main context keeps running until wait()."""
-
-    def __init__(self, client, path, iface, method, sig=None, args=(), reply_sig=None, timeout_ms=None):
-        self.what = '%s %s.%s' % (client.name, iface.rsplit('.', 1)[-1], method)
-        self.done = False
-        self.result = self.error = None
-        reply_type = GLib.VariantType.new('(%s)' % reply_sig) if reply_sig is not None else None
-        client.conn.call(BUS_NAME, path, iface, method, harness._variant(sig, args), reply_type,
-                         Gio.DBusCallFlags.NONE, CALL_TIMEOUT_MS if timeout_ms is None else timeout_ms,
-                         None, self._on_reply)
-
-    def _on_reply(self, conn, res):
-        try:
-            reply = conn.call_finish(res)
-            self.result = reply.unpack() if reply is not None else ()
-        except GLib.Error as e:
-            self.error = e
-        self.done = True
-
-    def wait(self, timeout=None):
-        wait_until(lambda: self.done, timeout or MIGRATION_DEADLINE, 'the reply to ' + self.what)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def dcall(host, path, method, sig=None, args=(), reply_sig=None):
-    return Pending(host.connect(), path, DOMAIN_IFACE, method, sig, args, reply_sig).wait()
-
-
-def mcall(host, method, sig=None, args=(), reply_sig=None):
-    return Pending(host.connect(), MANAGER_PATH, MANAGER_IFACE, method, sig, args, reply_sig).wait()
-
 
 def job_stats(host, path, flags=0):
     kind, stats = dcall(host, path, 'GetJobStats', 'u', (flags,), 'sa{sv}')
@@ -234,14 +147,6 @@ def job_stats(host, path, flags=0):
 def settings(stats):
     """The qemu.* keys of job statistics."""
     return {k: v for k, v in stats.items() if k.startswith('qemu.')}
-
-
-def recorder(host, path):
-    return host.connect().record(path=path)
-
-
-def members(signals, member):
-    return [s for s in signals if s.member == member and s.iface == DOMAIN_IFACE]
 
 
 def state_reasons(signals):
@@ -279,7 +184,7 @@ class Mig:
     def _params(self, **more):
         p = dict(self.params)
         p.update({k: v for k, v in more.items() if v is not None})
-        return vardict(p)
+        return variant_dict(p)
 
     def begin(self):
         p = self._params(destination_xml=('s', self.dest_xml) if self.dest_xml else None)
@@ -313,7 +218,7 @@ class Mig:
         if self.uri:
             p['migrate_uri'] = ('s', self.uri)
         path, cookie = Pending(self.dst.connect(), MANAGER_PATH, MANAGER_IFACE, 'Finish3Params', 'a{sv}ayub',
-                               (vardict(p), self.cookie or b'', self.flags, cancelled), 'oay').wait()
+                               (variant_dict(p), self.cookie or b'', self.flags, cancelled), 'oay').wait()
         if not cancelled:
             self.cookie = bytes(cookie)
         return path
@@ -340,12 +245,6 @@ class Mig:
 
 # ---------------------------------------------------------------------------
 # proofs
-
-def counter_rises(tc, serial, by=3, timeout=None):
-    before, after = serial.wait_advance(by, timeout or BOOT_DEADLINE)
-    tc.assertGreater(after, before if before is not None else 0)
-    return after
-
 
 def assert_moved(tc, src_serial, dst_serial, src_pid, boot):
     """The proof of a live migration: the source QEMU is gone, and the

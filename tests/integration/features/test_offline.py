@@ -5,7 +5,7 @@ the five phases, without any QEMU; OFFLINE needs PERSIST_DEST."""
 
 import feattest
 from feattest import (FeatureTestCase, FGuest, LIVE, OFFLINE, PERSIST_DEST, UNDEFINE_SOURCE, Mig,
-                      find_qemu_pids, job_stats, members, recorder, vardict, dcall, mcall, log,
+                      find_qemu_pids, job_stats, members, recorder, variant_dict, dcall, mcall, log,
                       SIGNAL_DEADLINE, BOOT_DEADLINE)
 import harness
 
@@ -117,7 +117,7 @@ class Offline(FeatureTestCase):
         # The destination refuses it too, whatever the cookie.
         with self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', 'OFFLINE', 'PERSIST_DEST'):
             mcall(self.dst, 'Prepare3Params', 'a{sv}ayu',
-                  (vardict({'destination_xml': ('s', xml_before)}), b'', OFFLINE), 'ays')
+                  (variant_dict({'destination_xml': ('s', xml_before)}), b'', OFFLINE), 'ays')
         self.assertEqual(self.dst.list_domains(0), [])
         self.assertEqual(find_qemu_pids(g.uuid), [])
         # The domain still migrates offline with the flag it needs.

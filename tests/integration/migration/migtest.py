@@ -47,6 +47,7 @@ PERSIST_DEST = 1 << 3
 UNDEFINE_SOURCE = 1 << 4
 PAUSED = 1 << 5
 CHANGE_PROTECTION = 1 << 8
+UNSAFE = 1 << 9
 OFFLINE = 1 << 10
 COMPRESSED = 1 << 11
 AUTO_CONVERGE = 1 << 13
@@ -195,7 +196,7 @@ class MigGuest:
     that leftovers are found)."""
 
     def __init__(self, tc, host, profile='normal', start=True, **kw):
-        xml_kw = dict(guest_profile(profile))
+        xml_kw = dict(self.profile_kw(profile))
         xml_kw.update(kw)
         ident = {k: xml_kw.pop(k) for k in ('name', 'uuid') if k in xml_kw}
         self.tc = tc
@@ -208,6 +209,11 @@ class MigGuest:
         self.serials = [self.g.serial]
         for h in tc.hosts:
             h.domain_uuids.add(self.uuid)
+
+    @staticmethod
+    def profile_kw(profile):
+        """harness.guest_xml() arguments of @profile (guest_profile)."""
+        return guest_profile(profile)
 
     @property
     def serial(self):
