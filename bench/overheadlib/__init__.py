@@ -1,0 +1,25 @@
+"""bench/overhead's modules: the benchmark split by what each part does.
+
+bench/overhead is the executable (meson's benchmark() runs it); everything
+else lives here so that each file stays small enough to read in one sitting.
+Layering, lowest first (each module imports only from modules above it, so
+there are no cycles):
+
+  common        sys.path set-up, gi, tests/integration's harness/p2ptest/
+                bridgetest, bench/scale; constants, BenchError, log(), now()
+  stats         median, percentiles, summaries
+  cases         the measured cases (guest kind x migration flags)
+  serial        the guests' console logs: counters, the moved-guest check
+  qmp           the raw path's QMP client
+  dbusclient    the managed paths' timed raw-socket D-Bus client, GVariants
+  processes     one "host": private bus + migrationd (+ dbusmock polkitd)
+  guests        a guest kind: its XML and QEMU command line
+  domsignals    reading the Domain's PropertiesChanged/JobCompleted signals
+  profiling     --profile: daemon log lines per phase call
+  path_raw      path (a): raw QEMU through QMP
+  path_managed  path (b): the five phases over two buses
+  path_p2p      path (c): MigrateToURI3 through the migration-bridge
+  bench         the run loop: set-up, alternation, clean-up
+  report        the statistics of the runs and the printed tables
+  cli           command line, exit codes, the JSON document
+"""
