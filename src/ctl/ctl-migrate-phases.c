@@ -140,6 +140,26 @@ static uint32_t flags(const CtlMigration *m) {
         return (uint32_t) m->ctx->migrate_flags;
 }
 
+/* Prepare3, Prepare3Params and Prepare2 answer alike: a cookie and the
+ * URI the source's QEMU is to stream to. */
+static int call_prepare(CtlMigration *m, sd_bus_message *call, sd_bus_error *error) {
+        g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+        const char *uri;
+        int r;
+
+        r = migration_call(m, m->destination, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
+        if (r >= 0)
+                r = read_cookie(reply, &cookie);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &uri);
+        if (r < 0)
+                return r;
+        take_cookie(m, g_steal_pointer(&cookie));
+        m->uri = g_strdup(uri);
+        return 0;
+}
+
 /* ---- The phases ---- */
 
 int ctl_migration_begin(CtlMigration *m, sd_bus_error *error) {
@@ -178,9 +198,7 @@ int ctl_migration_begin(CtlMigration *m, sd_bus_error *error) {
 
 int ctl_migration_prepare(CtlMigration *m, sd_bus_error *error) {
         const CtlContext *ctx = m->ctx;
-        g_autoptr(sd_bus_message) call = NULL, reply = NULL;
-        const char *uri;
-        GBytes *cookie;
+        g_autoptr(sd_bus_message) call = NULL;
         int r;
 
         r = new_manager_call(m, ctx->plain ? "Prepare3" : "Prepare3Params", &call);
@@ -200,21 +218,9 @@ int ctl_migration_prepare(CtlMigration *m, sd_bus_error *error) {
                 r = sd_bus_message_append(call, "s", "");       /* uri_in: the destination chooses */
         if (r >= 0)
                 r = sd_bus_message_append(call, "u", flags(m));
-        if (r >= 0)
-                r = migration_call(m, m->destination, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
-        if (r >= 0)
-                r = read_cookie(reply, &cookie);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "s", &uri);
-        if (r < 0) {
-                g_bytes_unref(cookie);
-                return r;
-        }
-
-        take_cookie(m, cookie);
-        m->uri = g_strdup(uri);
-        return 0;
+        return call_prepare(m, call, error);
 }
 
 int ctl_migration_perform(CtlMigration *m, sd_bus_error *error) {
@@ -315,8 +321,7 @@ int ctl_migration_confirm(CtlMigration *m, gboolean cancelled, sd_bus_error *err
 int ctl_migration_prepare2(CtlMigration *m, sd_bus_error *error) {
         const CtlContext *ctx = m->ctx;
         g_autoptr(sd_bus_message) call = NULL, reply = NULL;
-        const char *xml, *uri;
-        GBytes *cookie;
+        const char *xml;
         int r;
 
         /* No Begin: the XML the destination starts from is --xml or the source's own. */
@@ -341,21 +346,9 @@ int ctl_migration_prepare2(CtlMigration *m, sd_bus_error *error) {
         if (r >= 0)
                 r = sd_bus_message_append(call, "sstsu", m->xml, empty_if_null(ctx->dname),
                                           plain_bandwidth(ctx), "", flags(m));
-        if (r >= 0)
-                r = migration_call(m, m->destination, call, CTL_CALL_TIMEOUT_USEC, error, &reply);
-        if (r >= 0)
-                r = read_cookie(reply, &cookie);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(reply, "s", &uri);
-        if (r < 0) {
-                g_bytes_unref(cookie);
-                return r;
-        }
-
-        take_cookie(m, cookie);
-        m->uri = g_strdup(uri);
-        return 0;
+        return call_prepare(m, call, error);
 }
 
 int ctl_migration_perform2(CtlMigration *m, sd_bus_error *error) {
