@@ -24,9 +24,11 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Appended, not prepended: the parent's test_*.py must not shadow ours.
@@ -78,21 +80,31 @@ class Pki:
 # the bridge
 
 class Bridge:
-    """migration-bridge with @host's configuration file, as uid 65534 when we
-    are root; either listening itself or under systemd-socket-activate."""
+    """migration-bridge for @host: on its bus, with the host's configuration
+    file (or @config_path), in the host's network namespace if it has one,
+    as uid 65534 (no groups, no new privileges) when we are root; either
+    listening itself or under systemd-socket-activate. One log file across
+    restarts; log() and wait_log() look at the current start's part."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, config_path=None):
         self.host = host
         self.port = port
+        self.config_path = config_path or host.config_path
         self.log_path = os.path.join(host.dir, 'migration-bridge.log')
         self.proc = None
+        self.starts = 0
+        self._log_offset = 0
+
+    @property
+    def uri(self):
+        return 'migration+tls://%s:%d' % (getattr(self.host, 'address', '127.0.0.1'), self.port)
 
     def argv(self):
-        argv = [BRIDGE, '--config', self.host.config_path]
+        argv = [BRIDGE, '--config', self.config_path]
         if os.geteuid() == 0:
             argv = [SETPRIV, '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups',
                     '--no-new-privs'] + argv
-        return argv
+        return self.host.in_netns(argv)
 
     def env(self):
         env = dict(os.environ)
@@ -109,6 +121,7 @@ class Bridge:
         return env
 
     def start(self, socket_activated=False):
+        assert self.proc is None
         env = self.env()
         argv = self.argv()
         if socket_activated:
@@ -118,7 +131,12 @@ class Bridge:
                                                        'G_DEBUG', 'ASAN_OPTIONS', 'UBSAN_OPTIONS',
                                                        'LSAN_OPTIONS') if k in env]
             argv = [SOCKET_ACTIVATE, '-l', '127.0.0.1:%d' % self.port] + passed + argv
+        self.starts += 1
         with open(self.log_path, 'ab') as f:
+            f.write(b'\n===== start #%d of migration-bridge (%s) at %s =====\n' % (
+                self.starts, self.host.name.encode(), time.strftime('%H:%M:%S').encode()))
+            f.flush()
+            self._log_offset = f.tell()
             self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=f,
                                          stderr=subprocess.STDOUT, close_fds=True,
                                          preexec_fn=harness._set_pdeathsig)
@@ -131,18 +149,22 @@ class Bridge:
 
     def _check_alive(self):
         if self.proc.poll() is not None:
-            raise AssertionError('migration-bridge exited (%s); log:\n%s' %
-                                 (harness.describe_status(self.proc.returncode), self.log()))
+            raise AssertionError('migration-bridge (%s) exited (%s); log:\n%s' %
+                                 (self.host.name, harness.describe_status(self.proc.returncode), self.log()))
         return True
 
     def wait_ready(self):
         client = self.host.connect()
         wait_until(lambda: self._check_alive() and 'Serving peers on' in self.log()
-                   and client.name_has_owner(BRIDGE_NAME), DEADLINE, 'migration-bridge to serve')
+                   and client.name_has_owner(BRIDGE_NAME), DEADLINE,
+                   'migration-bridge (%s) to serve' % self.host.name)
 
-    def log(self):
+    def log(self, whole=False):
+        """What the bridge wrote since its last start (@whole: ever)."""
         try:
             with open(self.log_path, 'rb') as f:
+                if not whole:
+                    f.seek(self._log_offset)
                 return f.read().decode(errors='replace')
         except FileNotFoundError:
             return ''
@@ -151,13 +173,20 @@ class Bridge:
         """Waits for a log line matching the regular expression @pattern."""
         rx = re.compile(pattern)
         return wait_until(lambda: self._check_alive() and rx.search(self.log()), timeout or DEADLINE,
-                          what or 'the bridge to log %r' % pattern)
+                          what or 'migration-bridge (%s) to log %r' % (self.host.name, pattern))
+
+    def _status(self):
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            return dict(line.split(':', 1) for line in f if ':' in line)
 
     def credentials(self):
-        """(uid, effective capabilities) of the running bridge."""
-        with open('/proc/%d/status' % self.proc.pid) as f:
-            status = dict(line.split(':', 1) for line in f if ':' in line)
+        """(effective uid, effective capabilities) of the running bridge."""
+        status = self._status()
         return int(status['Uid'].split()[1]), int(status['CapEff'].strip(), 16)
+
+    def groups(self):
+        """Its supplementary groups."""
+        return self._status()['Groups'].split()
 
     def connections(self):
         """Unique names on the bus that belong to the bridge's process."""
@@ -173,9 +202,15 @@ class Bridge:
                     mine.append(n)
         return sorted(mine)
 
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
     def stop(self):
+        """SIGTERM (after SIGCONT, in case a test stopped it); its exit status."""
         if self.proc is None:
             return None
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGCONT)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -185,6 +220,11 @@ class Bridge:
                 self.proc.wait()
         status = self.proc.returncode
         self.proc = None
+        return status
+
+    def restart(self):
+        status = self.stop()
+        self.start()
         return status
 
 

@@ -20,7 +20,7 @@ adds:
   too), and another CA ('intruder' CA) with 'CN=host-a' and 'CN=host-b'
   certificates of its own;
 - a migration-bridge per destination host (Bridge), from the build tree
-  (MD_MIGRATION_BRIDGE), as uid 65534 with setpriv (no groups) when the
+  (MD_BRIDGE; tests/integration/bridge's Bridge), as uid 65534 with setpriv (no groups) when the
   tests run as root, on the destination's private bus, listening on
   127.0.0.1 with a port of its own; by default it reads the host's own
   configuration file (as on a real host), or a file of its own;
@@ -28,24 +28,20 @@ adds:
   [bridge] (listen, allowed_peers) and [migration] address=127.0.0.1.
 """
 
-import contextlib
 import os
-import re
-import shutil
 import signal
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PARENT = os.path.dirname(HERE)
 # Appended, not prepended: the other directories' test_*.py must not shadow ours.
-for d in (PARENT, os.path.join(PARENT, 'migration')):
+for d in (PARENT, os.path.join(PARENT, 'migration'), os.path.join(PARENT, 'bridge')):
     if d not in sys.path:
         sys.path.append(d)
 
 import harness  # noqa: E402
 import migtest  # noqa: E402
+from bridgetest import BRIDGE, BRIDGE_NAME, NOBODY, SETPRIV, Bridge  # noqa: E402,F401
 from certs import CERTTOOL, make_cert  # noqa: E402
 # Re-exported for the test modules.
 from harness import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, DEADLINE, BOOT_DEADLINE,  # noqa: E402,F401
@@ -57,11 +53,7 @@ from migtest import (LIVE, PEER2PEER, PERSIST_DEST, TLS, PARALLEL, MIGRATION_DEA
 GLib = harness.GLib
 Gio = harness.Gio
 
-BRIDGE = os.environ.get('MD_MIGRATION_BRIDGE')
-BRIDGE_NAME = 'org.example.Migration1.Bridge'
 PEER_RELAY_IFACE = 'org.example.Migration1.PeerRelay'
-NOBODY = 65534
-SETPRIV = shutil.which('setpriv') or '/usr/bin/setpriv'
 
 # [bridge] keepalive_interval/keepalive_timeout when a test sets none: both
 # the bridge and the source daemon (on its link to a destination's bridge)
@@ -112,113 +104,6 @@ class Pki:
 
 
 # ---------------------------------------------------------------------------
-# the bridge
-
-class Bridge:
-    """migration-bridge for @host: on its bus, as uid 65534 when we are root,
-    with the host's configuration file (or @config_path)."""
-
-    def __init__(self, host, port, config_path=None):
-        self.host = host
-        self.port = port
-        self.config_path = config_path or host.config_path
-        self.log_path = os.path.join(host.dir, 'migration-bridge.log')
-        self.proc = None
-        self.starts = 0
-
-    @property
-    def uri(self):
-        return 'migration+tls://%s:%d' % (self.host.address, self.port)
-
-    def argv(self):
-        argv = [BRIDGE, '--config', self.config_path]
-        if os.geteuid() == 0:
-            argv = [SETPRIV, '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups'] + argv
-        return self.host.in_netns(argv)
-
-    def start(self):
-        assert self.proc is None
-        env = dict(os.environ)
-        env['DBUS_SYSTEM_BUS_ADDRESS'] = self.host.bus.address
-        for k in ('DBUS_SESSION_BUS_ADDRESS', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE',
-                  'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'):
-            env.pop(k, None)
-        env['G_MESSAGES_DEBUG'] = 'migration-bridge migrationd-peer'
-        env.setdefault('G_DEBUG', 'fatal-criticals')
-        self.starts += 1
-        with open(self.log_path, 'ab') as f:
-            f.write(b'\n===== p2ptest: start #%d of migration-bridge (%s) at %s =====\n' % (
-                self.starts, self.host.name.encode(), time.strftime('%H:%M:%S').encode()))
-            f.flush()
-            self._log_offset = f.tell()
-            self.proc = subprocess.Popen(self.argv(), env=env, stdin=subprocess.DEVNULL, stdout=f,
-                                         stderr=subprocess.STDOUT, close_fds=True,
-                                         preexec_fn=harness._set_pdeathsig)
-        client = self.host.connect()
-        wait_until(lambda: self._check_alive() and 'Serving peers on' in self.log(since_start=True)
-                   and client.name_has_owner(BRIDGE_NAME), DEADLINE, 'migration-bridge (%s) to serve' % self.host.name)
-        return self
-
-    def _check_alive(self):
-        if self.proc.poll() is not None:
-            raise AssertionError('migration-bridge (%s) exited (%s); log:\n%s' %
-                                 (self.host.name, harness.describe_status(self.proc.returncode), self.log()))
-        return True
-
-    def log(self, since_start=False):
-        try:
-            with open(self.log_path, 'rb') as f:
-                if since_start:
-                    f.seek(self._log_offset)
-                return f.read().decode(errors='replace')
-        except FileNotFoundError:
-            return ''
-
-    def wait_log(self, pattern, timeout=None, what=None):
-        rx = re.compile(pattern)
-        return wait_until(lambda: rx.search(self.log(since_start=True)), timeout or DEADLINE,
-                          what or 'migration-bridge (%s) to log %r' % (self.host.name, pattern))
-
-    def uid(self):
-        with open('/proc/%d/status' % self.proc.pid) as f:
-            for line in f:
-                if line.startswith('Uid:'):
-                    return int(line.split()[2])       # effective
-        return None
-
-    def groups(self):
-        with open('/proc/%d/status' % self.proc.pid) as f:
-            for line in f:
-                if line.startswith('Groups:'):
-                    return line.split()[1:]
-        return None
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self):
-        if self.proc is None:
-            return None
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGCONT)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        status = self.proc.returncode
-        self.proc = None
-        return status
-
-    def restart(self):
-        status = self.stop()
-        self.start()
-        return status
-
-
-# ---------------------------------------------------------------------------
 # test cases
 
 def error_name(e):
@@ -246,7 +131,7 @@ class P2PTestCase(harness.MigrationdTestCase):
     def setUp(self):
         super().setUp()
         if not BRIDGE or not os.access(BRIDGE, os.X_OK):
-            harness.fail_everything('MD_MIGRATION_BRIDGE (%r) is not an executable: run the tests with meson'
+            harness.fail_everything('MD_BRIDGE (%r) is not an executable: run the tests with meson'
                                     % BRIDGE)
         if os.geteuid() == 0 and not os.access(SETPRIV, os.X_OK):
             harness.skip_everything('setpriv (util-linux) is missing; it runs the bridge as uid %d' % NOBODY)
@@ -332,7 +217,7 @@ class P2PTestCase(harness.MigrationdTestCase):
             b = self.bridges[host.name] = Bridge(host, host.bridge_port, config_path)
             b.start()
             if os.geteuid() == 0:
-                self.assertEqual(b.uid(), NOBODY, 'the bridge does not run as uid %d' % NOBODY)
+                self.assertEqual(b.credentials()[0], NOBODY, 'the bridge does not run as uid %d' % NOBODY)
                 self.assertEqual(b.groups(), [], 'the bridge kept supplementary groups')
         return b
 
@@ -341,7 +226,7 @@ class P2PTestCase(harness.MigrationdTestCase):
         for name, b in self.bridges.items():
             status = b.stop()
             if failed or harness.VERBOSE:
-                sys.stderr.write('----- migration-bridge log of host %s (%s)\n%s\n' % (name, b.log_path, b.log()))
+                sys.stderr.write('----- migration-bridge log of host %s (%s)\n%s\n' % (name, b.log_path, b.log(whole=True)))
             if status not in (None, 0, -signal.SIGTERM) and not failed:
                 self.fail('migration-bridge (%s) did not exit cleanly on SIGTERM: %s'
                           % (name, harness.describe_status(status)))
