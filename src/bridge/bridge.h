@@ -33,9 +33,8 @@ typedef struct BridgePeer BridgePeer;
 /* A peer that passed the TLS checks: its own system bus connection, and the
  * relayed Manager methods exported on its link. Removes itself from
  * bridge->peers when the link or its bus connection goes away. Takes @link
- * (also on failure). */
-/* Both take @link (freed on failure too). The peer's calls go to the
- * system bus; with_bus: to @local (taken), which the fuzz target makes. */
+ * (also on failure). with_bus: the peer's calls go to @local (taken)
+ * instead of a new system bus connection; the fuzz target makes one. */
 BridgePeer *bridge_peer_new(Bridge *bridge, PeerLink *link, GError **error);
 BridgePeer *bridge_peer_new_with_bus(Bridge *bridge, PeerLink *link, sd_bus *local, GError **error);
 void bridge_peer_free(BridgePeer *peer);

@@ -25,7 +25,7 @@ typedef struct {
 } Pipe;
 
 struct PeerLink {
-        GIOStream *tls;
+        GIOStream *stream;       /* TLS, or a plain socket (the fuzz target) */
         GPollableInputStream *in;
         GPollableOutputStream *out;
         int fd;                  /* our end of the socket pair; sd-bus has the other */
@@ -116,7 +116,7 @@ static void link_close(PeerLink *l, GError *error) {
         l->ping_slot = sd_bus_slot_unref(l->ping_slot);
         /* sd-bus sees EOF and fails what is pending on the link. */
         shutdown(l->fd, SHUT_RDWR);
-        peer_tls_hard_close(l->tls);
+        peer_tls_hard_close(l->stream);
         if (l->closed_func)
                 l->close_idle = g_idle_add(on_close_idle, l);
 }
@@ -321,10 +321,10 @@ PeerLink *peer_link_new_for_stream(GIOStream *stream, const char *peer_dn, gbool
         int pair[2], r;
 
         l->fd = -1;
-        l->tls = g_object_ref(stream);
-        l->in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(l->tls));
-        l->out = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(l->tls));
-        l->peer_address = peer_stream_address(l->tls);
+        l->stream = g_object_ref(stream);
+        l->in = G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(l->stream));
+        l->out = G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(l->stream));
+        l->peer_address = peer_stream_address(l->stream);
         l->peer_dn = g_strdup(peer_dn);
         l->last_alive = g_get_monotonic_time();
         l->closed = TRUE;        /* until it runs: a failed set-up reports nothing */
@@ -460,9 +460,9 @@ void peer_link_free(PeerLink *l) {
         l->bus = sd_bus_close_unref(l->bus);
         if (l->fd >= 0)
                 close(l->fd);
-        if (l->tls) {
-                peer_tls_hard_close(l->tls);
-                g_object_unref(l->tls);
+        if (l->stream) {
+                peer_tls_hard_close(l->stream);
+                g_object_unref(l->stream);
         }
         g_clear_error(&l->close_error);
         g_free(l->peer_dn);
