@@ -403,18 +403,6 @@ void domain_destroy_async(Domain *d, guint flags, GAsyncReadyCallback callback, 
         qemu_process_kill(d->qemu, flags & DOMAIN_DESTROY_GRACEFUL ? G_MAXUINT : DESTROY_GRACE_MS);
 }
 
-static void on_command_done(GObject *source, GAsyncResult *result, gpointer user_data) {
-        GTask *task = user_data;
-        GError *error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
-
-        if (reply)
-                g_task_return_boolean(task, TRUE);
-        else
-                g_task_return_error(task, error);
-        g_object_unref(task);
-}
-
 /* Like libvirt, Shutdown only asks: it returns once the request is made,
  * and State turns to shutoff when the guest has really gone. */
 void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
@@ -452,7 +440,7 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 return;
         }
         qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "system_powerdown", NULL, NULL,
-                                 on_command_done, task);
+                                 qmp_client_complete_task, task);
 }
 
 /* ---- Suspend, Resume ---- */

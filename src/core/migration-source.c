@@ -716,18 +716,6 @@ gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError *
 
 /* ---- Post-copy ---- */
 
-static void on_postcopy_started(GObject *source, GAsyncResult *result, gpointer user_data) {
-        GTask *task = user_data;
-        GError *error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
-
-        if (reply)
-                g_task_return_boolean(task, TRUE);
-        else
-                g_task_return_error(task, error);
-        g_object_unref(task);
-}
-
 void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
         MigrationJob *job = d->job;
@@ -754,7 +742,7 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                 return;
         }
         qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate-start-postcopy", NULL, NULL,
-                                 on_postcopy_started, task);
+                                 qmp_client_complete_task, task);
 }
 
 /* ---- Protocol 2 ---- */

@@ -733,6 +733,17 @@ JsonNode *qmp_client_execute_finish(QmpClient *client, GAsyncResult *result, GEr
         return g_task_propagate_pointer(G_TASK(result), error);
 }
 
+void qmp_client_complete_task(GObject *source, GAsyncResult *result, gpointer task) {
+        GError *error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+
+        if (reply)
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, error);
+        g_object_unref(task);
+}
+
 const char *qmp_client_execute_error_class(GAsyncResult *result) {
         g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
 

@@ -70,6 +70,9 @@ void qmp_client_execute_async(QmpClient *client, const char *command, JsonNode *
                               gpointer user_data);
 /* Does not dereference @client, so it may be called after qmp_client_free(). */
 JsonNode *qmp_client_execute_finish(QmpClient *client, GAsyncResult *result, GError **error);
+/* A callback for qmp_client_execute_async() whose user_data is a GTask (taken):
+ * completes it with TRUE, or with the command's error. */
+void qmp_client_complete_task(GObject *source, GAsyncResult *result, gpointer task);
 /* QEMU's error class ("CommandNotFound", "DeviceNotActive", "GenericError",
  * ...) when @result failed with a QMP "error" reply, NULL otherwise. Valid as
  * long as @result is. */
