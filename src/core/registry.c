@@ -306,15 +306,20 @@ Domain *registry_define_xml(Registry *r, const char *xml, GError **error) {
         return d;
 }
 
-gboolean registry_persist(Registry *r, Domain *d, GError **error) {
-        g_autoptr(DomainDef) def = domain_def_copy(d->live);
-
-        if (!save_definition(r, def, error))
+/* @d's definition becomes @def (taken), on disk first. */
+static gboolean persist_definition(Registry *r, Domain *d, DomainDef *def, GError **error) {
+        if (!save_definition(r, def, error)) {
+                domain_def_free(def);
                 return FALSE;
+        }
         domain_def_free(d->def);
-        d->def = g_steal_pointer(&def);
+        d->def = def;
         registry_notify_changed(r, d, "Persistent", NULL);
         return TRUE;
+}
+
+gboolean registry_persist(Registry *r, Domain *d, GError **error) {
+        return persist_definition(r, d, domain_def_copy(d->live), error);
 }
 
 gboolean registry_persist_xml(Registry *r, Domain *d, const char *xml, GError **error) {
@@ -328,12 +333,7 @@ gboolean registry_persist_xml(Registry *r, Domain *d, const char *xml, GError **
                             domain_name(d), domain_uuid(d));
                 return FALSE;
         }
-        if (!save_definition(r, def, error))
-                return FALSE;
-        domain_def_free(d->def);
-        d->def = g_steal_pointer(&def);
-        registry_notify_changed(r, d, "Persistent", NULL);
-        return TRUE;
+        return persist_definition(r, d, g_steal_pointer(&def), error);
 }
 
 gboolean registry_undefine(Registry *r, Domain *d, guint flags, GError **error) {
