@@ -141,6 +141,15 @@ static gboolean add_chardevs(GPtrArray *argv, const DomainDef *def, GError **err
         return TRUE;
 }
 
+guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm) {
+        /* QEMU rounds -m up to 8 KiB itself; round first so the grid test sees its size. */
+        guint64 kib = (memory_kib + QEMU_TCG_RAM_PAD_KIB - 1) / QEMU_TCG_RAM_PAD_KIB * QEMU_TCG_RAM_PAD_KIB;
+
+        if (!kvm && kib % 256 == 0)
+                kib += QEMU_TCG_RAM_PAD_KIB;
+        return kib;
+}
+
 GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options, GError **error) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
         g_autofree char *name = qemu_option_escape(def->name);
@@ -163,7 +172,7 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
          * hypervisors). */
         add(argv, options->kvm ? "kvm" : "tcg");
         add(argv, "-m");
-        addf(argv, "size=%" G_GUINT64_FORMAT "k", def->memory_kib);
+        addf(argv, "size=%" G_GUINT64_FORMAT "k", qemu_command_ram_kib(def->memory_kib, options->kvm));
         add(argv, "-smp");
         addf(argv, "%u", def->vcpus ? def->vcpus : 1);
         /* Nothing QEMU would add on its own: the domain XML is the whole truth,

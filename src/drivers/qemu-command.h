@@ -16,5 +16,15 @@ typedef struct {
  * of @def the driver cannot turn into a QEMU command line. */
 GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options, GError **error);
 
+/* Guest RAM in KiB as QEMU is given it. Under TCG, QEMU before 9.0 loses
+ * guest writes during live migration when the RAM block's length is a
+ * multiple of 256 KiB (64 pages: the dirty-bitmap fast path clears bits
+ * without resetting TCG's TLB; fixed upstream by 03bfc2188f). An extra
+ * 8 KiB (QEMU's -m granule) keeps the block off that grid, so QEMU takes
+ * the path that resets the TLB. Computed from the definition alone, so
+ * both hosts of a migration give QEMU the same size. */
+#define QEMU_TCG_RAM_PAD_KIB 8
+guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm);
+
 /* Escapes a value for QEMU's comma-separated option syntax (',' -> ',,'). */
 char *qemu_option_escape(const char *value);

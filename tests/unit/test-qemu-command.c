@@ -71,6 +71,20 @@ static void test_tcg_incoming(void) {
         g_assert_true(has_pair(argv, "-accel", "tcg"));
         g_assert_false(g_strv_contains((const char *const *) argv, "-cpu"));
         g_assert_true(has_pair(argv, "-incoming", "defer"));
+        /* 128 MiB is on QEMU's 256 KiB dirty-bitmap grid: TCG gets 8 KiB more. */
+        g_assert_true(has_pair(argv, "-m", "size=131080k"));
+}
+
+static void test_tcg_ram_off_grid(void) {
+        g_assert_cmpuint(qemu_command_ram_kib(524288, TRUE), ==, 524288);
+        g_assert_cmpuint(qemu_command_ram_kib(524288, FALSE), ==, 524296);
+        /* Already off the grid: only QEMU's own 8 KiB rounding. */
+        g_assert_cmpuint(qemu_command_ram_kib(131076, FALSE), ==, 131080);
+        g_assert_cmpuint(qemu_command_ram_kib(131080, FALSE), ==, 131080);
+        /* Rounding up can land on the grid; then it is padded too. */
+        g_assert_cmpuint(qemu_command_ram_kib(262143, FALSE), ==, 262152);
+        for (guint64 kib = 4; kib < 4 << 20; kib += 4)
+                g_assert_cmpuint(qemu_command_ram_kib(kib, FALSE) % 256, !=, 0);
 }
 
 static void test_no_memory(void) {
@@ -96,6 +110,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command/full", test_full);
         g_test_add_func("/qemu-command/tcg-incoming", test_tcg_incoming);
         g_test_add_func("/qemu-command/no-memory", test_no_memory);
+        g_test_add_func("/qemu-command/tcg-ram-off-grid", test_tcg_ram_off_grid);
         g_test_add_func("/qemu-command/escape", test_escape);
         return g_test_run();
 }
