@@ -114,6 +114,8 @@ static int append_features(sd_bus_message *reply, MdConfig *c) {
 
         static const char *const implemented[] = {
                 "offline", "change-protection", "postcopy", "parallel", "compression", "auto-converge", "tls", "peer2peer",
+                /* TCG guests get RAM off QEMU's dirty-bitmap grid: live migration is exact before 9.0 too. */
+                "tcg-live-safe",
         };
 
         if (r >= 0 && (c->protocols & PROTOCOL_V3_PARAMS))
@@ -181,6 +183,10 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
                 r = sd_bus_message_append(reply, "{sv}{sv}{sv}", "version", "s", PACKAGE_VERSION,
                                           "hostname", "s", s->config->hostname,
                                           "host_uuid", "s", s->config->host_uuid);
+        /* How a live TCG migration is kept exact on a QEMU before 9.0 (see migration-safety.h);
+         * a guest that cannot be is refused LIVE with Error.Unsafe. */
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "tcg_live_guard", "s", "ram-off-grid");
         if (r >= 0)
                 r = append_dict_entry(reply, "protocol_versions", "au", append_protocol_versions, s->config);
         if (r >= 0)

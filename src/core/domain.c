@@ -231,6 +231,39 @@ void domain_adopt_process(Domain *d, DomainDef *live, QemuProcess *qemu, DomainS
         domain_set_state(d, state, reason);
 }
 
+/* ---- RAM size ---- */
+
+/* KiB of the guest's RAM from a query-memory-size-summary reply; 0 when it says none. */
+static guint64 ram_kib_from_reply(JsonNode *reply) {
+        JsonNode *base;
+
+        if (!reply || !JSON_NODE_HOLDS_OBJECT(reply))
+                return 0;
+        base = json_object_get_member(json_node_get_object(reply), "base-memory");
+        if (!base || !JSON_NODE_HOLDS_VALUE(base) || json_node_get_value_type(base) != G_TYPE_INT64 ||
+            json_node_get_int(base) <= 0)
+                return 0;
+        return (guint64) json_node_get_int(base) / 1024;
+}
+
+static void on_ram_size(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
+        Domain *d = domain_ref_get(user_data);
+
+        if (d && d->qemu) {
+                d->ram_kib = ram_kib_from_reply(reply);
+                g_debug("Domain %s: QEMU has %" G_GUINT64_FORMAT " KiB of RAM", domain_name(d), d->ram_kib);
+        }
+        domain_ref_free(user_data);
+}
+
+void domain_learn_ram_size(Domain *d) {
+        /* Unknown (0, which the safety check refuses) until QEMU answers. */
+        d->ram_kib = 0;
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-memory-size-summary", NULL, NULL,
+                                 on_ram_size, domain_ref_new(d));
+}
+
 /* ---- Launch and Start ---- */
 
 static void on_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -255,6 +288,9 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
                 return;
         }
         attach_process(d, qemu);
+        /* Queued before anyone can ask for a migration: Start and Prepare
+         * complete only after later commands on the same monitor. */
+        domain_learn_ram_size(d);
         if (!registry_save_status(d->registry, d, &error)) {
                 /* Without a status file a restart would lose this guest. */
                 qemu_process_kill(qemu, 0);
@@ -266,8 +302,8 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         g_object_unref(task);
 }
 
-void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, GAsyncReadyCallback callback,
-                         gpointer user_data) {
+void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint64 ram_kib,
+                         GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = operation_new(d, domain_launch_async, callback, user_data);
         Registry *r = d->registry;
         g_autoptr(DomainDef) owned = live;
@@ -278,6 +314,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, GAsyn
                 .binary = r->config->qemu_binary,
                 .monitor_fd = QEMU_MONITOR_FD,
                 .incoming = incoming,
+                .ram_kib = ram_kib,
         };
 
         if (g_str_equal(owned->virt_type, "kvm")) {
@@ -377,7 +414,7 @@ void domain_start_async(Domain *d, guint flags, GAsyncReadyCallback callback, gp
                 return;
         }
         g_object_set_data(G_OBJECT(task), "flags", GUINT_TO_POINTER(flags));
-        domain_launch_async(d, domain_def_copy(d->def), NULL, on_start_launched, task);
+        domain_launch_async(d, domain_def_copy(d->def), NULL, 0, on_start_launched, task);
 }
 
 /* ---- Destroy, Shutdown ---- */

@@ -45,6 +45,7 @@ typedef struct Domain {
         gboolean guest_shutdown;  /* QEMU reported SHUTDOWN before exiting */
         GPtrArray *exit_waiters;  /* GTask* completed when QEMU has gone */
         char *exit_reason;        /* StateReason when QEMU exits next, e.g. "migrated" */
+        guint64 ram_kib;          /* RAM QEMU has, as it says; 0 = not known (yet) */
         guint64 max_downtime_ms;
         guint64 max_speed_mib;    /* 0 = unlimited */
         MigrationJob *job;        /* at most one job per domain */
@@ -73,10 +74,16 @@ void domain_shutdown_async(Domain *domain, guint flags, GAsyncReadyCallback call
 gboolean domain_operation_finish(Domain *domain, GAsyncResult *result, GError **error);
 
 /* Launches QEMU for @live (consumed), paused (-S); with @incoming ("defer")
- * it waits for a migration stream. Completes when the monitor answers and
+ * it waits for a migration stream. @ram_kib 0 gives QEMU the RAM size the
+ * definition and accelerator call for; a migration target passes the
+ * source's, which QEMU requires to match. Completes when the monitor answers and
  * the live status is saved; on failure the domain is as it was. */
-void domain_launch_async(Domain *domain, DomainDef *live, const char *incoming,
+void domain_launch_async(Domain *domain, DomainDef *live, const char *incoming, guint64 ram_kib,
                          GAsyncReadyCallback callback, gpointer user_data);
+/* Asks QEMU how much RAM the guest has, into ram_kib (0 meanwhile): what
+ * QEMU really has decides whether a live migration is exact, whoever
+ * started it with what. */
+void domain_learn_ram_size(Domain *domain);
 gboolean domain_launch_finish(Domain *domain, GAsyncResult *result, GError **error);
 
 /* Whether DefineXML over the domain or Undefine may change it now: not

@@ -24,6 +24,7 @@ typedef enum {
         MD_ERROR_INVALID_ARGS,
         MD_ERROR_ACCESS_DENIED,
         MD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+        MD_ERROR_UNSAFE,
         _MD_ERROR_MAX,
 } MdError;
 

@@ -18,8 +18,9 @@
  *     "stats": {                                optional, an a{sv}: key -> typed value
  *       "downtime": {"type": "t", "value": 48}  type one of t x u i d b s; the value
  *     },                                        in range, a t above 2^63-1 as a decimal string
- *     "persistent_xml": "<domain …>…</domain>"  optional
- *   }
+ *     "persistent_xml": "<domain …>…</domain>", optional
+ *     "ram_kib": 524296                         optional integer >= 0: the RAM the source's QEMU
+ *   }                                           was given, which the destination's must match
  *
  * As in libvirt, members a receiver does not know (at the top level, in a
  * feature or in a statistic) are ignored; a sender that needs the receiver
@@ -184,7 +185,8 @@ static gboolean check_fields(const MigrationCookie *cookie, GError **error) {
                 check_protocol(cookie->protocol, error) &&
                 (cookie->source_stop_time_ms >= 0 ||
                  invalid(error, "Migration cookie member 'source_stop_time_ms' is negative")) &&
-                (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error));
+                (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
+                (cookie->ram_kib >= 0 || invalid(error, "Migration cookie member 'ram_kib' is negative"));
 }
 
 static gboolean check_stats(GVariant *stats, GError **error) {
@@ -330,6 +332,8 @@ GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
                 add_stats(builder, cookie->stats);
         if (cookie->persistent_xml)
                 add_string_member(builder, "persistent_xml", cookie->persistent_xml);
+        if (cookie->ram_kib > 0)
+                add_int_member(builder, "ram_kib", cookie->ram_kib);
         json_builder_end_object(builder);
 
         root = json_builder_get_root(builder);
@@ -762,6 +766,8 @@ MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
         if (!get_string(object, "persistent_xml", FALSE, &s, error))
                 return NULL;
         cookie->persistent_xml = g_strdup(s);
+        if (!get_integer(object, "ram_kib", FALSE, &cookie->ram_kib, error))
+                return NULL;
         if (!check_fields(cookie, error))
                 return NULL;
 

@@ -35,6 +35,7 @@ typedef struct {
         GVariant *stats;         /* a{sv} job statistics of the sender, nullable, a strong reference;
                                   * values of type t, x, u, i, d, b or s only */
         char *persistent_xml;    /* nullable: definition to make persistent on the destination */
+        gint64 ram_kib;          /* RAM the source's QEMU was given (-m); 0 = unknown */
 } MigrationCookie;
 
 MigrationCookie *migration_cookie_new(void);

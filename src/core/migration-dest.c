@@ -12,6 +12,7 @@
 #include "migration-job.h"
 #include "migration-setup.h"
 #include "migration.h"
+#include "qemu-command.h"
 
 static gboolean is_wildcard(const char *address) {
         return !address || g_str_equal(address, "0.0.0.0") || g_str_equal(address, "::") ||
@@ -74,6 +75,7 @@ typedef struct {
         DomainDef *def;          /* the incoming definition, for clean-up */
         char *listen_uri;
         char *uri_out;
+        guint64 ram_kib;         /* the source's QEMU RAM size from its cookie; 0 = unknown */
 } Prepare;
 
 static void prepare_free(Prepare *p) {
@@ -221,6 +223,16 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (mp->destination_name)
                 domain_def_set_name(def, mp->destination_name);
+        /* QEMU rounds -m to 8 KiB; the source may have added our TCG pad or not (an older daemon). */
+        if (cookie && cookie->ram_kib &&
+            cookie->ram_kib != (gint64) qemu_command_ram_kib(def->memory_kib, TRUE) &&
+            cookie->ram_kib != (gint64) qemu_command_ram_kib(def->memory_kib, TRUE) + QEMU_TCG_RAM_PAD_KIB) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                        "The migration cookie gives the guest %" G_GINT64_FORMAT " KiB of RAM, "
+                                        "but its XML %" G_GUINT64_FORMAT " KiB", cookie->ram_kib,
+                                        def->memory_kib);
+                return;
+        }
         if (cookie && !g_str_equal(def->uuid, cookie->uuid)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
                                         "The migration cookie is for domain %s, but the XML describes %s",
@@ -282,7 +294,8 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         p->task = g_steal_pointer(&task);
         p->ref = domain_ref_new(d);
         p->def = domain_def_copy(def);
-        domain_launch_async(d, g_steal_pointer(&def), "defer", on_incoming_launched, p);
+        p->ram_kib = cookie ? (guint64) cookie->ram_kib : 0;
+        domain_launch_async(d, g_steal_pointer(&def), "defer", p->ram_kib, on_incoming_launched, p);
 }
 
 void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cookie_in, const char *owner,

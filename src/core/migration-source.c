@@ -4,6 +4,7 @@
 
 #include "md-error.h"
 #include "migration-job.h"
+#include "migration-safety.h"
 #include "migration-setup.h"
 #include "migration.h"
 
@@ -110,10 +111,13 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
                             domain_name(d));
                 return FALSE;
         }
+        if (!migration_check_safe(d, p->flags, error))
+                return FALSE;
         def = destination_def(d, p, error);
         if (!def)
                 return FALSE;
         cookie = migration_cookie_for_host(d->registry, def->name, def->uuid);
+        cookie->ram_kib = (gint64) d->ram_kib;
         bytes = encode_cookie(cookie, error);
         if (!bytes)
                 return FALSE;

@@ -449,6 +449,7 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
                 add_domain(r, d);
         }
         domain_adopt_process(d, g_steal_pointer(&a->rec->live), a->qemu, state, reason);
+        domain_learn_ram_size(d);
         g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
                   domain_state_to_string(d->state));
         if (a->rec->job_type)

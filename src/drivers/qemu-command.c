@@ -172,7 +172,7 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
          * hypervisors). */
         add(argv, options->kvm ? "kvm" : "tcg");
         add(argv, "-m");
-        addf(argv, "size=%" G_GUINT64_FORMAT "k", qemu_command_ram_kib(def->memory_kib, options->kvm));
+        addf(argv, "size=%" G_GUINT64_FORMAT "k", options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
         add(argv, "-smp");
         addf(argv, "%u", def->vcpus ? def->vcpus : 1);
         /* Nothing QEMU would add on its own: the domain XML is the whole truth,

@@ -10,6 +10,8 @@ typedef struct {
         gboolean kvm;           /* -accel kvm, else tcg */
         int monitor_fd;         /* listening QMP socket, inherited by QEMU */
         const char *incoming;   /* NULL, or "defer" for a migration target */
+        guint64 ram_kib;        /* 0: qemu_command_ram_kib() of the definition; else exactly this
+                                 * (a migration target matches its source) */
 } QemuCommandOptions;
 
 /* The argv (NULL-terminated), or NULL with MD_ERROR_UNSUPPORTED naming what

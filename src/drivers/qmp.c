@@ -37,6 +37,7 @@ struct QmpClient {
         gboolean freed;
         gboolean ready_called;
         guint64 next_id;
+        guint qemu_version;             /* major * 100 + minor, from the greeting */
         GQueue commands;                /* QmpCommand, in wire order, unsent ones last */
         GByteArray *input;              /* an incomplete line, never holds '\n' */
         GByteArray *output;             /* fd transport: not yet written */
@@ -308,6 +309,10 @@ static void qmp_client_on_greeting(QmpClient *client, JsonObject *greeting) {
         QmpCommand *cmd = g_new0(QmpCommand, 1);
 
         version = version ? qmp_object_get_object(version, "qemu") : NULL;
+        if (qmp_object_get_int(version, "major") >= 0 && qmp_object_get_int(version, "major") < 1000 &&
+            qmp_object_get_int(version, "minor") >= 0 && qmp_object_get_int(version, "minor") < 100)
+                client->qemu_version = (guint) (qmp_object_get_int(version, "major") * 100 +
+                                                qmp_object_get_int(version, "minor"));
         g_debug("QMP greeting from QEMU %" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
                 qmp_object_get_int(version, "major"), qmp_object_get_int(version, "minor"),
                 qmp_object_get_int(version, "micro"));
@@ -317,6 +322,10 @@ static void qmp_client_on_greeting(QmpClient *client, JsonObject *greeting) {
         /* At the head: the queue stays in wire order, queued commands follow. */
         g_queue_push_head(&client->commands, cmd);
         qmp_client_send(client, cmd);
+}
+
+guint qmp_client_get_qemu_version(QmpClient *client) {
+        return client->qemu_version;
 }
 
 static void qmp_client_on_ready(QmpClient *client) {

@@ -34,6 +34,10 @@ QmpClient *qmp_client_new(void);
 void qmp_client_free(QmpClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpClient, qmp_client_free)
 
+/* QEMU's version from its greeting, as major * 100 + minor (702 for 7.2);
+ * 0 until the greeting came or when it named none. */
+guint qmp_client_get_qemu_version(QmpClient *client);
+
 void qmp_client_set_event_func(QmpClient *client, QmpEventFunc func, gpointer user_data);
 void qmp_client_set_ready_func(QmpClient *client, QmpReadyFunc func, gpointer user_data);
 void qmp_client_set_closed_func(QmpClient *client, QmpClosedFunc func, gpointer user_data);

@@ -158,6 +158,7 @@ static void assert_cookies_equal(const MigrationCookie *a, const MigrationCookie
         if (a->stats)
                 g_assert_true(g_variant_equal(a->stats, b->stats));
         g_assert_cmpstr(a->persistent_xml, ==, b->persistent_xml);
+        g_assert_cmpint(a->ram_kib, ==, b->ram_kib);
 }
 
 static MigrationCookie *round_trip(const MigrationCookie *cookie, GBytes **ret_bytes) {
@@ -220,6 +221,18 @@ static void test_round_trip_minimal(void) {
         text = g_strndup(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
         g_assert_cmpstr(text, ==, "{\"format\":\"migrationd-cookie\",\"version\":1,\"name\":\"v\",\"uuid\":\"" UUID
                         "\",\"hostname\":\"h\",\"host_uuid\":\"" HOST_UUID "\",\"protocol\":2,\"features\":[]}");
+}
+
+/* The source QEMU's RAM size, which the destination's must match. */
+static void test_round_trip_ram_kib(void) {
+        g_autoptr(MigrationCookie) cookie = full_cookie();
+        g_autoptr(MigrationCookie) decoded = NULL;
+        g_autoptr(GBytes) bytes = NULL;
+
+        cookie->ram_kib = 65544;
+        decoded = round_trip(cookie, &bytes);
+        assert_cookies_equal(cookie, decoded);
+        g_assert_nonnull(g_strstr_len(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes), "\"ram_kib\":65544"));
 }
 
 static void test_round_trip_upper_case_uuid(void) {
@@ -774,6 +787,9 @@ static void test_decode_optional_members(void) {
         assert_member_invalid("persistent_xml", "{}", "member 'persistent_xml' must be a string, not an object");
         assert_member_ok("source_stop_time_ms", "0");
         assert_member_ok("persistent_xml", "\"\"");
+        assert_member_invalid("ram_kib", "-8", "member 'ram_kib' is negative");
+        assert_member_invalid("ram_kib", "\"65544\"", "member 'ram_kib' must be an integer, not a string");
+        assert_member_ok("ram_kib", "65544");
         assert_member_ok("unknown_member", "{\"x\": [1, 2, {\"y\": null}]}");
 }
 
@@ -925,6 +941,7 @@ int main(int argc, char **argv) {
 
         g_test_add_func("/migration-cookie/round-trip/full", test_round_trip_full);
         g_test_add_func("/migration-cookie/round-trip/minimal", test_round_trip_minimal);
+        g_test_add_func("/migration-cookie/round-trip/ram-kib", test_round_trip_ram_kib);
         g_test_add_func("/migration-cookie/round-trip/upper-case-uuid", test_round_trip_upper_case_uuid);
         g_test_add_func("/migration-cookie/round-trip/empty-stats", test_round_trip_empty_stats);
         g_test_add_func("/migration-cookie/golden/full", test_golden_full);
