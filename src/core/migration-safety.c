@@ -20,14 +20,14 @@ gboolean migration_live_is_safe(const Domain *d, char **ret_cause) {
         if (d->ram_kib % 256 != 0)
                 return TRUE;
         if (d->ram_kib == 0)
-                *ret_cause = g_strdup_printf(_("it runs under TCG on QEMU %u.%u and was started "
-                                               "before migrationd sized its RAM for a safe live "
-                                               "migration"), version / 100, version % 100);
+                *ret_cause = g_strdup_printf(_("it runs under TCG on QEMU %u.%u, which has not yet "
+                                               "said how much RAM the guest has"),
+                                             version / 100, version % 100);
         else
-                *ret_cause = g_strdup_printf(_("it runs under TCG on QEMU %u.%u with %" G_GUINT64_FORMAT
-                                               " KiB of RAM, a multiple of 256 KiB, where QEMU "
-                                               "before 9.0 loses guest writes during a live "
-                                               "migration"), version / 100, version % 100, d->ram_kib);
+                *ret_cause = g_strdup_printf(_("it runs under TCG on QEMU %u.%u with %llu KiB of "
+                                               "RAM, a multiple of 256 KiB, where QEMU before 9.0 "
+                                               "loses guest writes during a live migration"),
+                                             version / 100, version % 100, (unsigned long long) d->ram_kib);
         return FALSE;
 }
 
