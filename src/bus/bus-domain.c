@@ -366,4 +366,5 @@ const RegistryListener bus_registry_listener = {
         .job_stats_updated = on_job_stats_updated,
         .job_completed = on_job_completed,
         .migration_iteration = on_migration_iteration,
+        .watch_client = bus_migration_watch_client,
 };

@@ -602,6 +602,42 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         return 0;
 }
 
+typedef struct {
+        Registry *registry;
+        char *name;
+} ClientCheck;
+
+static int on_name_has_owner(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        ClientCheck *c = userdata;
+        int has_owner = 1;
+
+        /* An error answer says nothing about the client: NameOwnerChanged still watches it. */
+        if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_read(reply, "b", &has_owner) >= 0 &&
+            !has_owner) {
+                g_message("The client %s that drives a migration is no longer on the bus", c->name);
+                registry_client_vanished(c->registry, c->name);
+        }
+        g_free(c->name);
+        g_free(c);
+        return 0;
+}
+
+void bus_migration_watch_client(const char *name, gpointer user_data) {
+        BusService *s = user_data;
+        ClientCheck *c = g_new0(ClientCheck, 1);
+        int r;
+
+        c->registry = s->registry;
+        c->name = g_strdup(name);
+        r = sd_bus_call_method_async(s->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "NameHasOwner", on_name_has_owner, c, "s", name);
+        if (r < 0) {
+                g_warning("Failed to ask whether %s is on the bus: %s, ignoring", name, g_strerror(-r));
+                g_free(c->name);
+                g_free(c);
+        }
+}
+
 int bus_migration_watch_clients(sd_bus *bus, Registry *registry) {
         return sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                          "org.freedesktop.DBus", "NameOwnerChanged",

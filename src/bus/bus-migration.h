@@ -37,3 +37,7 @@ gboolean bus_protocol_accepted(MdConfig *config, ProtocolMask protocol, GError *
 
 /* Watches clients leaving the bus: a managed job must not outlive its driver. */
 int bus_migration_watch_clients(sd_bus *bus, Registry *registry);
+/* Asks the bus whether the client @name is still on it; if it is not, its
+ * jobs are abandoned now (its NameOwnerChanged came before its job, or
+ * while this daemon was down). @user_data is the BusService. */
+void bus_migration_watch_client(const char *name, gpointer user_data);

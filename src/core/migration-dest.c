@@ -418,8 +418,10 @@ void migration_dest_stream_ended(Domain *d, const char *status) {
         MigrationJob *job = d->job;
 
         if (g_str_equal(status, "postcopy-active")) {
-                /* The guest runs here from now on, fetching missing pages on demand. */
+                /* The guest runs here from now on, fetching missing pages on
+                 * demand: journaled first, so that a restart keeps it. */
                 job->postcopy = TRUE;
+                migration_job_step(job, JOB_PHASE_POSTCOPY);
                 migration_job_disarm_deadline(job);
                 qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL,
                                          on_postcopy_running, domain_ref_new(d));
@@ -525,6 +527,8 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         const char *name = mp->destination_name;
+        JobPhase finish_phase = v2 ? JOB_PHASE_FINISH2 : JOB_PHASE_FINISH3;
+        gboolean job_postcopy;
         MigrationJob *job;
         Domain *d;
 
@@ -556,11 +560,11 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         }
         d = g_hash_table_lookup(r->by_name, name);
         job = d ? d->job : NULL;
-        if (!job || job->type != JOB_TYPE_MIGRATION_IN || job->phase != JOB_PHASE_PREPARE) {
+        if (!job || job->type != JOB_TYPE_MIGRATION_IN ||
+            !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {
                 g_task_return_new_error(task, MD_ERROR, d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN,
-                                        "No incoming migration of '%s' waits for Finish3%s%s", name,
-                                        job ? "; its job is in phase " : "",
-                                        job ? job_phase_to_string(job->phase) : "");
+                                        "No incoming migration of '%s' waits for Finish%s%s", name,
+                                        error ? ": " : "", error ? error->message : "");
                 g_object_unref(task);
                 return;
         }
@@ -571,19 +575,21 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                 g_object_unref(task);
                 return;
         }
+        job_postcopy = job->postcopy;
         job->params->flags |= mp->flags;
         job->source_stop_time_ms = cookie ? cookie->source_stop_time_ms : 0;
         if (cookie && cookie->stats) {
                 g_clear_pointer(&job->stats, g_variant_unref);
                 job->stats = g_variant_ref(cookie->stats);
         }
-        migration_job_set_phase(job, JOB_PHASE_FINISH3);
+        migration_job_step(job, finish_phase);
         /* The stream may still be draining: wait for it, but not for ever. */
         migration_job_arm_deadline(job);
         job->finish = task;
         if (job->stream_failed) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
-                if (d->qemu)
+                /* After the switch to post-copy the newest state is here. */
+                if (d->qemu && !job_postcopy)
                         qemu_process_kill(d->qemu, 0);
                 return;
         }

@@ -13,31 +13,6 @@
 #define JOB_OPERATION_MIGRATION_IN 4
 #define JOB_OPERATION_MIGRATION_OUT 5
 
-static const char *const job_type_names[_JOB_TYPE_MAX] = {
-        [JOB_TYPE_NONE] = "none",
-        [JOB_TYPE_MIGRATION_OUT] = "migration-out",
-        [JOB_TYPE_MIGRATION_IN] = "migration-in",
-};
-
-static const char *const job_phase_names[_JOB_PHASE_MAX] = {
-        [JOB_PHASE_NONE] = "none",
-        [JOB_PHASE_BEGIN3] = "begin3",
-        [JOB_PHASE_PERFORM3] = "perform3",
-        [JOB_PHASE_PERFORM3_DONE] = "perform3_done",
-        [JOB_PHASE_CONFIRM3] = "confirm3",
-        [JOB_PHASE_CONFIRM3_CANCELLED] = "confirm3_cancelled",
-        [JOB_PHASE_PREPARE] = "prepare",
-        [JOB_PHASE_FINISH3] = "finish3",
-};
-
-const char *job_type_to_string(JobType type) {
-        return (unsigned) type < _JOB_TYPE_MAX ? job_type_names[type] : "none";
-}
-
-const char *job_phase_to_string(JobPhase phase) {
-        return (unsigned) phase < _JOB_PHASE_MAX ? job_phase_names[phase] : "none";
-}
-
 const char *migration_job_describe(const MigrationJob *job) {
         return job_phase_to_string(job->phase);
 }
@@ -94,7 +69,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
         MigrationJob *job;
         guint running;
 
-        if (!require_no_job(d, error))
+        if (!require_no_job(d, error) || !job_phase_check_transition(type, JOB_PHASE_NONE, phase, error))
                 return NULL;
         running = registry_count_jobs(r);
         if (running >= r->config->max_jobs) {
@@ -117,15 +92,29 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
         migration_job_arm_deadline(job);
         save_status(d);
+        /* It may have left before its call was dispatched (polkit asked meanwhile). */
+        if (owner)
+                registry_watch_client(r, owner);
         return job;
 }
 
-void migration_job_set_phase(MigrationJob *job, JobPhase phase) {
-        if (job->phase == phase)
-                return;
+gboolean migration_job_set_phase(MigrationJob *job, JobPhase phase, GError **error) {
+        if (!job_phase_check_transition(job->type, job->phase, phase, error))
+                return FALSE;
+        g_debug("Domain %s: %s job goes from %s to %s", domain_name(job->domain), job_type_to_string(job->type),
+                job_phase_to_string(job->phase), job_phase_to_string(phase));
         job->phase = phase;
         registry_notify_changed(job->domain->registry, job->domain, "JobPhase", NULL);
         save_status(job->domain);
+        return TRUE;
+}
+
+void migration_job_step(MigrationJob *job, JobPhase phase) {
+        g_autoptr(GError) error = NULL;
+
+        if (!migration_job_set_phase(job, phase, &error))
+                g_warning("Domain %s: %s; the job stays in phase %s (a bug)", domain_name(job->domain),
+                          error->message, job_phase_to_string(job->phase));
 }
 
 static gboolean on_deadline(gpointer user_data) {
@@ -140,6 +129,11 @@ static gboolean on_deadline(gpointer user_data) {
 
 void migration_job_arm_deadline(MigrationJob *job) {
         migration_job_disarm_deadline(job);
+        /* A driving client that is alive may take its time (libvirt has no
+         * deadline at all; it acts when the client's connection closes), and
+         * a peer-to-peer job is driven by this daemon itself. */
+        if (!job->unattended)
+                return;
         job->phase_timer = g_timeout_add_seconds(job->domain->registry->config->phase_timeout_s,
                                                  on_deadline, job);
 }
@@ -342,6 +336,13 @@ void migration_job_on_event(Domain *d, const char *event, JsonObject *data) {
         }
 }
 
+/* Nobody drives the job now, but a phase in progress decides first; its
+ * end arms the deadline of the unattended job. */
+static void let_phase_finish(MigrationJob *job) {
+        g_clear_pointer(&job->owner, g_free);
+        job->unattended = TRUE;
+}
+
 /* The failure rules of libvirt's v3 when nobody drives the job any more:
  * before Perform the source simply lets go; a failed stream lets the guest
  * run again here; after a completed stream the outcome is unknown (the
@@ -365,7 +366,7 @@ void migration_job_abandon(Domain *d, const char *why) {
         case JOB_PHASE_PERFORM3_DONE:
                 /* A running stream decides first; the deadline is armed when it ends. */
                 if (job->phase == JOB_PHASE_PERFORM3 && !job->stream_failed) {
-                        g_clear_pointer(&job->owner, g_free);
+                        let_phase_finish(job);
                         break;
                 }
                 if (job->stream_failed) {
@@ -381,13 +382,16 @@ void migration_job_abandon(Domain *d, const char *why) {
                 }
                 break;
         case JOB_PHASE_FINISH3:
-                /* Finish waits for a stream that did not complete in time. */
-                if (!job->finish) {
-                        g_clear_pointer(&job->owner, g_free);
+        case JOB_PHASE_FINISH2:
+                /* Finish is resuming the guest: let it. (It waits for a stream
+                 * that did not complete in time, or was restored: it ends.) */
+                if (!job->finish && !job->stream_failed) {
+                        let_phase_finish(job);
                         break;
                 }
                 G_GNUC_FALLTHROUGH;
         case JOB_PHASE_PREPARE:
+        case JOB_PHASE_POSTCOPY:
                 if (job->postcopy) {
                         /* The guest's newest state is here: keep it, paused. */
                         msg = g_strdup_printf("Post-copy migration abandoned (%s); the guest stays "
@@ -404,7 +408,7 @@ void migration_job_abandon(Domain *d, const char *why) {
                 }
                 break;
         default:
-                g_clear_pointer(&job->owner, g_free);
+                let_phase_finish(job);
                 break;
         }
 }
@@ -431,41 +435,195 @@ gboolean migration_job_get_stats(Domain *d, guint flags, const char **ret_type, 
         return TRUE;
 }
 
+/* ---- The journal and recovery after a restart ---- */
+
+void migration_journal_write(JsonBuilder *b, const MigrationJob *job) {
+        json_builder_set_member_name(b, "job_type");
+        json_builder_add_string_value(b, job_type_to_string(job->type));
+        json_builder_set_member_name(b, "job_phase");
+        json_builder_add_string_value(b, job_phase_to_string(job->phase));
+        json_builder_set_member_name(b, "job_flags");
+        json_builder_add_int_value(b, job->params ? job->params->flags : 0);
+        json_builder_set_member_name(b, "job_postcopy");
+        json_builder_add_boolean_value(b, job->postcopy);
+        if (job->owner) {
+                json_builder_set_member_name(b, "job_owner");
+                json_builder_add_string_value(b, job->owner);
+        }
+        if (job->params && job->params->destination_name) {
+                json_builder_set_member_name(b, "job_destination_name");
+                json_builder_add_string_value(b, job->params->destination_name);
+        }
+}
+
+void migration_journal_read(MigrationJournal *j, JsonObject *o) {
+        const char *type = json_object_get_string_member_with_default(o, "job_type", NULL);
+        gint64 flags = json_object_get_int_member_with_default(o, "job_flags", 0);
+
+        *j = (MigrationJournal) { .type = JOB_TYPE_NONE, .phase = JOB_PHASE_NONE };
+        if (!type)
+                return;
+        j->type = job_type_from_string(type);
+        j->phase = job_phase_from_string(json_object_get_string_member_with_default(o, "job_phase", NULL));
+        j->flags = (guint) CLAMP(flags, 0, G_MAXUINT32);
+        j->postcopy = json_object_get_boolean_member_with_default(o, "job_postcopy", FALSE);
+        j->paused_before = json_object_get_boolean_member_with_default(o, "paused_before", FALSE);
+        j->owner = g_strdup(json_object_get_string_member_with_default(o, "job_owner", NULL));
+        j->destination_name = g_strdup(json_object_get_string_member_with_default(o, "job_destination_name", NULL));
+}
+
+void migration_journal_clear(MigrationJournal *j) {
+        g_clear_pointer(&j->owner, g_free);
+        g_clear_pointer(&j->destination_name, g_free);
+}
+
+/* The job as the journal left it, waiting for its client's next phase;
+ * nobody drives one without an owner, so its deadline runs. Whether the
+ * owner is still on the bus is asked once the bus is up
+ * (registry_watch_job_clients). */
+static MigrationJob *job_restore(Domain *d, const MigrationJournal *j) {
+        MigrationJob *job = g_new0(MigrationJob, 1);
+
+        job->domain = d;
+        job->type = j->type;
+        job->phase = j->phase;
+        job->params = g_new0(MigrationParams, 1);
+        job->params->flags = j->flags;
+        job->params->destination_name = g_strdup(j->destination_name);
+        job->owner = g_strdup(j->owner);
+        job->unattended = j->owner == NULL;
+        job->postcopy = j->postcopy;
+        job->start_ms = now_ms();
+        migration_progress_init(&job->progress);
+        d->job = job;
+        g_message("Migration job of '%s' restored in phase %s; it waits for %s", domain_name(d),
+                  job_phase_to_string(job->phase), job->owner ? job->owner : "a client (unattended)");
+        registry_notify_changed(d->registry, d, "JobType", "JobPhase", "JobProgress", NULL);
+        migration_job_arm_deadline(job);
+        save_status(d);
+        return job;
+}
+
 static void on_recovery_command(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
         Domain *d = domain_ref_get(ref);
 
-        if (!reply) {
+        if (!reply)
                 g_warning("Recovery of '%s' failed: %s", d ? domain_name(d) : ref->uuid, error->message);
-                return;
-        }
-        if (d && d->state == DOMAIN_STATE_PAUSED && d->qemu)
-                migration_source_resume(d);
 }
 
-void migration_job_recover(Domain *d, const char *job_type, const char *job_phase, const char *qemu_status) {
-        g_message("Guest '%s' was in a %s job, phase %s, when the daemon stopped (QEMU: %s)",
-                  domain_name(d), job_type, job_phase ? job_phase : "?", qemu_status);
-        if (g_str_equal(job_type, "migration-in")) {
-                /* An incoming guest that Finish3 never released must not run twice. */
-                if (d->qemu) {
-                        d->exit_reason = g_strdup("migration-canceled");
-                        qemu_process_kill(d->qemu, 0);
+static void recovery_command(Domain *d, const char *command) {
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), command, NULL, NULL, on_recovery_command,
+                                 domain_ref_new(d));
+}
+
+/* libvirt's rule: resume only a guest the migration paused, never one the
+ * user had paused (or one whose reason is lost with a running QEMU). */
+static void recovery_resume(Domain *d, const MigrationJournal *j) {
+        if (d->state != DOMAIN_STATE_PAUSED || j->paused_before ||
+            (g_strcmp0(d->state_reason, "migration") != 0 && g_strcmp0(d->state_reason, "unknown") != 0))
+                return;
+        migration_source_resume(d);
+}
+
+/* Post-copy and a restart: only the destination has the newest state of
+ * some pages, only the source of others; neither may run from what it has
+ * alone, and neither is killed. Paused, postcopy-failed, as libvirt. */
+static void recovery_postcopy_failed(Domain *d, const MigrationJournal *j, const char *why) {
+        MigrationJob *job;
+
+        if (d->state == DOMAIN_STATE_RUNNING)
+                recovery_command(d, "stop");
+        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        job = job_restore(d, j);
+        job->postcopy = TRUE;
+        job->stream_failed = TRUE;
+        job->error = g_strdup_printf("The post-copy migration of '%s' was interrupted (%s); the guest "
+                                     "stays paused (postcopy-failed) on both hosts, killed on neither",
+                                     domain_name(d), why);
+}
+
+static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean postcopy) {
+        g_autoptr(GError) error = NULL;
+
+        switch (j->phase) {
+        case JOB_PHASE_BEGIN3:
+                /* Nothing happened to the guest yet: forget the job. */
+                break;
+        case JOB_PHASE_PERFORM3:
+                if (postcopy) {
+                        recovery_postcopy_failed(d, j, "the source daemon restarted during post-copy");
+                        break;
                 }
-                return;
+                /* The stream still ran, or ended unseen: the client saw Perform3
+                 * fail with the daemon, so it will not Finish; the guest stays here. */
+                recovery_command(d, "migrate_cancel");
+                recovery_resume(d, j);
+                break;
+        case JOB_PHASE_PERFORM3_DONE:
+                /* The destination may run the guest or not: only the client,
+                 * which has Finish3's answer, can tell. Wait for its Confirm3. */
+                job_restore(d, j);
+                break;
+        case JOB_PHASE_CONFIRM3:
+                /* Confirm3 of a success had begun: finish its work. */
+                d->exit_reason = g_strdup("migrated");
+                qemu_process_kill(d->qemu, 0);
+                if ((j->flags & MIGRATE_UNDEFINE_SOURCE) && domain_is_persistent(d) &&
+                    !registry_undefine(d->registry, d, 0, &error))
+                        g_warning("Failed to undefine '%s' after migrating it: %s", domain_name(d),
+                                  error->message);
+                break;
+        case JOB_PHASE_CONFIRM3_CANCELLED:
+                if (postcopy)
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                else
+                        recovery_resume(d, j);
+                break;
+        default:
+                g_warning("Migration job of '%s' in an unknown phase; the guest stays as it is: "
+                          "resume or destroy it once you know where it runs", domain_name(d));
+                break;
         }
-        if (g_strcmp0(job_phase, "perform3_done") == 0 || g_strcmp0(job_phase, "confirm3") == 0 ||
-            g_str_equal(qemu_status, "postmigrate")) {
-                /* The stream completed: the destination may run the guest. */
-                g_warning("Migration outcome of '%s' unknown; it stays paused here: resume or destroy "
-                          "it once you know where the guest runs", domain_name(d));
+}
+
+static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean postcopy) {
+        switch (j->phase) {
+        case JOB_PHASE_POSTCOPY:
+                recovery_postcopy_failed(d, j, "the destination daemon restarted during post-copy");
                 return;
+        case JOB_PHASE_FINISH3:
+        case JOB_PHASE_FINISH2:
+                if (postcopy) {
+                        recovery_postcopy_failed(d, j, "the destination daemon restarted in Finish");
+                        return;
+                }
+                break;
+        default:
+                break;
         }
-        /* Begin3, a stream that was still running, or a cancel under way:
-         * the guest stays here. */
-        if (d->qemu)
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate_cancel", NULL, NULL,
-                                         on_recovery_command, domain_ref_new(d));
+        /* Prepare (the guest never ran here), or a Finish whose answer the
+         * client never got: it confirms the source cancelled, which resumes
+         * the guest there; it must not run here too. */
+        d->exit_reason = g_strdup("migration-canceled");
+        qemu_process_kill(d->qemu, 0);
+}
+
+void migration_job_recover(Domain *d, const MigrationJournal *j, const char *qemu_status) {
+        gboolean postcopy = j->postcopy || g_strcmp0(d->state_reason, "postcopy") == 0 ||
+                            g_strcmp0(d->state_reason, "postcopy-failed") == 0;
+
+        g_message("Guest '%s' was in a %s job, phase %s%s, when the daemon stopped (QEMU: %s)",
+                  domain_name(d), job_type_to_string(j->type), job_phase_to_string(j->phase),
+                  postcopy ? " (post-copy)" : "", qemu_status);
+        if (!d->qemu)
+                return;
+        if (j->type == JOB_TYPE_MIGRATION_IN)
+                recover_incoming(d, j, postcopy);
+        else if (j->type == JOB_TYPE_MIGRATION_OUT)
+                recover_outgoing(d, j, postcopy);
+        else
+                g_warning("Guest '%s' was in a job of an unknown type; it stays as it is", domain_name(d));
 }

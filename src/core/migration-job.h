@@ -8,26 +8,8 @@
 
 #include "domain.h"
 #include "migration-params.h"
+#include "migration-phase.h"
 #include "qemu-migration.h"
-
-typedef enum {
-        JOB_TYPE_NONE,
-        JOB_TYPE_MIGRATION_OUT,
-        JOB_TYPE_MIGRATION_IN,
-        _JOB_TYPE_MAX,
-} JobType;
-
-typedef enum {
-        JOB_PHASE_NONE,
-        JOB_PHASE_BEGIN3,
-        JOB_PHASE_PERFORM3,
-        JOB_PHASE_PERFORM3_DONE,
-        JOB_PHASE_CONFIRM3,
-        JOB_PHASE_CONFIRM3_CANCELLED,
-        JOB_PHASE_PREPARE,
-        JOB_PHASE_FINISH3,
-        _JOB_PHASE_MAX,
-} JobPhase;
 
 typedef enum {
         JOB_RESULT_COMPLETED,
@@ -40,7 +22,9 @@ struct MigrationJob {
         JobType type;
         JobPhase phase;
         MigrationParams *params;
-        char *owner;                 /* bus name of the driving client; NULL = none */
+        char *owner;                 /* unique bus name of the driving client; NULL: this
+                                      * daemon drives it (peer-to-peer) or nobody does */
+        gboolean unattended;         /* nobody drives it: the deadline applies */
         guint phase_timer;           /* deadline for the next phase */
         gint64 start_ms;             /* monotonic */
         MigrationProgress progress;
@@ -66,8 +50,6 @@ struct MigrationJob {
 /* A fresh QEMU object id for a job's TLS credentials. */
 char *migration_job_new_tls_id(void);
 
-const char *job_type_to_string(JobType type);
-const char *job_phase_to_string(JobPhase phase);
 const char *migration_job_describe(const MigrationJob *job);
 
 /* Starts a job on @domain (which must have none) and announces it. Fails
@@ -75,9 +57,16 @@ const char *migration_job_describe(const MigrationJob *job);
 MigrationJob *migration_job_start(Domain *domain, JobType type, JobPhase phase,
                                   MigrationParams *params /* consumed */, const char *owner,
                                   GError **error);
-void migration_job_set_phase(MigrationJob *job, JobPhase phase);
-/* (Re)arms the deadline for the next phase ([migration] phase_timeout);
- * disarmed while a phase runs. */
+/* The one place a job changes phase: the transition table
+ * (migration-phase.h) decides; a refused step leaves the job as it was.
+ * The new phase is journaled before this returns. */
+gboolean migration_job_set_phase(MigrationJob *job, JobPhase phase, GError **error);
+/* A step the daemon takes itself (not a client's call): the table must
+ * allow it; a refusal is logged as the bug it is. */
+void migration_job_step(MigrationJob *job, JobPhase phase);
+/* (Re)arms the deadline for the next phase ([migration] phase_timeout) of
+ * an unattended job (its driving client left, or none came back after a
+ * restart); a no-op while a client or this daemon drives it. */
 void migration_job_arm_deadline(MigrationJob *job);
 void migration_job_disarm_deadline(MigrationJob *job);
 
@@ -100,11 +89,27 @@ void migration_job_abandon(Domain *domain, const char *why);
 
 void migration_job_free(MigrationJob *job);
 
-/* After a daemon restart: a guest was in a job (from the journal in its
- * status file) that nobody drives any more. The failure rules decide, as
- * for an abandoned job; @qemu_status is query-status' "status". */
-void migration_job_recover(Domain *domain, const char *job_type, const char *job_phase,
-                           const char *qemu_status);
+/* What the status file keeps of a job (its journal) for a restart. */
+typedef struct {
+        JobType type;                /* JOB_TYPE_NONE: the guest had no job */
+        JobPhase phase;              /* _JOB_PHASE_INVALID: unreadable */
+        guint flags;
+        gboolean postcopy;
+        gboolean paused_before;      /* the guest was paused before the job */
+        char *owner;                 /* the driving client's unique bus name */
+        char *destination_name;
+} MigrationJournal;
+
+void migration_journal_write(JsonBuilder *builder, const MigrationJob *job);
+void migration_journal_read(MigrationJournal *journal, JsonObject *status);
+void migration_journal_clear(MigrationJournal *journal);
+
+/* After a daemon restart: the guest (found again, its state from QEMU) was
+ * in the journal's job. One rule per (direction, phase, post-copy), as
+ * docs/recovery.md tabulates: the job is restored to wait for the client's
+ * next phase, or ended, the guest kept, resumed or killed. @qemu_status is
+ * query-status' "status". */
+void migration_job_recover(Domain *domain, const MigrationJournal *journal, const char *qemu_status);
 
 /* GetJobStats: "none"/"unbounded" for the current job, or the last one with
  * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */

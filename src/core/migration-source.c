@@ -226,7 +226,7 @@ static void perform_offline(Domain *d, MigrationJob *job) {
                                                              : domain_def_format(def);
         migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
         bytes = migration_cookie_encode(cookie, &error);
-        migration_job_set_phase(job, JOB_PHASE_PERFORM3_DONE);
+        migration_job_step(job, JOB_PHASE_PERFORM3_DONE);
         migration_job_arm_deadline(job);
         if (bytes)
                 g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
@@ -276,7 +276,7 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTas
         migration_params_free(job->params);
         job->params = p;
         migration_job_disarm_deadline(job);
-        migration_job_set_phase(job, JOB_PHASE_PERFORM3);
+        migration_job_step(job, JOB_PHASE_PERFORM3);
         job->perform = task;
         if (p->flags & MIGRATE_OFFLINE) {
                 perform_offline(d, job);
@@ -326,10 +326,15 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
         MigrationJob *job = d->job;
         gboolean offline;
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_BEGIN3) {
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Perform3 must follow Begin3 on domain '%s' (its job is in phase %s)",
-                                        domain_name(d), job ? job_phase_to_string(job->phase) : "none");
+                                        "Perform3 must follow Begin3 on domain '%s', which has no "
+                                        "outgoing migration", domain_name(d));
+                return;
+        }
+        if (!job_phase_check_transition(job->type, job->phase, JOB_PHASE_PERFORM3, &error)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, "Perform3 of '%s': %s",
+                                        domain_name(d), error->message);
                 return;
         }
         cookie = migration_cookie_from_peer(d->registry, cookie_in, domain_uuid(d), &error);
@@ -402,7 +407,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         cookie->stats = job->stats ? g_variant_ref(job->stats) : NULL;
         migration_cookie_add_feature(cookie, "stats", FALSE);
         bytes = migration_cookie_encode(cookie, &error);
-        migration_job_set_phase(job, JOB_PHASE_PERFORM3_DONE);
+        migration_job_step(job, JOB_PHASE_PERFORM3_DONE);
         migration_job_arm_deadline(job);
         task = g_steal_pointer(&job->perform);
         if (!task) {
@@ -478,7 +483,7 @@ static void confirm_success(Domain *d, GTask *task, guint flags) {
         gboolean stop_guest = d->qemu && !(flags & MIGRATE_OFFLINE);
         GTask *waiter;
 
-        migration_job_set_phase(d->job, JOB_PHASE_CONFIRM3);
+        migration_job_step(d->job, JOB_PHASE_CONFIRM3);
         migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
         if (stop_guest) {
                 waiter = g_task_new(NULL, NULL, on_source_gone, task);
@@ -514,7 +519,8 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                 return;
         }
         if (!cancelled) {
-                if (job->phase != JOB_PHASE_PERFORM3_DONE || job->stream_failed) {
+                if (job->stream_failed ||
+                    !job_phase_check_transition(job->type, job->phase, JOB_PHASE_CONFIRM3, &error)) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                                 "Confirm3 of a successful migration needs a completed "
                                                 "Perform3 (the job of '%s' is in phase %s%s); "
@@ -542,9 +548,14 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         }
         /* Only a Perform can have paused the guest; after Begin alone it runs as before. */
         performed = job->phase != JOB_PHASE_BEGIN3;
+        if (!migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED, &error)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, "Confirm3 of '%s': %s",
+                                        domain_name(d), error->message);
+                g_object_unref(task);
+                return;
+        }
         if (performed)
                 migration_source_resume(d);
-        migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED);
         if (job->postcopy)
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
         msg = g_strdup(job->error ? job->error : "The migration was cancelled");

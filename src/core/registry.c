@@ -112,6 +112,23 @@ void registry_client_vanished(Registry *r, const char *name) {
         }
 }
 
+void registry_watch_client(Registry *r, const char *name) {
+        if (r->listener && r->listener->watch_client)
+                r->listener->watch_client(name, r->listener_data);
+}
+
+void registry_watch_job_clients(Registry *r) {
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, r->by_uuid);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                Domain *d = value;
+                if (d->job && d->job->owner)
+                        registry_watch_client(r, d->job->owner);
+        }
+}
+
 static void add_domain(Registry *r, Domain *d) {
         g_hash_table_insert(r->by_uuid, g_strdup(domain_uuid(d)), d);
         g_hash_table_insert(r->by_name, g_strdup(domain_name(d)), d);
@@ -231,13 +248,10 @@ gboolean registry_save_status(Registry *r, Domain *d, GError **error) {
         json_builder_add_string_value(b, domain_state_to_string(d->state));
         json_builder_set_member_name(b, "reason");
         json_builder_add_string_value(b, d->state_reason);
-        /* The job journal: after a restart the failure rules decide by it. */
-        if (d->job) {
-                json_builder_set_member_name(b, "job_type");
-                json_builder_add_string_value(b, job_type_to_string(d->job->type));
-                json_builder_set_member_name(b, "job_phase");
-                json_builder_add_string_value(b, job_phase_to_string(d->job->phase));
-        }
+        /* The job journal: after a restart recovery restores or ends the job by it
+         * (docs/recovery.md). */
+        if (d->job)
+                migration_journal_write(b, d->job);
         json_builder_set_member_name(b, "xml");
         json_builder_add_string_value(b, xml);
         json_builder_end_object(b);
@@ -383,16 +397,14 @@ typedef struct {
         DomainDef *live;
         char *state;              /* as saved, to keep the reason if QEMU agrees */
         char *reason;
-        char *job_type;           /* the job the guest was in, if any */
-        char *job_phase;
+        MigrationJournal journal; /* the job the guest was in; type none if none */
 } Recovery;
 
 static void recovery_free(Recovery *rec) {
         g_free(rec->uuid);
         g_free(rec->state);
         g_free(rec->reason);
-        g_free(rec->job_type);
-        g_free(rec->job_phase);
+        migration_journal_clear(&rec->journal);
         domain_def_free(rec->live);
         g_free(rec);
 }
@@ -452,8 +464,8 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         domain_learn_ram_size(d);
         g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
                   domain_state_to_string(d->state));
-        if (a->rec->job_type)
-                migration_job_recover(d, a->rec->job_type, a->rec->job_phase,
+        if (a->rec->journal.type != JOB_TYPE_NONE)
+                migration_job_recover(d, &a->rec->journal,
                                       json_object_get_string_member_with_default(
                                               json_node_get_object(reply), "status", ""));
 out:
@@ -508,8 +520,7 @@ static void recover_guest(Registry *r, GTask *load, const char *path) {
         rec->uuid = g_strdup(rec->live->uuid);
         rec->state = g_strdup(json_object_get_string_member_with_default(obj, "state", NULL));
         rec->reason = g_strdup(json_object_get_string_member_with_default(obj, "reason", NULL));
-        rec->job_type = g_strdup(json_object_get_string_member_with_default(obj, "job_type", NULL));
-        rec->job_phase = g_strdup(json_object_get_string_member_with_default(obj, "job_phase", NULL));
+        migration_journal_read(&rec->journal, obj);
         tmp.live = rec->live;
         monitor = registry_monitor_path(r, &tmp);
         a = g_new0(Attached, 1);

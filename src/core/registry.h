@@ -18,6 +18,9 @@ typedef struct {
         void (*job_stats_updated)(Domain *domain, GVariant *stats, gpointer user_data);
         void (*job_completed)(Domain *domain, GVariant *stats, gpointer user_data);
         void (*migration_iteration)(Domain *domain, guint iteration, gpointer user_data);
+        /* Is the client @name (a unique bus name) still on the bus? If not,
+         * the listener calls registry_client_vanished(). */
+        void (*watch_client)(const char *name, gpointer user_data);
 } RegistryListener;
 
 typedef struct {
@@ -84,5 +87,11 @@ gboolean registry_persist_xml(Registry *registry, Domain *domain, const char *xm
 gboolean registry_persist(Registry *registry, Domain *domain, GError **error);
 /* The client @name left the bus: jobs it drove are abandoned. */
 void registry_client_vanished(Registry *registry, const char *name);
+/* Asks the listener whether @name is still on the bus (it may have left
+ * before its job existed, or while the daemon was down). */
+void registry_watch_client(Registry *registry, const char *name);
+/* After the listener is set: the same for the driving client of every job
+ * restored from the journal. */
+void registry_watch_job_clients(Registry *registry);
 
 void registry_notify_changed(Registry *registry, Domain *domain, ...) G_GNUC_NULL_TERMINATED;

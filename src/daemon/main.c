@@ -242,6 +242,8 @@ static void on_registry_loaded(GObject *source, GAsyncResult *result, gpointer u
         /* Only now: signals for the domains loaded at start would reach nobody
          * and delay the name (1,000 InterfacesAdded, bench/scale). */
         registry_set_listener(d->registry, &bus_registry_listener, &d->service);
+        /* Jobs restored from the journal: is the client that drove them still here? */
+        registry_watch_job_clients(d->registry);
         r = sd_bus_request_name_async(d->bus, NULL, BUS_NAME, 0, on_name_acquired, d);
         if (r < 0) {
                 g_critical("Failed to request bus name: %s", g_strerror(-r));

@@ -139,7 +139,13 @@ static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_da
 static void confirm(P2P *p) {
         Domain *d = domain_ref_get(p->ref);
 
-        if (!d || !d->job) {
+        /* The job ended without this Confirm (the guest's QEMU exited, or
+         * someone aborted it): whatever happened, it is no success. */
+        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_OUT) {
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The migration job of the source ended before Confirm3; its "
+                                        "outcome is unknown: see the domain's last job (GetJobStats "
+                                        "flag 1) on both hosts"));
                 p2p_done(p);
                 return;
         }
