@@ -19,7 +19,7 @@ typedef struct {
         char *migration_address;  /* NULL = any */
         ProtocolMask protocols;
         guint max_jobs;
-        guint phase_timeout_s;    /* a managed job waits this long for its next phase */
+        guint phase_timeout_s;    /* an unattended job waits this long for its next phase */
         char *tls_ca, *tls_cert, *tls_key;
         char *bridge_listen;
         char **allowed_peers;     /* NULL-terminated DN glob patterns */

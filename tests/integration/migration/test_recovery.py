@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Recovery of a job from its journal after kill -9 of the source daemon in
+perform3_done (docs/recovery.md): the restarted daemon restores the job and
+waits for the client's Confirm3 — success stops the source QEMU, cancelled
+resumes the guest there — unless the recorded driving client has left the
+bus, when the client-gone rule ends it (outcome unknown, the guest stays
+paused); and a connected client that is slow is never timed out."""
+
+import time
+
+import migtest
+from migtest import (MigrationTestCase, MigGuest, Managed, assert_runs_here, assert_moved, snapshot_before,
+                     recorder, wait_until, holds_for, pid_alive, log, harness, DEADLINE)
+
+
+class RestartInPerform3Done(MigrationTestCase):
+
+    def performed(self, client=None):
+        """Begin3, Prepare3 and Perform3 done (driven by @client on the
+        source's bus), then kill -9 of the source daemon and a restart.
+        Returns (guest, managed, boot, source QEMU pid)."""
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
+        m.begin(client=client)
+        m.prepare()
+        m.perform_start(client=client)
+        m.perform_wait()
+        src_dom = g.dom(self.src)
+        self.assertEqual((src_dom.prop('JobPhase'), src_dom.prop('State')), ('perform3_done', 'paused'))
+        self.src.restart(kill=True)
+        self.assertTrue(pid_alive(pid), 'the source QEMU died with its daemon')
+        return g, m, boot, pid
+
+    def assert_restored(self, g):
+        src_dom = g.dom(self.src)
+        props = src_dom.props()
+        self.assertEqual((props['JobType'], props['JobPhase']), ('migration-out', 'perform3_done'),
+                         'the restarted daemon did not restore the job from its journal: %r' % props)
+        self.assertEqual(props['State'], 'paused')
+
+    def test_confirm_success(self):
+        """kill -9 of the source daemon in perform3_done, restart: the job is
+        back in perform3_done; Finish3 runs the guest on the destination and
+        the client's Confirm3Params stops the source QEMU: one QEMU left."""
+        g, m, boot, pid = self.performed()
+        src_serial = g.serial
+        self.assert_restored(g)
+        path, _ = m.finish()
+        self.assertEqual(path, g.path)
+        m.confirm()
+        wait_until(lambda: not pid_alive(pid), DEADLINE, 'Confirm3 to stop the source QEMU')
+        dst_serial = harness.SerialLog(g.next_serial_path())
+        g.serials.append(dst_serial)
+        g.host = self.dst
+        assert_moved(self, g, src_serial, dst_serial, pid, boot)
+        self.assertEqual(len(g.qemu_pids()), 1, 'QEMU processes left: %r' % g.qemu_pids())
+        src_dom = g.dom(self.src)
+        self.assertEqual(src_dom.prop('JobType'), 'none')
+        self.assertEqual(src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')[0], 'completed')
+        assert_runs_here(self, g, self.dst)
+        g.destroy()
+
+    def test_confirm_cancelled(self):
+        """The same restart; Finish3 cancelled kills the incoming QEMU and
+        the client's Confirm3Params cancelled resumes the guest on the source."""
+        g, m, boot, pid = self.performed()
+        self.assert_restored(g)
+        self.assertEqual(m.finish(cancelled=True)[0], '/')
+        m.confirm(cancelled=True)
+        assert_runs_here(self, g, self.src, [pid], ' after Confirm3 cancelled of the restored job')
+        self.assertEqual(g.serial.boot_ids(), [boot])
+        g.destroy()
+
+    def test_client_gone(self):
+        """The client that drove the job left the bus while the source daemon
+        was down: after the restart the client-gone rule ends the restored
+        job at once (failed, outcome unknown); the guest stays paused there."""
+        other = harness.Client(self.src.bus.address, 'vanishing-client')
+        self.addCleanup(other.close)
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
+        m.begin(client=other)
+        m.prepare()
+        m.perform_start(client=other)
+        m.perform_wait()
+        self.src.kill()
+        other.close()
+        self.src.start()
+        src_dom = g.dom(self.src)
+        wait_until(lambda: src_dom.prop('JobType') == 'none', DEADLINE,
+                   'the restored job of the vanished client to end')
+        kind, stats = src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
+        log('job of the vanished client: %s: %s' % (kind, stats.get('errmsg')))
+        self.assertEqual(kind, 'failed')
+        self.assertIn('outcome unknown', stats['errmsg'])
+        self.assertEqual(src_dom.prop('State'), 'paused')
+        self.assertTrue(pid_alive(pid))
+        # The operator's way out, as the message says: the destination never
+        # ran the guest (no Finish3), so it is cancelled there and resumed here.
+        self.assertEqual(m.finish(cancelled=True)[0], '/')
+        src_dom.resume()
+        assert_runs_here(self, g, self.src, [pid], ' after the operator resumed it')
+        g.destroy()
+
+
+class SlowClient(MigrationTestCase):
+    # A deadline far shorter than the pauses of the client below.
+    source_config = {'migration': {'phase_timeout': 3}}
+    destination_config = {'migration': {'phase_timeout': 3}}
+
+    def test_no_deadline_while_connected(self):
+        """phase_timeout=3 and a driving client that stays on the bus but
+        takes 10 s between phases: neither job is ended, and the migration
+        completes with that client's Finish3 and Confirm3 (libvirt acts only
+        when the client leaves)."""
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        src_serial = g.serial
+        dst_serial_path = g.next_serial_path()
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=dst_serial_path))
+        src_dom = g.dom(self.src)
+        pause = 10.0
+
+        def jobs_alive(src_phase, dst_phase=None):
+            if src_dom.prop('JobPhase') != src_phase:
+                return False
+            return dst_phase is None or harness.Domain(self.dst, g.path).prop('JobPhase') == dst_phase
+
+        with recorder(self.src, g.path) as srec, recorder(self.dst, g.path) as drec:
+            m.begin()
+            holds_for(lambda: jobs_alive('begin3'), pause, 'the source job to wait in begin3')
+            m.prepare()
+            holds_for(lambda: jobs_alive('begin3', 'prepare'), pause, 'both jobs to wait after Prepare3')
+            m.perform()
+            holds_for(lambda: jobs_alive('perform3_done', 'prepare'), pause, 'both jobs to wait after Perform3')
+            path, _ = m.finish()
+            self.assertEqual(path, g.path)
+            holds_for(lambda: jobs_alive('perform3_done'), pause, 'the source job to wait for Confirm3')
+            m.confirm()
+            srec.matching()
+            drec.matching()
+            early = [s for s in srec.signals + drec.signals
+                     if s.member == 'JobCompleted' and s.args[0]['success'] is not True]
+        self.assertEqual(early, [], 'a job ended without success: %r' % [s.args[0] for s in early])
+        dst_serial = harness.SerialLog(dst_serial_path)
+        g.serials.append(dst_serial)
+        g.host = self.dst
+        assert_moved(self, g, src_serial, dst_serial, pid, boot)
+        self.assertEqual(len(g.qemu_pids()), 1, 'QEMU processes left: %r' % g.qemu_pids())
+        g.destroy()
+
+
+if __name__ == '__main__':
+    migtest.main()
