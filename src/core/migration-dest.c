@@ -584,7 +584,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         }
         migration_job_step(job, finish_phase);
         /* The stream may still be draining: wait for it, but not for ever. */
-        migration_job_arm_deadline(job);
+        migration_job_arm_stream_deadline(job);
         job->finish = task;
         if (job->stream_failed) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);

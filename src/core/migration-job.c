@@ -138,6 +138,12 @@ void migration_job_arm_deadline(MigrationJob *job) {
                                                  on_deadline, job);
 }
 
+void migration_job_arm_stream_deadline(MigrationJob *job) {
+        migration_job_disarm_deadline(job);
+        job->phase_timer = g_timeout_add_seconds(job->domain->registry->config->phase_timeout_s,
+                                                 on_deadline, job);
+}
+
 void migration_job_disarm_deadline(MigrationJob *job) {
         g_clear_handle_id(&job->phase_timer, g_source_remove);
 }

@@ -68,6 +68,9 @@ void migration_job_step(MigrationJob *job, JobPhase phase);
  * an unattended job (its driving client left, or none came back after a
  * restart); a no-op while a client or this daemon drives it. */
 void migration_job_arm_deadline(MigrationJob *job);
+/* The same deadline for a phase that waits on QEMU, not on the client
+ * (Finish waiting for the end of the incoming stream): armed always. */
+void migration_job_arm_stream_deadline(MigrationJob *job);
 void migration_job_disarm_deadline(MigrationJob *job);
 
 /* Source: poll query-migrate while the stream runs, emit statistics. */

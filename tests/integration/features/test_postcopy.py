@@ -176,6 +176,96 @@ class Postcopy(FeatureTestCase):
         self.assertEqual(src_dom.prop('JobType'), 'none')
         g.destroy()
 
+    def paused_everywhere(self, g, src_pid, dst_pid, last, what):
+        """Both QEMUs alive, both domains paused (postcopy-failed on
+        @what's side at least), the counter no further than @last."""
+        src_dom, dst_dom = g.dom(self.src), g.dom(self.dst)
+        holds_for(lambda: pid_alive(src_pid) and pid_alive(dst_pid) and src_dom.prop('State') == 'paused'
+                  and dst_dom.prop('State') == 'paused' and g.serial.last_counter() == last, 3.0,
+                  'both QEMUs kept and paused, the source not running again (%s)' % what)
+
+    def destroy_both(self, g, dst_serial):
+        dcall(self.src, g.path, 'Destroy', 'u', (0,))
+        g.moved_to(self.dst, dst_serial)
+        g.destroy()
+
+    def test_destination_restart(self):
+        """kill -9 of the destination daemon after the switch to post-copy, and a
+        restart: the journal says post-copy, so the destination QEMU is kept,
+        paused (postcopy-failed), never killed; Finish3 then fails without
+        killing it, Confirm3 cancelled leaves the source paused; once the
+        stream has completed, the guest resumed on the destination goes on
+        with its memory intact."""
+        g = self.guest()
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 1)})
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.switch(g, srec, drec)
+        self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
+        self.dst.restart(kill=True)
+        self.assertTrue(pid_alive(dst_pid), 'the destination QEMU is gone after the restart')
+        dst_dom = g.dom(self.dst)
+        dst_dom.wait_state('paused', SIGNAL_DEADLINE, reason='postcopy-failed')
+        self.assertEqual((dst_dom.prop('JobType'), dst_dom.prop('JobPhase')), ('migration-in', 'postcopy'))
+        holds_for(lambda: pid_alive(dst_pid), 3.0, 'the restarted destination daemon keeping its QEMU')
+        # The stream runs QEMU to QEMU: the source's Perform3 sees its end.
+        try:
+            m.perform_wait()
+            performed = None
+        except harness.GLib.Error as e:
+            performed = e
+        log('Perform3 after the destination restarted: %r' % (performed and harness.dbus_error_message(performed)))
+        with self.assertDBusError('MigrationFailed', 'postcopy-failed'):
+            m.finish()
+        self.assertTrue(pid_alive(dst_pid), 'Finish3 killed the destination QEMU')
+        m.confirm(cancelled=True)
+        src_dom = g.dom(self.src)
+        self.assertEqual((src_dom.prop('State'), src_dom.prop('StateReason')), ('paused', 'postcopy-failed'))
+        self.assertEqual(dst_dom.prop('StateReason'), 'postcopy-failed')
+        last = src_serial.last_counter()
+        self.paused_everywhere(g, pid, dst_pid, last, 'destination restarted')
+        self.assertEqual((src_dom.prop('JobType'), dst_dom.prop('JobType')), ('none', 'none'))
+        if performed is None:
+            # The stream completed: the destination has the whole guest.
+            dst_dom.resume()
+            dst_serial = harness.SerialLog(m.dst_serial)
+            dst_serial.wait_counter(last + 3, BOOT_DEADLINE)
+            dst_serial.check_not_corrupt()
+            self.assertEqual({b for _, b in dst_serial.entries()}, {boot})
+        self.destroy_both(g, m.dst_serial)
+
+    def test_source_restart(self):
+        """kill -9 of the source daemon after the switch to post-copy, and a
+        restart: the source QEMU is neither cancelled nor resumed from its
+        stale memory; it stays paused (postcopy-failed) with its job restored,
+        which Confirm3 cancelled ends; the destination keeps the guest."""
+        g = self.guest()
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 1)})
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.switch(g, srec, drec)
+        self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
+        last = src_serial.last_counter()
+        self.src.restart(kill=True)
+        self.assertTrue(pid_alive(pid), 'the source QEMU is gone after the restart')
+        src_dom = g.dom(self.src)
+        src_dom.wait_state('paused', SIGNAL_DEADLINE, reason='postcopy-failed')
+        self.assertEqual((src_dom.prop('JobType'), src_dom.prop('JobPhase')), ('migration-out', 'perform3'))
+        holds_for(lambda: src_dom.prop('State') == 'paused' and src_serial.last_counter() == last, 5.0,
+                  'the source staying paused after the restart (no migrate_cancel + cont)')
+        with self.assertRaises(harness.GLib.Error):
+            m.perform_wait()
+        self.assertEqual(m.finish(cancelled=True), '/')
+        self.assertTrue(pid_alive(dst_pid), 'Finish3 cancelled killed the destination QEMU in post-copy')
+        m.confirm(cancelled=True)
+        self.assertEqual((src_dom.prop('State'), src_dom.prop('StateReason')), ('paused', 'postcopy-failed'))
+        self.assertEqual(src_dom.prop('JobType'), 'none')
+        self.assertEqual(src_serial.last_counter(), last, 'the source guest ran again after the switch')
+        self.assertTrue(pid_alive(dst_pid))
+        self.destroy_both(g, m.dst_serial)
+
     def test_abort_refused(self):
         """AbortJob after the switch is refused (OperationInvalid, as libvirt: the guest
         runs on the destination and a cancel would lose it); the migration completes."""
