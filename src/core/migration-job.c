@@ -608,6 +608,13 @@ static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean post
                 }
                 break;
         default:
+                if (postcopy && j->phase != JOB_PHASE_PREPARE) {
+                        /* No phase to restore the job in, but never kill a post-copy guest. */
+                        if (d->state == DOMAIN_STATE_RUNNING)
+                                recovery_command(d, "stop");
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                        return;
+                }
                 break;
         }
         /* Prepare (the guest never ran here), or a Finish whose answer the
