@@ -421,7 +421,8 @@ void migration_dest_stream_ended(Domain *d, const char *status) {
                 /* The guest runs here from now on, fetching missing pages on
                  * demand: journaled first, so that a restart keeps it. */
                 job->postcopy = TRUE;
-                migration_job_step(job, JOB_PHASE_POSTCOPY);
+                if (job->phase != JOB_PHASE_POSTCOPY)
+                        migration_job_step(job, JOB_PHASE_POSTCOPY);
                 migration_job_disarm_deadline(job);
                 qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL,
                                          on_postcopy_running, domain_ref_new(d));

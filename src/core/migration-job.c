@@ -499,6 +499,8 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j) {
         job->owner = g_strdup(j->owner);
         job->unattended = j->owner == NULL;
         job->postcopy = j->postcopy;
+        /* The journal does not say which settings the job changed: reset them all at its end. */
+        job->qemu_configured = TRUE;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
         d->job = job;
@@ -528,6 +530,9 @@ static void recovery_command(Domain *d, const char *command) {
 /* libvirt's rule: resume only a guest the migration paused, never one the
  * user had paused (or one whose reason is lost with a running QEMU). */
 static void recovery_resume(Domain *d, const MigrationJournal *j) {
+        /* The guest stays on this QEMU: the next job must start clean (libvirt
+         * resets the migration parameters in recovery too). */
+        reset_qemu(d, NULL);
         if (d->state != DOMAIN_STATE_PAUSED || j->paused_before ||
             (g_strcmp0(d->state_reason, "migration") != 0 && g_strcmp0(d->state_reason, "unknown") != 0))
                 return;

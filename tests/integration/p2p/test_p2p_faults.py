@@ -13,7 +13,7 @@ import subprocess
 
 import p2ptest
 import test_p2p
-from p2ptest import (P2PTestCase, MIGRATION_DEADLINE, DEADLINE,
+from p2ptest import (P2PTestCase, MIGRATION_DEADLINE, DEADLINE, holds_for,
                      recorder, snapshot_before, wait_until, pid_alive, log, harness)
 
 
@@ -172,6 +172,41 @@ class LinkCut(BreakDuringPerform):
     def test_link_dropped(self):
         """nftables in A's namespace drops every packet to and from B during Perform."""
         self.break_during_perform(lambda: self.net.nft(True), lambda: self.net.nft(False), self.silence())
+
+
+class SlowFinish(P2PTestCase):
+    """The destination daemon answers Finish3 late (SIGSTOP while the stream
+    runs, SIGCONT three phase_timeouts after it completed). The source daemon
+    drives its own job, so no deadline ends it; once Finish3 answers, Confirm3
+    stops the source QEMU. (Before: the deadline ended the source job as
+    "outcome unknown", and the missing job at Confirm3 was reported as
+    success with the paused source QEMU left next to the running one.)"""
+
+    a_config = {'migration': {'phase_timeout': 3}}
+    b_config = {'migration': {'phase_timeout': 3}}
+
+    def test_slow_finish(self):
+        self.bridge(self.b)
+        g = self.guest(self.a)
+        boot, src_pid = snapshot_before(g)
+        src_serial = g.serial
+        src_dom = g.dom(self.a)
+        src_dom.call('MigrateSetMaxSpeed', 'tu', (1, 0))
+        pending, dst_serial = self.migrate_start(g, self.a, self.b)
+        wait_until(lambda: pending.done or test_p2p.streaming(self.a, g.path), MIGRATION_DEADLINE,
+                   'the peer-to-peer stream to run')
+        self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
+        os.kill(self.b.proc.pid, signal.SIGSTOP)
+        try:
+            src_dom.call('MigrateSetMaxSpeed', 'tu', (0, 0))
+            wait_until(lambda: pending.done or src_dom.prop('JobPhase') != 'perform3', MIGRATION_DEADLINE,
+                       'the stream to complete')
+            holds_for(lambda: not pending.done, 9.0, 'MigrateToURI3 to wait for the stopped destination')
+        finally:
+            os.kill(self.b.proc.pid, signal.SIGCONT)
+        pending.wait(MIGRATION_DEADLINE + 60)
+        self.moved(g, self.b, src_serial, dst_serial, src_pid, boot)
+        g.destroy()
 
 
 if __name__ == '__main__':
