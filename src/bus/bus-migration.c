@@ -746,7 +746,7 @@ int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         params = migration_params_new_plain(NULL, dname, uri, bandwidth, flags, &gerror);
         if (!params)
                 return bus_error_set_gerror(error, gerror);
-        migration_perform2_async(d, params, cookie, sd_bus_message_get_sender(m), on_performed2,
+        migration_perform2_async(d, params, cookie, sd_bus_message_get_sender(m), TRUE, on_performed2,
                                  sd_bus_message_ref(m));
         return 1;
 }

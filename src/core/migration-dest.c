@@ -239,6 +239,15 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
                                         cookie->uuid, def->uuid);
                 return;
         }
+        /* The inactive definition for PERSIST_DEST: the caller's, or the
+         * source's from the Begin cookie. Checked now, not when Finish has
+         * the guest half-started. */
+        if (!mp->persistent_xml && cookie && cookie->persistent_xml)
+                mp->persistent_xml = g_strdup(cookie->persistent_xml);
+        if (mp->persistent_xml && !migration_persistent_xml_check(mp->persistent_xml, def->name, def->uuid, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
         d = g_hash_table_lookup(r->by_uuid, def->uuid);
         by_name = g_hash_table_lookup(r->by_name, def->name);
         if (by_name && by_name != d) {
@@ -333,23 +342,33 @@ static void finish_return(GTask *task, Domain *d) {
         g_task_return_pointer(task, g_strdup(domain_uuid(d)), g_free);
 }
 
-/* The guest runs here now: keep it, as PERSIST_DEST asks, and end the job
- * with the real downtime (source stop to our resume, wall clock). */
+/* Finish2 (protocol 2) or Finish3: libvirt's rules differ where the
+ * source may already be gone (protocol 2 stops it before Finish2). */
+static gboolean finish_is_v2(MigrationJob *job) {
+        return job->finish && g_task_get_source_tag(job->finish) == (gpointer) migration_finish2_async;
+}
+
+/* PERSIST_DEST: the inactive definition that came with the migration
+ * (persistent_xml, or the source's from the Begin cookie), else the live one. */
+static gboolean finish_persist(Domain *d, GError **error) {
+        MigrationParams *params = d->job->params;
+
+        if (!(params->flags & MIGRATE_PERSIST_DEST))
+                return TRUE;
+        if (params->persistent_xml)
+                return registry_persist_xml(d->registry, d, params->persistent_xml, error);
+        return registry_persist(d->registry, d, error);
+}
+
+/* The guest runs here now (or waits, PAUSED): end the job with the real
+ * downtime (source stop to our resume, wall clock). */
 static void finish_complete(Domain *d, gboolean running) {
         MigrationJob *job = d->job;
-        g_autoptr(GError) error = NULL;
         g_auto(GVariantDict) stats;
         GTask *task = g_steal_pointer(&job->finish);
-        guint flags = job->params->flags;
 
         domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
                          running ? "migrated" : "migration");
-        if ((flags & MIGRATE_PERSIST_DEST) && job->params->persistent_xml) {
-                if (!registry_persist_xml(d->registry, d, job->params->persistent_xml, &error))
-                        g_warning("Failed to define '%s' from persistent_xml: %s", domain_name(d),
-                                  error->message);
-        } else if ((flags & MIGRATE_PERSIST_DEST) && !registry_persist(d->registry, d, &error))
-                g_warning("Failed to make '%s' persistent: %s", domain_name(d), error->message);
         g_variant_dict_init(&stats, job->stats);
         if (job->source_stop_time_ms > 0)
                 g_variant_dict_insert(&stats, "downtime", "t",
@@ -363,40 +382,90 @@ static void finish_complete(Domain *d, gboolean running) {
         }
 }
 
+/* Finish fails and the incoming guest goes: the source still has it
+ * (paused), and Confirm cancelled lets it run there again. A definition
+ * this Finish made persistent goes with it. */
+static void finish_fail(Domain *d, const char *message, gboolean undo_persist) {
+        g_autoptr(GError) error = NULL;
+
+        migration_job_end(d, JOB_RESULT_FAILED, message);
+        if (undo_persist && domain_is_persistent(d) && !registry_undefine(d->registry, d, 0, &error))
+                g_warning("Failed to remove the definition of '%s' after a failed Finish: %s, ignoring",
+                          domain_name(d), error->message);
+        if (d->qemu)
+                qemu_process_kill(d->qemu, 0);
+}
+
+typedef struct {
+        DomainRef *ref;
+        gboolean undo_persist;       /* this Finish made the domain persistent */
+} FinishResume;
+
 static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
+        FinishResume *fr = user_data;
+        g_autoptr(DomainRef) ref = fr->ref;
+        gboolean undo_persist = fr->undo_persist;
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
         Domain *d = domain_ref_get(ref);
         g_autofree char *msg = NULL;
 
+        g_free(fr);
         if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
                 return;
         if (reply) {
                 finish_complete(d, TRUE);
                 return;
         }
-        /* The source still has the guest (paused): Confirm cancelled resumes it there. */
+        if (finish_is_v2(d->job)) {
+                /* libvirt's rule for protocol 2: the source may have stopped
+                 * its guest already, so this paused one may be the only copy. */
+                msg = g_strdup_printf("Failed to start the migrated guest: %s; it stays paused here, "
+                                      "where it may be the only copy: resume or destroy it",
+                                      error->message);
+                migration_job_end(d, JOB_RESULT_FAILED, msg);
+                return;
+        }
         msg = g_strdup_printf("Failed to start the migrated guest: %s", error->message);
-        migration_job_end(d, JOB_RESULT_FAILED, msg);
-        if (d->qemu)
-                qemu_process_kill(d->qemu, 0);
+        finish_fail(d, msg, undo_persist);
 }
 
 /* The stream is complete and Finish has been asked for. */
 static void finish_proceed(Domain *d) {
         MigrationJob *job = d->job;
+        g_autoptr(GError) error = NULL;
+        gboolean was_persistent = domain_is_persistent(d);
+        FinishResume *fr;
 
         if (job->postcopy && d->state == DOMAIN_STATE_RUNNING) {
+                /* The guest runs here already, and only here: nothing undoes that. */
+                if (!finish_persist(d, &error))
+                        g_warning("Failed to keep the definition of '%s' (PERSIST_DEST): %s", domain_name(d),
+                                  error->message);
                 finish_complete(d, TRUE);
                 return;
+        }
+        /* libvirt's order: the definition is safe before the vCPUs run. In
+         * protocol 3 a failure fails Finish while the source still holds
+         * the guest; protocol 2 goes on, as libvirt does, since its source
+         * may be gone. */
+        if (!finish_persist(d, &error)) {
+                g_autofree char *msg = g_strdup_printf("Failed to keep the definition of '%s' here (PERSIST_DEST): "
+                                                       "%s", domain_name(d), error->message);
+                if (!finish_is_v2(job)) {
+                        finish_fail(d, msg, FALSE);
+                        return;
+                }
+                g_warning("%s, ignoring (protocol 2)", msg);
         }
         if (job->params->flags & MIGRATE_PAUSED) {
                 finish_complete(d, FALSE);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_finish_resumed,
-                                 domain_ref_new(d));
+        fr = g_new0(FinishResume, 1);
+        fr->ref = domain_ref_new(d);
+        fr->undo_persist = !was_persistent && domain_is_persistent(d);
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_finish_resumed, fr);
 }
 
 static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -532,6 +601,9 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         gboolean job_postcopy;
         MigrationJob *job;
         Domain *d;
+
+        /* Which rules apply, for the steps that follow the stream. */
+        g_task_set_source_tag(task, v2 ? (gpointer) migration_finish2_async : (gpointer) migration_finish_async);
 
         if (cancelled) {
                 if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)

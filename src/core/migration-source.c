@@ -88,6 +88,41 @@ static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error)
         return g_steal_pointer(&def);
 }
 
+gboolean migration_persistent_xml_check(const char *xml, const char *name, const char *uuid, GError **error) {
+        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, error);
+
+        if (!def) {
+                g_prefix_error(error, "persistent_xml: ");
+                return FALSE;
+        }
+        if (!g_str_equal(def->uuid, uuid) || !g_str_equal(def->name, name)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "persistent_xml describes domain '%s' (UUID %s), but the migrated domain is "
+                            "'%s' (UUID %s) on the destination; pass that domain's definition", def->name,
+                            def->uuid, name, uuid);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+/* What PERSIST_DEST makes the destination's definition, as libvirt's
+ * "persistent" cookie data: persistent_xml when given, else the inactive
+ * definition (which DefineXML may have changed while the guest runs), under
+ * the destination's name. NULL for a transient domain: the destination then
+ * keeps the live definition. */
+static char *persistent_definition(Domain *d, MigrationParams *p, const char *name, GError **error) {
+        g_autoptr(DomainDef) def = NULL;
+
+        if (p->persistent_xml)
+                return migration_persistent_xml_check(p->persistent_xml, name, domain_uuid(d), error)
+                        ? g_strdup(p->persistent_xml) : NULL;
+        if (!d->def)
+                return NULL;
+        def = domain_def_copy(d->def);
+        domain_def_set_name(def, name);
+        return domain_def_format(def);
+}
+
 gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
                          GBytes **ret_cookie, GError **error) {
         g_autoptr(MigrationParams) p = params;
@@ -118,6 +153,17 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
                 return FALSE;
         cookie = migration_cookie_for_host(d->registry, def->name, def->uuid);
         cookie->ram_kib = (gint64) d->ram_kib;
+        if (p->persistent_xml || (p->flags & MIGRATE_PERSIST_DEST)) {
+                g_autoptr(GError) local = NULL;
+                cookie->persistent_xml = persistent_definition(d, p, def->name, &local);
+                if (local) {
+                        g_propagate_error(error, g_steal_pointer(&local));
+                        return FALSE;
+                }
+                /* A destination that would keep the live definition instead must refuse. */
+                if (cookie->persistent_xml)
+                        migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
+        }
         bytes = encode_cookie(cookie, error);
         if (!bytes)
                 return FALSE;
@@ -765,6 +811,7 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
 typedef struct {
         GTask *task;
         DomainRef *ref;
+        gboolean stop_source;
 } Perform2;
 
 static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -786,15 +833,19 @@ static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer use
                 g_task_return_new_error(p2->task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                         "The domain went away during Perform2");
                 g_object_unref(p2->task);
-        } else {
+        } else if (p2->stop_source) {
                 confirm_success(d, p2->task, d->job->params->flags);
+        } else {
+                /* Finish2 decides first: the guest waits here, paused. */
+                g_task_return_boolean(p2->task, TRUE);
+                g_object_unref(p2->task);
         }
         domain_ref_free(p2->ref);
         g_free(p2);
 }
 
 void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie_in, const char *owner,
-                              GAsyncReadyCallback callback, gpointer user_data) {
+                              gboolean stop_source, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) begin_params = g_new0(MigrationParams, 1);
         g_autoptr(GError) error = NULL;
@@ -812,6 +863,7 @@ void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie
         p2 = g_new0(Perform2, 1);
         p2->task = task;
         p2->ref = domain_ref_new(d);
+        p2->stop_source = stop_source;
         migration_perform_async(d, params, cookie_in, on_perform2_done, p2);
 }
 

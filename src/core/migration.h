@@ -68,16 +68,27 @@ void migration_prepare2_async(Registry *registry, MigrationParams *params /* con
  * Finish with migration_finish_finish(). */
 void migration_finish2_async(Registry *registry, MigrationParams *params /* consumed */, int retcode,
                              GAsyncReadyCallback callback, gpointer user_data);
-/* Perform2: Begin, Perform and, on success, the source side of Confirm in
- * one call: the source guest is stopped here when the stream completed. */
+/* Perform2: Begin, Perform and, with @stop_source, the source side of
+ * Confirm in one call: the source guest is stopped here when the stream
+ * completed (managed protocol 2, where the client calls Finish2 after it).
+ * Without @stop_source (peer-to-peer, which calls Finish2 itself) a
+ * completed stream leaves the guest paused here and the job in
+ * perform3_done, for migration_confirm_async() once Finish2 has answered.
+ * A failed stream lets the guest run here again either way. */
 void migration_perform2_async(Domain *domain, MigrationParams *params /* consumed */, GBytes *cookie_in,
-                              const char *owner, GAsyncReadyCallback callback, gpointer user_data);
+                              const char *owner, gboolean stop_source, GAsyncReadyCallback callback,
+                              gpointer user_data);
 gboolean migration_perform2_finish(GAsyncResult *result, GError **error);
 
 /* ---- Shared (migration-source.c) ---- */
 
 /* The cookie this host sends: domain and host identity, protocol 3. */
 MigrationCookie *migration_cookie_for_host(Registry *registry, const char *name, const char *uuid);
+/* persistent_xml (of PERSIST_DEST) must parse and describe the migrated
+ * domain as the destination knows it, @name and @uuid: MD_ERROR_INVALID_ARGS
+ * (or the parser's error) otherwise. Begin and Prepare check it, so that a
+ * wrong one fails before anything runs. */
+gboolean migration_persistent_xml_check(const char *xml, const char *name, const char *uuid, GError **error);
 /* Decodes a peer's cookie: malformed -> InvalidCookie; our own host UUID
  * -> SameHost; another domain than @uuid (when given) -> InvalidCookie. */
 MigrationCookie *migration_cookie_from_peer(Registry *registry, GBytes *bytes, const char *uuid,

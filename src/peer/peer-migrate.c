@@ -163,18 +163,18 @@ static int on_finished(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         p->slot = sd_bus_slot_unref(p->slot);
         if (sd_bus_message_is_method_error(reply, NULL))
                 p2p_fail(p, error_from_reply(reply, "Finish"));
-        else if (p->form != FORM_V2 && !cancelled &&
-                 (sd_bus_message_read(reply, "o", &path) < 0 || read_bytes(reply, &cookie) < 0))
+        else if (!cancelled && (sd_bus_message_read(reply, "o", &path) < 0 ||
+                                (p->form != FORM_V2 && read_bytes(reply, &cookie) < 0)))
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The peer's Finish answer is malformed"));
+        else if (!cancelled && g_str_equal(path, "/"))
+                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The destination's Finish returned no domain"));
         if (cookie) {
                 g_bytes_unref(p->cookie);
                 p->cookie = cookie;
         }
-        if (p->form == FORM_V2) {
-                /* Perform2 already stopped or kept the guest here. */
-                p2p_done(p);
-                return 0;
-        }
+        /* Protocol 2 too: only a domain from Finish2 lets the source guest
+         * stop (and go); without one it runs here again. */
         confirm(p);
         return 0;
 }
@@ -190,7 +190,7 @@ static void finish(P2P *p) {
                 name = d ? domain_name(d) : "";
         m = new_call(p, p->form == FORM_V3_PARAMS ? "Finish3Params" : p->form == FORM_V3 ? "Finish3" : "Finish2");
         if (!m)
-                return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish", p->form == FORM_V2 ? p2p_done : confirm);
+                return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish", confirm);
         switch (p->form) {
         case FORM_V3_PARAMS: {
                 g_auto(GVariantDict) dict;
@@ -220,7 +220,7 @@ static void finish(P2P *p) {
                         r = sd_bus_message_append(m, "sui", p->uri ? p->uri : "", p->params->flags, cancelled ? 1 : 0);
                 break;
         }
-        call_or_fail(p, m, r, on_finished, "Finish", p->form == FORM_V2 ? p2p_done : confirm);
+        call_or_fail(p, m, r, on_finished, "Finish", confirm);
 }
 
 /* ---- 3: Perform (here) ---- */
@@ -268,7 +268,7 @@ static void perform(P2P *p) {
         mp->migrate_uri = g_strdup(p->uri);
         mp->flags &= ~MIGRATE_PEER2PEER;
         if (p->form == FORM_V2)
-                migration_perform2_async(d, mp, p->cookie, NULL, on_performed2, p);
+                migration_perform2_async(d, mp, p->cookie, NULL, FALSE, on_performed2, p);
         else
                 migration_perform_async(d, mp, p->cookie, on_performed, p);
 }

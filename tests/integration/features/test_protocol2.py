@@ -11,6 +11,7 @@ import signal
 import socket
 
 import feattest
+import migtest
 from feattest import (FeatureTestCase, FGuest, LIVE, Pending, members, recorder, dcall, mcall, job_stats,
                       assert_moved, assert_runs_here, wait_until, pid_alive, log, find_qemu_pids,
                       MIGRATION_DEADLINE, SIGNAL_DEADLINE, DEADLINE)
@@ -33,11 +34,13 @@ class V2:
         self.cookie = self.uri = None
         self.pending = None
 
-    def prepare(self):
+    def prepare(self, edit=None):
         # Protocol 2 has no Begin: the source's XML, with the serial log of the "other host".
         xml = self.g.dom(self.src).xml()
         self.tc.assertIn(self.g.serial.path, xml)
         xml = xml.replace(self.g.serial.path, self.dst_serial)
+        if edit:
+            xml = edit(xml)
         cookie, uri = mcall(self.dst, 'Prepare2', 'sstsu', (xml, '', 0, '', self.flags), 'ays')
         self.cookie, self.uri = bytes(cookie), uri
         self.tc.assertRegex(uri, r'^tcp:127\.0\.0\.1:\d+$')
@@ -86,6 +89,38 @@ class Protocol2(FeatureTestCase):
         self.assertIs(src_dom.prop('Persistent'), True)
         self.assertEqual(job_stats(self.src, g.path, 1)[0], 'completed')
         self.assertEqual(job_stats(self.dst, g.path, 1)[0], 'completed')
+        g.destroy()
+
+    def test_finish_resume_fails(self):
+        """Finish2 cannot start the guest (another process write-locks the
+        destination's disk image): Perform2 stopped the source already, so
+        the destination keeps the guest paused (libvirt's protocol-2 rule)
+        instead of killing the only copy; once the lock is gone, Resume lets
+        it go on from where it stopped, memory intact."""
+        src_img = migtest.disk_image(self, 'source-disk.img')
+        dst_img = migtest.disk_image(self, 'destination-disk.img')
+        g = FGuest(self, self.src, devices_extra=migtest.disk_xml(src_img))
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        v = V2(self, g, self.src, self.dst)
+        v.prepare(edit=lambda xml: xml.replace(src_img, dst_img))
+        dst_pid = g.qemu_pid_with(v.dst_serial)
+        self.assertIsNotNone(dst_pid, 'Prepare2 started no incoming QEMU')
+        release = migtest.block_image_writes(self, dst_img)
+        v.perform_start()
+        v.perform_wait()
+        wait_until(lambda: not pid_alive(pid), DEADLINE, 'the source QEMU to exit after Perform2')
+        with self.assertDBusError('MigrationFailed', 'lock', 'paused'):
+            v.finish(0)
+        dst_dom = g.dom(self.dst)
+        self.assertEqual((dst_dom.prop('State'), dst_dom.prop('JobType')), ('paused', 'none'))
+        self.assertTrue(pid_alive(dst_pid), 'the destination killed the only copy of the guest')
+        self.assertEqual(find_qemu_pids(g.uuid), [dst_pid])
+        self.assertEqual(job_stats(self.dst, g.path, 1)[0], 'failed')
+        release()
+        dst_dom.resume()
+        g.moved_to(self.dst, v.dst_serial)
+        assert_moved(self, src_serial, g.serial, pid, boot)
         g.destroy()
 
     def assert_failed_and_cleaned(self, g, v, pid, boot, dst_pid, error):

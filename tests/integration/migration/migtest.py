@@ -22,9 +22,11 @@ condition-based waits. This module adds what migrations need:
 """
 
 import contextlib
+import fcntl
 import os
 import sys
 import time
+from xml.sax.saxutils import quoteattr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Appended, not prepended: the parent's test_*.py must not shadow ours.
@@ -247,6 +249,42 @@ class MigGuest:
             if dom.prop('State') != 'shutoff':
                 dcall(self.host, self.path, 'Destroy', 'u', (0,))
         wait_until(lambda: not any(pid_alive(p) for p in pids), DEADLINE, 'the QEMU of %s to exit' % self.name)
+
+
+def disk_image(tc, name, size=1 << 20):
+    """A raw disk image of @size bytes in the test's directory; its path."""
+    path = os.path.join(tc.workdir, name)
+    with open(path, 'wb') as f:
+        f.truncate(size)
+    return path
+
+
+def disk_xml(path):
+    """A <disk> for harness.guest_xml(devices_extra=): @path as raw virtio vda."""
+    return ("    <disk type='file' device='disk'>\n"
+            "      <driver name='qemu' type='raw'/>\n"
+            "      <source file=%s/>\n"
+            "      <target dev='vda' bus='virtio'/>\n"
+            "    </disk>" % quoteattr(path))
+
+
+def block_image_writes(tc, path):
+    """Holds a lock on @path where QEMU's image locking sees another user
+    that does not share write access (byte 200 + the bit of the write
+    permission): a QEMU that has the image open already, or opened it
+    inactive for an incoming migration, runs on; one that activates it
+    (cont after the stream) fails with 'Failed to get "write" lock'. Until
+    the returned function (also a clean-up of @tc) releases it."""
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 201)
+    state = {'fd': fd}
+
+    def release():
+        if state['fd'] is not None:
+            os.close(state['fd'])
+            state['fd'] = None
+    tc.addCleanup(release)
+    return release
 
 
 def recorder(host, path):

@@ -25,7 +25,10 @@ class Flags(MigrationTestCase):
         self.assertTrue(os.path.isfile(self.definition_file(self.dst, g.name)),
                         'no definition file in the destination\'s state directory')
         inactive = dom.call('GetXMLDesc', 'u', (2,), 's')[0]
-        self.assertIn(g.serial.path, inactive, 'the stored definition is not the destination XML')
+        # libvirt's rule: the source's inactive definition travels (not the
+        # live one the destination runs, which has the other serial log).
+        self.assertIn(g.serials[-2].path, inactive, 'the stored definition is not the source\'s')
+        self.assertNotIn(g.serial.path, inactive, 'the stored definition is the live one')
         # The source keeps its own definition (no UNDEFINE_SOURCE).
         self.assertTrue(g.dom(self.src).prop('Persistent'))
         self.assertEqual(g.dom(self.src).prop('State'), 'shutoff')
@@ -43,6 +46,91 @@ class Flags(MigrationTestCase):
         self.assertEqual(g.dom(self.dst).prop('State'), 'shutoff')
         self.dst.restart()
         self.assertEqual(self.dst.lookup(g.name).path, g.path)
+
+    def test_persist_dest_inactive_definition(self):
+        """PERSIST_DEST keeps the source's inactive definition: one that
+        DefineXML changed while the guest ran arrives changed, and the live
+        definition stays as it was."""
+        g = MigGuest(self, self.src)
+        self.src.define(g.xml(title='changed while running'))
+        src_dom = g.dom(self.src)
+        self.assertIn('changed while running', src_dom.call('GetXMLDesc', 'u', (2,), 's')[0])
+        self.assertNotIn('changed while running', src_dom.xml())
+        self.migrate_observed(g, self.src, self.dst, flags=LIVE | PERSIST_DEST)
+        dom = g.dom(self.dst)
+        self.assertTrue(dom.prop('Persistent'))
+        inactive = dom.call('GetXMLDesc', 'u', (2,), 's')[0]
+        self.assertIn('changed while running', inactive, 'the destination lost the changed inactive definition')
+        with open(self.definition_file(self.dst, g.name)) as f:
+            self.assertIn('changed while running', f.read())
+        self.assertNotIn('changed while running', dom.xml(), 'the live definition changed')
+        g.destroy()
+        self.assertIn('changed while running', dom.xml())
+
+    def test_persist_dest_fails(self):
+        """A destination that cannot store the definition (its file is a
+        directory): Finish3 fails before the guest runs there, the incoming
+        QEMU goes, Confirm3(cancelled) lets the guest go on at the source,
+        which keeps its definition despite UNDEFINE_SOURCE."""
+        g = MigGuest(self, self.src)
+        boot, src_pid = migtest.snapshot_before(g)
+        blocker = self.definition_file(self.dst, g.name)
+        os.makedirs(blocker)
+        dst_serial = g.next_serial_path()
+        m = migtest.Managed(self, g, self.src, self.dst, flags=LIVE | PERSIST_DEST | UNDEFINE_SOURCE,
+                            dest_xml=g.xml(serial_path=dst_serial))
+        m.begin()
+        m.prepare()
+        dst_pid = g.qemu_pid_with(dst_serial)
+        self.assertIsNotNone(dst_pid, 'Prepare3 started no incoming QEMU')
+        m.perform_start()
+        m.perform_wait()
+        with self.assertDBusError('MigrationFailed', blocker, 'Is a directory'):
+            m.finish()
+        wait_until(lambda: not migtest.pid_alive(dst_pid), DEADLINE, 'the incoming QEMU to be killed')
+        self.assertEqual(self.dst.list_domains(0), [], 'the destination kept the domain')
+        self.assertTrue(os.path.isdir(blocker))
+        # The guest never ran on the destination.
+        self.assertIsNone(harness.SerialLog(dst_serial).last_counter(), 'the guest counted on the destination')
+        m.confirm(cancelled=True)
+        assert_runs_here(self, g, self.src, [src_pid], ' after the failed Finish3')
+        self.assertEqual(g.serial.boot_ids(), [boot])
+        g.serial.assert_continuous()
+        self.assertTrue(g.dom(self.src).prop('Persistent'), 'the source lost its definition')
+        self.assertTrue(os.path.isfile(self.definition_file(self.src, g.name)))
+        g.destroy()
+
+    def test_persistent_xml_mismatch(self):
+        """persistent_xml of another domain (UUID or name) is refused by
+        Begin3 and by Prepare3 with InvalidArgs naming both; nothing starts."""
+        g = MigGuest(self, self.src, profile='light')
+        pid = g.qemu_pids()
+        src_dom = g.dom(self.src)
+        other_uuid = harness.guest_xml(g.name, '00000000-1111-2222-3333-444444444444', g.serial.path)
+        other_name = g.xml(name='someone-else')
+        flags = LIVE | PERSIST_DEST
+        for xml, part in ((other_uuid, '00000000-1111-2222-3333-444444444444'), (other_name, 'someone-else')):
+            with self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', 'persistent_xml', part, g.uuid):
+                src_dom.call('Begin3Params', 'a{sv}u',
+                             (migtest.variant_dict({'persistent_xml': ('s', xml)}), flags), 'say')
+            self.assertEqual(src_dom.prop('JobType'), 'none', 'a refused Begin3 started a job')
+        with self.assertDBusError('InvalidXML', 'persistent_xml'):
+            src_dom.call('Begin3Params', 'a{sv}u',
+                         (migtest.variant_dict({'persistent_xml': ('s', '<domain>')}), flags), 'say')
+
+        m = migtest.Managed(self, g, self.src, self.dst, flags=flags,
+                            dest_xml=g.xml(serial_path=g.next_serial_path()))
+        m.begin()
+        for xml, part in ((other_uuid, '00000000-1111-2222-3333-444444444444'), (other_name, 'someone-else')):
+            p = {'destination_xml': ('s', m.xml), 'persistent_xml': ('s', xml)}
+            with self.assertDBusError('org.freedesktop.DBus.Error.InvalidArgs', 'persistent_xml', part):
+                migtest.mcall(self.dst, 'Prepare3Params', 'a{sv}ayu', (migtest.variant_dict(p), m.cookie, flags),
+                              'ays')
+            self.assertEqual(self.dst.list_domains(0), [], 'a refused Prepare3 left a domain')
+            self.assertEqual(g.qemu_pids(), pid, 'a refused Prepare3 started QEMU')
+        m.confirm(cancelled=True)
+        assert_runs_here(self, g, self.src, pid, ' after the refused phases')
+        g.destroy()
 
     def test_undefine_source(self):
         """UNDEFINE_SOURCE: the source's (persistent) domain is removed after Confirm3."""

@@ -410,6 +410,52 @@ class Negotiation(P2PTestCase):
         self.assertEqual(self.daemon_log(b).count('from peer'), relayed, 'a phase reached b despite the ProtocolMismatch')
 
 
+class Protocol2FinishFails(P2PTestCase):
+    # b accepts protocol 2 only.
+    b_config = {'migration': {'protocol_versions': '2'}}
+
+    def test_finish2_fails(self):
+        """Peer-to-peer with protocol 2; Finish2 fails after a complete
+        stream (another process write-locks b's disk image, so b cannot start
+        the guest). The source stops its guest only when Finish2 returns a
+        domain: here the guest runs on at a in the same QEMU, memory intact,
+        and keeps its definition despite UNDEFINE_SOURCE; b keeps its copy
+        paused (protocol 2's rule), nothing counted there."""
+        self.bridge(self.b)
+        src_img = p2ptest.migtest.disk_image(self, 'a-disk.img')
+        dst_img = p2ptest.migtest.disk_image(self, 'b-disk.img')
+        g = self.guest(self.a, profile='light', devices_extra=p2ptest.migtest.disk_xml(src_img))
+        boot, src_pid = snapshot_before(g)
+        dst_serial = g.next_serial_path()
+        dest_xml = g.xml(serial_path=dst_serial).replace(src_img, dst_img)
+        p2ptest.migtest.block_image_writes(self, dst_img)
+        with recorder(self.a, g.path) as rec:
+            pending, _ = self.migrate_start(g, self.a, self.b, flags=LIVE | PEER2PEER | p2ptest.migtest.UNDEFINE_SOURCE,
+                                           params={'destination_xml': ('s', dest_xml)})
+            self.assertMigrateError(pending, 'MigrationFailed', 'Finish', 'lock')
+            self.assertJobFailed(rec)
+            self.assertIn('perform3_done', phases_seen(rec.signals))
+        self.assertIn('with protocol 2', self.daemon_log(self.a))
+        dom = g.dom(self.a)
+        wait_until(lambda: dom.prop('State') == 'running' and dom.prop('JobType') == 'none', DEADLINE,
+                   'the guest to run on at a')
+        counter_rises_while(self, g)
+        g.serial.check_not_corrupt()
+        self.assertEqual(g.serial.boot_ids(), [boot])
+        g.serial.assert_continuous()
+        self.assertIs(dom.prop('Persistent'), True, 'a lost the definition')
+        # b: its copy waits, paused, without a job; it never ran.
+        ddom = g.dom(self.b)
+        self.assertEqual((ddom.prop('State'), ddom.prop('JobType')), ('paused', 'none'))
+        dst_pids = [p for p in g.qemu_pids() if p != src_pid]
+        self.assertEqual(len(dst_pids), 1, 'expected the paused copy on b, found %r' % dst_pids)
+        self.assertIsNone(harness.SerialLog(dst_serial).last_counter(), 'the guest ran on b')
+        ddom.call('Destroy', 'u', (0,))
+        wait_until(lambda: not pid_alive(dst_pids[0]), DEADLINE, "b's copy to be destroyed")
+        self.assertStaysHere(g, self.a, src_pid, ' after the failed Finish2')
+        g.destroy()
+
+
 class DirectRefused(P2PTestCase):
 
     def test_direct_refused(self):
