@@ -11,6 +11,10 @@
  *     "hostname": "src.example.org",            required, 1 to 255 bytes
  *     "host_uuid": "4a802f00-…",                required UUID
  *     "protocol": 3,                            required, 2 or 3
+ *     "phase": "finish3",                       optional, the phase whose answer carries the
+ *                                               cookie: begin3, prepare3, perform3 or finish3
+ *                                               (a receiver checks only what it knows); 1 to 64
+ *                                               of A-Z a-z 0-9 . _ -
  *     "features": [                             required, may be empty; names unique,
  *       {"name": "stats", "mandatory": false}   1 to 64 of A-Z a-z 0-9 . _ -
  *     ],
@@ -18,7 +22,9 @@
  *     "stats": {                                optional, an a{sv}: key -> typed value
  *       "downtime": {"type": "t", "value": 48}  type one of t x u i d b s; the value
  *     },                                        in range, a t above 2^63-1 as a decimal string
- *     "persistent_xml": "<domain …>…</domain>", optional
+ *     "persistent_xml": "<domain …>…</domain>", optional: the definition PERSIST_DEST
+ *                                               keeps (Begin, with PERSIST_DEST) or OFFLINE
+ *                                               moves (Perform)
  *     "ram_kib": 524296                         optional integer >= 0: the RAM the source's QEMU
  *   }                                           was given, which the destination's must match
  *
@@ -84,6 +90,7 @@ void migration_cookie_free(MigrationCookie *cookie) {
         g_free(cookie->uuid);
         g_free(cookie->hostname);
         g_free(cookie->host_uuid);
+        g_free(cookie->phase);
         g_clear_pointer(&cookie->features, g_ptr_array_unref);
         g_clear_pointer(&cookie->stats, g_variant_unref);
         g_free(cookie->persistent_xml);
@@ -183,6 +190,9 @@ static gboolean check_fields(const MigrationCookie *cookie, GError **error) {
                 check_string(cookie->hostname, "hostname", HOSTNAME_MAX_BYTES, error) &&
                 check_uuid(cookie->host_uuid, "host_uuid", error) &&
                 check_protocol(cookie->protocol, error) &&
+                (!cookie->phase || is_identifier(cookie->phase) ||
+                 invalid(error, "Migration cookie member 'phase' is not a phase name; a phase name is 1 to "
+                         "%d characters of A-Z, a-z, 0-9, '.', '_' and '-'", IDENTIFIER_MAX_BYTES)) &&
                 (cookie->source_stop_time_ms >= 0 ||
                  invalid(error, "Migration cookie member 'source_stop_time_ms' is negative")) &&
                 (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
@@ -312,6 +322,8 @@ GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
         add_string_member(builder, "hostname", cookie->hostname);
         add_string_member(builder, "host_uuid", host_uuid);
         add_int_member(builder, "protocol", cookie->protocol);
+        if (cookie->phase)
+                add_string_member(builder, "phase", cookie->phase);
 
         json_builder_set_member_name(builder, "features");
         json_builder_begin_array(builder);
@@ -758,6 +770,9 @@ MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
         if (!get_integer(object, "protocol", TRUE, &protocol, error) || !check_protocol(protocol, error))
                 return NULL;
         cookie->protocol = (guint) protocol;
+        if (!get_string(object, "phase", FALSE, &s, error))
+                return NULL;
+        cookie->phase = g_strdup(s);
         if (!get_integer(object, "source_stop_time_ms", FALSE, &cookie->source_stop_time_ms, error))
                 return NULL;
         node = json_object_get_member(object, "stats");

@@ -27,6 +27,8 @@ typedef struct {
         char *host_uuid;         /* sender's host identity; equal on both sides = SameHost;
                                   * lower-case when decoded */
         guint protocol;          /* 2 or 3 */
+        char *phase;             /* nullable: the phase whose answer carries the cookie
+                                  * ("begin3", "prepare3", "perform3", "finish3") */
         GPtrArray *features;     /* MigrationCookieFeature*, owned; unknown optional ones included */
         /* Source statistics after Perform, from which the destination computes
          * the real downtime: wall-clock ms (g_get_real_time()/1000) at which

@@ -121,7 +121,7 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
         if (!d || !d->job)
                 return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                    "The incoming migration was cancelled during Prepare3"));
-        cookie = migration_cookie_for_host(d->registry, domain_name(d), domain_uuid(d));
+        cookie = migration_cookie_for_host(d->registry, "prepare3", domain_name(d), domain_uuid(d));
         bytes = migration_cookie_encode(cookie, &error);
         if (!bytes)
                 return prepare_fail(p, g_steal_pointer(&error));
@@ -271,7 +271,7 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (mp->flags & MIGRATE_OFFLINE) {
                 /* Only the definition moves, in Finish3: nothing to start here. */
-                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(r, def->name, def->uuid);
+                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(r, "prepare3", def->name, def->uuid);
                 GBytes *bytes = migration_cookie_encode(ours, &error);
                 if (!bytes) {
                         g_task_return_error(task, g_steal_pointer(&error));
@@ -330,7 +330,8 @@ gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, cha
 /* ---- Finish ---- */
 
 static void finish_return(GTask *task, Domain *d) {
-        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(d->registry, domain_name(d), domain_uuid(d));
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(d->registry, "finish3", domain_name(d),
+                                                                      domain_uuid(d));
         g_autoptr(GError) error = NULL;
         GBytes *bytes = migration_cookie_encode(cookie, &error);
 

@@ -18,9 +18,10 @@
 
 static const char *const known_features[] = { "stats", "persistent-xml", NULL };
 
-MigrationCookie *migration_cookie_for_host(Registry *r, const char *name, const char *uuid) {
+MigrationCookie *migration_cookie_for_host(Registry *r, const char *phase, const char *name, const char *uuid) {
         MigrationCookie *cookie = migration_cookie_new();
 
+        cookie->phase = g_strdup(phase);
         cookie->name = g_strdup(name);
         cookie->uuid = g_strdup(uuid);
         cookie->hostname = g_strdup(r->config->hostname);
@@ -151,7 +152,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         def = destination_def(d, p, error);
         if (!def)
                 return FALSE;
-        cookie = migration_cookie_for_host(d->registry, def->name, def->uuid);
+        cookie = migration_cookie_for_host(d->registry, "begin3", def->name, def->uuid);
         cookie->ram_kib = (gint64) d->ram_kib;
         if (p->persistent_xml || (p->flags & MIGRATE_PERSIST_DEST)) {
                 g_autoptr(GError) local = NULL;
@@ -264,7 +265,7 @@ static void perform_offline(Domain *d, MigrationJob *job) {
         GTask *task = g_steal_pointer(&job->perform);
         GBytes *bytes;
 
-        cookie = migration_cookie_for_host(d->registry,
+        cookie = migration_cookie_for_host(d->registry, "perform3",
                                            job->params->destination_name ? job->params->destination_name
                                                                          : domain_name(d),
                                            domain_uuid(d));
@@ -445,7 +446,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         /* The name the destination knows the guest by, for Finish3. */
-        cookie = migration_cookie_for_host(d->registry,
+        cookie = migration_cookie_for_host(d->registry, "perform3",
                                            job->params->destination_name ? job->params->destination_name
                                                                          : domain_name(d),
                                            domain_uuid(d));
@@ -576,9 +577,21 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                         g_object_unref(task);
                         return;
                 }
-                cookie = migration_cookie_from_peer(d->registry, cookie_in, NULL, &error);
-                if (!cookie) {
+                /* No cookie: the caller saw Finish2 return the domain itself. */
+                cookie = cookie_in ? migration_cookie_from_peer(d->registry, cookie_in, NULL, &error) : NULL;
+                if (cookie_in && !cookie) {
                         g_task_return_error(task, g_steal_pointer(&error));
+                        g_object_unref(task);
+                        return;
+                }
+                /* Only Finish's answer says that the guest runs there now (a
+                 * failed Finish returns no cookie): the cookie of another
+                 * phase must not stop and undefine the guest here. */
+                if (cookie && cookie->phase && !g_str_equal(cookie->phase, "finish3")) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                                "Confirm3 of a successful migration needs the cookie that "
+                                                "Finish3 returned, not the one of %s; if Finish3 failed, "
+                                                "confirm with cancelled=true", cookie->phase);
                         g_object_unref(task);
                         return;
                 }

@@ -23,8 +23,11 @@ void migration_perform_async(Domain *domain, MigrationParams *params /* consumed
                              GAsyncReadyCallback callback, gpointer user_data);
 GBytes *migration_perform_finish(GAsyncResult *result, GError **error);
 
-/* Phase 5: success stops the source QEMU (completes when it has gone);
- * @cancelled lets the guest run here again. */
+/* Phase 5: success stops the source QEMU (completes when it has gone) and
+ * undefines it with UNDEFINE_SOURCE; it needs the cookie of a successful
+ * Finish3 (@cookie_in NULL only from a caller that saw Finish2 return the
+ * domain itself: peer-to-peer protocol 2). @cancelled lets the guest run
+ * here again. */
 void migration_confirm_async(Domain *domain, MigrationParams *params /* consumed */, GBytes *cookie_in,
                              gboolean cancelled, GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_confirm_finish(GAsyncResult *result, GError **error);
@@ -82,8 +85,10 @@ gboolean migration_perform2_finish(GAsyncResult *result, GError **error);
 
 /* ---- Shared (migration-source.c) ---- */
 
-/* The cookie this host sends: domain and host identity, protocol 3. */
-MigrationCookie *migration_cookie_for_host(Registry *registry, const char *name, const char *uuid);
+/* The cookie this host sends in the answer of @phase ("begin3",
+ * "prepare3", "perform3", "finish3"): domain and host identity, protocol 3. */
+MigrationCookie *migration_cookie_for_host(Registry *registry, const char *phase, const char *name,
+                                           const char *uuid);
 /* persistent_xml (of PERSIST_DEST) must parse and describe the migrated
  * domain as the destination knows it, @name and @uuid: MD_ERROR_INVALID_ARGS
  * (or the parser's error) otherwise. Begin and Prepare check it, so that a

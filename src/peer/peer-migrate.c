@@ -149,7 +149,9 @@ static void confirm(P2P *p) {
                 p2p_done(p);
                 return;
         }
-        migration_confirm_async(d, params_copy(p->params), p->cookie, p->error != NULL, on_confirmed, p);
+        /* Finish2 returns no cookie: its domain path said it all. */
+        migration_confirm_async(d, params_copy(p->params), p->form == FORM_V2 ? NULL : p->cookie, p->error != NULL,
+                                on_confirmed, p);
 }
 
 /* ---- 4: Finish (there) ---- */

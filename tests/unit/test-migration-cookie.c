@@ -119,6 +119,7 @@ static MigrationCookie *full_cookie(void) {
         cookie->hostname = g_strdup("src.example.org");
         cookie->host_uuid = g_strdup(HOST_UUID);
         cookie->protocol = 3;
+        cookie->phase = g_strdup("perform3");
         cookie->source_stop_time_ms = 1700000000123;
         migration_cookie_add_feature(cookie, "stats", FALSE);
         migration_cookie_add_feature(cookie, "migration-params", TRUE);
@@ -148,6 +149,7 @@ static void assert_cookies_equal(const MigrationCookie *a, const MigrationCookie
         g_assert_cmpstr(a->hostname, ==, b->hostname);
         g_assert_cmpstr(a->host_uuid, ==, b->host_uuid);
         g_assert_cmpuint(a->protocol, ==, b->protocol);
+        g_assert_cmpstr(a->phase, ==, b->phase);
         g_assert_cmpint(a->source_stop_time_ms, ==, b->source_stop_time_ms);
         g_assert_cmpuint(a->features->len, ==, b->features->len);
         for (guint i = 0; i < a->features->len; i++) {
@@ -351,6 +353,19 @@ static void test_golden_forward_compat(void) {
         g_assert_cmpuint(g_variant_n_children(cookie->stats), ==, 1);
         downtime = lookup_stat(cookie, "downtime", "t");
         g_assert_cmpuint(g_variant_get_uint64(downtime), ==, 48);
+}
+
+/* The answer of Finish3, the only cookie a successful Confirm3 takes. */
+static void test_golden_finish(void) {
+        g_autofree char *json = read_golden("v1-finish.json");
+        g_autoptr(MigrationCookie) cookie = decode_ok(json);
+
+        g_assert_cmpstr(cookie->name, ==, "vm1");
+        g_assert_cmpuint(cookie->protocol, ==, 3);
+        g_assert_cmpstr(cookie->phase, ==, "finish3");
+        g_assert_cmpuint(cookie->features->len, ==, 0);
+        g_assert_null(cookie->persistent_xml);
+        assert_reencodes_to(cookie, json);
 }
 
 /* ---- Malformed input ---- */
@@ -809,6 +824,30 @@ static void set_stats(MigrationCookie *cookie, GVariant *stats) {
         cookie->stats = g_variant_ref_sink(stats);
 }
 
+/* "phase" is optional (older senders write none) and a name: what a
+ * receiver does not know it only compares. */
+static void test_phase(void) {
+        g_autoptr(MigrationCookie) absent = decode_ok(BASE);
+        g_autofree char *newer = base_with("phase", "\"finish4\"");
+        g_autoptr(MigrationCookie) unknown = decode_ok(newer);
+        g_autoptr(MigrationCookie) cookie = full_cookie();
+
+        g_assert_null(absent->phase);
+        g_assert_cmpstr(unknown->phase, ==, "finish4");
+        assert_member_invalid("phase", "3", "Migration cookie member 'phase' must be a string, not an integer");
+        assert_member_invalid("phase", "null", "Migration cookie member 'phase' must be a string, not null");
+        assert_member_invalid("phase", "\"\"", "'phase' is not a phase name");
+        assert_member_invalid("phase", "\"finish 3\"", "'phase' is not a phase name");
+
+        g_free(cookie->phase);
+        cookie->phase = g_strdup("finish/3");
+        assert_encode_invalid(cookie, "'phase' is not a phase name");
+        g_clear_pointer(&cookie->phase, g_free);
+        g_clear_pointer(&absent, migration_cookie_free);
+        absent = round_trip(cookie, NULL);
+        g_assert_null(absent->phase);
+}
+
 static void test_encode_invalid(void) {
         g_autoptr(MigrationCookie) cookie = full_cookie();
         MigrationCookieFeature *duplicate;
@@ -947,6 +986,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-cookie/golden/full", test_golden_full);
         g_test_add_func("/migration-cookie/golden/minimal", test_golden_minimal);
         g_test_add_func("/migration-cookie/golden/forward-compat", test_golden_forward_compat);
+        g_test_add_func("/migration-cookie/golden/finish", test_golden_finish);
         g_test_add_func("/migration-cookie/decode/size", test_decode_size);
         g_test_add_func("/migration-cookie/decode/not-json", test_decode_not_json);
         g_test_add_func("/migration-cookie/decode/truncated", test_decode_truncated);
@@ -963,6 +1003,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-cookie/decode/stats", test_decode_stats);
         g_test_add_func("/migration-cookie/decode/stats-accepted", test_decode_stats_accepted);
         g_test_add_func("/migration-cookie/decode/optional-members", test_decode_optional_members);
+        g_test_add_func("/migration-cookie/phase", test_phase);
         g_test_add_func("/migration-cookie/encode/invalid", test_encode_invalid);
         g_test_add_func("/migration-cookie/encode/size-limit", test_encode_size_limit);
         g_test_add_func("/migration-cookie/features-api", test_features_api);

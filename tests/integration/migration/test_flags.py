@@ -67,12 +67,11 @@ class Flags(MigrationTestCase):
         g.destroy()
         self.assertIn('changed while running', dom.xml())
 
-    def test_persist_dest_fails(self):
-        """A destination that cannot store the definition (its file is a
-        directory): Finish3 fails before the guest runs there, the incoming
-        QEMU goes, Confirm3(cancelled) lets the guest go on at the source,
-        which keeps its definition despite UNDEFINE_SOURCE."""
-        g = MigGuest(self, self.src)
+    def failed_finish(self, g):
+        """A migration with PERSIST_DEST|UNDEFINE_SOURCE to a destination
+        that cannot store the definition (its file is a directory): Finish3
+        fails before the guest runs there and the incoming QEMU goes.
+        Returns (the migration, the Prepare3 cookie, boot id, source QEMU)."""
         boot, src_pid = migtest.snapshot_before(g)
         blocker = self.definition_file(self.dst, g.name)
         os.makedirs(blocker)
@@ -80,7 +79,7 @@ class Flags(MigrationTestCase):
         m = migtest.Managed(self, g, self.src, self.dst, flags=LIVE | PERSIST_DEST | UNDEFINE_SOURCE,
                             dest_xml=g.xml(serial_path=dst_serial))
         m.begin()
-        m.prepare()
+        prepare_cookie, _ = m.prepare()
         dst_pid = g.qemu_pid_with(dst_serial)
         self.assertIsNotNone(dst_pid, 'Prepare3 started no incoming QEMU')
         m.perform_start()
@@ -88,16 +87,42 @@ class Flags(MigrationTestCase):
         with self.assertDBusError('MigrationFailed', blocker, 'Is a directory'):
             m.finish()
         wait_until(lambda: not migtest.pid_alive(dst_pid), DEADLINE, 'the incoming QEMU to be killed')
-        self.assertEqual(self.dst.list_domains(0), [], 'the destination kept the domain')
+        wait_until(lambda: self.dst.list_domains(0) == [], DEADLINE, 'the destination to forget the domain')
         self.assertTrue(os.path.isdir(blocker))
         # The guest never ran on the destination.
         self.assertIsNone(harness.SerialLog(dst_serial).last_counter(), 'the guest counted on the destination')
-        m.confirm(cancelled=True)
+        return m, prepare_cookie, boot, src_pid
+
+    def assert_kept_at_source(self, g, boot, src_pid):
         assert_runs_here(self, g, self.src, [src_pid], ' after the failed Finish3')
         self.assertEqual(g.serial.boot_ids(), [boot])
         g.serial.assert_continuous()
         self.assertTrue(g.dom(self.src).prop('Persistent'), 'the source lost its definition')
         self.assertTrue(os.path.isfile(self.definition_file(self.src, g.name)))
+
+    def test_persist_dest_fails(self):
+        """A destination that cannot store the definition: Finish3 fails,
+        Confirm3(cancelled) lets the guest go on at the source, which keeps
+        its definition despite UNDEFINE_SOURCE."""
+        g = MigGuest(self, self.src)
+        m, _, boot, src_pid = self.failed_finish(g)
+        m.confirm(cancelled=True)
+        self.assert_kept_at_source(g, boot, src_pid)
+        g.destroy()
+
+    def test_confirm_needs_finish_cookie(self):
+        """After a failed Finish3 a client that confirms success anyway,
+        with the last cookie the destination gave (Prepare3's), is refused:
+        only Finish3's cookie stops and undefines the source. Confirm3
+        (cancelled) then lets the guest go on there, definition kept."""
+        g = MigGuest(self, self.src)
+        m, prepare_cookie, boot, src_pid = self.failed_finish(g)
+        with self.assertDBusError('OperationInvalid', 'Finish3', 'cancelled'):
+            m.confirm(cookie=prepare_cookie)
+        self.assertEqual(g.dom(self.src).prop('JobPhase'), 'perform3_done')
+        self.assertTrue(migtest.pid_alive(src_pid), 'the refused Confirm3 stopped the source')
+        m.confirm(cancelled=True)
+        self.assert_kept_at_source(g, boot, src_pid)
         g.destroy()
 
     def test_persistent_xml_mismatch(self):
