@@ -110,6 +110,35 @@ class Flags(MigrationTestCase):
         self.assert_kept_at_source(g, boot, src_pid)
         g.destroy()
 
+    def test_persist_dest_start_fails(self):
+        """Finish3 stores the definition first, then cannot start the guest
+        (another process write-locks the destination's disk image): Finish3
+        fails and takes that definition back, so the destination keeps
+        nothing; Confirm3(cancelled) lets the guest go on at the source."""
+        src_img = migtest.disk_image(self, 'source-disk.img')
+        dst_img = migtest.disk_image(self, 'destination-disk.img')
+        g = MigGuest(self, self.src, devices_extra=migtest.disk_xml(src_img))
+        boot, src_pid = migtest.snapshot_before(g)
+        dst_serial = g.next_serial_path()
+        m = migtest.Managed(self, g, self.src, self.dst, flags=LIVE | PERSIST_DEST,
+                            dest_xml=g.xml(serial_path=dst_serial).replace(src_img, dst_img))
+        m.begin()
+        m.prepare()
+        dst_pid = g.qemu_pid_with(dst_serial)
+        self.assertIsNotNone(dst_pid, 'Prepare3 started no incoming QEMU')
+        migtest.block_image_writes(self, dst_img)
+        m.perform_start()
+        m.perform_wait()
+        with self.assertDBusError('MigrationFailed', 'lock'):
+            m.finish()
+        wait_until(lambda: not migtest.pid_alive(dst_pid), DEADLINE, 'the incoming QEMU to be killed')
+        wait_until(lambda: self.dst.list_domains(0) == [], DEADLINE, 'the destination to forget the domain')
+        self.assertFalse(os.path.exists(self.definition_file(self.dst, g.name)),
+                         'the destination kept the definition of a guest it could not start')
+        m.confirm(cancelled=True)
+        self.assert_kept_at_source(g, boot, src_pid)
+        g.destroy()
+
     def test_confirm_needs_finish_cookie(self):
         """After a failed Finish3 a client that confirms success anyway,
         with the last cookie the destination gave (Prepare3's), is refused:
