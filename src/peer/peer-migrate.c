@@ -149,6 +149,9 @@ static void confirm(P2P *p) {
                 p2p_done(p);
                 return;
         }
+        /* JobCompleted says why, also when the stream itself went well. */
+        if (p->error && !d->job->error)
+                d->job->error = g_strdup(p->error->message);
         /* Finish2 returns no cookie: its domain path said it all. */
         migration_confirm_async(d, params_copy(p->params), p->form == FORM_V2 ? NULL : p->cookie, p->error != NULL,
                                 on_confirmed, p);

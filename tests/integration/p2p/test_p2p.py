@@ -434,6 +434,7 @@ class Protocol2FinishFails(P2PTestCase):
                                            params={'destination_xml': ('s', dest_xml)})
             self.assertMigrateError(pending, 'MigrationFailed', 'Finish', 'lock')
             self.assertJobFailed(rec)
+            self.assertIn('lock', members(rec.signals, 'JobCompleted')[0].args[0]['errmsg'])
             self.assertIn('perform3_done', phases_seen(rec.signals))
         self.assertIn('with protocol 2', self.daemon_log(self.a))
         dom = g.dom(self.a)
