@@ -27,6 +27,7 @@ typedef struct {
         char *xml;                   /* from Begin, for Prepare */
         GBytes *cookie;              /* the latest cookie */
         char *uri;                   /* from Prepare, for Perform */
+        gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
         guint keepalive_interval_ms, keepalive_timeout_ms;
         GError *error;               /* the first failure: what the caller gets */
         sd_bus_slot *slot;
@@ -139,6 +140,12 @@ static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_da
 static void confirm(P2P *p) {
         Domain *d = domain_ref_get(p->ref);
 
+        /* A failed Perform2 ended its own job, or started none (a job there
+         * now is someone else's): nothing to confirm; its error says why. */
+        if (d && p->form == FORM_V2 && !p->performed2) {
+                p2p_done(p);
+                return;
+        }
         /* The job ended without this Confirm (the guest's QEMU exited, or
          * someone aborted it): whatever happened, it is no success. */
         if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_OUT) {
@@ -250,6 +257,8 @@ static void on_performed2(GObject *source, GAsyncResult *result, gpointer user_d
 
         if (!migration_perform2_finish(result, &error))
                 p2p_fail(p, error);
+        else
+                p->performed2 = TRUE;
         finish(p);
 }
 

@@ -457,6 +457,27 @@ class Protocol2FinishFails(P2PTestCase):
         g.destroy()
 
 
+    def test_job_of_another_client(self):
+        """A protocol-2 MigrateToURI3 while another client's job holds the
+        domain (Begin3 here): JobActive; that job stays as it was (the failed
+        Perform2 had none of its own to cancel), b throws its incoming guest
+        away, and the other client's Confirm3(cancelled) ends its job."""
+        self.bridge(self.b)
+        g = self.guest(self.a, profile='light')
+        boot, pid = snapshot_before(g)
+        dom = g.dom(self.a)
+        dom.call('Begin3Params', 'a{sv}u', ({}, LIVE), 'say')
+        pending, _ = self.migrate_start(g, self.a, self.b)
+        self.assertMigrateError(pending, 'JobActive')
+        self.assertEqual((dom.prop('JobType'), dom.prop('JobPhase')), ('migration-out', 'begin3'),
+                         'the peer-to-peer migration ended the other client\'s job')
+        wait_until(lambda: g.path not in self.b.list_domains(0), DEADLINE, 'b to throw the incoming guest away')
+        dom.call('Confirm3Params', 'a{sv}ayub', ({}, b'', LIVE, True))
+        self.assertStaysHere(g, self.a, pid, ' after the refused migration')
+        self.assertEqual(g.serial.boot_ids(), [boot])
+        g.destroy()
+
+
 class DirectRefused(P2PTestCase):
 
     def test_direct_refused(self):
