@@ -13,6 +13,10 @@ shows it running through the bus and on its serial log, live-migrates it
 with `migrationctl migrate` (managed mode: the client drives the five v3
 phases on both buses, with its progress bar), and shows the counter going
 on from where it was on the destination while the source QEMU is gone.
+It fails loudly (MIGRATION NOT VERIFIED, both counters, exit status 1)
+unless the guest proves it arrived whole: the destination goes on with the
+source's last counter + 1, same boot, its memory check clean over the
+whole dirty area, and the source QEMU gone (harness.check_arrival).
 Needs Debian's python3-gi, dbus-daemon and qemu-system-x86; nothing
 installed.
 """
@@ -93,9 +97,11 @@ class Demo:
 
     def define_and_start(self, host):
         h = self.h
-        # Big enough, and dirtying enough, for the progress bar to have something to show.
+        # Big enough, and dirtying enough, for the progress bar to have
+        # something to show; a pass over the area takes 3.2 s, so the check
+        # after the migration (two passes) is short.
         self.guest = g = h.Guest(host, name='demo-guest', workdir=self.workdir, memory_mib=512,
-                                 cmdline='dirty=256M rate=1M period=100')
+                                 cmdline='dirty=64M rate=2M period=100')
         heading('DefineXML + Start on %r (%s guest, kernel %s)' % (host.name, h.domain_type(), h.GUEST_KERNEL))
         g.define()
         say('  object path      %s' % g.dom.path)
@@ -121,13 +127,16 @@ class Demo:
         serial.assert_continuous()
 
     def migrate(self, source, destination):
-        """Live migration with migrationctl, its progress bar on this terminal."""
+        """Live migration with migrationctl, its progress bar on this
+        terminal; then the guest's own proof that it arrived whole
+        (harness.check_arrival), or ArrivalFailed."""
         h, g = self.h, self.guest
         dest_serial = os.path.join(self.workdir, 'serial-%s-destination.log' % g.uuid)
         dest_xml = os.path.join(self.workdir, 'destination.xml')
         with open(dest_xml, 'w') as f:
             f.write(g.xml().replace(g.serial_path, dest_serial))
         before = g.serial.last_counter()
+        source_pids = h.find_qemu_pids(g.uuid)
         argv = [h.MIGRATIONCTL, '--bus', source.bus.address, 'migrate', g.name,
                 '--to-bus', destination.bus.address, '--live', '--persistent', '--undefine-source',
                 '--bandwidth', str(self.args.bandwidth), '--xml', dest_xml]
@@ -137,15 +146,16 @@ class Demo:
         r = subprocess.run(argv, timeout=600)
         if r.returncode != 0:
             raise AssertionError('migrationctl migrate failed with status %d' % r.returncode)
+        say('  waiting for the guest to check its whole dirty area on the destination ...')
+        last, first = h.check_arrival(g.serial, dest_serial, dirty=True, source_pids=source_pids)
+        say('  the source stopped at counter %d; the destination went on with counter %d, '
+            'memory check clean' % (last, first))
         left = h.find_qemu_pids(g.uuid)
-        serial = h.SerialLog(dest_serial)
-        serial.wait_counter(before + 1)
-        after = [l for l in serial.lines() if l.startswith('counter ')][0]
-        say('  the source stopped at counter %d; the destination went on with "%s"' % (g.serial.last_counter(), after))
-        say('  QEMU processes of the guest now: %s (one: the destination\'s)' % left)
+        say('  QEMU processes of the guest now: %s (one: the destination\'s; the source\'s %s are gone)'
+            % (left, source_pids))
         if len(left) != 1:
             raise AssertionError('expected exactly one QEMU for the guest, found %s' % left)
-        return serial
+        return h.SerialLog(dest_serial)
 
     def show_migrationctl(self, host):
         ctl = self.h.MIGRATIONCTL
@@ -165,7 +175,9 @@ class Demo:
 
     # -- cleanup
 
-    def cleanup(self):
+    def cleanup(self, failed=False):
+        """Stops everything; keeps the temporary directory (consoles, logs)
+        with --keep or after a failure."""
         heading('cleaning up')
         h = self.h
         for host in self.hosts.values():
@@ -192,7 +204,7 @@ class Demo:
                     left.append(pid)
         if left:
             say('  killed QEMU left behind: %s' % left)
-        if self.args.keep:
+        if self.args.keep or failed:
             say('  kept %s' % self.workdir)
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -218,6 +230,13 @@ def main():
     try:
         demo.run()
         ok = True
+    except harness.ArrivalFailed as e:
+        bar = '!' * 78
+        say('\n%s\nMIGRATION NOT VERIFIED: the guest did not arrive whole.\n'
+            '  source\'s last counter:      %s\n  destination\'s first counter: %s\n  %s\n%s'
+            % (bar, e.source_last, e.destination_first, e, bar))
+        for host in demo.hosts.values():
+            host.dump_logs(sys.stdout, tail=40)
     except (AssertionError, harness.GLib.Error) as e:
         say('\ndemo failed: %s' % e)
         for host in demo.hosts.values():
@@ -225,7 +244,7 @@ def main():
     except KeyboardInterrupt:
         say('\ninterrupted')
     finally:
-        ok = demo.cleanup() and ok
+        ok = demo.cleanup(failed=not ok) and ok
     say('\n%s in %.1f s' % ('done' if ok else 'FAILED', time.monotonic() - t0))
     return 0 if ok else 1
 

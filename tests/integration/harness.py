@@ -1003,6 +1003,109 @@ class SerialLog:
         return [c for c, _ in e]
 
 
+class ArrivalFailed(AssertionError):
+    """A migrated guest did not arrive whole. source_last is the source's
+    last counter, destination_first the destination's first (None: none)."""
+
+    def __init__(self, message, source_last=None, destination_first=None):
+        super().__init__(message)
+        self.source_last = source_last
+        self.destination_first = destination_first
+
+
+def _counter_line(line):
+    """(counter, pass, boot) of a `counter N pass=P boot=B` line, or None."""
+    m = SerialLog.COUNTER.match(line)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2)) if m.group(2) is not None else None, m.group(3)
+
+
+def check_arrival(source, destination, dirty=True, source_pids=(), timeout=None):
+    """The guest's own proof that a migration carried it whole, from its
+    console on the source and on the destination (SerialLog or path).
+
+    With @dirty, first waits until the destination has checked every page of
+    the dirty area since it arrived: the guest checks a page against the
+    previous pass before rewriting it, so two more completed passes than its
+    first line on the destination shows cover the whole area. Then:
+    no MEMORY CORRUPT on either side; the two consoles, joined, are one
+    stream (the line in flight at the switch-over is split between them):
+    the destination goes on with exactly the source's last counter + 1, the
+    same boot, counting by one, without booting again; and the source QEMUs
+    (@source_pids) are gone. Returns (source's last counter, destination's
+    first); raises ArrivalFailed naming both."""
+    src = source if isinstance(source, SerialLog) else SerialLog(source)
+    dst = destination if isinstance(destination, SerialLog) else SerialLog(destination)
+    timeout = BOOT_DEADLINE if timeout is None else timeout
+    src_text = src.text()
+    src_lines = src_text.replace('\r', '').split('\n')
+    # The split line's start is the last, unterminated piece of the source's log.
+    src_tail = src_lines.pop()
+    src_counters = [c for c in map(_counter_line, src_lines) if c]
+    last = src_counters[-1] if src_counters else None
+    last_n = last[0] if last else None
+
+    def dst_lines():
+        return (src_tail + dst.text().replace('\r', '')).split('\n')[:-1]
+
+    def fail(what, first=None):
+        if first is None:
+            first = next((c[0] for c in map(_counter_line, dst_lines()) if c), None)
+        raise ArrivalFailed('%s: the source stopped at counter %s, the destination went on with counter %s '
+                            '(consoles %s and %s)' % (what, last_n, first, src.path, dst.path), last_n, first)
+
+    if SerialLog.CORRUPT in src_text:
+        fail('the guest reported memory corruption on the source (%s)' %
+             next(l for l in src_lines if SerialLog.CORRUPT in l).strip())
+    if last is None:
+        fail('the guest never counted on the source')
+
+    def checked_all():
+        counters = [c for c in map(_counter_line, dst_lines()) if c]
+        if SerialLog.CORRUPT in dst.text() or len(counters) < 2:
+            return SerialLog.CORRUPT in dst.text()
+        if not dirty:
+            return True
+        first_pass, now_pass = counters[0][1], counters[-1][1]
+        return first_pass is not None and now_pass is not None and now_pass >= first_pass + 2
+    try:
+        wait_until(checked_all, timeout, 'the guest to check its whole dirty area on the destination (%s)'
+                   % dst.path, poll=0.1)
+    except WaitTimeout as e:
+        counters = [c for c in map(_counter_line, dst_lines()) if c]
+        fail('%s; the destination printed %d counter lines, passes %s' % (
+            e, len(counters), [c[1] for c in counters[:1] + counters[-1:]]))
+    lines = dst_lines()
+    counters = [c for c in map(_counter_line, lines) if c]
+    first = counters[0][0] if counters else None
+    corrupt = [l for l in lines if SerialLog.CORRUPT in l]
+    if corrupt or SerialLog.CORRUPT in dst.text():
+        fail('the guest reported memory corruption on the destination (%s)' %
+             (corrupt[0].strip() if corrupt else dst.text()[-200:]), first)
+    if any(l.startswith('guest: dirty=') for l in lines):
+        fail('the guest booted again on the destination', first)
+    if not lines or _counter_line(lines[0]) is None:
+        fail('the destination\'s console does not go on with a counter line (%r)' % (lines[:1],), first)
+    if first < last_n + 1:
+        fail('the counter went back', first)
+    if first > last_n + 1:
+        fail('the counter skipped %d' % (first - last_n - 1), first)
+    boots = {c[2] for c in counters}
+    if boots != {last[2]}:
+        fail('the destination runs another boot of the guest (%s, the source %s)' % (sorted(boots), last[2]),
+             first)
+    gaps = [(a[0], b[0]) for a, b in zip(counters, counters[1:]) if b[0] != a[0] + 1]
+    if gaps:
+        fail('the counter does not go on by one on the destination: %r' % gaps[:3], first)
+    for pid in source_pids:
+        try:
+            wait_until(lambda: not pid_alive(pid), DEADLINE, 'the source QEMU (pid %d) to exit' % pid)
+        except WaitTimeout as e:
+            fail('the source QEMU is still there: %s' % e, first)
+    return last_n, first
+
+
 def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmdline='dirty=8M period=100',
               virt_type=None, devices_extra='', title=None):
     """A domain XML for the test guest kernel."""
