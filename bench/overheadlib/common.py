@@ -72,7 +72,7 @@ PHASE_METHODS = {'begin': 'Begin3Params', 'prepare': 'Prepare3Params', 'perform'
 
 CALL_DEADLINE_S = 300.0       # one phase call, one QMP command sequence
 BOOT_DEADLINE_S = 120.0       # the source guest to its first counter (and first pass)
-VERIFY_DEADLINE_S = 30.0      # the destination guest to print a counter
+VERIFY_DEADLINE_S = 60.0      # the destination guest to check its whole dirty area
 START_DEADLINE_S = 60.0       # a daemon to own its name
 
 
@@ -84,8 +84,13 @@ class Interrupted(BaseException):
     """SIGTERM/SIGHUP: unwind like Ctrl-C, through every cleanup."""
 
 
+# The prefix of the progress lines: the program that uses these modules
+# (bench/soak sets its own).
+PROGRAM = 'overhead'
+
+
 def log(msg):
-    print('overhead: ' + msg, file=sys.stderr, flush=True)
+    print('%s: %s' % (PROGRAM, msg), file=sys.stderr, flush=True)
 
 
 def now():
@@ -100,5 +105,5 @@ __all__ = [
     'BUS_NAME', 'MANAGER_PATH', 'MANAGER_IFACE', 'DOMAIN_IFACE', 'PROPS_IFACE', 'PEER_IFACE',
     'LIVE', 'PEER2PEER', 'POSTCOPY', 'PARALLEL', 'UNLIMITED_BANDWIDTH', 'GOAL_RATIO', 'PHASES',
     'PHASE_METHODS', 'CALL_DEADLINE_S', 'BOOT_DEADLINE_S', 'VERIFY_DEADLINE_S', 'START_DEADLINE_S',
-    'BenchError', 'Interrupted', 'log', 'now',
+    'BenchError', 'Interrupted', 'PROGRAM', 'log', 'now',
 ]

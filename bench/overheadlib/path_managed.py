@@ -291,10 +291,8 @@ class ManagedPath:
                 'state_signals': (state_trace(sig_src, 'src', guest.path, t0) +
                                   state_trace(sig_dst, 'dst', guest.path, t0)),
             })
-            ok, note = verify_moved(hop.src_serial, hop.dst_serial)
-            r['verified'], r['verify_note'] = ok, note
-            if any(harness.pid_alive(p) for p in hop.src_pids):
-                r['verified'], r['verify_note'] = False, 'the source QEMU still runs after the migration'
+            r['verified'], r['verify_note'], r['source_last_counter'], r['destination_first_counter'] = \
+                verify_moved(hop.src_serial, hop.dst_serial, guest.kind != 'idle', hop.src_pids)
             if self.bench.args.profile:
                 r['profile'] = self.profile(guest, hop.logs, clock0, t0, marks)
         except BaseException:

@@ -270,8 +270,9 @@ class RawPath:
                 'migration_events': [(round((e[0] - t0) * 1e3, 1), q.name, e[1], e[2].get('status', e[2].get('pass')))
                                      for q in (sq, dq) for e in q.events if e[1].startswith('MIGRATION')],
             })
-            ok, note = verify_moved(src_serial, dst_serial)
-            r['verified'], r['verify_note'] = ok, note
+            # The source QEMU is stopped below, outside the check.
+            r['verified'], r['verify_note'], r['source_last_counter'], r['destination_first_counter'] = \
+                verify_moved(src_serial, dst_serial, guest.kind != 'idle')
             # Outside the clock: what QEMU alone needs to exit on SIGTERM (the
             # managed path's Confirm waits for exactly that at the source).
             t = now()

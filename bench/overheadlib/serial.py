@@ -1,25 +1,15 @@
 """The guests' serial consoles (tests/guest prints `counter N pass=P boot=ID`):
 waiting for a booted guest, and checking after a run that the guest really
-moved (counts on from where it stopped, memory intact, no reboot)."""
+moved (harness.check_arrival: counts on from where it stopped, memory
+intact, no reboot)."""
 
 import re
 import time
 
-from .common import VERIFY_DEADLINE_S, BenchError, now
+from .common import VERIFY_DEADLINE_S, BenchError, harness, now
 
 
 COUNTER_RE = re.compile(r'^counter (\d+)(?: pass=(\d+))?(?: boot=(0x[0-9a-f]+))?')
-
-
-def boot_ids(path):
-    """The boot= values of the counter lines, and whether a boot header is there."""
-    try:
-        with open(path, 'rb') as f:
-            text = f.read().decode('ascii', errors='replace')
-    except FileNotFoundError:
-        return set(), False
-    ids = {m.group(3) for m in (COUNTER_RE.match(l.strip()) for l in text.split('\n')[:-1]) if m and m.group(3)}
-    return ids, 'guest: dirty=' in text
 
 
 def serial_state(path):
@@ -54,36 +44,16 @@ def wait_serial(path, min_counter, min_pass, timeout, alive=None, what='the gues
         time.sleep(0.01)
 
 
-def verify_moved(src_serial, dst_serial, timeout=VERIFY_DEADLINE_S):
-    """After the timed section: the guest counts on at the destination, from
-    where it stopped at the source, and its memory check is clean. Returns
-    (ok, note)."""
-    src_last, _, src_corrupt = serial_state(src_serial)
-    deadline = now() + timeout
-    while True:
-        first = None
-        try:
-            with open(dst_serial, 'rb') as f:
-                for line in f.read().decode('ascii', errors='replace').split('\n')[:-1]:
-                    m = COUNTER_RE.match(line.strip())
-                    if m:
-                        first = int(m.group(1))
-                        break
-        except FileNotFoundError:
-            pass
-        if first is not None:
-            break
-        if now() > deadline:
-            return False, 'no counter on the destination console within %.0f s' % timeout
-        time.sleep(0.02)
-    _, _, dst_corrupt = serial_state(dst_serial)
-    if src_corrupt or dst_corrupt:
-        return False, 'MEMORY CORRUPT on the %s console' % ('source' if src_corrupt else 'destination')
-    if src_last is not None and not (src_last < first <= src_last + 2):
-        return False, 'the destination counts from %d, the source stopped at %d' % (first, src_last)
-    src_boots, _ = boot_ids(src_serial)
-    dst_boots, rebooted = boot_ids(dst_serial)
-    if rebooted or (src_boots and dst_boots and dst_boots != src_boots):
-        return False, 'the guest booted again at the destination (boot %s, source %s)' % (
-            sorted(dst_boots), sorted(src_boots))
-    return True, ''
+def verify_moved(src_serial, dst_serial, dirty, src_pids=(), timeout=VERIFY_DEADLINE_S):
+    """After the timed section: the guest's own proof that it arrived whole
+    (tests/integration's harness.check_arrival): the destination goes on with
+    the source's last counter + 1, same boot, its memory check clean over the
+    whole dirty area (@dirty: waits for the guest to have checked it there),
+    and the source QEMUs @src_pids gone. Returns (ok, note, source's last
+    counter, destination's first)."""
+    try:
+        last, first = harness.check_arrival(src_serial, dst_serial, dirty=dirty, source_pids=src_pids,
+                                            timeout=timeout)
+    except harness.ArrivalFailed as e:
+        return False, str(e), e.source_last, e.destination_first
+    return True, '', last, first
