@@ -21,7 +21,7 @@ import time
 import feattest
 from feattest import (FeatureTestCase, FGuest, LIVE, POSTCOPY, Mig, dirty, members, recorder, dcall,
                       job_stats, state_reasons, assert_moved, wait_until, holds_for, pid_alive, log,
-                      MIGRATION_DEADLINE, SIGNAL_DEADLINE, DEADLINE, BOOT_DEADLINE)
+                      MIGRATION_DEADLINE, SIGNAL_DEADLINE, DEADLINE)
 import harness
 
 AREA = dirty('16M')
@@ -230,8 +230,10 @@ class Postcopy(FeatureTestCase):
             # The stream completed: the destination has the whole guest.
             dst_dom.resume()
             dst_serial = harness.SerialLog(m.dst_serial)
-            dst_serial.wait_counter(last + 3, BOOT_DEADLINE)
-            dst_serial.check_not_corrupt()
+            try:
+                harness.check_arrival(src_serial, dst_serial)
+            except harness.ArrivalFailed as e:
+                self.fail(str(e))
             self.assertEqual({b for _, b in dst_serial.entries()}, {boot})
         self.destroy_both(g, m.dst_serial)
 
