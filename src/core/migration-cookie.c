@@ -47,6 +47,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "json-input.h"
 #include "md-error.h"
 #include "migration-cookie.h"
 
@@ -367,110 +368,6 @@ GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
 
 /* ---- Decoding ---- */
 
-/* Returns the code point of the \uXXXX escape at @p, or -1. */
-static int unicode_escape(const char *p, const char *end) {
-        int code = 0;
-
-        if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-                return -1;
-        for (int i = 2; i < 6; i++) {
-                int digit = g_ascii_xdigit_value(p[i]);
-
-                if (digit < 0)
-                        return -1;
-                code = code * 16 + digit;
-        }
-        return code;
-}
-
-/* Moves *i from the opening quote of a string to its closing quote. */
-static gboolean skip_string(const char *data, gsize len, gsize *i, GError **error) {
-        const char *end = data + len, *p = data + *i + 1;
-
-        while (p < end) {
-                guchar c = *p;
-                int code, low;
-
-                if (c == '"') {
-                        *i = p - data;
-                        return TRUE;
-                }
-                if (c < 0x20)
-                        return invalid(error, "Migration cookie is not valid JSON: a control character "
-                                       "in a string at byte %zu", (gsize) (p - data));
-                if (c != '\\') {
-                        p++;
-                        continue;
-                }
-                if (p + 1 < end && p[1] != '\0' && strchr("\"\\/bfnrt", p[1])) {
-                        p += 2;
-                        continue;
-                }
-                code = unicode_escape(p, end);
-                if (code < 0)
-                        return invalid(error, "Migration cookie is not valid JSON: an invalid escape "
-                                       "sequence at byte %zu", (gsize) (p - data));
-                if (code == 0)
-                        return invalid(error, "Migration cookie has a NUL character (\\u0000) in a string "
-                                       "at byte %zu, which no member may contain", (gsize) (p - data));
-                if (code >= 0xd800 && code <= 0xdfff) {
-                        low = code <= 0xdbff ? unicode_escape(p + 6, end) : -1;
-                        if (low < 0xdc00 || low > 0xdfff)
-                                return invalid(error, "Migration cookie is not valid JSON: an unpaired "
-                                               "UTF-16 surrogate at byte %zu", (gsize) (p - data));
-                        p += 6;
-                }
-                p += 6;
-        }
-        return invalid(error, "Migration cookie is not valid JSON: a string is not terminated");
-}
-
-/* json-glib 1.6 recurses once per nesting level without a limit (64 KiB of
- * '[' take over 6 MiB of stack, more than a thread may have), and it takes
- * more than JSON: single-quoted strings, comments, hex numbers, and escapes
- * after which it swallows the closing quote. So before it parses, refuse
- * what is not JSON at the lexical level and count the nesting: once '"' is
- * the only string delimiter and escapes are standard, the brackets counted
- * here are the ones json-glib sees. This reads no values; json-glib parses. */
-static gboolean check_lexical(const char *data, gsize len, GError **error) {
-        unsigned depth = 0;
-        gboolean ended = FALSE;
-
-        for (gsize i = 0; i < len; i++) {
-                char c = data[i];
-
-                if (strchr(" \t\n\r", c) && c != '\0')
-                        continue;
-                if (ended)
-                        return invalid(error, "Migration cookie is not valid JSON: data after the "
-                                       "top-level value at byte %zu", i);
-                switch (c) {
-                case '"':
-                        if (!skip_string(data, len, &i, error))
-                                return FALSE;
-                        break;
-                case '[':
-                case '{':
-                        if (++depth > MIGRATION_COOKIE_MAX_DEPTH)
-                                return invalid(error, "Migration cookie nests arrays and objects more than "
-                                               "%d levels deep (at byte %zu)", MIGRATION_COOKIE_MAX_DEPTH, i);
-                        break;
-                case ']':
-                case '}':
-                        /* An unbalanced one is left for json-glib to report. */
-                        if (depth > 0 && --depth == 0)
-                                ended = TRUE;
-                        break;
-                default:
-                        /* Numbers, true, false, null and the separators. */
-                        if (c == '\0' || !strchr(",:-+.0123456789eEtrufalsn", c))
-                                return invalid(error, "Migration cookie is not valid JSON: an unexpected "
-                                               "character at byte %zu", i);
-                }
-        }
-        return TRUE;
-}
-
 static const char *json_kind(JsonNode *node) {
         GType type;
 
@@ -681,6 +578,7 @@ MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
         g_autoptr(JsonParser) parser = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         g_autoptr(GError) json_error = NULL;
+        g_autofree char *problem = NULL;
         const char *text = (const char *) data, *s, *bad;
         JsonObject *object;
         JsonNode *root, *node;
@@ -704,8 +602,10 @@ MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
                                 (gsize) (bad - text));
                 return NULL;
         }
-        if (!check_lexical(text, len, error))
+        if (!json_input_check(text, len, MIGRATION_COOKIE_MAX_DEPTH, &problem)) {
+                invalid(error, "Migration cookie is malformed: %s", problem);
                 return NULL;
+        }
 
         parser = json_parser_new_immutable();
         if (!json_parser_load_from_data(parser, text, (gssize) len, &json_error)) {

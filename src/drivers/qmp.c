@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
+#include "json-input.h"
 #include "md-error.h"
 #include "qmp.h"
 
@@ -450,64 +451,11 @@ static gboolean qmp_client_dispatch(QmpClient *client, JsonObject *message, GErr
         return TRUE;
 }
 
-/* json-glib recurses once per nesting level with no limit of its own, skips
- * comments, takes single-quoted strings and reads only the first value of
- * "{} {}". QEMU writes none of that, so anything but one plain object, not
- * too deep, is refused before json-glib sees it. */
-static gboolean qmp_check_shape(const char *line, gsize len, GError **error) {
-        gboolean in_string = FALSE;
-        unsigned depth = 0;
-        gsize i = 0;
-
-        while (i < len && g_ascii_isspace(line[i]))
-                i++;
-        if (i == len || line[i] != '{') {
-                g_set_error_literal(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                    "QMP message is not a JSON object");
-                return FALSE;
-        }
-        for (; i < len; i++) {
-                char c = line[i];
-
-                if (in_string) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_string = FALSE;
-                        continue;
-                }
-                if (c == '"')
-                        in_string = TRUE;
-                else if (c == '{' || c == '[') {
-                        if (++depth > QMP_DEPTH_MAX) {
-                                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                            "QMP message nests deeper than %d levels",
-                                            QMP_DEPTH_MAX);
-                                return FALSE;
-                        }
-                } else if (c == '}' || c == ']') {
-                        if (--depth == 0)
-                                break;
-                } else if (c == '/' || c == '\'') {
-                        g_set_error_literal(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                            "QMP message is not plain JSON");
-                        return FALSE;
-                }
-        }
-        /* Unbalanced input is left to json-glib to report. */
-        for (i++; i < len; i++)
-                if (!g_ascii_isspace(line[i])) {
-                        g_set_error_literal(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                            "QMP message has data after its object");
-                        return FALSE;
-                }
-        return TRUE;
-}
-
 static gboolean qmp_client_handle_line(QmpClient *client, const char *line, gsize len,
                                        GError **error) {
         g_autoptr(JsonParser) parser = NULL;
         g_autoptr(GError) parse_error = NULL;
+        g_autofree char *problem = NULL;
         JsonNode *root;
 
         if (len > 0 && line[len - 1] == '\r')
@@ -521,8 +469,12 @@ static gboolean qmp_client_handle_line(QmpClient *client, const char *line, gsiz
                                     "QMP message is not valid UTF-8");
                 return FALSE;
         }
-        if (!qmp_check_shape(line, len, error))
+        /* QEMU writes one plain JSON object a line; json-glib would take
+         * more, and leak what follows the first value. */
+        if (!json_input_check(line, len, QMP_DEPTH_MAX, &problem)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "QMP message is malformed: %s", problem);
                 return FALSE;
+        }
         parser = json_parser_new_immutable();
         if (!json_parser_load_from_data(parser, line, len, &parse_error)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,

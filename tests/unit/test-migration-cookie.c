@@ -393,7 +393,7 @@ static void test_decode_size(void) {
 }
 
 static void test_decode_not_json(void) {
-        assert_invalid("not json", "not valid JSON");
+        assert_invalid("not json", "malformed: an unexpected character at byte 1");
         assert_invalid("{", "not valid JSON");
         assert_invalid("{\"format\": ", "not valid JSON");
         assert_invalid("{\"format\" \"x\"}", "not valid JSON");
@@ -406,7 +406,7 @@ static void test_decode_not_json(void) {
         assert_invalid("null", "the top level is null, not an object");
         assert_invalid(" \n\t ", "not valid JSON");
         assert_invalid(BASE " {}", "data after the top-level value");
-        assert_invalid(BASE "x", "not valid JSON");
+        assert_invalid(BASE "x", "unexpected character at byte");
         assert_invalid("{\"format\": \"migrationd-cookie\",}", "not valid JSON");
 
         /* json-glib quotes the token cut to a fixed length, here inside an 'é'. */
@@ -420,6 +420,35 @@ static void test_decode_not_json(void) {
                 assert_message(error, "unexpected string constant");
                 g_assert_true(g_utf8_validate(error->message, -1, NULL));
         }
+}
+
+/* json-glib 1.6 parses a second value after the top-level one and leaks
+ * its tree (a cookie's worth per Prepare), so anything there is refused
+ * before json-glib sees it; whitespace is fine. */
+static void test_decode_after_value(void) {
+        g_autoptr(MigrationCookie) cookie = NULL;
+
+        assert_invalid("4" BASE, "is malformed: data after the top-level value at byte 1");
+        assert_invalid("4 " BASE, "data after the top-level value at byte 2");
+        assert_invalid("-1.5e3" BASE, "data after the top-level value at byte 6");
+        assert_invalid("true" BASE, "data after the top-level value at byte 4");
+        assert_invalid("null []", "data after the top-level value at byte 5");
+        assert_invalid("\"s\"" BASE, "data after the top-level value at byte 3");
+        assert_invalid("[]" BASE, "data after the top-level value at byte 2");
+        assert_invalid(BASE BASE, "data after the top-level value");
+        assert_invalid(BASE "\n[[1], [2]]", "data after the top-level value");
+        assert_invalid(BASE " 1", "data after the top-level value");
+        assert_invalid(BASE "\"x\"", "data after the top-level value");
+        assert_invalid(BASE "]", "data after the top-level value");
+        assert_invalid(BASE "garbage", "unexpected character at byte");
+        assert_invalid("]" BASE, "an unbalanced ']' at byte 0");
+        assert_invalid(", " BASE, "unexpected ',' at byte 0");
+        /* A lone surrogate makes json-glib swallow the closing quote, so it
+         * would see "} [[1], [2]]" as structure after the object. */
+        assert_invalid("{\"a\": \"\\ud800\" \"} [[1], [2]]\"}", "unpaired UTF-16 surrogate");
+
+        cookie = decode_ok(" \t\r\n" BASE " \t\r\n");
+        g_assert_cmpstr(cookie->name, ==, "vm1");
 }
 
 /* Every prefix of a valid cookie is refused, none crashes. */
@@ -464,7 +493,7 @@ static void test_decode_encoding(void) {
         /* json-glib 1.6 extensions that are not JSON. */
         assert_invalid("{'format': 'migrationd-cookie'}", "unexpected character at byte 1");
         assert_invalid("{\"a\": /* \" */ 1}", "unexpected character at byte 6");
-        assert_invalid("{\"a\": 1} // x", "data after the top-level value");
+        assert_invalid("{\"a\": 1} // x", "unexpected character at byte 9");
         assert_invalid("{\"a\": 0x10}", "unexpected character at byte 7");
         assert_invalid("{\"a\": $10}", "unexpected character");
         assert_invalid("var cookie = " BASE ";", "unexpected character at byte 0");
@@ -989,6 +1018,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-cookie/golden/finish", test_golden_finish);
         g_test_add_func("/migration-cookie/decode/size", test_decode_size);
         g_test_add_func("/migration-cookie/decode/not-json", test_decode_not_json);
+        g_test_add_func("/migration-cookie/decode/after-value", test_decode_after_value);
         g_test_add_func("/migration-cookie/decode/truncated", test_decode_truncated);
         g_test_add_func("/migration-cookie/decode/encoding", test_decode_encoding);
         g_test_add_func("/migration-cookie/decode/nesting", test_decode_nesting);
