@@ -84,6 +84,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
         job->phase = phase;
         job->params = g_steal_pointer(&owned);
         job->owner = g_strdup(owner);
+        job->protocol = 3;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
         d->job = job;
@@ -131,8 +132,10 @@ void migration_job_arm_deadline(MigrationJob *job) {
         migration_job_disarm_deadline(job);
         /* A driving client that is alive may take its time (libvirt has no
          * deadline at all; it acts when the client's connection closes), and
-         * a peer-to-peer job is driven by this daemon itself. */
-        if (!job->unattended)
+         * a peer-to-peer job is driven by this daemon itself. A job restored
+         * after a restart always has one: its client's call failed with the
+         * daemon and it may never come back, even if its name is still on the bus. */
+        if (!job->unattended && !job->restored)
                 return;
         job->phase_timer = g_timeout_add_seconds(job->domain->registry->config->phase_timeout_s,
                                                  on_deadline, job);
@@ -452,6 +455,12 @@ void migration_journal_write(JsonBuilder *b, const MigrationJob *job) {
         json_builder_add_int_value(b, job->params ? job->params->flags : 0);
         json_builder_set_member_name(b, "job_postcopy");
         json_builder_add_boolean_value(b, job->postcopy);
+        if (job->type == JOB_TYPE_MIGRATION_OUT) {
+                json_builder_set_member_name(b, "job_postcopy_requested");
+                json_builder_add_boolean_value(b, job->postcopy_requested);
+                json_builder_set_member_name(b, "job_protocol");
+                json_builder_add_int_value(b, job->protocol);
+        }
         if (job->owner) {
                 json_builder_set_member_name(b, "job_owner");
                 json_builder_add_string_value(b, job->owner);
@@ -473,6 +482,8 @@ void migration_journal_read(MigrationJournal *j, JsonObject *o) {
         j->phase = job_phase_from_string(json_object_get_string_member_with_default(o, "job_phase", NULL));
         j->flags = (guint) CLAMP(flags, 0, G_MAXUINT32);
         j->postcopy = json_object_get_boolean_member_with_default(o, "job_postcopy", FALSE);
+        j->postcopy_requested = json_object_get_boolean_member_with_default(o, "job_postcopy_requested", FALSE);
+        j->protocol = json_object_get_int_member_with_default(o, "job_protocol", 3) == 2 ? 2 : 3;
         j->paused_before = json_object_get_boolean_member_with_default(o, "paused_before", FALSE);
         j->owner = g_strdup(json_object_get_string_member_with_default(o, "job_owner", NULL));
         j->destination_name = g_strdup(json_object_get_string_member_with_default(o, "job_destination_name", NULL));
@@ -483,11 +494,11 @@ void migration_journal_clear(MigrationJournal *j) {
         g_clear_pointer(&j->destination_name, g_free);
 }
 
-/* The job as the journal left it, waiting for its client's next phase;
- * nobody drives one without an owner, so its deadline runs. Whether the
- * owner is still on the bus is asked once the bus is up
- * (registry_watch_job_clients). */
-static MigrationJob *job_restore(Domain *d, const MigrationJournal *j) {
+/* The job as the journal left it, waiting for its client's next phase, with
+ * the post-copy state recovery found (journal or QEMU); its deadline runs
+ * whether or not its owner is still on the bus. Whether the owner is still
+ * there is asked once the bus is up (registry_watch_job_clients). */
+static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean postcopy) {
         MigrationJob *job = g_new0(MigrationJob, 1);
 
         job->domain = d;
@@ -498,7 +509,10 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j) {
         job->params->destination_name = g_strdup(j->destination_name);
         job->owner = g_strdup(j->owner);
         job->unattended = j->owner == NULL;
-        job->postcopy = j->postcopy;
+        job->restored = TRUE;
+        job->postcopy = postcopy;
+        job->postcopy_requested = j->postcopy_requested || postcopy;
+        job->protocol = j->protocol;
         /* The journal does not say which settings the job changed: reset them all at its end. */
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();
@@ -548,16 +562,35 @@ static void recovery_postcopy_failed(Domain *d, const MigrationJournal *j, const
         if (d->state == DOMAIN_STATE_RUNNING)
                 recovery_command(d, "stop");
         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-        job = job_restore(d, j);
-        job->postcopy = TRUE;
+        job = job_restore(d, j, TRUE);
         job->stream_failed = TRUE;
         job->error = g_strdup_printf("The post-copy migration of '%s' was interrupted (%s); the guest "
                                      "stays paused (postcopy-failed) on both hosts, killed on neither",
                                      domain_name(d), why);
 }
 
-static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean postcopy) {
+/* QEMU's migration states in which a stream still runs (or is about to). */
+static gboolean stream_still_running(const char *migration_status) {
+        static const char *const ended[] = { "none", "completed", "failed", "cancelled", NULL };
+
+        return !migration_status || !g_strv_contains(ended, migration_status);
+}
+
+/* libvirt's PERFORM2: under managed protocol 2 the client saw Perform2 fail
+ * with the daemon and calls Finish2 with a failure, which kills the
+ * destination's copy; this one is the guest. */
+static void recovery_perform2(Domain *d, const MigrationJournal *j, const char *migration_status) {
+        if (stream_still_running(migration_status))
+                recovery_command(d, "migrate_cancel");
+        recovery_resume(d, j);
+}
+
+static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean postcopy,
+                             const char *migration_status) {
         g_autoptr(GError) error = NULL;
+        /* Peer-to-peer protocol 2 is driven by this daemon, which may have run
+         * Finish2 already: the destination may run the guest. */
+        gboolean managed_v2 = j->protocol == 2 && !(j->flags & MIGRATE_PEER2PEER);
 
         switch (j->phase) {
         case JOB_PHASE_BEGIN3:
@@ -570,15 +603,23 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
                 }
                 /* The stream still ran, or ended unseen: the client saw Perform3
                  * fail with the daemon, so it will not Finish; the guest stays here. */
-                recovery_command(d, "migrate_cancel");
-                recovery_resume(d, j);
+                recovery_perform2(d, j, migration_status);
                 break;
         case JOB_PHASE_PERFORM3_DONE:
+                if (managed_v2 && !postcopy) {
+                        recovery_perform2(d, j, migration_status);
+                        break;
+                }
                 /* The destination may run the guest or not: only the client,
                  * which has Finish3's answer, can tell. Wait for its Confirm3. */
-                job_restore(d, j);
+                job_restore(d, j, postcopy);
                 break;
         case JOB_PHASE_CONFIRM3:
+                if (managed_v2 && !postcopy) {
+                        /* Perform2 had not answered yet: the client fails Finish2. */
+                        recovery_perform2(d, j, migration_status);
+                        break;
+                }
                 /* Confirm3 of a success had begun: finish its work. */
                 d->exit_reason = g_strdup("migrated");
                 qemu_process_kill(d->qemu, 0);
@@ -600,48 +641,101 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
         }
 }
 
-static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean postcopy) {
-        switch (j->phase) {
-        case JOB_PHASE_POSTCOPY:
-                recovery_postcopy_failed(d, j, "the destination daemon restarted during post-copy");
+static void on_finish2_recovered(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = domain_ref_get(ref);
+
+        if (!d)
                 return;
-        case JOB_PHASE_FINISH3:
-        case JOB_PHASE_FINISH2:
-                if (postcopy) {
-                        recovery_postcopy_failed(d, j, "the destination daemon restarted in Finish");
-                        return;
-                }
-                break;
-        default:
-                if (postcopy && j->phase != JOB_PHASE_PREPARE) {
+        if (!reply) {
+                g_warning("Failed to resume '%s' after Finish2 was interrupted: %s; it stays paused here",
+                          d ? domain_name(d) : ref->uuid, error->message);
+                return;
+        }
+        domain_set_state(d, DOMAIN_STATE_RUNNING, "migrated");
+}
+
+/* libvirt's FINISH2: protocol 2 stopped (and may have undefined) the source
+ * before Finish2, so this copy is the only one. Do what Finish2 would have
+ * done (persist as the flags ask, then resume); if that fails, the guest
+ * stays paused here, never killed. */
+static void recovery_finish2(Domain *d, const MigrationJournal *j, const char *migration_status) {
+        g_autoptr(GError) error = NULL;
+
+        reset_qemu(d, NULL);
+        if (g_strcmp0(migration_status, "failed") == 0 || g_strcmp0(migration_status, "cancelled") == 0) {
+                g_warning("The incoming stream of '%s' %s before Finish2 was interrupted; the guest stays "
+                          "paused here", domain_name(d), migration_status);
+                return;
+        }
+        if ((j->flags & MIGRATE_PERSIST_DEST) && !registry_persist(d->registry, d, &error)) {
+                g_warning("Failed to make '%s' persistent after Finish2 was interrupted: %s; it stays "
+                          "paused here", domain_name(d), error->message);
+                return;
+        }
+        if (d->state == DOMAIN_STATE_RUNNING) {
+                domain_set_state(d, DOMAIN_STATE_RUNNING, "migrated");
+                return;
+        }
+        if (j->flags & MIGRATE_PAUSED) {
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
+                return;
+        }
+        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_finish2_recovered,
+                                 domain_ref_new(d));
+}
+
+static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean postcopy,
+                             const char *migration_status) {
+        if (postcopy) {
+                switch (j->phase) {
+                case JOB_PHASE_PREPARE:
+                case JOB_PHASE_POSTCOPY:
+                case JOB_PHASE_FINISH3:
+                case JOB_PHASE_FINISH2:
+                        recovery_postcopy_failed(d, j, "the destination daemon restarted during post-copy");
+                        break;
+                default:
                         /* No phase to restore the job in, but never kill a post-copy guest. */
                         if (d->state == DOMAIN_STATE_RUNNING)
                                 recovery_command(d, "stop");
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-                        return;
+                        break;
                 }
-                break;
+                return;
         }
-        /* Prepare (the guest never ran here), or a Finish whose answer the
+        if (j->phase == JOB_PHASE_FINISH2) {
+                recovery_finish2(d, j, migration_status);
+                return;
+        }
+        /* Prepare (the guest never ran here), or a Finish3 whose answer the
          * client never got: it confirms the source cancelled, which resumes
          * the guest there; it must not run here too. */
         d->exit_reason = g_strdup("migration-canceled");
         qemu_process_kill(d->qemu, 0);
 }
 
-void migration_job_recover(Domain *d, const MigrationJournal *j, const char *qemu_status) {
-        gboolean postcopy = j->postcopy || g_strcmp0(d->state_reason, "postcopy") == 0 ||
-                            g_strcmp0(d->state_reason, "postcopy-failed") == 0;
+void migration_job_recover(Domain *d, const MigrationJournal *j, const char *qemu_status,
+                           const char *migration_status) {
+        /* The journal may lag behind QEMU (the daemon died between
+         * migrate-start-postcopy and saving the switch): QEMU's own migration
+         * status counts too, as libvirt's qemuMigrationAnyRefreshStatus. */
+        gboolean postcopy = j->postcopy || j->postcopy_requested || j->phase == JOB_PHASE_POSTCOPY ||
+                            g_strcmp0(d->state_reason, "postcopy") == 0 ||
+                            g_strcmp0(d->state_reason, "postcopy-failed") == 0 ||
+                            (migration_status && g_str_has_prefix(migration_status, "postcopy-"));
 
-        g_message("Guest '%s' was in a %s job, phase %s%s, when the daemon stopped (QEMU: %s)",
+        g_message("Guest '%s' was in a %s job, phase %s%s, when the daemon stopped (QEMU: %s, migration: %s)",
                   domain_name(d), job_type_to_string(j->type), job_phase_to_string(j->phase),
-                  postcopy ? " (post-copy)" : "", qemu_status);
+                  postcopy ? " (post-copy)" : "", qemu_status, migration_status ? migration_status : "unknown");
         if (!d->qemu)
                 return;
         if (j->type == JOB_TYPE_MIGRATION_IN)
-                recover_incoming(d, j, postcopy);
+                recover_incoming(d, j, postcopy, migration_status);
         else if (j->type == JOB_TYPE_MIGRATION_OUT)
-                recover_outgoing(d, j, postcopy);
+                recover_outgoing(d, j, postcopy, migration_status);
         else
                 g_warning("Guest '%s' was in a job of an unknown type; it stays as it is", domain_name(d));
 }

@@ -44,6 +44,9 @@ struct MigrationJob {
         GVariant *setup_stats;       /* QEMU's settings in effect for this job, a{sv} */
         gboolean qemu_configured;    /* capabilities were changed: reset them at the end */
         gboolean postcopy;           /* the stream switched to post-copy */
+        gboolean postcopy_requested; /* source: migrate-start-postcopy was (about to be) sent */
+        int protocol;                /* source: 3, or 2 under Perform2 */
+        gboolean restored;           /* restored after a restart: the deadline applies */
         char *tls_id;                /* QEMU's tls-creds object for this job (TLS flag) */
 };
 
@@ -65,8 +68,8 @@ gboolean migration_job_set_phase(MigrationJob *job, JobPhase phase, GError **err
  * allow it; a refusal is logged as the bug it is. */
 void migration_job_step(MigrationJob *job, JobPhase phase);
 /* (Re)arms the deadline for the next phase ([migration] phase_timeout) of
- * an unattended job (its driving client left, or none came back after a
- * restart); a no-op while a client or this daemon drives it. */
+ * an unattended job (its driving client left) or of a job restored after a
+ * restart; a no-op while a client or this daemon drives it. */
 void migration_job_arm_deadline(MigrationJob *job);
 /* The same deadline for a phase that waits on QEMU, not on the client
  * (Finish waiting for the end of the incoming stream): armed always. */
@@ -98,6 +101,8 @@ typedef struct {
         JobPhase phase;              /* _JOB_PHASE_INVALID: unreadable */
         guint flags;
         gboolean postcopy;
+        gboolean postcopy_requested; /* source: migrate-start-postcopy may have been sent */
+        int protocol;                /* source: 2 (Perform2) or 3; 3 when absent */
         gboolean paused_before;      /* the guest was paused before the job */
         char *owner;                 /* the driving client's unique bus name */
         char *destination_name;
@@ -111,8 +116,10 @@ void migration_journal_clear(MigrationJournal *journal);
  * in the journal's job. One rule per (direction, phase, post-copy), as
  * docs/recovery.md tabulates: the job is restored to wait for the client's
  * next phase, or ended, the guest kept, resumed or killed. @qemu_status is
- * query-status' "status". */
-void migration_job_recover(Domain *domain, const MigrationJournal *journal, const char *qemu_status);
+ * query-status' "status", @migration_status query-migrate's "status" (NULL:
+ * QEMU did not say). */
+void migration_job_recover(Domain *domain, const MigrationJournal *journal, const char *qemu_status,
+                           const char *migration_status);
 
 /* GetJobStats: "none"/"unbounded" for the current job, or the last one with
  * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */

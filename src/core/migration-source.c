@@ -683,8 +683,9 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 return;
         }
         /* libvirt's rule: after the switch only the destination has the newest
-         * state; a cancel would leave the guest running nowhere. */
-        if (job->postcopy) {
+         * state; a cancel would leave the guest running nowhere. Once the
+         * switch was asked for, QEMU may make it at any moment. */
+        if (job->postcopy || job->postcopy_requested) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "The migration of '%s' runs in post-copy now and cannot be "
                                         "aborted: the guest's newest state is on the destination",
@@ -792,6 +793,7 @@ gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError *
 
 void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GError) error = NULL;
         MigrationJob *job = d->job;
 
         if (flags) {
@@ -812,6 +814,16 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                                         "The migration of '%s' was not started with the POSTCOPY flag; "
                                         "QEMU can only switch when both sides enabled post-copy",
                                         domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        /* Journaled before QEMU hears of it: a restart in between must not
+         * take the stream for pre-copy (cancel and resume here). */
+        job->postcopy_requested = TRUE;
+        if (!registry_save_status(d->registry, d, &error)) {
+                job->postcopy_requested = FALSE;
+                g_prefix_error(&error, "Cannot record the switch to post-copy before asking QEMU: ");
+                g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
         }
@@ -873,6 +885,8 @@ void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie
                 g_object_unref(task);
                 return;
         }
+        /* Journaled with the Perform phase: recovery follows protocol 2's rules. */
+        d->job->protocol = 2;
         p2 = g_new0(Perform2, 1);
         p2->task = task;
         p2->ref = domain_ref_new(d);

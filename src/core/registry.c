@@ -433,7 +433,33 @@ typedef struct {
         GTask *load;
         Recovery *rec;
         QemuProcess *qemu;
+        char *qemu_status;        /* query-status' "status", for a job's recovery */
 } Attached;
+
+static void attached_free(Attached *a) {
+        load_step_done(a->load);
+        recovery_free(a->rec);
+        g_free(a->qemu_status);
+        g_free(a);
+}
+
+/* A job's recovery needs QEMU's migration status too: the journal may lag
+ * behind it (docs/recovery.md). */
+static void on_recovered_migration(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Attached *a = user_data;
+        Registry *r = a->rec->registry;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        Domain *d = g_hash_table_lookup(r->by_uuid, a->rec->uuid);
+
+        if (!reply)
+                g_warning("query-migrate failed while recovering %s: %s; going by the journal",
+                          a->rec->uuid, error->message);
+        if (d)
+                migration_job_recover(d, &a->rec->journal, a->qemu_status,
+                                      reply ? qemu_migration_status(reply) : NULL);
+        attached_free(a);
+}
 
 static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer user_data) {
         Attached *a = user_data;
@@ -464,14 +490,15 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         domain_learn_ram_size(d);
         g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
                   domain_state_to_string(d->state));
-        if (a->rec->journal.type != JOB_TYPE_NONE)
-                migration_job_recover(d, &a->rec->journal,
-                                      json_object_get_string_member_with_default(
-                                              json_node_get_object(reply), "status", ""));
+        if (a->rec->journal.type != JOB_TYPE_NONE) {
+                a->qemu_status = g_strdup(json_object_get_string_member_with_default(
+                        json_node_get_object(reply), "status", ""));
+                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate", NULL, NULL,
+                                         on_recovered_migration, a);
+                return;
+        }
 out:
-        load_step_done(a->load);
-        recovery_free(a->rec);
-        g_free(a);
+        attached_free(a);
 }
 
 static void on_recovered_attach(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -481,9 +508,7 @@ static void on_recovered_attach(GObject *source, GAsyncResult *result, gpointer 
         a->qemu = qemu_process_attach_finish(result, &error);
         if (!a->qemu) {
                 recovery_give_up(a->rec->registry, a->rec->uuid, error->message);
-                load_step_done(a->load);
-                recovery_free(a->rec);
-                g_free(a);
+                attached_free(a);
                 return;
         }
         qmp_client_execute_async(qemu_process_get_qmp(a->qemu), "query-status", NULL, NULL,
