@@ -13,6 +13,7 @@ send again. The tests show it: the second pass (memory_iteration 2) starts
 with a large memory_remaining. (A 16 MiB area instead of 64: the first pass
 at 1 MiB/s takes area-size seconds, and the proof is the same.)"""
 
+import json
 import os
 import signal
 import subprocess
@@ -266,6 +267,82 @@ class Postcopy(FeatureTestCase):
         self.assertEqual(src_dom.prop('JobType'), 'none')
         self.assertEqual(src_serial.last_counter(), last, 'the source guest ran again after the switch')
         self.assertTrue(pid_alive(dst_pid))
+        self.destroy_both(g, m.dst_serial)
+
+    def edit_journal(self, host, g, **changes):
+        """While @host's daemon is down: sets keys of @g's status file (its job
+        journal), to stand for a kill -9 before the daemon journaled a step
+        QEMU has already taken."""
+        path = os.path.join(host.state_dir, 'status', g.uuid + '.json')
+        with open(path) as f:
+            status = json.load(f)
+        log('journal on %s: %r -> %r' % (host.name, {k: status.get(k) for k in changes}, changes))
+        status.update(changes)
+        with open(path + '.tmp', 'w') as f:
+            json.dump(status, f)
+        os.rename(path + '.tmp', path)
+
+    def test_source_restart_journal_behind(self):
+        """kill -9 of the source daemon after QEMU switched to post-copy but
+        before the daemon journaled anything of it (journal: pre-copy,
+        running): recovery asks QEMU (query-migrate says postcopy-active), so
+        the source is neither cancelled nor resumed; paused, postcopy-failed."""
+        g = self.guest()
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 1)})
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.switch(g, srec, drec)
+        self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
+        last = src_serial.last_counter()
+        self.src.kill()
+        self.edit_journal(self.src, g, job_postcopy=False, job_postcopy_requested=False, state='running',
+                          reason='booted')
+        self.src.start()
+        self.assertTrue(pid_alive(pid), 'the source QEMU is gone after the restart')
+        src_dom = g.dom(self.src)
+        src_dom.wait_state('paused', SIGNAL_DEADLINE, reason='postcopy-failed')
+        self.assertEqual((src_dom.prop('JobType'), src_dom.prop('JobPhase')), ('migration-out', 'perform3'))
+        holds_for(lambda: src_dom.prop('State') == 'paused' and src_serial.last_counter() == last, 5.0,
+                  'the source staying paused after the restart (no migrate_cancel + cont)')
+        with self.assertRaises(harness.GLib.Error):
+            m.perform_wait()
+        self.assertEqual(m.finish(cancelled=True), '/')
+        self.assertTrue(pid_alive(dst_pid), 'Finish3 cancelled killed the destination QEMU in post-copy')
+        m.confirm(cancelled=True)
+        self.assertEqual((src_dom.prop('State'), src_dom.prop('StateReason')), ('paused', 'postcopy-failed'))
+        self.assertEqual(src_serial.last_counter(), last, 'the source guest ran again after the switch')
+        self.destroy_both(g, m.dst_serial)
+
+    def test_destination_restart_in_prepare(self):
+        """kill -9 of the destination daemon in post-copy with a journal that
+        still says prepare (not post-copy) while the saved StateReason says
+        postcopy: the evidence counts in prepare too; the destination QEMU,
+        the newest copy, is kept paused (postcopy-failed), never killed."""
+        g = self.guest()
+        boot, pid = g.snapshot()
+        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 1)})
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.switch(g, srec, drec)
+        self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
+        self.dst.kill()
+        self.edit_journal(self.dst, g, job_phase='prepare', job_postcopy=False)
+        self.dst.start()
+        self.assertTrue(pid_alive(dst_pid), 'the destination QEMU is gone after the restart')
+        dst_dom = g.dom(self.dst)
+        dst_dom.wait_state('paused', SIGNAL_DEADLINE, reason='postcopy-failed')
+        self.assertEqual((dst_dom.prop('JobType'), dst_dom.prop('JobPhase')), ('migration-in', 'prepare'))
+        holds_for(lambda: pid_alive(dst_pid), 3.0, 'the restarted destination daemon keeping its QEMU')
+        try:
+            m.perform_wait()
+        except harness.GLib.Error as e:
+            log('Perform3 after the destination restarted: %s' % harness.dbus_error_message(e))
+        with self.assertDBusError('MigrationFailed', 'postcopy-failed'):
+            m.finish()
+        self.assertTrue(pid_alive(dst_pid), 'Finish3 killed the destination QEMU')
+        m.confirm(cancelled=True)
+        self.assertEqual(dst_dom.prop('StateReason'), 'postcopy-failed')
+        self.assertEqual(dst_dom.prop('JobType'), 'none')
         self.destroy_both(g, m.dst_serial)
 
     def test_abort_refused(self):

@@ -5,13 +5,36 @@ perform3_done (docs/recovery.md): the restarted daemon restores the job and
 waits for the client's Confirm3 — success stops the source QEMU, cancelled
 resumes the guest there — unless the recorded driving client has left the
 bus, when the client-gone rule ends it (outcome unknown, the guest stays
-paused); and a connected client that is slow is never timed out."""
+paused), and within phase_timeout even if it is still there; a connected
+client that is slow is never timed out. Protocol 2: a destination restarted
+in finish2 keeps and resumes the only copy; a source restarted after
+Perform2's stream resumes the guest (the client fails Finish2).
 
+Some cases edit the journal while the daemon is down, to stand for a kill -9
+between two steps too close together to hit from outside (e.g. finish2 is
+journaled and `cont` sent in the same main-loop turn)."""
+
+import json
+import os
 import time
 
 import migtest
 from migtest import (MigrationTestCase, MigGuest, Managed, assert_runs_here, assert_moved, snapshot_before,
-                     recorder, wait_until, holds_for, pid_alive, log, harness, DEADLINE)
+                     recorder, wait_until, holds_for, pid_alive, log, harness, mcall, Pending, LIVE, DEADLINE,
+                     MIGRATION_DEADLINE)
+
+
+def edit_journal(host, guest, **changes):
+    """While @host's daemon is down: sets keys of @guest's status file (its job journal)."""
+    path = os.path.join(host.state_dir, 'status', guest.uuid + '.json')
+    with open(path) as f:
+        status = json.load(f)
+    log('journal of %s on %s: %r -> %r' % (guest.name, host.name,
+                                           {k: status.get(k) for k in changes}, changes))
+    status.update(changes)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(status, f)
+    os.rename(path + '.tmp', path)
 
 
 class RestartInPerform3Done(MigrationTestCase):
@@ -32,6 +55,31 @@ class RestartInPerform3Done(MigrationTestCase):
         self.src.restart(kill=True)
         self.assertTrue(pid_alive(pid), 'the source QEMU died with its daemon')
         return g, m, boot, pid
+
+    def test_protocol2(self):
+        """kill -9 of the source daemon after the stream of a managed Perform2
+        completed (journal: perform3_done, protocol 2), restart: the client saw
+        Perform2 fail and calls Finish2 with a failure, so nobody sends
+        Confirm3: the source resumes the guest at once (libvirt's PERFORM2)
+        instead of waiting paused for ever."""
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
+        m.begin()
+        m.prepare()
+        m.perform()
+        self.assertEqual(g.dom(self.src).prop('JobPhase'), 'perform3_done')
+        self.src.kill()
+        edit_journal(self.src, g, job_protocol=2)
+        self.src.start()
+        src_dom = g.dom(self.src)
+        wait_until(lambda: src_dom.prop('JobType') == 'none' and src_dom.prop('State') == 'running', DEADLINE,
+                   'the source to resume the guest after a restart in Perform2')
+        # Finish2 with a failure, as the client of protocol 2 does.
+        self.assertEqual(m.finish(cancelled=True)[0], '/')
+        assert_runs_here(self, g, self.src, [pid], ' after a restart of the source in Perform2')
+        self.assertEqual(g.serial.boot_ids(), [boot])
+        g.destroy()
 
     def assert_restored(self, g):
         src_dom = g.dom(self.src)
@@ -103,6 +151,71 @@ class RestartInPerform3Done(MigrationTestCase):
         self.assertEqual(m.finish(cancelled=True)[0], '/')
         src_dom.resume()
         assert_runs_here(self, g, self.src, [pid], ' after the operator resumed it')
+        g.destroy()
+
+
+class RestoredDeadline(MigrationTestCase):
+    source_config = {'migration': {'phase_timeout': 3}}
+
+    def test_deadline_with_client(self):
+        """A restored job has phase_timeout even though its driving client is
+        still on the bus: the client's call failed with the daemon and it may
+        never come back. The job ends (outcome unknown), the guest paused."""
+        other = harness.Client(self.src.bus.address, 'lingering-client')
+        self.addCleanup(other.close)
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
+        m.begin(client=other)
+        m.prepare()
+        m.perform_start(client=other)
+        m.perform_wait()
+        self.src.restart(kill=True)
+        src_dom = g.dom(self.src)
+        wait_until(lambda: src_dom.prop('JobType') == 'none', DEADLINE,
+                   'the restored job of a client still on the bus to reach its deadline')
+        kind, stats = src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
+        log('restored job after its deadline: %s: %s' % (kind, stats.get('errmsg')))
+        self.assertEqual(kind, 'failed')
+        self.assertIn('outcome unknown', stats['errmsg'])
+        self.assertEqual(src_dom.prop('State'), 'paused')
+        self.assertTrue(pid_alive(pid))
+        self.assertEqual(m.finish(cancelled=True)[0], '/')
+        src_dom.resume()
+        assert_runs_here(self, g, self.src, [pid], ' after the operator resumed it')
+        g.destroy()
+
+
+class RestartInFinish2(MigrationTestCase):
+
+    def test_destination_keeps_guest(self):
+        """Protocol 2: Perform2 stopped the source QEMU; the destination daemon
+        is killed in finish2 and restarted: the incoming QEMU is the only
+        copy, so it is resumed (StateReason migrated), never killed, and the
+        guest goes on with its memory intact (libvirt's FINISH2)."""
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        src_serial = g.serial
+        dst_serial_path = g.next_serial_path()
+        xml = g.dom(self.src).xml().replace(src_serial.path, dst_serial_path)
+        cookie, uri = mcall(self.dst, 'Prepare2', 'sstsu', (xml, '', 0, '', LIVE), 'ays')
+        Pending(self.src.connect(), g.path, harness.DOMAIN_IFACE, 'Perform2', 'aysstu',
+                (bytes(cookie), uri, '', 0, LIVE), '').wait(MIGRATION_DEADLINE)
+        wait_until(lambda: not pid_alive(pid), DEADLINE, 'Perform2 to stop the source QEMU')
+        dst_pids = g.qemu_pids()
+        self.assertEqual(len(dst_pids), 1)
+        # A kill -9 between journaling finish2 and Finish2's `cont`.
+        self.dst.kill()
+        edit_journal(self.dst, g, job_phase='finish2')
+        self.dst.start()
+        dst_dom = g.dom(self.dst)
+        dst_dom.wait_state('running', DEADLINE, reason='migrated')
+        self.assertEqual(dst_dom.prop('JobType'), 'none')
+        self.assertTrue(pid_alive(dst_pids[0]), 'the restarted destination killed the only copy')
+        dst_serial = harness.SerialLog(dst_serial_path)
+        g.serials.append(dst_serial)
+        g.host = self.dst
+        assert_moved(self, g, src_serial, dst_serial, pid, boot)
         g.destroy()
 
 
