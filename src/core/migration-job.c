@@ -588,9 +588,9 @@ static void recovery_perform2(Domain *d, const MigrationJournal *j, const char *
 static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean postcopy,
                              const char *migration_status) {
         g_autoptr(GError) error = NULL;
-        /* Peer-to-peer protocol 2 is driven by this daemon, which may have run
-         * Finish2 already: the destination may run the guest. */
-        gboolean managed_v2 = j->protocol == 2 && !(j->flags & MIGRATE_PEER2PEER);
+        /* Peer-to-peer protocol 2 is driven by this daemon (no owner), which
+         * may have had Finish2's success: the destination may run the guest. */
+        gboolean managed_v2 = j->protocol == 2 && j->owner != NULL;
 
         switch (j->phase) {
         case JOB_PHASE_BEGIN3:
