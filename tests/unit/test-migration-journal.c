@@ -1,0 +1,74 @@
+/* The job journal of the status file: what recovery after a restart reads
+ * back (docs/recovery.md, "The journal"), including the keys an older
+ * journal lacks. */
+#include <json-glib/json-glib.h>
+
+#include "migration-job.h"
+
+static JsonObject *journal_of(const MigrationJob *job) {
+        g_autoptr(JsonBuilder) builder = json_builder_new();
+        g_autoptr(JsonNode) root = NULL;
+
+        json_builder_begin_object(builder);
+        migration_journal_write(builder, job);
+        json_builder_end_object(builder);
+        root = json_builder_get_root(builder);
+        return json_object_ref(json_node_get_object(root));
+}
+
+static void test_source_round_trip(void) {
+        MigrationParams params = { .flags = MIGRATE_UNDEFINE_SOURCE };
+        MigrationJob job = { .type = JOB_TYPE_MIGRATION_OUT, .phase = JOB_PHASE_PERFORM3, .params = &params,
+                             .owner = (char *) ":1.42", .postcopy_requested = TRUE, .protocol = 2 };
+        g_autoptr(JsonObject) o = journal_of(&job);
+        MigrationJournal j;
+
+        migration_journal_read(&j, o);
+        g_assert_cmpint(j.type, ==, JOB_TYPE_MIGRATION_OUT);
+        g_assert_cmpint(j.phase, ==, JOB_PHASE_PERFORM3);
+        g_assert_cmpuint(j.flags, ==, MIGRATE_UNDEFINE_SOURCE);
+        g_assert_true(j.postcopy_requested);
+        g_assert_false(j.postcopy);
+        g_assert_cmpint(j.protocol, ==, 2);
+        g_assert_cmpstr(j.owner, ==, ":1.42");
+        migration_journal_clear(&j);
+}
+
+static void test_destination_has_no_source_keys(void) {
+        MigrationJob job = { .type = JOB_TYPE_MIGRATION_IN, .phase = JOB_PHASE_FINISH2, .protocol = 3 };
+        g_autoptr(JsonObject) o = journal_of(&job);
+        MigrationJournal j;
+
+        g_assert_false(json_object_has_member(o, "job_protocol"));
+        g_assert_false(json_object_has_member(o, "job_postcopy_requested"));
+        migration_journal_read(&j, o);
+        g_assert_cmpint(j.phase, ==, JOB_PHASE_FINISH2);
+        g_assert_cmpint(j.protocol, ==, 3);
+        migration_journal_clear(&j);
+}
+
+static void test_older_or_odd_journal(void) {
+        g_autoptr(JsonObject) o = json_object_new();
+        MigrationJournal j;
+
+        /* Written before the keys existed: protocol 3, no request. */
+        json_object_set_string_member(o, "job_type", "migration-out");
+        json_object_set_string_member(o, "job_phase", "perform3_done");
+        migration_journal_read(&j, o);
+        g_assert_cmpint(j.protocol, ==, 3);
+        g_assert_false(j.postcopy_requested);
+        migration_journal_clear(&j);
+        /* Only 2 means protocol 2. */
+        json_object_set_int_member(o, "job_protocol", 7);
+        migration_journal_read(&j, o);
+        g_assert_cmpint(j.protocol, ==, 3);
+        migration_journal_clear(&j);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/migration-journal/source-round-trip", test_source_round_trip);
+        g_test_add_func("/migration-journal/destination-has-no-source-keys", test_destination_has_no_source_keys);
+        g_test_add_func("/migration-journal/older-or-odd-journal", test_older_or_odd_journal);
+        return g_test_run();
+}
