@@ -20,7 +20,8 @@ import subprocess
 import time
 
 import feattest
-from feattest import (FeatureTestCase, FGuest, LIVE, POSTCOPY, Mig, dirty, members, recorder, dcall,
+from feattest import (FeatureTestCase, FGuest, LIVE, POSTCOPY, Mig, dirty, members, recorder, dcall, Pending,
+                      DOMAIN_IFACE,
                       job_stats, state_reasons, assert_moved, wait_until, holds_for, pid_alive, log,
                       MIGRATION_DEADLINE, SIGNAL_DEADLINE, DEADLINE)
 import harness
@@ -370,6 +371,41 @@ class Postcopy(FeatureTestCase):
             dst_dom.prop('State'), dst_dom.prop('StateReason')))
         self.assertIsNotNone(refused, 'AbortJob in post-copy succeeded (Perform3: %r, destination %s/%s)' % (
             performed and harness.dbus_error_message(performed), dst_dom.prop('State'), dst_dom.prop('StateReason')))
+        self.assertEqual(harness.dbus_error_name(refused), harness.ERROR_PREFIX + 'OperationInvalid')
+        self.assertIsNone(performed, 'Perform3 failed after a refused AbortJob')
+        self.assertEqual(m.finish(), g.path)
+        m.confirm()
+        g.moved_to(self.dst, m.dst_serial)
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+
+    def test_abort_refused_once_requested(self):
+        """AbortJob queued right behind MigrateStartPostCopy on the same
+        connection (so it is handled before QEMU reports the switch) is
+        refused too: once the switch is asked for, QEMU may take it at any
+        moment; the migration completes in post-copy."""
+        g = self.guest()
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 2)})
+        client = self.src.connect()
+        switch = Pending(client, g.path, DOMAIN_IFACE, 'MigrateStartPostCopy', 'u', (0,), '')
+        abort = Pending(client, g.path, DOMAIN_IFACE, 'AbortJob', 'u', (0,), '')
+        switch.wait(SIGNAL_DEADLINE)
+        try:
+            abort.wait(SIGNAL_DEADLINE)
+            refused = None
+        except harness.GLib.Error as e:
+            refused = e
+        try:
+            m.perform_wait()
+            performed = None
+        except harness.GLib.Error as e:
+            performed = e
+        log('AbortJob behind MigrateStartPostCopy: %r; Perform3: %r' % (
+            refused and harness.dbus_error_message(refused), performed and harness.dbus_error_message(performed)))
+        self.assertIsNotNone(refused, 'AbortJob right after MigrateStartPostCopy succeeded (Perform3: %r)' % (
+            performed and harness.dbus_error_message(performed)))
         self.assertEqual(harness.dbus_error_name(refused), harness.ERROR_PREFIX + 'OperationInvalid')
         self.assertIsNone(performed, 'Perform3 failed after a refused AbortJob')
         self.assertEqual(m.finish(), g.path)
