@@ -651,7 +651,7 @@ static void on_finish2_recovered(GObject *source, GAsyncResult *result, gpointer
                 return;
         if (!reply) {
                 g_warning("Failed to resume '%s' after Finish2 was interrupted: %s; it stays paused here",
-                          d ? domain_name(d) : ref->uuid, error->message);
+                          domain_name(d), error->message);
                 return;
         }
         domain_set_state(d, DOMAIN_STATE_RUNNING, "migrated");
