@@ -28,6 +28,7 @@ typedef struct {
         GBytes *cookie;              /* the latest cookie */
         char *uri;                   /* from Prepare, for Perform */
         gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
+        gboolean finish_unanswered;  /* Finish ran there, or not: its answer was lost */
         guint keepalive_interval_ms, keepalive_timeout_ms;
         GError *error;               /* the first failure: what the caller gets */
         sd_bus_slot *slot;
@@ -156,6 +157,20 @@ static void confirm(P2P *p) {
                 p2p_done(p);
                 return;
         }
+        /* libvirt resumes the source here and leaves the rest to lock
+         * managers; the guest may run there already, so it stays paused
+         * here and the job ends saying the outcome is unknown. */
+        if (p->finish_unanswered) {
+                g_autofree char *why = g_strdup_printf("the destination's Finish did not answer (%s)",
+                                                       p->error->message);
+                g_clear_error(&p->error);
+                p->error = g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE,
+                                       "%s: the guest may run there, so it stays paused here; "
+                                       "resume or destroy it here once you know where it runs", why);
+                migration_job_abandon(d, why);
+                p2p_done(p);
+                return;
+        }
         /* JobCompleted says why, also when the stream itself went well. */
         if (p->error && !d->job->error)
                 d->job->error = g_strdup(p->error->message);
@@ -173,8 +188,13 @@ static int on_finished(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         gboolean cancelled = p->error != NULL;
 
         p->slot = sd_bus_slot_unref(p->slot);
-        if (sd_bus_message_is_method_error(reply, NULL))
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                /* A stream that failed was never resumed there; one that completed may have been. */
+                p->finish_unanswered = !cancelled &&
+                        sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY,
+                                               SD_BUS_ERROR_DISCONNECTED, SD_BUS_ERROR_TIMEOUT);
                 p2p_fail(p, error_from_reply(reply, "Finish"));
+        }
         else if (!cancelled && (sd_bus_message_read(reply, "o", &path) < 0 ||
                                 (p->form != FORM_V2 && read_bytes(reply, &cookie) < 0)))
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The peer's Finish answer is malformed"));

@@ -13,6 +13,7 @@ import subprocess
 
 import p2ptest
 import test_p2p
+from gi.repository import GLib
 from p2ptest import (P2PTestCase, MIGRATION_DEADLINE, DEADLINE, holds_for,
                      recorder, snapshot_before, wait_until, pid_alive, log, harness)
 
@@ -206,6 +207,73 @@ class SlowFinish(P2PTestCase):
             os.kill(self.b.proc.pid, signal.SIGCONT)
         pending.wait(MIGRATION_DEADLINE + 60)
         self.moved(g, self.b, src_serial, dst_serial, src_pid, boot)
+        g.destroy()
+
+
+class FinishUnanswered(P2PTestCase):
+    """The stream completed and Finish3 went to the destination, but its
+    answer never comes back: the destination daemon is stopped (SIGSTOP)
+    with Finish3 queued, and its bridge is killed. The destination may run
+    the guest once it goes on, so the source must not resume it: the job
+    ends "outcome unknown" with the guest paused at A. (Before: the source
+    took the lost answer for a failed Finish, confirmed cancelled and
+    resumed the guest at A: two running copies whenever B had run Finish3,
+    as libvirt risks too, leaving it to lock managers.) What B does next
+    depends on which it reads first, Finish3 or the bridge's disconnection
+    (usually the latter: it kills the incoming QEMU); either way the guest
+    runs on at most one host, and the operator's step (destroy the paused
+    copy, or resume it where nothing runs) leaves exactly one."""
+
+    a_config = {'migration': {'phase_timeout': 30}}
+
+    def test_finish_unanswered(self):
+        bridge = self.bridge(self.b)
+        g = self.guest(self.a)
+        boot, src_pid = snapshot_before(g)
+        src_serial = g.serial
+        src_dom = g.dom(self.a)
+        src_dom.call('MigrateSetMaxSpeed', 'tu', (1, 0))
+        pending, dst_serial = self.migrate_start(g, self.a, self.b)
+        wait_until(lambda: pending.done or test_p2p.streaming(self.a, g.path), MIGRATION_DEADLINE,
+                   'the peer-to-peer stream to run')
+        self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
+        os.kill(self.b.proc.pid, signal.SIGSTOP)
+        try:
+            src_dom.call('MigrateSetMaxSpeed', 'tu', (0, 0))
+            wait_until(lambda: pending.done or src_dom.prop('JobPhase') == 'perform3_done', MIGRATION_DEADLINE,
+                       'the stream to complete and Finish3 to be sent')
+            self.assertFalse(pending.done, 'MigrateToURI3 ended at the stream: %r' % (pending.error,))
+            log('SIGKILL to migration-bridge (b), pid %d, with Finish3 queued at the stopped daemon'
+                % bridge.proc.pid)
+            bridge.signal(signal.SIGKILL)
+            bridge.proc.wait(DEADLINE)
+            self.assertMigrateError(pending, 'PeerUnreachable', 'may run there', 'stays paused here')
+            self.assertEqual((src_dom.prop('State'), src_dom.prop('JobType')), ('paused', 'none'))
+        finally:
+            os.kill(self.b.proc.pid, signal.SIGCONT)
+        dst_dom = g.dom(self.b)
+
+        def dst_prop(name):
+            try:
+                return dst_dom.prop(name)
+            except GLib.Error:
+                return None          # the transient incoming domain has gone
+        wait_until(lambda: dst_prop('JobType') in (None, 'none'), DEADLINE, 'the destination to settle its job')
+        if dst_prop('State') == 'running':
+            # B ran Finish3: the guest runs there, and only there.
+            holds_for(lambda: src_dom.prop('State') == 'paused', 3.0, 'the source to stay paused')
+            log('B resumed the guest; the operator destroys the paused copy at A')
+            src_dom.call('Destroy', 'u', (0,))
+            self.moved(g, self.b, src_serial, dst_serial, src_pid, boot)
+        else:
+            # B never resumed it: the paused copy at A is the only one.
+            log('B did not resume the guest; the operator resumes it at A')
+            self.assertEqual(src_dom.prop('State'), 'paused')
+            src_dom.call('Resume', 'u', (0,))
+            wait_until(lambda: src_dom.prop('State') == 'running', DEADLINE, 'the guest to run at A')
+            self.assertEqual(g.qemu_pids(), [src_pid])
+            p2ptest.counter_rises(self, g.serial)
+        bridge.restart()        # as systemd's socket would; it then stops cleanly
         g.destroy()
 
 
