@@ -95,32 +95,19 @@ static gboolean check_flags(guint flags, guint allowed, GError **error) {
 gboolean require_no_job(Domain *d, GError **error) {
         if (d->job) {
                 g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
-                            _("Domain '%s' has a migration job (%s); wait for it or abort it"),
-                            domain_name(d), migration_job_describe(d->job));
+                            _("Domain '%s' has a %s job in phase %s; a migration holds it until the job "
+                              "ends (Destroy ends the job at once)"),
+                            domain_name(d), job_type_to_string(d->job->type),
+                            migration_job_describe(d->job));
                 return FALSE;
         }
         return TRUE;
 }
 
-/* Operations keep only a reference by UUID: a transient domain may be gone
- * by the time QEMU answers. */
+/* As libvirt's VIR_JOB_MODIFY, for the whole job and both directions: a
+ * definition changed under a migration would not be the one that moves. */
 gboolean domain_check_changeable(Domain *d, GError **error) {
-        if (!d->job)
-                return TRUE;
-        if (d->job->type == JOB_TYPE_MIGRATION_IN) {
-                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "Domain '%s' is arriving by migration; its definition cannot change "
-                            "before Finish3", domain_name(d));
-                return FALSE;
-        }
-        if (d->job->params->flags & MIGRATE_CHANGE_PROTECTION) {
-                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "A migration with change protection holds domain '%s'; its "
-                            "configuration cannot change until the migration is confirmed or "
-                            "cancelled", domain_name(d));
-                return FALSE;
-        }
-        return TRUE;
+        return require_no_job(d, error);
 }
 
 static GTask *operation_new(Domain *d, gpointer tag, GAsyncReadyCallback callback, gpointer user_data) {
@@ -455,6 +442,11 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 g_object_unref(task);
                 return;
         }
+        if (!require_no_job(d, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
         if (d->state == DOMAIN_STATE_PAUSED && !d->starting && !d->destroying) {
                 /* A paused guest cannot see a power button; pressing it would do nothing. */
                 if (!(flags & DOMAIN_SHUTDOWN_SIGNAL)) {
@@ -509,7 +501,7 @@ void domain_suspend_async(Domain *d, guint flags, GAsyncReadyCallback callback, 
         GTask *task = operation_new(d, domain_suspend_async, callback, user_data);
         g_autoptr(GError) error = NULL;
 
-        if (!check_flags(flags, 0, &error)) {
+        if (!check_flags(flags, 0, &error) || !require_no_job(d, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
@@ -525,7 +517,7 @@ void domain_resume_async(Domain *d, guint flags, GAsyncReadyCallback callback, g
         GTask *task = operation_new(d, domain_resume_async, callback, user_data);
         g_autoptr(GError) error = NULL;
 
-        if (!check_flags(flags, 0, &error)) {
+        if (!check_flags(flags, 0, &error) || !require_no_job(d, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;

@@ -87,11 +87,12 @@ void domain_learn_ram_size(Domain *domain);
 gboolean domain_launch_finish(Domain *domain, GAsyncResult *result, GError **error);
 
 /* Whether DefineXML over the domain or Undefine may change it now: not
- * during an incoming migration, nor an outgoing one with CHANGE_PROTECTION
- * (MD_ERROR_OPERATION_INVALID); other outgoing jobs allow it, as libvirt. */
+ * while a migration job (either direction) holds it (MD_ERROR_JOB_ACTIVE). */
 gboolean domain_check_changeable(Domain *domain, GError **error);
 
-/* MD_ERROR_JOB_ACTIVE when a migration job holds the domain. */
+/* MD_ERROR_JOB_ACTIVE, naming the job and its phase, when a migration job
+ * holds the domain: Start, Suspend, Resume, Shutdown, Undefine and
+ * DefineXML wait for its end; Destroy does not (it ends the job). */
 gboolean require_no_job(Domain *domain, GError **error);
 
 char *domain_get_xml(Domain *domain, guint flags, GError **error);

@@ -561,6 +561,33 @@ static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer us
         g_object_unref(task);
 }
 
+/* Post-copy cancelled: the guest is stopped here, never killed (only this
+ * side has its newest state). The job ends failed either way; Finish fails
+ * when QEMU did not stop, because then the guest still runs. */
+static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        g_autoptr(DomainRef) ref = g_object_steal_data(G_OBJECT(task), "domain");
+        Domain *d = domain_ref_get(ref);
+        g_autofree char *msg = NULL;
+
+        if (reply && d)
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        if (!reply)
+                msg = g_strdup_printf("The source cancelled a post-copy migration, and pausing the "
+                                      "guest here failed: %s", error->message);
+        if (d && d->job && d->job->type == JOB_TYPE_MIGRATION_IN)
+                migration_job_end(d, JOB_RESULT_FAILED,
+                                  msg ? msg : "The source cancelled a post-copy migration; the guest "
+                                              "stays paused here (postcopy-failed)");
+        if (msg)
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s", msg);
+        else
+                g_task_return_pointer(task, NULL, NULL);
+        g_object_unref(task);
+}
+
 static void finish_cancelled(Domain *d, GTask *task) {
         GTask *waiter;
 
@@ -570,12 +597,11 @@ static void finish_cancelled(Domain *d, GTask *task) {
                 g_object_unref(task);
                 return;
         }
-        if (d->job->postcopy) {
-                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-                migration_job_end(d, JOB_RESULT_FAILED, "The source cancelled a post-copy migration; "
-                                                        "the guest stays paused here (postcopy-failed)");
-                g_task_return_pointer(task, NULL, NULL);
-                g_object_unref(task);
+        if (d->job->postcopy && d->qemu) {
+                /* Not the task data: that is Finish's cookie. */
+                g_object_set_data(G_OBJECT(task), "domain", domain_ref_new(d));
+                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "stop", NULL, NULL,
+                                         on_postcopy_stopped, task);
                 return;
         }
         migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");

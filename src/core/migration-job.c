@@ -59,6 +59,7 @@ void migration_job_free(MigrationJob *job) {
         g_free(job->owner);
         g_free(job->error);
         g_free(job->tls_id);
+        g_free(job->paused_reason_before);
         g_free(job);
 }
 
@@ -461,6 +462,9 @@ void migration_journal_write(JsonBuilder *b, const MigrationJob *job) {
                 json_builder_set_member_name(b, "job_protocol");
                 json_builder_add_int_value(b, job->protocol);
         }
+        /* Outgoing: the user had paused the guest; a failure must leave it paused. */
+        json_builder_set_member_name(b, "paused_before");
+        json_builder_add_boolean_value(b, job->paused_before);
         if (job->owner) {
                 json_builder_set_member_name(b, "job_owner");
                 json_builder_add_string_value(b, job->owner);
@@ -513,6 +517,7 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean 
         job->postcopy = postcopy;
         job->postcopy_requested = j->postcopy_requested || postcopy;
         job->protocol = j->protocol;
+        job->paused_before = j->paused_before;
         /* The journal does not say which settings the job changed: reset them all at its end. */
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();

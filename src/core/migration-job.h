@@ -48,6 +48,8 @@ struct MigrationJob {
         int protocol;                /* source: 3, or 2 under Perform2 */
         gboolean restored;           /* restored after a restart: the deadline applies */
         char *tls_id;                /* QEMU's tls-creds object for this job (TLS flag) */
+        gboolean paused_before;      /* source: the guest was paused when the job began */
+        char *paused_reason_before;  /* source: its StateReason then, restored on failure */
 };
 
 /* A fresh QEMU object id for a job's TLS credentials. */

@@ -130,6 +130,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         g_autoptr(DomainDef) def = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         g_autoptr(GBytes) bytes = NULL;
+        gboolean paused;
 
         if (!require_no_job(d, error))
                 return FALSE;
@@ -168,8 +169,19 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         bytes = encode_cookie(cookie, error);
         if (!bytes)
                 return FALSE;
+        paused = d->state == DOMAIN_STATE_PAUSED;
         if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, g_steal_pointer(&p), owner, error))
                 return FALSE;
+        /* A failed migration leaves the guest as the user had it (libvirt's
+         * pre-migration state); the journal keeps it for a restart. */
+        if (paused) {
+                g_autoptr(GError) save_error = NULL;
+
+                d->job->paused_before = TRUE;
+                d->job->paused_reason_before = g_strdup(d->state_reason);
+                if (!registry_save_status(d->registry, d, &save_error))
+                        g_warning("%s, ignoring", save_error->message);
+        }
         *ret_xml = domain_def_format(def);
         *ret_cookie = g_steal_pointer(&bytes);
         return TRUE;
@@ -508,6 +520,13 @@ void migration_source_resume(Domain *d) {
         /* After the switch to post-copy the destination has the newest state. */
         if (!d->qemu || (d->job && d->job->postcopy))
                 return;
+        /* The user had paused it: the migration gives it back paused. */
+        if (d->job && d->job->paused_before) {
+                /* A job restored after a restart knows only that it was paused. */
+                domain_set_state(d, DOMAIN_STATE_PAUSED,
+                                 d->job->paused_reason_before ? d->job->paused_reason_before : "user");
+                return;
+        }
         if (d->state == DOMAIN_STATE_RUNNING) {
                 domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
                 return;

@@ -200,16 +200,34 @@ static void migration_run2(CtlMigration *m) {
         run_finish2(m, stopping(m) ? 1 : 0);
 }
 
+/* As libvirt's client: a guest the user paused arrives paused (PAUSED is
+ * added before Prepare, when the job holds the state still). Reading the
+ * state is best effort: without it the flags stay as given. */
+static void keep_paused(CtlMigration *m) {
+        g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
+        g_autofree char *state = NULL;
+
+        if (m->ctx->migrate_flags & CTL_MIGRATE_OFFLINE)
+                return;
+        if (sd_bus_get_property_string(m->watch.source, MIGRATION1_SERVICE, m->watch.path,
+                                       MIGRATION1_DOMAIN_INTERFACE, "State", &error, &state) < 0)
+                return;
+        if (g_str_equal(state, "paused"))
+                m->ctx->migrate_flags |= CTL_MIGRATE_PAUSED;
+}
+
 /* The phases in turn, with libvirt's failure rules (see the top). */
 static void migration_run(CtlMigration *m) {
         gboolean prepared;
 
         if (m->ctx->protocol == 2) {
+                keep_paused(m);
                 migration_run2(m);
                 return;
         }
         if (!run_begin(m))
                 return;
+        keep_paused(m);
         prepared = !stopping(m) && run_prepare(m);
         if (prepared && !stopping(m))
                 run_perform(m);

@@ -385,6 +385,9 @@ static void begin(P2P *p) {
                 p2p_done(p);
                 return;
         }
+        /* As libvirt's peer-to-peer source: a guest the user paused arrives paused. */
+        if (!(p->params->flags & MIGRATE_OFFLINE) && d->state == DOMAIN_STATE_PAUSED)
+                p->params->flags |= MIGRATE_PAUSED;
         if (p->form == FORM_V2) {
                 /* No Begin in protocol 2: Perform2 runs it here; Prepare2 gets the XML. */
                 if (p->params->destination_xml)

@@ -158,7 +158,7 @@ class MigrationctlOptions(CtlMixin, FeatureTestCase):
         g = FGuest(self, self.src)
         boot, pid = g.snapshot()
         proc = self.ctl_interrupted(g, '--live', '--change-protection')
-        with self.assertDBusError('OperationInvalid', 'holds'):
+        with self.assertDBusError('JobActive', 'holds'):
             self.src.define(g.xml(title='changed during the migration'))
         out, err = self.ctl_stop(proc)
         self.assertEqual(proc.returncode, 130, err)

@@ -155,6 +155,36 @@ class Postcopy(FeatureTestCase):
         g.moved_to(self.dst, m.dst_serial)
         g.destroy()
 
+    def test_finish_cancelled_stops(self):
+        """Finish3(cancelled) on the destination after the switch: the guest is
+        kept there (only it has the newest state) and really stopped, QEMU's
+        `stop` (issue 10, hole 6): paused, 'postcopy-failed', its console
+        silent, its QEMU alive."""
+        g = self.guest()
+        boot, pid = g.snapshot()
+        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 1)})
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.switch(g, srec, drec)
+        self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
+        dst_serial = harness.SerialLog(m.dst_serial)
+        dst_serial.wait_advance(2, MIGRATION_DEADLINE)
+        self.assertFalse(m.pending.done, 'the post-copy phase ended before Finish3(cancelled)')
+        self.assertEqual(m.finish(cancelled=True), '/')
+        dst_dom = g.dom(self.dst)
+        self.assertEqual((dst_dom.prop('State'), dst_dom.prop('StateReason')), ('paused', 'postcopy-failed'))
+        # One line may be under way when `stop` lands.
+        stopped_at = dst_serial.last_counter()
+        holds_for(lambda: dst_serial.last_counter() <= stopped_at + 1, 4.0,
+                  'the destination guest staying stopped after Finish3(cancelled)')
+        self.assertTrue(pid_alive(dst_pid), 'the destination QEMU was killed')
+        self.assertEqual(dst_dom.prop('JobType'), 'none')
+        # The source cannot finish either now: its QEMU goes, the guest stays on the destination.
+        os.kill(pid, signal.SIGKILL)
+        with self.assertDBusError('MigrationFailed'):
+            m.perform_wait()
+        g.moved_to(self.dst, m.dst_serial)
+        g.destroy()
+
     def test_destination_lost(self):
         """The destination QEMU dies after the switch: the source stays paused with
         StateReason 'postcopy-failed'; Confirm3 cancelled does not resume it."""
