@@ -422,7 +422,8 @@ GBytes *migration_perform_finish(GAsyncResult *result, GError **error) {
 /* The final query-migrate after the stream: the statistics of record. */
 static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
+        g_autoptr(GError) query_error = NULL;
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &query_error);
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         Domain *d = domain_ref_get(ref);
@@ -433,8 +434,19 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3)
                 return;
-        status = reply ? qemu_migration_status(reply) : NULL;
-        if (reply && g_strcmp0(status, "completed") != 0) {
+        /* Without QEMU's word the outcome is unknown, and unknown is never
+         * success: the stream counts as failed (libvirt's rule), so that no
+         * phase after it stops this guest. */
+        if (!reply) {
+                g_autofree char *msg = g_strdup_printf("The outcome of the migration is unknown: the final "
+                                                       "query-migrate failed (%s)", query_error->message);
+                if (job->postcopy)
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
+                return;
+        }
+        status = qemu_migration_status(reply);
+        if (g_strcmp0(status, "completed") != 0) {
                 const char *why = qemu_migration_error(reply);
                 g_autofree char *msg = NULL;
                 if (g_strcmp0(status, "cancelled") == 0 || job->aborted) {
@@ -453,8 +465,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
-        if (reply)
-                migration_job_update_stats(job, reply);
+        migration_job_update_stats(job, reply);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         /* The name the destination knows the guest by, for Finish3. */
