@@ -16,7 +16,8 @@ from migtest import (MigrationTestCase, MigGuest, Managed, LIVE, assert_moved, a
 
 def refused_while_held(tc, host, guest, dom, job, what):
     """Every lifecycle call on @dom answers JobActive naming @job ('TYPE job in phase PHASE')."""
-    for method in ('Start', 'Suspend', 'Resume', 'Shutdown', 'Undefine'):
+    # Resume first: the call that let a guest run twice.
+    for method in ('Resume', 'Suspend', 'Shutdown', 'Undefine', 'Start'):
         with tc.assertDBusError('JobActive', guest.name, job) as ctx:
             dom.call(method, 'u', (0,))
         log('%s %s: %s' % (what, method, ctx.message))
@@ -37,13 +38,21 @@ class JobHolds(MigrationTestCase):
         m = Managed(self, g, self.src, self.dst, flags=LIVE, dest_xml=g.xml(serial_path=dst_path))
         src_dom = g.dom(self.src)
         m.begin()
-        refused_while_held(self, self.src, g, src_dom, 'migration-out job in phase begin3', 'begin3')
-        self.assertEqual(src_dom.prop('State'), 'running')
         m.prepare()
         m.perform()
         self.assertEqual((src_dom.prop('State'), src_dom.prop('JobPhase')), ('paused', 'perform3_done'))
         stopped_at = src_serial.text()
         refused_while_held(self, self.src, g, src_dom, 'migration-out job in phase perform3_done', 'perform3_done')
+        # The calls of a running guest, in Begin3: refused as well.
+        g2 = MigGuest(self, self.src, profile='light')
+        g2_dom = g2.dom(self.src)
+        m2 = Managed(self, g2, self.src, self.dst, flags=LIVE)
+        m2.begin()
+        refused_while_held(self, self.src, g2, g2_dom, 'migration-out job in phase begin3', 'begin3')
+        self.assertEqual(g2_dom.prop('State'), 'running')
+        m2.confirm(cancelled=True)
+        self.assertEqual(g2_dom.prop('JobType'), 'none')
+        g2.destroy()
         self.assertEqual(src_dom.prop('State'), 'paused', 'a refused call let the source run')
         holds_for(lambda: src_serial.text() == stopped_at, 2.0, 'the source console staying silent')
         m.finish()
