@@ -111,6 +111,30 @@ class ThereAndBack(P2PTestCase):
         g.destroy()
 
 
+class PausedSource(P2PTestCase):
+
+    def test_paused_arrives_paused(self):
+        """A guest the user paused, migrated peer-to-peer without PAUSED: the
+        source daemon adds PAUSED (as libvirt's peer-to-peer source), so it
+        arrives paused, silent, and counts on from where it was after Resume."""
+        self.bridge(self.b)
+        g = self.guest(self.a, profile='light')
+        boot, src_pid = snapshot_before(g)
+        src_serial = g.serial
+        g.dom(self.a).suspend()
+        pending, dst_serial = self.migrate(g, self.a, self.b)
+        g.serials.append(harness.SerialLog(dst_serial))
+        g.host = self.b
+        dst_dom = g.dom(self.b)
+        self.assertEqual(dst_dom.prop('State'), 'paused', 'a paused guest arrived %s (%s)'
+                         % (dst_dom.prop('State'), dst_dom.prop('StateReason')))
+        wait_until(lambda: not pid_alive(src_pid), DEADLINE, 'the source QEMU to exit')
+        holds_for(lambda: g.serial.last_counter() is None, 2.0, 'the destination console staying silent')
+        dst_dom.resume()
+        p2ptest.assert_moved(self, g, src_serial, g.serial, src_pid, boot)
+        g.destroy()
+
+
 class PeerUnreachable(P2PTestCase):
     # Both ends give a silent peer up after 4 s.
     keepalive = (1, 4)
