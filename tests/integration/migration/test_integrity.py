@@ -6,6 +6,8 @@ the source and on the destination; Destroy ends the job. A guest the user
 paused stays paused (hole 5): migrationctl adds PAUSED, so it arrives paused,
 and a cancelled migration leaves it paused on the source."""
 
+import glob
+import json
 import os
 import subprocess
 
@@ -90,6 +92,16 @@ class JobHolds(MigrationTestCase):
         g.destroy()
 
 
+def job_journal(host, uuid):
+    """The job fields of @uuid's status file on @host (the journal a restart reads)."""
+    for path in glob.glob(os.path.join(host.dir, '**', uuid + '.json'), recursive=True):
+        with open(path) as f:
+            status = json.load(f)
+        if 'job_type' in status:
+            return status
+    return {}
+
+
 class PausedSource(MigrationTestCase):
 
     def ctl(self, *args):
@@ -139,6 +151,10 @@ class PausedSource(MigrationTestCase):
         stopped_at = g.serial.text()
         m = Managed(self, g, self.src, self.dst, flags=LIVE, dest_xml=g.xml(serial_path=g.next_serial_path()))
         m.begin()
+        journal = job_journal(self.src, g.uuid)
+        self.assertEqual((journal.get('job_type'), journal.get('paused_before')), ('migration-out', True),
+                         'the job journal does not say the guest was paused before the job: %r'
+                         % {k: v for k, v in journal.items() if k != 'xml'})
         m.prepare()
         m.perform()
         m.cookie = None
