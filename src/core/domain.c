@@ -110,6 +110,8 @@ gboolean domain_check_changeable(Domain *d, GError **error) {
         return require_no_job(d, error);
 }
 
+/* Operations keep only a reference by UUID: a transient domain may be gone
+ * by the time QEMU answers. */
 static GTask *operation_new(Domain *d, gpointer tag, GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
 

@@ -134,7 +134,9 @@ gboolean migration_job_get_stats(Domain *domain, guint flags, const char **ret_t
 /* The stream ended: QEMU's MIGRATION status "completed", "failed" or "cancelled". */
 void migration_source_stream_ended(Domain *domain, const char *status);
 void migration_dest_stream_ended(Domain *domain, const char *status);
-/* Source: let a guest the migration left paused run again (reason migration-canceled). */
+/* Source: let a guest the migration left paused run again (reason
+ * migration-canceled); one the user had paused before the job stays paused,
+ * with its reason of then. */
 void migration_source_resume(Domain *domain);
 
 /* Callback data that survives the domain: looks it up again by UUID. */

@@ -27,7 +27,8 @@ GBytes *migration_perform_finish(GAsyncResult *result, GError **error);
  * undefines it with UNDEFINE_SOURCE; it needs the cookie of a successful
  * Finish3 (@cookie_in NULL only from a caller that saw Finish2 return the
  * domain itself: peer-to-peer protocol 2). @cancelled lets the guest run
- * here again. */
+ * here again (unless the user had paused it before Begin: then it stays
+ * paused). */
 void migration_confirm_async(Domain *domain, MigrationParams *params /* consumed */, GBytes *cookie_in,
                              gboolean cancelled, GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_confirm_finish(GAsyncResult *result, GError **error);
