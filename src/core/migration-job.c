@@ -60,6 +60,7 @@ void migration_job_free(MigrationJob *job) {
         g_free(job->error);
         g_free(job->tls_id);
         g_free(job->paused_reason_before);
+        g_free(job->end_when_heard);
         g_free(job);
 }
 
@@ -322,6 +323,9 @@ void migration_job_on_qemu_exit(Domain *d) {
 void migration_job_on_event(Domain *d, const char *event, JsonObject *data) {
         MigrationJob *job = d->job;
 
+        /* Recovery has decided its end already (a cancelled stream reports). */
+        if (job->end_when_heard)
+                return;
         if (g_str_equal(event, "MIGRATION_PASS")) {
                 gint64 pass = data ? json_object_get_int_member_with_default(data, "pass", 0) : 0;
                 registry_emit_iteration(d->registry, d, (guint) CLAMP(pass, 0, G_MAXUINT32));
@@ -363,7 +367,8 @@ void migration_job_abandon(Domain *d, const char *why) {
         MigrationJob *job = d->job;
         g_autofree char *msg = NULL;
 
-        if (!job)
+        /* Recovery has decided its end already. */
+        if (!job || job->end_when_heard)
                 return;
         g_message("Migration job of '%s' abandoned in phase %s: %s", domain_name(d),
                   job_phase_to_string(job->phase), why);
@@ -380,7 +385,8 @@ void migration_job_abandon(Domain *d, const char *why) {
                         break;
                 }
                 if (job->stream_failed) {
-                        msg = g_strdup_printf("Migration cancelled: %s", why);
+                        msg = g_strdup_printf("Migration cancelled: %s%s%s", why, job->error ? "; " : "",
+                                              job->error ? job->error : "");
                         migration_source_resume(d);
                         migration_job_end(d, job->aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
                 } else {
@@ -531,6 +537,39 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean 
         return job;
 }
 
+/* A job the old instance had and recovery ends (@what_was_done says how):
+ * restored until clients can hear its JobCompleted. */
+static void job_restore_to_end(Domain *d, const MigrationJournal *j, const char *what_was_done,
+                               gboolean kill_qemu) {
+        /* No postcopy: a post-copy job is never ended by recovery. */
+        MigrationJob *job = job_restore(d, j, FALSE);
+
+        /* It ends as soon as the name is ours, not by a deadline. */
+        migration_job_disarm_deadline(job);
+        job->end_when_heard = g_strdup_printf("The daemon restarted during phase %s; %s",
+                                              j->phase == _JOB_PHASE_INVALID ? "(unreadable)"
+                                                                              : job_phase_to_string(j->phase),
+                                              what_was_done);
+        job->kill_at_end = kill_qemu;
+}
+
+void migration_job_end_restored(Domain *d) {
+        MigrationJob *job = d->job;
+        g_autofree char *errmsg = NULL;
+        gboolean kill_qemu;
+
+        if (!job || !job->end_when_heard)
+                return;
+        errmsg = g_steal_pointer(&job->end_when_heard);
+        kill_qemu = job->kill_at_end;
+        migration_job_end(d, JOB_RESULT_FAILED, errmsg);
+        /* After JobCompleted: a transient domain goes away with its QEMU. */
+        if (kill_qemu && d->qemu) {
+                d->exit_reason = g_strdup("migration-canceled");
+                qemu_process_kill(d->qemu, 0);
+        }
+}
+
 static void on_recovery_command(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
@@ -585,7 +624,14 @@ static gboolean stream_still_running(const char *migration_status) {
  * with the daemon and calls Finish2 with a failure, which kills the
  * destination's copy; this one is the guest. */
 static void recovery_perform2(Domain *d, const MigrationJournal *j, const char *migration_status) {
-        if (stream_still_running(migration_status))
+        gboolean running = stream_still_running(migration_status);
+
+        /* First: the cancelled stream's events then find a job that has ended. */
+        job_restore_to_end(d, j, running ? "the stream was cancelled and the guest resumed here (unless it "
+                                           "was paused before the migration)"
+                                         : "the guest resumed here (unless it was paused before the migration)",
+                           FALSE);
+        if (running)
                 recovery_command(d, "migrate_cancel");
         recovery_resume(d, j);
 }
@@ -600,6 +646,7 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
         switch (j->phase) {
         case JOB_PHASE_BEGIN3:
                 /* Nothing happened to the guest yet: forget the job. */
+                job_restore_to_end(d, j, "the job was forgotten and the guest left as it was", FALSE);
                 break;
         case JOB_PHASE_PERFORM3:
                 if (postcopy) {
@@ -717,9 +764,9 @@ static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean post
         }
         /* Prepare (the guest never ran here), or a Finish3 whose answer the
          * client never got: it confirms the source cancelled, which resumes
-         * the guest there; it must not run here too. */
-        d->exit_reason = g_strdup("migration-canceled");
-        qemu_process_kill(d->qemu, 0);
+         * the guest there; it must not run here too. Killed once the job's
+         * end has been heard. */
+        job_restore_to_end(d, j, "the incoming QEMU was killed and the guest stays on the source", TRUE);
 }
 
 void migration_job_recover(Domain *d, const MigrationJournal *j, const char *qemu_status,

@@ -50,6 +50,9 @@ struct MigrationJob {
         char *tls_id;                /* QEMU's tls-creds object for this job (TLS flag) */
         gboolean paused_before;      /* source: the guest was paused when the job began */
         char *paused_reason_before;  /* source: its StateReason then, restored on failure */
+        char *end_when_heard;        /* restored only to end (its errmsg) once clients can
+                                      * hear JobCompleted: migration_job_end_restored() */
+        gboolean kill_at_end;        /* ... and then kill its (incoming) QEMU */
 };
 
 /* A fresh QEMU object id for a job's TLS credentials. */
@@ -122,6 +125,11 @@ void migration_journal_clear(MigrationJournal *journal);
  * QEMU did not say). */
 void migration_job_recover(Domain *domain, const MigrationJournal *journal, const char *qemu_status,
                            const char *migration_status);
+
+/* Ends a job that recovery decided to end (docs/recovery.md): restored
+ * meanwhile so that its JobCompleted goes out once the bus name is ours,
+ * not into the void while the daemon starts. A no-op for other jobs. */
+void migration_job_end_restored(Domain *domain);
 
 /* GetJobStats: "none"/"unbounded" for the current job, or the last one with
  * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */

@@ -129,6 +129,25 @@ void registry_watch_job_clients(Registry *r) {
         }
 }
 
+void registry_end_restored_jobs(Registry *r) {
+        g_autoptr(GPtrArray) uuids = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter iter;
+        gpointer value;
+
+        /* Collected first: ending one may remove a transient domain. */
+        g_hash_table_iter_init(&iter, r->by_uuid);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                Domain *d = value;
+                if (d->job && d->job->end_when_heard)
+                        g_ptr_array_add(uuids, g_strdup(domain_uuid(d)));
+        }
+        for (guint i = 0; i < uuids->len; i++) {
+                Domain *d = g_hash_table_lookup(r->by_uuid, uuids->pdata[i]);
+                if (d)
+                        migration_job_end_restored(d);
+        }
+}
+
 static void add_domain(Registry *r, Domain *d) {
         g_hash_table_insert(r->by_uuid, g_strdup(domain_uuid(d)), d);
         g_hash_table_insert(r->by_name, g_strdup(domain_name(d)), d);

@@ -93,5 +93,8 @@ void registry_watch_client(Registry *registry, const char *name);
 /* After the listener is set: the same for the driving client of every job
  * restored from the journal. */
 void registry_watch_job_clients(Registry *registry);
+/* Once the bus name is ours: the jobs recovery ended end now, so that
+ * clients hear their JobCompleted (migration_job_end_restored). */
+void registry_end_restored_jobs(Registry *registry);
 
 void registry_notify_changed(Registry *registry, Domain *domain, ...) G_GNUC_NULL_TERMINATED;

@@ -221,6 +221,8 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
         g_message("Ready on the bus as %s", BUS_NAME);
+        /* Only now do clients' sender=BUS_NAME rules match our signals. */
+        registry_end_restored_jobs(d->registry);
         (void) sd_notifyf(FALSE, "READY=1\nSTATUS=Serving %u domains",
                           g_hash_table_size(d->registry->by_uuid));
         start_idle_timer(d);

@@ -20,7 +20,7 @@ import time
 
 import migtest
 from migtest import (MigrationTestCase, MigGuest, Managed, assert_runs_here, assert_moved, snapshot_before,
-                     recorder, wait_until, holds_for, pid_alive, log, harness, mcall, Pending, LIVE, DEADLINE,
+                     recorder, members, wait_until, holds_for, pid_alive, log, harness, mcall, Pending, LIVE, DEADLINE,
                      MIGRATION_DEADLINE)
 
 
@@ -216,6 +216,38 @@ class RestartInFinish2(MigrationTestCase):
         g.serials.append(dst_serial)
         g.host = self.dst
         assert_moved(self, g, src_serial, dst_serial, pid, boot)
+        g.destroy()
+
+
+class RestartInBegin3(MigrationTestCase):
+
+    def test_job_completed(self):
+        """kill -9 of the source daemon in begin3, restart: the restarted
+        daemon forgets the job and says so once its bus name is owned (a
+        client's sender=org.example.Migration1 rule hears it): exactly one
+        JobCompleted, failed, naming the phase; GetJobStats(1) has it; the
+        guest runs on untouched."""
+        g = MigGuest(self, self.src)
+        boot, pid = snapshot_before(g)
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
+        m.begin()
+        src_dom = g.dom(self.src)
+        self.assertEqual(src_dom.prop('JobPhase'), 'begin3')
+        srec = recorder(self.src, g.path)
+        self.addCleanup(srec.close)
+        self.src.restart(kill=True)
+        done = wait_until(lambda: members(srec.signals, 'JobCompleted'), DEADLINE,
+                          'JobCompleted for the begin3 job of the killed daemon')
+        stats = done[0].args[0]
+        log('begin3 job after the restart: %r' % (stats.get('errmsg'),))
+        self.assertFalse(stats['success'])
+        self.assertIn('The daemon restarted during phase begin3', stats['errmsg'])
+        self.assertEqual(src_dom.prop('JobType'), 'none')
+        kind, last = src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
+        self.assertEqual((kind, last.get('errmsg')), ('failed', stats['errmsg']))
+        holds_for(lambda: len(members(srec.signals, 'JobCompleted')) == 1, 2, 'exactly one JobCompleted')
+        assert_runs_here(self, g, self.src, [pid], ' after the begin3 job was forgotten')
+        self.assertEqual(g.serial.boot_ids(), [boot])
         g.destroy()
 
 
