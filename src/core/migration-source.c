@@ -189,6 +189,11 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
 
 /* ---- Perform ---- */
 
+/* libvirt's rule: a failed Perform3 needs no Confirm3 from a client that
+ * has gone, and after a completed one nobody will tell the outcome: a job
+ * nobody drives any more ends as soon as its stream does. */
+#define CLIENT_GONE "the client driving the migration left the bus"
+
 static void perform_fail(MigrationJob *job, MdError code, const char *message) {
         GTask *task = g_steal_pointer(&job->perform);
 
@@ -201,6 +206,8 @@ static void perform_fail(MigrationJob *job, MdError code, const char *message) {
                 g_task_return_new_error(task, MD_ERROR, code, "%s", message);
                 g_object_unref(task);
         }
+        if (job->unattended)
+                migration_job_abandon(job->domain, CLIENT_GONE);
 }
 
 static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -480,15 +487,15 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         migration_job_step(job, JOB_PHASE_PERFORM3_DONE);
         migration_job_arm_deadline(job);
         task = g_steal_pointer(&job->perform);
-        if (!task) {
+        if (!task)
                 g_clear_pointer(&bytes, g_bytes_unref);
-                return;
-        }
-        if (bytes)
+        else if (bytes)
                 g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
         else
                 g_task_return_error(task, g_steal_pointer(&error));
-        g_object_unref(task);
+        g_clear_object(&task);
+        if (job->unattended)
+                migration_job_abandon(d, CLIENT_GONE);
 }
 
 void migration_source_stream_ended(Domain *d, const char *status) {
