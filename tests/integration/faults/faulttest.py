@@ -19,11 +19,13 @@ Where each fault hits:
            bandwidth, which the guest's dirty rate keeps from converging, and
            the fault comes once JobStatsUpdated reported memory sent
            (memory_processed > 0) while Perform3 has not replied;
-  finish   after Finish3Params returned, before Confirm3Params is called
-           (the guest runs on the destination, whose job has ended; the source
-           QEMU is paused, its job in phase perform3_done);
-  confirm  after Confirm3Params returned (both jobs have ended; the source
-           QEMU is gone and its definition undefined).
+  finish   after Finish3Params returned and the guest's counter showed on
+           the destination's console, before Confirm3Params is called (the
+           guest runs on the destination, whose job has ended; the source QEMU
+           is paused, its job in phase perform3_done);
+  confirm  after Confirm3Params returned and the guest's counter showed on
+           the destination's console (both jobs have ended; the source QEMU
+           is gone and its definition undefined).
 
 The faults:
 
@@ -246,6 +248,10 @@ class FaultMatrixCase(MigrationTestCase):
         if phase == 'perform':
             self.wait_mid_stream(lambda: (client.event('perform') is not None) if client
                                  else self.perform_pending.done)
+        if phase in ('finish', 'confirm'):
+            # The guest runs on the destination: its console says so before
+            # the fault (a QEMU killed at once would leave no trace of it).
+            self.dst_serial.wait_counter(1, BOOT_DEADLINE)
         if phase == 'confirm':
             # UNDEFINE_SOURCE: Confirm3 took the source's domain away.
             self.assertNotIn(g.path, self.src.list_domains(0), 'the source domain after Confirm3')
