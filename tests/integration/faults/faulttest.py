@@ -213,6 +213,7 @@ class FaultMatrixCase(MigrationTestCase):
             t0 = time.monotonic()
             self.inject(fault)
             self.finish_protocol(phase)
+        log('%s: the client after the fault: %s' % (self.case, '; '.join(self.client_saw) or '-'))
         outcome = self.settle()
         log('OUTCOME %s: the guest %s (settled %.1f s after the fault); client: %s' % (
             self.case, outcome, time.monotonic() - t0, '; '.join(self.client_saw) or '-'))
