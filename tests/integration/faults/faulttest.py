@@ -247,8 +247,11 @@ class FaultMatrixCase(MigrationTestCase):
                 self.dst_pid = g.qemu_pid_with(self.dst_serial.path)
                 self.assertIsNotNone(self.dst_pid, 'Prepare3 started no incoming QEMU')
         if phase == 'perform':
-            self.wait_mid_stream(lambda: (client.event('perform') is not None) if client
-                                 else self.perform_pending.done)
+            if client is not None:
+                self.wait_mid_stream(lambda: client.event('perform'))
+            else:
+                self.wait_mid_stream(lambda: self.perform_pending.done and (
+                    self.perform_pending.error and error_text(self.perform_pending.error) or 'success'))
         if phase in ('finish', 'confirm'):
             # The guest runs on the destination: its console says so before
             # the fault (a QEMU killed at once would leave no trace of it).
@@ -261,13 +264,16 @@ class FaultMatrixCase(MigrationTestCase):
         self.assertEqual(g.dom(self.src).prop('JobPhase'), expect[phase], 'the source job at the fault point')
 
     def wait_mid_stream(self, perform_replied):
+        """Waits until the stream runs with memory sent; @perform_replied
+        returns what Perform3 replied, or None while it has not."""
         def streaming():
             if perform_replied():
                 return True
             stats = members(self.srec.signals, 'JobStatsUpdated')
             return len(stats) >= 2 and stats[-1].args[0].get('memory_processed', 0) > 0
         wait_until(streaming, MIGRATION_DEADLINE, 'JobStatsUpdated with memory sent during Perform3')
-        self.assertFalse(perform_replied(), 'Perform3 ended at %d MiB/s before the fault' % SLOW_MIB_S)
+        self.assertFalse(perform_replied(), 'Perform3 replied before the fault (at %d MiB/s): %r' % (
+            SLOW_MIB_S, perform_replied()))
         src_dom = self.g.dom(self.src)
         self.assertEqual((src_dom.prop('JobPhase'), src_dom.prop('State')), ('perform3', 'running'))
         stats = members(self.srec.signals, 'JobStatsUpdated')[-1].args[0]
@@ -409,8 +415,8 @@ class FaultMatrixCase(MigrationTestCase):
                 v.append('JobCompleted on the %s, which had no job: %r' % (role, done))
             return v
         if len(done) != 1:
-            v.append('%d JobCompleted on the %s for its one job (a restarted daemon must say how the job '
-                     'it found ended): %r' % (len(done), role, done))
+            v.append('%d JobCompleted on the %s for its one job (the daemon that ended it, the first '
+                     'instance or a restarted one, must say so once): %r' % (len(done), role, done))
         for stats in done:
             success, errmsg = stats.get('success'), stats.get('errmsg', '')
             if role == 'destination' and success != ran_on_destination:
