@@ -66,7 +66,9 @@ condition, then checked once more after the guest's counter moved on):
   - memory intact: the guest's own check (no MEMORY CORRUPT), one boot, the
     counter continuous, and when the guest moved, the destination's counter
     goes on from the source's last (the guest never went back in time; a
-    guest back on the source never ran on the destination);
+    guest back on the source never ran on the destination); a guest that
+    runs on the destination passes harness.check_arrival (it checked its
+    whole dirty area there, the counter exactly one on);
   - JobCompleted said what happened: exactly one per job on the host that
     had it (whichever daemon instance ended it), success on the destination
     exactly when the guest ran there, success on the source only if the
@@ -494,6 +496,13 @@ class FaultMatrixCase(MigrationTestCase):
             self.fail('%s: the invariant does not hold %.0f s after the fault (the guest %s):\n  - %s' % (
                 self.case, SETTLE_DEADLINE, last['outcome'], '\n  - '.join(last['violations'])))
         outcome = last['outcome']
+        if outcome == 'runs on the destination':
+            # The project's proof of an arrival: the guest checked its whole
+            # dirty area on the destination, the counter exactly one on.
+            try:
+                harness.check_arrival(self.src_serial, self.dst_serial, source_pids=[self.src_pid])
+            except harness.ArrivalFailed as e:
+                self.fail('%s: the guest did not arrive whole: %s' % (self.case, e))
         if outcome.startswith('runs on the '):
             serial = self.src_serial if outcome.endswith('source') else self.dst_serial
             serial.wait_advance(5, BOOT_DEADLINE)
