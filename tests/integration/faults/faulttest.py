@@ -41,6 +41,12 @@ The faults:
                              both connections. Nobody finishes the protocol:
                              the test watches both daemons apply their rules.
 
+One cell ends with an operator's step: when the client vanishes after
+Finish3, only it knew that Finish3 succeeded; the source keeps its copy
+paused and ends its job "outcome unknown" (libvirt's rule), which the case
+asserts exactly before it destroys that copy as the operator would and then
+checks the whole invariant (resolve_unknown_outcome).
+
 After every other fault the client finishes the protocol as libvirt's
 managed client does (virDomainMigrateVersion3Full): the next phases in order;
 a failed Prepare is followed by Confirm(cancelled); a failed Perform by
@@ -216,10 +222,38 @@ class FaultMatrixCase(MigrationTestCase):
             self.inject(fault)
             self.finish_protocol(phase)
         log('%s: the client after the fault: %s' % (self.case, '; '.join(self.client_saw) or '-'))
+        if (phase, fault) == ('finish', 'client-vanishes'):
+            self.resolve_unknown_outcome()
         outcome = self.settle()
         log('OUTCOME %s: the guest %s (settled %.1f s after the fault); client: %s' % (
             self.case, outcome, time.monotonic() - t0, '; '.join(self.client_saw) or '-'))
         self.clean_up_guest(outcome)
+
+    def resolve_unknown_outcome(self):
+        """After Finish3 succeeded only the vanished client knew it: the
+        source cannot tell a guest running on the destination from a Finish
+        that failed, so it keeps its copy paused, never running, and ends
+        the job "outcome unknown" (libvirt's rule; docs/recovery.md). That
+        safe state is asserted exactly; then the operator's step that
+        JobCompleted asks for (here: the guest runs on the destination, so
+        destroy the paused copy), after which the whole invariant holds."""
+        src_dom = self.g.dom(self.src)
+        dst_dom = self.g.dom(self.dst)
+        wait_until(lambda: members(self.srec.signals, 'JobCompleted'), SETTLE_DEADLINE,
+                   'the source to end its job (JobCompleted)')
+        self.assertEqual(src_dom.prop('JobType'), 'none')
+        done = [sg.args[0] for sg in members(self.srec.signals, 'JobCompleted')]
+        self.assertEqual(len(done), 1, 'JobCompleted on the source: %r' % done)
+        self.assertFalse(done[0]['success'])
+        self.assertIn('outcome unknown', done[0]['errmsg'].lower())
+        self.assertEqual(src_dom.prop('State'), 'paused', 'the source copy runs: split brain')
+        self.assertEqual((dst_dom.prop('State'), dst_dom.prop('JobType')), ('running', 'none'))
+        self.dst_serial.wait_advance(3, BOOT_DEADLINE)
+        self.assertEqual(src_dom.prop('State'), 'paused')
+        log('%s: outcome unknown at the source, the guest runs on the destination: the operator '
+            'destroys the paused source copy' % self.case)
+        src_dom.call('Destroy', 'u', (0,))
+        wait_until(lambda: not pid_alive(self.src_pid), SETTLE_DEADLINE, 'the source QEMU to exit')
 
     # -- up to the fault
 
