@@ -196,6 +196,8 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
 
 static void perform_fail(MigrationJob *job, MdError code, const char *message) {
         GTask *task = g_steal_pointer(&job->perform);
+        Domain *d = job->domain;
+        gboolean unattended = job->unattended;
 
         job->stream_failed = TRUE;
         g_free(job->error);
@@ -203,11 +205,12 @@ static void perform_fail(MigrationJob *job, MdError code, const char *message) {
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         migration_job_arm_deadline(job);
         if (task) {
+                /* May end (free) the job at once, as Perform2's callback does. */
                 g_task_return_new_error(task, MD_ERROR, code, "%s", message);
                 g_object_unref(task);
         }
-        if (job->unattended)
-                migration_job_abandon(job->domain, CLIENT_GONE);
+        if (unattended && d->job)
+                migration_job_abandon(d, CLIENT_GONE);
 }
 
 static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -438,6 +441,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         const char *status;
         GBytes *bytes;
         GTask *task;
+        gboolean unattended;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3)
                 return;
@@ -486,6 +490,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         bytes = migration_cookie_encode(cookie, &error);
         migration_job_step(job, JOB_PHASE_PERFORM3_DONE);
         migration_job_arm_deadline(job);
+        unattended = job->unattended;
         task = g_steal_pointer(&job->perform);
         if (!task)
                 g_clear_pointer(&bytes, g_bytes_unref);
@@ -493,8 +498,11 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
                 g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
         else
                 g_task_return_error(task, g_steal_pointer(&error));
+        /* Returning the task may have run Perform2's Confirm at once, which
+         * ends (frees) the job: nothing of it is read after that. */
         g_clear_object(&task);
-        if (job->unattended)
+        d = domain_ref_get(ref);
+        if (unattended && d && d->job)
                 migration_job_abandon(d, CLIENT_GONE);
 }
 
