@@ -269,11 +269,11 @@ class Postcopy(FeatureTestCase):
             self.assertEqual({b for _, b in dst_serial.entries()}, {boot})
         self.destroy_both(g, m.dst_serial)
 
-    def test_source_restart(self):
-        """kill -9 of the source daemon after the switch to post-copy, and a
-        restart: the source QEMU is neither cancelled nor resumed from its
-        stale memory; it stays paused (postcopy-failed) with its job restored,
-        which Confirm3 cancelled ends; the destination keeps the guest."""
+    def source_restart_in_postcopy(self, restart):
+        """Switches a non-converging migration to post-copy, then @restart()s
+        the source daemon: the source QEMU is neither cancelled nor resumed
+        from its stale memory; it stays paused (postcopy-failed) with its job
+        restored, which Confirm3 cancelled ends; the destination keeps the guest."""
         g = self.guest()
         boot, pid = g.snapshot()
         src_serial = g.serial
@@ -282,7 +282,7 @@ class Postcopy(FeatureTestCase):
         self.switch(g, srec, drec)
         self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
         last = src_serial.last_counter()
-        self.src.restart(kill=True)
+        restart(g)
         self.assertTrue(pid_alive(pid), 'the source QEMU is gone after the restart')
         src_dom = g.dom(self.src)
         src_dom.wait_state('paused', SIGNAL_DEADLINE, reason='postcopy-failed')
@@ -299,6 +299,11 @@ class Postcopy(FeatureTestCase):
         self.assertEqual(src_serial.last_counter(), last, 'the source guest ran again after the switch')
         self.assertTrue(pid_alive(dst_pid))
         self.destroy_both(g, m.dst_serial)
+
+    def test_source_restart(self):
+        """kill -9 of the source daemon after the switch to post-copy, and a
+        restart (source_restart_in_postcopy)."""
+        self.source_restart_in_postcopy(lambda g: self.src.restart(kill=True))
 
     def edit_journal(self, host, g, **changes):
         """While @host's daemon is down: sets keys of @g's status file (its job
@@ -318,32 +323,12 @@ class Postcopy(FeatureTestCase):
         before the daemon journaled anything of it (journal: pre-copy,
         running): recovery asks QEMU (query-migrate says postcopy-active), so
         the source is neither cancelled nor resumed; paused, postcopy-failed."""
-        g = self.guest()
-        boot, pid = g.snapshot()
-        src_serial = g.serial
-        m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 1)})
-        dst_pid = g.qemu_pid_with(m.dst_serial)
-        self.switch(g, srec, drec)
-        self.assertFalse(m.pending.done, 'the post-copy phase ended at once')
-        last = src_serial.last_counter()
-        self.src.kill()
-        self.edit_journal(self.src, g, job_postcopy=False, job_postcopy_requested=False, state='running',
-                          reason='booted')
-        self.src.start()
-        self.assertTrue(pid_alive(pid), 'the source QEMU is gone after the restart')
-        src_dom = g.dom(self.src)
-        src_dom.wait_state('paused', SIGNAL_DEADLINE, reason='postcopy-failed')
-        self.assertEqual((src_dom.prop('JobType'), src_dom.prop('JobPhase')), ('migration-out', 'perform3'))
-        holds_for(lambda: src_dom.prop('State') == 'paused' and src_serial.last_counter() == last, 5.0,
-                  'the source staying paused after the restart (no migrate_cancel + cont)')
-        with self.assertRaises(harness.GLib.Error):
-            m.perform_wait()
-        self.assertEqual(m.finish(cancelled=True), '/')
-        self.assertTrue(pid_alive(dst_pid), 'Finish3 cancelled killed the destination QEMU in post-copy')
-        m.confirm(cancelled=True)
-        self.assertEqual((src_dom.prop('State'), src_dom.prop('StateReason')), ('paused', 'postcopy-failed'))
-        self.assertEqual(src_serial.last_counter(), last, 'the source guest ran again after the switch')
-        self.destroy_both(g, m.dst_serial)
+        def restart(g):
+            self.src.kill()
+            self.edit_journal(self.src, g, job_postcopy=False, job_postcopy_requested=False, state='running',
+                              reason='booted')
+            self.src.start()
+        self.source_restart_in_postcopy(restart)
 
     def test_destination_restart_in_prepare(self):
         """kill -9 of the destination daemon in post-copy with a journal that
