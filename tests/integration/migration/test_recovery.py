@@ -37,6 +37,38 @@ def edit_journal(host, guest, **changes):
     os.rename(path + '.tmp', path)
 
 
+def performed_by(tc, client):
+    """A guest whose migration @client drove through Perform3 (the source
+    in perform3_done): (guest, Managed, source QEMU pid)."""
+    g = MigGuest(tc, tc.src)
+    _, pid = snapshot_before(g)
+    m = Managed(tc, g, tc.src, tc.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
+    m.begin(client=client)
+    m.prepare()
+    m.perform_start(client=client)
+    m.perform_wait()
+    return g, m, pid
+
+
+def outcome_unknown_then_resume(tc, g, m, pid, what):
+    """The source's restored job ends failed, "outcome unknown", with the
+    guest paused on its QEMU; then the operator's way out, as the message
+    says: the destination never ran the guest (no Finish3), so it is
+    cancelled there and resumed here."""
+    src_dom = g.dom(tc.src)
+    wait_until(lambda: src_dom.prop('JobType') == 'none', DEADLINE, what)
+    kind, stats = src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
+    log('%s: %s: %s' % (what, kind, stats.get('errmsg')))
+    tc.assertEqual(kind, 'failed')
+    tc.assertIn('outcome unknown', stats['errmsg'])
+    tc.assertEqual(src_dom.prop('State'), 'paused')
+    tc.assertTrue(pid_alive(pid))
+    tc.assertEqual(m.finish(cancelled=True)[0], '/')
+    src_dom.resume()
+    assert_runs_here(tc, g, tc.src, [pid], ' after the operator resumed it')
+    g.destroy()
+
+
 class RestartInPerform3Done(MigrationTestCase):
 
     def performed(self, client=None):
@@ -127,31 +159,11 @@ class RestartInPerform3Done(MigrationTestCase):
         job at once (failed, outcome unknown); the guest stays paused there."""
         other = harness.Client(self.src.bus.address, 'vanishing-client')
         self.addCleanup(other.close)
-        g = MigGuest(self, self.src)
-        boot, pid = snapshot_before(g)
-        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
-        m.begin(client=other)
-        m.prepare()
-        m.perform_start(client=other)
-        m.perform_wait()
+        g, m, pid = performed_by(self, other)
         self.src.kill()
         other.close()
         self.src.start()
-        src_dom = g.dom(self.src)
-        wait_until(lambda: src_dom.prop('JobType') == 'none', DEADLINE,
-                   'the restored job of the vanished client to end')
-        kind, stats = src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
-        log('job of the vanished client: %s: %s' % (kind, stats.get('errmsg')))
-        self.assertEqual(kind, 'failed')
-        self.assertIn('outcome unknown', stats['errmsg'])
-        self.assertEqual(src_dom.prop('State'), 'paused')
-        self.assertTrue(pid_alive(pid))
-        # The operator's way out, as the message says: the destination never
-        # ran the guest (no Finish3), so it is cancelled there and resumed here.
-        self.assertEqual(m.finish(cancelled=True)[0], '/')
-        src_dom.resume()
-        assert_runs_here(self, g, self.src, [pid], ' after the operator resumed it')
-        g.destroy()
+        outcome_unknown_then_resume(self, g, m, pid, 'the restored job of the vanished client to end')
 
 
 class RestoredDeadline(MigrationTestCase):
@@ -163,27 +175,10 @@ class RestoredDeadline(MigrationTestCase):
         never come back. The job ends (outcome unknown), the guest paused."""
         other = harness.Client(self.src.bus.address, 'lingering-client')
         self.addCleanup(other.close)
-        g = MigGuest(self, self.src)
-        boot, pid = snapshot_before(g)
-        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=g.next_serial_path()))
-        m.begin(client=other)
-        m.prepare()
-        m.perform_start(client=other)
-        m.perform_wait()
+        g, m, pid = performed_by(self, other)
         self.src.restart(kill=True)
-        src_dom = g.dom(self.src)
-        wait_until(lambda: src_dom.prop('JobType') == 'none', DEADLINE,
-                   'the restored job of a client still on the bus to reach its deadline')
-        kind, stats = src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
-        log('restored job after its deadline: %s: %s' % (kind, stats.get('errmsg')))
-        self.assertEqual(kind, 'failed')
-        self.assertIn('outcome unknown', stats['errmsg'])
-        self.assertEqual(src_dom.prop('State'), 'paused')
-        self.assertTrue(pid_alive(pid))
-        self.assertEqual(m.finish(cancelled=True)[0], '/')
-        src_dom.resume()
-        assert_runs_here(self, g, self.src, [pid], ' after the operator resumed it')
-        g.destroy()
+        outcome_unknown_then_resume(self, g, m, pid,
+                                    'the restored job of a client still on the bus to reach its deadline')
 
 
 class RestartInFinish2(MigrationTestCase):
