@@ -175,6 +175,28 @@ class LinkCut(BreakDuringPerform):
         self.break_during_perform(lambda: self.net.nft(True), lambda: self.net.nft(False), self.silence())
 
 
+@contextlib.contextmanager
+def destination_stopped_after_stream(tc, g):
+    """Starts a peer-to-peer migration of @g from A to B held at 1 MiB/s,
+    stops B's daemon (SIGSTOP) once the stream runs, lifts the limit and
+    waits until the stream is over; B's daemon goes on (SIGCONT) when the
+    block ends. Yields (pending MigrateToURI3, B's serial path, A's domain)."""
+    src_dom = g.dom(tc.a)
+    src_dom.call('MigrateSetMaxSpeed', 'tu', (1, 0))
+    pending, dst_serial = tc.migrate_start(g, tc.a, tc.b)
+    wait_until(lambda: pending.done or test_p2p.streaming(tc.a, g.path), MIGRATION_DEADLINE,
+               'the peer-to-peer stream to run')
+    tc.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
+    os.kill(tc.b.proc.pid, signal.SIGSTOP)
+    try:
+        src_dom.call('MigrateSetMaxSpeed', 'tu', (0, 0))
+        wait_until(lambda: pending.done or src_dom.prop('JobPhase') != 'perform3', MIGRATION_DEADLINE,
+                   'the stream to complete')
+        yield pending, dst_serial, src_dom
+    finally:
+        os.kill(tc.b.proc.pid, signal.SIGCONT)
+
+
 class SlowFinish(P2PTestCase):
     """The destination daemon answers Finish3 late (SIGSTOP while the stream
     runs, SIGCONT three phase_timeouts after it completed). The source daemon
@@ -191,20 +213,8 @@ class SlowFinish(P2PTestCase):
         g = self.guest(self.a)
         boot, src_pid = snapshot_before(g)
         src_serial = g.serial
-        src_dom = g.dom(self.a)
-        src_dom.call('MigrateSetMaxSpeed', 'tu', (1, 0))
-        pending, dst_serial = self.migrate_start(g, self.a, self.b)
-        wait_until(lambda: pending.done or test_p2p.streaming(self.a, g.path), MIGRATION_DEADLINE,
-                   'the peer-to-peer stream to run')
-        self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
-        os.kill(self.b.proc.pid, signal.SIGSTOP)
-        try:
-            src_dom.call('MigrateSetMaxSpeed', 'tu', (0, 0))
-            wait_until(lambda: pending.done or src_dom.prop('JobPhase') != 'perform3', MIGRATION_DEADLINE,
-                       'the stream to complete')
+        with destination_stopped_after_stream(self, g) as (pending, dst_serial, src_dom):
             holds_for(lambda: not pending.done, 9.0, 'MigrateToURI3 to wait for the stopped destination')
-        finally:
-            os.kill(self.b.proc.pid, signal.SIGCONT)
         pending.wait(MIGRATION_DEADLINE + 60)
         self.moved(g, self.b, src_serial, dst_serial, src_pid, boot)
         g.destroy()
@@ -231,26 +241,15 @@ class FinishUnanswered(P2PTestCase):
         g = self.guest(self.a)
         boot, src_pid = snapshot_before(g)
         src_serial = g.serial
-        src_dom = g.dom(self.a)
-        src_dom.call('MigrateSetMaxSpeed', 'tu', (1, 0))
-        pending, dst_serial = self.migrate_start(g, self.a, self.b)
-        wait_until(lambda: pending.done or test_p2p.streaming(self.a, g.path), MIGRATION_DEADLINE,
-                   'the peer-to-peer stream to run')
-        self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
-        os.kill(self.b.proc.pid, signal.SIGSTOP)
-        try:
-            src_dom.call('MigrateSetMaxSpeed', 'tu', (0, 0))
-            wait_until(lambda: pending.done or src_dom.prop('JobPhase') == 'perform3_done', MIGRATION_DEADLINE,
-                       'the stream to complete and Finish3 to be sent')
+        with destination_stopped_after_stream(self, g) as (pending, dst_serial, src_dom):
             self.assertFalse(pending.done, 'MigrateToURI3 ended at the stream: %r' % (pending.error,))
+            self.assertEqual(src_dom.prop('JobPhase'), 'perform3_done')
             log('SIGKILL to migration-bridge (b), pid %d, with Finish3 queued at the stopped daemon'
                 % bridge.proc.pid)
             bridge.signal(signal.SIGKILL)
             bridge.proc.wait(DEADLINE)
             self.assertMigrateError(pending, 'PeerUnreachable', 'may run there', 'stays paused here')
             self.assertEqual((src_dom.prop('State'), src_dom.prop('JobType')), ('paused', 'none'))
-        finally:
-            os.kill(self.b.proc.pid, signal.SIGCONT)
         dst_dom = g.dom(self.b)
 
         def dst_prop(name):
