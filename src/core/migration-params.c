@@ -677,3 +677,9 @@ const char *migration_params_beyond_plain(const MigrationParams *p) {
                 return "migrate_disks";
         return NULL;
 }
+
+gboolean migration_params_use_xbzrle(const MigrationParams *p) {
+        if (!(p->flags & MIGRATE_COMPRESSED))
+                return FALSE;
+        return !p->compression || g_strv_contains((const char *const *) p->compression, "xbzrle");
+}

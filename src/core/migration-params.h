@@ -116,4 +116,9 @@ GVariant *migration_params_to_variant(const MigrationParams *params);
 const char *migration_params_beyond_plain(const MigrationParams *params);
 
 void migration_params_free(MigrationParams *params);
+
+/* Whether QEMU's xbzrle capability is on: COMPRESSED with xbzrle in the
+ * list, or with no list (libvirt's default method); zlib and zstd ride on
+ * multifd instead. */
+gboolean migration_params_use_xbzrle(const MigrationParams *params);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationParams, migration_params_free)

@@ -3,12 +3,15 @@
 #pragma once
 
 #include "domain.h"
+#include "migration-params.h"
 
-/* TRUE when a live migration of @domain's QEMU is exact; otherwise FALSE
- * with the cause in @ret_cause. KVM tracks dirty pages in the kernel; TCG
- * needs QEMU 9.0 or RAM off the 256 KiB grid (qemu_command_ram_kib()). */
-gboolean migration_live_is_safe(const Domain *domain, char **ret_cause);
+/* TRUE when a live migration of @domain's QEMU with @params (may be NULL:
+ * the guest alone) is exact; otherwise FALSE with the cause and the ways
+ * out. KVM tracks dirty pages in the kernel; TCG before QEMU 9.0 needs RAM
+ * off the 256 KiB grid (qemu_command_ram_kib()) and no XBZRLE. */
+gboolean migration_live_is_safe(const Domain *domain, const MigrationParams *params, char **ret_cause,
+                                char **ret_remedy);
 
 /* MD_ERROR_UNSAFE naming the cause and the ways out for a LIVE migration
  * (without UNSAFE) that could lose data; TRUE otherwise. */
-gboolean migration_check_safe(const Domain *domain, guint flags, GError **error);
+gboolean migration_check_safe(const Domain *domain, const MigrationParams *params, GError **error);

@@ -24,11 +24,6 @@ static gboolean has_method(const MigrationParams *p, const char *method) {
         return p->compression && g_strv_contains((const char *const *) p->compression, method);
 }
 
-/* libvirt's default method is xbzrle; zlib and zstd ride on multifd. */
-static gboolean wants_xbzrle(const MigrationParams *p) {
-        return (p->flags & MIGRATE_COMPRESSED) && (!p->compression || has_method(p, "xbzrle"));
-}
-
 static const char *multifd_compression(const MigrationParams *p) {
         if (!(p->flags & MIGRATE_COMPRESSED))
                 return "none";
@@ -78,7 +73,7 @@ void migration_setup_add(QemuCommandList *list, const MigrationParams *p, gboole
                 TRUE,
                 (p->flags & MIGRATE_POSTCOPY) != 0,
                 (p->flags & MIGRATE_PARALLEL) != 0,
-                wants_xbzrle(p),
+                migration_params_use_xbzrle(p),
                 source && (p->flags & MIGRATE_AUTO_CONVERGE) != 0,
         };
 
@@ -155,7 +150,7 @@ GVariant *migration_setup_stats(JsonNode *reply, const MigrationParams *p) {
         /* The capabilities are ours: QEMU accepted them or the job failed. */
         g_variant_dict_insert(&dict, "qemu.cap.postcopy-ram", "b", (p->flags & MIGRATE_POSTCOPY) != 0);
         g_variant_dict_insert(&dict, "qemu.cap.multifd", "b", (p->flags & MIGRATE_PARALLEL) != 0);
-        g_variant_dict_insert(&dict, "qemu.cap.xbzrle", "b", wants_xbzrle(p));
+        g_variant_dict_insert(&dict, "qemu.cap.xbzrle", "b", migration_params_use_xbzrle(p));
         g_variant_dict_insert(&dict, "qemu.cap.auto-converge", "b", (p->flags & MIGRATE_AUTO_CONVERGE) != 0);
         return g_variant_dict_end(&dict);
 }

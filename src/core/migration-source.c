@@ -148,7 +148,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
                             domain_name(d));
                 return FALSE;
         }
-        if (!migration_check_safe(d, p->flags, error))
+        if (!migration_check_safe(d, p, error))
                 return FALSE;
         def = destination_def(d, p, error);
         if (!def)

@@ -185,6 +185,20 @@ def domain_type():
     return 'kvm' if kvm_usable() else 'qemu'
 
 
+def qemu_version():
+    """(major, minor) of the QEMU the daemons run."""
+    out = subprocess.run([QEMU_BINARY, '--version'], capture_output=True, text=True, check=True).stdout
+    major, minor = re.search(r'version (\d+)\.(\d+)', out).groups()
+    return int(major), int(minor)
+
+
+def tcg_dirty_tracking_flawed(virt_type=None):
+    """True when a live migration of a guest of @virt_type (default: the
+    suite's) runs on TCG with QEMU before 9.0, whose dirty tracking misses
+    guest writes unless the daemon guards against it (migration-safety.c)."""
+    return (virt_type or domain_type()) == 'qemu' and qemu_version() < (9, 0)
+
+
 # ---------------------------------------------------------------------------
 # waiting
 

@@ -466,6 +466,27 @@ static void test_plain(void) {
         g_assert_false(nulls->has_bandwidth);
 }
 
+/* COMPRESSED means xbzrle unless a list names only multifd methods: the
+ * migration safety rule (TCG before QEMU 9.0) hangs on this answer. */
+static void test_use_xbzrle(void) {
+        static const struct {
+                const char *params;
+                guint flags;
+                gboolean xbzrle;
+        } cases[] = {
+                { "{}", MIGRATE_LIVE, FALSE },
+                { "{}", MIGRATE_LIVE | MIGRATE_COMPRESSED, TRUE },
+                { "{'compression': <['xbzrle']>}", MIGRATE_LIVE | MIGRATE_COMPRESSED, TRUE },
+                { "{'compression': <['zstd']>}", MIGRATE_LIVE | MIGRATE_COMPRESSED | MIGRATE_PARALLEL, FALSE },
+                { "{'compression': <['zlib']>}", MIGRATE_LIVE | MIGRATE_COMPRESSED | MIGRATE_PARALLEL, FALSE },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(MigrationParams) p = params_ok(cases[i].params, cases[i].flags);
+                g_assert_cmpint(migration_params_use_xbzrle(p), ==, cases[i].xbzrle);
+        }
+}
+
 /* ... and refuse what it refuses, with the same messages. */
 static void test_plain_errors(void) {
         static const struct {
@@ -514,5 +535,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-params/order", test_order);
         g_test_add_func("/migration-params/plain", test_plain);
         g_test_add_func("/migration-params/plain-errors", test_plain_errors);
+        g_test_add_func("/migration-params/use-xbzrle", test_use_xbzrle);
         return g_test_run();
 }

@@ -121,9 +121,19 @@ class MigrationctlOptions(CtlMixin, FeatureTestCase):
         g.destroy()
 
     def test_compress_plain(self):
-        """--compress xbzrle with --plain: the plain phases carry the flag (xbzrle is the default method)."""
+        """--compress xbzrle with --plain: the plain phases carry the flag (xbzrle is the default method).
+        Under TCG before QEMU 9.0 --live is refused (Error.Unsafe: XBZRLE loses
+        writes there) and the migration is paused for the copy instead."""
         g = FGuest(self, self.src)
-        self.migrate_and_check(g, '--live', '--plain', '--compress', 'xbzrle')
+        live = ('--live',)
+        if harness.tcg_dirty_tracking_flawed():
+            _, pid = g.snapshot()
+            out, err, _ = self.migrate(g, '--live', '--plain', '--compress', 'xbzrle', expect=1)
+            self.assertIn('XBZRLE', err, 'migrationctl did not say why: %r' % err)
+            assert_runs_here(self, g, self.src, pid)
+            self.assertEqual(self.dst.list_domains(0), [])
+            live = ()
+        self.migrate_and_check(g, *live, '--plain', '--compress', 'xbzrle')
         kind, stats = job_stats(self.src, g.path, 1)
         self.assertSettings(stats, {'qemu.cap.xbzrle': True, 'qemu.cap.multifd': False},
                             'the source\'s GetJobStats(1)')

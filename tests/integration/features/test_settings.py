@@ -16,7 +16,10 @@ GetJobStats(1), the counter going on."""
 
 import feattest
 from feattest import (FeatureTestCase, FGuest, Mig, LIVE, UNSAFE, PERSIST_DEST, PARALLEL, COMPRESSED, AUTO_CONVERGE,
-                      QEMU_DEFAULTS, assert_moved, members, wait_until, log, MIGRATION_DEADLINE)
+                      QEMU_DEFAULTS, assert_moved, assert_runs_here, dbus_error_name, dbus_error_message, members,
+                      wait_until, log, MIGRATION_DEADLINE)
+import harness
+from gi.repository import GLib
 
 
 class Settings(FeatureTestCase):
@@ -38,14 +41,37 @@ class Settings(FeatureTestCase):
                    {'qemu.cap.multifd': True, 'qemu.multifd-channels': 4, 'qemu.multifd-compression': 'none',
                     'qemu.cap.xbzrle': False})
 
+    def xbzrle_cycle(self, params, expected):
+        """The cycle for XBZRLE. Under TCG before QEMU 9.0 XBZRLE loses guest
+        writes during a live migration (it lost one run in ten here with the
+        RAM pad in place), so there LIVE|COMPRESSED is refused with
+        Error.Unsafe and nothing changes; the settings are then checked on
+        the aborted LIVE|COMPRESSED|UNSAFE job (the guest stays where it
+        was) and the completed migration is paused for the copy (exact)."""
+        if not harness.tcg_dirty_tracking_flawed():
+            self.cycle(COMPRESSED, params, expected)
+            return
+        g = FGuest(self, self.src)
+        _, pid = g.snapshot()
+        with self.assertRaises(GLib.Error) as cm:
+            Mig(self, g, self.src, self.dst, flags=LIVE | COMPRESSED, params=params).begin()
+        self.assertEqual(dbus_error_name(cm.exception), 'org.example.Migration1.Error.Unsafe')
+        for word in ('TCG', 'XBZRLE', 'without COMPRESSED', 'UNSAFE'):
+            self.assertIn(word, dbus_error_message(cm.exception))
+        self.assertEqual(g.dom(self.src).prop('JobType'), 'none')
+        assert_runs_here(self, g, self.src, pid)
+        self.aborted_job(g, LIVE | COMPRESSED | UNSAFE, params, expected)
+        self.live_migration(g, self.src, self.dst, COMPRESSED, params, expected)
+        g.destroy()
+
     def test_compression_xbzrle(self):
         """COMPRESSED with compression=[xbzrle]: qemu.cap.xbzrle, no multifd; reset."""
-        self.cycle(COMPRESSED, {'compression': ('as', ['xbzrle'])},
-                   {'qemu.cap.xbzrle': True, 'qemu.cap.multifd': False, 'qemu.multifd-compression': 'none'})
+        self.xbzrle_cycle({'compression': ('as', ['xbzrle'])},
+                          {'qemu.cap.xbzrle': True, 'qemu.cap.multifd': False, 'qemu.multifd-compression': 'none'})
 
     def test_compression_default(self):
         """COMPRESSED without a method means xbzrle (libvirt's default)."""
-        self.cycle(COMPRESSED, {}, {'qemu.cap.xbzrle': True, 'qemu.cap.multifd': False})
+        self.xbzrle_cycle({}, {'qemu.cap.xbzrle': True, 'qemu.cap.multifd': False})
 
     def test_compression_zstd(self):
         """PARALLEL|COMPRESSED with compression=[zstd]: multifd with zstd; reset to none."""

@@ -11,8 +11,6 @@ the copy), its destination QEMU given the same RAM size through the cookie.
 The guests are type 'qemu' (TCG) on every machine."""
 
 import os
-import re
-import subprocess
 
 from feattest import (FeatureTestCase, FGuest, LIVE, UNSAFE, Mig, assert_moved, assert_runs_here,
                       dbus_error_name, dbus_error_message, mcall, proc_cmdline, wait_until, DEADLINE)
@@ -22,13 +20,6 @@ from gi.repository import GLib
 
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'qemu-ram-on-grid')
 MEMORY_MIB = 64
-
-
-def qemu_version():
-    out = subprocess.run([os.environ.get('MD_TEST_QEMU', 'qemu-system-x86_64'), '--version'],
-                         capture_output=True, text=True, check=True).stdout
-    major, minor = re.search(r'version (\d+)\.(\d+)', out).groups()
-    return int(major), int(minor)
 
 
 def ram_arg(pid):
@@ -59,7 +50,7 @@ class Unsafe(FeatureTestCase):
         """LIVE on a guest with RAM on the grid: Error.Unsafe naming the ways out; nothing changes."""
         g, _, pid = self.old_guest()
         m = Mig(self, g, self.src, self.dst, flags=LIVE)
-        if qemu_version() >= (9, 0):
+        if harness.qemu_version() >= (9, 0):
             m.begin()          # QEMU 9.0 fixed the loss: nothing to refuse
             m.confirm(cancelled=True)
             assert_runs_here(self, g, self.src, pid)
