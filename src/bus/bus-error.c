@@ -1,7 +1,6 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-error.h"
-#include "md-error.h"
 
 int bus_error_set_gerror(sd_bus_error *ret, const GError *error) {
         const char *name = "org.freedesktop.DBus.Error.Failed";
@@ -11,6 +10,16 @@ int bus_error_set_gerror(sd_bus_error *ret, const GError *error) {
         else
                 g_warning("Unmapped error reached the bus: %s", error->message);
         return sd_bus_error_set(ret, name, error->message);
+}
+
+int bus_error_setf(sd_bus_error *ret, MdError code, const char *format, ...) {
+        g_autoptr(GError) error = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        error = g_error_new_valist(MD_ERROR, code, format, ap);
+        va_end(ap);
+        return bus_error_set_gerror(ret, error);
 }
 
 int bus_reply_gerror(sd_bus_message *m, const GError *error) {

@@ -59,7 +59,7 @@ static int method_lookup_by_uuid(sd_bus_message *m, void *userdata, sd_bus_error
         if (r < 0)
                 return r;
         if (!g_uuid_string_is_valid(uuid))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not a UUID", uuid);
+                return bus_error_setf(error, MD_ERROR_INVALID_ARGS, "'%s' is not a UUID", uuid);
         d = registry_lookup_by_uuid(s->registry, uuid, &gerror);
         if (!d)
                 return bus_error_set_gerror(error, gerror);
@@ -79,8 +79,7 @@ static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         if (flags & ~known)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Unsupported flags 0x%x", flags & ~known);
+                return bus_error_setf(error, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags & ~known);
         list = registry_list(s->registry, flags);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)

@@ -179,14 +179,14 @@ static int p2p(sd_bus_message *m, Domain *d, const char *dconnuri, MigrationPara
 
         if (!empty_to_null(dconnuri)) {
                 migration_params_free(params);
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "PEER2PEER needs the destination's URI (dconnuri), "
-                                         "migration+tls://HOST[:PORT]");
+                return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
+                                      "PEER2PEER needs the destination's URI (dconnuri), "
+                                      "migration+tls://HOST[:PORT]");
         }
         if (!s->p2p_migrate) {
                 migration_params_free(params);
-                return sd_bus_error_setf(error, md_error_to_bus_name(MD_ERROR_UNSUPPORTED),
-                                         "Peer-to-peer migration is not available in this daemon");
+                return bus_error_setf(error, MD_ERROR_UNSUPPORTED,
+                                      "Peer-to-peer migration is not available in this daemon");
         }
         s->p2p_migrate(s, d, dconnuri, params, on_p2p_done, sd_bus_message_ref(m));
         return 1;
@@ -230,9 +230,9 @@ int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *erro
         }
         if (!(flags & MIGRATE_PEER2PEER)) {
                 migration_params_free(params);
-                return sd_bus_error_setf(error, md_error_to_bus_name(MD_ERROR_UNSUPPORTED),
-                                         "MigrateToURI3 without PEER2PEER would be a direct migration, "
-                                         "which QEMU does not support; pass PEER2PEER");
+                return bus_error_setf(error, MD_ERROR_UNSUPPORTED,
+                                      "MigrateToURI3 without PEER2PEER would be a direct migration, "
+                                      "which QEMU does not support; pass PEER2PEER");
         }
         return p2p(m, userdata, dconnuri, params, error);
 }
@@ -385,7 +385,7 @@ static int get_value(sd_bus_message *m, uint64_t value, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (flags)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                return bus_error_setf(error, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
         return sd_bus_reply_method_return(m, "t", value);
 }
 

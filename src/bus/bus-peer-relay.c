@@ -26,14 +26,14 @@ static int check_bridge(sd_bus_message *m, sd_bus_error *error) {
         uid_t caller_uid, bridge_uid;
 
         if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &caller) < 0 || euid_of(caller, &caller_uid) < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot tell who is calling");
+                return bus_error_setf(error, MD_ERROR_ACCESS_DENIED, "Cannot tell who is calling");
         if (sd_bus_get_name_creds(sd_bus_message_get_bus(m), BRIDGE_BUS_NAME, SD_BUS_CREDS_EUID, &bridge) < 0 ||
             euid_of(bridge, &bridge_uid) < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "No migration-bridge on this host; peer calls come only through it");
+                return bus_error_setf(error, MD_ERROR_ACCESS_DENIED,
+                                      "No migration-bridge on this host; peer calls come only through it");
         if (caller_uid != bridge_uid)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         "Only migration-bridge may relay calls from peer hosts");
+                return bus_error_setf(error, MD_ERROR_ACCESS_DENIED,
+                                      "Only migration-bridge may relay calls from peer hosts");
         return 1;
 }
 
@@ -109,8 +109,8 @@ static int relay_abort_incoming(sd_bus_message *m, void *userdata, sd_bus_error 
         if (!d)
                 return bus_error_set_gerror(error, gerror);
         if (!d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
-                return sd_bus_error_setf(error, md_error_to_bus_name(MD_ERROR_OPERATION_INVALID),
-                                         "Domain '%s' has no incoming migration to abort", name);
+                return bus_error_setf(error, MD_ERROR_OPERATION_INVALID,
+                                      "Domain '%s' has no incoming migration to abort", name);
         migration_abort_async(d, 0, on_incoming_aborted, sd_bus_message_ref(m));
         return 1;
 }

@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include "bus-error.h"
 #include "bus-glib.h"
 #include "bus-polkit.h"
 #include "i18n.h"
@@ -20,7 +21,7 @@ typedef struct {
         sd_bus_message *request;
         sd_bus_slot *slot;
         QueryState state;
-        sd_bus_error error;
+        GError *error;              /* QUERY_DENIED: why */
 } Query;
 
 struct BusPolkit {
@@ -31,7 +32,7 @@ struct BusPolkit {
 static void query_free(Query *q) {
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->request);
-        sd_bus_error_free(&q->error);
+        g_clear_error(&q->error);
         g_free(q);
 }
 
@@ -59,25 +60,25 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         if (e) {
                 /* No polkit, no permission. */
                 g_warning("polkit did not answer: %s", e->message);
-                sd_bus_error_setf(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                  _("Authorization is unavailable (polkit: %s)"), e->message);
+                q->error = g_error_new(MD_ERROR, MD_ERROR_ACCESS_DENIED,
+                                       _("Authorization is unavailable (polkit: %s)"), e->message);
                 q->state = QUERY_DENIED;
         } else if ((r = sd_bus_message_enter_container(reply, 'r', "bba{ss}")) < 0 ||
                    (r = sd_bus_message_read(reply, "bb", &authorized, &challenge)) < 0) {
-                sd_bus_error_set(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 _("Authorization failed: polkit's answer is malformed"));
+                q->error = g_error_new_literal(MD_ERROR, MD_ERROR_ACCESS_DENIED,
+                                               _("Authorization failed: polkit's answer is malformed"));
                 q->state = QUERY_DENIED;
         } else if (authorized) {
                 q->state = QUERY_ALLOWED;
         } else {
                 gboolean interactive = sd_bus_message_get_allow_interactive_authorization(q->request) > 0;
                 if (challenge && !interactive)
-                        sd_bus_error_set(&q->error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                         _("Interactive authentication required; call again allowing "
-                                           "interactive authorization"));
+                        q->error = g_error_new_literal(MD_ERROR, MD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                                       _("Interactive authentication required; call again "
+                                                         "allowing interactive authorization"));
                 else
-                        sd_bus_error_set(&q->error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         _("Access denied by polkit"));
+                        q->error = g_error_new_literal(MD_ERROR, MD_ERROR_ACCESS_DENIED,
+                                                       _("Access denied by polkit"));
                 q->state = QUERY_DENIED;
         }
         /* Dispatch the suspended call again: the handler finds the answer. */
@@ -169,7 +170,7 @@ int bus_polkit_check(BusPolkit *p, sd_bus_message *m, const char *action, const 
                         g_hash_table_remove(p->queries, m);
                         return 1;
                 }
-                r = sd_bus_error_copy(error, &q->error);
+                r = bus_error_set_gerror(error, q->error);
                 g_hash_table_remove(p->queries, m);
                 return r < 0 ? r : -EACCES;
         }
@@ -177,12 +178,12 @@ int bus_polkit_check(BusPolkit *p, sd_bus_message *m, const char *action, const 
         if (r > 0)
                 return 1;
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         _("Cannot tell who is calling: %s"), g_strerror(-r));
+                return bus_error_setf(error, MD_ERROR_ACCESS_DENIED, _("Cannot tell who is calling: %s"),
+                                      g_strerror(-r));
         r = ask_polkit(p, m, action, details);
         if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                         _("Failed to ask polkit: %s"), g_strerror(-r));
+                return bus_error_setf(error, MD_ERROR_ACCESS_DENIED, _("Failed to ask polkit: %s"),
+                                      g_strerror(-r));
         return 0;
 }
 

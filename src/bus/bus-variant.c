@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "bus-error.h"
 #include "bus-variant.h"
 
 #define QUOTE_MAX 64
@@ -25,7 +26,7 @@ static int invalid_type(sd_bus_error *error, const char *key, const char *signat
         g_autofree char *q = quote(key);
         g_autofree char *s = quote(signature);
 
-        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Parameter '%s' has unsupported type %s", q, s);
+        return bus_error_setf(error, MD_ERROR_INVALID_ARGS, "Parameter '%s' has unsupported type %s", q, s);
 }
 
 /* Reads the value inside an entered variant of signature @contents. */
@@ -131,11 +132,11 @@ int bus_message_read_vardict(sd_bus_message *m, GVariant **ret, sd_bus_error *er
                 if (r < 0)
                         return r;
                 if (g_hash_table_size(keys) >= BUS_VARDICT_MAX)
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
                                                  "More than %d parameters", BUS_VARDICT_MAX);
                 if (!g_hash_table_add(keys, g_strdup(key))) {
                         g_autofree char *q = quote(key);
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                        return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
                                                  "Parameter '%s' is given more than once", q);
                 }
 
