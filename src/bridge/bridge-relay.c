@@ -7,12 +7,10 @@
 #define G_LOG_DOMAIN "migration-bridge"
 
 #include "bridge.h"
+#include "bus-destination-phases.h"
 #include "bus-glib.h"
+#include "bus-names.h"
 
-#define DAEMON_BUS_NAME "org.example.Migration1"
-#define MANAGER_PATH "/org/example/Migration1"
-#define MANAGER_INTERFACE "org.example.Migration1.Manager"
-#define PEER_RELAY_INTERFACE "org.example.Migration1.PeerRelay"
 /* Finish waits for the guest to run on the destination: minutes, not seconds. */
 #define RELAY_TIMEOUT_USEC (30ULL * 60 * G_USEC_PER_SEC)
 
@@ -76,7 +74,7 @@ static int method_relay(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                          "Too many calls in flight from this peer (at most %d); wait for a reply",
                                          BRIDGE_MAX_CALLS_PER_PEER);
-        r = sd_bus_message_new_method_call(p->local, &call, DAEMON_BUS_NAME, MANAGER_PATH,
+        r = sd_bus_message_new_method_call(p->local, &call, BUS_NAME, MANAGER_PATH,
                                            capabilities ? MANAGER_INTERFACE : PEER_RELAY_INTERFACE, member);
         if (r >= 0 && !capabilities)
                 r = sd_bus_message_append(call, "s", peer_link_get_peer_dn(p->link));
@@ -98,37 +96,17 @@ static int method_relay(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return 1;
 }
 
+#define RELAYED_PHASE(member, name, in, in_names, out, out_names) \
+        BUS_PHASE_METHOD(member, in, in_names, out, out_names, method_relay),
+
 /* Only what a peer host needs; sd-bus answers UnknownMethod/UnknownObject
  * for everything else. */
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", capabilities),
                                 method_relay, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare3",
-                                SD_BUS_ARGS("s", dom_xml, "s", dname, "t", bandwidth, "ay", cookie_in, "s", uri_in,
-                                            "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_relay,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare3Params", SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_relay,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish3",
-                                SD_BUS_ARGS("s", dname, "ay", cookie_in, "s", uri, "u", flags, "b", cancelled),
-                                SD_BUS_RESULT("o", domain, "ay", cookie_out), method_relay,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish3Params",
-                                SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags, "b", cancelled),
-                                SD_BUS_RESULT("o", domain, "ay", cookie_out), method_relay,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare2",
-                                SD_BUS_ARGS("s", dom_xml, "s", dname, "t", bandwidth, "s", uri_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_relay,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish2",
-                                SD_BUS_ARGS("s", dname, "ay", cookie_in, "s", uri, "u", flags, "i", retcode),
-                                SD_BUS_RESULT("o", domain), method_relay, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AbortIncoming", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT, method_relay,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        BUS_DESTINATION_PHASES(RELAYED_PHASE)
+        BUS_ABORT_INCOMING(RELAYED_PHASE)
         SD_BUS_VTABLE_END,
 };
 

@@ -6,10 +6,9 @@
 #include <gio/gio.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "md-config.h"
 #include "peer-link.h"
-
-#define BRIDGE_BUS_NAME "org.example.Migration1.Bridge"
 
 /* Resources a peer can make us allocate are bounded. */
 #define BRIDGE_MAX_PEERS 64

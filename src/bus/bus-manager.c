@@ -1,5 +1,6 @@
 #define G_LOG_DOMAIN "migrationd"
 
+#include "bus-destination-phases.h"
 #include "bus-error.h"
 #include "bus-glib.h"
 #include "bus-migration.h"
@@ -197,6 +198,9 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_send(NULL, reply, NULL);
 }
 
+#define MANAGER_PHASE(member, name, in, in_names, out, out_names) \
+        BUS_PHASE_METHOD(member, in, in_names, out, out_names, method_##name),
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -216,30 +220,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{sv}", capabilities), method_get_capabilities,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare3",
-                                SD_BUS_ARGS("s", dom_xml, "s", dname, "t", bandwidth, "ay", cookie_in,
-                                            "s", uri_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_prepare3,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare3Params", SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_prepare3_params,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish3",
-                                SD_BUS_ARGS("s", dname, "ay", cookie_in, "s", uri, "u", flags,
-                                            "b", cancelled),
-                                SD_BUS_RESULT("o", domain, "ay", cookie_out), method_finish3,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish3Params",
-                                SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags, "b", cancelled),
-                                SD_BUS_RESULT("o", domain, "ay", cookie_out), method_finish3_params,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare2",
-                                SD_BUS_ARGS("s", dom_xml, "s", dname, "t", bandwidth, "s", uri_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), method_prepare2,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish2",
-                                SD_BUS_ARGS("s", dname, "ay", cookie_in, "s", uri, "u", flags, "i", retcode),
-                                SD_BUS_RESULT("o", domain), method_finish2, SD_BUS_VTABLE_UNPRIVILEGED),
+        BUS_DESTINATION_PHASES(MANAGER_PHASE)
         SD_BUS_VTABLE_END,
 };
 

@@ -7,6 +7,7 @@
  * is a client that left the bus: the jobs it drove are cancelled. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "bus-destination-phases.h"
 #include "bus-error.h"
 #include "bus-glib.h"
 #include "bus-migration.h"
@@ -115,38 +116,13 @@ static int relay_abort_incoming(sd_bus_message *m, void *userdata, sd_bus_error 
         return 1;
 }
 
+#define PEER_RELAY_PHASE(member, name, in, in_names, out, out_names) \
+        BUS_PHASE_METHOD_FROM_PEER(member, in, in_names, out, out_names, relay_##name),
+
 static const sd_bus_vtable peer_relay_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("Prepare3",
-                                SD_BUS_ARGS("s", peer, "s", dom_xml, "s", dname, "t", bandwidth,
-                                            "ay", cookie_in, "s", uri_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), relay_prepare3,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare3Params",
-                                SD_BUS_ARGS("s", peer, "a{sv}", params, "ay", cookie_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), relay_prepare3_params,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish3",
-                                SD_BUS_ARGS("s", peer, "s", dname, "ay", cookie_in, "s", uri, "u", flags,
-                                            "b", cancelled),
-                                SD_BUS_RESULT("o", domain, "ay", cookie_out), relay_finish3,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish3Params",
-                                SD_BUS_ARGS("s", peer, "a{sv}", params, "ay", cookie_in, "u", flags,
-                                            "b", cancelled),
-                                SD_BUS_RESULT("o", domain, "ay", cookie_out), relay_finish3_params,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Prepare2",
-                                SD_BUS_ARGS("s", peer, "s", dom_xml, "s", dname, "t", bandwidth,
-                                            "s", uri_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out, "s", uri_out), relay_prepare2,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Finish2",
-                                SD_BUS_ARGS("s", peer, "s", dname, "ay", cookie_in, "s", uri, "u", flags,
-                                            "i", retcode),
-                                SD_BUS_RESULT("o", domain), relay_finish2, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AbortIncoming", SD_BUS_ARGS("s", peer, "s", name), SD_BUS_NO_RESULT,
-                                relay_abort_incoming, SD_BUS_VTABLE_UNPRIVILEGED),
+        BUS_DESTINATION_PHASES(PEER_RELAY_PHASE)
+        BUS_ABORT_INCOMING(PEER_RELAY_PHASE)
         SD_BUS_VTABLE_END,
 };
 

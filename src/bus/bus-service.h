@@ -3,15 +3,10 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "bus-polkit.h"
 #include "migration-params.h"
 #include "registry.h"
-
-#define BUS_NAME "org.example.Migration1"
-#define MANAGER_PATH "/org/example/Migration1"
-#define MANAGER_INTERFACE "org.example.Migration1.Manager"
-#define DOMAIN_PATH_PREFIX "/org/example/Migration1/domain"
-#define DOMAIN_INTERFACE "org.example.Migration1.Domain"
 
 typedef struct BusService BusService;
 
