@@ -1,35 +1,14 @@
+/* One object per domain: its properties and lifecycle methods with their
+ * vtable (the Domain interface's first; bus-domain-migration.c adds the
+ * migration calls), the object lookup and node enumerator, and the registry
+ * listener that keeps the bus in step. Handlers' userdata: the Domain. */
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-error.h"
-#include "bus-glib.h"
 #include "bus-migration.h"
 #include "bus-service.h"
-#include "bus-variant.h"
 #include "migration-job.h"
 #include "md-error.h"
-
-/* The daemon has one bus face; domain handlers reach it through here. */
-static BusService *the_service;
-
-BusService *bus_service_get(void) {
-        return the_service;
-}
-
-int bus_authorize(sd_bus_message *m, const char *action, Domain *d, sd_bus_error *error) {
-        const char *details[] = { "domain", d ? domain_name(d) : NULL, NULL };
-
-        return bus_polkit_check(the_service->polkit, m, action, d ? details : NULL, error);
-}
-
-/* polkit rules may grant migrations per destination too. The message is
- * read before the check: an answered check dispatches it again, rewound. */
-int bus_authorize_migration(sd_bus_message *m, Domain *d, const char *destination, sd_bus_error *error) {
-        const char *details[] = { "domain", domain_name(d), "destination", destination, NULL };
-
-        if (!destination || !*destination)
-                details[2] = NULL;
-        return bus_polkit_check(the_service->polkit, m, ACTION_MIGRATE, details, error);
-}
 
 char *bus_domain_path(Domain *d) {
         char *path = NULL;
@@ -39,8 +18,8 @@ char *bus_domain_path(Domain *d) {
         return path;
 }
 
-static int domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
-                              void **ret_found, sd_bus_error *error) {
+int bus_domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
+                           sd_bus_error *error) {
         BusService *s = userdata;
         g_autofree char *uuid = NULL;
         Domain *d;
@@ -123,40 +102,6 @@ static int property_get_job_progress(sd_bus *bus, const char *path, const char *
 
 /* ---- Methods ---- */
 
-
-static void on_operation_done(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(sd_bus_message) m = user_data;
-        g_autoptr(GError) error = NULL;
-        int r;
-
-        the_service->operations_in_flight--;
-        /* The domain may be gone by now (a transient one that stopped):
-         * only the result and the message are used here. */
-        if (domain_operation_finish(NULL, result, &error))
-                r = sd_bus_reply_method_return(m, NULL);
-        else
-                r = bus_reply_gerror(m, error);
-        if (r < 0)
-                g_warning("Failed to send reply: %s, ignoring", g_strerror(-r));
-}
-
-/* Replies when the operation has finished; the loop serves others meanwhile. */
-int bus_run_domain_operation(sd_bus_message *m, Domain *d, const char *action, DomainOperation operation,
-                             sd_bus_error *error) {
-        uint32_t flags;
-        int r;
-
-        r = bus_authorize(m, action, d, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = sd_bus_message_read(m, "u", &flags);
-        if (r < 0)
-                return r;
-        the_service->operations_in_flight++;
-        operation(d, flags, on_operation_done, sd_bus_message_ref(m));
-        return 1;
-}
-
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return bus_run_domain_operation(m, userdata, ACTION_MANAGE, domain_start_async, error);
 }
@@ -183,7 +128,7 @@ static int method_undefine(sd_bus_message *m, void *userdata, sd_bus_error *erro
         uint32_t flags;
         int r;
 
-        r = bus_authorize(m, ACTION_MANAGE, d, error);
+        r = bus_authorize(bus_service_of_call(m), m, ACTION_MANAGE, d, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "u", &flags);
@@ -240,60 +185,14 @@ static const sd_bus_vtable domain_vtable[] = {
                                 method_undefine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetXMLDesc", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("s", xml),
                                 method_get_xml_desc, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Begin3",
-                                SD_BUS_ARGS("s", xmlin, "s", dname, "t", bandwidth, "u", flags),
-                                SD_BUS_RESULT("s", xml, "ay", cookie_out), method_begin3,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Begin3Params", SD_BUS_ARGS("a{sv}", params, "u", flags),
-                                SD_BUS_RESULT("s", xml, "ay", cookie_out), method_begin3_params,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Perform3",
-                                SD_BUS_ARGS("s", xmlin, "ay", cookie_in, "s", dconnuri, "s", uri,
-                                            "s", dname, "t", bandwidth, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out), method_perform3,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Perform3Params",
-                                SD_BUS_ARGS("s", dconnuri, "a{sv}", params, "ay", cookie_in, "u", flags),
-                                SD_BUS_RESULT("ay", cookie_out), method_perform3_params,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Confirm3", SD_BUS_ARGS("ay", cookie_in, "u", flags, "b", cancelled),
-                                SD_BUS_NO_RESULT, method_confirm3, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Confirm3Params",
-                                SD_BUS_ARGS("a{sv}", params, "ay", cookie_in, "u", flags, "b", cancelled),
-                                SD_BUS_NO_RESULT, method_confirm3_params, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("AbortJob", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT, method_abort_job,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MigrateSetMaxDowntime", SD_BUS_ARGS("t", ms, "u", flags), SD_BUS_NO_RESULT,
-                                method_migrate_set_max_downtime, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MigrateGetMaxDowntime", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("t", ms),
-                                method_migrate_get_max_downtime, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MigrateSetMaxSpeed", SD_BUS_ARGS("t", mib_s, "u", flags), SD_BUS_NO_RESULT,
-                                method_migrate_set_max_speed, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MigrateGetMaxSpeed", SD_BUS_ARGS("u", flags), SD_BUS_RESULT("t", mib_s),
-                                method_migrate_get_max_speed, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("GetJobStats", SD_BUS_ARGS("u", flags),
-                                SD_BUS_RESULT("s", type, "a{sv}", stats), method_get_job_stats,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MigrateToURI3",
-                                SD_BUS_ARGS("s", dconnuri, "a{sv}", params, "u", flags), SD_BUS_NO_RESULT,
-                                method_migrate_to_uri3, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("MigrateStartPostCopy", SD_BUS_ARGS("u", flags), SD_BUS_NO_RESULT,
-                                method_migrate_start_post_copy, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Perform2",
-                                SD_BUS_ARGS("ay", cookie_in, "s", uri, "s", dname, "t", bandwidth, "u", flags),
-                                SD_BUS_NO_RESULT, method_perform2, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_ARGS("MigrationIteration", SD_BUS_ARGS("u", iteration), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("JobStatsUpdated", SD_BUS_ARGS("a{sv}", stats), 0),
-        SD_BUS_SIGNAL_WITH_ARGS("JobCompleted", SD_BUS_ARGS("a{sv}", stats), 0),
         SD_BUS_VTABLE_END,
 };
 
 int bus_domain_register(BusService *s) {
         int r;
 
-        the_service = s;
         r = sd_bus_add_fallback_vtable(s->bus, NULL, DOMAIN_PATH_PREFIX, DOMAIN_INTERFACE,
-                                       domain_vtable, domain_object_find, s);
+                                       domain_vtable, bus_domain_object_find, s);
         if (r < 0)
                 return r;
         return sd_bus_add_node_enumerator(s->bus, NULL, DOMAIN_PATH_PREFIX, domain_node_enumerator, s);
@@ -328,43 +227,12 @@ static void on_domain_changed(Domain *d, const char *const *properties, gpointer
                 g_warning("Failed to signal changes of %s: %s, ignoring", path, g_strerror(-r));
 }
 
-static void emit_stats_signal(BusService *s, Domain *d, const char *member, GVariant *stats) {
-        g_autofree char *path = bus_domain_path(d);
-        g_autoptr(sd_bus_message) m = NULL;
-        int r;
-
-        r = sd_bus_message_new_signal(s->bus, &m, path, DOMAIN_INTERFACE, member);
-        if (r >= 0)
-                r = bus_message_append_vardict(m, stats);
-        if (r >= 0)
-                r = sd_bus_send(s->bus, m, NULL);
-        if (r < 0)
-                g_warning("Failed to emit %s: %s, ignoring", member, g_strerror(-r));
-}
-
-static void on_job_stats_updated(Domain *d, GVariant *stats, gpointer user_data) {
-        emit_stats_signal(user_data, d, "JobStatsUpdated", stats);
-}
-
-static void on_job_completed(Domain *d, GVariant *stats, gpointer user_data) {
-        emit_stats_signal(user_data, d, "JobCompleted", stats);
-}
-
-static void on_migration_iteration(Domain *d, guint iteration, gpointer user_data) {
-        BusService *s = user_data;
-        g_autofree char *path = bus_domain_path(d);
-        int r = sd_bus_emit_signal(s->bus, path, DOMAIN_INTERFACE, "MigrationIteration", "u", iteration);
-
-        if (r < 0)
-                g_warning("Failed to emit MigrationIteration: %s, ignoring", g_strerror(-r));
-}
-
 const RegistryListener bus_registry_listener = {
         .domain_added = on_domain_added,
         .domain_removed = on_domain_removed,
         .domain_changed = on_domain_changed,
-        .job_stats_updated = on_job_stats_updated,
-        .job_completed = on_job_completed,
-        .migration_iteration = on_migration_iteration,
-        .watch_client = bus_migration_watch_client,
+        .job_stats_updated = bus_domain_emit_job_stats_updated,
+        .job_completed = bus_domain_emit_job_completed,
+        .migration_iteration = bus_domain_emit_migration_iteration,
+        .watch_client = bus_service_watch_client,
 };

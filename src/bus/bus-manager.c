@@ -1,10 +1,9 @@
+/* The manager object: the host's facts, defining and finding domains. The
+ * destination's phases of a migration are in bus-manager-migration.c.
+ * userdata: the BusService. */
 #define G_LOG_DOMAIN "migrationd"
 
-#include "bus-destination-phases.h"
 #include "bus-error.h"
-#include "bus-glib.h"
-#include "bus-migration.h"
-#include "bus-peer-relay.h"
 #include "bus-service.h"
 #include "config.h"
 #include "md-error.h"
@@ -21,7 +20,7 @@ static int method_define_xml(sd_bus_message *m, void *userdata, sd_bus_error *er
         Domain *d;
         int r;
 
-        r = bus_authorize(m, ACTION_MANAGE, NULL, error);
+        r = bus_authorize(s, m, ACTION_MANAGE, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
         r = sd_bus_message_read(m, "s", &xml);
@@ -198,9 +197,6 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_send(NULL, reply, NULL);
 }
 
-#define MANAGER_PHASE(member, name, in, in_names, out, out_names) \
-        BUS_PHASE_METHOD(member, in, in_names, out, out_names, method_##name),
-
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -220,21 +216,10 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{sv}", capabilities), method_get_capabilities,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        BUS_DESTINATION_PHASES(MANAGER_PHASE)
         SD_BUS_VTABLE_END,
 };
 
+/* The Manager's first vtable; bus-manager-migration.c adds the destination's phases. */
 int bus_manager_register(BusService *s) {
-        int r;
-
-        r = sd_bus_add_object_vtable(s->bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, s);
-        if (r < 0)
-                return r;
-        r = bus_peer_relay_register(s);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);
-        if (r < 0)
-                return r;
-        return bus_migration_watch_clients(s->bus, s->registry);
+        return sd_bus_add_object_vtable(s->bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, s);
 }

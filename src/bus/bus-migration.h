@@ -1,43 +1,46 @@
-/* The migration methods of the Domain (source phases, job controls) and
- * Manager (destination phases) interfaces; the vtables list them. */
+/* What the migration calls of the Domain (source phases, job controls) and
+ * Manager (destination phases) interfaces share, and the destination's
+ * handlers that PeerRelay reuses. Each vtable sits with its handlers:
+ * bus-domain-migration.c, bus-manager-migration.c. */
 #pragma once
 
 #include <systemd/sd-bus.h>
 
-#include "registry.h"
+#include "bus-service.h"
 
-int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_perform3(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_perform3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_abort_job(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_migrate_set_max_downtime(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_migrate_get_max_downtime(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_migrate_set_max_speed(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_migrate_get_max_speed(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_get_job_stats(sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* A cookie, `ay`. */
+int bus_read_bytes(sd_bus_message *m, GBytes **ret);
+int bus_append_bytes(sd_bus_message *reply, GBytes *bytes);
 
-/* Manager; userdata is the BusService. */
-int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+static inline const char *bus_empty_to_null(const char *s) {
+        return s && *s ? s : NULL;
+}
 
-int method_migrate_to_uri3(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_migrate_start_post_copy(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_perform2(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error);
-int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* A reply sent from a callback: a failure to send is logged. */
+void bus_reply_checked(int r);
+void bus_reply_gerror_checked(sd_bus_message *m, const GError *error);
+
+/* What every migration phase asks first: may the caller (polkit, the domain
+ * and destination as details; the manager's phases name no domain), and
+ * does this host speak the form of the call? 1: go on; 0: polkit is asked,
+ * the message comes again; < 0: refused, in @error. */
+int bus_open_migration_call(BusService *service, sd_bus_message *m, Domain *domain, const char *destination,
+                            ProtocolMask protocol, sd_bus_error *error);
 
 /* [migration] protocol_versions restricts what this host accepts:
  * MD_ERROR_PROTOCOL_MISMATCH otherwise. */
 gboolean bus_protocol_accepted(MdConfig *config, ProtocolMask protocol, GError **error);
 
-/* Watches clients leaving the bus: a managed job must not outlive its driver. */
-int bus_migration_watch_clients(sd_bus *bus, Registry *registry);
-/* Asks the bus whether the client @name is still on it; if it is not, its
- * jobs are abandoned now (its NameOwnerChanged came before its job, or
- * while this daemon was down). @user_data is the BusService. */
-void bus_migration_watch_client(const char *name, gpointer user_data);
+/* The Manager's destination phases; userdata is the BusService. PeerRelay
+ * runs them for peers. */
+int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+
+/* The Domain's job signals, for the registry listener. */
+void bus_domain_emit_job_stats_updated(Domain *domain, GVariant *stats, gpointer user_data);
+void bus_domain_emit_job_completed(Domain *domain, GVariant *stats, gpointer user_data);
+void bus_domain_emit_migration_iteration(Domain *domain, guint iteration, gpointer user_data);

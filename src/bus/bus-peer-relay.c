@@ -9,10 +9,7 @@
 
 #include "bus-destination-phases.h"
 #include "bus-error.h"
-#include "bus-glib.h"
 #include "bus-migration.h"
-#include "bus-peer-relay.h"
-#include "bus-service.h"
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration.h"

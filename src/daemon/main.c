@@ -26,7 +26,7 @@ typedef struct {
         MdConfig *config;
         Registry *registry;
         sd_bus *bus;
-        BusService service;
+        BusService *service;
         PeerTls *peer_tls;              /* this host's x509 identity, for peer-to-peer */
         int exit_code;
 
@@ -44,7 +44,7 @@ static void daemon_free(Daemon *d) {
         g_clear_handle_id(&d->watchdog_source, g_source_remove);
         d->activity_filter = sd_bus_slot_unref(d->activity_filter);
         g_clear_pointer(&d->registry, registry_free);
-        g_clear_pointer(&d->service.polkit, bus_polkit_free);
+        g_clear_pointer(&d->service, bus_service_free);
         if (d->bus)
                 d->bus = sd_bus_flush_close_unref(d->bus);
         g_clear_pointer(&d->peer_tls, peer_tls_free);
@@ -91,11 +91,7 @@ static const char *daemon_busy_reason(Daemon *d) {
                 if (domain->starting || domain->destroying || domain->exit_waiters->len > 0)
                         return "a domain starting or stopping";
         }
-        if (d->service.operations_in_flight > 0)
-                return "a lifecycle operation";
-        if (bus_polkit_count_pending(d->service.polkit) > 0)
-                return "a call waiting for polkit";
-        return NULL;
+        return bus_service_busy_reason(d->service);
 }
 
 static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
@@ -243,7 +239,7 @@ static void on_registry_loaded(GObject *source, GAsyncResult *result, gpointer u
         }
         /* Only now: signals for the domains loaded at start would reach nobody
          * and delay the name (1,000 InterfacesAdded, bench/scale). */
-        registry_set_listener(d->registry, &bus_registry_listener, &d->service);
+        registry_set_listener(d->registry, &bus_registry_listener, d->service);
         /* Jobs restored from the journal: is the client that drove them still here? */
         registry_watch_job_clients(d->registry);
         r = sd_bus_request_name_async(d->bus, NULL, BUS_NAME, 0, on_name_acquired, d);
@@ -261,18 +257,9 @@ static int daemon_connect(Daemon *d) {
                 g_critical("Failed to connect to the system bus: %s", g_strerror(-r));
                 return r;
         }
-        d->service = (BusService) {
-                .bus = d->bus,
-                .registry = d->registry,
-                .config = d->config,
-                .polkit = bus_polkit_new(d->bus),
-                .peer_tls = d->peer_tls,
-                .p2p_migrate = peer_migrate_async,
-                .p2p_finish = peer_migrate_finish,
-        };
-        r = bus_manager_register(&d->service);
-        if (r >= 0)
-                r = bus_domain_register(&d->service);
+        d->service = bus_service_new(d->bus, d->registry, d->config);
+        bus_service_set_p2p(d->service, d->peer_tls, peer_migrate_async, peer_migrate_finish);
+        r = bus_service_register(d->service);
         if (r < 0) {
                 g_critical("Failed to register bus objects: %s", g_strerror(-r));
                 return r;
