@@ -5,8 +5,8 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-error.h"
+#include "bus-internal.h"
 #include "bus-migration.h"
-#include "bus-service.h"
 #include "migration-job.h"
 #include "md-error.h"
 

@@ -4,7 +4,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-error.h"
-#include "bus-service.h"
+#include "bus-internal.h"
 #include "config.h"
 #include "md-error.h"
 

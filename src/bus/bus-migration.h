@@ -6,7 +6,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "bus-service.h"
+#include "bus-internal.h"
 
 /* A cookie, `ay`. */
 int bus_read_bytes(sd_bus_message *m, GBytes **ret);

@@ -4,7 +4,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-error.h"
-#include "bus-service.h"
+#include "bus-internal.h"
 #include "md-error.h"
 
 BusService *bus_service_new(sd_bus *bus, Registry *registry, MdConfig *config) {
@@ -29,6 +29,14 @@ void bus_service_set_p2p(BusService *s, gpointer peer_tls, BusP2PMigrateFunc mig
         s->peer_tls = peer_tls;
         s->p2p_migrate = migrate;
         s->p2p_finish = finish;
+}
+
+MdConfig *bus_service_get_config(BusService *s) {
+        return s->config;
+}
+
+gpointer bus_service_get_peer_tls(BusService *s) {
+        return s->peer_tls;
 }
 
 const char *bus_service_busy_reason(BusService *s) {

@@ -1,14 +1,13 @@
 /* The daemon's bus face: the service object that owns it (the connection,
  * the registry it shows, authorization), and its objects, the manager and
  * one object per domain. Every vtable is registered with the service as its
- * userdata; no global. */
+ * userdata; no global. What the bus files share among themselves is in
+ * bus-internal.h. */
 #pragma once
 
 #include <systemd/sd-bus.h>
 
-#include "bus-glib.h"
 #include "bus-names.h"
-#include "bus-polkit.h"
 #include "migration-params.h"
 #include "registry.h"
 
@@ -21,18 +20,6 @@ typedef void (*BusP2PMigrateFunc)(BusService *service, Domain *domain, const cha
                                   gpointer user_data);
 typedef gboolean (*BusP2PFinishFunc)(GAsyncResult *result, GError **error);
 
-struct BusService {
-        sd_bus *bus;
-        Registry *registry;
-        MdConfig *config;
-        BusPolkit *polkit;
-        gpointer peer_tls;                 /* PeerTls*, NULL without [tls] */
-        BusP2PMigrateFunc p2p_migrate;     /* NULL: peer-to-peer unavailable */
-        BusP2PFinishFunc p2p_finish;
-        /* Lifecycle calls whose operation has not replied yet: the daemon
-         * does not exit on idle meanwhile. */
-        guint operations_in_flight;
-};
 
 /* Takes a reference on @bus; @registry and @config must outlive the service. */
 BusService *bus_service_new(sd_bus *bus, Registry *registry, MdConfig *config);
@@ -43,6 +30,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BusService, bus_service_free)
  * that run it. Without, PEER2PEER is refused as unsupported. */
 void bus_service_set_p2p(BusService *service, gpointer peer_tls, BusP2PMigrateFunc migrate,
                          BusP2PFinishFunc finish);
+MdConfig *bus_service_get_config(BusService *service);
+/* PeerTls*, NULL without [tls]. */
+gpointer bus_service_get_peer_tls(BusService *service);
 
 /* Exports the manager (with ObjectManager and PeerRelay) and the domains,
  * and watches clients leaving the bus. */
@@ -52,54 +42,9 @@ int bus_service_register(BusService *service);
  * polkit), or NULL. */
 const char *bus_service_busy_reason(BusService *service);
 
-/* The service of the vtable whose handler runs now: domain handlers get the
- * domain their object stands for as userdata, and the service from here.
- * Only valid while a handler of the service's vtables runs. */
-BusService *bus_service_of_call(sd_bus_message *m);
-
-/* Authorizes the caller of @m for @action on @domain (nullable) with polkit:
- * 1 go on, 0 suspended (return 1 from the handler), <0 refused. */
-int bus_authorize(BusService *service, sd_bus_message *m, const char *action, Domain *domain,
-                  sd_bus_error *error);
-/* polkit rules may grant migrations per destination too. */
-int bus_authorize_migration(BusService *service, sd_bus_message *m, Domain *domain, const char *destination,
-                            sd_bus_error *error);
-
-/* A call answered later: the message and the service it came to. */
-typedef struct {
-        BusService *service;
-        sd_bus_message *message;
-} BusPendingCall;
-
-BusPendingCall *bus_pending_call_new(BusService *service, sd_bus_message *m);
-void bus_pending_call_free(BusPendingCall *call);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(BusPendingCall, bus_pending_call_free)
-
-/* A Domain method taking `u flags` that runs @operation (any operation whose
- * result is a GTask boolean) after authorizing @action; replies when it ends. */
-typedef void (*DomainOperation)(Domain *domain, guint flags, GAsyncReadyCallback callback, gpointer user_data);
-int bus_run_domain_operation(sd_bus_message *m, Domain *domain, const char *action, DomainOperation operation,
-                             sd_bus_error *error);
-
-/* The objects, registered by bus_service_register(). */
-int bus_manager_register(BusService *service);
-int bus_manager_migration_register(BusService *service);
-int bus_domain_register(BusService *service);
-int bus_domain_migration_register(BusService *service);
-int bus_peer_relay_register(BusService *service);
-
-/* The domain vtables' object: the Domain of a path under DOMAIN_PATH_PREFIX. */
-int bus_domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
-                           sd_bus_error *error);
-
 /* /org/example/Migration1/domain/<sd_bus_path_encode(uuid)> */
 char *bus_domain_path(Domain *domain);
 
 /* Keeps the bus in step with the registry (InterfacesAdded/Removed,
  * PropertiesChanged, the job's signals); user data: the BusService. */
 extern const RegistryListener bus_registry_listener;
-
-/* Asks the bus whether the client @name is still on it; if it is not, its
- * jobs are abandoned now (its NameOwnerChanged came before its job, or
- * while this daemon was down). @user_data is the BusService. */
-void bus_service_watch_client(const char *name, gpointer user_data);

@@ -526,6 +526,8 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer user_da
 
 void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, MigrationParams *params,
                            GAsyncReadyCallback callback, gpointer user_data) {
+        MdConfig *config = bus_service_get_config(s);
+        PeerTls *tls = bus_service_get_peer_tls(s);
         P2P *p = g_new0(P2P, 1);
 
         p->task = g_task_new(NULL, NULL, callback, user_data);
@@ -534,15 +536,15 @@ void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, Migratio
         p->dconnuri = g_strdup(dconnuri);
         /* [bridge] keepalive_*: this host's side of every peer link, the
          * bridge's and this one alike (a silent peer is gone after 15 s). */
-        p->keepalive_interval_ms = s->config->keepalive_interval_s * 1000;
-        p->keepalive_timeout_ms = s->config->keepalive_timeout_s * 1000;
-        if (!s->peer_tls) {
+        p->keepalive_interval_ms = config->keepalive_interval_s * 1000;
+        p->keepalive_timeout_ms = config->keepalive_timeout_s * 1000;
+        if (!tls) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_UNSUPPORTED,
                                         "Peer-to-peer migration needs this host's [tls] ca, cert and key"));
                 p2p_done(p);
                 return;
         }
-        peer_link_connect_async(dconnuri, s->peer_tls, NULL, NULL, on_connected, p);
+        peer_link_connect_async(dconnuri, tls, NULL, NULL, on_connected, p);
 }
 
 gboolean peer_migrate_finish(GAsyncResult *result, GError **error) {
