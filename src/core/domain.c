@@ -161,21 +161,21 @@ static gboolean require_state(Domain *d, GTask *task, DomainState state) {
 
 /* ---- QEMU events and exit ---- */
 
-static void on_qmp_event(QmpClient *client, const char *event, JsonObject *data, gpointer user_data) {
+static void on_qemu_event(const QemuEvent *event, gpointer user_data) {
         Domain *d = user_data;
         gboolean incoming = d->job && d->job->type == JOB_TYPE_MIGRATION_IN;
         gboolean outgoing = d->job && d->job->type == JOB_TYPE_MIGRATION_OUT;
 
         if (d->job)
-                migration_job_on_event(d, event, data);
-        if (g_str_equal(event, "STOP")) {
+                migration_job_on_event(d, event);
+        if (event->type == QEMU_EVENT_STOP) {
                 if (d->state == DOMAIN_STATE_RUNNING)
                         domain_set_state(d, DOMAIN_STATE_PAUSED, outgoing ? "migration" : "unknown");
-        } else if (g_str_equal(event, "RESUME")) {
+        } else if (event->type == QEMU_EVENT_RESUME) {
                 /* An incoming guest runs when Finish says so, with its own reason. */
                 if (d->state == DOMAIN_STATE_PAUSED && !incoming)
                         domain_set_state(d, DOMAIN_STATE_RUNNING, outgoing ? "migration-canceled" : "unpaused");
-        } else if (g_str_equal(event, "SHUTDOWN")) {
+        } else if (event->type == QEMU_EVENT_SHUTDOWN) {
                 d->guest_shutdown = TRUE;
         }
 }
@@ -209,7 +209,7 @@ static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
 static void attach_process(Domain *d, QemuProcess *qemu) {
         d->qemu = qemu;
         qemu_process_set_exit_func(qemu, on_qemu_exit, d);
-        qmp_client_set_event_func(qemu_process_get_qmp(qemu), on_qmp_event, d);
+        qemu_process_set_event_func(qemu, on_qemu_event, d);
 }
 
 void domain_adopt_process(Domain *d, DomainDef *live, QemuProcess *qemu, DomainState state,
@@ -222,25 +222,14 @@ void domain_adopt_process(Domain *d, DomainDef *live, QemuProcess *qemu, DomainS
 
 /* ---- RAM size ---- */
 
-/* KiB of the guest's RAM from a query-memory-size-summary reply; 0 when it says none. */
-static guint64 ram_kib_from_reply(JsonNode *reply) {
-        JsonNode *base;
-
-        if (!reply || !JSON_NODE_HOLDS_OBJECT(reply))
-                return 0;
-        base = json_object_get_member(json_node_get_object(reply), "base-memory");
-        if (!base || !JSON_NODE_HOLDS_VALUE(base) || json_node_get_value_type(base) != G_TYPE_INT64 ||
-            json_node_get_int(base) <= 0)
-                return 0;
-        return (guint64) json_node_get_int(base) / 1024;
-}
-
 static void on_ram_size(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
+        guint64 bytes = 0;
         Domain *d = domain_ref_get(user_data);
 
+        (void) qemu_monitor_query_memory_size_finish(result, &bytes, NULL);
         if (d && d->qemu) {
-                d->ram_kib = ram_kib_from_reply(reply);
+                /* 0 when QEMU said none: unknown. */
+                d->ram_kib = bytes / 1024;
                 g_debug("Domain %s: QEMU has %" G_GUINT64_FORMAT " KiB of RAM", domain_name(d), d->ram_kib);
         }
         domain_ref_free(user_data);
@@ -249,8 +238,7 @@ static void on_ram_size(GObject *source, GAsyncResult *result, gpointer user_dat
 void domain_learn_ram_size(Domain *d) {
         /* Unknown (0, which the safety check refuses) until QEMU answers. */
         d->ram_kib = 0;
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-memory-size-summary", NULL, NULL,
-                                 on_ram_size, domain_ref_new(d));
+        qemu_monitor_query_memory_size_async(qemu_process_get_qmp(d->qemu), on_ram_size, domain_ref_new(d));
 }
 
 /* ---- Launch and Start ---- */
@@ -349,11 +337,11 @@ gboolean domain_launch_finish(Domain *d, GAsyncResult *result, GError **error) {
 static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         Domain *d = task_domain(task);
 
         if (!d) {
-        } else if (!reply) {
+        } else if (!ok) {
                 /* The exit handler reports the shutoff state and cleans up. */
                 if (d->qemu)
                         qemu_process_kill(d->qemu, 0);
@@ -386,7 +374,7 @@ static void on_start_launched(GObject *source, GAsyncResult *result, gpointer us
                 g_object_unref(task);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_start_cont, task);
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_start_cont, task);
 }
 
 void domain_start_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
@@ -470,8 +458,7 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 g_object_unref(task);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "system_powerdown", NULL, NULL,
-                                 qmp_client_complete_task, task);
+        qemu_monitor_system_powerdown_async(qemu_process_get_qmp(d->qemu), qemu_monitor_complete_task, task);
 }
 
 /* ---- Suspend, Resume ---- */
@@ -479,13 +466,13 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
 static void on_pause_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
         GError *error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         gboolean pausing = g_task_get_source_tag(task) == domain_suspend_async;
         Domain *d = task_domain(task);
 
         if (!d) {
                 g_clear_error(&error);
-        } else if (!reply) {
+        } else if (!ok) {
                 g_task_return_error(task, error);
         } else {
                 /* The STOP/RESUME event may come before or after the reply;
@@ -512,7 +499,7 @@ void domain_suspend_async(Domain *d, guint flags, GAsyncReadyCallback callback, 
                 g_object_unref(task);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "stop", NULL, NULL, on_pause_done, task);
+        qemu_monitor_stop_async(qemu_process_get_qmp(d->qemu), on_pause_done, task);
 }
 
 void domain_resume_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
@@ -528,7 +515,7 @@ void domain_resume_async(Domain *d, guint flags, GAsyncReadyCallback callback, g
                 g_object_unref(task);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_pause_done, task);
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_pause_done, task);
 }
 
 char *domain_get_xml(Domain *d, guint flags, GError **error) {

@@ -111,12 +111,11 @@ static void prepare_fail(Prepare *p, GError *error) {
 static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
         Prepare *p = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
         g_autoptr(MigrationCookie) cookie = NULL;
         Domain *d = domain_ref_get(p->ref);
         GBytes *bytes;
 
-        if (!reply)
+        if (!qemu_migration_setup_incoming_finish(result, &error))
                 return prepare_fail(p, g_steal_pointer(&error));
         if (!d || !d->job)
                 return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
@@ -134,8 +133,9 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
 static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
         Prepare *p = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(QemuCommandList) commands = NULL;
-        g_autoptr(JsonBuilder) b = json_builder_new();
+        QemuMigrationSettings settings;
+        QemuMigrationTls tls = { 0 };
+        g_autofree char *dir = NULL;
         Domain *d = domain_ref_get(p->ref);
 
         if (!d)
@@ -144,27 +144,20 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
         if (!domain_launch_finish(d, result, &error))
                 return prepare_fail(p, g_steal_pointer(&error));
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
-        commands = qemu_command_list_new();
         if (d->job) {
-                migration_setup_add(commands, d->job->params, FALSE, 0, 0);
+                migration_setup_settings(&settings, d->job->params, 0, 0);
                 d->job->qemu_configured = TRUE;
         }
         if (d->job && (d->job->params->flags & MIGRATE_TLS)) {
                 MdConfig *c = d->registry->config;
-                g_autofree char *dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert,
-                                                               c->tls_key, &error);
+                dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert, c->tls_key, &error);
                 if (!dir)
                         return prepare_fail(p, g_steal_pointer(&error));
                 d->job->tls_id = migration_job_new_tls_id();
-                migration_setup_add_tls(commands, d->job->tls_id, dir, TRUE, NULL);
+                tls = (QemuMigrationTls) { .id = d->job->tls_id, .dir = dir };
         }
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "uri");
-        json_builder_add_string_value(b, p->listen_uri);
-        json_builder_end_object(b);
-        qemu_command_list_add(commands, "migrate-incoming", json_builder_get_root(b));
-        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
-                                    on_incoming_ready, p);
+        qemu_migration_setup_incoming_async(qemu_process_get_qmp(d->qemu), d->job ? &settings : NULL,
+                                            tls.id ? &tls : NULL, p->listen_uri, on_incoming_ready, p);
 }
 
 /* Where QEMU listens and what the source is told. */
@@ -407,14 +400,14 @@ static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer us
         g_autoptr(DomainRef) ref = fr->ref;
         gboolean undo_persist = fr->undo_persist;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         Domain *d = domain_ref_get(ref);
         g_autofree char *msg = NULL;
 
         g_free(fr);
         if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
                 return;
-        if (reply) {
+        if (ok) {
                 finish_complete(d, TRUE);
                 return;
         }
@@ -466,18 +459,18 @@ static void finish_proceed(Domain *d) {
         fr = g_new0(FinishResume, 1);
         fr->ref = domain_ref_new(d);
         fr->undo_persist = !was_persistent && domain_is_persistent(d);
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_finish_resumed, fr);
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_finish_resumed, fr);
 }
 
 static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         Domain *d = domain_ref_get(ref);
 
         if (!d)
                 return;
-        if (!reply) {
+        if (!ok) {
                 g_warning("Failed to run '%s' in post-copy: %s", domain_name(d), error->message);
                 return;
         }
@@ -494,8 +487,7 @@ void migration_dest_stream_ended(Domain *d, const char *status) {
                 if (job->phase != JOB_PHASE_POSTCOPY)
                         migration_job_step(job, JOB_PHASE_POSTCOPY);
                 migration_job_disarm_deadline(job);
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL,
-                                         on_postcopy_running, domain_ref_new(d));
+                qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_postcopy_running, domain_ref_new(d));
                 return;
         }
         if (job->postcopy && !g_str_equal(status, "completed")) {
@@ -567,14 +559,14 @@ static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer us
 static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         g_autoptr(DomainRef) ref = g_object_steal_data(G_OBJECT(task), "domain");
         Domain *d = domain_ref_get(ref);
         g_autofree char *msg = NULL;
 
-        if (reply && d)
+        if (ok && d)
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-        if (!reply)
+        if (!ok)
                 msg = g_strdup_printf("The source cancelled a post-copy migration, and pausing the "
                                       "guest here failed: %s", error->message);
         if (d && d->job && d->job->type == JOB_TYPE_MIGRATION_IN)
@@ -600,8 +592,7 @@ static void finish_cancelled(Domain *d, GTask *task) {
         if (d->job->postcopy && d->qemu) {
                 /* Not the task data: that is Finish's cookie. */
                 g_object_set_data(G_OBJECT(task), "domain", domain_ref_new(d));
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "stop", NULL, NULL,
-                                         on_postcopy_stopped, task);
+                qemu_monitor_stop_async(qemu_process_get_qmp(d->qemu), on_postcopy_stopped, task);
                 return;
         }
         migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");

@@ -177,12 +177,12 @@ static GVariant *job_stats_build(MigrationJob *job, GVariant *base) {
         return g_variant_ref_sink(g_variant_dict_end(&dict));
 }
 
-void migration_job_update_stats(MigrationJob *job, JsonNode *query_migrate) {
+void migration_job_update_stats(MigrationJob *job, const QemuMigrationInfo *query_migrate) {
         Domain *d = job->domain;
         double before = job->progress.progress;
         gint64 now = now_ms();
         g_autoptr(GVariant) qemu = g_variant_ref_sink(
-                qemu_migration_stats(query_migrate, &job->progress, now, now - job->start_ms));
+                qemu_migration_info_stats(query_migrate, &job->progress, now, now - job->start_ms));
 
         g_clear_pointer(&job->stats, g_variant_unref);
         job->stats = job_stats_build(job, qemu);
@@ -197,7 +197,7 @@ void migration_job_update_stats(MigrationJob *job, JsonNode *query_migrate) {
 
 static void on_poll_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
+        g_autoptr(QemuMigrationInfo) reply = qemu_monitor_query_migrate_finish(result, NULL);
         Domain *d = domain_ref_get(ref);
 
         if (!d || !d->job)
@@ -214,8 +214,7 @@ static gboolean on_poll(gpointer user_data) {
 
         if (!job->poll_in_flight && d->qemu) {
                 job->poll_in_flight = TRUE;
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate", NULL, NULL,
-                                         on_poll_reply, domain_ref_new(d));
+                qemu_monitor_query_migrate_async(qemu_process_get_qmp(d->qemu), on_poll_reply, domain_ref_new(d));
         }
         return G_SOURCE_CONTINUE;
 }
@@ -240,9 +239,8 @@ static const char *job_result_to_string(JobResult result) {
 
 static void on_reset_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
 
-        if (!reply)
+        if (!qemu_migration_reset_finish(result, &error))
                 g_warning("Failed to reset QEMU's migration settings: %s, ignoring", error->message);
 }
 
@@ -255,13 +253,7 @@ char *migration_job_new_tls_id(void) {
 }
 
 static void reset_qemu(Domain *d, const char *tls_id) {
-        g_autoptr(QemuCommandList) commands = qemu_command_list_new();
-
-        if (tls_id)
-                migration_setup_add_tls_reset(commands, tls_id);
-        migration_setup_add_reset(commands);
-        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
-                                    on_reset_done, NULL);
+        qemu_migration_reset_async(qemu_process_get_qmp(d->qemu), tls_id, on_reset_done, NULL);
 }
 
 void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
@@ -320,17 +312,16 @@ void migration_job_on_qemu_exit(Domain *d) {
                           "The guest's QEMU process exited during the migration");
 }
 
-void migration_job_on_event(Domain *d, const char *event, JsonObject *data) {
+void migration_job_on_event(Domain *d, const QemuEvent *event) {
         MigrationJob *job = d->job;
 
         /* Recovery has decided its end already (a cancelled stream reports). */
         if (job->end_when_heard)
                 return;
-        if (g_str_equal(event, "MIGRATION_PASS")) {
-                gint64 pass = data ? json_object_get_int_member_with_default(data, "pass", 0) : 0;
-                registry_emit_iteration(d->registry, d, (guint) CLAMP(pass, 0, G_MAXUINT32));
-        } else if (g_str_equal(event, "MIGRATION")) {
-                const char *status = data ? json_object_get_string_member_with_default(data, "status", "") : "";
+        if (event->type == QEMU_EVENT_MIGRATION_PASS) {
+                registry_emit_iteration(d->registry, d, (guint) CLAMP(event->pass, 0, G_MAXUINT32));
+        } else if (event->type == QEMU_EVENT_MIGRATION) {
+                const char *status = event->migration_status;
                 /* A running incoming stream is progress: the deadline is for
                  * phases that do not come, not for a long transfer. */
                 if (g_str_equal(status, "active") && job->type == JOB_TYPE_MIGRATION_IN &&
@@ -344,7 +335,7 @@ void migration_job_on_event(Domain *d, const char *event, JsonObject *data) {
                         migration_source_stream_ended(d, status);
                 else
                         migration_dest_stream_ended(d, status);
-        } else if (g_str_equal(event, "STOP") && job->type == JOB_TYPE_MIGRATION_OUT) {
+        } else if (event->type == QEMU_EVENT_STOP && job->type == JOB_TYPE_MIGRATION_OUT) {
                 /* Wall clock: the destination computes the real downtime from it. */
                 job->stop_time_ms = g_get_real_time() / 1000;
         }
@@ -573,16 +564,16 @@ void migration_job_end_restored(Domain *d) {
 static void on_recovery_command(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
         Domain *d = domain_ref_get(ref);
 
-        if (!reply)
+        if (!qemu_monitor_command_finish(result, &error))
                 g_warning("Recovery of '%s' failed: %s", d ? domain_name(d) : ref->uuid, error->message);
 }
 
-static void recovery_command(Domain *d, const char *command) {
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), command, NULL, NULL, on_recovery_command,
-                                 domain_ref_new(d));
+typedef void (*MonitorCommand)(QmpClient *monitor, GAsyncReadyCallback callback, gpointer user_data);
+
+static void recovery_command(Domain *d, MonitorCommand command) {
+        command(qemu_process_get_qmp(d->qemu), on_recovery_command, domain_ref_new(d));
 }
 
 /* libvirt's rule: resume only a guest the migration paused, never one the
@@ -604,7 +595,7 @@ static void recovery_postcopy_failed(Domain *d, const MigrationJournal *j, const
         MigrationJob *job;
 
         if (d->state == DOMAIN_STATE_RUNNING)
-                recovery_command(d, "stop");
+                recovery_command(d, qemu_monitor_stop_async);
         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
         job = job_restore(d, j, TRUE);
         job->stream_failed = TRUE;
@@ -632,7 +623,7 @@ static void recovery_perform2(Domain *d, const MigrationJournal *j, const char *
                                          : "the guest resumed here (unless it was paused before the migration)",
                            FALSE);
         if (running)
-                recovery_command(d, "migrate_cancel");
+                recovery_command(d, qemu_monitor_migrate_cancel_async);
         recovery_resume(d, j);
 }
 
@@ -696,12 +687,12 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
 static void on_finish2_recovered(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         Domain *d = domain_ref_get(ref);
 
         if (!d)
                 return;
-        if (!reply) {
+        if (!ok) {
                 g_warning("Failed to resume '%s' after Finish2 was interrupted: %s; it stays paused here",
                           domain_name(d), error->message);
                 return;
@@ -735,8 +726,7 @@ static void recovery_finish2(Domain *d, const MigrationJournal *j, const char *m
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_finish2_recovered,
-                                 domain_ref_new(d));
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_finish2_recovered, domain_ref_new(d));
 }
 
 static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean postcopy,
@@ -752,7 +742,7 @@ static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean post
                 default:
                         /* No phase to restore the job in, but never kill a post-copy guest. */
                         if (d->state == DOMAIN_STATE_RUNNING)
-                                recovery_command(d, "stop");
+                                recovery_command(d, qemu_monitor_stop_async);
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
                         break;
                 }

@@ -9,7 +9,7 @@
 #include "domain.h"
 #include "migration-params.h"
 #include "migration-phase.h"
-#include "qemu-migration.h"
+#include "qemu-monitor.h"
 
 typedef enum {
         JOB_RESULT_COMPLETED,
@@ -83,7 +83,7 @@ void migration_job_disarm_deadline(MigrationJob *job);
 
 /* Source: poll query-migrate while the stream runs, emit statistics. */
 void migration_job_start_polling(MigrationJob *job);
-void migration_job_update_stats(MigrationJob *job, JsonNode *query_migrate);
+void migration_job_update_stats(MigrationJob *job, const QemuMigrationInfo *query_migrate);
 
 /* Ends the job: final statistics (with success and errmsg) become the
  * domain's last job, JobCompleted is emitted, the properties reset. */
@@ -92,7 +92,7 @@ void migration_job_end(Domain *domain, JobResult result, const char *errmsg);
 /* QEMU of a domain with a job has gone: pending phases fail, the job ends. */
 void migration_job_on_qemu_exit(Domain *domain);
 /* QMP events while a job runs (MIGRATION, MIGRATION_PASS, STOP). */
-void migration_job_on_event(Domain *domain, const char *event, JsonObject *data);
+void migration_job_on_event(Domain *domain, const QemuEvent *event);
 
 /* The driving client left the bus, or the next phase did not come in time:
  * the failure rules decide (see migration-job.c). */

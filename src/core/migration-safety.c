@@ -14,7 +14,7 @@
 /* The QEMU version when @d runs under TCG on a QEMU whose dirty tracking can
  * miss guest writes (before 9.0); 0 when it is exact (KVM, QEMU 9.0 or later). */
 static guint tcg_dirty_tracking_flawed(const Domain *d) {
-        guint version = d->qemu ? qmp_client_get_qemu_version(qemu_process_get_qmp(d->qemu)) : 0;
+        guint version = d->qemu ? qemu_process_get_qemu_version(d->qemu) : 0;
 
         if (!d->live || g_str_equal(d->live->virt_type, "kvm") || version >= QEMU_VERSION_TCG_DIRTY_FIXED)
                 return 0;

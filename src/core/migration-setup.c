@@ -8,18 +8,6 @@
 #include "md-error.h"
 #include "migration-setup.h"
 
-/* QEMU 7.2's defaults for what a job may change. */
-#define DEFAULT_MULTIFD_CHANNELS 2
-#define DEFAULT_THROTTLE_INITIAL 20
-#define DEFAULT_THROTTLE_INCREMENT 10
-
-static const char *const capabilities[] = { "events", "postcopy-ram", "multifd", "xbzrle", "auto-converge" };
-static const char *const capabilities_null[] = { "events", "postcopy-ram", "multifd", "xbzrle", "auto-converge", NULL };
-
-static const char *const *capabilities_list(void) {
-        return capabilities_null;
-}
-
 static gboolean has_method(const MigrationParams *p, const char *method) {
         return p->compression && g_strv_contains((const char *const *) p->compression, method);
 }
@@ -30,123 +18,65 @@ static const char *multifd_compression(const MigrationParams *p) {
         return has_method(p, "zstd") ? "zstd" : has_method(p, "zlib") ? "zlib" : "none";
 }
 
-static JsonNode *parameters(const MigrationParams *p, gboolean source, guint64 bandwidth_mib,
-                            guint64 downtime_ms) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        /* The driver knows QEMU's units and limits. */
-        g_autoptr(JsonNode) speed = qemu_migration_speed_args(bandwidth_mib);
-        g_autoptr(JsonNode) downtime = qemu_migration_downtime_args(downtime_ms ? downtime_ms : 300);
-
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "multifd-channels");
-        json_builder_add_int_value(b, p->has_parallel_connections ? p->parallel_connections
-                                                                   : DEFAULT_MULTIFD_CHANNELS);
-        json_builder_set_member_name(b, "multifd-compression");
-        json_builder_add_string_value(b, multifd_compression(p));
-        if (source) {
-                json_builder_set_member_name(b, "cpu-throttle-initial");
-                json_builder_add_int_value(b, p->has_auto_converge_initial ? p->auto_converge_initial
-                                                                           : DEFAULT_THROTTLE_INITIAL);
-                json_builder_set_member_name(b, "cpu-throttle-increment");
-                json_builder_add_int_value(b, p->has_auto_converge_increment ? p->auto_converge_increment
-                                                                             : DEFAULT_THROTTLE_INCREMENT);
-                /* Speed and downtime in the same command: every QMP round trip
-                 * before migrate is time the caller waits (bench/overhead). */
-                json_builder_set_member_name(b, "max-bandwidth");
-                json_builder_add_int_value(b, (gint64) json_node_get_int(
-                        json_object_get_member(json_node_get_object(speed), "max-bandwidth")));
-                json_builder_set_member_name(b, "downtime-limit");
-                json_builder_add_int_value(b, (gint64) json_node_get_int(
-                        json_object_get_member(json_node_get_object(downtime), "downtime-limit")));
-                json_builder_set_member_name(b, "max-postcopy-bandwidth");
-                json_builder_add_int_value(b, p->has_bandwidth_postcopy
-                                                      ? (gint64) MIN(p->bandwidth_postcopy, (guint64) G_MAXINT64 / (1024 * 1024)) * 1024 * 1024
-                                                      : 0);
-        }
-        json_builder_end_object(b);
-        return json_builder_get_root(b);
+void migration_setup_settings(QemuMigrationSettings *s, const MigrationParams *p, guint64 bandwidth_mib,
+                              guint64 downtime_ms) {
+        qemu_migration_settings_init(s);
+        s->postcopy_ram = (p->flags & MIGRATE_POSTCOPY) != 0;
+        s->multifd = (p->flags & MIGRATE_PARALLEL) != 0;
+        s->xbzrle = migration_params_use_xbzrle(p);
+        s->auto_converge = (p->flags & MIGRATE_AUTO_CONVERGE) != 0;
+        if (p->has_parallel_connections)
+                s->multifd_channels = p->parallel_connections;
+        s->multifd_compression = multifd_compression(p);
+        if (p->has_auto_converge_initial)
+                s->cpu_throttle_initial = p->auto_converge_initial;
+        if (p->has_auto_converge_increment)
+                s->cpu_throttle_increment = p->auto_converge_increment;
+        s->max_bandwidth_mib = bandwidth_mib;
+        if (downtime_ms)
+                s->downtime_limit_ms = downtime_ms;
+        if (p->has_bandwidth_postcopy)
+                s->max_postcopy_bandwidth_mib = p->bandwidth_postcopy;
 }
 
-void migration_setup_add(QemuCommandList *list, const MigrationParams *p, gboolean source,
-                         guint64 bandwidth_mib, guint64 downtime_ms) {
-        const gboolean states[] = {
-                TRUE,
-                (p->flags & MIGRATE_POSTCOPY) != 0,
-                (p->flags & MIGRATE_PARALLEL) != 0,
-                migration_params_use_xbzrle(p),
-                source && (p->flags & MIGRATE_AUTO_CONVERGE) != 0,
-        };
-
-        qemu_command_list_add(list, "migrate-set-capabilities",
-                              qemu_migration_capabilities_args(capabilities, states, G_N_ELEMENTS(capabilities)));
-        qemu_command_list_add(list, "migrate-set-parameters", parameters(p, source, bandwidth_mib, downtime_ms));
-}
-
-void migration_setup_add_reset(QemuCommandList *list) {
-        const gboolean states[] = { TRUE, FALSE, FALSE, FALSE, FALSE };
-        g_autoptr(MigrationParams) defaults = g_new0(MigrationParams, 1);
-
-        qemu_command_list_add(list, "migrate-set-capabilities",
-                              qemu_migration_capabilities_args(capabilities, states, G_N_ELEMENTS(capabilities)));
-        qemu_command_list_add(list, "migrate-set-parameters", parameters(defaults, TRUE, 0, 0));
-}
-
-/* What QEMU had before this job touched it: proof that the previous job's
- * settings were reset. @caps: query-migrate-capabilities; @params:
- * query-migrate-parameters. Keys "qemu.initial.cap.NAME" and
- * "qemu.initial.NAME". */
-GVariant *migration_setup_initial_stats(JsonNode *caps, JsonNode *params) {
-        g_auto(GVariantDict) dict;
-        g_autoptr(GVariant) from_params = NULL;
-        JsonArray *list = caps && JSON_NODE_HOLDS_ARRAY(caps) ? json_node_get_array(caps) : NULL;
-        g_autoptr(MigrationParams) none = g_new0(MigrationParams, 1);
+/* Every key of @values (a{?v} or a{sb}) under @prefix into @dict. */
+static void insert_prefixed(GVariantDict *dict, const char *prefix, GVariant *values) {
         GVariantIter iter;
         const char *key;
         GVariant *value;
 
-        g_variant_dict_init(&dict, NULL);
-        for (guint i = 0; list && i < json_array_get_length(list); i++) {
-                JsonObject *o = json_array_get_object_element(list, i);
-                const char *name = o ? json_object_get_string_member_with_default(o, "capability", NULL) : NULL;
-                g_autofree char *k = NULL;
-
-                if (!name || !g_strv_contains(capabilities_list(), name))
-                        continue;
-                k = g_strconcat("qemu.initial.cap.", name, NULL);
-                g_variant_dict_insert(&dict, k, "b", json_object_get_boolean_member_with_default(o, "state", FALSE));
+        if (!values)
+                return;
+        g_variant_iter_init(&iter, values);
+        if (g_variant_is_of_type(values, G_VARIANT_TYPE("a{sb}"))) {
+                gboolean state;
+                while (g_variant_iter_next(&iter, "{&sb}", &key, &state)) {
+                        g_autofree char *k = g_strconcat(prefix, key, NULL);
+                        g_variant_dict_insert(dict, k, "b", state);
+                }
+                return;
         }
-        from_params = g_variant_ref_sink(migration_setup_stats(params, none));
-        g_variant_iter_init(&iter, from_params);
         while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
-                g_autofree char *k = NULL;
-                /* Only what QEMU reported, not the capabilities we would set. */
-                if (g_str_has_prefix(key, "qemu.cap."))
-                        continue;
-                k = g_strconcat("qemu.initial.", key + strlen("qemu."), NULL);
-                g_variant_dict_insert_value(&dict, k, value);
+                g_autofree char *k = g_strconcat(prefix, key, NULL);
+                g_variant_dict_insert_value(dict, k, value);
         }
+}
+
+GVariant *migration_setup_initial_stats(GVariant *caps, GVariant *params) {
+        g_auto(GVariantDict) dict;
+
+        g_variant_dict_init(&dict, NULL);
+        insert_prefixed(&dict, "qemu.initial.cap.", caps);
+        /* Only what QEMU reported, not the capabilities we would set. */
+        insert_prefixed(&dict, "qemu.initial.", params);
         return g_variant_dict_end(&dict);
 }
 
-GVariant *migration_setup_stats(JsonNode *reply, const MigrationParams *p) {
-        static const char *const int_keys[] = {
-                "multifd-channels", "cpu-throttle-initial", "cpu-throttle-increment",
-                "max-bandwidth", "downtime-limit", "max-postcopy-bandwidth", "xbzrle-cache-size",
-        };
+GVariant *migration_setup_stats(GVariant *params, const MigrationParams *p) {
         g_auto(GVariantDict) dict;
-        JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
 
         g_variant_dict_init(&dict, NULL);
-        for (guint i = 0; o && i < G_N_ELEMENTS(int_keys); i++) {
-                JsonNode *n = json_object_get_member(o, int_keys[i]);
-                g_autofree char *key = g_strconcat("qemu.", int_keys[i], NULL);
-                if (n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64 &&
-                    json_node_get_int(n) >= 0)
-                        g_variant_dict_insert(&dict, key, "t", (guint64) json_node_get_int(n));
-        }
-        if (o && json_object_has_member(o, "multifd-compression"))
-                g_variant_dict_insert(&dict, "qemu.multifd-compression", "s",
-                                      json_object_get_string_member_with_default(o, "multifd-compression", ""));
+        insert_prefixed(&dict, "qemu.", params);
         /* The capabilities are ours: QEMU accepted them or the job failed. */
         g_variant_dict_insert(&dict, "qemu.cap.postcopy-ram", "b", (p->flags & MIGRATE_POSTCOPY) != 0);
         g_variant_dict_insert(&dict, "qemu.cap.multifd", "b", (p->flags & MIGRATE_PARALLEL) != 0);
@@ -185,53 +115,4 @@ char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const cha
                 }
         }
         return g_steal_pointer(&dir);
-}
-
-void migration_setup_add_tls(QemuCommandList *list, const char *id, const char *dir, gboolean server,
-                             const char *hostname) {
-        g_autoptr(JsonBuilder) object = json_builder_new();
-        g_autoptr(JsonBuilder) params = json_builder_new();
-
-        json_builder_begin_object(object);
-        json_builder_set_member_name(object, "qom-type");
-        json_builder_add_string_value(object, "tls-creds-x509");
-        json_builder_set_member_name(object, "id");
-        json_builder_add_string_value(object, id);
-        json_builder_set_member_name(object, "dir");
-        json_builder_add_string_value(object, dir);
-        json_builder_set_member_name(object, "endpoint");
-        json_builder_add_string_value(object, server ? "server" : "client");
-        /* The server refuses a stream from a QEMU without a certificate of our CA. */
-        json_builder_set_member_name(object, "verify-peer");
-        json_builder_add_boolean_value(object, TRUE);
-        json_builder_end_object(object);
-        qemu_command_list_add(list, "object-add", json_builder_get_root(object));
-
-        json_builder_begin_object(params);
-        json_builder_set_member_name(params, "tls-creds");
-        json_builder_add_string_value(params, id);
-        if (!server && hostname) {
-                json_builder_set_member_name(params, "tls-hostname");
-                json_builder_add_string_value(params, hostname);
-        }
-        json_builder_end_object(params);
-        qemu_command_list_add(list, "migrate-set-parameters", json_builder_get_root(params));
-}
-
-void migration_setup_add_tls_reset(QemuCommandList *list, const char *id) {
-        g_autoptr(JsonBuilder) params = json_builder_new();
-        g_autoptr(JsonBuilder) del = json_builder_new();
-
-        json_builder_begin_object(params);
-        json_builder_set_member_name(params, "tls-creds");
-        json_builder_add_string_value(params, "");
-        json_builder_set_member_name(params, "tls-hostname");
-        json_builder_add_string_value(params, "");
-        json_builder_end_object(params);
-        qemu_command_list_add(list, "migrate-set-parameters", json_builder_get_root(params));
-        json_builder_begin_object(del);
-        json_builder_set_member_name(del, "id");
-        json_builder_add_string_value(del, id);
-        json_builder_end_object(del);
-        qemu_command_list_add(list, "object-del", json_builder_get_root(del));
 }

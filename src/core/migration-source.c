@@ -216,13 +216,13 @@ static void perform_fail(MigrationJob *job, MdError code, const char *message) {
 static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         Domain *d = domain_ref_get(ref);
         MigrationJob *job = d ? d->job : NULL;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform)
                 return;
-        if (!reply) {
+        if (!ok) {
                 g_autofree char *msg = g_strdup_printf("Failed to start the migration: %s", error->message);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
@@ -234,15 +234,13 @@ static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer u
 static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qemu_command_list_run_finish(result, &error);
-        g_autoptr(QemuCommandList) commands = NULL;
-        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(GVariant) in_effect = qemu_migration_setup_source_finish(result, &error);
         Domain *d = domain_ref_get(ref);
         MigrationJob *job = d ? d->job : NULL;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform)
                 return;
-        if (!reply) {
+        if (!in_effect) {
                 g_autofree char *msg = g_strdup_printf("QEMU refused the migration settings: %s", error->message);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
@@ -254,7 +252,7 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
         }
         {
                 g_auto(GVariantDict) dict;
-                g_autoptr(GVariant) current = g_variant_ref_sink(migration_setup_stats(reply, job->params));
+                g_autoptr(GVariant) current = g_variant_ref_sink(migration_setup_stats(in_effect, job->params));
                 GVariantIter iter;
                 const char *key;
                 GVariant *value;
@@ -266,17 +264,10 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 g_clear_pointer(&job->setup_stats, g_variant_unref);
                 job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
         }
-        commands = qemu_command_list_new();
         /* Without LIVE, libvirt pauses the guest for the whole transfer. */
-        if (!(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING)
-                qemu_command_list_add(commands, "stop", NULL);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "uri");
-        json_builder_add_string_value(b, job->params->migrate_uri);
-        json_builder_end_object(b);
-        qemu_command_list_add(commands, "migrate", json_builder_get_root(b));
-        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
-                                    on_migrate_started, domain_ref_new(d));
+        qemu_monitor_migrate_async(qemu_process_get_qmp(d->qemu), job->params->migrate_uri,
+                                   !(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING,
+                                   on_migrate_started, domain_ref_new(d));
 }
 
 /* OFFLINE moves only the definition: no stream, the cookie carries it. */
@@ -311,10 +302,10 @@ static void setup_stream(Domain *d, MigrationJob *job);
 /* Before this job changes anything: what QEMU has now (for the statistics). */
 static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
-        g_autoptr(JsonNode) params = qmp_client_execute_finish(NULL, result, NULL);
+        g_autoptr(GVariant) params = qemu_monitor_query_migrate_parameters_finish(result, NULL);
         Domain *d = domain_ref_get(ref);
         MigrationJob *job = d ? d->job : NULL;
-        JsonNode *caps;
+        GVariant *caps;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform || !d->qemu)
                 return;
@@ -325,19 +316,19 @@ static void on_initial_params(GObject *source, GAsyncResult *result, gpointer us
 
 static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
-        JsonNode *caps = qmp_client_execute_finish(NULL, result, NULL);
+        GVariant *caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
         Domain *d = domain_ref_get(ref);
         MigrationJob *job = d ? d->job : NULL;
 
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform || !d->qemu) {
                 if (caps)
-                        json_node_unref(caps);
+                        g_variant_unref(caps);
                 return;
         }
         g_object_set_data_full(G_OBJECT(job->perform), "initial-caps", caps,
-                               caps ? (GDestroyNotify) json_node_unref : NULL);
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate-parameters", NULL, NULL,
-                                 on_initial_params, domain_ref_new(d));
+                               caps ? (GDestroyNotify) g_variant_unref : NULL);
+        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params,
+                                                    domain_ref_new(d));
 }
 
 static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task) {
@@ -351,24 +342,24 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTas
                 perform_offline(d, job);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate-capabilities", NULL, NULL,
-                                 on_initial_caps, domain_ref_new(d));
+        qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps,
+                                                      domain_ref_new(d));
 }
 
 static void setup_stream(Domain *d, MigrationJob *job) {
-        g_autoptr(QemuCommandList) commands = NULL;
         MigrationParams *p = job->params;
-        guint64 bandwidth;
+        QemuMigrationSettings settings;
+        QemuMigrationTls tls = { 0 };
+        g_autofree char *host = NULL;
+        g_autofree char *dir = NULL;
 
-        bandwidth = p->has_bandwidth ? p->bandwidth : d->max_speed_mib;
-        commands = qemu_command_list_new();
-        migration_setup_add(commands, p, TRUE, bandwidth, d->max_downtime_ms);
+        migration_setup_settings(&settings, p, p->has_bandwidth ? p->bandwidth : d->max_speed_mib,
+                                 d->max_downtime_ms);
         if (p->flags & MIGRATE_TLS) {
                 g_autoptr(GError) error = NULL;
-                g_autofree char *host = NULL;
                 MdConfig *c = d->registry->config;
-                g_autofree char *dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert,
-                                                               c->tls_key, &error);
+
+                dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert, c->tls_key, &error);
                 if (!dir) {
                         perform_fail(job, error->code, error->message);
                         return;
@@ -377,13 +368,12 @@ static void setup_stream(Domain *d, MigrationJob *job) {
                 if (!p->tls_destination)
                         (void) migration_uri_parse(p->migrate_uri, &host, NULL, NULL);
                 job->tls_id = migration_job_new_tls_id();
-                migration_setup_add_tls(commands, job->tls_id, dir, FALSE,
-                                        p->tls_destination ? p->tls_destination : host);
+                tls = (QemuMigrationTls) { .id = job->tls_id, .dir = dir,
+                                           .hostname = p->tls_destination ? p->tls_destination : host };
         }
-        qemu_command_list_add(commands, "query-migrate-parameters", NULL);
         job->qemu_configured = TRUE;
-        qemu_command_list_run_async(qemu_process_get_qmp(d->qemu), g_steal_pointer(&commands), NULL,
-                                    on_setup_done, domain_ref_new(d));
+        qemu_migration_setup_source_async(qemu_process_get_qmp(d->qemu), &settings, tls.id ? &tls : NULL,
+                                          on_setup_done, domain_ref_new(d));
 }
 
 void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_in,
@@ -433,7 +423,7 @@ GBytes *migration_perform_finish(GAsyncResult *result, GError **error) {
 static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) query_error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &query_error);
+        g_autoptr(QemuMigrationInfo) reply = qemu_monitor_query_migrate_finish(result, &query_error);
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         Domain *d = domain_ref_get(ref);
@@ -456,9 +446,9 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
-        status = qemu_migration_status(reply);
+        status = reply->status;
         if (g_strcmp0(status, "completed") != 0) {
-                const char *why = qemu_migration_error(reply);
+                const char *why = reply->error_desc;
                 g_autofree char *msg = NULL;
                 if (g_strcmp0(status, "cancelled") == 0 || job->aborted) {
                         job->aborted = TRUE;
@@ -520,8 +510,7 @@ void migration_source_stream_ended(Domain *d, const char *status) {
                 job->aborted = TRUE;
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         /* One more query: the final statistics, or why it failed. */
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate", NULL, NULL,
-                                 on_final_stats, domain_ref_new(d));
+        qemu_monitor_query_migrate_async(qemu_process_get_qmp(d->qemu), on_final_stats, domain_ref_new(d));
 }
 
 /* ---- Confirm ---- */
@@ -529,12 +518,12 @@ void migration_source_stream_ended(Domain *d, const char *status) {
 static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        gboolean ok = qemu_monitor_command_finish(result, &error);
         Domain *d = domain_ref_get(ref);
 
         if (!d)
                 return;
-        if (!reply) {
+        if (!ok) {
                 g_warning("Failed to resume '%s' after a cancelled migration: %s", domain_name(d),
                           error->message);
                 return;
@@ -557,7 +546,7 @@ void migration_source_resume(Domain *d) {
                 domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "cont", NULL, NULL, on_resumed,
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_resumed,
                                  domain_ref_new(d));
 }
 
@@ -699,8 +688,7 @@ static gboolean on_abort_timeout(gpointer user_data) {
 
 static void on_cancel_sent(GObject *source, GAsyncResult *result, gpointer user_data) {
         AbortWait *w = user_data;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, NULL);
-
+        (void) qemu_monitor_command_finish(result, NULL);
         abort_wait_done(w);
         g_free(w);
 }
@@ -756,8 +744,7 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 w = g_new0(AbortWait, 1);
                 w->task = task;
                 w->timer = g_timeout_add(ABORT_REPLY_TIMEOUT_MS, on_abort_timeout, w);
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate_cancel", NULL, NULL,
-                                         on_cancel_sent, w);
+                qemu_monitor_migrate_cancel_async(qemu_process_get_qmp(d->qemu), on_cancel_sent, w);
                 return;
         default:
                 job->aborted = FALSE;
@@ -780,19 +767,14 @@ gboolean migration_abort_finish(GAsyncResult *result, GError **error) {
 
 static void on_parameter_set(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
 
-        if (!reply)
+        if (!qemu_monitor_command_finish(result, &error))
                 g_warning("Failed to change a migration parameter: %s, ignoring", error->message);
 }
 
 /* A running stream takes the new value at once; otherwise the next Perform does. */
-static void apply_to_stream(Domain *d, JsonNode *args) {
-        g_autoptr(JsonNode) owned = args;
-
-        if (d->job && d->job->type == JOB_TYPE_MIGRATION_OUT && d->job->phase == JOB_PHASE_PERFORM3 && d->qemu)
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate-set-parameters",
-                                         g_steal_pointer(&owned), NULL, on_parameter_set, NULL);
+static gboolean stream_running(Domain *d) {
+        return d->job && d->job->type == JOB_TYPE_MIGRATION_OUT && d->job->phase == JOB_PHASE_PERFORM3 && d->qemu;
 }
 
 gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError **error) {
@@ -813,7 +795,8 @@ gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError *
         }
         d->max_speed_mib = mib_s;
         registry_notify_changed(d->registry, d, "MaxSpeed", NULL);
-        apply_to_stream(d, qemu_migration_speed_args(mib_s));
+        if (stream_running(d))
+                qemu_monitor_set_max_bandwidth_async(qemu_process_get_qmp(d->qemu), mib_s, on_parameter_set, NULL);
         return TRUE;
 }
 
@@ -830,7 +813,8 @@ gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError *
         }
         d->max_downtime_ms = ms;
         registry_notify_changed(d->registry, d, "MaxDowntime", NULL);
-        apply_to_stream(d, qemu_migration_downtime_args(ms));
+        if (stream_running(d))
+                qemu_monitor_set_downtime_limit_async(qemu_process_get_qmp(d->qemu), ms, on_parameter_set, NULL);
         return TRUE;
 }
 
@@ -872,8 +856,7 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                 g_object_unref(task);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "migrate-start-postcopy", NULL, NULL,
-                                 qmp_client_complete_task, task);
+        qemu_monitor_migrate_start_postcopy_async(qemu_process_get_qmp(d->qemu), qemu_monitor_complete_task, task);
 }
 
 /* ---- Protocol 2 ---- */

@@ -468,7 +468,7 @@ static void on_recovered_migration(GObject *source, GAsyncResult *result, gpoint
         Attached *a = user_data;
         Registry *r = a->rec->registry;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        g_autoptr(QemuMigrationInfo) reply = qemu_monitor_query_migrate_finish(result, &error);
         Domain *d = g_hash_table_lookup(r->by_uuid, a->rec->uuid);
 
         if (!reply)
@@ -476,7 +476,7 @@ static void on_recovered_migration(GObject *source, GAsyncResult *result, gpoint
                           a->rec->uuid, error->message);
         if (d)
                 migration_job_recover(d, &a->rec->journal, a->qemu_status,
-                                      reply ? qemu_migration_status(reply) : NULL);
+                                      reply ? reply->status : NULL);
         attached_free(a);
 }
 
@@ -484,18 +484,17 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         Attached *a = user_data;
         Registry *r = a->rec->registry;
         g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, &error);
+        g_autoptr(QemuRunState) reply = qemu_monitor_query_status_finish(result, &error);
         Domain *d;
         DomainState state;
         const char *reason;
 
-        if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
+        if (!reply) {
                 recovery_give_up(r, a->rec->uuid, error ? error->message : "bad query-status reply");
                 qemu_process_free(a->qemu);
                 goto out;
         }
-        state = json_object_get_boolean_member_with_default(json_node_get_object(reply), "running", FALSE)
-                ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED;
+        state = reply->running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED;
         /* QEMU knows the state; only the saved reason can say why. */
         reason = g_strcmp0(a->rec->state, domain_state_to_string(state)) == 0 && a->rec->reason
                 ? a->rec->reason : "unknown";
@@ -510,10 +509,8 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
                   domain_state_to_string(d->state));
         if (a->rec->journal.type != JOB_TYPE_NONE) {
-                a->qemu_status = g_strdup(json_object_get_string_member_with_default(
-                        json_node_get_object(reply), "status", ""));
-                qmp_client_execute_async(qemu_process_get_qmp(d->qemu), "query-migrate", NULL, NULL,
-                                         on_recovered_migration, a);
+                a->qemu_status = g_strdup(reply->status);
+                qemu_monitor_query_migrate_async(qemu_process_get_qmp(d->qemu), on_recovered_migration, a);
                 return;
         }
 out:
@@ -530,8 +527,7 @@ static void on_recovered_attach(GObject *source, GAsyncResult *result, gpointer 
                 attached_free(a);
                 return;
         }
-        qmp_client_execute_async(qemu_process_get_qmp(a->qemu), "query-status", NULL, NULL,
-                                 on_recovered_status, a);
+        qemu_monitor_query_status_async(qemu_process_get_qmp(a->qemu), on_recovered_status, a);
 }
 
 static void recover_guest(Registry *r, GTask *load, const char *path) {

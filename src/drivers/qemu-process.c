@@ -34,15 +34,32 @@ struct QemuProcess {
         guint startup_timer;
         QemuExitFunc exit_func;
         gpointer exit_data;
+        QemuEventFunc event_func;
+        gpointer event_data;
 };
 
 pid_t qemu_process_get_pid(QemuProcess *p) { return p->pid; }
 QmpClient *qemu_process_get_qmp(QemuProcess *p) { return p->qmp; }
-gboolean qemu_process_is_alive(QemuProcess *p) { return p->alive; }
+guint qemu_process_get_qemu_version(QemuProcess *p) { return qmp_client_get_qemu_version(p->qmp); }
 
 void qemu_process_set_exit_func(QemuProcess *p, QemuExitFunc func, gpointer user_data) {
         p->exit_func = func;
         p->exit_data = user_data;
+}
+
+static void on_qmp_event(QmpClient *client, const char *name, JsonObject *data, gpointer user_data) {
+        QemuProcess *p = user_data;
+        QemuEvent event;
+
+        qemu_event_parse(name, data, &event);
+        if (p->event_func)
+                p->event_func(&event, p->event_data);
+}
+
+void qemu_process_set_event_func(QemuProcess *p, QemuEventFunc func, gpointer user_data) {
+        p->event_func = func;
+        p->event_data = user_data;
+        qmp_client_set_event_func(p->qmp, on_qmp_event, p);
 }
 
 void qemu_process_free(QemuProcess *p) {
@@ -358,6 +375,24 @@ QemuProcess *qemu_process_attach_finish(GAsyncResult *result, GError **error) {
         return startup_finish(result, error);
 }
 
+void qemu_process_new_for_monitor_async(int fd, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data) {
+        GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+        QemuProcess *p = process_new(NULL);
+
+        g_task_set_source_tag(task, qemu_process_new_for_monitor_async);
+        p->alive = TRUE;
+        p->startup = task;
+        p->startup_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_startup_timeout, p);
+        p->qmp = qmp_client_new();
+        qmp_client_set_ready_func(p->qmp, on_qmp_ready, p);
+        qmp_client_attach_fd(p->qmp, fd);
+}
+
+QemuProcess *qemu_process_new_for_monitor_finish(GAsyncResult *result, GError **error) {
+        return startup_finish(result, error);
+}
+
 static gboolean on_kill_timeout(gpointer user_data) {
         QemuProcess *p = user_data;
 
@@ -369,9 +404,24 @@ static gboolean on_kill_timeout(gpointer user_data) {
         return G_SOURCE_REMOVE;
 }
 
+/* A monitor without a process "exits" when killed. */
+static gboolean on_fake_exit(gpointer user_data) {
+        QemuProcess *p = user_data;
+
+        p->kill_timer = 0;
+        if (p->exit_func)
+                p->exit_func(p, p->exit_data);
+        return G_SOURCE_REMOVE;
+}
+
 void qemu_process_kill(QemuProcess *p, guint grace_ms) {
         if (!p->alive)
                 return;
+        if (p->pidfd < 0) {
+                p->alive = FALSE;
+                p->kill_timer = g_idle_add(on_fake_exit, p);
+                return;
+        }
         /* Through the pidfd: never a signal to a recycled pid. */
         (void) pidfd_send_signal(p->pidfd, grace_ms ? SIGTERM : SIGKILL, NULL, 0);
         if (grace_ms && !p->kill_timer)

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "qmp.h"
+#include "qemu-monitor.h"
 
 typedef struct QemuProcess QemuProcess;
 
@@ -40,9 +41,22 @@ QemuProcess *qemu_process_attach_finish(GAsyncResult *result, GError **error);
 
 pid_t qemu_process_get_pid(QemuProcess *process);
 QmpClient *qemu_process_get_qmp(QemuProcess *process);
-gboolean qemu_process_is_alive(QemuProcess *process);
+/* From the monitor's greeting: major * 100 + minor, 0 when unknown. */
+guint qemu_process_get_qemu_version(QemuProcess *process);
 
 void qemu_process_set_exit_func(QemuProcess *process, QemuExitFunc func, gpointer user_data);
+
+/* QEMU's events, typed. */
+typedef void (*QemuEventFunc)(const QemuEvent *event, gpointer user_data);
+void qemu_process_set_event_func(QemuProcess *process, QemuEventFunc func, gpointer user_data);
+
+/* A QEMU that is only a monitor: @fd (taken) is connected to something that
+ * speaks QMP, and there is no process (pid 0; kill only forgets the monitor
+ * and calls the exit func from an idle). For unit tests of the layers above
+ * against a fake monitor; completes when the handshake is done. */
+void qemu_process_new_for_monitor_async(int fd, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data);
+QemuProcess *qemu_process_new_for_monitor_finish(GAsyncResult *result, GError **error);
 
 /* SIGTERM now, SIGKILL if it is still there after @grace_ms. The exit func
  * tells when it is gone. */
