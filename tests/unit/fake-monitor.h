@@ -1,0 +1,69 @@
+/* A scripted QEMU monitor for unit tests of the layers above the driver:
+ * an in-process QMP server on one end of a socketpair, the daemon's
+ * QemuProcess on the other, no QEMU.
+ *
+ *   g_autoptr(FakeMonitor) fm = fake_monitor_new();
+ *   QemuProcess *qemu = fake_monitor_connect(fm);      // greeting + handshake
+ *   fake_monitor_expect(fm, "stop", NULL);             // answers {"return": {}}
+ *   fake_monitor_expect(fm, "query-status", "{\"running\": false, \"status\": \"paused\"}");
+ *   ... drive the code under test ...
+ *   fake_monitor_wait(fm, 2);                          // main loop until 2 commands came
+ *   fake_monitor_emit(fm, "MIGRATION", "{\"status\": \"completed\"}");
+ *   fake_monitor_assert_received(fm, "stop", "query-status", NULL);
+ *
+ * Commands are answered in the order expected; a command that does not
+ * match the next expectation (or comes when none is left) is recorded as
+ * unexpected and answered with a GenericError, and fake_monitor_assert_done()
+ * fails. qmp_capabilities is answered by itself and not recorded. */
+#pragma once
+
+#include <glib.h>
+
+#include "qemu-process.h"
+
+typedef struct FakeMonitor FakeMonitor;
+
+FakeMonitor *fake_monitor_new(void);
+/* Checks nothing: call fake_monitor_assert_done() for that. */
+void fake_monitor_free(FakeMonitor *fm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeMonitor, fake_monitor_free)
+
+/* QEMU's version in the greeting (default 7.2.0); before connecting. */
+void fake_monitor_set_version(FakeMonitor *fm, guint major, guint minor);
+
+/* A QemuProcess talking to this monitor, after the QMP handshake (runs the
+ * main loop until then). The caller owns it (qemu_process_free(), or hand
+ * it to a domain). */
+QemuProcess *fake_monitor_connect(FakeMonitor *fm);
+
+/* The next command must be @command; it is answered with {"return":
+ * @return_json} (NULL: {}). */
+void fake_monitor_expect(FakeMonitor *fm, const char *command, const char *return_json);
+/* ... answered with a QMP error of @error_class ("GenericError", ...). */
+void fake_monitor_expect_error(FakeMonitor *fm, const char *command, const char *error_class,
+                               const char *desc);
+/* ... not answered until fake_monitor_release() (a QEMU that is slow, or
+ * hangs). */
+void fake_monitor_expect_held(FakeMonitor *fm, const char *command, const char *return_json);
+/* Sends the reply of the oldest held command. */
+void fake_monitor_release(FakeMonitor *fm);
+
+/* Sends event @event with @data_json (NULL: no data). */
+void fake_monitor_emit(FakeMonitor *fm, const char *event, const char *data_json);
+/* Closes the server end: the client sees EOF, as when QEMU dies. */
+void fake_monitor_hang_up(FakeMonitor *fm);
+
+/* Runs the main loop until @n commands have come in all (fails the test
+ * after 5 s). */
+void fake_monitor_wait(FakeMonitor *fm, guint n);
+/* Runs the main loop until nothing is pending. */
+void fake_monitor_flush(FakeMonitor *fm);
+
+/* The command names received so far, in order (NULL-terminated, owned by @fm). */
+const char *const *fake_monitor_received(FakeMonitor *fm);
+/* The arguments of the @i-th command, as compact JSON ("" when none). */
+const char *fake_monitor_received_args(FakeMonitor *fm, guint i);
+/* Asserts the commands received are exactly the NULL-terminated list. */
+void fake_monitor_assert_received(FakeMonitor *fm, ...) G_GNUC_NULL_TERMINATED;
+/* Asserts every expectation was used and no command was unexpected. */
+void fake_monitor_assert_done(FakeMonitor *fm);

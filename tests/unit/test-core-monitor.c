@@ -1,0 +1,244 @@
+/* The core over a fake monitor: real domain and migration code, no QEMU. */
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "fake-monitor.h"
+#include "md-config.h"
+#include "md-error.h"
+#include "migration.h"
+#include "migration-job.h"
+#include "qemu-migration-params.h"
+#include "registry.h"
+
+typedef struct {
+        char *dir;
+        MdConfig *config;
+        Registry *registry;
+        FakeMonitor *fm;
+        Domain *d;
+} Fixture;
+
+static void remove_tree(const char *path) {
+        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                g_autofree char *child = g_build_filename(path, name, NULL);
+                if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+                        remove_tree(child);
+                else
+                        (void) g_unlink(child);
+        }
+        (void) g_rmdir(path);
+}
+
+/* A running domain whose QEMU is the fake monitor. */
+static void fixture_set_up(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml_path = g_build_filename(g_getenv("MD_TEST_DATA_DIR"), "domains", "full.xml", NULL);
+        g_autofree char *xml = NULL;
+        g_autofree char *state = NULL, *run = NULL, *log = NULL;
+
+        f->dir = g_dir_make_tmp("md-core-monitor-XXXXXX", &error);
+        g_assert_no_error(error);
+        state = g_build_filename(f->dir, "state", NULL);
+        run = g_build_filename(f->dir, "run", NULL);
+        log = g_build_filename(f->dir, "log", NULL);
+        f->config = md_config_load_from_data("", &error);
+        g_assert_no_error(error);
+        f->registry = registry_new(f->config, &(RegistryDirs) { .state_dir = state, .runtime_dir = run,
+                                                                .log_dir = log }, &error);
+        g_assert_no_error(error);
+        g_assert_true(g_file_get_contents(xml_path, &xml, NULL, &error));
+        f->d = registry_define_xml(f->registry, xml, &error);
+        g_assert_no_error(error);
+        f->fm = fake_monitor_new();
+        domain_adopt_process(f->d, domain_def_copy(f->d->def), fake_monitor_connect(f->fm), DOMAIN_STATE_RUNNING,
+                             "booted");
+}
+
+static void fixture_tear_down(Fixture *f, gconstpointer data) {
+        g_clear_pointer(&f->registry, registry_free);
+        g_clear_pointer(&f->fm, fake_monitor_free);
+        md_config_free(f->config);
+        remove_tree(f->dir);
+        g_free(f->dir);
+}
+
+static void on_operation_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GError **ret = user_data;
+
+        g_assert_true(domain_operation_finish(NULL, result, ret) || *ret);
+}
+
+static void test_suspend_resume(Fixture *f, gconstpointer data) {
+        GError *error = NULL;
+
+        fake_monitor_expect(f->fm, "stop", NULL);
+        fake_monitor_expect(f->fm, "cont", NULL);
+        domain_suspend_async(f->d, 0, on_operation_done, &error);
+        fake_monitor_wait(f->fm, 1);
+        g_assert_no_error(error);
+        g_assert_cmpint(f->d->state, ==, DOMAIN_STATE_PAUSED);
+        g_assert_cmpstr(f->d->state_reason, ==, "user");
+        domain_resume_async(f->d, 0, on_operation_done, &error);
+        fake_monitor_wait(f->fm, 2);
+        g_assert_no_error(error);
+        g_assert_cmpint(f->d->state, ==, DOMAIN_STATE_RUNNING);
+        g_assert_cmpstr(f->d->state_reason, ==, "unpaused");
+        fake_monitor_assert_received(f->fm, "stop", "cont", NULL);
+        fake_monitor_assert_done(f->fm);
+}
+
+static void test_refused(Fixture *f, gconstpointer data) {
+        GError *error = NULL;
+
+        fake_monitor_expect_error(f->fm, "stop", "GenericError", "not now");
+        domain_suspend_async(f->d, 0, on_operation_done, &error);
+        fake_monitor_wait(f->fm, 1);
+        g_assert_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_nonnull(strstr(error->message, "not now"));
+        g_clear_error(&error);
+        g_assert_cmpint(f->d->state, ==, DOMAIN_STATE_RUNNING);
+        fake_monitor_assert_done(f->fm);
+}
+
+static void test_events(Fixture *f, gconstpointer data) {
+        fake_monitor_emit(f->fm, "STOP", NULL);
+        fake_monitor_flush(f->fm);
+        g_assert_cmpint(f->d->state, ==, DOMAIN_STATE_PAUSED);
+        g_assert_cmpstr(f->d->state_reason, ==, "unknown");
+        fake_monitor_emit(f->fm, "RESUME", NULL);
+        fake_monitor_flush(f->fm);
+        g_assert_cmpint(f->d->state, ==, DOMAIN_STATE_RUNNING);
+        g_assert_cmpstr(f->d->state_reason, ==, "unpaused");
+        fake_monitor_assert_received(f->fm, NULL);
+}
+
+static void test_ram_size(Fixture *f, gconstpointer data) {
+        fake_monitor_expect(f->fm, "query-memory-size-summary", "{\"base-memory\": 1073741824}");
+        domain_learn_ram_size(f->d);
+        fake_monitor_wait(f->fm, 1);
+        g_assert_cmpuint(f->d->ram_kib, ==, 1024 * 1024);
+        fake_monitor_assert_done(f->fm);
+}
+
+/* Begin3 and Perform3 of a live migration: the settings QEMU gets, in
+ * order and byte for byte, then the stream, its end and the final query. */
+static void on_performed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GBytes **ret = user_data;
+        g_autoptr(GError) error = NULL;
+
+        *ret = migration_perform_finish(result, &error);
+        g_assert_no_error(error);
+}
+
+static void test_source_setup(Fixture *f, gconstpointer data) {
+        static const char *const expected_args[] = {
+                "",
+                "",
+                "{\"capabilities\":[{\"capability\":\"events\",\"state\":true},"
+                "{\"capability\":\"postcopy-ram\",\"state\":false},{\"capability\":\"multifd\",\"state\":false},"
+                "{\"capability\":\"xbzrle\",\"state\":false},{\"capability\":\"auto-converge\",\"state\":false}]}",
+                "{\"multifd-channels\":2,\"multifd-compression\":\"none\",\"cpu-throttle-initial\":20,"
+                "\"cpu-throttle-increment\":10,\"max-bandwidth\":9223372036853727232,\"downtime-limit\":300,"
+                "\"max-postcopy-bandwidth\":0}",
+                "",
+                "{\"uri\":\"tcp:127.0.0.1:49152\"}",
+                "",
+        };
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+        GBytes *performed = NULL;
+        MigrationParams *params;
+
+        params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
+        g_assert_no_error(error);
+        g_assert_true(migration_begin(f->d, params, NULL, &xml, &cookie, &error));
+        g_assert_no_error(error);
+
+        fake_monitor_expect(f->fm, "query-migrate-capabilities",
+                            "[{\"capability\": \"xbzrle\", \"state\": false}, {\"capability\": \"other\", "
+                            "\"state\": true}]");
+        fake_monitor_expect(f->fm, "query-migrate-parameters", "{\"multifd-channels\": 2}");
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(f->fm, "query-migrate-parameters", "{\"multifd-channels\": 2, "
+                            "\"multifd-compression\": \"none\", \"downtime-limit\": 300}");
+        fake_monitor_expect(f->fm, "migrate", NULL);
+        params = migration_params_new_plain(NULL, NULL, "tcp:127.0.0.1:49152", 0, MIGRATE_LIVE | MIGRATE_UNSAFE,
+                                            &error);
+        g_assert_no_error(error);
+        {
+                /* What Prepare3 on the destination would have answered. */
+                g_autoptr(MigrationCookie) prepared = migration_cookie_for_host(f->registry, "prepare3",
+                                                                                domain_name(f->d),
+                                                                                domain_uuid(f->d));
+                g_autoptr(GBytes) prepared_bytes = NULL;
+
+                g_free(prepared->host_uuid);
+                prepared->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
+                prepared_bytes = migration_cookie_encode(prepared, &error);
+                g_assert_no_error(error);
+                migration_perform_async(f->d, params, prepared_bytes, on_performed, &performed);
+        }
+        fake_monitor_wait(f->fm, 6);
+        g_assert_true(f->d->job && f->d->job->qemu_configured);
+        g_assert_true(g_variant_lookup(f->d->job->setup_stats, "qemu.initial.cap.xbzrle", "b", NULL));
+        g_assert_false(g_variant_lookup(f->d->job->setup_stats, "qemu.initial.cap.other", "b", NULL));
+
+        fake_monitor_expect(f->fm, "query-migrate", "{\"status\": \"completed\", \"total-time\": 1200}");
+        fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"completed\"}");
+        fake_monitor_wait(f->fm, 7);
+        g_assert_nonnull(performed);
+        g_bytes_unref(performed);
+        g_assert_cmpstr(f->d->state_reason, ==, "migration");
+
+        for (guint i = 0; i < G_N_ELEMENTS(expected_args); i++)
+                g_assert_cmpstr(fake_monitor_received_args(f->fm, i), ==, expected_args[i]);
+        fake_monitor_assert_done(f->fm);
+}
+
+static void on_result(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GAsyncResult **ret = user_data;
+
+        *ret = g_object_ref(result);
+}
+
+/* The driver's reset, with TLS, stops at the first refusal; the safety
+ * check's QEMU version comes from the greeting. */
+static void test_driver_reset(void) {
+        g_autoptr(FakeMonitor) fm = fake_monitor_new();
+        g_autoptr(QemuProcess) qemu = fake_monitor_connect(fm);
+        g_autoptr(GError) error = NULL;
+        GAsyncResult *result = NULL;
+
+        g_assert_cmpuint(qemu_process_get_qemu_version(qemu), ==, 702);
+        fake_monitor_expect(fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(fm, "object-del", NULL);
+        fake_monitor_expect(fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect_error(fm, "migrate-set-parameters", "GenericError", "refused");
+        qemu_migration_reset_async(qemu_process_get_qmp(qemu), "tls-1", on_result, &result);
+        fake_monitor_wait(fm, 4);
+        g_assert_nonnull(result);
+        g_assert_false(qemu_migration_reset_finish(result, &error));
+        g_assert_nonnull(strstr(error->message, "refused"));
+        g_assert_cmpstr(fake_monitor_received_args(fm, 0), ==, "{\"tls-creds\":\"\",\"tls-hostname\":\"\"}");
+        g_assert_cmpstr(fake_monitor_received_args(fm, 1), ==, "{\"id\":\"tls-1\"}");
+        g_object_unref(result);
+        fake_monitor_assert_done(fm);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/core-monitor/suspend-resume", Fixture, NULL, fixture_set_up, test_suspend_resume,
+                   fixture_tear_down);
+        g_test_add("/core-monitor/refused", Fixture, NULL, fixture_set_up, test_refused, fixture_tear_down);
+        g_test_add("/core-monitor/events", Fixture, NULL, fixture_set_up, test_events, fixture_tear_down);
+        g_test_add("/core-monitor/ram-size", Fixture, NULL, fixture_set_up, test_ram_size, fixture_tear_down);
+        g_test_add("/core-monitor/source-setup", Fixture, NULL, fixture_set_up, test_source_setup,
+                   fixture_tear_down);
+        g_test_add_func("/core-monitor/driver-reset", test_driver_reset);
+        return g_test_run();
+}
