@@ -266,15 +266,50 @@ static QemuProcess *process_new(const char *log_path) {
         return p;
 }
 
+static QemuLaunchHook launch_hook;
+static gpointer launch_hook_data;
+
+void qemu_process_set_launch_hook(QemuLaunchHook hook, gpointer user_data) {
+        launch_hook = hook;
+        launch_hook_data = user_data;
+}
+
+/* A monitor without a process: the fake end of a test. */
+static void monitor_only_begin(QemuProcess *p, GTask *task, int fd) {
+        p->alive = TRUE;
+        p->startup = task;
+        p->startup_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_startup_timeout, p);
+        p->qmp = qmp_client_new();
+        qmp_client_set_ready_func(p->qmp, on_qmp_ready, p);
+        qmp_client_attach_fd(p->qmp, fd);
+}
+
+static void launch_by_hook(const QemuLaunch *launch, GTask *task) {
+        g_autoptr(GError) error = NULL;
+        int fd = launch_hook(launch, launch_hook_data, &error);
+
+        if (fd < 0) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        monitor_only_begin(process_new(NULL), task, fd);
+}
+
 void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, cancellable, callback, user_data);
         g_autoptr(GError) error = NULL;
-        QemuProcess *p = process_new(launch->log_path);
+        QemuProcess *p;
         int monitor_fd, log_fd, target = QEMU_MONITOR_FD;
         GPid pid;
 
         g_task_set_source_tag(task, qemu_process_launch_async);
+        if (launch_hook) {
+                launch_by_hook(launch, task);
+                return;
+        }
+        p = process_new(launch->log_path);
 
         log_fd = open(launch->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (log_fd >= 0)
@@ -381,12 +416,7 @@ void qemu_process_new_for_monitor_async(int fd, GCancellable *cancellable, GAsyn
         QemuProcess *p = process_new(NULL);
 
         g_task_set_source_tag(task, qemu_process_new_for_monitor_async);
-        p->alive = TRUE;
-        p->startup = task;
-        p->startup_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_startup_timeout, p);
-        p->qmp = qmp_client_new();
-        qmp_client_set_ready_func(p->qmp, on_qmp_ready, p);
-        qmp_client_attach_fd(p->qmp, fd);
+        monitor_only_begin(p, task, fd);
 }
 
 QemuProcess *qemu_process_new_for_monitor_finish(GAsyncResult *result, GError **error) {

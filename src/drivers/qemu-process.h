@@ -58,6 +58,13 @@ void qemu_process_new_for_monitor_async(int fd, GCancellable *cancellable, GAsyn
                                         gpointer user_data);
 QemuProcess *qemu_process_new_for_monitor_finish(GAsyncResult *result, GError **error);
 
+/* For unit tests: qemu_process_launch_async() spawns nothing and calls
+ * @hook instead, which returns the fd of a monitor (taken; as for
+ * qemu_process_new_for_monitor_async()) or -1 with @error. NULL restores
+ * spawning. */
+typedef int (*QemuLaunchHook)(const QemuLaunch *launch, gpointer user_data, GError **error);
+void qemu_process_set_launch_hook(QemuLaunchHook hook, gpointer user_data);
+
 /* SIGTERM now, SIGKILL if it is still there after @grace_ms. The exit func
  * tells when it is gone. */
 void qemu_process_kill(QemuProcess *process, guint grace_ms);

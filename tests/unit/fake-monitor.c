@@ -26,6 +26,7 @@ struct FakeMonitor {
         GPtrArray *received;    /* char *, NULL-terminated */
         GPtrArray *args;        /* char * */
         GPtrArray *unexpected;  /* char *: what went wrong */
+        char **launch_argv;     /* of the last launch served */
 };
 
 static void expectation_free(Expectation *e) {
@@ -110,7 +111,10 @@ static gboolean on_readable(int fd, GIOCondition condition, gpointer user_data) 
         char *nl;
 
         if (n <= 0) {
+                /* The client has gone: ready for the next launch. */
                 fm->watch = 0;
+                close(fm->fd);
+                fm->fd = -1;
                 return G_SOURCE_REMOVE;
         }
         g_string_append_len(fm->in, buf, n);
@@ -156,6 +160,10 @@ void fake_monitor_free(FakeMonitor *fm) {
         g_ptr_array_unref(fm->received);
         g_ptr_array_unref(fm->args);
         g_ptr_array_unref(fm->unexpected);
+        if (fm->launch_argv) {
+                g_strfreev(fm->launch_argv);
+                qemu_process_set_launch_hook(NULL, NULL);
+        }
         g_free(fm);
 }
 
@@ -172,9 +180,9 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer user_da
         g_assert_no_error(error);
 }
 
-QemuProcess *fake_monitor_connect(FakeMonitor *fm) {
+/* A new connection with its greeting sent; returns the client's end. */
+static int serve(FakeMonitor *fm) {
         g_autofree char *greeting = NULL;
-        QemuProcess *process = NULL;
         int fds[2];
 
         g_assert_cmpint(fm->fd, <, 0);
@@ -185,7 +193,31 @@ QemuProcess *fake_monitor_connect(FakeMonitor *fm) {
                                    "\"major\": %u}, \"package\": \"fake\"}, \"capabilities\": []}}",
                                    fm->minor, fm->major);
         send_line(fm, greeting);
-        qemu_process_new_for_monitor_async(fds[1], NULL, on_connected, &process);
+        return fds[1];
+}
+
+static int on_launch(const QemuLaunch *launch, gpointer user_data, GError **error) {
+        FakeMonitor *fm = user_data;
+
+        g_strfreev(fm->launch_argv);
+        fm->launch_argv = g_strdupv(launch->argv);
+        return serve(fm);
+}
+
+void fake_monitor_serve_launches(FakeMonitor *fm) {
+        if (!fm->launch_argv)
+                fm->launch_argv = g_new0(char *, 1);
+        qemu_process_set_launch_hook(on_launch, fm);
+}
+
+const char *const *fake_monitor_launch_argv(FakeMonitor *fm) {
+        return (const char *const *) fm->launch_argv;
+}
+
+QemuProcess *fake_monitor_connect(FakeMonitor *fm) {
+        QemuProcess *process = NULL;
+
+        qemu_process_new_for_monitor_async(serve(fm), NULL, on_connected, &process);
         while (!process)
                 g_main_context_iteration(NULL, TRUE);
         return process;

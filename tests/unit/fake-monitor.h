@@ -36,6 +36,16 @@ void fake_monitor_set_version(FakeMonitor *fm, guint major, guint minor);
  * it to a domain). */
 QemuProcess *fake_monitor_connect(FakeMonitor *fm);
 
+/* QEMU launches (qemu_process_launch_async(), as the destination's
+ * Prepare does) spawn nothing and connect to this monitor instead, until
+ * fake_monitor_free(). One connection at a time. */
+void fake_monitor_serve_launches(FakeMonitor *fm);
+/* The command line of the last launch served (empty before one). */
+const char *const *fake_monitor_launch_argv(FakeMonitor *fm);
+
+/* QEMU "dies": qemu_process_kill(process, 0) on a fake process runs its
+ * exit func from an idle; fake_monitor_hang_up() only closes the monitor. */
+
 /* The next command must be @command; it is answered with {"return":
  * @return_json} (NULL: {}). */
 void fake_monitor_expect(FakeMonitor *fm, const char *command, const char *return_json);

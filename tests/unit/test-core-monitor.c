@@ -200,6 +200,116 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
         fake_monitor_assert_done(f->fm);
 }
 
+/* ---- the destination: a fresh registry, QEMU launched by Prepare ---- */
+
+#define INCOMING_XML "<domain type='qemu'><name>incoming</name>" \
+        "<uuid>0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b</uuid><memory unit='KiB'>131072</memory>" \
+        "<os><type>hvm</type></os></domain>"
+
+static void fixture_set_up_empty(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *state = NULL, *run = NULL, *log = NULL;
+
+        f->dir = g_dir_make_tmp("md-core-monitor-XXXXXX", &error);
+        g_assert_no_error(error);
+        state = g_build_filename(f->dir, "state", NULL);
+        run = g_build_filename(f->dir, "run", NULL);
+        log = g_build_filename(f->dir, "log", NULL);
+        f->config = md_config_load_from_data("", &error);
+        g_assert_no_error(error);
+        f->registry = registry_new(f->config, &(RegistryDirs) { .state_dir = state, .runtime_dir = run,
+                                                                .log_dir = log }, &error);
+        g_assert_no_error(error);
+        f->fm = fake_monitor_new();
+        fake_monitor_serve_launches(f->fm);
+}
+
+static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_data) {
+        char **ret_uri = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+
+        g_assert_true(migration_prepare_finish(result, &cookie, ret_uri, &error));
+        g_assert_no_error(error);
+}
+
+static void on_finished(GObject *source, GAsyncResult *result, gpointer user_data) {
+        char **ret_uuid = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+
+        *ret_uuid = migration_finish_finish(result, &cookie, &error);
+        g_assert_no_error(error);
+}
+
+/* What the source's Begin3 would have sent. */
+static GBytes *source_cookie(Registry *r, const char *phase) {
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(r, phase, "incoming",
+                                                                      "0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b");
+        g_autoptr(GError) error = NULL;
+        GBytes *bytes;
+
+        g_free(cookie->host_uuid);
+        cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
+        bytes = migration_cookie_encode(cookie, &error);
+        g_assert_no_error(error);
+        return bytes;
+}
+
+static void test_destination(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) begin = source_cookie(f->registry, "begin3");
+        g_autoptr(GBytes) performed = source_cookie(f->registry, "perform3");
+        g_autofree char *uri = NULL, *uuid = NULL;
+        MigrationParams *params;
+        Domain *d;
+
+        /* The domain learns its RAM size as soon as QEMU is up. */
+        fake_monitor_expect(f->fm, "query-memory-size-summary", "{\"base-memory\": 134217728}");
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(f->fm, "migrate-incoming", NULL);
+        params = migration_params_new_plain(INCOMING_XML, NULL, "tcp:127.0.0.1:49152", 0,
+                                            MIGRATE_LIVE | MIGRATE_PARALLEL, &error);
+        g_assert_no_error(error);
+        migration_prepare_async(f->registry, params, begin, NULL, on_prepared, &uri);
+        fake_monitor_wait(f->fm, 4);
+        g_assert_cmpstr(uri, ==, "tcp:127.0.0.1:49152");
+        g_assert_true(g_strv_contains(fake_monitor_launch_argv(f->fm), "defer"));
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, 1), ==,
+                        "{\"capabilities\":[{\"capability\":\"events\",\"state\":true},"
+                        "{\"capability\":\"postcopy-ram\",\"state\":false},"
+                        "{\"capability\":\"multifd\",\"state\":true},"
+                        "{\"capability\":\"xbzrle\",\"state\":false},"
+                        "{\"capability\":\"auto-converge\",\"state\":false}]}");
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, 2), ==,
+                        "{\"multifd-channels\":2,\"multifd-compression\":\"none\"}");
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, 3), ==, "{\"uri\":\"tcp:127.0.0.1:49152\"}");
+        d = registry_lookup_by_name(f->registry, "incoming", &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(d->state, ==, DOMAIN_STATE_PAUSED);
+
+        /* The stream completes; Finish3 resumes the guest here. */
+        fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"completed\"}");
+        fake_monitor_flush(f->fm);
+        fake_monitor_expect(f->fm, "cont", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        params = migration_params_new_plain(NULL, "incoming", NULL, 0, MIGRATE_LIVE | MIGRATE_PARALLEL, &error);
+        g_assert_no_error(error);
+        migration_finish_async(f->registry, params, performed, FALSE, on_finished, &uuid);
+        fake_monitor_wait(f->fm, 7);
+        g_assert_cmpstr(uuid, ==, "0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b");
+        g_assert_cmpint(d->state, ==, DOMAIN_STATE_RUNNING);
+        g_assert_cmpstr(d->state_reason, ==, "migrated");
+        g_assert_null(d->job);
+        g_assert_cmpuint(d->ram_kib, ==, 131072);
+        fake_monitor_assert_received(f->fm, "query-memory-size-summary", "migrate-set-capabilities",
+                                     "migrate-set-parameters", "migrate-incoming", "cont", "migrate-set-capabilities",
+                                     "migrate-set-parameters", NULL);
+        fake_monitor_assert_done(f->fm);
+}
+
 static void on_result(GObject *source, GAsyncResult *result, gpointer user_data) {
         GAsyncResult **ret = user_data;
 
@@ -238,6 +348,8 @@ int main(int argc, char **argv) {
         g_test_add("/core-monitor/events", Fixture, NULL, fixture_set_up, test_events, fixture_tear_down);
         g_test_add("/core-monitor/ram-size", Fixture, NULL, fixture_set_up, test_ram_size, fixture_tear_down);
         g_test_add("/core-monitor/source-setup", Fixture, NULL, fixture_set_up, test_source_setup,
+                   fixture_tear_down);
+        g_test_add("/core-monitor/destination", Fixture, NULL, fixture_set_up_empty, test_destination,
                    fixture_tear_down);
         g_test_add_func("/core-monitor/driver-reset", test_driver_reset);
         return g_test_run();
