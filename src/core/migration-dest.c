@@ -120,7 +120,7 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
         if (!d || !d->job)
                 return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                    "The incoming migration was cancelled during Prepare3"));
-        cookie = migration_cookie_for_host(d->registry, "prepare3", domain_name(d), domain_uuid(d));
+        cookie = migration_cookie_for_host(d->registry->config, "prepare3", domain_name(d), domain_uuid(d));
         bytes = migration_cookie_encode(cookie, &error);
         if (!bytes)
                 return prepare_fail(p, g_steal_pointer(&error));
@@ -198,7 +198,7 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         Domain *d, *by_name;
         guint16 port;
 
-        cookie = v2 ? NULL : migration_cookie_from_peer(r, cookie_in, NULL, &error);
+        cookie = v2 ? NULL : migration_cookie_from_peer(r->config, cookie_in, NULL, &error);
         if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
@@ -264,7 +264,7 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (mp->flags & MIGRATE_OFFLINE) {
                 /* Only the definition moves, in Finish3: nothing to start here. */
-                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(r, "prepare3", def->name, def->uuid);
+                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(r->config, "prepare3", def->name, def->uuid);
                 GBytes *bytes = migration_cookie_encode(ours, &error);
                 if (!bytes) {
                         g_task_return_error(task, g_steal_pointer(&error));
@@ -323,7 +323,7 @@ gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, cha
 /* ---- Finish ---- */
 
 static void finish_return(GTask *task, Domain *d) {
-        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(d->registry, "finish3", domain_name(d),
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(d->registry->config, "finish3", domain_name(d),
                                                                       domain_uuid(d));
         g_autoptr(GError) error = NULL;
         GBytes *bytes = migration_cookie_encode(cookie, &error);
@@ -625,7 +625,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
 
         if (cancelled) {
                 if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
-                        cookie = migration_cookie_from_peer(r, cookie_in, NULL, NULL);
+                        cookie = migration_cookie_from_peer(r->config, cookie_in, NULL, NULL);
                 if (!name && cookie)
                         name = cookie->name;
                 finish_cancelled(name ? g_hash_table_lookup(r->by_name, name) : NULL, task);
@@ -637,7 +637,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                 g_object_unref(task);
                 return;
         }
-        cookie = v2 ? NULL : migration_cookie_from_peer(r, cookie_in, NULL, &error);
+        cookie = v2 ? NULL : migration_cookie_from_peer(r->config, cookie_in, NULL, &error);
         if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);

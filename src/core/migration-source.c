@@ -16,47 +16,6 @@
 /* Confirm gives the source QEMU this long to exit before SIGKILL. */
 #define SOURCE_EXIT_GRACE_MS 10000
 
-static const char *const known_features[] = { "stats", "persistent-xml", NULL };
-
-MigrationCookie *migration_cookie_for_host(Registry *r, const char *phase, const char *name, const char *uuid) {
-        MigrationCookie *cookie = migration_cookie_new();
-
-        cookie->phase = g_strdup(phase);
-        cookie->name = g_strdup(name);
-        cookie->uuid = g_strdup(uuid);
-        cookie->hostname = g_strdup(r->config->hostname);
-        cookie->host_uuid = g_strdup(r->config->host_uuid);
-        cookie->protocol = 3;
-        return cookie;
-}
-
-MigrationCookie *migration_cookie_from_peer(Registry *r, GBytes *bytes, const char *uuid, GError **error) {
-        gsize len = 0;
-        const guint8 *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
-
-        if (len == 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                            "The migration cookie is empty; pass the cookie the previous phase returned");
-                return NULL;
-        }
-        cookie = migration_cookie_decode(data, len, known_features, error);
-        if (!cookie)
-                return NULL;
-        if (g_str_equal(cookie->host_uuid, r->config->host_uuid)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_SAME_HOST,
-                            "Source and destination are the same host (host UUID %s); migration "
-                            "needs two hosts", cookie->host_uuid);
-                return NULL;
-        }
-        if (uuid && !g_str_equal(cookie->uuid, uuid)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                            "The migration cookie is for domain %s, not %s", cookie->uuid, uuid);
-                return NULL;
-        }
-        return g_steal_pointer(&cookie);
-}
-
 static GBytes *encode_cookie(MigrationCookie *cookie, GError **error) {
         return migration_cookie_encode(cookie, error);
 }
@@ -87,23 +46,6 @@ static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error)
                 return NULL;
         }
         return g_steal_pointer(&def);
-}
-
-gboolean migration_persistent_xml_check(const char *xml, const char *name, const char *uuid, GError **error) {
-        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, error);
-
-        if (!def) {
-                g_prefix_error(error, "persistent_xml: ");
-                return FALSE;
-        }
-        if (!g_str_equal(def->uuid, uuid) || !g_str_equal(def->name, name)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "persistent_xml describes domain '%s' (UUID %s), but the migrated domain is "
-                            "'%s' (UUID %s) on the destination; pass that domain's definition", def->name,
-                            def->uuid, name, uuid);
-                return FALSE;
-        }
-        return TRUE;
 }
 
 /* What PERSIST_DEST makes the destination's definition, as libvirt's
@@ -153,7 +95,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         def = destination_def(d, p, error);
         if (!def)
                 return FALSE;
-        cookie = migration_cookie_for_host(d->registry, "begin3", def->name, def->uuid);
+        cookie = migration_cookie_for_host(d->registry->config, "begin3", def->name, def->uuid);
         cookie->ram_kib = (gint64) d->ram_kib;
         if (p->persistent_xml || (p->flags & MIGRATE_PERSIST_DEST)) {
                 g_autoptr(GError) local = NULL;
@@ -278,7 +220,7 @@ static void perform_offline(Domain *d, MigrationJob *job) {
         GTask *task = g_steal_pointer(&job->perform);
         GBytes *bytes;
 
-        cookie = migration_cookie_for_host(d->registry, "perform3",
+        cookie = migration_cookie_for_host(d->registry->config, "perform3",
                                            job->params->destination_name ? job->params->destination_name
                                                                          : domain_name(d),
                                            domain_uuid(d));
@@ -396,7 +338,7 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
                                         domain_name(d), error->message);
                 return;
         }
-        cookie = migration_cookie_from_peer(d->registry, cookie_in, domain_uuid(d), &error);
+        cookie = migration_cookie_from_peer(d->registry->config, cookie_in, domain_uuid(d), &error);
         if (!cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
@@ -470,7 +412,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         /* The name the destination knows the guest by, for Finish3. */
-        cookie = migration_cookie_for_host(d->registry, "perform3",
+        cookie = migration_cookie_for_host(d->registry->config, "perform3",
                                            job->params->destination_name ? job->params->destination_name
                                                                          : domain_name(d),
                                            domain_uuid(d));
@@ -612,7 +554,7 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                         return;
                 }
                 /* No cookie: the caller saw Finish2 return the domain itself. */
-                cookie = cookie_in ? migration_cookie_from_peer(d->registry, cookie_in, NULL, &error) : NULL;
+                cookie = cookie_in ? migration_cookie_from_peer(d->registry->config, cookie_in, NULL, &error) : NULL;
                 if (cookie_in && !cookie) {
                         g_task_return_error(task, g_steal_pointer(&error));
                         g_object_unref(task);

@@ -84,18 +84,3 @@ void migration_perform2_async(Domain *domain, MigrationParams *params /* consume
                               gpointer user_data);
 gboolean migration_perform2_finish(GAsyncResult *result, GError **error);
 
-/* ---- Shared (migration-source.c) ---- */
-
-/* The cookie this host sends in the answer of @phase ("begin3",
- * "prepare3", "perform3", "finish3"): domain and host identity, protocol 3. */
-MigrationCookie *migration_cookie_for_host(Registry *registry, const char *phase, const char *name,
-                                           const char *uuid);
-/* persistent_xml (of PERSIST_DEST) must parse and describe the migrated
- * domain as the destination knows it, @name and @uuid: MD_ERROR_INVALID_ARGS
- * (or the parser's error) otherwise. Begin and Prepare check it, so that a
- * wrong one fails before anything runs. */
-gboolean migration_persistent_xml_check(const char *xml, const char *name, const char *uuid, GError **error);
-/* Decodes a peer's cookie: malformed -> InvalidCookie; our own host UUID
- * -> SameHost; another domain than @uuid (when given) -> InvalidCookie. */
-MigrationCookie *migration_cookie_from_peer(Registry *registry, GBytes *bytes, const char *uuid,
-                                                   GError **error);

@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include "md-config.h"
+
 #define MIGRATION_COOKIE_FORMAT "migrationd-cookie"
 #define MIGRATION_COOKIE_VERSION 1
 #define MIGRATION_COOKIE_MAX_SIZE (64 * 1024)
@@ -58,3 +60,21 @@ GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error);
  * naming it. */
 MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
                                          const char *const *known_features, GError **error);
+
+/* ---- One host's view (migration-cookie-host.c) ---- */
+
+/* The cookie this host (@host's hostname and host UUID) sends in the answer
+ * of @phase ("begin3", "prepare3", "perform3", "finish3"): domain and host
+ * identity, protocol 3. */
+MigrationCookie *migration_cookie_for_host(const MdConfig *host, const char *phase, const char *name,
+                                           const char *uuid);
+/* Decodes a peer's cookie, with the features this side knows: malformed ->
+ * InvalidCookie; @host's own host UUID -> SameHost; another domain than
+ * @uuid (when given) -> InvalidCookie. */
+MigrationCookie *migration_cookie_from_peer(const MdConfig *host, GBytes *bytes, const char *uuid,
+                                            GError **error);
+/* persistent_xml (of PERSIST_DEST) must parse and describe the migrated
+ * domain as the destination knows it, @name and @uuid: MD_ERROR_INVALID_ARGS
+ * (or the parser's error) otherwise. Begin and Prepare check it, so that a
+ * wrong one fails before anything runs. */
+gboolean migration_persistent_xml_check(const char *xml, const char *name, const char *uuid, GError **error);
