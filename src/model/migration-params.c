@@ -232,19 +232,89 @@ gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port
 typedef struct ParamInfo ParamInfo;
 typedef gboolean (*ParamCheckFunc)(const ParamInfo *info, GVariant *value, GError **error);
 
+/* How a value of one GVariant type sits in MigrationParams. A pointer field
+ * (string, string list) is set when non-NULL; any other field has a
+ * has_ field beside it. */
+typedef struct {
+        const char *signature;          /* GVariant type string */
+        const char *word;               /* the same, for those who do not read type strings */
+        gboolean pointer;
+        void (*store)(gpointer field, GVariant *value);
+        GVariant *(*get)(gconstpointer field);          /* floating */
+        void (*copy)(gpointer to, gconstpointer from);
+        GDestroyNotify free_value;      /* of a pointer field's value */
+} ParamType;
+
+static void store_string(gpointer field, GVariant *value) {
+        *(char **) field = g_variant_dup_string(value, NULL);
+}
+
+static GVariant *get_string(gconstpointer field) {
+        return g_variant_new_string(*(char *const *) field);
+}
+
+static void copy_string(gpointer to, gconstpointer from) {
+        *(char **) to = g_strdup(*(char *const *) from);
+}
+
+static void store_strv(gpointer field, GVariant *value) {
+        *(char ***) field = g_variant_dup_strv(value, NULL);
+}
+
+static GVariant *get_strv(gconstpointer field) {
+        return g_variant_new_strv(*(const char *const *const *) field, -1);
+}
+
+static void copy_strv(gpointer to, gconstpointer from) {
+        *(char ***) to = g_strdupv(*(char **const *) from);
+}
+
+static void store_uint64(gpointer field, GVariant *value) {
+        *(guint64 *) field = g_variant_get_uint64(value);
+}
+
+static GVariant *get_uint64(gconstpointer field) {
+        return g_variant_new_uint64(*(const guint64 *) field);
+}
+
+static void copy_uint64(gpointer to, gconstpointer from) {
+        *(guint64 *) to = *(const guint64 *) from;
+}
+
+static void store_int32(gpointer field, GVariant *value) {
+        *(gint32 *) field = g_variant_get_int32(value);
+}
+
+static GVariant *get_int32(gconstpointer field) {
+        return g_variant_new_int32(*(const gint32 *) field);
+}
+
+static void copy_int32(gpointer to, gconstpointer from) {
+        *(gint32 *) to = *(const gint32 *) from;
+}
+
+static const ParamType type_string = {
+        "s", "string", TRUE, store_string, get_string, copy_string, g_free,
+};
+static const ParamType type_strv = {
+        "as", "array of strings", TRUE, store_strv, get_strv, copy_strv, (GDestroyNotify) g_strfreev,
+};
+static const ParamType type_uint64 = { "t", "uint64", FALSE, store_uint64, get_uint64, copy_uint64, NULL };
+static const ParamType type_int32 = { "i", "int32", FALSE, store_int32, get_int32, copy_int32, NULL };
+
 #define NO_HAS ((size_t) -1)
 
 struct ParamInfo {
         const char *key;
-        const char *type;               /* GVariant type string */
-        const char *type_word;          /* the same, for those who do not read type strings */
+        const ParamType *type;
         gboolean implemented;
+        gboolean plain;                 /* the plain-argument forms can carry it */
         guint requires;                 /* at least one of these flags; 0: none */
         guint excludes;                 /* none of these flags */
         ParamCheckFunc check;           /* value check, step 4; nullable */
         gint64 min, max;                /* for check_range */
         size_t offset;                  /* of the value in MigrationParams */
-        size_t has_offset;              /* of its has_ field, or NO_HAS */
+        size_t has_offset;              /* of its has_ field; NO_HAS for a pointer type */
 };
 
 static gboolean check_nonempty(const ParamInfo *info, GVariant *value, GError **error) {
@@ -377,34 +447,36 @@ static gboolean check_disks(const ParamInfo *info, GVariant *value, GError **err
 
 #define FIELD(f) offsetof(MigrationParams, f)
 
+/* In the order migration_params_to_variant() writes the keys and
+ * migration_params_beyond_plain() looks for them. */
 static const ParamInfo param_table[] = {
-        { "migrate_uri", "s", "string", TRUE, 0, MIGRATE_TUNNELLED, check_uri, 0, 0,
+        { "migrate_uri", &type_string, TRUE, TRUE, 0, MIGRATE_TUNNELLED, check_uri, 0, 0,
           FIELD(migrate_uri), NO_HAS },
-        { "destination_name", "s", "string", TRUE, 0, 0, check_name, 0, 0,
+        { "destination_name", &type_string, TRUE, TRUE, 0, 0, check_name, 0, 0,
           FIELD(destination_name), NO_HAS },
-        { "destination_xml", "s", "string", TRUE, 0, 0, check_nonempty, 0, 0,
+        { "destination_xml", &type_string, TRUE, TRUE, 0, 0, check_nonempty, 0, 0,
           FIELD(destination_xml), NO_HAS },
         /* Without PERSIST_DEST it would be silently ignored. */
-        { "persistent_xml", "s", "string", TRUE, MIGRATE_PERSIST_DEST, 0, check_nonempty, 0, 0,
+        { "persistent_xml", &type_string, TRUE, FALSE, MIGRATE_PERSIST_DEST, 0, check_nonempty, 0, 0,
           FIELD(persistent_xml), NO_HAS },
-        { "bandwidth", "t", "uint64", TRUE, 0, 0, check_range, 0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB,
-          FIELD(bandwidth), FIELD(has_bandwidth) },
-        { "bandwidth.postcopy", "t", "uint64", TRUE, MIGRATE_POSTCOPY, 0, check_range,
-          0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB, FIELD(bandwidth_postcopy), FIELD(has_bandwidth_postcopy) },
-        { "listen_address", "s", "string", TRUE, 0, 0, check_host, 0, 0,
+        { "listen_address", &type_string, TRUE, FALSE, 0, 0, check_host, 0, 0,
           FIELD(listen_address), NO_HAS },
-        { "parallel.connections", "i", "int32", TRUE, MIGRATE_PARALLEL, 0, check_range, 1, 255,
-          FIELD(parallel_connections), FIELD(has_parallel_connections) },
-        { "compression", "as", "array of strings", TRUE, MIGRATE_COMPRESSED, 0, check_compression, 0, 0,
-          FIELD(compression), NO_HAS },
-        { "auto_converge.initial", "i", "int32", TRUE, MIGRATE_AUTO_CONVERGE, 0, check_range, 0, 100,
-          FIELD(auto_converge_initial), FIELD(has_auto_converge_initial) },
-        { "auto_converge.increment", "i", "int32", TRUE, MIGRATE_AUTO_CONVERGE, 0, check_range, 1, 100,
-          FIELD(auto_converge_increment), FIELD(has_auto_converge_increment) },
-        { "tls.destination", "s", "string", TRUE, MIGRATE_TLS, 0, check_host, 0, 0,
+        { "tls.destination", &type_string, TRUE, FALSE, MIGRATE_TLS, 0, check_host, 0, 0,
           FIELD(tls_destination), NO_HAS },
+        { "bandwidth", &type_uint64, TRUE, TRUE, 0, 0, check_range, 0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB,
+          FIELD(bandwidth), FIELD(has_bandwidth) },
+        { "bandwidth.postcopy", &type_uint64, TRUE, FALSE, MIGRATE_POSTCOPY, 0, check_range,
+          0, (gint64) MIGRATION_BANDWIDTH_MAX_MIB, FIELD(bandwidth_postcopy), FIELD(has_bandwidth_postcopy) },
+        { "parallel.connections", &type_int32, TRUE, FALSE, MIGRATE_PARALLEL, 0, check_range, 1, 255,
+          FIELD(parallel_connections), FIELD(has_parallel_connections) },
+        { "auto_converge.initial", &type_int32, TRUE, FALSE, MIGRATE_AUTO_CONVERGE, 0, check_range, 0, 100,
+          FIELD(auto_converge_initial), FIELD(has_auto_converge_initial) },
+        { "auto_converge.increment", &type_int32, TRUE, FALSE, MIGRATE_AUTO_CONVERGE, 0, check_range, 1, 100,
+          FIELD(auto_converge_increment), FIELD(has_auto_converge_increment) },
+        { "compression", &type_strv, TRUE, FALSE, MIGRATE_COMPRESSED, 0, check_compression, 0, 0,
+          FIELD(compression), NO_HAS },
         /* libvirt copies selected disks only with a storage flag, never tunnelled. */
-        { "migrate_disks", "as", "array of strings", FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+        { "migrate_disks", &type_strv, FALSE, FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
           MIGRATE_TUNNELLED, check_disks, 0, 0, FIELD(migrate_disks), NO_HAS },
 };
 /* Repeated keys are found with a bit per entry. */
@@ -417,21 +489,24 @@ static const ParamInfo *param_lookup(const char *key) {
         return NULL;
 }
 
-static void param_store(MigrationParams *p, const ParamInfo *info, GVariant *value) {
-        char *base = (char *) p;
+static gpointer param_field(const MigrationParams *p, const ParamInfo *info) {
+        return (char *) p + info->offset;
+}
 
-        if (g_str_equal(info->type, "s"))
-                *(char **) (base + info->offset) = g_variant_dup_string(value, NULL);
-        else if (g_str_equal(info->type, "as"))
-                *(char ***) (base + info->offset) = g_variant_dup_strv(value, NULL);
-        else if (g_str_equal(info->type, "t"))
-                *(guint64 *) (base + info->offset) = g_variant_get_uint64(value);
-        else if (g_str_equal(info->type, "i"))
-                *(gint32 *) (base + info->offset) = g_variant_get_int32(value);
-        else
-                g_assert_not_reached();
+static gboolean param_is_set(const MigrationParams *p, const ParamInfo *info) {
+        if (info->type->pointer)
+                return *(gpointer *) param_field(p, info) != NULL;
+        return info->has_offset != NO_HAS && *(const gboolean *) ((const char *) p + info->has_offset);
+}
+
+static void param_mark_set(MigrationParams *p, const ParamInfo *info) {
         if (info->has_offset != NO_HAS)
-                *(gboolean *) (base + info->has_offset) = TRUE;
+                *(gboolean *) ((char *) p + info->has_offset) = TRUE;
+}
+
+static void param_store(MigrationParams *p, const ParamInfo *info, GVariant *value) {
+        info->type->store(param_field(p, info), value);
+        param_mark_set(p, info);
 }
 
 /* Step 5 for the keys: each key against the flags, then the compression
@@ -521,11 +596,11 @@ MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **erro
                 }
                 seen |= bit;
                 g_variant_get_child(dict, i, "{&sv}", NULL, &value);
-                if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->type))) {
+                if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->type->signature))) {
                         g_autofree char *actual = quote(g_variant_get_type_string(value));
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Migration parameter '%s' must be of type %s (%s), not %s",
-                                    info->key, info->type, info->type_word, actual);
+                                    info->key, info->type->signature, info->type->word, actual);
                         return NULL;
                 }
         }
@@ -593,89 +668,59 @@ MigrationParams *migration_params_new_plain(const char *destination_xml, const c
 void migration_params_free(MigrationParams *params) {
         if (!params)
                 return;
-        g_free(params->migrate_uri);
-        g_free(params->destination_name);
-        g_free(params->destination_xml);
-        g_free(params->persistent_xml);
-        g_free(params->listen_address);
-        g_free(params->tls_destination);
-        g_strfreev(params->compression);
-        g_strfreev(params->migrate_disks);
+        for (guint i = 0; i < G_N_ELEMENTS(param_table); i++)
+                if (param_table[i].type->pointer)
+                        param_table[i].type->free_value(*(gpointer *) param_field(params, &param_table[i]));
         g_free(params);
 }
 
 void migration_params_fill_from(MigrationParams *p, const MigrationParams *other) {
-#define FILL_STRING(field) if (!p->field && other->field) p->field = g_strdup(other->field)
-#define FILL_VALUE(field) if (!p->has_##field && other->has_##field) { p->field = other->field; p->has_##field = TRUE; }
-        FILL_STRING(migrate_uri);
-        FILL_STRING(destination_name);
-        FILL_STRING(destination_xml);
-        FILL_STRING(persistent_xml);
-        FILL_STRING(listen_address);
-        FILL_STRING(tls_destination);
-        FILL_VALUE(bandwidth);
-        FILL_VALUE(bandwidth_postcopy);
-        FILL_VALUE(parallel_connections);
-        FILL_VALUE(auto_converge_initial);
-        FILL_VALUE(auto_converge_increment);
-        if (!p->compression && other->compression)
-                p->compression = g_strdupv(other->compression);
-        if (!p->migrate_disks && other->migrate_disks)
-                p->migrate_disks = g_strdupv(other->migrate_disks);
+        for (guint i = 0; i < G_N_ELEMENTS(param_table); i++) {
+                const ParamInfo *info = &param_table[i];
+
+                if (param_is_set(p, info) || !param_is_set(other, info))
+                        continue;
+                info->type->copy(param_field(p, info), param_field(other, info));
+                param_mark_set(p, info);
+        }
         p->flags |= other->flags;
-#undef FILL_STRING
-#undef FILL_VALUE
 }
 
 GVariant *migration_params_to_variant(const MigrationParams *p) {
         GVariantBuilder b;
 
         g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-#define ADD_STRING(key, field) if (p->field) g_variant_builder_add(&b, "{sv}", key, g_variant_new_string(p->field))
-        ADD_STRING("migrate_uri", migrate_uri);
-        ADD_STRING("destination_name", destination_name);
-        ADD_STRING("destination_xml", destination_xml);
-        ADD_STRING("persistent_xml", persistent_xml);
-        ADD_STRING("listen_address", listen_address);
-        ADD_STRING("tls.destination", tls_destination);
-#undef ADD_STRING
-        if (p->has_bandwidth)
-                g_variant_builder_add(&b, "{sv}", "bandwidth", g_variant_new_uint64(p->bandwidth));
-        if (p->has_bandwidth_postcopy)
-                g_variant_builder_add(&b, "{sv}", "bandwidth.postcopy", g_variant_new_uint64(p->bandwidth_postcopy));
-        if (p->has_parallel_connections)
-                g_variant_builder_add(&b, "{sv}", "parallel.connections", g_variant_new_int32(p->parallel_connections));
-        if (p->has_auto_converge_initial)
-                g_variant_builder_add(&b, "{sv}", "auto_converge.initial", g_variant_new_int32(p->auto_converge_initial));
-        if (p->has_auto_converge_increment)
-                g_variant_builder_add(&b, "{sv}", "auto_converge.increment", g_variant_new_int32(p->auto_converge_increment));
-        if (p->compression)
-                g_variant_builder_add(&b, "{sv}", "compression", g_variant_new_strv((const char *const *) p->compression, -1));
-        if (p->migrate_disks)
-                g_variant_builder_add(&b, "{sv}", "migrate_disks", g_variant_new_strv((const char *const *) p->migrate_disks, -1));
+        for (guint i = 0; i < G_N_ELEMENTS(param_table); i++) {
+                const ParamInfo *info = &param_table[i];
+
+                if (param_is_set(p, info))
+                        g_variant_builder_add(&b, "{sv}", info->key, info->type->get(param_field(p, info)));
+        }
         return g_variant_builder_end(&b);
 }
 
 const char *migration_params_beyond_plain(const MigrationParams *p) {
-        if (p->persistent_xml)
-                return "persistent_xml";
-        if (p->listen_address)
-                return "listen_address";
-        if (p->tls_destination)
-                return "tls.destination";
-        if (p->has_bandwidth_postcopy)
-                return "bandwidth.postcopy";
-        if (p->has_parallel_connections)
-                return "parallel.connections";
-        if (p->has_auto_converge_initial)
-                return "auto_converge.initial";
-        if (p->has_auto_converge_increment)
-                return "auto_converge.increment";
-        if (p->compression)
-                return "compression";
-        if (p->migrate_disks)
-                return "migrate_disks";
+        for (guint i = 0; i < G_N_ELEMENTS(param_table); i++)
+                if (!param_table[i].plain && param_is_set(p, &param_table[i]))
+                        return param_table[i].key;
         return NULL;
+}
+
+gboolean migration_params_nth_key(guint i, const char **ret_key, const char **ret_type) {
+        if (i >= G_N_ELEMENTS(param_table))
+                return FALSE;
+        *ret_key = param_table[i].key;
+        *ret_type = param_table[i].type->signature;
+        return TRUE;
+}
+
+gboolean migration_params_set_unchecked(MigrationParams *p, const char *key, GVariant *value) {
+        const ParamInfo *info = param_lookup(key);
+
+        if (!info || !g_variant_is_of_type(value, G_VARIANT_TYPE(info->type->signature)))
+                return FALSE;
+        param_store(p, info, value);
+        return TRUE;
 }
 
 gboolean migration_params_use_xbzrle(const MigrationParams *p) {

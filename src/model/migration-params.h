@@ -117,6 +117,14 @@ const char *migration_params_beyond_plain(const MigrationParams *params);
 
 void migration_params_free(MigrationParams *params);
 
+/* For tests, walking the parameter table: the @i-th key and its GVariant
+ * type string; FALSE past the end. */
+gboolean migration_params_nth_key(guint i, const char **ret_key, const char **ret_type);
+
+/* For tests: stores @value under @key as migration_params_new() would, but
+ * without any check; FALSE for an unknown key or a value of another type. */
+gboolean migration_params_set_unchecked(MigrationParams *params, const char *key, GVariant *value);
+
 /* Whether QEMU's xbzrle capability is on: COMPRESSED with xbzrle in the
  * list, or with no list (libvirt's default method); zlib and zstd ride on
  * multifd instead. */
