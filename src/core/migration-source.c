@@ -16,10 +16,6 @@
 /* Confirm gives the source QEMU this long to exit before SIGKILL. */
 #define SOURCE_EXIT_GRACE_MS 10000
 
-static GBytes *encode_cookie(MigrationCookie *cookie, GError **error) {
-        return migration_cookie_encode(cookie, error);
-}
-
 /* ---- Begin ---- */
 
 static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error) {
@@ -108,7 +104,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
                 if (cookie->persistent_xml)
                         migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
         }
-        bytes = encode_cookie(cookie, error);
+        bytes = migration_cookie_encode(cookie, error);
         if (!bytes)
                 return FALSE;
         paused = d->state == DOMAIN_STATE_PAUSED;

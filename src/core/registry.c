@@ -208,11 +208,6 @@ GPtrArray *registry_list(Registry *r, guint flags) {
         return list;
 }
 
-guint registry_count_active(Registry *r) {
-        g_autoptr(GPtrArray) active = registry_list(r, DOMAIN_LIST_ACTIVE);
-        return active->len;
-}
-
 char *registry_monitor_path(Registry *r, Domain *d) {
         g_autofree char *file = g_strconcat(domain_uuid(d), ".qmp", NULL);
         return g_build_filename(r->runtime_dir, file, NULL);

@@ -57,7 +57,6 @@ Domain *registry_lookup_by_name(Registry *registry, const char *name, GError **e
 Domain *registry_lookup_by_uuid(Registry *registry, const char *uuid, GError **error);
 /* Sorted by name; filtered by DOMAIN_LIST_* flags (0 = all). */
 GPtrArray *registry_list(Registry *registry, guint flags);
-guint registry_count_active(Registry *registry);
 
 /* Defines a new domain or updates the definition of an existing one with the
  * same name and UUID. */
