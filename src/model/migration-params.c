@@ -1,6 +1,7 @@
-/* Migration flags and typed parameters: two tables (flags, keys) and the
- * checks run over them in the order documented in migration-params.h.
- * Implementing a flag or a key later means flipping its `implemented`. */
+/* Typed migration parameters: one table of keys and the checks run over it
+ * in the order documented in migration-params.h (the flags' steps are in
+ * migration-flags.c). Implementing a key later means flipping its
+ * `implemented`; a new key is one row and its field in MigrationParams. */
 #define G_LOG_DOMAIN "migrationd"
 
 #include <stddef.h>
@@ -12,159 +13,6 @@
 
 #define QUOTE_MAX 64            /* characters of user input repeated in a message */
 #define MIGRATE_DISKS_MAX 256
-
-/* ---- Flags ---- */
-
-typedef struct {
-        guint bit;
-        const char *name;
-        gboolean implemented;
-        const char *unsupported;        /* why it stays refused, a whole sentence; NULL: not implemented yet */
-} FlagInfo;
-
-static const FlagInfo flag_table[] = {
-        { MIGRATE_LIVE, "LIVE", TRUE, NULL },
-        { MIGRATE_PEER2PEER, "PEER2PEER", TRUE, NULL },
-        { MIGRATE_TUNNELLED, "TUNNELLED", FALSE,
-          "Migration flag TUNNELLED is not supported: QEMU has no tunnelled mode over migrationd's bridge; leave it out and the stream goes straight from QEMU to QEMU" },
-        { MIGRATE_PERSIST_DEST, "PERSIST_DEST", TRUE, NULL },
-        { MIGRATE_UNDEFINE_SOURCE, "UNDEFINE_SOURCE", TRUE, NULL },
-        { MIGRATE_PAUSED, "PAUSED", TRUE, NULL },
-        { MIGRATE_NON_SHARED_DISK, "NON_SHARED_DISK", FALSE,
-          "Migration flag NON_SHARED_DISK is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
-        { MIGRATE_NON_SHARED_INC, "NON_SHARED_INC", FALSE,
-          "Migration flag NON_SHARED_INC is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
-        { MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", TRUE, NULL },
-        { MIGRATE_UNSAFE, "UNSAFE", TRUE, NULL },
-        { MIGRATE_OFFLINE, "OFFLINE", TRUE, NULL },
-        { MIGRATE_COMPRESSED, "COMPRESSED", TRUE, NULL },
-        { MIGRATE_ABORT_ON_ERROR, "ABORT_ON_ERROR", FALSE, NULL },
-        { MIGRATE_AUTO_CONVERGE, "AUTO_CONVERGE", TRUE, NULL },
-        { MIGRATE_RDMA_PIN_ALL, "RDMA_PIN_ALL", FALSE,
-          "Migration flag RDMA_PIN_ALL is not supported: migrationd migrates over TCP only, never RDMA" },
-        { MIGRATE_POSTCOPY, "POSTCOPY", TRUE, NULL },
-        { MIGRATE_TLS, "TLS", TRUE, NULL },
-        { MIGRATE_PARALLEL, "PARALLEL", TRUE, NULL },
-        { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES", FALSE,
-          "Migration flag NON_SHARED_SYNCHRONOUS_WRITES is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
-        { MIGRATE_POSTCOPY_RESUME, "POSTCOPY_RESUME", FALSE, NULL },
-        { MIGRATE_ZEROCOPY, "ZEROCOPY", FALSE,
-          "Migration flag ZEROCOPY is not supported: migrationd does not let QEMU lock guest memory for zero-copy sending" },
-};
-/* One entry per bit, in bit order: flag_table[i].bit == 1 << i. */
-G_STATIC_ASSERT(G_N_ELEMENTS(flag_table) == 21 && _MIGRATE_FLAGS_ALL == (1 << 21) - 1);
-
-typedef enum {
-        FLAG_RULE_REQUIRES,     /* @flag needs at least one of @others */
-        FLAG_RULE_EXCLUDES,     /* @flag cannot go with any of @others */
-} FlagRuleKind;
-
-typedef struct {
-        guint flag;
-        FlagRuleKind kind;
-        guint others;
-        const char *message;
-} FlagRule;
-
-/* libvirt's documented exclusions (virDomainMigrateFlags, virDomainMigrate3)
- * plus the ones its QEMU driver enforces. */
-static const FlagRule flag_rules[] = {
-        { MIGRATE_OFFLINE, FLAG_RULE_REQUIRES, MIGRATE_PERSIST_DEST,
-          "Migration flag OFFLINE requires PERSIST_DEST: an offline migration only moves the definition, which must then persist on the destination" },
-        { MIGRATE_OFFLINE, FLAG_RULE_EXCLUDES, MIGRATE_LIVE,
-          "Migration flags OFFLINE and LIVE exclude each other: an offline migration moves no running guest" },
-        { MIGRATE_OFFLINE, FLAG_RULE_EXCLUDES, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
-          "Migration flag OFFLINE cannot be combined with NON_SHARED_DISK or NON_SHARED_INC: an offline migration copies no non-shared storage" },
-        { MIGRATE_NON_SHARED_DISK, FLAG_RULE_EXCLUDES, MIGRATE_NON_SHARED_INC,
-          "Migration flags NON_SHARED_DISK and NON_SHARED_INC exclude each other: copy either whole disks or only their top images" },
-        { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, FLAG_RULE_REQUIRES, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
-          "Migration flag NON_SHARED_SYNCHRONOUS_WRITES requires NON_SHARED_DISK or NON_SHARED_INC: it only applies while non-shared storage is copied" },
-        { MIGRATE_TUNNELLED, FLAG_RULE_REQUIRES, MIGRATE_PEER2PEER,
-          "Migration flag TUNNELLED requires PEER2PEER: the stream is tunnelled through the connection between the two daemons" },
-        { MIGRATE_TUNNELLED, FLAG_RULE_EXCLUDES, MIGRATE_POSTCOPY,
-          "Migration flags TUNNELLED and POSTCOPY exclude each other: post-copy needs a direct connection between the QEMU processes" },
-        { MIGRATE_TUNNELLED, FLAG_RULE_EXCLUDES, MIGRATE_PARALLEL,
-          "Migration flags TUNNELLED and PARALLEL exclude each other: a tunnel carries a single connection" },
-        { MIGRATE_ZEROCOPY, FLAG_RULE_REQUIRES, MIGRATE_PARALLEL,
-          "Migration flag ZEROCOPY requires PARALLEL: QEMU sends zero-copy only over parallel (multifd) connections" },
-        { MIGRATE_POSTCOPY, FLAG_RULE_EXCLUDES, MIGRATE_PARALLEL,
-          "Migration flags POSTCOPY and PARALLEL exclude each other: QEMU 7.2 cannot switch a multifd migration to post-copy" },
-        { MIGRATE_POSTCOPY_RESUME, FLAG_RULE_REQUIRES, MIGRATE_POSTCOPY,
-          "Migration flag POSTCOPY_RESUME requires POSTCOPY: only a post-copy migration can be resumed" },
-};
-
-const char *migration_flag_name(guint flag) {
-        if (flag == 0 || (flag & (flag - 1)) != 0 || (flag & ~(guint) _MIGRATE_FLAGS_ALL))
-                return NULL;
-        return flag_table[g_bit_nth_lsf(flag, -1)].name;
-}
-
-/* "NON_SHARED_DISK or NON_SHARED_INC": flag names for messages. */
-static char *flag_names(guint flags) {
-        g_autoptr(GString) s = g_string_new(NULL);
-
-        for (guint i = 0; i < G_N_ELEMENTS(flag_table); i++)
-                if (flags & flag_table[i].bit)
-                        g_string_append_printf(s, "%s%s", s->len > 0 ? " or " : "", flag_table[i].name);
-        return g_string_free(g_steal_pointer(&s), FALSE);
-}
-
-static gboolean flags_check_known(guint flags, GError **error) {
-        guint unknown = flags & ~(guint) _MIGRATE_FLAGS_ALL;
-
-        if (unknown != 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Unknown migration flags 0x%x: the highest known flag is ZEROCOPY (0x%x)",
-                            unknown, (guint) MIGRATE_ZEROCOPY);
-                return FALSE;
-        }
-        return TRUE;
-}
-
-static gboolean flags_check_combinations(guint flags, GError **error) {
-        for (guint i = 0; i < G_N_ELEMENTS(flag_rules); i++) {
-                const FlagRule *rule = &flag_rules[i];
-                gboolean bad;
-
-                if (!(flags & rule->flag))
-                        continue;
-                bad = rule->kind == FLAG_RULE_REQUIRES ? !(flags & rule->others) : !!(flags & rule->others);
-                if (bad) {
-                        g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_ARGS, rule->message);
-                        return FALSE;
-                }
-        }
-        return TRUE;
-}
-
-/* Flags refused for a reason go first: with TUNNELLED|PEER2PEER, hearing
- * that PEER2PEER is not there yet would not help. */
-static gboolean flags_check_implemented(guint flags, GError **error) {
-        for (guint i = 0; i < G_N_ELEMENTS(flag_table); i++) {
-                const FlagInfo *f = &flag_table[i];
-
-                if ((flags & f->bit) && !f->implemented && f->unsupported) {
-                        g_set_error_literal(error, MD_ERROR, MD_ERROR_UNSUPPORTED, f->unsupported);
-                        return FALSE;
-                }
-        }
-        for (guint i = 0; i < G_N_ELEMENTS(flag_table); i++) {
-                const FlagInfo *f = &flag_table[i];
-
-                if ((flags & f->bit) && !f->implemented) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Migration flag %s is not supported yet; leave it out", f->name);
-                        return FALSE;
-                }
-        }
-        return TRUE;
-}
-
-gboolean migration_flags_check(guint flags, GError **error) {
-        return flags_check_known(flags, error) &&
-               flags_check_combinations(flags, error) &&
-               flags_check_implemented(flags, error);
-}
 
 /* ---- Values ---- */
 
@@ -518,14 +366,14 @@ static gboolean params_check_combinations(const MigrationParams *p, const ParamI
                 const ParamInfo *info = infos[i];
 
                 if (info->requires && !(p->flags & info->requires)) {
-                        g_autofree char *names = flag_names(info->requires);
+                        g_autofree char *names = migration_flag_names(info->requires);
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Migration parameter '%s' requires migration flag %s; set the flag or leave the parameter out",
                                     info->key, names);
                         return FALSE;
                 }
                 if (p->flags & info->excludes) {
-                        g_autofree char *names = flag_names(p->flags & info->excludes);
+                        g_autofree char *names = migration_flag_names(p->flags & info->excludes);
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Migration parameter '%s' cannot be used with migration flag %s",
                                     info->key, names);
@@ -562,7 +410,7 @@ MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **erro
         g_return_val_if_fail(!error || !*error, NULL);
 
         /* 1. */
-        if (!flags_check_known(flags, error))
+        if (!migration_flags_check_known(flags, error))
                 return NULL;
 
         /* 2. Unknown keys. */
@@ -618,11 +466,11 @@ MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **erro
         }
 
         /* 5. Combinations: flags among themselves, then keys with flags. */
-        if (!flags_check_combinations(flags, error) || !params_check_combinations(p, infos, n, error))
+        if (!migration_flags_check_combinations(flags, error) || !params_check_combinations(p, infos, n, error))
                 return NULL;
 
         /* 6. Not implemented yet: flags, then keys. */
-        if (!flags_check_implemented(flags, error))
+        if (!migration_flags_check_implemented(flags, error))
                 return NULL;
         for (gsize i = 0; i < n; i++)
                 if (!infos[i]->implemented) {

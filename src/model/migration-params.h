@@ -27,30 +27,8 @@
 
 #include <glib.h>
 
-typedef enum {
-        MIGRATE_LIVE = 1 << 0,
-        MIGRATE_PEER2PEER = 1 << 1,
-        MIGRATE_TUNNELLED = 1 << 2,
-        MIGRATE_PERSIST_DEST = 1 << 3,
-        MIGRATE_UNDEFINE_SOURCE = 1 << 4,
-        MIGRATE_PAUSED = 1 << 5,
-        MIGRATE_NON_SHARED_DISK = 1 << 6,
-        MIGRATE_NON_SHARED_INC = 1 << 7,
-        MIGRATE_CHANGE_PROTECTION = 1 << 8,
-        MIGRATE_UNSAFE = 1 << 9,
-        MIGRATE_OFFLINE = 1 << 10,
-        MIGRATE_COMPRESSED = 1 << 11,
-        MIGRATE_ABORT_ON_ERROR = 1 << 12,
-        MIGRATE_AUTO_CONVERGE = 1 << 13,
-        MIGRATE_RDMA_PIN_ALL = 1 << 14,
-        MIGRATE_POSTCOPY = 1 << 15,
-        MIGRATE_TLS = 1 << 16,
-        MIGRATE_PARALLEL = 1 << 17,
-        MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES = 1 << 18,
-        MIGRATE_POSTCOPY_RESUME = 1 << 19,
-        MIGRATE_ZEROCOPY = 1 << 20,
-        _MIGRATE_FLAGS_ALL = (1 << 21) - 1,
-} MigrateFlags;
+#include "migration-flags.h"
+
 
 /* libvirt's ceiling: QEMU's max-bandwidth is bytes/s in an int64. */
 #define MIGRATION_BANDWIDTH_MAX_MIB ((guint64) G_MAXINT64 / (1024 * 1024))
@@ -76,13 +54,6 @@ typedef struct {
         gint32 auto_converge_increment;
         char **migrate_disks;
 } MigrationParams;
-
-/* The flag's libvirt name without prefix, e.g. "PERSIST_DEST"; NULL for an
- * unknown bit or more than one bit. */
-const char *migration_flag_name(guint flag);
-
-/* Validates @flags alone: steps 1, 5 (flag with flag) and 6 (flags) above. */
-gboolean migration_flags_check(guint flags, GError **error);
 
 /* @dict: a{sv} or NULL. Runs every step above; returns a new struct, or NULL
  * with @error set. */
