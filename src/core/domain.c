@@ -83,6 +83,16 @@ void domain_set_state(Domain *d, DomainState state, const char *reason) {
         registry_notify_changed(d->registry, d, "State", "StateReason", NULL);
 }
 
+void domain_kill(Domain *d, const char *reason, guint grace_ms) {
+        if (!d->qemu)
+                return;
+        if (reason) {
+                g_free(d->exit_reason);
+                d->exit_reason = g_strdup(reason);
+        }
+        qemu_process_kill(d->qemu, grace_ms);
+}
+
 static gboolean check_flags(guint flags, guint allowed, GError **error) {
         if (flags & ~allowed) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
@@ -270,7 +280,7 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         domain_learn_ram_size(d);
         if (!registry_save_status(d->registry, d, &error)) {
                 /* Without a status file a restart would lose this guest. */
-                qemu_process_kill(qemu, 0);
+                domain_kill(d, NULL, 0);
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
@@ -343,8 +353,7 @@ static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_d
         if (!d) {
         } else if (!ok) {
                 /* The exit handler reports the shutoff state and cleans up. */
-                if (d->qemu)
-                        qemu_process_kill(d->qemu, 0);
+                domain_kill(d, NULL, 0);
                 g_task_return_error(task, g_steal_pointer(&error));
         } else {
                 domain_set_state(d, DOMAIN_STATE_RUNNING, "booted");
@@ -414,7 +423,7 @@ void domain_destroy_async(Domain *d, guint flags, GAsyncReadyCallback callback, 
         d->destroying = TRUE;
         g_ptr_array_add(d->exit_waiters, task);
         /* GRACEFUL: SIGTERM only, as libvirt; otherwise SIGKILL after the grace time. */
-        qemu_process_kill(d->qemu, flags & DOMAIN_DESTROY_GRACEFUL ? G_MAXUINT : DESTROY_GRACE_MS);
+        domain_kill(d, NULL, flags & DOMAIN_DESTROY_GRACEFUL ? G_MAXUINT : DESTROY_GRACE_MS);
 }
 
 /* Like libvirt, Shutdown only asks: it returns once the request is made,
@@ -453,7 +462,7 @@ void domain_shutdown_async(Domain *d, guint flags, GAsyncReadyCallback callback,
         }
         if (flags & DOMAIN_SHUTDOWN_SIGNAL) {
                 /* QEMU treats SIGTERM as a clean shutdown request (SHUTDOWN event). */
-                qemu_process_kill(d->qemu, G_MAXUINT);
+                domain_kill(d, NULL, G_MAXUINT);
                 g_task_return_boolean(task, TRUE);
                 g_object_unref(task);
                 return;

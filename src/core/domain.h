@@ -102,3 +102,9 @@ void domain_adopt_process(Domain *domain, DomainDef *live /* consumed */, QemuPr
                           DomainState state, const char *reason);
 
 void domain_set_state(Domain *domain, DomainState state, const char *reason);
+
+/* Ends the domain's QEMU: SIGTERM, then SIGKILL after @grace_ms (0: at once,
+ * G_MAXUINT: never). @reason (nullable) becomes StateReason when it has
+ * gone, replacing any earlier one; NULL leaves the reason to how it ends
+ * (destroyed, shutdown, crashed). A no-op without QEMU. */
+void domain_kill(Domain *domain, const char *reason, guint grace_ms);

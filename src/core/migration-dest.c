@@ -97,8 +97,7 @@ static void prepare_fail(Prepare *p, GError *error) {
         if (d && d->job)
                 migration_job_end(d, JOB_RESULT_FAILED, error->message);
         if (d && d->qemu) {
-                d->exit_reason = g_strdup("failed");
-                qemu_process_kill(d->qemu, 0);
+                domain_kill(d, "failed", 0);
         } else if (d && !d->qemu) {
                 /* Never launched: a transient one has nothing left to show. */
                 registry_domain_stopped(d->registry, d);
@@ -386,8 +385,7 @@ static void finish_fail(Domain *d, const char *message, gboolean undo_persist) {
         if (undo_persist && domain_is_persistent(d) && !registry_undefine(d->registry, d, 0, &error))
                 g_warning("Failed to remove the definition of '%s' after a failed Finish: %s, ignoring",
                           domain_name(d), error->message);
-        if (d->qemu)
-                qemu_process_kill(d->qemu, 0);
+        domain_kill(d, NULL, 0);
 }
 
 typedef struct {
@@ -513,8 +511,7 @@ void migration_dest_stream_ended(Domain *d, const char *status) {
         job->error = g_strdup_printf("The incoming migration stream %s", status);
         if (job->finish) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
-                if (d->qemu)
-                        qemu_process_kill(d->qemu, 0);
+                domain_kill(d, NULL, 0);
         }
 }
 
@@ -603,8 +600,7 @@ static void finish_cancelled(Domain *d, GTask *task) {
         }
         waiter = g_task_new(NULL, NULL, on_cancelled_gone, task);
         g_ptr_array_add(d->exit_waiters, waiter);
-        d->exit_reason = g_strdup("migration-canceled");
-        qemu_process_kill(d->qemu, 0);
+        domain_kill(d, "migration-canceled", 0);
 }
 
 /* Protocol 2 (@v2) sends no statistics: Finish2 gets only the name. */
@@ -680,8 +676,8 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         if (job->stream_failed) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
                 /* After the switch to post-copy the newest state is here. */
-                if (d->qemu && !job_postcopy)
-                        qemu_process_kill(d->qemu, 0);
+                if (!job_postcopy)
+                        domain_kill(d, NULL, 0);
                 return;
         }
         if (job->incoming_done)

@@ -409,10 +409,7 @@ void migration_job_abandon(Domain *d, const char *why) {
                 }
                 msg = g_strdup_printf("Incoming migration cancelled: %s", why);
                 migration_job_end(d, JOB_RESULT_CANCELLED, msg);
-                if (d->qemu) {
-                        d->exit_reason = g_strdup("migration-canceled");
-                        qemu_process_kill(d->qemu, 0);
-                }
+                domain_kill(d, "migration-canceled", 0);
                 break;
         default:
                 let_phase_finish(job);
@@ -555,10 +552,8 @@ void migration_job_end_restored(Domain *d) {
         kill_qemu = job->kill_at_end;
         migration_job_end(d, JOB_RESULT_FAILED, errmsg);
         /* After JobCompleted: a transient domain goes away with its QEMU. */
-        if (kill_qemu && d->qemu) {
-                d->exit_reason = g_strdup("migration-canceled");
-                qemu_process_kill(d->qemu, 0);
-        }
+        if (kill_qemu)
+                domain_kill(d, "migration-canceled", 0);
 }
 
 static void on_recovery_command(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -664,8 +659,7 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
                         break;
                 }
                 /* Confirm3 of a success had begun: finish its work. */
-                d->exit_reason = g_strdup("migrated");
-                qemu_process_kill(d->qemu, 0);
+                domain_kill(d, "migrated", 0);
                 if ((j->flags & MIGRATE_UNDEFINE_SOURCE) && domain_is_persistent(d) &&
                     !registry_undefine(d->registry, d, 0, &error))
                         g_warning("Failed to undefine '%s' after migrating it: %s", domain_name(d),

@@ -101,7 +101,7 @@ char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const cha
                 return NULL;
         }
         if (g_mkdir_with_parents(dir, 0700) < 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "Failed to create %s: %s", dir,
+                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, "Failed to create %s: %s", dir,
                             g_strerror(errno));
                 return NULL;
         }
@@ -109,7 +109,7 @@ char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const cha
                 g_autofree char *link = g_build_filename(dir, names[i], NULL);
                 (void) unlink(link);
                 if (symlink(targets[i], link) < 0) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "Failed to link %s: %s", link,
+                        g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, "Failed to link %s: %s", link,
                                     g_strerror(errno));
                         return NULL;
                 }

@@ -507,8 +507,7 @@ static void confirm_success(Domain *d, GTask *task, guint flags) {
         if (stop_guest) {
                 waiter = g_task_new(NULL, NULL, on_source_gone, task);
                 g_ptr_array_add(d->exit_waiters, waiter);
-                d->exit_reason = g_strdup("migrated");
-                qemu_process_kill(d->qemu, SOURCE_EXIT_GRACE_MS);
+                domain_kill(d, "migrated", SOURCE_EXIT_GRACE_MS);
         }
         /* The guest runs on the destination now: the definition may go. Last,
          * because a shut-off domain goes away with it. */
@@ -671,10 +670,7 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 break;
         case JOB_PHASE_PREPARE:
                 migration_job_end(d, JOB_RESULT_CANCELLED, "The incoming migration was aborted");
-                if (d->qemu) {
-                        d->exit_reason = g_strdup("migration-canceled");
-                        qemu_process_kill(d->qemu, 0);
-                }
+                domain_kill(d, "migration-canceled", 0);
                 break;
         case JOB_PHASE_PERFORM3:
                 if (job->stream_failed || !d->qemu)

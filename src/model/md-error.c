@@ -24,6 +24,7 @@ static const char *const bus_names[_MD_ERROR_MAX] = {
         [MD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED] =
                 "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
         [MD_ERROR_UNSAFE] = PREFIX "Unsafe",
+        [MD_ERROR_INTERNAL] = PREFIX "Internal",
 };
 
 const char *md_error_to_bus_name(MdError code) {

@@ -25,6 +25,9 @@ typedef enum {
         MD_ERROR_ACCESS_DENIED,
         MD_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
         MD_ERROR_UNSAFE,
+        /* A disk or system failure on this host; the message names the path
+         * and the cause (errno text). */
+        MD_ERROR_INTERNAL,
         _MD_ERROR_MAX,
 } MdError;
 
