@@ -26,7 +26,7 @@ int bus_domain_object_find(sd_bus *bus, const char *path, const char *interface,
 
         if (sd_bus_path_decode(path, DOMAIN_PATH_PREFIX, &uuid) <= 0)
                 return 0;
-        d = g_hash_table_lookup(s->registry->by_uuid, uuid);
+        d = registry_lookup_by_uuid(s->registry, uuid, NULL);
         if (!d)
                 return 0;
         *ret_found = d;

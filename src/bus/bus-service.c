@@ -6,6 +6,7 @@
 #include "bus-error.h"
 #include "bus-internal.h"
 #include "md-error.h"
+#include "migration-jobs.h"
 
 BusService *bus_service_new(sd_bus *bus, Registry *registry, MdConfig *config) {
         BusService *s = g_new0(BusService, 1);
@@ -133,7 +134,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
                 return 0;
         if (name[0] == ':' && !*new_owner)
-                registry_client_vanished(s->registry, name);
+                migration_jobs_client_vanished(s->registry, name);
         return 0;
 }
 
@@ -155,7 +156,7 @@ static int on_name_has_owner(sd_bus_message *reply, void *userdata, sd_bus_error
         if (!sd_bus_message_is_method_error(reply, NULL) && sd_bus_message_read(reply, "b", &has_owner) >= 0 &&
             !has_owner) {
                 g_message("The client %s that drives a migration is no longer on the bus", c->name);
-                registry_client_vanished(c->registry, c->name);
+                migration_jobs_client_vanished(c->registry, c->name);
         }
         client_check_free(c);
         return 0;

@@ -3,7 +3,6 @@
 #include "domain.h"
 #include "md-error.h"
 #include "i18n.h"
-#include "migration-job.h"
 #include "qemu-command.h"
 #include "registry.h"
 
@@ -49,7 +48,8 @@ void domain_free(Domain *d) {
         g_free(d->state_reason);
         g_free(d->exit_reason);
         g_free(d->last_job_type);
-        migration_job_free(d->job);
+        if (d->observer && d->observer->free)
+                d->observer->free(d->observer_data);
         if (d->last_job_stats)
                 g_variant_unref(d->last_job_stats);
         g_free(d);
@@ -77,7 +77,7 @@ void domain_set_state(Domain *d, DomainState state, const char *reason) {
         /* The reason survives a daemon restart only if it is on disk. */
         if (d->qemu && state != DOMAIN_STATE_SHUTOFF) {
                 g_autoptr(GError) error = NULL;
-                if (!registry_save_status(d->registry, d, &error))
+                if (!domain_save_status(d, &error))
                         g_warning("%s, ignoring", error->message);
         }
         registry_notify_changed(d->registry, d, "State", "StateReason", NULL);
@@ -93,6 +93,52 @@ void domain_kill(Domain *d, const char *reason, guint grace_ms) {
         qemu_process_kill(d->qemu, grace_ms);
 }
 
+void domain_set_observer(Domain *d, const DomainObserver *observer, gpointer user_data) {
+        g_return_if_fail(!observer || !d->observer);
+        d->observer = observer;
+        d->observer_data = user_data;
+}
+
+static void write_journal(JsonBuilder *builder, gconstpointer data) {
+        const Domain *d = data;
+
+        d->observer->write_journal(builder, d->observer_data);
+}
+
+gboolean domain_save_status(Domain *d, GError **error) {
+        StatusRecord record = {
+                .pid = qemu_process_get_pid(d->qemu),
+                .state = domain_state_to_string(d->state),
+                .reason = d->state_reason,
+                .live = d->live,
+        };
+
+        if (d->observer && d->observer->write_journal) {
+                record.write_journal = write_journal;
+                record.journal_data = d;
+        }
+        return state_store_save_status(registry_get_store(d->registry), domain_uuid(d), &record, error);
+}
+
+DomainRef *domain_ref_new(Domain *d) {
+        DomainRef *ref = g_new0(DomainRef, 1);
+
+        ref->registry = d->registry;
+        ref->uuid = g_strdup(domain_uuid(d));
+        return ref;
+}
+
+Domain *domain_ref_get(DomainRef *ref) {
+        return registry_lookup_by_uuid(ref->registry, ref->uuid, NULL);
+}
+
+void domain_ref_free(DomainRef *ref) {
+        if (!ref)
+                return;
+        g_free(ref->uuid);
+        g_free(ref);
+}
+
 static gboolean check_flags(guint flags, guint allowed, GError **error) {
         if (flags & ~allowed) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
@@ -103,15 +149,17 @@ static gboolean check_flags(guint flags, guint allowed, GError **error) {
 }
 
 gboolean require_no_job(Domain *d, GError **error) {
-        if (d->job) {
-                g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
-                            _("Domain '%s' has a %s job in phase %s; a migration holds it until the job "
-                              "ends (Destroy ends the job at once)"),
-                            domain_name(d), job_type_to_string(d->job->type),
-                            migration_job_describe(d->job));
-                return FALSE;
-        }
-        return TRUE;
+        const char *kind = "migration", *phase = "unknown";
+
+        if (!d->observer)
+                return TRUE;
+        if (d->observer->describe)
+                d->observer->describe(d->observer_data, &kind, &phase);
+        g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
+                    _("Domain '%s' has a %s job in phase %s; a migration holds it until the job "
+                      "ends (Destroy ends the job at once)"),
+                    domain_name(d), kind, phase);
+        return FALSE;
 }
 
 /* As libvirt's VIR_JOB_MODIFY, for the whole job and both directions: a
@@ -173,18 +221,20 @@ static gboolean require_state(Domain *d, GTask *task, DomainState state) {
 
 static void on_qemu_event(const QemuEvent *event, gpointer user_data) {
         Domain *d = user_data;
-        gboolean incoming = d->job && d->job->type == JOB_TYPE_MIGRATION_IN;
-        gboolean outgoing = d->job && d->job->type == JOB_TYPE_MIGRATION_OUT;
+        /* Taken before the observer hears the event: it may end the job. */
+        const DomainObserver *o = d->observer;
+        const char *stop_reason = o && o->stop_reason ? o->stop_reason : "unknown";
+        const char *resume_reason = o && o->resume_reason ? o->resume_reason : "unpaused";
+        gboolean owns_resume = o && o->owns_resume;
 
-        if (d->job)
-                migration_job_on_event(d, event);
+        if (o && o->qemu_event)
+                o->qemu_event(d, event, d->observer_data);
         if (event->type == QEMU_EVENT_STOP) {
                 if (d->state == DOMAIN_STATE_RUNNING)
-                        domain_set_state(d, DOMAIN_STATE_PAUSED, outgoing ? "migration" : "unknown");
+                        domain_set_state(d, DOMAIN_STATE_PAUSED, stop_reason);
         } else if (event->type == QEMU_EVENT_RESUME) {
-                /* An incoming guest runs when Finish says so, with its own reason. */
-                if (d->state == DOMAIN_STATE_PAUSED && !incoming)
-                        domain_set_state(d, DOMAIN_STATE_RUNNING, outgoing ? "migration-canceled" : "unpaused");
+                if (d->state == DOMAIN_STATE_PAUSED && !owns_resume)
+                        domain_set_state(d, DOMAIN_STATE_RUNNING, resume_reason);
         } else if (event->type == QEMU_EVENT_SHUTDOWN) {
                 d->guest_shutdown = TRUE;
         }
@@ -200,13 +250,13 @@ static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
         g_debug("Domain %s: QEMU has gone (%s)", domain_name(d), reason);
         d->exit_waiters = g_ptr_array_new();
         g_clear_pointer(&d->qemu, qemu_process_free);
-        registry_remove_status(d->registry, d);
+        state_store_remove_status(registry_get_store(d->registry), domain_uuid(d));
         d->destroying = FALSE;
         d->guest_shutdown = FALSE;
         g_clear_pointer(&d->exit_reason, g_free);
         /* A job cannot outlive its QEMU: the failure rules run now. */
-        if (d->job)
-                migration_job_on_qemu_exit(d);
+        if (d->observer && d->observer->process_exited)
+                d->observer->process_exited(d, d->observer_data);
         domain_set_state(d, DOMAIN_STATE_SHUTOFF, reason);
         for (guint i = 0; i < waiters->len; i++) {
                 g_task_return_boolean(waiters->pdata[i], TRUE);
@@ -278,7 +328,7 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         /* Queued before anyone can ask for a migration: Start and Prepare
          * complete only after later commands on the same monitor. */
         domain_learn_ram_size(d);
-        if (!registry_save_status(d->registry, d, &error)) {
+        if (!domain_save_status(d, &error)) {
                 /* Without a status file a restart would lose this guest. */
                 domain_kill(d, NULL, 0);
                 g_task_return_error(task, g_steal_pointer(&error));
@@ -298,14 +348,14 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         g_auto(GStrv) argv = NULL;
         g_autofree char *monitor = NULL, *log = NULL, *unsupported = NULL;
         QemuCommandOptions options = {
-                .binary = r->config->qemu_binary,
+                .binary = registry_get_config(r)->qemu_binary,
                 .monitor_fd = QEMU_MONITOR_FD,
                 .incoming = incoming,
                 .ram_kib = ram_kib,
         };
 
         if (g_str_equal(owned->virt_type, "kvm")) {
-                if (!r->kvm_usable) {
+                if (!registry_kvm_usable(r)) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
                                                 _("Domain '%s' needs KVM, but /dev/kvm is not usable "
                                                   "on this host; define it with type='qemu' to "
@@ -334,8 +384,8 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         d->starting = TRUE;
         d->guest_shutdown = FALSE;
         g_clear_pointer(&d->exit_reason, g_free);
-        monitor = registry_monitor_path(r, d);
-        log = registry_log_path(r, d);
+        monitor = registry_monitor_path(r, domain_uuid(d));
+        log = registry_log_path(r, domain_name(d));
         qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log },
                                   NULL, on_launched, task);
 }

@@ -32,8 +32,31 @@ enum {
 
 typedef struct Registry Registry;
 typedef struct MigrationJob MigrationJob;
+typedef struct Domain Domain;
 
-typedef struct Domain {
+/* What a migration job hears of its domain, installed while the job runs
+ * (domain_set_observer): the domain never calls the job itself. */
+typedef struct {
+        /* StateReason when QEMU pauses or resumes the guest on its own;
+         * NULL: "unknown" (STOP) and "unpaused" (RESUME). */
+        const char *stop_reason;
+        const char *resume_reason;
+        /* RESUME leaves State alone: the observer sets it (an incoming guest
+         * runs when Finish says so). */
+        gboolean owns_resume;
+        /* An event of QEMU's, before the domain's own handling. */
+        void (*qemu_event)(Domain *domain, const QemuEvent *event, gpointer user_data);
+        /* QEMU has gone, before State turns shutoff. */
+        void (*process_exited)(Domain *domain, gpointer user_data);
+        /* For error messages: what holds the domain (e.g. "migration-out") and its phase. */
+        void (*describe)(gpointer user_data, const char **ret_kind, const char **ret_phase);
+        /* Adds the job's journal to the domain's status record. */
+        void (*write_journal)(JsonBuilder *builder, gpointer user_data);
+        /* The domain is freed with the observer installed. */
+        void (*free)(gpointer user_data);
+} DomainObserver;
+
+struct Domain {
         Registry *registry;
         DomainDef *def;           /* persistent definition; NULL when transient */
         DomainDef *live;          /* what QEMU runs with; NULL when shut off */
@@ -48,10 +71,13 @@ typedef struct Domain {
         guint64 ram_kib;          /* RAM QEMU has, as it says; 0 = not known (yet) */
         guint64 max_downtime_ms;
         guint64 max_speed_mib;    /* 0 = unlimited */
-        MigrationJob *job;        /* at most one job per domain */
+        MigrationJob *job;        /* at most one job per domain; set by the job, which
+                                   * the domain knows only as its observer */
+        const DomainObserver *observer;
+        gpointer observer_data;
         GVariant *last_job_stats; /* a{sv} of the last completed job, for GetJobStats(1) */
         char *last_job_type;      /* "completed", "failed" or "cancelled" */
-} Domain;
+};
 
 const char *domain_state_to_string(DomainState state);
 
@@ -103,8 +129,27 @@ void domain_adopt_process(Domain *domain, DomainDef *live /* consumed */, QemuPr
 
 void domain_set_state(Domain *domain, DomainState state, const char *reason);
 
+/* Installs @observer (NULL removes it; at most one at a time). */
+void domain_set_observer(Domain *domain, const DomainObserver *observer, gpointer user_data);
+
+/* Writes the live status (state, reason, the job's journal) to the state
+ * store, for a restart to find the guest again. Only while QEMU runs. */
+gboolean domain_save_status(Domain *domain, GError **error);
+
 /* Ends the domain's QEMU: SIGTERM, then SIGKILL after @grace_ms (0: at once,
  * G_MAXUINT: never). @reason (nullable) becomes StateReason when it has
  * gone, replacing any earlier one; NULL leaves the reason to how it ends
  * (destroyed, shutdown, crashed). A no-op without QEMU. */
 void domain_kill(Domain *domain, const char *reason, guint grace_ms);
+
+/* Callback data that survives the domain: looks it up again by UUID. */
+typedef struct {
+        Registry *registry;
+        char *uuid;
+} DomainRef;
+
+DomainRef *domain_ref_new(Domain *domain);
+/* The domain, or NULL if it has gone meanwhile. */
+Domain *domain_ref_get(DomainRef *ref);
+void domain_ref_free(DomainRef *ref);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainRef, domain_ref_free)

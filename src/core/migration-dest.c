@@ -24,12 +24,10 @@ static char *uri_host(const char *host) {
 }
 
 static gboolean port_in_use_by_job(Registry *r, guint16 port) {
-        GHashTableIter iter;
-        gpointer value;
+        g_autoptr(GPtrArray) domains = registry_list(r, DOMAIN_LIST_ACTIVE);
 
-        g_hash_table_iter_init(&iter, r->by_uuid);
-        while (g_hash_table_iter_next(&iter, NULL, &value)) {
-                Domain *d = value;
+        for (guint i = 0; i < domains->len; i++) {
+                Domain *d = domains->pdata[i];
                 if (d->job && d->job->type == JOB_TYPE_MIGRATION_IN && d->job->port == port)
                         return TRUE;
         }
@@ -53,7 +51,7 @@ static gboolean port_is_free(const char *address, guint16 port) {
 }
 
 static gboolean choose_port(Registry *r, guint16 *ret_port, GError **error) {
-        MdConfig *c = r->config;
+        MdConfig *c = registry_get_config(r);
 
         for (guint port = c->port_min; port <= c->port_max; port++) {
                 if (port_in_use_by_job(r, port) || !port_is_free(c->migration_address, port))
@@ -119,7 +117,7 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
         if (!d || !d->job)
                 return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                    "The incoming migration was cancelled during Prepare3"));
-        cookie = migration_cookie_for_host(d->registry->config, "prepare3", domain_name(d), domain_uuid(d));
+        cookie = migration_cookie_for_host(registry_get_config(d->registry), "prepare3", domain_name(d), domain_uuid(d));
         bytes = migration_cookie_encode(cookie, &error);
         if (!bytes)
                 return prepare_fail(p, g_steal_pointer(&error));
@@ -148,8 +146,9 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                 d->job->qemu_configured = TRUE;
         }
         if (d->job && (d->job->params->flags & MIGRATE_TLS)) {
-                MdConfig *c = d->registry->config;
-                dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert, c->tls_key, &error);
+                MdConfig *c = registry_get_config(d->registry);
+                dir = migration_setup_tls_dir(registry_get_runtime_dir(d->registry), c->tls_ca, c->tls_cert,
+                                              c->tls_key, &error);
                 if (!dir)
                         return prepare_fail(p, g_steal_pointer(&error));
                 d->job->tls_id = migration_job_new_tls_id();
@@ -162,7 +161,7 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
 /* Where QEMU listens and what the source is told. */
 static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guint16 *ret_port,
                           GError **error) {
-        const char *address = r->config->migration_address;
+        const char *address = registry_get_config(r)->migration_address;
         g_autofree char *listen = NULL, *advertised = NULL;
         guint16 port;
 
@@ -178,7 +177,7 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
         if (params->listen_address)
                 address = params->listen_address;
         listen = uri_host(is_wildcard(address) ? "0.0.0.0" : address);
-        advertised = uri_host(is_wildcard(address) ? r->config->hostname : address);
+        advertised = uri_host(is_wildcard(address) ? registry_get_config(r)->hostname : address);
         p->listen_uri = g_strdup_printf("tcp:%s:%u", listen, port);
         p->uri_out = g_strdup_printf("tcp:%s:%u", advertised, port);
         *ret_port = port;
@@ -197,7 +196,7 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         Domain *d, *by_name;
         guint16 port;
 
-        cookie = v2 ? NULL : migration_cookie_from_peer(r->config, cookie_in, NULL, &error);
+        cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
         if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
@@ -240,8 +239,8 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        d = g_hash_table_lookup(r->by_uuid, def->uuid);
-        by_name = g_hash_table_lookup(r->by_name, def->name);
+        d = registry_lookup_by_uuid(r, def->uuid, NULL);
+        by_name = registry_lookup_by_name(r, def->name, NULL);
         if (by_name && by_name != d) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
                                         "A domain named '%s' already exists here with UUID %s",
@@ -263,7 +262,7 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (mp->flags & MIGRATE_OFFLINE) {
                 /* Only the definition moves, in Finish3: nothing to start here. */
-                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(r->config, "prepare3", def->name, def->uuid);
+                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(registry_get_config(r), "prepare3", def->name, def->uuid);
                 GBytes *bytes = migration_cookie_encode(ours, &error);
                 if (!bytes) {
                         g_task_return_error(task, g_steal_pointer(&error));
@@ -322,7 +321,7 @@ gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, cha
 /* ---- Finish ---- */
 
 static void finish_return(GTask *task, Domain *d) {
-        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(d->registry->config, "finish3", domain_name(d),
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(d->registry), "finish3", domain_name(d),
                                                                       domain_uuid(d));
         g_autoptr(GError) error = NULL;
         GBytes *bytes = migration_cookie_encode(cookie, &error);
@@ -621,10 +620,10 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
 
         if (cancelled) {
                 if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
-                        cookie = migration_cookie_from_peer(r->config, cookie_in, NULL, NULL);
+                        cookie = migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, NULL);
                 if (!name && cookie)
                         name = cookie->name;
-                finish_cancelled(name ? g_hash_table_lookup(r->by_name, name) : NULL, task);
+                finish_cancelled(name ? registry_lookup_by_name(r, name, NULL) : NULL, task);
                 return;
         }
         if (v2 && !name) {
@@ -633,7 +632,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                 g_object_unref(task);
                 return;
         }
-        cookie = v2 ? NULL : migration_cookie_from_peer(r->config, cookie_in, NULL, &error);
+        cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
         if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
@@ -645,7 +644,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                 finish_offline(r, mp, cookie, task);
                 return;
         }
-        d = g_hash_table_lookup(r->by_name, name);
+        d = registry_lookup_by_name(r, name, NULL);
         job = d ? d->job : NULL;
         if (!job || job->type != JOB_TYPE_MIGRATION_IN ||
             !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {

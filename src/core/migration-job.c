@@ -2,6 +2,7 @@
 
 #include "md-error.h"
 #include "migration-job.h"
+#include "migration-jobs.h"
 #include "migration-setup.h"
 #include "registry.h"
 
@@ -21,31 +22,12 @@ const char *migration_job_describe(const MigrationJob *job) {
 static void save_status(Domain *d) {
         g_autoptr(GError) error = NULL;
 
-        if (d->qemu && d->live && !registry_save_status(d->registry, d, &error))
+        if (d->qemu && d->live && !domain_save_status(d, &error))
                 g_warning("%s, ignoring", error->message);
 }
 
 static gint64 now_ms(void) {
         return g_get_monotonic_time() / 1000;
-}
-
-DomainRef *domain_ref_new(Domain *d) {
-        DomainRef *ref = g_new0(DomainRef, 1);
-
-        ref->registry = d->registry;
-        ref->uuid = g_strdup(domain_uuid(d));
-        return ref;
-}
-
-Domain *domain_ref_get(DomainRef *ref) {
-        return g_hash_table_lookup(ref->registry->by_uuid, ref->uuid);
-}
-
-void domain_ref_free(DomainRef *ref) {
-        if (!ref)
-                return;
-        g_free(ref->uuid);
-        g_free(ref);
 }
 
 void migration_job_free(MigrationJob *job) {
@@ -64,6 +46,59 @@ void migration_job_free(MigrationJob *job) {
         g_free(job);
 }
 
+/* ---- What the job hears of its domain ---- */
+
+static void observe_event(Domain *d, const QemuEvent *event, gpointer user_data) {
+        migration_job_on_event(d, event);
+}
+
+static void observe_exit(Domain *d, gpointer user_data) {
+        migration_job_on_qemu_exit(d);
+}
+
+static void observe_describe(gpointer user_data, const char **ret_kind, const char **ret_phase) {
+        const MigrationJob *job = user_data;
+
+        *ret_kind = job_type_to_string(job->type);
+        *ret_phase = migration_job_describe(job);
+}
+
+static void observe_journal(JsonBuilder *builder, gpointer user_data) {
+        migration_journal_write(builder, user_data);
+}
+
+static void observe_free(gpointer user_data) {
+        migration_job_free(user_data);
+}
+
+/* The source's guest pauses for the switch-over and resumes only when the
+ * migration is cancelled. */
+static const DomainObserver outgoing_observer = {
+        .stop_reason = "migration",
+        .resume_reason = "migration-canceled",
+        .qemu_event = observe_event,
+        .process_exited = observe_exit,
+        .describe = observe_describe,
+        .write_journal = observe_journal,
+        .free = observe_free,
+};
+
+/* An incoming guest runs when Finish says so, with its own reason. */
+static const DomainObserver incoming_observer = {
+        .owns_resume = TRUE,
+        .qemu_event = observe_event,
+        .process_exited = observe_exit,
+        .describe = observe_describe,
+        .write_journal = observe_journal,
+        .free = observe_free,
+};
+
+static void install_job(Domain *d, MigrationJob *job) {
+        d->job = job;
+        domain_set_observer(d, job->type == JOB_TYPE_MIGRATION_OUT ? &outgoing_observer : &incoming_observer,
+                            job);
+}
+
 MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, MigrationParams *params,
                                   const char *owner, GError **error) {
         g_autoptr(MigrationParams) owned = params;
@@ -73,11 +108,11 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
 
         if (!require_no_job(d, error) || !job_phase_check_transition(type, JOB_PHASE_NONE, phase, error))
                 return NULL;
-        running = registry_count_jobs(r);
-        if (running >= r->config->max_jobs) {
+        running = migration_jobs_count(r);
+        if (running >= registry_get_config(r)->max_jobs) {
                 g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
                             "This host runs %u migration jobs already ([migration] max_jobs=%u); "
-                            "try again when one has finished", running, r->config->max_jobs);
+                            "try again when one has finished", running, registry_get_config(r)->max_jobs);
                 return NULL;
         }
         job = g_new0(MigrationJob, 1);
@@ -89,7 +124,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
         job->protocol = 3;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
-        d->job = job;
+        install_job(d, job);
         g_debug("Domain %s: %s job starts in phase %s", domain_name(d), job_type_to_string(type),
                 job_phase_to_string(phase));
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
@@ -123,7 +158,7 @@ void migration_job_step(MigrationJob *job, JobPhase phase) {
 static gboolean on_deadline(gpointer user_data) {
         MigrationJob *job = user_data;
         g_autofree char *why = g_strdup_printf("no next migration phase arrived within %u s",
-                                               job->domain->registry->config->phase_timeout_s);
+                                               registry_get_config(job->domain->registry)->phase_timeout_s);
 
         job->phase_timer = 0;
         migration_job_abandon(job->domain, why);
@@ -139,13 +174,13 @@ void migration_job_arm_deadline(MigrationJob *job) {
          * daemon and it may never come back, even if its name is still on the bus. */
         if (!job->unattended && !job->restored)
                 return;
-        job->phase_timer = g_timeout_add_seconds(job->domain->registry->config->phase_timeout_s,
+        job->phase_timer = g_timeout_add_seconds(registry_get_config(job->domain->registry)->phase_timeout_s,
                                                  on_deadline, job);
 }
 
 void migration_job_arm_stream_deadline(MigrationJob *job) {
         migration_job_disarm_deadline(job);
-        job->phase_timer = g_timeout_add_seconds(job->domain->registry->config->phase_timeout_s,
+        job->phase_timer = g_timeout_add_seconds(registry_get_config(job->domain->registry)->phase_timeout_s,
                                                  on_deadline, job);
 }
 
@@ -298,6 +333,7 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
         g_free(d->last_job_type);
         d->last_job_type = g_strdup(job_result_to_string(result));
         d->job = NULL;
+        domain_set_observer(d, NULL, NULL);
         migration_job_free(job);
         save_status(d);
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
@@ -495,7 +531,7 @@ void migration_journal_clear(MigrationJournal *j) {
 /* The job as the journal left it, waiting for its client's next phase, with
  * the post-copy state recovery found (journal or QEMU); its deadline runs
  * whether or not its owner is still on the bus. Whether the owner is still
- * there is asked once the bus is up (registry_watch_job_clients). */
+ * there is asked once the bus is up (migration_jobs_watch_clients). */
 static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean postcopy) {
         MigrationJob *job = g_new0(MigrationJob, 1);
 
@@ -516,7 +552,7 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean 
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
-        d->job = job;
+        install_job(d, job);
         g_message("Migration job of '%s' restored in phase %s; it waits for %s", domain_name(d),
                   job_phase_to_string(job->phase), job->owner ? job->owner : "a client (unattended)");
         registry_notify_changed(d->registry, d, "JobType", "JobPhase", "JobProgress", NULL);

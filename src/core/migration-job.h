@@ -146,15 +146,3 @@ void migration_dest_stream_ended(Domain *domain, const char *status);
  * migration-canceled); one the user had paused before the job stays paused,
  * with its reason of then. */
 void migration_source_resume(Domain *domain);
-
-/* Callback data that survives the domain: looks it up again by UUID. */
-typedef struct {
-        Registry *registry;
-        char *uuid;
-} DomainRef;
-
-DomainRef *domain_ref_new(Domain *domain);
-/* The domain, or NULL if it has gone meanwhile. */
-Domain *domain_ref_get(DomainRef *ref);
-void domain_ref_free(DomainRef *ref);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainRef, domain_ref_free)

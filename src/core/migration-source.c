@@ -91,7 +91,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         def = destination_def(d, p, error);
         if (!def)
                 return FALSE;
-        cookie = migration_cookie_for_host(d->registry->config, "begin3", def->name, def->uuid);
+        cookie = migration_cookie_for_host(registry_get_config(d->registry), "begin3", def->name, def->uuid);
         cookie->ram_kib = (gint64) d->ram_kib;
         if (p->persistent_xml || (p->flags & MIGRATE_PERSIST_DEST)) {
                 g_autoptr(GError) local = NULL;
@@ -117,7 +117,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
 
                 d->job->paused_before = TRUE;
                 d->job->paused_reason_before = g_strdup(d->state_reason);
-                if (!registry_save_status(d->registry, d, &save_error))
+                if (!domain_save_status(d, &save_error))
                         g_warning("%s, ignoring", save_error->message);
         }
         *ret_xml = domain_def_format(def);
@@ -216,7 +216,7 @@ static void perform_offline(Domain *d, MigrationJob *job) {
         GTask *task = g_steal_pointer(&job->perform);
         GBytes *bytes;
 
-        cookie = migration_cookie_for_host(d->registry->config, "perform3",
+        cookie = migration_cookie_for_host(registry_get_config(d->registry), "perform3",
                                            job->params->destination_name ? job->params->destination_name
                                                                          : domain_name(d),
                                            domain_uuid(d));
@@ -295,9 +295,10 @@ static void setup_stream(Domain *d, MigrationJob *job) {
                                  d->max_downtime_ms);
         if (p->flags & MIGRATE_TLS) {
                 g_autoptr(GError) error = NULL;
-                MdConfig *c = d->registry->config;
+                MdConfig *c = registry_get_config(d->registry);
 
-                dir = migration_setup_tls_dir(d->registry->runtime_dir, c->tls_ca, c->tls_cert, c->tls_key, &error);
+                dir = migration_setup_tls_dir(registry_get_runtime_dir(d->registry), c->tls_ca, c->tls_cert,
+                                              c->tls_key, &error);
                 if (!dir) {
                         perform_fail(job, error->code, error->message);
                         return;
@@ -334,7 +335,7 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
                                         domain_name(d), error->message);
                 return;
         }
-        cookie = migration_cookie_from_peer(d->registry->config, cookie_in, domain_uuid(d), &error);
+        cookie = migration_cookie_from_peer(registry_get_config(d->registry), cookie_in, domain_uuid(d), &error);
         if (!cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
@@ -408,7 +409,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         /* The name the destination knows the guest by, for Finish3. */
-        cookie = migration_cookie_for_host(d->registry->config, "perform3",
+        cookie = migration_cookie_for_host(registry_get_config(d->registry), "perform3",
                                            job->params->destination_name ? job->params->destination_name
                                                                          : domain_name(d),
                                            domain_uuid(d));
@@ -549,7 +550,7 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                         return;
                 }
                 /* No cookie: the caller saw Finish2 return the domain itself. */
-                cookie = cookie_in ? migration_cookie_from_peer(d->registry->config, cookie_in, NULL, &error) : NULL;
+                cookie = cookie_in ? migration_cookie_from_peer(registry_get_config(d->registry), cookie_in, NULL, &error) : NULL;
                 if (cookie_in && !cookie) {
                         g_task_return_error(task, g_steal_pointer(&error));
                         g_object_unref(task);
@@ -783,7 +784,7 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
         /* Journaled before QEMU hears of it: a restart in between must not
          * take the stream for pre-copy (cancel and resume here). */
         job->postcopy_requested = TRUE;
-        if (!registry_save_status(d->registry, d, &error)) {
+        if (!domain_save_status(d, &error)) {
                 job->postcopy_requested = FALSE;
                 g_prefix_error(&error, "Cannot record the switch to post-copy before asking QEMU: ");
                 g_task_return_error(task, g_steal_pointer(&error));

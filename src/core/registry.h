@@ -1,13 +1,15 @@
-/* All domains of this host: definitions on disk (STATE/domains/NAME.xml),
- * live status of running guests (STATE/status/UUID.json), paths of their
- * monitors and logs, and the listener through which the bus layer hears of
- * domains appearing, disappearing and changing. */
+/* All domains of this host: the index (by name and UUID), the paths of
+ * their monitors and logs, and the listener through which the bus layer
+ * hears of domains appearing, disappearing and changing. What is kept on
+ * disk is the state store's (state-store.h); finding guests again after a
+ * restart is recovery-load.h's. */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "domain.h"
 #include "md-config.h"
+#include "state-store.h"
 
 typedef struct {
         void (*domain_added)(Domain *domain, gpointer user_data);
@@ -19,7 +21,7 @@ typedef struct {
         void (*job_completed)(Domain *domain, GVariant *stats, gpointer user_data);
         void (*migration_iteration)(Domain *domain, guint iteration, gpointer user_data);
         /* Is the client @name (a unique bus name) still on the bus? If not,
-         * the listener calls registry_client_vanished(). */
+         * the listener calls migration_jobs_client_vanished(). */
         void (*watch_client)(const char *name, gpointer user_data);
 } RegistryListener;
 
@@ -29,34 +31,31 @@ typedef struct {
         const char *log_dir;
 } RegistryDirs;
 
-struct Registry {
-        MdConfig *config;         /* borrowed */
-        char *domains_dir;
-        char *status_dir;
-        char *runtime_dir;
-        char *log_dir;
-        gboolean kvm_usable;
-        GHashTable *by_uuid;      /* uuid -> Domain* (owned) */
-        GHashTable *by_name;      /* name -> Domain* */
-        const RegistryListener *listener;
-        gpointer listener_data;
-};
-
+/* Opaque: the index is reached through the functions below. */
 Registry *registry_new(MdConfig *config, const RegistryDirs *dirs, GError **error);
 void registry_free(Registry *registry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Registry, registry_free)
 
+/* The daemon's configuration (borrowed from main). */
+MdConfig *registry_get_config(Registry *registry);
+/* Where definitions and status records are kept. */
+StateStore *registry_get_store(Registry *registry);
+/* Sockets (monitors, TLS credentials) of running guests. */
+const char *registry_get_runtime_dir(Registry *registry);
+gboolean registry_kvm_usable(Registry *registry);
+
 void registry_set_listener(Registry *registry, const RegistryListener *listener, gpointer user_data);
 
-/* Loads the definitions and finds running guests again; completes when every
- * guest's monitor has answered or the guest was found gone. */
-void registry_load_async(Registry *registry, GAsyncReadyCallback callback, gpointer user_data);
-gboolean registry_load_finish(Registry *registry, GAsyncResult *result, GError **error);
-
+/* @error may be NULL for a plain look-up. */
 Domain *registry_lookup_by_name(Registry *registry, const char *name, GError **error);
 Domain *registry_lookup_by_uuid(Registry *registry, const char *uuid, GError **error);
 /* Sorted by name; filtered by DOMAIN_LIST_* flags (0 = all). */
 GPtrArray *registry_list(Registry *registry, guint flags);
+guint registry_count(Registry *registry);
+/* Calls @func for every domain, in no order; @func must not add or remove
+ * domains (collect them first, as registry_list() does). */
+void registry_foreach_domain(Registry *registry, void (*func)(Domain *domain, gpointer user_data),
+                             gpointer user_data);
 
 /* Defines a new domain or updates the definition of an existing one with the
  * same name and UUID. */
@@ -66,15 +65,13 @@ gboolean registry_undefine(Registry *registry, Domain *domain, guint flags, GErr
 /* Called by the domain: its guest stopped; a transient one goes away. */
 void registry_domain_stopped(Registry *registry, Domain *domain);
 
-char *registry_monitor_path(Registry *registry, Domain *domain);
-char *registry_log_path(Registry *registry, Domain *domain);
-gboolean registry_save_status(Registry *registry, Domain *domain, GError **error);
-void registry_remove_status(Registry *registry, Domain *domain);
+/* Paths of a guest's QMP socket and QEMU log. */
+char *registry_monitor_path(Registry *registry, const char *uuid);
+char *registry_log_path(Registry *registry, const char *name);
 
 void registry_emit_job_stats(Registry *registry, Domain *domain, GVariant *stats);
 void registry_emit_job_completed(Registry *registry, Domain *domain, GVariant *stats);
 void registry_emit_iteration(Registry *registry, Domain *domain, guint iteration);
-guint registry_count_jobs(Registry *registry);
 /* Adds a domain created by an incoming migration (transient until Finish). */
 void registry_add_domain(Registry *registry, Domain *domain);
 /* Makes @xml (persistent_xml of PERSIST_DEST) the definition of @domain,
@@ -84,16 +81,8 @@ gboolean registry_persist_xml(Registry *registry, Domain *domain, const char *xm
 
 /* Makes the running definition persistent (PERSIST_DEST). */
 gboolean registry_persist(Registry *registry, Domain *domain, GError **error);
-/* The client @name left the bus: jobs it drove are abandoned. */
-void registry_client_vanished(Registry *registry, const char *name);
 /* Asks the listener whether @name is still on the bus (it may have left
  * before its job existed, or while the daemon was down). */
 void registry_watch_client(Registry *registry, const char *name);
-/* After the listener is set: the same for the driving client of every job
- * restored from the journal. */
-void registry_watch_job_clients(Registry *registry);
-/* Once the bus name is ours: the jobs recovery ended end now, so that
- * clients hear their JobCompleted (migration_job_end_restored). */
-void registry_end_restored_jobs(Registry *registry);
 
 void registry_notify_changed(Registry *registry, Domain *domain, ...) G_GNUC_NULL_TERMINATED;

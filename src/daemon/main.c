@@ -13,6 +13,8 @@
 #include "md-config.h"
 #include "peer-link.h"
 #include "peer-migrate.h"
+#include "migration-jobs.h"
+#include "recovery-load.h"
 #include "registry.h"
 
 /* While something is in flight, how often the idle timer looks again. */
@@ -79,12 +81,10 @@ static void on_bus_disconnected(gpointer user_data) {
  * idle_timeout seconds (a client in the middle of a conversation). */
 
 static const char *daemon_busy_reason(Daemon *d) {
-        GHashTableIter iter;
-        gpointer value;
+        g_autoptr(GPtrArray) domains = registry_list(d->registry, 0);
 
-        g_hash_table_iter_init(&iter, d->registry->by_uuid);
-        while (g_hash_table_iter_next(&iter, NULL, &value)) {
-                Domain *domain = value;
+        for (guint i = 0; i < domains->len; i++) {
+                Domain *domain = domains->pdata[i];
 
                 if (domain->job)
                         return "a migration job";
@@ -218,9 +218,9 @@ static int on_name_acquired(sd_bus_message *m, void *userdata, sd_bus_error *ret
         }
         g_message("Ready on the bus as %s", BUS_NAME);
         /* Only now do clients' sender=BUS_NAME rules match our signals. */
-        registry_end_restored_jobs(d->registry);
+        migration_jobs_end_restored(d->registry);
         (void) sd_notifyf(FALSE, "READY=1\nSTATUS=Serving %u domains",
-                          g_hash_table_size(d->registry->by_uuid));
+                          registry_count(d->registry));
         start_idle_timer(d);
         return 0;
 }
@@ -232,7 +232,7 @@ static void on_registry_loaded(GObject *source, GAsyncResult *result, gpointer u
         g_autoptr(GError) error = NULL;
         int r;
 
-        if (!registry_load_finish(d->registry, result, &error)) {
+        if (!recovery_load_finish(d->registry, result, &error)) {
                 g_critical("Failed to load domains: %s", error->message);
                 daemon_quit(d, EXIT_FAILURE);
                 return;
@@ -241,7 +241,7 @@ static void on_registry_loaded(GObject *source, GAsyncResult *result, gpointer u
          * and delay the name (1,000 InterfacesAdded, bench/scale). */
         registry_set_listener(d->registry, &bus_registry_listener, d->service);
         /* Jobs restored from the journal: is the client that drove them still here? */
-        registry_watch_job_clients(d->registry);
+        migration_jobs_watch_clients(d->registry);
         r = sd_bus_request_name_async(d->bus, NULL, BUS_NAME, 0, on_name_acquired, d);
         if (r < 0) {
                 g_critical("Failed to request bus name: %s", g_strerror(-r));
@@ -328,7 +328,7 @@ int main(int argc, char **argv) {
         g_unix_signal_add(SIGINT, on_signal, &d);
         start_watchdog(&d);
         (void) sd_notify(FALSE, "STATUS=Finding running guests again");
-        registry_load_async(d.registry, on_registry_loaded, &d);
+        recovery_load_async(d.registry, on_registry_loaded, &d);
 
         g_main_loop_run(d.loop);
         daemon_free(&d);

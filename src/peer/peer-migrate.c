@@ -475,7 +475,7 @@ static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *
                 p2p_done(p);
                 return 0;
         }
-        if (!d || !negotiate(p, d->registry->config, caps, &error)) {
+        if (!d || !negotiate(p, registry_get_config(d->registry), caps, &error)) {
                 p2p_fail(p, error ? g_steal_pointer(&error)
                                   : g_error_new(MD_ERROR, MD_ERROR_NO_SUCH_DOMAIN, "The domain went away"));
                 p2p_done(p);

@@ -3,12 +3,12 @@
 # the QMP client or builds JSON with json-glib's builder: both belong to the
 # driver layer (src/drivers/qemu-monitor.h, qemu-migration-params.h).
 #
-# Not yet covered by this rule, and listed here so that the list only
-# shrinks: the daemon's own state records on disk (status file, job
-# journal), which are not QMP and move to the state store.
+# Not covered by this rule: the daemon's own state records on disk (the
+# status file in state-store.c, the job journal in migration-job.c), which
+# are not QMP.
 set -u
 dir=$1
-not_qmp="registry.c migration-job.c"
+not_qmp="state-store.c migration-job.c"
 status=0
 
 if grep -n 'qmp_client_execute_async\|qemu_command_list_add\|qmp_client_set_event_func' "$dir"/*.c; then

@@ -172,7 +172,7 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
         g_assert_no_error(error);
         {
                 /* What Prepare3 on the destination would have answered. */
-                g_autoptr(MigrationCookie) prepared = migration_cookie_for_host(f->registry->config, "prepare3",
+                g_autoptr(MigrationCookie) prepared = migration_cookie_for_host(registry_get_config(f->registry), "prepare3",
                                                                                 domain_name(f->d),
                                                                                 domain_uuid(f->d));
                 g_autoptr(GBytes) prepared_bytes = NULL;
@@ -244,7 +244,7 @@ static void on_finished(GObject *source, GAsyncResult *result, gpointer user_dat
 
 /* What the source's Begin3 would have sent. */
 static GBytes *source_cookie(Registry *r, const char *phase) {
-        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(r->config, phase, "incoming",
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(r), phase, "incoming",
                                                                       "0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b");
         g_autoptr(GError) error = NULL;
         GBytes *bytes;

@@ -1,0 +1,169 @@
+#define G_LOG_DOMAIN "migrationd"
+
+#include "migration-job.h"
+#include "recovery-load.h"
+
+typedef struct {
+        Registry *registry;
+        StatusFile *file;         /* as saved: state and reason kept if QEMU agrees */
+        MigrationJournal journal; /* the job the guest was in; type none if none */
+} Recovery;
+
+static void recovery_free(Recovery *rec) {
+        migration_journal_clear(&rec->journal);
+        status_file_free(rec->file);
+        g_free(rec);
+}
+
+static const char *recovery_uuid(const Recovery *rec) {
+        return rec->file->live->uuid;
+}
+
+static void load_step_done(GTask *task) {
+        guint *pending = g_task_get_task_data(task);
+
+        if (--*pending == 0) {
+                g_task_return_boolean(task, TRUE);
+        }
+        g_object_unref(task);
+}
+
+static void recovery_give_up(Registry *r, const char *uuid, const char *why) {
+        Domain *d = registry_lookup_by_uuid(r, uuid, NULL);
+
+        g_message("Guest %s did not survive: %s", uuid, why);
+        state_store_remove_status(registry_get_store(r), uuid);
+        if (d && !domain_is_active(d))
+                domain_set_state(d, DOMAIN_STATE_SHUTOFF, "crashed");
+}
+
+typedef struct {
+        GTask *load;
+        Recovery *rec;
+        QemuProcess *qemu;
+        char *qemu_status;        /* query-status' "status", for a job's recovery */
+} Attached;
+
+static void attached_free(Attached *a) {
+        load_step_done(a->load);
+        recovery_free(a->rec);
+        g_free(a->qemu_status);
+        g_free(a);
+}
+
+/* A job's recovery needs QEMU's migration status too: the journal may lag
+ * behind it (docs/recovery.md). */
+static void on_recovered_migration(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Attached *a = user_data;
+        Registry *r = a->rec->registry;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QemuMigrationInfo) reply = qemu_monitor_query_migrate_finish(result, &error);
+        Domain *d = registry_lookup_by_uuid(r, recovery_uuid(a->rec), NULL);
+
+        if (!reply)
+                g_warning("query-migrate failed while recovering %s: %s; going by the journal",
+                          recovery_uuid(a->rec), error->message);
+        if (d)
+                migration_job_recover(d, &a->rec->journal, a->qemu_status,
+                                      reply ? reply->status : NULL);
+        attached_free(a);
+}
+
+static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Attached *a = user_data;
+        Registry *r = a->rec->registry;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(QemuRunState) reply = qemu_monitor_query_status_finish(result, &error);
+        Domain *d;
+        DomainState state;
+        const char *reason;
+
+        if (!reply) {
+                recovery_give_up(r, recovery_uuid(a->rec), error ? error->message : "bad query-status reply");
+                qemu_process_free(a->qemu);
+                goto out;
+        }
+        state = reply->running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED;
+        /* QEMU knows the state; only the saved reason can say why. */
+        reason = g_strcmp0(a->rec->file->state, domain_state_to_string(state)) == 0 && a->rec->file->reason
+                ? a->rec->file->reason : "unknown";
+        d = registry_lookup_by_uuid(r, recovery_uuid(a->rec), NULL);
+        if (!d) {
+                d = domain_new(r, NULL);
+                d->live = domain_def_copy(a->rec->file->live);
+                registry_add_domain(r, d);
+        }
+        domain_adopt_process(d, domain_def_copy(a->rec->file->live), a->qemu, state, reason);
+        domain_learn_ram_size(d);
+        g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
+                  domain_state_to_string(d->state));
+        if (a->rec->journal.type != JOB_TYPE_NONE) {
+                a->qemu_status = g_strdup(reply->status);
+                qemu_monitor_query_migrate_async(qemu_process_get_qmp(d->qemu), on_recovered_migration, a);
+                return;
+        }
+out:
+        attached_free(a);
+}
+
+static void on_recovered_attach(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Attached *a = user_data;
+        g_autoptr(GError) error = NULL;
+
+        a->qemu = qemu_process_attach_finish(result, &error);
+        if (!a->qemu) {
+                recovery_give_up(a->rec->registry, recovery_uuid(a->rec), error->message);
+                attached_free(a);
+                return;
+        }
+        qemu_monitor_query_status_async(qemu_process_get_qmp(a->qemu), on_recovered_status, a);
+}
+
+
+static void recover_guest(Registry *r, GTask *load, StatusFile *file) {
+        g_autofree char *monitor = registry_monitor_path(r, file->live->uuid);
+        Recovery *rec = g_new0(Recovery, 1);
+        Attached *a;
+
+        rec->registry = r;
+        rec->file = file;
+        migration_journal_read(&rec->journal, file->object);
+        a = g_new0(Attached, 1);
+        a->load = g_object_ref(load);
+        a->rec = rec;
+        (*(guint *) g_task_get_task_data(load))++;
+        qemu_process_attach_async((pid_t) file->pid, recovery_uuid(rec), monitor, NULL, on_recovered_attach, a);
+}
+
+static void load_definitions(Registry *r) {
+        g_autoptr(GPtrArray) defs = state_store_load_definitions(registry_get_store(r));
+
+        for (guint i = 0; i < defs->len; i++) {
+                DomainDef *def = defs->pdata[i];
+
+                if (registry_lookup_by_uuid(r, def->uuid, NULL) || registry_lookup_by_name(r, def->name, NULL)) {
+                        g_warning("Definition of domain '%s' repeats another, ignoring", def->name);
+                        continue;
+                }
+                registry_add_domain(r, domain_new(r, g_steal_pointer(&defs->pdata[i])));
+        }
+}
+
+void recovery_load_async(Registry *r, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GPtrArray) files = NULL;
+
+        /* One count for this function itself, so that fast failures cannot
+         * complete the load before every guest has been looked at. */
+        g_task_set_task_data(task, g_new0(guint, 1), g_free);
+        (*(guint *) g_task_get_task_data(task))++;
+        load_definitions(r);
+        files = state_store_load_status(registry_get_store(r));
+        for (guint i = 0; i < files->len; i++)
+                recover_guest(r, task, g_steal_pointer(&files->pdata[i]));
+        load_step_done(task);
+}
+
+gboolean recovery_load_finish(Registry *r, GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
