@@ -46,59 +46,6 @@ void migration_job_free(MigrationJob *job) {
         g_free(job);
 }
 
-/* ---- What the job hears of its domain ---- */
-
-static void observe_event(Domain *d, const QemuEvent *event, gpointer user_data) {
-        migration_job_on_event(d, event);
-}
-
-static void observe_exit(Domain *d, gpointer user_data) {
-        migration_job_on_qemu_exit(d);
-}
-
-static void observe_describe(gpointer user_data, const char **ret_kind, const char **ret_phase) {
-        const MigrationJob *job = user_data;
-
-        *ret_kind = job_type_to_string(job->type);
-        *ret_phase = migration_job_describe(job);
-}
-
-static void observe_journal(JsonBuilder *builder, gpointer user_data) {
-        migration_journal_write(builder, user_data);
-}
-
-static void observe_free(gpointer user_data) {
-        migration_job_free(user_data);
-}
-
-/* The source's guest pauses for the switch-over and resumes only when the
- * migration is cancelled. */
-static const DomainObserver outgoing_observer = {
-        .stop_reason = "migration",
-        .resume_reason = "migration-canceled",
-        .qemu_event = observe_event,
-        .process_exited = observe_exit,
-        .describe = observe_describe,
-        .write_journal = observe_journal,
-        .free = observe_free,
-};
-
-/* An incoming guest runs when Finish says so, with its own reason. */
-static const DomainObserver incoming_observer = {
-        .owns_resume = TRUE,
-        .qemu_event = observe_event,
-        .process_exited = observe_exit,
-        .describe = observe_describe,
-        .write_journal = observe_journal,
-        .free = observe_free,
-};
-
-static void install_job(Domain *d, MigrationJob *job) {
-        d->job = job;
-        domain_set_observer(d, job->type == JOB_TYPE_MIGRATION_OUT ? &outgoing_observer : &incoming_observer,
-                            job);
-}
-
 MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, MigrationParams *params,
                                   const char *owner, GError **error) {
         g_autoptr(MigrationParams) owned = params;
@@ -124,7 +71,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, Migra
         job->protocol = 3;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
-        install_job(d, job);
+        migration_job_attach(d, job);
         g_debug("Domain %s: %s job starts in phase %s", domain_name(d), job_type_to_string(type),
                 job_phase_to_string(phase));
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
@@ -552,7 +499,7 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean 
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
-        install_job(d, job);
+        migration_job_attach(d, job);
         g_message("Migration job of '%s' restored in phase %s; it waits for %s", domain_name(d),
                   job_phase_to_string(job->phase), job->owner ? job->owner : "a client (unattended)");
         registry_notify_changed(d->registry, d, "JobType", "JobPhase", "JobProgress", NULL);

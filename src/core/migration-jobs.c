@@ -67,3 +67,56 @@ void migration_jobs_end_restored(Registry *r) {
                         migration_job_end_restored(d);
         }
 }
+
+/* ---- What the job hears of its domain ---- */
+
+static void observe_event(Domain *d, const QemuEvent *event, gpointer user_data) {
+        migration_job_on_event(d, event);
+}
+
+static void observe_exit(Domain *d, gpointer user_data) {
+        migration_job_on_qemu_exit(d);
+}
+
+static void observe_describe(gpointer user_data, const char **ret_kind, const char **ret_phase) {
+        const MigrationJob *job = user_data;
+
+        *ret_kind = job_type_to_string(job->type);
+        *ret_phase = migration_job_describe(job);
+}
+
+static void observe_journal(JsonBuilder *builder, gpointer user_data) {
+        migration_journal_write(builder, user_data);
+}
+
+static void observe_free(gpointer user_data) {
+        migration_job_free(user_data);
+}
+
+/* The source's guest pauses for the switch-over and resumes only when the
+ * migration is cancelled. */
+static const DomainObserver outgoing_observer = {
+        .stop_reason = "migration",
+        .resume_reason = "migration-canceled",
+        .qemu_event = observe_event,
+        .process_exited = observe_exit,
+        .describe = observe_describe,
+        .write_journal = observe_journal,
+        .free = observe_free,
+};
+
+/* An incoming guest runs when Finish says so, with its own reason. */
+static const DomainObserver incoming_observer = {
+        .owns_resume = TRUE,
+        .qemu_event = observe_event,
+        .process_exited = observe_exit,
+        .describe = observe_describe,
+        .write_journal = observe_journal,
+        .free = observe_free,
+};
+
+void migration_job_attach(Domain *d, MigrationJob *job) {
+        d->job = job;
+        domain_set_observer(d, job->type == JOB_TYPE_MIGRATION_OUT ? &outgoing_observer : &incoming_observer,
+                            job);
+}

@@ -1,9 +1,15 @@
-/* The migration jobs of all domains of the registry, for what concerns
- * more than one: the [migration] max_jobs count, the driving client
- * leaving the bus, and the jobs restored after a restart. */
+/* Migration jobs beyond their own phases: the observer a job installs on
+ * its domain, and what concerns the jobs of all domains (the [migration]
+ * max_jobs count, a driving client leaving the bus, the jobs restored
+ * after a restart). */
 #pragma once
 
 #include "registry.h"
+
+/* Makes @job the domain's job and installs the observer through which the
+ * job hears of its domain (QMP events, QEMU's exit; domain.h). The job
+ * removes it when it ends. */
+void migration_job_attach(Domain *domain, MigrationJob *job);
 
 guint migration_jobs_count(Registry *registry);
 /* The client @name left the bus: jobs it drove are abandoned. */
