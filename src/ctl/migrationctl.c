@@ -169,159 +169,179 @@ static int parse_number(const char *option, const char *text, guint64 min, guint
         return 0;
 }
 
-/* Returns 1 to go on with a verb, 0 when done (--help), -EINVAL on bad usage. */
-static int parse_argv(CtlContext *ctx, int argc, char **argv) {
-        static const struct option options[] = {
-                { "help",            no_argument,       NULL, 'h'                 },
-                { "version",         no_argument,       NULL, ARG_VERSION         },
-                { "bus",             required_argument, NULL, ARG_BUS             },
-                { "json",            no_argument,       NULL, ARG_JSON            },
-                { "all",             no_argument,       NULL, 'a'                 },
-                { "inactive",        no_argument,       NULL, ARG_INACTIVE        },
-                { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
-                { "completed",       no_argument,       NULL, ARG_COMPLETED       },
-                { "to-bus",          required_argument, NULL, ARG_TO_BUS          },
-                { "live",            no_argument,       NULL, ARG_LIVE            },
-                { "persistent",      no_argument,       NULL, ARG_PERSISTENT      },
-                { "undefine-source", no_argument,       NULL, ARG_UNDEFINE_SOURCE },
-                { "paused",          no_argument,       NULL, ARG_PAUSED          },
-                { "bandwidth",       required_argument, NULL, ARG_BANDWIDTH       },
-                { "max-downtime",    required_argument, NULL, ARG_MAX_DOWNTIME    },
-                { "dname",           required_argument, NULL, ARG_DNAME           },
-                { "xml",             required_argument, NULL, ARG_XML             },
-                { "plain",           no_argument,       NULL, ARG_PLAIN           },
-                { "protocol",        required_argument, NULL, ARG_PROTOCOL        },
-                { "offline",         no_argument,       NULL, ARG_OFFLINE         },
-                { "postcopy",        no_argument,       NULL, ARG_POSTCOPY        },
-                { "postcopy-after",  required_argument, NULL, ARG_POSTCOPY_AFTER  },
-                { "parallel",        required_argument, NULL, ARG_PARALLEL        },
-                { "compress",        required_argument, NULL, ARG_COMPRESS        },
-                { "auto-converge",   no_argument,       NULL, ARG_AUTO_CONVERGE   },
-                { "change-protection", no_argument,     NULL, ARG_CHANGE_PROTECTION },
-                { "to",              required_argument, NULL, ARG_TO              },
-                { "tls",             no_argument,       NULL, ARG_TLS             },
-                {}
-        };
-        guint64 number;
-        int c, r;
+static const struct option options[] = {
+        { "help",            no_argument,       NULL, 'h'                 },
+        { "version",         no_argument,       NULL, ARG_VERSION         },
+        { "bus",             required_argument, NULL, ARG_BUS             },
+        { "json",            no_argument,       NULL, ARG_JSON            },
+        { "all",             no_argument,       NULL, 'a'                 },
+        { "inactive",        no_argument,       NULL, ARG_INACTIVE        },
+        { "no-ask-password", no_argument,       NULL, ARG_NO_ASK_PASSWORD },
+        { "completed",       no_argument,       NULL, ARG_COMPLETED       },
+        { "to-bus",          required_argument, NULL, ARG_TO_BUS          },
+        { "live",            no_argument,       NULL, ARG_LIVE            },
+        { "persistent",      no_argument,       NULL, ARG_PERSISTENT      },
+        { "undefine-source", no_argument,       NULL, ARG_UNDEFINE_SOURCE },
+        { "paused",          no_argument,       NULL, ARG_PAUSED          },
+        { "bandwidth",       required_argument, NULL, ARG_BANDWIDTH       },
+        { "max-downtime",    required_argument, NULL, ARG_MAX_DOWNTIME    },
+        { "dname",           required_argument, NULL, ARG_DNAME           },
+        { "xml",             required_argument, NULL, ARG_XML             },
+        { "plain",           no_argument,       NULL, ARG_PLAIN           },
+        { "protocol",        required_argument, NULL, ARG_PROTOCOL        },
+        { "offline",         no_argument,       NULL, ARG_OFFLINE         },
+        { "postcopy",        no_argument,       NULL, ARG_POSTCOPY        },
+        { "postcopy-after",  required_argument, NULL, ARG_POSTCOPY_AFTER  },
+        { "parallel",        required_argument, NULL, ARG_PARALLEL        },
+        { "compress",        required_argument, NULL, ARG_COMPRESS        },
+        { "auto-converge",   no_argument,       NULL, ARG_AUTO_CONVERGE   },
+        { "change-protection", no_argument,     NULL, ARG_CHANGE_PROTECTION },
+        { "to",              required_argument, NULL, ARG_TO              },
+        { "tls",             no_argument,       NULL, ARG_TLS             },
+        {}
+};
 
-        while ((c = getopt_long(argc, argv, "ha", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        print_help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("migrationctl %s\n", PACKAGE_VERSION);
-                        return 0;
-                case ARG_BUS:
-                        ctx->bus_address = optarg;
-                        break;
-                case ARG_JSON:
-                        ctx->json = TRUE;
-                        break;
-                case 'a':
-                        ctx->list_flags = CTL_LIST_ALL;
-                        break;
-                case ARG_INACTIVE:
-                        ctx->list_flags = CTL_LIST_INACTIVE;
-                        break;
-                case ARG_NO_ASK_PASSWORD:
-                        ctx->ask_password = FALSE;
-                        break;
-                case ARG_COMPLETED:
-                        ctx->completed = TRUE;
-                        break;
-                case ARG_TO_BUS:
-                        ctx->to_bus_address = optarg;
-                        break;
-                case ARG_LIVE:
-                        ctx->migrate_flags |= CTL_MIGRATE_LIVE;
-                        break;
-                case ARG_PERSISTENT:
-                        ctx->migrate_flags |= CTL_MIGRATE_PERSIST_DEST;
-                        break;
-                case ARG_UNDEFINE_SOURCE:
-                        ctx->migrate_flags |= CTL_MIGRATE_UNDEFINE_SOURCE;
-                        break;
-                case ARG_PAUSED:
-                        ctx->migrate_flags |= CTL_MIGRATE_PAUSED;
-                        break;
-                case ARG_BANDWIDTH:
-                        r = parse_number("--bandwidth", optarg, 0, G_MAXUINT64, &ctx->bandwidth_mib);
-                        if (r < 0)
-                                return r;
-                        ctx->has_bandwidth = TRUE;
-                        break;
-                case ARG_MAX_DOWNTIME:
-                        r = parse_number("--max-downtime", optarg, 1, G_MAXUINT64, &ctx->max_downtime_ms);
-                        if (r < 0)
-                                return r;
-                        break;
-                case ARG_DNAME:
-                        ctx->dname = optarg;
-                        break;
-                case ARG_XML:
-                        ctx->xml_file = optarg;
-                        break;
-                case ARG_PLAIN:
-                        ctx->plain = TRUE;
-                        break;
-                case ARG_PROTOCOL:
-                        if (!g_str_equal(optarg, "2") && !g_str_equal(optarg, "3")) {
-                                g_printerr(_("Invalid value for --protocol: '%s'; use 2 or 3\n"), optarg);
-                                return -EINVAL;
-                        }
-                        ctx->protocol = optarg[0] - '0';
-                        break;
-                case ARG_OFFLINE:
-                        ctx->migrate_flags |= CTL_MIGRATE_OFFLINE;
-                        break;
-                case ARG_POSTCOPY:
-                        ctx->migrate_flags |= CTL_MIGRATE_POSTCOPY;
-                        break;
-                case ARG_POSTCOPY_AFTER:
-                        r = parse_number("--postcopy-after", optarg, 0, G_MAXUINT32, &ctx->postcopy_after_s);
-                        if (r < 0)
-                                return r;
-                        ctx->has_postcopy_after = TRUE;
-                        ctx->migrate_flags |= CTL_MIGRATE_POSTCOPY;
-                        break;
-                case ARG_PARALLEL:
-                        /* QEMU's multifd-channels: 1 to 255. */
-                        r = parse_number("--parallel", optarg, 1, 255, &number);
-                        if (r < 0)
-                                return r;
-                        ctx->parallel_connections = (gint32) number;
-                        ctx->migrate_flags |= CTL_MIGRATE_PARALLEL;
-                        break;
-                case ARG_COMPRESS:
-                        if (!*optarg) {
-                                g_printerr(_("--compress needs a method: xbzrle, zlib or zstd\n"));
-                                return -EINVAL;
-                        }
-                        if (!ctx->compression)
-                                ctx->compression = g_ptr_array_new();
-                        if (!g_ptr_array_find_with_equal_func(ctx->compression, optarg, g_str_equal, NULL))
-                                g_ptr_array_add(ctx->compression, optarg);
-                        ctx->migrate_flags |= CTL_MIGRATE_COMPRESSED;
-                        break;
-                case ARG_AUTO_CONVERGE:
-                        ctx->migrate_flags |= CTL_MIGRATE_AUTO_CONVERGE;
-                        break;
-                case ARG_CHANGE_PROTECTION:
-                        ctx->migrate_flags |= CTL_MIGRATE_CHANGE_PROTECTION;
-                        break;
-                case ARG_TO:
-                        ctx->peer_uri = optarg;
-                        break;
-                case ARG_TLS:
-                        ctx->migrate_flags |= CTL_MIGRATE_TLS;
-                        break;
-                default:
-                        /* getopt_long() has told what is wrong */
+/* The options that do nothing but set one migration flag. */
+static const struct {
+        int option;
+        CtlMigrateFlags flag;
+} flag_options[] = {
+        { ARG_LIVE,              CTL_MIGRATE_LIVE },
+        { ARG_PERSISTENT,        CTL_MIGRATE_PERSIST_DEST },
+        { ARG_UNDEFINE_SOURCE,   CTL_MIGRATE_UNDEFINE_SOURCE },
+        { ARG_PAUSED,            CTL_MIGRATE_PAUSED },
+        { ARG_OFFLINE,           CTL_MIGRATE_OFFLINE },
+        { ARG_POSTCOPY,          CTL_MIGRATE_POSTCOPY },
+        { ARG_AUTO_CONVERGE,     CTL_MIGRATE_AUTO_CONVERGE },
+        { ARG_CHANGE_PROTECTION, CTL_MIGRATE_CHANGE_PROTECTION },
+        { ARG_TLS,               CTL_MIGRATE_TLS },
+};
+
+static gboolean parse_flag_option(CtlContext *ctx, int c) {
+        for (size_t i = 0; i < G_N_ELEMENTS(flag_options); i++)
+                if (flag_options[i].option == c) {
+                        ctx->migrate_flags |= flag_options[i].flag;
+                        return TRUE;
+                }
+        return FALSE;
+}
+
+static int parse_compress(CtlContext *ctx, char *method) {
+        if (!*method) {
+                g_printerr(_("--compress needs a method: xbzrle, zlib or zstd\n"));
+                return -EINVAL;
+        }
+        if (!ctx->compression)
+                ctx->compression = g_ptr_array_new();
+        if (!g_ptr_array_find_with_equal_func(ctx->compression, method, g_str_equal, NULL))
+                g_ptr_array_add(ctx->compression, method);
+        ctx->migrate_flags |= CTL_MIGRATE_COMPRESSED;
+        return 0;
+}
+
+/* The migration options that take a value to check; 0 or -EINVAL. */
+static int parse_value_option(CtlContext *ctx, int c, char *arg) {
+        guint64 number;
+        int r;
+
+        switch (c) {
+        case ARG_BANDWIDTH:
+                r = parse_number("--bandwidth", arg, 0, G_MAXUINT64, &ctx->bandwidth_mib);
+                if (r < 0)
+                        return r;
+                ctx->has_bandwidth = TRUE;
+                return 0;
+        case ARG_MAX_DOWNTIME:
+                return parse_number("--max-downtime", arg, 1, G_MAXUINT64, &ctx->max_downtime_ms);
+        case ARG_PROTOCOL:
+                if (!g_str_equal(arg, "2") && !g_str_equal(arg, "3")) {
+                        g_printerr(_("Invalid value for --protocol: '%s'; use 2 or 3\n"), arg);
                         return -EINVAL;
                 }
+                ctx->protocol = arg[0] - '0';
+                return 0;
+        case ARG_POSTCOPY_AFTER:
+                r = parse_number("--postcopy-after", arg, 0, G_MAXUINT32, &ctx->postcopy_after_s);
+                if (r < 0)
+                        return r;
+                ctx->has_postcopy_after = TRUE;
+                ctx->migrate_flags |= CTL_MIGRATE_POSTCOPY;
+                return 0;
+        case ARG_PARALLEL:
+                /* QEMU's multifd-channels: 1 to 255. */
+                r = parse_number("--parallel", arg, 1, 255, &number);
+                if (r < 0)
+                        return r;
+                ctx->parallel_connections = (gint32) number;
+                ctx->migrate_flags |= CTL_MIGRATE_PARALLEL;
+                return 0;
+        case ARG_COMPRESS:
+                return parse_compress(ctx, arg);
+        default:
+                /* getopt_long() has told what is wrong */
+                return -EINVAL;
+        }
+}
 
+/* One option: 1 to go on, 0 when done (--help, --version), -EINVAL on bad usage. */
+static int parse_option(CtlContext *ctx, int c, char *arg) {
+        if (parse_flag_option(ctx, c))
+                return 1;
+
+        switch (c) {
+        case 'h':
+                print_help();
+                return 0;
+        case ARG_VERSION:
+                printf("migrationctl %s\n", PACKAGE_VERSION);
+                return 0;
+        case ARG_BUS:
+                ctx->bus_address = arg;
+                return 1;
+        case ARG_JSON:
+                ctx->json = TRUE;
+                return 1;
+        case 'a':
+                ctx->list_flags = CTL_LIST_ALL;
+                return 1;
+        case ARG_INACTIVE:
+                ctx->list_flags = CTL_LIST_INACTIVE;
+                return 1;
+        case ARG_NO_ASK_PASSWORD:
+                ctx->ask_password = FALSE;
+                return 1;
+        case ARG_COMPLETED:
+                ctx->completed = TRUE;
+                return 1;
+        case ARG_TO_BUS:
+                ctx->to_bus_address = arg;
+                return 1;
+        case ARG_DNAME:
+                ctx->dname = arg;
+                return 1;
+        case ARG_XML:
+                ctx->xml_file = arg;
+                return 1;
+        case ARG_PLAIN:
+                ctx->plain = TRUE;
+                return 1;
+        case ARG_TO:
+                ctx->peer_uri = arg;
+                return 1;
+        default:
+                return parse_value_option(ctx, c, arg) < 0 ? -EINVAL : 1;
+        }
+}
+
+/* Returns 1 to go on with a verb, 0 when done (--help), -EINVAL on bad usage. */
+static int parse_argv(CtlContext *ctx, int argc, char **argv) {
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "ha", options, NULL)) >= 0) {
+                r = parse_option(ctx, c, optarg);
+                if (r <= 0)
+                        return r;
+        }
         return 1;
 }
 
