@@ -50,14 +50,13 @@
 #include "json-input.h"
 #include "md-error.h"
 #include "migration-cookie.h"
+#include "migration-cookie-private.h"
 
 #define NAME_MAX_BYTES 1024
 #define HOSTNAME_MAX_BYTES 255
-#define IDENTIFIER_MAX_BYTES 64         /* feature names and statistics keys */
 #define IDENTIFIER_CHARS G_CSET_A_2_Z G_CSET_a_2_z G_CSET_DIGITS "._-"
-#define STAT_TYPES "txuidbs"
 
-static G_GNUC_PRINTF(2, 3) gboolean invalid(GError **error, const char *format, ...) {
+gboolean migration_cookie_invalid(GError **error, const char *format, ...) {
         g_autofree char *message = NULL;
         va_list ap;
 
@@ -131,9 +130,10 @@ gboolean migration_cookie_has_feature(const MigrationCookie *cookie, const char 
         return migration_cookie_find_feature(cookie, name) != NULL;
 }
 
-/* ---- Rules shared by encoding and decoding, so that every encoded cookie decodes ---- */
+/* ---- Rules shared by encoding (migration-cookie-encode.c) and decoding, so that every
+ * encoded cookie decodes ---- */
 
-static gboolean is_identifier(const char *s) {
+gboolean migration_cookie_is_identifier(const char *s) {
         size_t n = strspn(s, IDENTIFIER_CHARS);
 
         return n > 0 && n <= IDENTIFIER_MAX_BYTES && s[n] == '\0';
@@ -169,13 +169,13 @@ static gboolean check_protocol(gint64 protocol, GError **error) {
         return TRUE;
 }
 
-static gboolean check_features(const MigrationCookie *cookie, GError **error) {
+gboolean migration_cookie_check_features(const MigrationCookie *cookie, GError **error) {
         g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
         for (guint i = 0; i < cookie->features->len; i++) {
                 const MigrationCookieFeature *feature = cookie->features->pdata[i];
 
-                if (!feature->name || !is_identifier(feature->name))
+                if (!feature->name || !migration_cookie_is_identifier(feature->name))
                         return invalid(error, "Entry %u of the migration cookie's 'features' has an invalid "
                                        "name; a feature name is 1 to %d characters of A-Z, a-z, 0-9, '.', "
                                        "'_' and '-'", i, IDENTIFIER_MAX_BYTES);
@@ -185,185 +185,19 @@ static gboolean check_features(const MigrationCookie *cookie, GError **error) {
         return TRUE;
 }
 
-static gboolean check_fields(const MigrationCookie *cookie, GError **error) {
+gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **error) {
         return check_string(cookie->name, "name", NAME_MAX_BYTES, error) &&
                 check_uuid(cookie->uuid, "uuid", error) &&
                 check_string(cookie->hostname, "hostname", HOSTNAME_MAX_BYTES, error) &&
                 check_uuid(cookie->host_uuid, "host_uuid", error) &&
                 check_protocol(cookie->protocol, error) &&
-                (!cookie->phase || is_identifier(cookie->phase) ||
+                (!cookie->phase || migration_cookie_is_identifier(cookie->phase) ||
                  invalid(error, "Migration cookie member 'phase' is not a phase name; a phase name is 1 to "
                          "%d characters of A-Z, a-z, 0-9, '.', '_' and '-'", IDENTIFIER_MAX_BYTES)) &&
                 (cookie->source_stop_time_ms >= 0 ||
                  invalid(error, "Migration cookie member 'source_stop_time_ms' is negative")) &&
                 (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
                 (cookie->ram_kib >= 0 || invalid(error, "Migration cookie member 'ram_kib' is negative"));
-}
-
-static gboolean check_stats(GVariant *stats, GError **error) {
-        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
-        GVariantIter iter;
-        const char *key;
-        GVariant *child;
-
-        if (!g_variant_is_of_type(stats, G_VARIANT_TYPE_VARDICT))
-                return invalid(error, "Migration cookie statistics are of type '%s', not 'a{sv}'",
-                               g_variant_get_type_string(stats));
-
-        g_variant_iter_init(&iter, stats);
-        while (g_variant_iter_next(&iter, "{&sv}", &key, &child)) {
-                g_autoptr(GVariant) value = child;
-                const char *type = g_variant_get_type_string(value);
-
-                if (!is_identifier(key))
-                        return invalid(error, "Migration cookie has a statistic with an invalid name; a "
-                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
-                                       IDENTIFIER_MAX_BYTES);
-                if (!g_hash_table_add(seen, (gpointer) key))
-                        return invalid(error, "Migration cookie has statistic '%s' twice", key);
-                if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0]))
-                        return invalid(error, "Migration cookie statistic '%s' is of type '%s'; statistics "
-                                       "are of type t, x, u, i, d, b or s", key, type);
-                if (type[0] == 'd' && !isfinite(g_variant_get_double(value)))
-                        return invalid(error, "Migration cookie statistic '%s' is not a finite number", key);
-        }
-        return TRUE;
-}
-
-/* ---- Encoding ---- */
-
-static void add_string_member(JsonBuilder *builder, const char *name, const char *value) {
-        json_builder_set_member_name(builder, name);
-        json_builder_add_string_value(builder, value);
-}
-
-static void add_int_member(JsonBuilder *builder, const char *name, gint64 value) {
-        json_builder_set_member_name(builder, name);
-        json_builder_add_int_value(builder, value);
-}
-
-static void add_stat_value(JsonBuilder *builder, GVariant *value) {
-        guint64 u;
-
-        switch (g_variant_get_type_string(value)[0]) {
-        case 't':
-                /* json-glib integers are gint64. */
-                u = g_variant_get_uint64(value);
-                if (u <= G_MAXINT64)
-                        json_builder_add_int_value(builder, (gint64) u);
-                else {
-                        g_autofree char *s = g_strdup_printf("%" G_GUINT64_FORMAT, u);
-                        json_builder_add_string_value(builder, s);
-                }
-                break;
-        case 'x':
-                json_builder_add_int_value(builder, g_variant_get_int64(value));
-                break;
-        case 'u':
-                json_builder_add_int_value(builder, g_variant_get_uint32(value));
-                break;
-        case 'i':
-                json_builder_add_int_value(builder, g_variant_get_int32(value));
-                break;
-        case 'd':
-                json_builder_add_double_value(builder, g_variant_get_double(value));
-                break;
-        case 'b':
-                json_builder_add_boolean_value(builder, g_variant_get_boolean(value));
-                break;
-        case 's':
-                json_builder_add_string_value(builder, g_variant_get_string(value, NULL));
-                break;
-        default:
-                g_assert_not_reached();         /* check_stats() */
-        }
-}
-
-static void add_stats(JsonBuilder *builder, GVariant *stats) {
-        GVariantIter iter;
-        const char *key;
-        GVariant *child;
-
-        json_builder_set_member_name(builder, "stats");
-        json_builder_begin_object(builder);
-        g_variant_iter_init(&iter, stats);
-        while (g_variant_iter_next(&iter, "{&sv}", &key, &child)) {
-                g_autoptr(GVariant) value = child;
-
-                json_builder_set_member_name(builder, key);
-                json_builder_begin_object(builder);
-                add_string_member(builder, "type", g_variant_get_type_string(value));
-                json_builder_set_member_name(builder, "value");
-                add_stat_value(builder, value);
-                json_builder_end_object(builder);
-        }
-        json_builder_end_object(builder);
-}
-
-GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
-        g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
-        g_autoptr(JsonGenerator) generator = json_generator_new();
-        g_autoptr(JsonNode) root = NULL;
-        g_autofree char *uuid = NULL, *host_uuid = NULL, *json = NULL;
-        gsize len = 0;
-
-        g_return_val_if_fail(cookie, NULL);
-
-        if (!check_fields(cookie, error) || !check_features(cookie, error) ||
-            (cookie->stats && !check_stats(cookie->stats, error)))
-                return NULL;
-        uuid = g_ascii_strdown(cookie->uuid, -1);
-        host_uuid = g_ascii_strdown(cookie->host_uuid, -1);
-
-        json_builder_begin_object(builder);
-        add_string_member(builder, "format", MIGRATION_COOKIE_FORMAT);
-        add_int_member(builder, "version", MIGRATION_COOKIE_VERSION);
-        add_string_member(builder, "name", cookie->name);
-        add_string_member(builder, "uuid", uuid);
-        add_string_member(builder, "hostname", cookie->hostname);
-        add_string_member(builder, "host_uuid", host_uuid);
-        add_int_member(builder, "protocol", cookie->protocol);
-        if (cookie->phase)
-                add_string_member(builder, "phase", cookie->phase);
-
-        json_builder_set_member_name(builder, "features");
-        json_builder_begin_array(builder);
-        for (guint i = 0; i < cookie->features->len; i++) {
-                const MigrationCookieFeature *feature = cookie->features->pdata[i];
-
-                json_builder_begin_object(builder);
-                add_string_member(builder, "name", feature->name);
-                json_builder_set_member_name(builder, "mandatory");
-                json_builder_add_boolean_value(builder, feature->mandatory);
-                json_builder_end_object(builder);
-        }
-        json_builder_end_array(builder);
-
-        if (cookie->source_stop_time_ms > 0)
-                add_int_member(builder, "source_stop_time_ms", cookie->source_stop_time_ms);
-        if (cookie->stats)
-                add_stats(builder, cookie->stats);
-        if (cookie->persistent_xml)
-                add_string_member(builder, "persistent_xml", cookie->persistent_xml);
-        if (cookie->ram_kib > 0)
-                add_int_member(builder, "ram_kib", cookie->ram_kib);
-        json_builder_end_object(builder);
-
-        root = json_builder_get_root(builder);
-        json_generator_set_root(generator, root);
-        json = json_generator_to_data(generator, &len);
-        if (len > MIGRATION_COOKIE_MAX_SIZE) {
-                if (cookie->persistent_xml)
-                        invalid(error, "The migration cookie would be %zu bytes, more than the limit of %d "
-                                "bytes; the persistent domain XML takes %zu of them", len,
-                                MIGRATION_COOKIE_MAX_SIZE, strlen(cookie->persistent_xml));
-                else
-                        invalid(error, "The migration cookie would be %zu bytes, more than the limit of %d bytes",
-                                len, MIGRATION_COOKIE_MAX_SIZE);
-                return NULL;
-        }
-        g_debug("Encoded migration cookie for domain %s: %zu bytes", cookie->name, len);
-        return g_bytes_new_take(g_steal_pointer(&json), len);
 }
 
 /* ---- Decoding ---- */
@@ -453,13 +287,13 @@ static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GErr
                 if (value_type(mandatory) != G_TYPE_BOOLEAN)
                         return invalid(error, "Entry %u of the migration cookie's 'features' lacks a boolean "
                                        "member 'mandatory'", i);
-                /* Not add_feature(): check_features() must see duplicates. */
+                /* Not add_feature(): migration_cookie_check_features() must see duplicates. */
                 feature = g_new0(MigrationCookieFeature, 1);
                 feature->name = g_strdup(json_node_get_string(name));
                 feature->mandatory = json_node_get_boolean(mandatory);
                 g_ptr_array_add(cookie->features, feature);
         }
-        return check_features(cookie, error);
+        return migration_cookie_check_features(cookie, error);
 }
 
 static gboolean check_mandatory(const MigrationCookie *cookie, const char *const *known_features,
@@ -480,34 +314,13 @@ static gboolean check_mandatory(const MigrationCookie *cookie, const char *const
         return TRUE;
 }
 
-static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
-        JsonNode *type_node, *value_node;
-        const char *type;
+/* The value of a statistic of @type from JSON, or NULL if it is not a valid one. */
+static GVariant *stat_value(char type, JsonNode *value_node) {
+        GType vt = value_type(value_node);
+        gint64 n = vt == G_TYPE_INT64 ? json_node_get_int(value_node) : 0;
         guint64 u;
-        gint64 n = 0;
-        GType vt;
 
-        if (!JSON_NODE_HOLDS_OBJECT(node)) {
-                invalid(error, "Migration cookie statistic '%s' must be an object, not %s", key, json_kind(node));
-                return NULL;
-        }
-        type_node = json_object_get_member(json_node_get_object(node), "type");
-        value_node = json_object_get_member(json_node_get_object(node), "value");
-        if (value_type(type_node) != G_TYPE_STRING) {
-                invalid(error, "Migration cookie statistic '%s' lacks a string member 'type'", key);
-                return NULL;
-        }
-        type = json_node_get_string(type_node);
-        if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0])) {
-                invalid(error, "Migration cookie statistic '%s' has an unsupported type; statistics are of "
-                        "type t, x, u, i, d, b or s", key);
-                return NULL;
-        }
-        vt = value_type(value_node);
-        if (vt == G_TYPE_INT64)
-                n = json_node_get_int(value_node);
-
-        switch (type[0]) {
+        switch (type) {
         case 't':
                 if (vt == G_TYPE_INT64 && n >= 0)
                         return g_variant_new_uint64(n);
@@ -541,9 +354,34 @@ static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
                         return g_variant_new_string(json_node_get_string(value_node));
                 break;
         }
-        invalid(error, "Migration cookie statistic '%s' lacks a member 'value' that is a valid '%c'",
-                key, type[0]);
         return NULL;
+}
+
+static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
+        JsonNode *type_node;
+        const char *type;
+        GVariant *value;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node)) {
+                invalid(error, "Migration cookie statistic '%s' must be an object, not %s", key, json_kind(node));
+                return NULL;
+        }
+        type_node = json_object_get_member(json_node_get_object(node), "type");
+        if (value_type(type_node) != G_TYPE_STRING) {
+                invalid(error, "Migration cookie statistic '%s' lacks a string member 'type'", key);
+                return NULL;
+        }
+        type = json_node_get_string(type_node);
+        if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0])) {
+                invalid(error, "Migration cookie statistic '%s' has an unsupported type; statistics are of "
+                        "type t, x, u, i, d, b or s", key);
+                return NULL;
+        }
+        value = stat_value(type[0], json_object_get_member(json_node_get_object(node), "value"));
+        if (!value)
+                invalid(error, "Migration cookie statistic '%s' lacks a member 'value' that is a valid '%c'",
+                        key, type[0]);
+        return value;
 }
 
 static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **error) {
@@ -560,7 +398,7 @@ static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **er
         while (json_object_iter_next_ordered(&iter, &key, &member)) {
                 GVariant *value;
 
-                if (!is_identifier(key))
+                if (!migration_cookie_is_identifier(key))
                         return invalid(error, "Migration cookie has a statistic with an invalid name; a "
                                        "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
                                        IDENTIFIER_MAX_BYTES);
@@ -573,41 +411,33 @@ static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **er
         return TRUE;
 }
 
-MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
-                                         const char *const *known_features, GError **error) {
-        g_autoptr(JsonParser) parser = NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
-        g_autoptr(GError) json_error = NULL;
+/* Size, encoding and nesting, before json-glib sees the text. */
+static gboolean check_text(const char *text, gsize len, GError **error) {
         g_autofree char *problem = NULL;
-        const char *text = (const char *) data, *s, *bad;
-        JsonObject *object;
-        JsonNode *root, *node;
-        gint64 version, protocol;
+        const char *bad;
 
-        if (len == 0) {
-                invalid(error, "Migration cookie is empty");
-                return NULL;
-        }
-        if (len > MIGRATION_COOKIE_MAX_SIZE) {
-                invalid(error, "Migration cookie is %zu bytes, more than the limit of %d bytes",
-                        len, MIGRATION_COOKIE_MAX_SIZE);
-                return NULL;
-        }
+        if (len == 0)
+                return invalid(error, "Migration cookie is empty");
+        if (len > MIGRATION_COOKIE_MAX_SIZE)
+                return invalid(error, "Migration cookie is %zu bytes, more than the limit of %d bytes",
+                               len, MIGRATION_COOKIE_MAX_SIZE);
         if (!g_utf8_validate_len(text, len, &bad)) {
                 if (*bad == '\0')
-                        invalid(error, "Migration cookie is not valid JSON: a NUL byte at byte %zu",
-                                (gsize) (bad - text));
-                else
-                        invalid(error, "Migration cookie is not valid JSON: invalid UTF-8 at byte %zu",
-                                (gsize) (bad - text));
-                return NULL;
+                        return invalid(error, "Migration cookie is not valid JSON: a NUL byte at byte %zu",
+                                       (gsize) (bad - text));
+                return invalid(error, "Migration cookie is not valid JSON: invalid UTF-8 at byte %zu",
+                               (gsize) (bad - text));
         }
-        if (!json_input_check(text, len, MIGRATION_COOKIE_MAX_DEPTH, &problem)) {
-                invalid(error, "Migration cookie is malformed: %s", problem);
-                return NULL;
-        }
+        if (!json_input_check(text, len, MIGRATION_COOKIE_MAX_DEPTH, &problem))
+                return invalid(error, "Migration cookie is malformed: %s", problem);
+        return TRUE;
+}
 
-        parser = json_parser_new_immutable();
+/* The top-level object, owned by @parser. */
+static JsonObject *parse_object(JsonParser *parser, const char *text, gsize len, GError **error) {
+        g_autoptr(GError) json_error = NULL;
+        JsonNode *root;
+
         if (!json_parser_load_from_data(parser, text, (gssize) len, &json_error)) {
                 /* json-glib quotes the offending token cut to a fixed number of
                  * bytes, which may split a UTF-8 sequence; bus messages must be valid. */
@@ -626,64 +456,82 @@ MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
                         json_kind(root));
                 return NULL;
         }
-        object = json_node_get_object(root);
+        return json_node_get_object(root);
+}
+
+static gboolean parse_format_version(JsonObject *object, gint64 *ret_version, GError **error) {
+        const char *s;
 
         if (!get_string(object, "format", TRUE, &s, error))
+                return FALSE;
+        if (!g_str_equal(s, MIGRATION_COOKIE_FORMAT))
+                return invalid(error, "Migration cookie member 'format' is not \"%s\"; this is not a "
+                               "migrationd cookie", MIGRATION_COOKIE_FORMAT);
+        if (!get_integer(object, "version", TRUE, ret_version, error))
+                return FALSE;
+        if (*ret_version < 1)
+                return invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is invalid; versions "
+                               "start at 1", *ret_version);
+        if (*ret_version > MIGRATION_COOKIE_VERSION)
+                return invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is newer than this host "
+                               "supports (version %d); upgrade migrationd on this host", *ret_version,
+                               MIGRATION_COOKIE_VERSION);
+        return TRUE;
+}
+
+/* A string member copied into *@ret (NULL when absent and not required),
+ * lower-cased for UUIDs. */
+static gboolean copy_string(JsonObject *object, const char *name, gboolean required, gboolean lower,
+                            char **ret, GError **error) {
+        const char *s;
+
+        if (!get_string(object, name, required, &s, error))
+                return FALSE;
+        *ret = lower ? g_ascii_strdown(s, -1) : g_strdup(s);
+        return TRUE;
+}
+
+/* Everything after format, version and features. */
+static gboolean parse_members(MigrationCookie *cookie, JsonObject *object, GError **error) {
+        JsonNode *stats = json_object_get_member(object, "stats");
+        gint64 protocol;
+
+        if (!copy_string(object, "name", TRUE, FALSE, &cookie->name, error) ||
+            !copy_string(object, "uuid", TRUE, TRUE, &cookie->uuid, error) ||
+            !copy_string(object, "hostname", TRUE, FALSE, &cookie->hostname, error) ||
+            !copy_string(object, "host_uuid", TRUE, TRUE, &cookie->host_uuid, error))
+                return FALSE;
+        /* Checked before narrowing to guint, where 2^32 + 3 would become 3. */
+        if (!get_integer(object, "protocol", TRUE, &protocol, error) || !check_protocol(protocol, error))
+                return FALSE;
+        cookie->protocol = (guint) protocol;
+        return copy_string(object, "phase", FALSE, FALSE, &cookie->phase, error) &&
+                get_integer(object, "source_stop_time_ms", FALSE, &cookie->source_stop_time_ms, error) &&
+                (!stats || parse_stats(cookie, stats, error)) &&
+                copy_string(object, "persistent_xml", FALSE, FALSE, &cookie->persistent_xml, error) &&
+                get_integer(object, "ram_kib", FALSE, &cookie->ram_kib, error) &&
+                migration_cookie_check_fields(cookie, error);
+}
+
+MigrationCookie *migration_cookie_decode(const guint8 *data, gsize len,
+                                         const char *const *known_features, GError **error) {
+        g_autoptr(JsonParser) parser = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        const char *text = (const char *) data;
+        JsonObject *object;
+        gint64 version;
+
+        if (!check_text(text, len, error))
                 return NULL;
-        if (!g_str_equal(s, MIGRATION_COOKIE_FORMAT)) {
-                invalid(error, "Migration cookie member 'format' is not \"%s\"; this is not a migrationd cookie",
-                        MIGRATION_COOKIE_FORMAT);
+        parser = json_parser_new_immutable();
+        object = parse_object(parser, text, len, error);
+        if (!object || !parse_format_version(object, &version, error))
                 return NULL;
-        }
-        if (!get_integer(object, "version", TRUE, &version, error))
-                return NULL;
-        if (version < 1) {
-                invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is invalid; versions start at 1",
-                        version);
-                return NULL;
-        }
-        if (version > MIGRATION_COOKIE_VERSION) {
-                invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is newer than this host "
-                        "supports (version %d); upgrade migrationd on this host", version,
-                        MIGRATION_COOKIE_VERSION);
-                return NULL;
-        }
 
         cookie = migration_cookie_new();
         cookie->version = (guint) version;
-        if (!parse_features(cookie, object, error) || !check_mandatory(cookie, known_features, error))
-                return NULL;
-
-        if (!get_string(object, "name", TRUE, &s, error))
-                return NULL;
-        cookie->name = g_strdup(s);
-        if (!get_string(object, "uuid", TRUE, &s, error))
-                return NULL;
-        cookie->uuid = g_ascii_strdown(s, -1);
-        if (!get_string(object, "hostname", TRUE, &s, error))
-                return NULL;
-        cookie->hostname = g_strdup(s);
-        if (!get_string(object, "host_uuid", TRUE, &s, error))
-                return NULL;
-        cookie->host_uuid = g_ascii_strdown(s, -1);
-        /* Checked before narrowing to guint, where 2^32 + 3 would become 3. */
-        if (!get_integer(object, "protocol", TRUE, &protocol, error) || !check_protocol(protocol, error))
-                return NULL;
-        cookie->protocol = (guint) protocol;
-        if (!get_string(object, "phase", FALSE, &s, error))
-                return NULL;
-        cookie->phase = g_strdup(s);
-        if (!get_integer(object, "source_stop_time_ms", FALSE, &cookie->source_stop_time_ms, error))
-                return NULL;
-        node = json_object_get_member(object, "stats");
-        if (node && !parse_stats(cookie, node, error))
-                return NULL;
-        if (!get_string(object, "persistent_xml", FALSE, &s, error))
-                return NULL;
-        cookie->persistent_xml = g_strdup(s);
-        if (!get_integer(object, "ram_kib", FALSE, &cookie->ram_kib, error))
-                return NULL;
-        if (!check_fields(cookie, error))
+        if (!parse_features(cookie, object, error) || !check_mandatory(cookie, known_features, error) ||
+            !parse_members(cookie, object, error))
                 return NULL;
 
         g_debug("Decoded migration cookie for domain %s from host %s: protocol %u, %u features",

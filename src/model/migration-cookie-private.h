@@ -1,0 +1,24 @@
+/* What the cookie's files share: migration-cookie.c (format, structure,
+ * the rules both directions check, decoding) and migration-cookie-encode.c
+ * check by the same rules, so that every encoded cookie decodes. Not for use
+ * outside these files. */
+#pragma once
+
+#include <glib.h>
+
+#include "migration-cookie.h"
+
+#define IDENTIFIER_MAX_BYTES 64         /* feature names and statistics keys */
+#define STAT_TYPES "txuidbs"
+
+/* Sets MD_ERROR_INVALID_COOKIE; returns FALSE. */
+G_GNUC_PRINTF(2, 3) gboolean migration_cookie_invalid(GError **error, const char *format, ...);
+/* The short name the cookie's files use. */
+#define invalid migration_cookie_invalid
+
+/* 1 to IDENTIFIER_MAX_BYTES of A-Z a-z 0-9 . _ - */
+gboolean migration_cookie_is_identifier(const char *s);
+/* Feature names valid and unique. */
+gboolean migration_cookie_check_features(const MigrationCookie *cookie, GError **error);
+/* Every member but features and statistics. */
+gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **error);
