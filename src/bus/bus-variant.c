@@ -29,6 +29,44 @@ static int invalid_type(sd_bus_error *error, const char *key, const char *signat
         return bus_error_setf(error, MD_ERROR_INVALID_ARGS, "Parameter '%s' has unsupported type %s", q, s);
 }
 
+/* The two arrays the typed parameters use: as, and au (capabilities carry
+ * protocol versions as au). */
+static int read_array_value(sd_bus_message *m, const char *contents, GVariant **ret) {
+        const void *data = NULL;
+        size_t size = 0;
+        int r;
+
+        if (g_str_equal(contents, "as")) {
+                char **strv = NULL;     /* malloc()ed, NULL for []; g_free() is free() */
+
+                r = sd_bus_message_read_strv(m, &strv);
+                if (r < 0)
+                        return r;
+                *ret = g_variant_ref_sink(g_variant_new_strv((const char *const *) strv, strv ? -1 : 0));
+                g_strfreev(strv);
+                return 0;
+        }
+        r = sd_bus_message_read_array(m, 'u', &data, &size);
+        if (r < 0)
+                return r;
+        *ret = g_variant_ref_sink(g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, data,
+                                                            size / sizeof(uint32_t), sizeof(uint32_t)));
+        return 0;
+}
+
+/* A string, object path or signature; NULL if GLib would refuse it. sd-bus
+ * has validated these; GLib would only complain loudly. */
+static GVariant *new_string_value(char type, const char *s) {
+        switch (type) {
+        case 's':
+                return g_utf8_validate(s, -1, NULL) ? g_variant_new_string(s) : NULL;
+        case 'o':
+                return g_variant_is_object_path(s) ? g_variant_new_object_path(s) : NULL;
+        default:
+                return g_variant_is_signature(s) ? g_variant_new_signature(s) : NULL;
+        }
+}
+
 /* Reads the value inside an entered variant of signature @contents. */
 static int read_value(sd_bus_message *m, const char *key, const char *contents, GVariant **ret,
                       sd_bus_error *error) {
@@ -47,28 +85,8 @@ static int read_value(sd_bus_message *m, const char *key, const char *contents, 
         GVariant *value;
         int r;
 
-        if (g_str_equal(contents, "as")) {
-                char **strv = NULL;     /* malloc()ed, NULL for []; g_free() is free() */
-
-                r = sd_bus_message_read_strv(m, &strv);
-                if (r < 0)
-                        return r;
-                *ret = g_variant_ref_sink(g_variant_new_strv((const char *const *) strv, strv ? -1 : 0));
-                g_strfreev(strv);
-                return 0;
-        }
-        /* Capabilities carry protocol versions as au. */
-        if (g_str_equal(contents, "au")) {
-                const void *data = NULL;
-                size_t size = 0;
-
-                r = sd_bus_message_read_array(m, 'u', &data, &size);
-                if (r < 0)
-                        return r;
-                *ret = g_variant_ref_sink(g_variant_new_fixed_array(G_VARIANT_TYPE_UINT32, data,
-                                                                    size / sizeof(uint32_t), sizeof(uint32_t)));
-                return 0;
-        }
+        if (g_str_equal(contents, "as") || g_str_equal(contents, "au"))
+                return read_array_value(m, contents, ret);
         if (strlen(contents) != 1 || !strchr("ybnqiuxtdsog", contents[0]))
                 return invalid_type(error, key, contents);
 
@@ -85,27 +103,50 @@ static int read_value(sd_bus_message *m, const char *key, const char *contents, 
         case 'x': value = g_variant_new_int64(v.x); break;
         case 't': value = g_variant_new_uint64(v.t); break;
         case 'd': value = g_variant_new_double(v.d); break;
-        /* sd-bus has validated these; GLib would only complain loudly. */
-        case 's':
-                if (!g_utf8_validate(v.s, -1, NULL))
-                        return invalid_type(error, key, contents);
-                value = g_variant_new_string(v.s);
-                break;
-        case 'o':
-                if (!g_variant_is_object_path(v.s))
-                        return invalid_type(error, key, contents);
-                value = g_variant_new_object_path(v.s);
-                break;
-        case 'g':
-                if (!g_variant_is_signature(v.s))
-                        return invalid_type(error, key, contents);
-                value = g_variant_new_signature(v.s);
-                break;
         default:
-                g_assert_not_reached();
+                value = new_string_value(contents[0], v.s);
+                if (!value)
+                        return invalid_type(error, key, contents);
         }
         *ret = g_variant_ref_sink(value);
         return 0;
+}
+
+/* The key of an entered dict entry: new, and not one too many. */
+static int read_key(sd_bus_message *m, GHashTable *keys, const char **ret, sd_bus_error *error) {
+        const char *key;
+        int r;
+
+        r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &key);
+        if (r < 0)
+                return r;
+        if (g_hash_table_size(keys) >= BUS_VARDICT_MAX)
+                return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
+                                         "More than %d parameters", BUS_VARDICT_MAX);
+        if (!g_hash_table_add(keys, g_strdup(key))) {
+                g_autofree char *q = quote(key);
+                return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
+                                         "Parameter '%s' is given more than once", q);
+        }
+        *ret = key;
+        return 0;
+}
+
+/* The variant of an entered dict entry, left again. */
+static int read_variant(sd_bus_message *m, const char *key, GVariant **ret, sd_bus_error *error) {
+        const char *contents;
+        int r;
+
+        r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, contents);
+        if (r < 0)
+                return r;
+        r = read_value(m, key, contents, ret, error);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
 }
 
 int bus_message_read_vardict(sd_bus_message *m, GVariant **ret, sd_bus_error *error) {
@@ -121,35 +162,17 @@ int bus_message_read_vardict(sd_bus_message *m, GVariant **ret, sd_bus_error *er
                 return r;
         for (;;) {
                 g_autoptr(GVariant) value = NULL;
-                const char *key, *contents;
+                const char *key = NULL;
 
                 r = sd_bus_message_enter_container(m, SD_BUS_TYPE_DICT_ENTRY, "sv");
                 if (r < 0)
                         return r;
                 if (r == 0)
                         break;
-                r = sd_bus_message_read_basic(m, SD_BUS_TYPE_STRING, &key);
+                r = read_key(m, keys, &key, error);
                 if (r < 0)
                         return r;
-                if (g_hash_table_size(keys) >= BUS_VARDICT_MAX)
-                        return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
-                                                 "More than %d parameters", BUS_VARDICT_MAX);
-                if (!g_hash_table_add(keys, g_strdup(key))) {
-                        g_autofree char *q = quote(key);
-                        return bus_error_setf(error, MD_ERROR_INVALID_ARGS,
-                                                 "Parameter '%s' is given more than once", q);
-                }
-
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_enter_container(m, SD_BUS_TYPE_VARIANT, contents);
-                if (r < 0)
-                        return r;
-                r = read_value(m, key, contents, &value, error);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);           /* v */
+                r = read_variant(m, key, &value, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);           /* {sv} */
@@ -165,82 +188,55 @@ int bus_message_read_vardict(sd_bus_message *m, GVariant **ret, sd_bus_error *er
         return 0;
 }
 
-/* Appends @v as D-Bus type g_variant_get_type_string(@v). */
-static int append_value(sd_bus_message *m, GVariant *v) {
-        const char *type = g_variant_get_type_string(v);
+static int append_value(sd_bus_message *m, GVariant *v);
+
+/* A fixed-size basic value: GVariant's class letters are D-Bus's type letters. */
+static int append_fixed(sd_bus_message *m, GVariant *v) {
         GVariantClass class = g_variant_classify(v);
-        g_autofree char *contents = NULL;
-        char container;
-        int r;
+        union {
+                int b;
+                uint8_t y;
+                int16_t n;
+                uint16_t q;
+                int32_t i;
+                uint32_t u;
+                int64_t x;
+                uint64_t t;
+                double d;
+        } value;
 
         switch (class) {
-        case G_VARIANT_CLASS_BOOLEAN: {
-                int b = g_variant_get_boolean(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_BOOLEAN, &b);
-        }
-        case G_VARIANT_CLASS_BYTE: {
-                uint8_t y = g_variant_get_byte(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_BYTE, &y);
-        }
-        case G_VARIANT_CLASS_INT16: {
-                int16_t n = g_variant_get_int16(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_INT16, &n);
-        }
-        case G_VARIANT_CLASS_UINT16: {
-                uint16_t q = g_variant_get_uint16(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_UINT16, &q);
-        }
-        case G_VARIANT_CLASS_INT32: {
-                int32_t i = g_variant_get_int32(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_INT32, &i);
-        }
-        case G_VARIANT_CLASS_UINT32: {
-                uint32_t u = g_variant_get_uint32(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_UINT32, &u);
-        }
-        case G_VARIANT_CLASS_INT64: {
-                int64_t x = g_variant_get_int64(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_INT64, &x);
-        }
-        case G_VARIANT_CLASS_UINT64: {
-                uint64_t t = g_variant_get_uint64(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_UINT64, &t);
-        }
-        case G_VARIANT_CLASS_DOUBLE: {
-                double d = g_variant_get_double(v);
-                return sd_bus_message_append_basic(m, SD_BUS_TYPE_DOUBLE, &d);
-        }
-        case G_VARIANT_CLASS_STRING:
-        case G_VARIANT_CLASS_OBJECT_PATH:
-        case G_VARIANT_CLASS_SIGNATURE:
-                return sd_bus_message_append_basic(m, (char) class, g_variant_get_string(v, NULL));
-        case G_VARIANT_CLASS_VARIANT: {
-                g_autoptr(GVariant) inner = g_variant_get_variant(v);
-
-                r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, g_variant_get_type_string(inner));
-                if (r < 0)
-                        return r;
-                r = append_value(m, inner);
-                if (r < 0)
-                        return r;
-                return sd_bus_message_close_container(m);
-        }
-        case G_VARIANT_CLASS_ARRAY:
-                container = SD_BUS_TYPE_ARRAY;
-                contents = g_strdup(type + 1);
-                break;
-        case G_VARIANT_CLASS_TUPLE:
-                container = SD_BUS_TYPE_STRUCT;
-                contents = g_strndup(type + 1, strlen(type) - 2);
-                break;
-        case G_VARIANT_CLASS_DICT_ENTRY:
-                container = SD_BUS_TYPE_DICT_ENTRY;
-                contents = g_strndup(type + 1, strlen(type) - 2);
-                break;
+        case G_VARIANT_CLASS_BOOLEAN: value.b = g_variant_get_boolean(v); break;
+        case G_VARIANT_CLASS_BYTE:    value.y = g_variant_get_byte(v); break;
+        case G_VARIANT_CLASS_INT16:   value.n = g_variant_get_int16(v); break;
+        case G_VARIANT_CLASS_UINT16:  value.q = g_variant_get_uint16(v); break;
+        case G_VARIANT_CLASS_INT32:   value.i = g_variant_get_int32(v); break;
+        case G_VARIANT_CLASS_UINT32:  value.u = g_variant_get_uint32(v); break;
+        case G_VARIANT_CLASS_INT64:   value.x = g_variant_get_int64(v); break;
+        case G_VARIANT_CLASS_UINT64:  value.t = g_variant_get_uint64(v); break;
+        case G_VARIANT_CLASS_DOUBLE:  value.d = g_variant_get_double(v); break;
         default:
-                /* Maybe and handle: no D-Bus form (a handle means nothing without its fd list). */
-                return -EINVAL;
+                g_assert_not_reached();
         }
+        return sd_bus_message_append_basic(m, (char) class, &value);
+}
+
+static int append_variant(sd_bus_message *m, GVariant *v) {
+        g_autoptr(GVariant) inner = g_variant_get_variant(v);
+        int r;
+
+        r = sd_bus_message_open_container(m, SD_BUS_TYPE_VARIANT, g_variant_get_type_string(inner));
+        if (r < 0)
+                return r;
+        r = append_value(m, inner);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(m);
+}
+
+/* An array, struct or dict entry holding @contents: its children one by one. */
+static int append_container(sd_bus_message *m, GVariant *v, char container, const char *contents) {
+        int r;
 
         if (contents[0] == '\0')
                 return -EINVAL;         /* "()" */
@@ -255,6 +251,43 @@ static int append_value(sd_bus_message *m, GVariant *v) {
                         return r;
         }
         return sd_bus_message_close_container(m);
+}
+
+/* Appends @v as D-Bus type g_variant_get_type_string(@v). */
+static int append_value(sd_bus_message *m, GVariant *v) {
+        const char *type = g_variant_get_type_string(v);
+        GVariantClass class = g_variant_classify(v);
+        g_autofree char *inside = NULL;
+
+        switch (class) {
+        case G_VARIANT_CLASS_BOOLEAN:
+        case G_VARIANT_CLASS_BYTE:
+        case G_VARIANT_CLASS_INT16:
+        case G_VARIANT_CLASS_UINT16:
+        case G_VARIANT_CLASS_INT32:
+        case G_VARIANT_CLASS_UINT32:
+        case G_VARIANT_CLASS_INT64:
+        case G_VARIANT_CLASS_UINT64:
+        case G_VARIANT_CLASS_DOUBLE:
+                return append_fixed(m, v);
+        case G_VARIANT_CLASS_STRING:
+        case G_VARIANT_CLASS_OBJECT_PATH:
+        case G_VARIANT_CLASS_SIGNATURE:
+                return sd_bus_message_append_basic(m, (char) class, g_variant_get_string(v, NULL));
+        case G_VARIANT_CLASS_VARIANT:
+                return append_variant(m, v);
+        case G_VARIANT_CLASS_ARRAY:
+                return append_container(m, v, SD_BUS_TYPE_ARRAY, type + 1);
+        case G_VARIANT_CLASS_TUPLE:
+        case G_VARIANT_CLASS_DICT_ENTRY:
+                /* Without the parentheses or braces. */
+                inside = g_strndup(type + 1, strlen(type) - 2);
+                return append_container(m, v, class == G_VARIANT_CLASS_TUPLE ? SD_BUS_TYPE_STRUCT :
+                                        SD_BUS_TYPE_DICT_ENTRY, inside);
+        default:
+                /* Maybe and handle: no D-Bus form (a handle means nothing without its fd list). */
+                return -EINVAL;
+        }
 }
 
 int bus_message_append_vardict(sd_bus_message *m, GVariant *dict) {
