@@ -400,23 +400,10 @@ static gboolean params_check_combinations(const MigrationParams *p, const ParamI
         return TRUE;
 }
 
-MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **error) {
-        g_autoptr(MigrationParams) p = NULL;
-        g_autofree const ParamInfo **infos = NULL;
-        gsize n = 0;
-        guint32 seen = 0;
+/* The table entry of each of the @n keys of @dict, or NULL for an unknown one. */
+static const ParamInfo **params_lookup_keys(GVariant *dict, gsize n, GError **error) {
+        g_autofree const ParamInfo **infos = g_new0(const ParamInfo *, n + 1);
 
-        g_return_val_if_fail(!dict || g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT), NULL);
-        g_return_val_if_fail(!error || !*error, NULL);
-
-        /* 1. */
-        if (!migration_flags_check_known(flags, error))
-                return NULL;
-
-        /* 2. Unknown keys. */
-        if (dict)
-                n = g_variant_n_children(dict);
-        infos = g_new0(const ParamInfo *, n + 1);
         for (gsize i = 0; i < n; i++) {
                 const char *key;
 
@@ -428,9 +415,15 @@ MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **erro
                         return NULL;
                 }
         }
+        return g_steal_pointer(&infos);
+}
 
-        /* 3. Repeated keys, wrong types. libvirt repeats a typed parameter
-         * for each value of a list; on the bus a list is one 'as'. */
+/* libvirt repeats a typed parameter for each value of a list; on the bus a
+ * list is one 'as'. */
+static gboolean params_check_repeats_and_types(GVariant *dict, const ParamInfo *const *infos, gsize n,
+                                               GError **error) {
+        guint32 seen = 0;
+
         for (gsize i = 0; i < n; i++) {
                 const ParamInfo *info = infos[i];
                 guint32 bit = 1u << (info - param_table);
@@ -440,7 +433,7 @@ MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **erro
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Migration parameter '%s' is given more than once; give each key once, a list as one array",
                                     info->key);
-                        return NULL;
+                        return FALSE;
                 }
                 seen |= bit;
                 g_variant_get_child(dict, i, "{&sv}", NULL, &value);
@@ -449,35 +442,70 @@ MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **erro
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Migration parameter '%s' must be of type %s (%s), not %s",
                                     info->key, info->type->signature, info->type->word, actual);
-                        return NULL;
+                        return FALSE;
                 }
         }
+        return TRUE;
+}
 
-        /* 4. Values. */
-        p = g_new0(MigrationParams, 1);
-        p->flags = flags;
+static gboolean params_store_values(MigrationParams *p, GVariant *dict, const ParamInfo *const *infos,
+                                    gsize n, GError **error) {
         for (gsize i = 0; i < n; i++) {
                 g_autoptr(GVariant) value = NULL;
 
                 g_variant_get_child(dict, i, "{&sv}", NULL, &value);
                 if (infos[i]->check && !infos[i]->check(infos[i], value, error))
-                        return NULL;
+                        return FALSE;
                 param_store(p, infos[i], value);
         }
+        return TRUE;
+}
+
+static gboolean params_check_implemented(const ParamInfo *const *infos, gsize n, GError **error) {
+        for (gsize i = 0; i < n; i++)
+                if (!infos[i]->implemented) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                    "Migration parameter '%s' is not supported yet; leave it out", infos[i]->key);
+                        return FALSE;
+                }
+        return TRUE;
+}
+
+MigrationParams *migration_params_new(GVariant *dict, guint flags, GError **error) {
+        g_autoptr(MigrationParams) p = NULL;
+        g_autofree const ParamInfo **infos = NULL;
+        gsize n;
+
+        g_return_val_if_fail(!dict || g_variant_is_of_type(dict, G_VARIANT_TYPE_VARDICT), NULL);
+        g_return_val_if_fail(!error || !*error, NULL);
+        n = dict ? g_variant_n_children(dict) : 0;
+
+        /* 1. */
+        if (!migration_flags_check_known(flags, error))
+                return NULL;
+
+        /* 2. Unknown keys. */
+        infos = params_lookup_keys(dict, n, error);
+        if (!infos)
+                return NULL;
+
+        /* 3. Repeated keys, wrong types. */
+        if (!params_check_repeats_and_types(dict, infos, n, error))
+                return NULL;
+
+        /* 4. Values. */
+        p = g_new0(MigrationParams, 1);
+        p->flags = flags;
+        if (!params_store_values(p, dict, infos, n, error))
+                return NULL;
 
         /* 5. Combinations: flags among themselves, then keys with flags. */
         if (!migration_flags_check_combinations(flags, error) || !params_check_combinations(p, infos, n, error))
                 return NULL;
 
         /* 6. Not implemented yet: flags, then keys. */
-        if (!migration_flags_check_implemented(flags, error))
+        if (!migration_flags_check_implemented(flags, error) || !params_check_implemented(infos, n, error))
                 return NULL;
-        for (gsize i = 0; i < n; i++)
-                if (!infos[i]->implemented) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Migration parameter '%s' is not supported yet; leave it out", infos[i]->key);
-                        return NULL;
-                }
 
         return g_steal_pointer(&p);
 }
