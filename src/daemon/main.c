@@ -268,6 +268,31 @@ static int daemon_connect(Daemon *d) {
         return 0;
 }
 
+/* The configuration and the peer identity it names; says what is wrong
+ * and leaves nothing behind otherwise. */
+static gboolean daemon_load_config(Daemon *d, const char *config_path) {
+        g_autoptr(GError) error = NULL;
+
+        /* An explicitly named configuration must exist; the default may not. */
+        d->config = md_config_load(config_path ? config_path : DEFAULT_CONFIG_FILE,
+                                   config_path != NULL, &error);
+        if (!d->config) {
+                g_printerr("%s\n", error->message);
+                return FALSE;
+        }
+        /* Peer-to-peer needs an identity; a configured but broken one is an
+         * error now rather than at the first migration. */
+        if (d->config->tls_ca || d->config->tls_cert || d->config->tls_key) {
+                d->peer_tls = peer_tls_load(d->config->tls_ca, d->config->tls_cert, d->config->tls_key, &error);
+                if (!d->peer_tls) {
+                        g_printerr("Invalid configuration: [tls] %s\n", error->message);
+                        g_clear_pointer(&d->config, md_config_free);
+                        return FALSE;
+                }
+        }
+        return TRUE;
+}
+
 int main(int argc, char **argv) {
         g_autofree char *config_path = NULL, *state_dir = NULL, *runtime_dir = NULL, *log_dir = NULL;
         const GOptionEntry entries[] = {
@@ -292,23 +317,8 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
-        /* An explicitly named configuration must exist; the default may not. */
-        d.config = md_config_load(config_path ? config_path : DEFAULT_CONFIG_FILE,
-                                  config_path != NULL, &error);
-        if (!d.config) {
-                g_printerr("%s\n", error->message);
+        if (!daemon_load_config(&d, config_path))
                 return EXIT_FAILURE;
-        }
-        /* Peer-to-peer needs an identity; a configured but broken one is an
-         * error now rather than at the first migration. */
-        if (d.config->tls_ca || d.config->tls_cert || d.config->tls_key) {
-                d.peer_tls = peer_tls_load(d.config->tls_ca, d.config->tls_cert, d.config->tls_key, &error);
-                if (!d.peer_tls) {
-                        g_printerr("Invalid configuration: [tls] %s\n", error->message);
-                        md_config_free(d.config);
-                        return EXIT_FAILURE;
-                }
-        }
         d.registry = registry_new(d.config, &(RegistryDirs) {
                         .state_dir = state_dir ? state_dir : DEFAULT_STATE_DIR,
                         .runtime_dir = runtime_dir ? runtime_dir : DEFAULT_RUNTIME_DIR,

@@ -150,14 +150,17 @@ guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm) {
         return kib;
 }
 
-GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options, GError **error) {
-        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-        g_autofree char *name = qemu_option_escape(def->name);
+/* -@option @value, when there is a value. */
+static void add_optional(GPtrArray *argv, const char *option, const char *value) {
+        if (!value)
+                return;
+        add(argv, option);
+        add(argv, value);
+}
 
-        if (def->memory_kib == 0)
-                return unsupported(error, "no <memory> size"), NULL;
-        if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
-                return unsupported(error, "an architecture other than x86_64 or i686"), NULL;
+/* Name, identity, machine, accelerator, memory and CPUs. */
+static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options) {
+        g_autofree char *name = qemu_option_escape(def->name);
 
         add(argv, def->emulator ? def->emulator : options->binary);
         add(argv, "-name");
@@ -175,6 +178,10 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         addf(argv, "size=%" G_GUINT64_FORMAT "k", options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
         add(argv, "-smp");
         addf(argv, "%u", def->vcpus ? def->vcpus : 1);
+}
+
+/* Nothing of QEMU's own defaults, and the daemon's monitor. */
+static void add_controls(GPtrArray *argv, const QemuCommandOptions *options) {
         /* Nothing QEMU would add on its own: the domain XML is the whole truth,
          * which is what makes both sides of a migration identical. */
         add(argv, "-nodefaults");
@@ -189,24 +196,24 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         addf(argv, "socket,id=monitor,fd=%d,server=on,wait=off", options->monitor_fd);
         add(argv, "-mon");
         add(argv, "chardev=monitor,mode=control");
-        if (def->kernel) {
-                add(argv, "-kernel");
-                add(argv, def->kernel);
-        }
-        if (def->initrd) {
-                add(argv, "-initrd");
-                add(argv, def->initrd);
-        }
-        if (def->cmdline) {
-                add(argv, "-append");
-                add(argv, def->cmdline);
-        }
+}
+
+GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options, GError **error) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+
+        if (def->memory_kib == 0)
+                return unsupported(error, "no <memory> size"), NULL;
+        if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
+                return unsupported(error, "an architecture other than x86_64 or i686"), NULL;
+
+        add_machine(argv, def, options);
+        add_controls(argv, options);
+        add_optional(argv, "-kernel", def->kernel);
+        add_optional(argv, "-initrd", def->initrd);
+        add_optional(argv, "-append", def->cmdline);
         if (!add_disks(argv, def, error) || !add_chardevs(argv, def, error))
                 return NULL;
-        if (options->incoming) {
-                add(argv, "-incoming");
-                add(argv, options->incoming);
-        }
+        add_optional(argv, "-incoming", options->incoming);
         g_ptr_array_add(argv, NULL);
         return (GStrv) g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 }

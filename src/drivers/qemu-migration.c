@@ -368,6 +368,43 @@ static void add_count(GVariantBuilder *builder, const char *key, JsonObject *obj
                 g_variant_builder_add(builder, "{sv}", key, g_variant_new_uint64(v));
 }
 
+static void add_ram_stats(GVariantBuilder *builder, JsonObject *ram) {
+        double mbps;
+
+        /* Only RAM migrates (no disk migration), so data_* is memory_*. */
+        add_count(builder, "data_total", ram, "total");
+        add_count(builder, "data_processed", ram, "transferred");
+        add_count(builder, "data_remaining", ram, "remaining");
+        add_count(builder, "memory_total", ram, "total");
+        add_count(builder, "memory_processed", ram, "transferred");
+        add_count(builder, "memory_remaining", ram, "remaining");
+        /* QEMU's mbps is 10^6 bits/s, as libvirt converts it. */
+        if (reply_get_number(ram, "mbps", &mbps) && mbps >= 0 && mbps * 125000.0 < (double) G_MAXINT64)
+                g_variant_builder_add(builder, "{sv}", "memory_bps",
+                                      g_variant_new_uint64((guint64) (mbps * 125000.0 + 0.5)));
+        add_count(builder, "memory_dirty_rate", ram, "dirty-pages-rate");
+        add_count(builder, "memory_iteration", ram, "dirty-sync-count");
+        add_count(builder, "memory_page_size", ram, "page-size");
+        add_count(builder, "memory_constant", ram, "duplicate");
+        add_count(builder, "memory_normal", ram, "normal");
+        add_count(builder, "memory_normal_bytes", ram, "normal-bytes");
+        add_count(builder, "memory_postcopy_requests", ram, "postcopy-requests");
+}
+
+/* What helps a migration converge: the throttle and the XBZRLE cache. */
+static void add_convergence_stats(GVariantBuilder *builder, JsonObject *info, JsonObject *xbzrle) {
+        guint64 throttle;
+
+        if (reply_get_count(info, "cpu-throttle-percentage", &throttle) && throttle <= G_MAXINT32)
+                g_variant_builder_add(builder, "{sv}", "auto_converge_throttle",
+                                      g_variant_new_int32((gint32) throttle));
+        add_count(builder, "compression_cache", xbzrle, "cache-size");
+        add_count(builder, "compression_bytes", xbzrle, "bytes");
+        add_count(builder, "compression_pages", xbzrle, "pages");
+        add_count(builder, "compression_cache_misses", xbzrle, "cache-miss");
+        add_count(builder, "compression_overflow", xbzrle, "overflow");
+}
+
 GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progress, gint64 now_ms,
                                gint64 elapsed_ms) {
         g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
@@ -377,8 +414,6 @@ GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progr
         const char *status = reply_get_string(info, "status");
         gboolean completed = g_strcmp0(status, "completed") == 0;
         gint64 time_remaining = -1;
-        guint64 throttle;
-        double mbps;
 
         if (status)
                 g_variant_builder_add(&builder, "{sv}", "status", g_variant_new_string(status));
@@ -392,34 +427,8 @@ GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progr
         add_count(&builder, "downtime", info, completed ? "downtime" : "expected-downtime");
         add_count(&builder, "setup_time", info, "setup-time");
 
-        /* Only RAM migrates (no disk migration), so data_* is memory_*. */
-        add_count(&builder, "data_total", ram, "total");
-        add_count(&builder, "data_processed", ram, "transferred");
-        add_count(&builder, "data_remaining", ram, "remaining");
-        add_count(&builder, "memory_total", ram, "total");
-        add_count(&builder, "memory_processed", ram, "transferred");
-        add_count(&builder, "memory_remaining", ram, "remaining");
-        /* QEMU's mbps is 10^6 bits/s, as libvirt converts it. */
-        if (reply_get_number(ram, "mbps", &mbps) && mbps >= 0 && mbps * 125000.0 < (double) G_MAXINT64)
-                g_variant_builder_add(&builder, "{sv}", "memory_bps",
-                                      g_variant_new_uint64((guint64) (mbps * 125000.0 + 0.5)));
-        add_count(&builder, "memory_dirty_rate", ram, "dirty-pages-rate");
-        add_count(&builder, "memory_iteration", ram, "dirty-sync-count");
-        add_count(&builder, "memory_page_size", ram, "page-size");
-        add_count(&builder, "memory_constant", ram, "duplicate");
-        add_count(&builder, "memory_normal", ram, "normal");
-        add_count(&builder, "memory_normal_bytes", ram, "normal-bytes");
-        add_count(&builder, "memory_postcopy_requests", ram, "postcopy-requests");
-
-        if (reply_get_count(info, "cpu-throttle-percentage", &throttle) && throttle <= G_MAXINT32)
-                g_variant_builder_add(&builder, "{sv}", "auto_converge_throttle",
-                                      g_variant_new_int32((gint32) throttle));
-        add_count(&builder, "compression_cache", xbzrle, "cache-size");
-        add_count(&builder, "compression_bytes", xbzrle, "bytes");
-        add_count(&builder, "compression_pages", xbzrle, "pages");
-        add_count(&builder, "compression_cache_misses", xbzrle, "cache-miss");
-        add_count(&builder, "compression_overflow", xbzrle, "overflow");
-
+        add_ram_stats(&builder, ram);
+        add_convergence_stats(&builder, info, xbzrle);
         if (progress) {
                 migration_progress_update(progress, status, ram, now_ms, &time_remaining);
                 g_variant_builder_add(&builder, "{sv}", "progress", g_variant_new_double(progress->progress));

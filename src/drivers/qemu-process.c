@@ -296,56 +296,41 @@ static void launch_by_hook(const QemuLaunch *launch, GTask *task) {
         monitor_only_begin(process_new(NULL), task, fd);
 }
 
-void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
-                               GAsyncReadyCallback callback, gpointer user_data) {
-        GTask *task = g_task_new(NULL, cancellable, callback, user_data);
-        g_autoptr(GError) error = NULL;
-        QemuProcess *p;
+/* Runs QEMU with its output appended to its log and the listening monitor
+ * socket as QEMU_MONITOR_FD, not reaped by GLib. */
+static gboolean spawn_qemu(const QemuLaunch *launch, QemuProcess *p, GPid *ret_pid, GError **error) {
+        g_autoptr(GError) spawn_error = NULL;
         int monitor_fd, log_fd, target = QEMU_MONITOR_FD;
-        GPid pid;
-
-        g_task_set_source_tag(task, qemu_process_launch_async);
-        if (launch_hook) {
-                launch_by_hook(launch, task);
-                return;
-        }
-        p = process_new(launch->log_path);
+        gboolean spawned;
 
         log_fd = open(launch->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (log_fd >= 0)
-                p->log_start = lseek(log_fd, 0, SEEK_END);
         if (log_fd < 0) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                        "Failed to open QEMU's log %s: %s", launch->log_path,
-                                        g_strerror(errno));
-                qemu_process_free(p);
-                g_object_unref(task);
-                return;
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to open QEMU's log %s: %s",
+                            launch->log_path, g_strerror(errno));
+                return FALSE;
         }
-        monitor_fd = monitor_listen(launch->monitor_path, &error);
+        p->log_start = lseek(log_fd, 0, SEEK_END);
+        monitor_fd = monitor_listen(launch->monitor_path, error);
         if (monitor_fd < 0) {
                 close(log_fd);
-                g_task_return_error(task, g_steal_pointer(&error));
-                qemu_process_free(p);
-                g_object_unref(task);
-                return;
+                return FALSE;
         }
         g_debug("Starting %s", launch->argv[0]);
-        if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) launch->argv, NULL,
-                                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                              child_setup, NULL, -1, log_fd, log_fd,
-                                              &monitor_fd, &target, 1, &pid, NULL, NULL, NULL,
-                                              &error)) {
-                close(log_fd);
-                close(monitor_fd);
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                        "Failed to start QEMU: %s", error->message);
-                qemu_process_free(p);
-                g_object_unref(task);
-                return;
-        }
+        spawned = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) launch->argv, NULL,
+                                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                                   child_setup, NULL, -1, log_fd, log_fd,
+                                                   &monitor_fd, &target, 1, ret_pid, NULL, NULL, NULL,
+                                                   &spawn_error);
         close(log_fd);
         close(monitor_fd);
+        if (!spawned)
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s",
+                            spawn_error->message);
+        return spawned;
+}
+
+/* Our child from now on, watched through a pidfd; killed if it cannot be. */
+static gboolean adopt_child(QemuProcess *p, GPid pid, GError **error) {
         p->pid = pid;
         p->alive = TRUE;
         p->our_child = TRUE;
@@ -354,8 +339,28 @@ void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellab
                 int saved = errno;
                 kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                        "Failed to watch QEMU (pidfd_open): %s", g_strerror(saved));
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to watch QEMU (pidfd_open): %s",
+                            g_strerror(saved));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+        g_autoptr(GError) error = NULL;
+        QemuProcess *p;
+        GPid pid;
+
+        g_task_set_source_tag(task, qemu_process_launch_async);
+        if (launch_hook) {
+                launch_by_hook(launch, task);
+                return;
+        }
+        p = process_new(launch->log_path);
+        if (!spawn_qemu(launch, p, &pid, &error) || !adopt_child(p, pid, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
                 qemu_process_free(p);
                 g_object_unref(task);
                 return;

@@ -274,6 +274,68 @@ static gboolean has_earlier_sibling(xmlNode *node) {
 }
 
 static gboolean check_element(xmlNode *node, const SchemaElement *el, const char *path,
+                              GError **error);
+
+/* A child element: known to the schema at its path, repeated only where
+ * allowed, and valid itself. */
+static gboolean check_child_element(xmlNode *child, const char *path, GError **error) {
+        g_autofree char *qname = node_qname(child->name, child->ns);
+        g_autofree char *child_path = g_strconcat(path, "/", qname, NULL);
+        const SchemaElement *child_el = child->ns ? NULL : schema_lookup(child_path);
+
+        if (!child_el) {
+                g_autofree char *q = domain_schema_quote(child_path);
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "Unsupported element %s at line %ld: remove it or use libvirt",
+                            q, xmlGetLineNo(child));
+                return FALSE;
+        }
+        /* libvirt would read the first and ignore the rest. */
+        if (!child_el->repeat && has_earlier_sibling(child)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
+                            "Invalid domain XML at line %ld: %s may appear only once",
+                            xmlGetLineNo(child), child_path);
+                return FALSE;
+        }
+        return check_element(child, child_el, child_path, error);
+}
+
+/* Text inside an element without text: only blanks, which go (and @child with them). */
+static gboolean check_text_node(xmlNode *child, const SchemaElement *el, const char *path, GError **error) {
+        if (el->text)
+                return TRUE;
+        if (!is_blank(child->content)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
+                            "Invalid domain XML at line %ld: %s must not contain text",
+                            xmlGetLineNo(child), path);
+                return FALSE;
+        }
+        xmlUnlinkNode(child);
+        xmlFreeNode(child);
+        return TRUE;
+}
+
+/* The text of an element whose schema lists the values it may have. */
+static gboolean check_text_value(xmlNode *node, const SchemaElement *el, const char *path, GError **error) {
+        xmlChar *raw;
+        g_autofree char *value = NULL;
+
+        if (!el->text || strcmp(el->text, TEXT) == 0)
+                return TRUE;
+        raw = xmlNodeGetContent(node);
+        value = g_strdup((const char *) raw);
+        xmlFree(raw);
+        if (!value || !word_in_list(value, el->text)) {
+                g_autofree char *q = domain_schema_quote(value);
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "Unsupported value %s='%s' at line %ld: supported values are: %s",
+                            path, q, xmlGetLineNo(node), el->text);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean check_element(xmlNode *node, const SchemaElement *el, const char *path,
                               GError **error) {
         xmlNode *next;
 
@@ -284,40 +346,13 @@ static gboolean check_element(xmlNode *node, const SchemaElement *el, const char
                 next = child->next;
 
                 switch (child->type) {
-                case XML_ELEMENT_NODE: {
-                        g_autofree char *qname = node_qname(child->name, child->ns);
-                        g_autofree char *child_path = g_strconcat(path, "/", qname, NULL);
-                        const SchemaElement *child_el = child->ns ? NULL : schema_lookup(child_path);
-
-                        if (!child_el) {
-                                g_autofree char *q = domain_schema_quote(child_path);
-                                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                            "Unsupported element %s at line %ld: remove it or use libvirt",
-                                            q, xmlGetLineNo(child));
-                                return FALSE;
-                        }
-                        /* libvirt would read the first and ignore the rest. */
-                        if (!child_el->repeat && has_earlier_sibling(child)) {
-                                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                                            "Invalid domain XML at line %ld: %s may appear only once",
-                                            xmlGetLineNo(child), child_path);
-                                return FALSE;
-                        }
-                        if (!check_element(child, child_el, child_path, error))
+                case XML_ELEMENT_NODE:
+                        if (!check_child_element(child, path, error))
                                 return FALSE;
                         break;
-                }
                 case XML_TEXT_NODE:
-                        if (el->text)
-                                break;
-                        if (!is_blank(child->content)) {
-                                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                                            "Invalid domain XML at line %ld: %s must not contain text",
-                                            xmlGetLineNo(child), path);
+                        if (!check_text_node(child, el, path, error))
                                 return FALSE;
-                        }
-                        xmlUnlinkNode(child);
-                        xmlFreeNode(child);
                         break;
                 case XML_COMMENT_NODE:
                         break;
@@ -330,20 +365,7 @@ static gboolean check_element(xmlNode *node, const SchemaElement *el, const char
                         return FALSE;
                 }
         }
-
-        if (el->text && strcmp(el->text, TEXT) != 0) {
-                xmlChar *raw = xmlNodeGetContent(node);
-                g_autofree char *value = g_strdup((const char *) raw);
-                xmlFree(raw);
-                if (!value || !word_in_list(value, el->text)) {
-                        g_autofree char *q = domain_schema_quote(value);
-                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Unsupported value %s='%s' at line %ld: supported values are: %s",
-                                    path, q, xmlGetLineNo(node), el->text);
-                        return FALSE;
-                }
-        }
-        return TRUE;
+        return check_text_value(node, el, path, error);
 }
 
 gboolean domain_schema_check(xmlDoc *doc, GError **error) {
