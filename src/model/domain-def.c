@@ -11,6 +11,7 @@
 #include <libxml/xmlsave.h>
 
 #include "domain-def.h"
+#include "domain-def-private.h"
 #include "domain-schema.h"
 #include "md-error.h"
 
@@ -28,47 +29,6 @@
                        XML_PARSE_IGNORE_ENC | XML_PARSE_NODICT)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
-
-static const char *const chardev_type_table[_DOMAIN_CHARDEV_MAX] = {
-        [DOMAIN_CHARDEV_FILE] = "file",
-        [DOMAIN_CHARDEV_PTY] = "pty",
-        [DOMAIN_CHARDEV_UNIX] = "unix",
-        [DOMAIN_CHARDEV_NULL] = "null",
-};
-
-const char *domain_chardev_type_to_string(DomainChardevType type) {
-        if ((unsigned) type >= _DOMAIN_CHARDEV_MAX)
-                return NULL;
-        return chardev_type_table[type];
-}
-
-static DomainChardevType chardev_type_from_string(const char *s) {
-        for (int i = 0; i < _DOMAIN_CHARDEV_MAX; i++)
-                if (g_strcmp0(chardev_type_table[i], s) == 0)
-                        return i;
-        return _DOMAIN_CHARDEV_INVALID;
-}
-
-static void disk_free(DomainDisk *disk) {
-        g_free(disk->device);
-        g_free(disk->source_file);
-        g_free(disk->format);
-        g_free(disk->target_dev);
-        g_free(disk->target_bus);
-        g_free(disk->cache);
-        g_free(disk->io);
-        g_free(disk);
-}
-
-static void chardev_free(DomainChardev *chr) {
-        g_free(chr->path);
-        g_free(chr->target_type);
-        g_free(chr->log_file);
-        g_free(chr);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDisk, disk_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainChardev, chardev_free)
 
 void domain_def_free(DomainDef *def) {
         if (!def)
@@ -177,9 +137,9 @@ static xmlDoc *read_document(const char *xml, size_t size, GError **error) {
         return g_steal_pointer(&doc);
 }
 
-/* ---- Extracting the fields ---- */
+/* ---- Extracting the fields (the devices: domain-def-devices.c) ---- */
 
-static G_GNUC_PRINTF(3, 4) gboolean invalid(GError **error, xmlNode *node, const char *fmt, ...) {
+gboolean domain_xml_invalid(GError **error, xmlNode *node, const char *fmt, ...) {
         g_autofree char *message = NULL;
         va_list ap;
 
@@ -191,8 +151,7 @@ static G_GNUC_PRINTF(3, 4) gboolean invalid(GError **error, xmlNode *node, const
         return FALSE;
 }
 
-/* The schema has already refused repeated singletons, so the first match is the one. */
-static xmlNode *child_element(xmlNode *parent, const char *name) {
+xmlNode *domain_xml_child(xmlNode *parent, const char *name) {
         if (!parent)
                 return NULL;
         for (xmlNode *n = parent->children; n; n = n->next)
@@ -201,7 +160,7 @@ static xmlNode *child_element(xmlNode *parent, const char *name) {
         return NULL;
 }
 
-static char *text_of(xmlNode *node) {
+char *domain_xml_text(xmlNode *node) {
         xmlChar *raw;
         char *s;
 
@@ -213,7 +172,7 @@ static char *text_of(xmlNode *node) {
         return s;
 }
 
-static char *prop_of(xmlNode *node, const char *name) {
+char *domain_xml_prop(xmlNode *node, const char *name) {
         xmlChar *raw;
         char *s;
 
@@ -225,8 +184,7 @@ static char *prop_of(xmlNode *node, const char *name) {
         return s;
 }
 
-/* xmlNodeSetContent() would interpret '&' in @text as an entity reference. */
-static void node_set_text(xmlNode *node, const char *text) {
+void domain_xml_set_text(xmlNode *node, const char *text) {
         xmlNodeSetContent(node, NULL);
         xmlNodeAddContent(node, BAD_CAST text);
 }
@@ -270,51 +228,51 @@ static gboolean parse_uint(xmlNode *node, const char *raw, guint64 min, guint64 
         if (g_ascii_string_to_unsigned(s, 10, min, max, ret, NULL))
                 return TRUE;
         q = domain_schema_quote(s);
-        return invalid(error, node, "%s must be an integer from %" G_GUINT64_FORMAT " to %"
-                       G_GUINT64_FORMAT ", not '%s'", path, min, max, q);
+        return domain_xml_invalid(error, node, "%s must be an integer from %" G_GUINT64_FORMAT " to %"
+                                  G_GUINT64_FORMAT ", not '%s'", path, min, max, q);
 }
 
 /* A memory size in KiB, rounded up like libvirt; at most 2^63-1 bytes. */
 static gboolean parse_memory_size(xmlNode *node, const char *path, guint64 *ret_kib,
                                   GError **error) {
-        g_autofree char *text = text_of(node);
-        g_autofree char *unit = prop_of(node, "unit");
+        g_autofree char *text = domain_xml_text(node);
+        g_autofree char *unit = domain_xml_prop(node, "unit");
         guint64 value, scale;
 
         if (!parse_uint(node, text, 0, G_MAXUINT64, path, &value, error))
                 return FALSE;
         if (!unit_scale(unit, &scale)) {
                 g_autofree char *q = domain_schema_quote(unit);
-                return invalid(error, node, "%s/@unit='%s' is not a unit (use b, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)",
-                               path, q);
+                return domain_xml_invalid(error, node, "%s/@unit='%s' is not a unit (use b, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)",
+                                          path, q);
         }
         if (value > (guint64) G_MAXINT64 / scale)
-                return invalid(error, node, "%s is too large", path);
+                return domain_xml_invalid(error, node, "%s is too large", path);
         *ret_kib = (value * scale + 1023) / 1024;
         return TRUE;
 }
 
 static gboolean extract_identity(DomainDef *def, xmlNode *root, GError **error) {
-        xmlNode *name = child_element(root, "name");
-        xmlNode *uuid = child_element(root, "uuid");
-        xmlNode *title = child_element(root, "title");
+        xmlNode *name = domain_xml_child(root, "name");
+        xmlNode *uuid = domain_xml_child(root, "uuid");
+        xmlNode *title = domain_xml_child(root, "title");
         g_autofree char *uuid_text = NULL;
 
-        def->virt_type = prop_of(root, "type");
+        def->virt_type = domain_xml_prop(root, "type");
         if (!def->virt_type)
-                return invalid(error, root, "/domain/@type is missing (use 'kvm' or 'qemu')");
+                return domain_xml_invalid(error, root, "/domain/@type is missing (use 'kvm' or 'qemu')");
 
         if (!name)
-                return invalid(error, root, "/domain/name is missing");
-        def->name = text_of(name);
+                return domain_xml_invalid(error, root, "/domain/name is missing");
+        def->name = domain_xml_text(name);
         if (!domain_name_is_valid(def->name)) {
                 g_autofree char *q = domain_schema_quote(def->name);
-                return invalid(error, name, "/domain/name '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.'",
-                               q, DOMAIN_NAME_MAX);
+                return domain_xml_invalid(error, name, "/domain/name '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.'",
+                                          q, DOMAIN_NAME_MAX);
         }
 
         /* Like libvirt, an empty <uuid/> means "make one up". */
-        uuid_text = g_strstrip(text_of(uuid) ?: g_strdup(""));
+        uuid_text = g_strstrip(domain_xml_text(uuid) ?: g_strdup(""));
         if (uuid_text[0] == '\0') {
                 g_autofree char *generated = g_uuid_string_random();
                 g_strlcpy(def->uuid, generated, sizeof def->uuid);
@@ -323,28 +281,28 @@ static gboolean extract_identity(DomainDef *def, xmlNode *root, GError **error) 
                 g_strlcpy(def->uuid, lower, sizeof def->uuid);
         } else {
                 g_autofree char *q = domain_schema_quote(uuid_text);
-                return invalid(error, uuid, "/domain/uuid '%s' is not a UUID (use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or leave it out to have one generated)",
-                               q);
+                return domain_xml_invalid(error, uuid, "/domain/uuid '%s' is not a UUID (use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or leave it out to have one generated)",
+                                          q);
         }
         /* The canonical document carries the canonical UUID, where libvirt puts it. */
         if (!uuid) {
                 uuid = xmlNewDocNode(root->doc, NULL, BAD_CAST "uuid", NULL);
                 xmlAddNextSibling(name, uuid);
         }
-        node_set_text(uuid, def->uuid);
+        domain_xml_set_text(uuid, def->uuid);
 
-        def->title = text_of(title);
+        def->title = domain_xml_text(title);
         if (def->title && strpbrk(def->title, "\r\n"))
-                return invalid(error, title, "/domain/title must be a single line");
-        def->description = text_of(child_element(root, "description"));
+                return domain_xml_invalid(error, title, "/domain/title must be a single line");
+        def->description = domain_xml_text(domain_xml_child(root, "description"));
         return TRUE;
 }
 
 static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error) {
-        xmlNode *memory = child_element(root, "memory");
-        xmlNode *current = child_element(root, "currentMemory");
-        xmlNode *max = child_element(root, "maxMemory");
-        xmlNode *vcpu = child_element(root, "vcpu");
+        xmlNode *memory = domain_xml_child(root, "memory");
+        xmlNode *current = domain_xml_child(root, "currentMemory");
+        xmlNode *max = domain_xml_child(root, "maxMemory");
+        xmlNode *vcpu = domain_xml_child(root, "vcpu");
         guint64 v;
 
         /* A missing <memory> parses (libvirt's minimal-no-memory); Start refuses it. */
@@ -355,14 +313,16 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
                 if (!parse_memory_size(current, "/domain/currentMemory", &def->current_memory_kib, error))
                         return FALSE;
                 if (memory && def->current_memory_kib > def->memory_kib)
-                        return invalid(error, current, "/domain/currentMemory must not exceed /domain/memory");
+                        return domain_xml_invalid(error, current,
+                                                  "/domain/currentMemory must not exceed /domain/memory");
         }
         if (max) {
-                g_autofree char *slots = prop_of(max, "slots");
+                g_autofree char *slots = domain_xml_prop(max, "slots");
                 if (!parse_memory_size(max, "/domain/maxMemory", &def->max_memory_kib, error))
                         return FALSE;
                 if (def->max_memory_kib < def->memory_kib)
-                        return invalid(error, max, "/domain/maxMemory must not be less than /domain/memory");
+                        return domain_xml_invalid(error, max,
+                                                  "/domain/maxMemory must not be less than /domain/memory");
                 if (slots) {
                         if (!parse_uint(max, slots, 0, G_MAXUINT, "/domain/maxMemory/@slots", &v, error))
                                 return FALSE;
@@ -372,8 +332,8 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
 
         def->vcpus = def->current_vcpus = 1;
         if (vcpu) {
-                g_autofree char *text = text_of(vcpu);
-                g_autofree char *cur = prop_of(vcpu, "current");
+                g_autofree char *text = domain_xml_text(vcpu);
+                g_autofree char *cur = domain_xml_prop(vcpu, "current");
 
                 if (!parse_uint(vcpu, text, 1, DOMAIN_VCPUS_MAX, "/domain/vcpu", &v, error))
                         return FALSE;
@@ -388,125 +348,18 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
 }
 
 static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
-        xmlNode *os = child_element(root, "os");
-        xmlNode *type = child_element(os, "type");
+        xmlNode *os = domain_xml_child(root, "os");
+        xmlNode *type = domain_xml_child(os, "type");
 
         if (!type)
-                return invalid(error, os ?: root, "/domain/os/type is missing (use <os><type>hvm</type></os>)");
-        def->os_type = text_of(type);
-        def->arch = prop_of(type, "arch");
-        def->machine = prop_of(type, "machine");
-        def->kernel = text_of(child_element(os, "kernel"));
-        def->initrd = text_of(child_element(os, "initrd"));
-        def->cmdline = text_of(child_element(os, "cmdline"));
-        return TRUE;
-}
-
-static const char *disk_bus_from_dev(const char *dev) {
-        static const struct { const char *prefix, *bus; } table[] = {
-                { "vd", "virtio" }, { "hd", "ide" }, { "sd", "scsi" }, { "fd", "fdc" },
-        };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
-                if (g_str_has_prefix(dev, table[i].prefix))
-                        return table[i].bus;
-        return NULL;
-}
-
-static gboolean extract_disk(DomainDef *def, xmlNode *node, GError **error) {
-        g_autofree char *type = prop_of(node, "type");
-        xmlNode *source = child_element(node, "source");
-        xmlNode *target = child_element(node, "target");
-        xmlNode *driver = child_element(node, "driver");
-        g_autoptr(DomainDisk) disk = g_new0(DomainDisk, 1);
-
-        disk->target_dev = prop_of(target, "dev");
-        if (!disk->target_dev || !*disk->target_dev)
-                return invalid(error, target ?: node, "/domain/devices/disk/target/@dev is missing");
-
-        /* Block and network disks stay in the document only; see
-         * domain_def_has_unsupported_runtime(). */
-        if (type && strcmp(type, "file") != 0)
-                return TRUE;
-
-        disk->device = prop_of(node, "device") ?: g_strdup("disk");
-        if (source && (xmlHasProp(source, BAD_CAST "dev") || xmlHasProp(source, BAD_CAST "protocol") ||
-                       xmlHasProp(source, BAD_CAST "name")))
-                return invalid(error, source, "/domain/devices/disk/source of a disk of type 'file' takes only @file");
-        disk->source_file = prop_of(source, "file");
-        if (disk->source_file && !*disk->source_file)
-                return invalid(error, source, "/domain/devices/disk/source/@file must not be empty");
-        /* Only removable media may be empty. */
-        if (!disk->source_file && strcmp(disk->device, "disk") == 0)
-                return invalid(error, node, "/domain/devices/disk/source/@file is missing for disk %s",
-                               disk->target_dev);
-        disk->format = prop_of(driver, "type");
-        disk->cache = prop_of(driver, "cache");
-        disk->io = prop_of(driver, "io");
-        disk->target_bus = prop_of(target, "bus") ?: g_strdup(disk_bus_from_dev(disk->target_dev));
-        disk->readonly = child_element(node, "readonly") || strcmp(disk->device, "cdrom") == 0;
-
-        g_ptr_array_add(def->disks, g_steal_pointer(&disk));
-        return TRUE;
-}
-
-static gboolean extract_chardev(DomainDef *def, xmlNode *node, GError **error) {
-        const char *what = (const char *) node->name;
-        g_autofree char *type = prop_of(node, "type") ?: g_strdup("pty");   /* libvirt's default */
-        xmlNode *source = child_element(node, "source");
-        xmlNode *log = child_element(node, "log");
-        g_autofree char *append = prop_of(source, "append");
-        g_autofree char *mode = prop_of(source, "mode");
-        g_autofree char *log_append = prop_of(log, "append");
-        g_autoptr(DomainChardev) chr = g_new0(DomainChardev, 1);
-
-        chr->type = chardev_type_from_string(type);
-        if (chr->type == _DOMAIN_CHARDEV_INVALID)
-                return TRUE;    /* tcp: kept in the document only */
-
-        if (chr->type == DOMAIN_CHARDEV_FILE || chr->type == DOMAIN_CHARDEV_UNIX) {
-                chr->path = prop_of(source, "path");
-                if (!chr->path || !*chr->path)
-                        return invalid(error, source ?: node, "/domain/devices/%s/source/@path is missing (a %s of type '%s' needs one)",
-                                       what, what, type);
-        }
-        chr->append = chr->type == DOMAIN_CHARDEV_FILE && g_strcmp0(append, "on") == 0;
-        chr->unix_server = chr->type == DOMAIN_CHARDEV_UNIX && g_strcmp0(mode, "bind") == 0;
-        chr->target_type = prop_of(child_element(node, "target"), "type");
-        chr->is_console = strcmp(what, "console") == 0;
-        if (log) {
-                chr->log_file = prop_of(log, "file");
-                if (!chr->log_file || !*chr->log_file)
-                        return invalid(error, log, "/domain/devices/%s/log/@file is missing", what);
-                chr->log_append = g_strcmp0(log_append, "on") == 0;
-        }
-        chr->node = node;
-
-        g_ptr_array_add(def->chardevs, g_steal_pointer(&chr));
-        return TRUE;
-}
-
-static gboolean extract_devices(DomainDef *def, xmlNode *root, GError **error) {
-        xmlNode *devices = child_element(root, "devices");
-        xmlNode *emulator = child_element(devices, "emulator");
-
-        def->emulator = text_of(emulator);
-        if (def->emulator && !*g_strstrip(def->emulator))
-                return invalid(error, emulator, "/domain/devices/emulator must not be empty");
-
-        for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
-                if (n->type != XML_ELEMENT_NODE)
-                        continue;
-                if (xmlStrEqual(n->name, BAD_CAST "disk") && !extract_disk(def, n, error))
-                        return FALSE;
-                if (xmlStrEqual(n->name, BAD_CAST "serial") && !extract_chardev(def, n, error))
-                        return FALSE;
-        }
-        /* Serials first, then consoles, so that index 0 is the first serial port. */
-        for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next)
-                if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "console") &&
-                    !extract_chardev(def, n, error))
-                        return FALSE;
+                return domain_xml_invalid(error, os ?: root,
+                                          "/domain/os/type is missing (use <os><type>hvm</type></os>)");
+        def->os_type = domain_xml_text(type);
+        def->arch = domain_xml_prop(type, "arch");
+        def->machine = domain_xml_prop(type, "machine");
+        def->kernel = domain_xml_text(domain_xml_child(os, "kernel"));
+        def->initrd = domain_xml_text(domain_xml_child(os, "initrd"));
+        def->cmdline = domain_xml_text(domain_xml_child(os, "cmdline"));
         return TRUE;
 }
 
@@ -516,13 +369,12 @@ static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
         xmlNode *root = xmlDocGetRootElement(doc);
 
         def->doc = doc;
-        def->disks = g_ptr_array_new_with_free_func((GDestroyNotify) disk_free);
-        def->chardevs = g_ptr_array_new_with_free_func((GDestroyNotify) chardev_free);
+        domain_def_devices_init(def);
 
         if (!extract_identity(def, root, error) ||
             !extract_resources(def, root, error) ||
             !extract_os(def, root, error) ||
-            !extract_devices(def, root, error))
+            !domain_def_extract_devices(def, root, error))
                 return NULL;
         return g_steal_pointer(&def);
 }
@@ -587,56 +439,7 @@ DomainDef *domain_def_copy(const DomainDef *def) {
 void domain_def_set_name(DomainDef *def, const char *name) {
         g_return_if_fail(def && domain_name_is_valid(name));
 
-        node_set_text(child_element(xmlDocGetRootElement(def->doc), "name"), name);
+        domain_xml_set_text(domain_xml_child(xmlDocGetRootElement(def->doc), "name"), name);
         g_free(def->name);
         def->name = g_strdup(name);
-}
-
-gboolean domain_def_set_chardev_path(DomainDef *def, guint index, const char *path) {
-        g_return_val_if_fail(def && path && *path, FALSE);
-
-        for (guint i = 0; i < def->chardevs->len; i++) {
-                DomainChardev *chr = g_ptr_array_index(def->chardevs, i);
-
-                if (chr->type != DOMAIN_CHARDEV_FILE || index-- > 0)
-                        continue;
-                /* A file chardev always has <source path=...>: extraction requires it. */
-                xmlSetProp(child_element(chr->node, "source"), BAD_CAST "path", BAD_CAST path);
-                g_free(chr->path);
-                chr->path = g_strdup(path);
-                return TRUE;
-        }
-        return FALSE;
-}
-
-gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what) {
-        xmlNode *devices;
-
-        g_return_val_if_fail(def && def->doc, FALSE);
-
-        devices = child_element(xmlDocGetRootElement(def->doc), "devices");
-        for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
-                g_autofree char *type = NULL;
-
-                if (n->type != XML_ELEMENT_NODE)
-                        continue;
-                type = prop_of(n, "type");
-                if (xmlStrEqual(n->name, BAD_CAST "disk") && type && strcmp(type, "file") != 0) {
-                        g_autofree char *dev = prop_of(child_element(n, "target"), "dev");
-                        if (ret_what)
-                                *ret_what = g_strdup_printf("/domain/devices/disk/@type='%s' (target %s)",
-                                                            type, dev);
-                        return TRUE;
-                }
-                if ((xmlStrEqual(n->name, BAD_CAST "serial") || xmlStrEqual(n->name, BAD_CAST "console")) &&
-                    type && chardev_type_from_string(type) == _DOMAIN_CHARDEV_INVALID) {
-                        if (ret_what)
-                                *ret_what = g_strdup_printf("/domain/devices/%s/@type='%s'",
-                                                            (const char *) n->name, type);
-                        return TRUE;
-                }
-        }
-        if (ret_what)
-                *ret_what = NULL;
-        return FALSE;
 }

@@ -1,0 +1,213 @@
+/* The devices of a domain definition: disks and character devices, read
+ * from <devices>, and what changes them in the document. */
+#include <string.h>
+
+#include "domain-def.h"
+#include "domain-def-private.h"
+
+static const char *const chardev_type_table[_DOMAIN_CHARDEV_MAX] = {
+        [DOMAIN_CHARDEV_FILE] = "file",
+        [DOMAIN_CHARDEV_PTY] = "pty",
+        [DOMAIN_CHARDEV_UNIX] = "unix",
+        [DOMAIN_CHARDEV_NULL] = "null",
+};
+
+const char *domain_chardev_type_to_string(DomainChardevType type) {
+        if ((unsigned) type >= _DOMAIN_CHARDEV_MAX)
+                return NULL;
+        return chardev_type_table[type];
+}
+
+static DomainChardevType chardev_type_from_string(const char *s) {
+        for (int i = 0; i < _DOMAIN_CHARDEV_MAX; i++)
+                if (g_strcmp0(chardev_type_table[i], s) == 0)
+                        return i;
+        return _DOMAIN_CHARDEV_INVALID;
+}
+
+static void disk_free(DomainDisk *disk) {
+        g_free(disk->device);
+        g_free(disk->source_file);
+        g_free(disk->format);
+        g_free(disk->target_dev);
+        g_free(disk->target_bus);
+        g_free(disk->cache);
+        g_free(disk->io);
+        g_free(disk);
+}
+
+static void chardev_free(DomainChardev *chr) {
+        g_free(chr->path);
+        g_free(chr->target_type);
+        g_free(chr->log_file);
+        g_free(chr);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDisk, disk_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainChardev, chardev_free)
+
+void domain_def_devices_init(DomainDef *def) {
+        def->disks = g_ptr_array_new_with_free_func((GDestroyNotify) disk_free);
+        def->chardevs = g_ptr_array_new_with_free_func((GDestroyNotify) chardev_free);
+}
+
+/* ---- Extracting ---- */
+
+static const char *disk_bus_from_dev(const char *dev) {
+        static const struct { const char *prefix, *bus; } table[] = {
+                { "vd", "virtio" }, { "hd", "ide" }, { "sd", "scsi" }, { "fd", "fdc" },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
+                if (g_str_has_prefix(dev, table[i].prefix))
+                        return table[i].bus;
+        return NULL;
+}
+
+static gboolean extract_disk(DomainDef *def, xmlNode *node, GError **error) {
+        g_autofree char *type = domain_xml_prop(node, "type");
+        xmlNode *source = domain_xml_child(node, "source");
+        xmlNode *target = domain_xml_child(node, "target");
+        xmlNode *driver = domain_xml_child(node, "driver");
+        g_autoptr(DomainDisk) disk = g_new0(DomainDisk, 1);
+
+        disk->target_dev = domain_xml_prop(target, "dev");
+        if (!disk->target_dev || !*disk->target_dev)
+                return domain_xml_invalid(error, target ?: node, "/domain/devices/disk/target/@dev is missing");
+
+        /* Block and network disks stay in the document only; see
+         * domain_def_has_unsupported_runtime(). */
+        if (type && strcmp(type, "file") != 0)
+                return TRUE;
+
+        disk->device = domain_xml_prop(node, "device") ?: g_strdup("disk");
+        if (source && (xmlHasProp(source, BAD_CAST "dev") || xmlHasProp(source, BAD_CAST "protocol") ||
+                       xmlHasProp(source, BAD_CAST "name")))
+                return domain_xml_invalid(error, source, "/domain/devices/disk/source of a disk of type 'file' takes only @file");
+        disk->source_file = domain_xml_prop(source, "file");
+        if (disk->source_file && !*disk->source_file)
+                return domain_xml_invalid(error, source, "/domain/devices/disk/source/@file must not be empty");
+        /* Only removable media may be empty. */
+        if (!disk->source_file && strcmp(disk->device, "disk") == 0)
+                return domain_xml_invalid(error, node, "/domain/devices/disk/source/@file is missing for disk %s",
+                                          disk->target_dev);
+        disk->format = domain_xml_prop(driver, "type");
+        disk->cache = domain_xml_prop(driver, "cache");
+        disk->io = domain_xml_prop(driver, "io");
+        disk->target_bus = domain_xml_prop(target, "bus") ?: g_strdup(disk_bus_from_dev(disk->target_dev));
+        disk->readonly = domain_xml_child(node, "readonly") || strcmp(disk->device, "cdrom") == 0;
+
+        g_ptr_array_add(def->disks, g_steal_pointer(&disk));
+        return TRUE;
+}
+
+static gboolean extract_chardev(DomainDef *def, xmlNode *node, GError **error) {
+        const char *what = (const char *) node->name;
+        g_autofree char *type = domain_xml_prop(node, "type") ?: g_strdup("pty");   /* libvirt's default */
+        xmlNode *source = domain_xml_child(node, "source");
+        xmlNode *log = domain_xml_child(node, "log");
+        g_autofree char *append = domain_xml_prop(source, "append");
+        g_autofree char *mode = domain_xml_prop(source, "mode");
+        g_autofree char *log_append = domain_xml_prop(log, "append");
+        g_autoptr(DomainChardev) chr = g_new0(DomainChardev, 1);
+
+        chr->type = chardev_type_from_string(type);
+        if (chr->type == _DOMAIN_CHARDEV_INVALID)
+                return TRUE;    /* tcp: kept in the document only */
+
+        if (chr->type == DOMAIN_CHARDEV_FILE || chr->type == DOMAIN_CHARDEV_UNIX) {
+                chr->path = domain_xml_prop(source, "path");
+                if (!chr->path || !*chr->path)
+                        return domain_xml_invalid(error, source ?: node, "/domain/devices/%s/source/@path is missing (a %s of type '%s' needs one)",
+                                                  what, what, type);
+        }
+        chr->append = chr->type == DOMAIN_CHARDEV_FILE && g_strcmp0(append, "on") == 0;
+        chr->unix_server = chr->type == DOMAIN_CHARDEV_UNIX && g_strcmp0(mode, "bind") == 0;
+        chr->target_type = domain_xml_prop(domain_xml_child(node, "target"), "type");
+        chr->is_console = strcmp(what, "console") == 0;
+        if (log) {
+                chr->log_file = domain_xml_prop(log, "file");
+                if (!chr->log_file || !*chr->log_file)
+                        return domain_xml_invalid(error, log, "/domain/devices/%s/log/@file is missing", what);
+                chr->log_append = g_strcmp0(log_append, "on") == 0;
+        }
+        chr->node = node;
+
+        g_ptr_array_add(def->chardevs, g_steal_pointer(&chr));
+        return TRUE;
+}
+
+gboolean domain_def_extract_devices(DomainDef *def, xmlNode *root, GError **error) {
+        xmlNode *devices = domain_xml_child(root, "devices");
+        xmlNode *emulator = domain_xml_child(devices, "emulator");
+
+        def->emulator = domain_xml_text(emulator);
+        if (def->emulator && !*g_strstrip(def->emulator))
+                return domain_xml_invalid(error, emulator, "/domain/devices/emulator must not be empty");
+
+        for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                if (xmlStrEqual(n->name, BAD_CAST "disk") && !extract_disk(def, n, error))
+                        return FALSE;
+                if (xmlStrEqual(n->name, BAD_CAST "serial") && !extract_chardev(def, n, error))
+                        return FALSE;
+        }
+        /* Serials first, then consoles, so that index 0 is the first serial port. */
+        for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next)
+                if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "console") &&
+                    !extract_chardev(def, n, error))
+                        return FALSE;
+        return TRUE;
+}
+
+/* ---- Changing and inspecting ---- */
+
+gboolean domain_def_set_chardev_path(DomainDef *def, guint index, const char *path) {
+        g_return_val_if_fail(def && path && *path, FALSE);
+
+        for (guint i = 0; i < def->chardevs->len; i++) {
+                DomainChardev *chr = g_ptr_array_index(def->chardevs, i);
+
+                if (chr->type != DOMAIN_CHARDEV_FILE || index-- > 0)
+                        continue;
+                /* A file chardev always has <source path=...>: extraction requires it. */
+                xmlSetProp(domain_xml_child(chr->node, "source"), BAD_CAST "path", BAD_CAST path);
+                g_free(chr->path);
+                chr->path = g_strdup(path);
+                return TRUE;
+        }
+        return FALSE;
+}
+
+gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what) {
+        xmlNode *devices;
+
+        g_return_val_if_fail(def && def->doc, FALSE);
+
+        devices = domain_xml_child(xmlDocGetRootElement(def->doc), "devices");
+        for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
+                g_autofree char *type = NULL;
+
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                type = domain_xml_prop(n, "type");
+                if (xmlStrEqual(n->name, BAD_CAST "disk") && type && strcmp(type, "file") != 0) {
+                        g_autofree char *dev = domain_xml_prop(domain_xml_child(n, "target"), "dev");
+                        if (ret_what)
+                                *ret_what = g_strdup_printf("/domain/devices/disk/@type='%s' (target %s)",
+                                                            type, dev);
+                        return TRUE;
+                }
+                if ((xmlStrEqual(n->name, BAD_CAST "serial") || xmlStrEqual(n->name, BAD_CAST "console")) &&
+                    type && chardev_type_from_string(type) == _DOMAIN_CHARDEV_INVALID) {
+                        if (ret_what)
+                                *ret_what = g_strdup_printf("/domain/devices/%s/@type='%s'",
+                                                            (const char *) n->name, type);
+                        return TRUE;
+                }
+        }
+        if (ret_what)
+                *ret_what = NULL;
+        return FALSE;
+}
