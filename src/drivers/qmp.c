@@ -1,62 +1,14 @@
+/* The QMP protocol: greeting, qmp_capabilities, command ids, replies and
+ * events, on bytes fed in and written out (the socket transport is in
+ * qmp-socket.c). */
 #define G_LOG_DOMAIN "migrationd"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <glib-unix.h>
 
 #include "json-input.h"
 #include "md-error.h"
 #include "qmp.h"
-
-#define QMP_READ_CHUNK (64 * 1024)
-
-typedef enum {
-        QMP_STATE_GREETING,             /* waiting for {"QMP": ...} */
-        QMP_STATE_CAPABILITIES,         /* qmp_capabilities sent, waiting for its answer */
-        QMP_STATE_READY,
-        QMP_STATE_CLOSED,
-        _QMP_STATE_MAX,
-} QmpState;
-
-typedef struct QmpCommand {
-        QmpClient *client;
-        char *command;
-        JsonNode *arguments;            /* until sent */
-        char *id;                       /* NULL until sent */
-        GTask *task;                    /* NULL for our own qmp_capabilities */
-        GSource *cancel_source;
-} QmpCommand;
-
-struct QmpClient {
-        /* Every callback may free the client; whoever calls one holds a
-         * reference so that the memory outlives the call. */
-        unsigned n_ref;
-        QmpState state;
-        gboolean freed;
-        gboolean ready_called;
-        guint64 next_id;
-        guint qemu_version;             /* major * 100 + minor, from the greeting */
-        GQueue commands;                /* QmpCommand, in wire order, unsent ones last */
-        GByteArray *input;              /* an incomplete line, never holds '\n' */
-        GByteArray *output;             /* fd transport: not yet written */
-
-        int fd;
-        GMainContext *context;
-        GSource *read_source;
-        GSource *write_source;
-
-        QmpWriteFunc write_func;
-        gpointer write_data;
-        QmpEventFunc event_func;
-        gpointer event_data;
-        QmpReadyFunc ready_func;
-        gpointer ready_data;
-        QmpClosedFunc closed_func;
-        gpointer closed_data;
-};
+#include "qmp-private.h"
 
 static void qmp_command_free(QmpCommand *cmd) {
         if (cmd->cancel_source) {
@@ -70,12 +22,12 @@ static void qmp_command_free(QmpCommand *cmd) {
         g_free(cmd);
 }
 
-static QmpClient *qmp_client_ref(QmpClient *client) {
+QmpClient *qmp_client_ref(QmpClient *client) {
         client->n_ref++;
         return client;
 }
 
-static void qmp_client_unref(QmpClient *client) {
+void qmp_client_unref(QmpClient *client) {
         if (--client->n_ref > 0)
                 return;
         /* Closing (which free() does) emptied the queue and dropped the sources. */
@@ -121,22 +73,6 @@ gboolean qmp_client_is_ready(QmpClient *client) {
         return client->state == QMP_STATE_READY;
 }
 
-static void qmp_client_detach(QmpClient *client) {
-        if (client->read_source) {
-                g_source_destroy(client->read_source);
-                g_clear_pointer(&client->read_source, g_source_unref);
-        }
-        if (client->write_source) {
-                g_source_destroy(client->write_source);
-                g_clear_pointer(&client->write_source, g_source_unref);
-        }
-        if (client->fd >= 0) {
-                (void) close(client->fd);
-                client->fd = -1;
-        }
-        g_clear_pointer(&client->context, g_main_context_unref);
-}
-
 /* After free() the owner is gone: its callbacks run later from the main loop,
  * never from inside qmp_client_free(). */
 static gboolean qmp_task_return_freed(gpointer user_data) {
@@ -145,14 +81,14 @@ static gboolean qmp_task_return_freed(gpointer user_data) {
         return G_SOURCE_REMOVE;
 }
 
-static void qmp_client_close(QmpClient *client, const GError *error) {
+void qmp_client_close(QmpClient *client, const GError *error) {
         QmpCommand *cmd;
 
         if (client->state == QMP_STATE_CLOSED)
                 return;
         g_debug("QMP connection closed: %s", error->message);
         client->state = QMP_STATE_CLOSED;
-        qmp_client_detach(client);
+        qmp_socket_detach(client);
         g_byte_array_set_size(client->input, 0);
         g_byte_array_set_size(client->output, 0);
 
@@ -200,51 +136,6 @@ void qmp_client_free(QmpClient *client) {
         qmp_client_unref(client);
 }
 
-static gboolean qmp_client_on_writable(int fd, GIOCondition condition, gpointer user_data) {
-        QmpClient *client = user_data;
-
-        while (client->output->len > 0) {
-                /* MSG_NOSIGNAL: a dead QEMU is EPIPE here, not SIGPIPE for the daemon. */
-                ssize_t n = send(fd, client->output->data, client->output->len, MSG_NOSIGNAL);
-
-                if (n < 0) {
-                        g_autoptr(GError) error = NULL;
-
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return G_SOURCE_CONTINUE;
-                        if (errno == EPIPE || errno == ECONNRESET) {
-                                /* QEMU is gone, but what it wrote before may
-                                 * still wait to be read (the answer to "quit"):
-                                 * the read side closes at its EOF. */
-                                g_debug("QEMU's monitor hung up, dropping %u bytes of output",
-                                        client->output->len);
-                                g_byte_array_set_size(client->output, 0);
-                                break;
-                        }
-                        error = g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                            "Failed to write to QEMU's monitor: %s",
-                                            g_strerror(errno));
-                        qmp_client_close(client, error);
-                        return G_SOURCE_REMOVE;
-                }
-                g_byte_array_remove_range(client->output, 0, n);
-        }
-        g_clear_pointer(&client->write_source, g_source_unref);
-        return G_SOURCE_REMOVE;
-}
-
-static void qmp_client_update_write_source(QmpClient *client) {
-        if (client->fd < 0 || client->write_source || client->output->len == 0)
-                return;
-        client->write_source = g_unix_fd_source_new(client->fd, G_IO_OUT);
-        g_source_set_callback(client->write_source, G_SOURCE_FUNC(qmp_client_on_writable),
-                              client, NULL);
-        g_source_set_static_name(client->write_source, "qmp-write");
-        g_source_attach(client->write_source, client->context);
-}
-
 static void qmp_client_send(QmpClient *client, QmpCommand *cmd) {
         g_autoptr(JsonBuilder) builder = json_builder_new();
         g_autoptr(JsonGenerator) generator = json_generator_new();
@@ -276,9 +167,7 @@ static void qmp_client_send(QmpClient *client, QmpCommand *cmd) {
                 client->write_func(line, len + 1, client->write_data);
                 return;
         }
-        g_byte_array_append(client->output, (const guint8 *) text, len);
-        g_byte_array_append(client->output, (const guint8 *) "\n", 1);
-        qmp_client_update_write_source(client);
+        qmp_socket_write(client, text, len);
 }
 
 static const char *qmp_object_get_string(JsonObject *object, const char *member) {
@@ -556,79 +445,6 @@ void qmp_client_feed_eof(QmpClient *client) {
                         client->input->len);
         error = g_error_new_literal(MD_ERROR, MD_ERROR_QEMU_FAILED, "QEMU monitor connection closed");
         qmp_client_close(client, error);
-}
-
-static gboolean qmp_client_on_readable(int fd, GIOCondition condition, gpointer user_data) {
-        QmpClient *client = user_data;
-        g_autofree char *buf = g_malloc(QMP_READ_CHUNK);
-        ssize_t n;
-
-        n = read(fd, buf, QMP_READ_CHUNK);
-        /* A QEMU that exits with our bytes unread resets the connection:
-         * that is its way of hanging up, not a failure of ours. */
-        if (n < 0 && errno == ECONNRESET)
-                n = 0;
-        if (n < 0) {
-                g_autoptr(GError) error = NULL;
-
-                if (errno == EINTR || errno == EAGAIN)
-                        return G_SOURCE_CONTINUE;
-                error = g_error_new(MD_ERROR, MD_ERROR_QEMU_FAILED,
-                                    "Failed to read from QEMU's monitor: %s", g_strerror(errno));
-                qmp_client_close(client, error);
-                return G_SOURCE_REMOVE;
-        }
-        if (n == 0) {
-                qmp_client_feed_eof(client);
-                return G_SOURCE_REMOVE;
-        }
-        /* The client may be closed or freed afterwards; returning CONTINUE
-         * for a destroyed source is harmless. */
-        (void) qmp_client_feed(client, buf, n, NULL);
-        return G_SOURCE_CONTINUE;
-}
-
-void qmp_client_drain(QmpClient *client) {
-        char buf[4096];
-
-        while (client->fd >= 0 && client->state != QMP_STATE_CLOSED) {
-                ssize_t n = read(client->fd, buf, sizeof(buf));
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                /* Nothing more now (EAGAIN), or the end: the read source reports that. */
-                if (n <= 0)
-                        return;
-                if (!qmp_client_feed(client, buf, (gsize) n, NULL))
-                        return;
-        }
-}
-
-void qmp_client_attach_fd(QmpClient *client, int fd) {
-        g_autoptr(GError) error = NULL;
-
-        g_return_if_fail(client);
-        g_return_if_fail(fd >= 0);
-        g_return_if_fail(client->fd < 0 && !client->read_source);
-
-        if (client->state == QMP_STATE_CLOSED) {
-                (void) close(fd);
-                return;
-        }
-        /* Failures here show up as read errors in the main loop, never as a
-         * callback from inside this call. */
-        if (!g_unix_set_fd_nonblocking(fd, TRUE, &error))
-                g_debug("Failed to make QEMU's monitor socket non-blocking: %s", error->message);
-        (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
-
-        client->fd = fd;
-        client->context = g_main_context_ref_thread_default();
-        client->read_source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-        g_source_set_callback(client->read_source, G_SOURCE_FUNC(qmp_client_on_readable),
-                              client, NULL);
-        g_source_set_static_name(client->read_source, "qmp-read");
-        g_source_attach(client->read_source, client->context);
-        qmp_client_update_write_source(client);
 }
 
 static gboolean qmp_command_on_cancelled(GCancellable *cancellable, gpointer user_data) {
