@@ -63,64 +63,55 @@ static int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error)
 }
 
 static int method_begin3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GVariant) dict = NULL;
         GError *gerror = NULL;
         MigrationParams *params;
-        uint32_t flags;
         int r;
 
         r = bus_open_migration_call(bus_service_of_call(m), m, userdata, NULL, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = bus_message_read_vardict(m, &dict, error);
+        r = bus_read_params_form(m, NULL, NULL, &params, &gerror, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(m, "u", &flags);
-        if (r < 0)
-                return r;
-        params = migration_params_new(dict, flags, &gerror);
         return begin(m, userdata, params, gerror, error);
 }
 
 /* ---- Perform ---- */
 
-static void on_performed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(sd_bus_message) m = user_data;
+static int reply_cookie(sd_bus_message *m, GBytes *cookie) {
         g_autoptr(sd_bus_message) reply = NULL;
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GBytes) cookie = migration_perform_finish(result, &error);
         int r;
 
-        if (!cookie)
-                return bus_reply_gerror_checked(m, error);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = bus_append_bytes(reply, cookie);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
-        bus_reply_checked(r);
+        return r;
+}
+
+static void on_performed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) cookie = migration_perform_finish(result, &error);
+
+        if (!cookie)
+                return bus_reply_gerror_checked(m, error);
+        bus_reply_checked(reply_cookie(m, cookie));
 }
 
 static void on_p2p_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(BusPendingCall) call = user_data;
         sd_bus_message *m = call->message;
-        g_autoptr(sd_bus_message) reply = NULL;
         g_autoptr(GError) error = NULL;
-        int r;
 
         if (!call->service->p2p_finish(result, &error))
                 return bus_reply_gerror_checked(m, error);
         /* Perform3 answers a cookie; the peer-to-peer run has none left to give. */
-        if (g_str_has_prefix(sd_bus_message_get_member(m), "Perform3")) {
-                r = sd_bus_message_new_method_return(m, &reply);
-                if (r >= 0)
-                        r = bus_append_bytes(reply, NULL);
-                if (r >= 0)
-                        r = sd_bus_send(NULL, reply, NULL);
-        } else
-                r = sd_bus_reply_method_return(m, NULL);
-        bus_reply_checked(r);
+        if (g_str_has_prefix(sd_bus_message_get_member(m), "Perform3"))
+                bus_reply_checked(reply_cookie(m, NULL));
+        else
+                bus_reply_checked(sd_bus_reply_method_return(m, NULL));
 }
 
 /* With PEER2PEER this daemon runs every phase itself, the destination's
@@ -284,25 +275,17 @@ static int method_confirm3(sd_bus_message *m, void *userdata, sd_bus_error *erro
 }
 
 static int method_confirm3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
-        uint32_t flags;
-        int cancelled, r;
         GError *gerror = NULL;
         MigrationParams *params;
+        int cancelled, r;
 
         r = bus_open_migration_call(bus_service_of_call(m), m, userdata, NULL, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = bus_message_read_vardict(m, &dict, error);
-        if (r >= 0)
-                r = bus_read_bytes(m, &cookie);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "ub", &flags, &cancelled);
+        r = bus_read_params_form(m, &cookie, &cancelled, &params, &gerror, error);
         if (r < 0)
                 return r;
-        params = migration_params_new(dict, flags, &gerror);
         return confirm(m, userdata, params, gerror, cookie, cancelled, error);
 }
 

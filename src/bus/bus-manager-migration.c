@@ -67,29 +67,33 @@ int method_prepare3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_prepare3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
         GError *gerror = NULL;
         MigrationParams *params;
-        uint32_t flags;
         int r;
 
         r = bus_open_migration_call(userdata, m, NULL, NULL, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = bus_message_read_vardict(m, &dict, error);
-        if (r >= 0)
-                r = bus_read_bytes(m, &cookie);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "u", &flags);
+        r = bus_read_params_form(m, &cookie, NULL, &params, &gerror, error);
         if (r < 0)
                 return r;
-        params = migration_params_new(dict, flags, &gerror);
         return prepare(m, userdata, params, gerror, cookie, error);
 }
 
 /* ---- Finish (destination) ---- */
+
+/* The finished domain's object path; a cancelled migration leaves no
+ * domain: the null object path. */
+static char *finished_path(const char *uuid) {
+        char *path = NULL;
+
+        if (!uuid)
+                return g_strdup("/");
+        if (sd_bus_path_encode(DOMAIN_PATH_PREFIX, uuid, &path) < 0)
+                g_error("Out of memory");
+        return path;
+}
 
 static void on_finished(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(sd_bus_message) m = user_data;
@@ -102,12 +106,10 @@ static void on_finished(GObject *source, GAsyncResult *result, gpointer user_dat
 
         if (error)
                 return bus_reply_gerror_checked(m, error);
-        /* A cancelled migration leaves no domain: the null object path. */
-        if (uuid && sd_bus_path_encode(DOMAIN_PATH_PREFIX, uuid, &path) < 0)
-                g_error("Out of memory");
+        path = finished_path(uuid);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = sd_bus_message_append(reply, "o", path ? path : "/");
+                r = sd_bus_message_append(reply, "o", path);
         if (r >= 0)
                 r = bus_append_bytes(reply, cookie);
         if (r >= 0)
@@ -149,25 +151,17 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error) {
 }
 
 int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        g_autoptr(GVariant) dict = NULL;
         g_autoptr(GBytes) cookie = NULL;
-        uint32_t flags;
-        int cancelled, r;
         GError *gerror = NULL;
         MigrationParams *params;
+        int cancelled, r;
 
         r = bus_open_migration_call(userdata, m, NULL, NULL, PROTOCOL_V3_PARAMS, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-
-        r = bus_message_read_vardict(m, &dict, error);
-        if (r >= 0)
-                r = bus_read_bytes(m, &cookie);
-        if (r >= 0)
-                r = sd_bus_message_read(m, "ub", &flags, &cancelled);
+        r = bus_read_params_form(m, &cookie, &cancelled, &params, &gerror, error);
         if (r < 0)
                 return r;
-        params = migration_params_new(dict, flags, &gerror);
         return finish(m, userdata, params, gerror, cookie, cancelled, error);
 }
 
@@ -205,9 +199,8 @@ static void on_finished2(GObject *source, GAsyncResult *result, gpointer user_da
 
         if (error)
                 return bus_reply_gerror_checked(m, error);
-        if (uuid && sd_bus_path_encode(DOMAIN_PATH_PREFIX, uuid, &path) < 0)
-                g_error("Out of memory");
-        bus_reply_checked(sd_bus_reply_method_return(m, "o", path ? path : "/"));
+        path = finished_path(uuid);
+        bus_reply_checked(sd_bus_reply_method_return(m, "o", path));
 }
 
 int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {

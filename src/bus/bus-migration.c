@@ -3,6 +3,7 @@
 
 #include "bus-error.h"
 #include "bus-migration.h"
+#include "bus-variant.h"
 #include "md-error.h"
 
 int bus_read_bytes(sd_bus_message *m, GBytes **ret) {
@@ -21,6 +22,25 @@ int bus_append_bytes(sd_bus_message *reply, GBytes *bytes) {
         const void *data = bytes ? g_bytes_get_data(bytes, &size) : NULL;
 
         return sd_bus_message_append_array(reply, 'y', data ? data : "", size);
+}
+
+int bus_read_params_form(sd_bus_message *m, GBytes **ret_cookie, int *ret_cancelled,
+                         MigrationParams **ret_params, GError **ret_params_error, sd_bus_error *error) {
+        g_autoptr(GVariant) dict = NULL;
+        uint32_t flags;
+        int r;
+
+        r = bus_message_read_vardict(m, &dict, error);
+        if (r >= 0 && ret_cookie)
+                r = bus_read_bytes(m, ret_cookie);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "u", &flags);
+        if (r >= 0 && ret_cancelled)
+                r = sd_bus_message_read(m, "b", ret_cancelled);
+        if (r < 0)
+                return r;
+        *ret_params = migration_params_new(dict, flags, ret_params_error);
+        return 0;
 }
 
 void bus_reply_checked(int r) {

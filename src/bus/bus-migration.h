@@ -12,6 +12,13 @@
 int bus_read_bytes(sd_bus_message *m, GBytes **ret);
 int bus_append_bytes(sd_bus_message *reply, GBytes *bytes);
 
+/* The arguments of a *Params call after those it has of its own: a{sv}
+ * params, then the cookie (when @ret_cookie), flags and cancelled (when
+ * @ret_cancelled). The params are checked into *@ret_params, or NULL and
+ * *@ret_params_error for the phase to report. < 0: the message is malformed. */
+int bus_read_params_form(sd_bus_message *m, GBytes **ret_cookie, int *ret_cancelled,
+                         MigrationParams **ret_params, GError **ret_params_error, sd_bus_error *error);
+
 static inline const char *bus_empty_to_null(const char *s) {
         return s && *s ? s : NULL;
 }

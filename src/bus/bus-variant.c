@@ -11,6 +11,20 @@
 
 #define QUOTE_MAX 64
 
+/* What sd_bus_message_read_basic() and _append_basic() take for a basic type. */
+typedef union {
+        uint8_t y;
+        int b;
+        int16_t n;
+        uint16_t q;
+        int32_t i;
+        uint32_t u;
+        int64_t x;
+        uint64_t t;
+        double d;
+        const char *s;
+} BasicValue;
+
 /* A key fit for a one-line error message: at most QUOTE_MAX characters,
  * control characters replaced. D-Bus strings are valid UTF-8. */
 static char *quote(const char *s) {
@@ -70,18 +84,7 @@ static GVariant *new_string_value(char type, const char *s) {
 /* Reads the value inside an entered variant of signature @contents. */
 static int read_value(sd_bus_message *m, const char *key, const char *contents, GVariant **ret,
                       sd_bus_error *error) {
-        union {
-                uint8_t y;
-                int b;
-                int16_t n;
-                uint16_t q;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                double d;
-                const char *s;
-        } v;
+        BasicValue v;
         GVariant *value;
         int r;
 
@@ -193,17 +196,7 @@ static int append_value(sd_bus_message *m, GVariant *v);
 /* A fixed-size basic value: GVariant's class letters are D-Bus's type letters. */
 static int append_fixed(sd_bus_message *m, GVariant *v) {
         GVariantClass class = g_variant_classify(v);
-        union {
-                int b;
-                uint8_t y;
-                int16_t n;
-                uint16_t q;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                double d;
-        } value;
+        BasicValue value;
 
         switch (class) {
         case G_VARIANT_CLASS_BOOLEAN: value.b = g_variant_get_boolean(v); break;
