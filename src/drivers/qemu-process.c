@@ -192,14 +192,23 @@ static int socket_address(const char *path, struct sockaddr_un *sa, int *ret_dir
         return 0;
 }
 
-static int monitor_connect(const char *path, GError **error) {
+/* QEMU's monitor socket at @path: connected to (non-blocking), or with
+ * @listening bound and listening, for a QEMU about to start. */
+static int monitor_socket(const char *path, gboolean listening, GError **error) {
         struct sockaddr_un sa;
-        int fd, dirfd, saved = 0;
+        int fd, dirfd, r = -1, saved = 0;
 
         if (socket_address(path, &sa, &dirfd, error) < 0)
                 return -1;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        if (listening)
+                (void) unlink(path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (listening ? 0 : SOCK_NONBLOCK), 0);
+        if (fd >= 0)
+                r = listening ? bind(fd, (struct sockaddr *) &sa, sizeof(sa))
+                              : connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+        if (r >= 0 && listening)
+                r = listen(fd, 4);
+        if (r < 0) {
                 saved = errno;
                 if (fd >= 0)
                         close(fd);
@@ -209,29 +218,9 @@ static int monitor_connect(const char *path, GError **error) {
                 close(dirfd);
         if (fd < 0)
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                            "Failed to connect to QEMU's monitor %s: %s", path, g_strerror(saved));
-        return fd;
-}
-
-static int monitor_listen(const char *path, GError **error) {
-        struct sockaddr_un sa;
-        int fd, dirfd, saved = 0;
-
-        if (socket_address(path, &sa, &dirfd, error) < 0)
-                return -1;
-        (void) unlink(path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-                saved = errno;
-                if (fd >= 0)
-                        close(fd);
-                fd = -1;
-        }
-        if (dirfd >= 0)
-                close(dirfd);
-        if (fd < 0)
-                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED,
-                            "Failed to create QEMU's monitor socket %s: %s", path, g_strerror(saved));
+                            listening ? "Failed to create QEMU's monitor socket %s: %s"
+                                      : "Failed to connect to QEMU's monitor %s: %s",
+                            path, g_strerror(saved));
         return fd;
 }
 
@@ -243,7 +232,7 @@ static void startup_begin(QemuProcess *p, GTask *task, const char *monitor_path)
         p->startup = task;
         p->pidfd_source = g_unix_fd_add(p->pidfd, G_IO_IN, on_pidfd, p);
         p->startup_timer = g_timeout_add_seconds(HANDSHAKE_TIMEOUT_S, on_startup_timeout, p);
-        fd = monitor_connect(monitor_path, &error);
+        fd = monitor_socket(monitor_path, FALSE, &error);
         if (fd < 0) {
                 startup_fail(p, g_steal_pointer(&error));
                 return;
@@ -310,7 +299,7 @@ static gboolean spawn_qemu(const QemuLaunch *launch, QemuProcess *p, GPid *ret_p
                 return FALSE;
         }
         p->log_start = lseek(log_fd, 0, SEEK_END);
-        monitor_fd = monitor_listen(launch->monitor_path, error);
+        monitor_fd = monitor_socket(launch->monitor_path, TRUE, error);
         if (monitor_fd < 0) {
                 close(log_fd);
                 return FALSE;

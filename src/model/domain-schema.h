@@ -15,6 +15,7 @@
  * time (parse(format(x)) gives identical text). */
 gboolean domain_schema_check(xmlDoc *doc, GError **error);
 
-/* Returns a copy of @s fit for an error message: at most 64 characters,
- * control characters replaced. */
+/* Returns a copy of @s (valid UTF-8, or NULL for "") fit for an error
+ * message: at most 64 characters, then "…", control characters replaced.
+ * The model's quoting of user input (migration parameters use it too). */
 char *domain_schema_quote(const char *s);

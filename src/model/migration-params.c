@@ -8,29 +8,13 @@
 #include <string.h>
 
 #include "domain-def.h"
+#include "domain-schema.h"
 #include "md-error.h"
 #include "migration-params.h"
 
-#define QUOTE_MAX 64            /* characters of user input repeated in a message */
 #define MIGRATE_DISKS_MAX 256
 
 /* ---- Values ---- */
-
-/* User input fit for a one-line message: at most QUOTE_MAX characters,
- * control characters replaced. @s is valid UTF-8 (GVariant guarantees it). */
-static char *quote(const char *s) {
-        g_autofree char *copy = NULL;
-
-        if (g_utf8_strlen(s, -1) > QUOTE_MAX) {
-                g_autofree char *head = g_utf8_substring(s, 0, QUOTE_MAX);
-                copy = g_strconcat(head, "…", NULL);
-        } else
-                copy = g_strdup(s);
-        for (char *p = copy; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        *p = '?';
-        return g_steal_pointer(&copy);
-}
 
 /* A host name or an IP address (IPv6 without brackets), nothing else. */
 static gboolean host_is_valid(const char *host) {
@@ -62,7 +46,7 @@ gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port
             !g_uri_split(full, G_URI_FLAGS_NONE, NULL, &userinfo, &host, &port, &path, &query, &fragment, NULL) ||
             userinfo || query || fragment || (path && path[0] != '\0') ||
             !host || !host_is_valid(host) || port < 1 || port > 65535) {
-                g_autofree char *q = quote(uri);
+                g_autofree char *q = domain_schema_quote(uri);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             "Migration parameter 'migrate_uri' must look like tcp:HOST:PORT or tcp://HOST:PORT (IPv6 in brackets, port 1-65535, nothing after it), not '%s'",
                             q);
@@ -180,7 +164,7 @@ static gboolean check_name(const ParamInfo *info, GVariant *value, GError **erro
         if (!check_nonempty(info, value, error))
                 return FALSE;
         if (!domain_name_is_valid(name)) {
-                g_autofree char *q = quote(name);
+                g_autofree char *q = domain_schema_quote(name);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             "Migration parameter '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.', not '%s'",
                             info->key, DOMAIN_NAME_MAX, q);
@@ -200,7 +184,7 @@ static gboolean check_host(const ParamInfo *info, GVariant *value, GError **erro
         if (!check_nonempty(info, value, error))
                 return FALSE;
         if (!host_is_valid(host)) {
-                g_autofree char *q = quote(host);
+                g_autofree char *q = domain_schema_quote(host);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             "Migration parameter '%s' must be a host name or an IP address, not '%s'",
                             info->key, q);
@@ -242,7 +226,7 @@ static gboolean check_compression(const ParamInfo *info, GVariant *value, GError
                 return FALSE;
         }
         for (guint i = 0; methods[i]; i++) {
-                g_autofree char *q = quote(methods[i]);
+                g_autofree char *q = domain_schema_quote(methods[i]);
                 if (!g_strv_contains(compression_methods, methods[i])) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Unknown compression method '%s' in migration parameter '%s': use xbzrle, zlib or zstd",
@@ -274,7 +258,7 @@ static gboolean check_disks(const ParamInfo *info, GVariant *value, GError **err
         }
         for (guint i = 0; i < n; i++) {
                 gboolean ok = disks[i][0] != '\0';
-                g_autofree char *q = quote(disks[i]);
+                g_autofree char *q = domain_schema_quote(disks[i]);
 
                 for (const char *p = disks[i]; ok && *p; p++)
                         ok = g_ascii_isgraph(*p) && *p != '/' && *p != ',';
@@ -410,7 +394,7 @@ static const ParamInfo **params_lookup_keys(GVariant *dict, gsize n, GError **er
                 g_variant_get_child(dict, i, "{&sv}", &key, NULL);
                 infos[i] = param_lookup(key);
                 if (!infos[i]) {
-                        g_autofree char *q = quote(key);
+                        g_autofree char *q = domain_schema_quote(key);
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED, "Unknown migration parameter '%s'", q);
                         return NULL;
                 }
@@ -438,7 +422,7 @@ static gboolean params_check_repeats_and_types(GVariant *dict, const ParamInfo *
                 seen |= bit;
                 g_variant_get_child(dict, i, "{&sv}", NULL, &value);
                 if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->type->signature))) {
-                        g_autofree char *actual = quote(g_variant_get_type_string(value));
+                        g_autofree char *actual = domain_schema_quote(g_variant_get_type_string(value));
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                     "Migration parameter '%s' must be of type %s (%s), not %s",
                                     info->key, info->type->signature, info->type->word, actual);
