@@ -60,11 +60,7 @@ static const CtlVerbSection sections[] = {
         { N_("Host Commands"),   host_verbs },
 };
 
-static void print_help(void) {
-        printf(_("%s [OPTIONS...] COMMAND ...\n\n"
-                 "Manage the QEMU guests of migrationd.\n"),
-               g_get_prgname());
-
+static void print_verbs(void) {
         for (size_t s = 0; s < G_N_ELEMENTS(sections); s++) {
                 printf("\n%s:\n", _(sections[s].title));
                 for (const CtlVerb *v = sections[s].verbs; v->name; v++) {
@@ -73,6 +69,13 @@ static void print_help(void) {
                         printf("  %-30s %s\n", synopsis, _(v->summary));
                 }
         }
+}
+
+static void print_help(void) {
+        printf(_("%s [OPTIONS...] COMMAND ...\n\n"
+                 "Manage the QEMU guests of migrationd.\n"),
+               g_get_prgname());
+        print_verbs();
 
         /* TRANSLATORS: keep the option names and the alignment of the descriptions. */
         printf(_("\nOptions:\n"
