@@ -1,6 +1,7 @@
 /* The one table of a migration job's phases (see migration-phase.h). */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-phase.h"
 
@@ -94,32 +95,33 @@ gboolean job_phase_transition_allowed(JobType type, JobPhase from, JobPhase to) 
 }
 
 gboolean job_phase_check_transition(JobType type, JobPhase from, JobPhase to, GError **error) {
-        const char *direction = type == JOB_TYPE_MIGRATION_OUT ? "an outgoing" : "an incoming";
-
         if (job_phase_transition_allowed(type, from, to))
                 return TRUE;
         if (type != JOB_TYPE_MIGRATION_OUT && type != JOB_TYPE_MIGRATION_IN)
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "A job of type %s has no migration phases", job_type_to_string(type));
+                            _("A job of type %s has no migration phases"), job_type_to_string(type));
         else if (!job_phase_belongs_to(type, to) || (from != JOB_PHASE_NONE && !job_phase_belongs_to(type, from)))
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "Phase %s does not follow %s in %s migration",
-                            job_phase_to_string(to), job_phase_to_string(from), direction);
+                            type == JOB_TYPE_MIGRATION_OUT
+                            ? _("Phase %s does not follow %s in an outgoing migration")
+                            : _("Phase %s does not follow %s in an incoming migration"),
+                            job_phase_to_string(to), job_phase_to_string(from));
         else if (from == to)
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "The migration is in phase %s already", job_phase_to_string(to));
+                            _("The migration is in phase %s already"), job_phase_to_string(to));
         else if (from == JOB_PHASE_NONE)
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "%s migration cannot start in phase %s", type == JOB_TYPE_MIGRATION_OUT
-                            ? "An outgoing" : "An incoming", job_phase_to_string(to));
+                            type == JOB_TYPE_MIGRATION_OUT
+                            ? _("An outgoing migration cannot start in phase %s")
+                            : _("An incoming migration cannot start in phase %s"), job_phase_to_string(to));
         else if (to < from)
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "Migration protocol going backwards: %s after %s", job_phase_to_string(to),
+                            _("Migration protocol going backwards: %s after %s"), job_phase_to_string(to),
                             job_phase_to_string(from));
         else
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "Migration phase %s cannot follow %s (a phase would be skipped or the "
-                            "job has ended that way already)", job_phase_to_string(to),
+                            _("Migration phase %s cannot follow %s (a phase would be skipped or the "
+                              "job has ended that way already)"), job_phase_to_string(to),
                             job_phase_to_string(from));
         return FALSE;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-setup.h"
 
@@ -97,11 +98,11 @@ char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const cha
 
         if (!ca || !cert || !key) {
                 g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            "The TLS flag needs this host's [tls] ca, cert and key");
+                            _("The TLS flag needs this host's [tls] ca, cert and key"));
                 return NULL;
         }
         if (g_mkdir_with_parents(dir, 0700) < 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, "Failed to create %s: %s", dir,
+                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to create %s: %s"), dir,
                             g_strerror(errno));
                 return NULL;
         }
@@ -109,7 +110,7 @@ char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const cha
                 g_autofree char *link = g_build_filename(dir, names[i], NULL);
                 (void) unlink(link);
                 if (symlink(targets[i], link) < 0) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, "Failed to link %s: %s", link,
+                        g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to link %s: %s"), link,
                                     g_strerror(errno));
                         return NULL;
                 }

@@ -254,7 +254,7 @@ gboolean registry_persist_xml(Registry *r, Domain *d, const char *xml, GError **
                 return FALSE;
         if (!g_str_equal(def->uuid, domain_uuid(d)) || !g_str_equal(def->name, domain_name(d))) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "persistent_xml describes '%s' (%s), not '%s' (%s)", def->name, def->uuid,
+                            _("persistent_xml describes '%s' (%s), not '%s' (%s)"), def->name, def->uuid,
                             domain_name(d), domain_uuid(d));
                 return FALSE;
         }

@@ -187,8 +187,8 @@ StatusFile *state_store_read_status_file(const char *path, GError **error) {
 
         if (!json_parser_load_from_file(parser, path, &local) ||
             !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, "Failed to read guest status %s: %s", path,
-                            local ? local->message : "not an object");
+                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to read guest status %s: %s"), path,
+                            local ? local->message : _("not an object"));
                 return NULL;
         }
         obj = json_node_get_object(json_parser_get_root(parser));
@@ -197,8 +197,8 @@ StatusFile *state_store_read_status_file(const char *path, GError **error) {
         file->pid = json_object_get_int_member_with_default(obj, "pid", 0);
         file->live = domain_def_parse(json_object_get_string_member_with_default(obj, "xml", ""), -1, &local);
         if (!file->live || file->pid <= 0 || file->pid > G_MAXINT32) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, "Guest status %s is damaged: %s", path,
-                            local ? local->message : "bad pid");
+                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Guest status %s is damaged: %s"), path,
+                            local ? local->message : _("bad pid"));
                 return NULL;
         }
         file->state = g_strdup(json_object_get_string_member_with_default(obj, "state", NULL));

@@ -4,6 +4,7 @@
 
 #include "domain-def.h"
 #include "domain-def-private.h"
+#include "i18n.h"
 
 static const char *const chardev_type_table[_DOMAIN_CHARDEV_MAX] = {
         [DOMAIN_CHARDEV_FILE] = "file",
@@ -73,7 +74,7 @@ static gboolean extract_disk(DomainDef *def, xmlNode *node, GError **error) {
 
         disk->target_dev = domain_xml_prop(target, "dev");
         if (!disk->target_dev || !*disk->target_dev)
-                return domain_xml_invalid(error, target ?: node, "/domain/devices/disk/target/@dev is missing");
+                return domain_xml_invalid(error, target ?: node, _("/domain/devices/disk/target/@dev is missing"));
 
         /* Block and network disks stay in the document only; see
          * domain_def_has_unsupported_runtime(). */
@@ -83,13 +84,13 @@ static gboolean extract_disk(DomainDef *def, xmlNode *node, GError **error) {
         disk->device = domain_xml_prop(node, "device") ?: g_strdup("disk");
         if (source && (xmlHasProp(source, BAD_CAST "dev") || xmlHasProp(source, BAD_CAST "protocol") ||
                        xmlHasProp(source, BAD_CAST "name")))
-                return domain_xml_invalid(error, source, "/domain/devices/disk/source of a disk of type 'file' takes only @file");
+                return domain_xml_invalid(error, source, _("/domain/devices/disk/source of a disk of type 'file' takes only @file"));
         disk->source_file = domain_xml_prop(source, "file");
         if (disk->source_file && !*disk->source_file)
-                return domain_xml_invalid(error, source, "/domain/devices/disk/source/@file must not be empty");
+                return domain_xml_invalid(error, source, _("/domain/devices/disk/source/@file must not be empty"));
         /* Only removable media may be empty. */
         if (!disk->source_file && strcmp(disk->device, "disk") == 0)
-                return domain_xml_invalid(error, node, "/domain/devices/disk/source/@file is missing for disk %s",
+                return domain_xml_invalid(error, node, _("/domain/devices/disk/source/@file is missing for disk %s"),
                                           disk->target_dev);
         disk->format = domain_xml_prop(driver, "type");
         disk->cache = domain_xml_prop(driver, "cache");
@@ -118,7 +119,7 @@ static gboolean extract_chardev(DomainDef *def, xmlNode *node, GError **error) {
         if (chr->type == DOMAIN_CHARDEV_FILE || chr->type == DOMAIN_CHARDEV_UNIX) {
                 chr->path = domain_xml_prop(source, "path");
                 if (!chr->path || !*chr->path)
-                        return domain_xml_invalid(error, source ?: node, "/domain/devices/%s/source/@path is missing (a %s of type '%s' needs one)",
+                        return domain_xml_invalid(error, source ?: node, _("/domain/devices/%s/source/@path is missing (a %s of type '%s' needs one)"),
                                                   what, what, type);
         }
         chr->append = chr->type == DOMAIN_CHARDEV_FILE && g_strcmp0(append, "on") == 0;
@@ -128,7 +129,7 @@ static gboolean extract_chardev(DomainDef *def, xmlNode *node, GError **error) {
         if (log) {
                 chr->log_file = domain_xml_prop(log, "file");
                 if (!chr->log_file || !*chr->log_file)
-                        return domain_xml_invalid(error, log, "/domain/devices/%s/log/@file is missing", what);
+                        return domain_xml_invalid(error, log, _("/domain/devices/%s/log/@file is missing"), what);
                 chr->log_append = g_strcmp0(log_append, "on") == 0;
         }
         chr->node = node;
@@ -143,7 +144,7 @@ gboolean domain_def_extract_devices(DomainDef *def, xmlNode *root, GError **erro
 
         def->emulator = domain_xml_text(emulator);
         if (def->emulator && !*g_strstrip(def->emulator))
-                return domain_xml_invalid(error, emulator, "/domain/devices/emulator must not be empty");
+                return domain_xml_invalid(error, emulator, _("/domain/devices/emulator must not be empty"));
 
         for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
                 if (n->type != XML_ELEMENT_NODE)

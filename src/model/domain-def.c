@@ -13,6 +13,7 @@
 #include "domain-def.h"
 #include "domain-def-private.h"
 #include "domain-schema.h"
+#include "i18n.h"
 #include "md-error.h"
 
 #if LIBXML_VERSION >= 21200
@@ -128,10 +129,10 @@ static xmlDoc *read_document(const char *xml, size_t size, GError **error) {
                         message = g_strdup("not a well-formed XML document");
                 if (state.line > 0)
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                                    "Invalid domain XML at line %ld: %s", state.line, message);
+                                    _("Invalid domain XML at line %ld: %s"), state.line, message);
                 else
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                                    "Invalid domain XML: %s", message);
+                                    _("Invalid domain XML: %s"), message);
                 return NULL;
         }
         return g_steal_pointer(&doc);
@@ -146,7 +147,7 @@ gboolean domain_xml_invalid(GError **error, xmlNode *node, const char *fmt, ...)
         va_start(ap, fmt);
         message = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML, "Invalid domain XML at line %ld: %s",
+        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML, _("Invalid domain XML at line %ld: %s"),
                     xmlGetLineNo(node), message);
         return FALSE;
 }
@@ -228,8 +229,8 @@ static gboolean parse_uint(xmlNode *node, const char *raw, guint64 min, guint64 
         if (g_ascii_string_to_unsigned(s, 10, min, max, ret, NULL))
                 return TRUE;
         q = domain_schema_quote(s);
-        return domain_xml_invalid(error, node, "%s must be an integer from %" G_GUINT64_FORMAT " to %"
-                                  G_GUINT64_FORMAT ", not '%s'", path, min, max, q);
+        return domain_xml_invalid(error, node, _("%s must be an integer from %llu to %llu, not '%s'"), path,
+                                  (unsigned long long) min, (unsigned long long) max, q);
 }
 
 /* A memory size in KiB, rounded up like libvirt; at most 2^63-1 bytes. */
@@ -243,11 +244,11 @@ static gboolean parse_memory_size(xmlNode *node, const char *path, guint64 *ret_
                 return FALSE;
         if (!unit_scale(unit, &scale)) {
                 g_autofree char *q = domain_schema_quote(unit);
-                return domain_xml_invalid(error, node, "%s/@unit='%s' is not a unit (use b, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)",
+                return domain_xml_invalid(error, node, _("%s/@unit='%s' is not a unit (use b, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"),
                                           path, q);
         }
         if (value > (guint64) G_MAXINT64 / scale)
-                return domain_xml_invalid(error, node, "%s is too large", path);
+                return domain_xml_invalid(error, node, _("%s is too large"), path);
         *ret_kib = (value * scale + 1023) / 1024;
         return TRUE;
 }
@@ -260,14 +261,14 @@ static gboolean extract_identity(DomainDef *def, xmlNode *root, GError **error) 
 
         def->virt_type = domain_xml_prop(root, "type");
         if (!def->virt_type)
-                return domain_xml_invalid(error, root, "/domain/@type is missing (use 'kvm' or 'qemu')");
+                return domain_xml_invalid(error, root, _("/domain/@type is missing (use 'kvm' or 'qemu')"));
 
         if (!name)
-                return domain_xml_invalid(error, root, "/domain/name is missing");
+                return domain_xml_invalid(error, root, _("/domain/name is missing"));
         def->name = domain_xml_text(name);
         if (!domain_name_is_valid(def->name)) {
                 g_autofree char *q = domain_schema_quote(def->name);
-                return domain_xml_invalid(error, name, "/domain/name '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.'",
+                return domain_xml_invalid(error, name, _("/domain/name '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.'"),
                                           q, DOMAIN_NAME_MAX);
         }
 
@@ -281,7 +282,7 @@ static gboolean extract_identity(DomainDef *def, xmlNode *root, GError **error) 
                 g_strlcpy(def->uuid, lower, sizeof def->uuid);
         } else {
                 g_autofree char *q = domain_schema_quote(uuid_text);
-                return domain_xml_invalid(error, uuid, "/domain/uuid '%s' is not a UUID (use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or leave it out to have one generated)",
+                return domain_xml_invalid(error, uuid, _("/domain/uuid '%s' is not a UUID (use the form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, or leave it out to have one generated)"),
                                           q);
         }
         /* The canonical document carries the canonical UUID, where libvirt puts it. */
@@ -293,7 +294,7 @@ static gboolean extract_identity(DomainDef *def, xmlNode *root, GError **error) 
 
         def->title = domain_xml_text(title);
         if (def->title && strpbrk(def->title, "\r\n"))
-                return domain_xml_invalid(error, title, "/domain/title must be a single line");
+                return domain_xml_invalid(error, title, _("/domain/title must be a single line"));
         def->description = domain_xml_text(domain_xml_child(root, "description"));
         return TRUE;
 }
@@ -314,7 +315,7 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
                         return FALSE;
                 if (memory && def->current_memory_kib > def->memory_kib)
                         return domain_xml_invalid(error, current,
-                                                  "/domain/currentMemory must not exceed /domain/memory");
+                                                  _("/domain/currentMemory must not exceed /domain/memory"));
         }
         if (max) {
                 g_autofree char *slots = domain_xml_prop(max, "slots");
@@ -322,7 +323,7 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
                         return FALSE;
                 if (def->max_memory_kib < def->memory_kib)
                         return domain_xml_invalid(error, max,
-                                                  "/domain/maxMemory must not be less than /domain/memory");
+                                                  _("/domain/maxMemory must not be less than /domain/memory"));
                 if (slots) {
                         if (!parse_uint(max, slots, 0, G_MAXUINT, "/domain/maxMemory/@slots", &v, error))
                                 return FALSE;
@@ -353,7 +354,7 @@ static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
 
         if (!type)
                 return domain_xml_invalid(error, os ?: root,
-                                          "/domain/os/type is missing (use <os><type>hvm</type></os>)");
+                                          _("/domain/os/type is missing (use <os><type>hvm</type></os>)"));
         def->os_type = domain_xml_text(type);
         def->arch = domain_xml_prop(type, "arch");
         def->machine = domain_xml_prop(type, "machine");
@@ -388,12 +389,12 @@ DomainDef *domain_def_parse(const char *xml, gssize len, GError **error) {
         size = len < 0 ? strnlen(xml, DOMAIN_XML_MAX_SIZE + 1) : (size_t) len;
         if (size > DOMAIN_XML_MAX_SIZE) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                            "Invalid domain XML: too large (more than %d bytes)", DOMAIN_XML_MAX_SIZE);
+                            _("Invalid domain XML: too large (more than %d bytes)"), DOMAIN_XML_MAX_SIZE);
                 return NULL;
         }
         if (size == 0) {
                 g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                                    "Invalid domain XML: the document is empty");
+                                    _("Invalid domain XML: the document is empty"));
                 return NULL;
         }
 

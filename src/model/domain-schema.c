@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "domain-schema.h"
+#include "i18n.h"
 #include "md-error.h"
 
 typedef struct {
@@ -246,7 +247,7 @@ static gboolean check_attributes(xmlNode *node, const SchemaElement *el, const c
                 if (!attr) {
                         g_autofree char *q = domain_schema_quote(qname);
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Unsupported attribute %s/@%s at line %ld: remove it or use libvirt",
+                                    _("Unsupported attribute %s/@%s at line %ld: remove it or use libvirt"),
                                     path, q, xmlGetLineNo(node));
                         return FALSE;
                 }
@@ -257,7 +258,7 @@ static gboolean check_attributes(xmlNode *node, const SchemaElement *el, const c
                         if (!value || !word_in_list(value, attr->values)) {
                                 g_autofree char *q = domain_schema_quote(value);
                                 g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                            "Unsupported value %s/@%s='%s' at line %ld: supported values are: %s",
+                                            _("Unsupported value %s/@%s='%s' at line %ld: supported values are: %s"),
                                             path, attr->name, q, xmlGetLineNo(node), attr->values);
                                 return FALSE;
                         }
@@ -286,14 +287,14 @@ static gboolean check_child_element(xmlNode *child, const char *path, GError **e
         if (!child_el) {
                 g_autofree char *q = domain_schema_quote(child_path);
                 g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            "Unsupported element %s at line %ld: remove it or use libvirt",
+                            _("Unsupported element %s at line %ld: remove it or use libvirt"),
                             q, xmlGetLineNo(child));
                 return FALSE;
         }
         /* libvirt would read the first and ignore the rest. */
         if (!child_el->repeat && has_earlier_sibling(child)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                            "Invalid domain XML at line %ld: %s may appear only once",
+                            _("Invalid domain XML at line %ld: %s may appear only once"),
                             xmlGetLineNo(child), child_path);
                 return FALSE;
         }
@@ -306,7 +307,7 @@ static gboolean check_text_node(xmlNode *child, const SchemaElement *el, const c
                 return TRUE;
         if (!is_blank(child->content)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                            "Invalid domain XML at line %ld: %s must not contain text",
+                            _("Invalid domain XML at line %ld: %s must not contain text"),
                             xmlGetLineNo(child), path);
                 return FALSE;
         }
@@ -328,7 +329,7 @@ static gboolean check_text_value(xmlNode *node, const SchemaElement *el, const c
         if (!value || !word_in_list(value, el->text)) {
                 g_autofree char *q = domain_schema_quote(value);
                 g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            "Unsupported value %s='%s' at line %ld: supported values are: %s",
+                            _("Unsupported value %s='%s' at line %ld: supported values are: %s"),
                             path, q, xmlGetLineNo(node), el->text);
                 return FALSE;
         }
@@ -360,7 +361,7 @@ static gboolean check_element(xmlNode *node, const SchemaElement *el, const char
                         /* Processing instructions, entity references (no DTD
                          * gets this far), CDATA (merged by the parser). */
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Unsupported XML node inside %s at line %ld: only elements, text and comments are supported",
+                                    _("Unsupported XML node inside %s at line %ld: only elements, text and comments are supported"),
                                     path, xmlGetLineNo(child));
                         return FALSE;
                 }
@@ -376,7 +377,7 @@ gboolean domain_schema_check(xmlDoc *doc, GError **error) {
         for (xmlNode *n = doc->children; n; n = n->next)
                 if (n->type != XML_ELEMENT_NODE && n->type != XML_COMMENT_NODE) {
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Unsupported XML node outside /domain at line %ld: only comments may accompany the <domain> element",
+                                    _("Unsupported XML node outside /domain at line %ld: only comments may accompany the <domain> element"),
                                     xmlGetLineNo(n));
                         return FALSE;
                 }
@@ -385,7 +386,7 @@ gboolean domain_schema_check(xmlDoc *doc, GError **error) {
                 g_autofree char *qname = root ? node_qname(root->name, root->ns) : NULL;
                 g_autofree char *q = domain_schema_quote(qname);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
-                            "Invalid domain XML at line %ld: the root element is <%s>, expected <domain>",
+                            _("Invalid domain XML at line %ld: the root element is <%s>, expected <domain>"),
                             root ? xmlGetLineNo(root) : 1L, q);
                 return FALSE;
         }

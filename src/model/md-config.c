@@ -1,16 +1,24 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "md-config.h"
+#include "i18n.h"
 #include "md-error.h"
 
-static gboolean fail(GError **error, const char *group, const char *key, const char *why) {
-        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                    "Invalid configuration: [%s] %s %s", group, key, why);
+/* Each message is one whole translatable sentence naming the group and key. */
+static G_GNUC_PRINTF(2, 3) gboolean fail(GError **error, const char *format, ...) {
+        g_autofree char *message = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        message = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_ARGS, message);
         return FALSE;
 }
 
@@ -23,7 +31,7 @@ static gboolean get_string(GKeyFile *kf, const char *group, const char *key, cha
                 if (g_error_matches(local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
                     g_error_matches(local, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
                         return TRUE;
-                return fail(error, group, key, local->message);
+                return fail(error, _("Invalid configuration: [%s] %s %s"), group, key, local->message);
         }
         g_strstrip(value);
         if (*value == '\0')
@@ -42,12 +50,10 @@ static gboolean get_uint(GKeyFile *kf, const char *group, const char *key, guint
                 return FALSE;
         if (!text)
                 return TRUE;
-        if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL)) {
-                g_autofree char *why = g_strdup_printf(
-                        "must be a number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-                        ", not '%s'", min, max, text);
-                return fail(error, group, key, why);
-        }
+        if (!g_ascii_string_to_unsigned(text, 10, min, max, &value, NULL))
+                return fail(error, _("Invalid configuration: [%s] %s must be a number from %llu to %llu, "
+                                     "not '%s'"), group, key, (unsigned long long) min,
+                            (unsigned long long) max, text);
         *ret = value;
         return TRUE;
 }
@@ -64,14 +70,13 @@ static gboolean parse_protocols(const char *text, ProtocolMask *ret, GError **er
                         mask |= PROTOCOL_V3;
                 else if (g_str_equal(item, "2"))
                         mask |= PROTOCOL_V2;
-                else {
-                        g_autofree char *why = g_strdup_printf(
-                                "has unknown protocol '%s' (known: 3-params, 3, 2)", item);
-                        return fail(error, "migration", "protocol_versions", why);
-                }
+                else
+                        return fail(error, _("Invalid configuration: [migration] protocol_versions has "
+                                             "unknown protocol '%s' (known: 3-params, 3, 2)"), item);
         }
         if (mask == 0)
-                return fail(error, "migration", "protocol_versions", "must name at least one protocol");
+                return fail(error, "%s", _("Invalid configuration: [migration] protocol_versions must name at "
+                                          "least one protocol"));
         *ret = mask;
         return TRUE;
 }
@@ -122,7 +127,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
 
         if (c->host_uuid) {
                 if (!g_uuid_string_is_valid(c->host_uuid))
-                        return fail(error, "host", "uuid", "is not a UUID"), NULL;
+                        return fail(error, "%s", _("Invalid configuration: [host] uuid is not a UUID")), NULL;
                 g_autofree char *lower = g_ascii_strdown(c->host_uuid, -1);
                 g_free(c->host_uuid);
                 c->host_uuid = g_steal_pointer(&lower);
@@ -132,9 +137,10 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         if (!c->hostname)
                 c->hostname = g_strdup(g_get_host_name());
         if (!g_path_is_absolute(c->qemu_binary))
-                return fail(error, "qemu", "binary", "must be an absolute path"), NULL;
+                return fail(error, "%s", _("Invalid configuration: [qemu] binary must be an absolute path")), NULL;
         if (port_min > port_max)
-                return fail(error, "migration", "port_min", "must not exceed port_max"), NULL;
+                return fail(error, "%s", _("Invalid configuration: [migration] port_min must not exceed port_max")),
+                       NULL;
         c->port_min = port_min;
         c->port_max = port_max;
         c->max_jobs = max_jobs;
@@ -142,7 +148,8 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         c->idle_timeout_s = idle_timeout;
         /* A ping must have a chance to come back before the peer counts as gone. */
         if (keepalive_interval >= keepalive_timeout)
-                return fail(error, "bridge", "keepalive_interval", "must be less than keepalive_timeout"), NULL;
+                return fail(error, "%s", _("Invalid configuration: [bridge] keepalive_interval must be less "
+                                                "than keepalive_timeout")), NULL;
         c->keepalive_interval_s = keepalive_interval;
         c->keepalive_timeout_s = keepalive_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
@@ -157,7 +164,7 @@ MdConfig *md_config_load_from_data(const char *data, GError **error) {
 
         if (!g_key_file_load_from_data(kf, data, -1, G_KEY_FILE_NONE, &local)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Invalid configuration: %s", local->message);
+                            _("Invalid configuration: %s"), local->message);
                 return NULL;
         }
         return config_from_keyfile(kf, error);
@@ -169,8 +176,10 @@ MdConfig *md_config_load(const char *path, gboolean must_exist, GError **error) 
 
         if (path && !g_file_get_contents(path, &data, NULL, &local)) {
                 if (must_exist || !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Failed to read configuration: %s", local->message);
+                        /* A disk failure, not a bad argument; GLib's message names the
+                         * path and the errno text. */
+                        g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL,
+                                    _("Failed to read configuration: %s"), local->message);
                         return NULL;
                 }
         }

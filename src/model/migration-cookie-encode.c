@@ -6,6 +6,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-cookie.h"
 #include "migration-cookie-private.h"
@@ -17,7 +18,7 @@ static gboolean check_stats(GVariant *stats, GError **error) {
         GVariant *child;
 
         if (!g_variant_is_of_type(stats, G_VARIANT_TYPE_VARDICT))
-                return invalid(error, "Migration cookie statistics are of type '%s', not 'a{sv}'",
+                return invalid(error, _("Migration cookie statistics are of type '%s', not 'a{sv}'"),
                                g_variant_get_type_string(stats));
 
         g_variant_iter_init(&iter, stats);
@@ -26,16 +27,16 @@ static gboolean check_stats(GVariant *stats, GError **error) {
                 const char *type = g_variant_get_type_string(value);
 
                 if (!migration_cookie_is_identifier(key))
-                        return invalid(error, "Migration cookie has a statistic with an invalid name; a "
-                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+                        return invalid(error, _("Migration cookie has a statistic with an invalid name; a "
+                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'"),
                                        IDENTIFIER_MAX_BYTES);
                 if (!g_hash_table_add(seen, (gpointer) key))
-                        return invalid(error, "Migration cookie has statistic '%s' twice", key);
+                        return invalid(error, _("Migration cookie has statistic '%s' twice"), key);
                 if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0]))
-                        return invalid(error, "Migration cookie statistic '%s' is of type '%s'; statistics "
-                                       "are of type t, x, u, i, d, b or s", key, type);
+                        return invalid(error, _("Migration cookie statistic '%s' is of type '%s'; statistics "
+                                       "are of type t, x, u, i, d, b or s"), key, type);
                 if (type[0] == 'd' && !isfinite(g_variant_get_double(value)))
-                        return invalid(error, "Migration cookie statistic '%s' is not a finite number", key);
+                        return invalid(error, _("Migration cookie statistic '%s' is not a finite number"), key);
         }
         return TRUE;
 }
@@ -129,10 +130,10 @@ static gboolean check_size(const MigrationCookie *cookie, gsize len, GError **er
         if (len <= MIGRATION_COOKIE_MAX_SIZE)
                 return TRUE;
         if (cookie->persistent_xml)
-                return invalid(error, "The migration cookie would be %zu bytes, more than the limit of %d "
-                               "bytes; the persistent domain XML takes %zu of them", len,
+                return invalid(error, _("The migration cookie would be %zu bytes, more than the limit of %d "
+                               "bytes; the persistent domain XML takes %zu of them"), len,
                                MIGRATION_COOKIE_MAX_SIZE, strlen(cookie->persistent_xml));
-        return invalid(error, "The migration cookie would be %zu bytes, more than the limit of %d bytes",
+        return invalid(error, _("The migration cookie would be %zu bytes, more than the limit of %d bytes"),
                        len, MIGRATION_COOKIE_MAX_SIZE);
 }
 

@@ -6,6 +6,7 @@
 
 #include "domain-def.h"
 #include "md-config.h"
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-cookie.h"
 
@@ -34,7 +35,7 @@ MigrationCookie *migration_cookie_from_peer(const MdConfig *host, GBytes *bytes,
 
         if (len == 0) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                            "The migration cookie is empty; pass the cookie the previous phase returned");
+                            _("The migration cookie is empty; pass the cookie the previous phase returned"));
                 return NULL;
         }
         cookie = migration_cookie_decode(data, len, known_features, error);
@@ -42,13 +43,13 @@ MigrationCookie *migration_cookie_from_peer(const MdConfig *host, GBytes *bytes,
                 return NULL;
         if (g_str_equal(cookie->host_uuid, host->host_uuid)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_SAME_HOST,
-                            "Source and destination are the same host (host UUID %s); migration "
-                            "needs two hosts", cookie->host_uuid);
+                            _("Source and destination are the same host (host UUID %s); migration "
+                            "needs two hosts"), cookie->host_uuid);
                 return NULL;
         }
         if (uuid && !g_str_equal(cookie->uuid, uuid)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                            "The migration cookie is for domain %s, not %s", cookie->uuid, uuid);
+                            _("The migration cookie is for domain %s, not %s"), cookie->uuid, uuid);
                 return NULL;
         }
         return g_steal_pointer(&cookie);
@@ -63,8 +64,8 @@ gboolean migration_persistent_xml_check(const char *xml, const char *name, const
         }
         if (!g_str_equal(def->uuid, uuid) || !g_str_equal(def->name, name)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "persistent_xml describes domain '%s' (UUID %s), but the migrated domain is "
-                            "'%s' (UUID %s) on the destination; pass that domain's definition", def->name,
+                            _("persistent_xml describes domain '%s' (UUID %s), but the migrated domain is "
+                            "'%s' (UUID %s) on the destination; pass that domain's definition"), def->name,
                             def->uuid, name, uuid);
                 return FALSE;
         }

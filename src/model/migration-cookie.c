@@ -48,6 +48,7 @@
 #include <json-glib/json-glib.h>
 
 #include "json-input.h"
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-cookie.h"
 #include "migration-cookie-private.h"
@@ -142,30 +143,30 @@ gboolean migration_cookie_is_identifier(const char *s) {
 /* @max 0: of any length, even empty. */
 static gboolean check_string(const char *value, const char *member, gsize max, GError **error) {
         if (!value)
-                return invalid(error, "Migration cookie lacks member '%s'", member);
+                return invalid(error, _("Migration cookie lacks member '%s'"), member);
         if (!g_utf8_validate(value, -1, NULL))
-                return invalid(error, "Migration cookie member '%s' is not valid UTF-8", member);
+                return invalid(error, _("Migration cookie member '%s' is not valid UTF-8"), member);
         if (max == 0)
                 return TRUE;
         if (*value == '\0')
-                return invalid(error, "Migration cookie member '%s' is empty", member);
+                return invalid(error, _("Migration cookie member '%s' is empty"), member);
         if (strlen(value) > max)
-                return invalid(error, "Migration cookie member '%s' is longer than %zu bytes", member, max);
+                return invalid(error, _("Migration cookie member '%s' is longer than %zu bytes"), member, max);
         return TRUE;
 }
 
 static gboolean check_uuid(const char *value, const char *member, GError **error) {
         if (!value)
-                return invalid(error, "Migration cookie lacks member '%s'", member);
+                return invalid(error, _("Migration cookie lacks member '%s'"), member);
         if (!g_uuid_string_is_valid(value))
-                return invalid(error, "Migration cookie member '%s' is not a valid UUID", member);
+                return invalid(error, _("Migration cookie member '%s' is not a valid UUID"), member);
         return TRUE;
 }
 
 static gboolean check_protocol(gint64 protocol, GError **error) {
         if (protocol != 2 && protocol != 3)
-                return invalid(error, "Migration cookie member 'protocol' is %" G_GINT64_FORMAT
-                               "; this host speaks migration protocols 2 and 3", protocol);
+                return invalid(error, _("Migration cookie member 'protocol' is %lld; this host speaks "
+                                         "migration protocols 2 and 3"), (long long) protocol);
         return TRUE;
 }
 
@@ -176,11 +177,11 @@ gboolean migration_cookie_check_features(const MigrationCookie *cookie, GError *
                 const MigrationCookieFeature *feature = cookie->features->pdata[i];
 
                 if (!feature->name || !migration_cookie_is_identifier(feature->name))
-                        return invalid(error, "Entry %u of the migration cookie's 'features' has an invalid "
+                        return invalid(error, _("Entry %u of the migration cookie's 'features' has an invalid "
                                        "name; a feature name is 1 to %d characters of A-Z, a-z, 0-9, '.', "
-                                       "'_' and '-'", i, IDENTIFIER_MAX_BYTES);
+                                       "'_' and '-'"), i, IDENTIFIER_MAX_BYTES);
                 if (!g_hash_table_add(seen, feature->name))
-                        return invalid(error, "Migration cookie lists feature '%s' twice", feature->name);
+                        return invalid(error, _("Migration cookie lists feature '%s' twice"), feature->name);
         }
         return TRUE;
 }
@@ -192,12 +193,12 @@ gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **e
                 check_uuid(cookie->host_uuid, "host_uuid", error) &&
                 check_protocol(cookie->protocol, error) &&
                 (!cookie->phase || migration_cookie_is_identifier(cookie->phase) ||
-                 invalid(error, "Migration cookie member 'phase' is not a phase name; a phase name is 1 to "
-                         "%d characters of A-Z, a-z, 0-9, '.', '_' and '-'", IDENTIFIER_MAX_BYTES)) &&
+                 invalid(error, _("Migration cookie member 'phase' is not a phase name; a phase name is 1 to "
+                         "%d characters of A-Z, a-z, 0-9, '.', '_' and '-'"), IDENTIFIER_MAX_BYTES)) &&
                 (cookie->source_stop_time_ms >= 0 ||
-                 invalid(error, "Migration cookie member 'source_stop_time_ms' is negative")) &&
+                 invalid(error, _("Migration cookie member 'source_stop_time_ms' is negative"))) &&
                 (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
-                (cookie->ram_kib >= 0 || invalid(error, "Migration cookie member 'ram_kib' is negative"));
+                (cookie->ram_kib >= 0 || invalid(error, _("Migration cookie member 'ram_kib' is negative")));
 }
 
 /* ---- Decoding ---- */
@@ -236,9 +237,9 @@ static gboolean get_string(JsonObject *object, const char *name, gboolean requir
 
         *ret = NULL;
         if (!node)
-                return !required || invalid(error, "Migration cookie lacks member '%s'", name);
+                return !required || invalid(error, _("Migration cookie lacks member '%s'"), name);
         if (value_type(node) != G_TYPE_STRING)
-                return invalid(error, "Migration cookie member '%s' must be a string, not %s",
+                return invalid(error, _("Migration cookie member '%s' must be a string, not %s"),
                                name, json_kind(node));
         *ret = json_node_get_string(node);
         return TRUE;
@@ -253,9 +254,9 @@ static gboolean get_integer(JsonObject *object, const char *name, gboolean requi
 
         *ret = 0;
         if (!node)
-                return !required || invalid(error, "Migration cookie lacks member '%s'", name);
+                return !required || invalid(error, _("Migration cookie lacks member '%s'"), name);
         if (value_type(node) != G_TYPE_INT64)
-                return invalid(error, "Migration cookie member '%s' must be an integer, not %s",
+                return invalid(error, _("Migration cookie member '%s' must be an integer, not %s"),
                                name, json_kind(node));
         *ret = json_node_get_int(node);
         return TRUE;
@@ -266,9 +267,9 @@ static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GErr
         JsonArray *array;
 
         if (!node)
-                return invalid(error, "Migration cookie lacks member 'features'");
+                return invalid(error, _("Migration cookie lacks member 'features'"));
         if (!JSON_NODE_HOLDS_ARRAY(node))
-                return invalid(error, "Migration cookie member 'features' must be an array, not %s",
+                return invalid(error, _("Migration cookie member 'features' must be an array, not %s"),
                                json_kind(node));
         array = json_node_get_array(node);
         for (guint i = 0; i < json_array_get_length(array); i++) {
@@ -277,16 +278,16 @@ static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GErr
                 MigrationCookieFeature *feature;
 
                 if (!JSON_NODE_HOLDS_OBJECT(element))
-                        return invalid(error, "Entry %u of the migration cookie's 'features' must be an "
-                                       "object, not %s", i, json_kind(element));
+                        return invalid(error, _("Entry %u of the migration cookie's 'features' must be an "
+                                       "object, not %s"), i, json_kind(element));
                 name = json_object_get_member(json_node_get_object(element), "name");
                 mandatory = json_object_get_member(json_node_get_object(element), "mandatory");
                 if (value_type(name) != G_TYPE_STRING)
-                        return invalid(error, "Entry %u of the migration cookie's 'features' lacks a string "
-                                       "member 'name'", i);
+                        return invalid(error, _("Entry %u of the migration cookie's 'features' lacks a string "
+                                       "member 'name'"), i);
                 if (value_type(mandatory) != G_TYPE_BOOLEAN)
-                        return invalid(error, "Entry %u of the migration cookie's 'features' lacks a boolean "
-                                       "member 'mandatory'", i);
+                        return invalid(error, _("Entry %u of the migration cookie's 'features' lacks a boolean "
+                                       "member 'mandatory'"), i);
                 /* Not add_feature(): migration_cookie_check_features() must see duplicates. */
                 feature = g_new0(MigrationCookieFeature, 1);
                 feature->name = g_strdup(json_node_get_string(name));
@@ -305,7 +306,7 @@ static gboolean check_mandatory(const MigrationCookie *cookie, const char *const
                         continue;
                 if (feature->mandatory) {
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "The migration cookie requires feature '%s', which this host does not support",
+                                    _("The migration cookie requires feature '%s', which this host does not support"),
                                     feature->name);
                         return FALSE;
                 }
@@ -363,23 +364,23 @@ static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
         GVariant *value;
 
         if (!JSON_NODE_HOLDS_OBJECT(node)) {
-                invalid(error, "Migration cookie statistic '%s' must be an object, not %s", key, json_kind(node));
+                invalid(error, _("Migration cookie statistic '%s' must be an object, not %s"), key, json_kind(node));
                 return NULL;
         }
         type_node = json_object_get_member(json_node_get_object(node), "type");
         if (value_type(type_node) != G_TYPE_STRING) {
-                invalid(error, "Migration cookie statistic '%s' lacks a string member 'type'", key);
+                invalid(error, _("Migration cookie statistic '%s' lacks a string member 'type'"), key);
                 return NULL;
         }
         type = json_node_get_string(type_node);
         if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0])) {
-                invalid(error, "Migration cookie statistic '%s' has an unsupported type; statistics are of "
-                        "type t, x, u, i, d, b or s", key);
+                invalid(error, _("Migration cookie statistic '%s' has an unsupported type; statistics are of "
+                        "type t, x, u, i, d, b or s"), key);
                 return NULL;
         }
         value = stat_value(type[0], json_object_get_member(json_node_get_object(node), "value"));
         if (!value)
-                invalid(error, "Migration cookie statistic '%s' lacks a member 'value' that is a valid '%c'",
+                invalid(error, _("Migration cookie statistic '%s' lacks a member 'value' that is a valid '%c'"),
                         key, type[0]);
         return value;
 }
@@ -391,7 +392,7 @@ static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **er
         JsonNode *member;
 
         if (!JSON_NODE_HOLDS_OBJECT(node))
-                return invalid(error, "Migration cookie member 'stats' must be an object, not %s",
+                return invalid(error, _("Migration cookie member 'stats' must be an object, not %s"),
                                json_kind(node));
         /* json-glib keeps the last of repeated members, so keys are unique. */
         json_object_iter_init_ordered(&iter, json_node_get_object(node));
@@ -399,8 +400,8 @@ static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **er
                 GVariant *value;
 
                 if (!migration_cookie_is_identifier(key))
-                        return invalid(error, "Migration cookie has a statistic with an invalid name; a "
-                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+                        return invalid(error, _("Migration cookie has a statistic with an invalid name; a "
+                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'"),
                                        IDENTIFIER_MAX_BYTES);
                 value = parse_stat(key, member, error);
                 if (!value)
@@ -417,19 +418,19 @@ static gboolean check_text(const char *text, gsize len, GError **error) {
         const char *bad;
 
         if (len == 0)
-                return invalid(error, "Migration cookie is empty");
+                return invalid(error, _("Migration cookie is empty"));
         if (len > MIGRATION_COOKIE_MAX_SIZE)
-                return invalid(error, "Migration cookie is %zu bytes, more than the limit of %d bytes",
+                return invalid(error, _("Migration cookie is %zu bytes, more than the limit of %d bytes"),
                                len, MIGRATION_COOKIE_MAX_SIZE);
         if (!g_utf8_validate_len(text, len, &bad)) {
                 if (*bad == '\0')
-                        return invalid(error, "Migration cookie is not valid JSON: a NUL byte at byte %zu",
+                        return invalid(error, _("Migration cookie is not valid JSON: a NUL byte at byte %zu"),
                                        (gsize) (bad - text));
-                return invalid(error, "Migration cookie is not valid JSON: invalid UTF-8 at byte %zu",
+                return invalid(error, _("Migration cookie is not valid JSON: invalid UTF-8 at byte %zu"),
                                (gsize) (bad - text));
         }
         if (!json_input_check(text, len, MIGRATION_COOKIE_MAX_DEPTH, &problem))
-                return invalid(error, "Migration cookie is malformed: %s", problem);
+                return invalid(error, _("Migration cookie is malformed: %s"), problem);
         return TRUE;
 }
 
@@ -443,16 +444,16 @@ static JsonObject *parse_object(JsonParser *parser, const char *text, gsize len,
                  * bytes, which may split a UTF-8 sequence; bus messages must be valid. */
                 g_autofree char *message = g_utf8_make_valid(json_error->message, -1);
 
-                invalid(error, "Migration cookie is not valid JSON: %s", message);
+                invalid(error, _("Migration cookie is not valid JSON: %s"), message);
                 return NULL;
         }
         root = json_parser_get_root(parser);
         if (!root) {
-                invalid(error, "Migration cookie is not valid JSON: it holds no value");
+                invalid(error, _("Migration cookie is not valid JSON: it holds no value"));
                 return NULL;
         }
         if (!JSON_NODE_HOLDS_OBJECT(root)) {
-                invalid(error, "Migration cookie is not valid JSON: the top level is %s, not an object",
+                invalid(error, _("Migration cookie is not valid JSON: the top level is %s, not an object"),
                         json_kind(root));
                 return NULL;
         }
@@ -465,16 +466,17 @@ static gboolean parse_format_version(JsonObject *object, gint64 *ret_version, GE
         if (!get_string(object, "format", TRUE, &s, error))
                 return FALSE;
         if (!g_str_equal(s, MIGRATION_COOKIE_FORMAT))
-                return invalid(error, "Migration cookie member 'format' is not \"%s\"; this is not a "
-                               "migrationd cookie", MIGRATION_COOKIE_FORMAT);
+                return invalid(error, _("Migration cookie member 'format' is not \"%s\"; this is not a "
+                               "migrationd cookie"), MIGRATION_COOKIE_FORMAT);
         if (!get_integer(object, "version", TRUE, ret_version, error))
                 return FALSE;
         if (*ret_version < 1)
-                return invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is invalid; versions "
-                               "start at 1", *ret_version);
+                return invalid(error, _("Migration cookie version %lld is invalid; versions start at 1"),
+                               (long long) *ret_version);
         if (*ret_version > MIGRATION_COOKIE_VERSION)
-                return invalid(error, "Migration cookie version %" G_GINT64_FORMAT " is newer than this host "
-                               "supports (version %d); upgrade migrationd on this host", *ret_version,
+                return invalid(error, _("Migration cookie version %lld is newer than this host "
+                                         "supports (version %d); upgrade migrationd on this host"),
+                               (long long) *ret_version,
                                MIGRATION_COOKIE_VERSION);
         return TRUE;
 }

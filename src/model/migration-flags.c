@@ -3,6 +3,7 @@
  * flag later means flipping its `implemented`. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-flags.h"
 
@@ -17,14 +18,14 @@ static const FlagInfo flag_table[] = {
         { MIGRATE_LIVE, "LIVE", TRUE, NULL },
         { MIGRATE_PEER2PEER, "PEER2PEER", TRUE, NULL },
         { MIGRATE_TUNNELLED, "TUNNELLED", FALSE,
-          "Migration flag TUNNELLED is not supported: QEMU has no tunnelled mode over migrationd's bridge; leave it out and the stream goes straight from QEMU to QEMU" },
+          N_("Migration flag TUNNELLED is not supported: QEMU has no tunnelled mode over migrationd's bridge; leave it out and the stream goes straight from QEMU to QEMU") },
         { MIGRATE_PERSIST_DEST, "PERSIST_DEST", TRUE, NULL },
         { MIGRATE_UNDEFINE_SOURCE, "UNDEFINE_SOURCE", TRUE, NULL },
         { MIGRATE_PAUSED, "PAUSED", TRUE, NULL },
         { MIGRATE_NON_SHARED_DISK, "NON_SHARED_DISK", FALSE,
-          "Migration flag NON_SHARED_DISK is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
+          N_("Migration flag NON_SHARED_DISK is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share") },
         { MIGRATE_NON_SHARED_INC, "NON_SHARED_INC", FALSE,
-          "Migration flag NON_SHARED_INC is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
+          N_("Migration flag NON_SHARED_INC is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share") },
         { MIGRATE_CHANGE_PROTECTION, "CHANGE_PROTECTION", TRUE, NULL },
         { MIGRATE_UNSAFE, "UNSAFE", TRUE, NULL },
         { MIGRATE_OFFLINE, "OFFLINE", TRUE, NULL },
@@ -32,15 +33,15 @@ static const FlagInfo flag_table[] = {
         { MIGRATE_ABORT_ON_ERROR, "ABORT_ON_ERROR", FALSE, NULL },
         { MIGRATE_AUTO_CONVERGE, "AUTO_CONVERGE", TRUE, NULL },
         { MIGRATE_RDMA_PIN_ALL, "RDMA_PIN_ALL", FALSE,
-          "Migration flag RDMA_PIN_ALL is not supported: migrationd migrates over TCP only, never RDMA" },
+          N_("Migration flag RDMA_PIN_ALL is not supported: migrationd migrates over TCP only, never RDMA") },
         { MIGRATE_POSTCOPY, "POSTCOPY", TRUE, NULL },
         { MIGRATE_TLS, "TLS", TRUE, NULL },
         { MIGRATE_PARALLEL, "PARALLEL", TRUE, NULL },
         { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, "NON_SHARED_SYNCHRONOUS_WRITES", FALSE,
-          "Migration flag NON_SHARED_SYNCHRONOUS_WRITES is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share" },
+          N_("Migration flag NON_SHARED_SYNCHRONOUS_WRITES is not supported: copying non-shared storage is not implemented; keep the disk images on storage both hosts share") },
         { MIGRATE_POSTCOPY_RESUME, "POSTCOPY_RESUME", FALSE, NULL },
         { MIGRATE_ZEROCOPY, "ZEROCOPY", FALSE,
-          "Migration flag ZEROCOPY is not supported: migrationd does not let QEMU lock guest memory for zero-copy sending" },
+          N_("Migration flag ZEROCOPY is not supported: migrationd does not let QEMU lock guest memory for zero-copy sending") },
 };
 /* One entry per bit, in bit order: flag_table[i].bit == 1 << i. */
 G_STATIC_ASSERT(G_N_ELEMENTS(flag_table) == 21 && _MIGRATE_FLAGS_ALL == (1 << 21) - 1);
@@ -61,27 +62,27 @@ typedef struct {
  * plus the ones its QEMU driver enforces. */
 static const FlagRule flag_rules[] = {
         { MIGRATE_OFFLINE, FLAG_RULE_REQUIRES, MIGRATE_PERSIST_DEST,
-          "Migration flag OFFLINE requires PERSIST_DEST: an offline migration only moves the definition, which must then persist on the destination" },
+          N_("Migration flag OFFLINE requires PERSIST_DEST: an offline migration only moves the definition, which must then persist on the destination") },
         { MIGRATE_OFFLINE, FLAG_RULE_EXCLUDES, MIGRATE_LIVE,
-          "Migration flags OFFLINE and LIVE exclude each other: an offline migration moves no running guest" },
+          N_("Migration flags OFFLINE and LIVE exclude each other: an offline migration moves no running guest") },
         { MIGRATE_OFFLINE, FLAG_RULE_EXCLUDES, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
-          "Migration flag OFFLINE cannot be combined with NON_SHARED_DISK or NON_SHARED_INC: an offline migration copies no non-shared storage" },
+          N_("Migration flag OFFLINE cannot be combined with NON_SHARED_DISK or NON_SHARED_INC: an offline migration copies no non-shared storage") },
         { MIGRATE_NON_SHARED_DISK, FLAG_RULE_EXCLUDES, MIGRATE_NON_SHARED_INC,
-          "Migration flags NON_SHARED_DISK and NON_SHARED_INC exclude each other: copy either whole disks or only their top images" },
+          N_("Migration flags NON_SHARED_DISK and NON_SHARED_INC exclude each other: copy either whole disks or only their top images") },
         { MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES, FLAG_RULE_REQUIRES, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
-          "Migration flag NON_SHARED_SYNCHRONOUS_WRITES requires NON_SHARED_DISK or NON_SHARED_INC: it only applies while non-shared storage is copied" },
+          N_("Migration flag NON_SHARED_SYNCHRONOUS_WRITES requires NON_SHARED_DISK or NON_SHARED_INC: it only applies while non-shared storage is copied") },
         { MIGRATE_TUNNELLED, FLAG_RULE_REQUIRES, MIGRATE_PEER2PEER,
-          "Migration flag TUNNELLED requires PEER2PEER: the stream is tunnelled through the connection between the two daemons" },
+          N_("Migration flag TUNNELLED requires PEER2PEER: the stream is tunnelled through the connection between the two daemons") },
         { MIGRATE_TUNNELLED, FLAG_RULE_EXCLUDES, MIGRATE_POSTCOPY,
-          "Migration flags TUNNELLED and POSTCOPY exclude each other: post-copy needs a direct connection between the QEMU processes" },
+          N_("Migration flags TUNNELLED and POSTCOPY exclude each other: post-copy needs a direct connection between the QEMU processes") },
         { MIGRATE_TUNNELLED, FLAG_RULE_EXCLUDES, MIGRATE_PARALLEL,
-          "Migration flags TUNNELLED and PARALLEL exclude each other: a tunnel carries a single connection" },
+          N_("Migration flags TUNNELLED and PARALLEL exclude each other: a tunnel carries a single connection") },
         { MIGRATE_ZEROCOPY, FLAG_RULE_REQUIRES, MIGRATE_PARALLEL,
-          "Migration flag ZEROCOPY requires PARALLEL: QEMU sends zero-copy only over parallel (multifd) connections" },
+          N_("Migration flag ZEROCOPY requires PARALLEL: QEMU sends zero-copy only over parallel (multifd) connections") },
         { MIGRATE_POSTCOPY, FLAG_RULE_EXCLUDES, MIGRATE_PARALLEL,
-          "Migration flags POSTCOPY and PARALLEL exclude each other: QEMU 7.2 cannot switch a multifd migration to post-copy" },
+          N_("Migration flags POSTCOPY and PARALLEL exclude each other: QEMU 7.2 cannot switch a multifd migration to post-copy") },
         { MIGRATE_POSTCOPY_RESUME, FLAG_RULE_REQUIRES, MIGRATE_POSTCOPY,
-          "Migration flag POSTCOPY_RESUME requires POSTCOPY: only a post-copy migration can be resumed" },
+          N_("Migration flag POSTCOPY_RESUME requires POSTCOPY: only a post-copy migration can be resumed") },
 };
 
 const char *migration_flag_name(guint flag) {
@@ -104,7 +105,7 @@ gboolean migration_flags_check_known(guint flags, GError **error) {
 
         if (unknown != 0) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Unknown migration flags 0x%x: the highest known flag is ZEROCOPY (0x%x)",
+                            _("Unknown migration flags 0x%x: the highest known flag is ZEROCOPY (0x%x)"),
                             unknown, (guint) MIGRATE_ZEROCOPY);
                 return FALSE;
         }
@@ -120,7 +121,7 @@ gboolean migration_flags_check_combinations(guint flags, GError **error) {
                         continue;
                 bad = rule->kind == FLAG_RULE_REQUIRES ? !(flags & rule->others) : !!(flags & rule->others);
                 if (bad) {
-                        g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_ARGS, rule->message);
+                        g_set_error_literal(error, MD_ERROR, MD_ERROR_INVALID_ARGS, _(rule->message));
                         return FALSE;
                 }
         }
@@ -133,7 +134,7 @@ gboolean migration_flags_check_implemented(guint flags, GError **error) {
                 const FlagInfo *f = &flag_table[i];
 
                 if ((flags & f->bit) && !f->implemented && f->unsupported) {
-                        g_set_error_literal(error, MD_ERROR, MD_ERROR_UNSUPPORTED, f->unsupported);
+                        g_set_error_literal(error, MD_ERROR, MD_ERROR_UNSUPPORTED, _(f->unsupported));
                         return FALSE;
                 }
         }
@@ -142,7 +143,7 @@ gboolean migration_flags_check_implemented(guint flags, GError **error) {
 
                 if ((flags & f->bit) && !f->implemented) {
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Migration flag %s is not supported yet; leave it out", f->name);
+                                    _("Migration flag %s is not supported yet; leave it out"), f->name);
                         return FALSE;
                 }
         }

@@ -9,6 +9,7 @@
 
 #include "domain-def.h"
 #include "domain-schema.h"
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-params.h"
 
@@ -48,7 +49,7 @@ gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port
             !host || !host_is_valid(host) || port < 1 || port > 65535) {
                 g_autofree char *q = domain_schema_quote(uri);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Migration parameter 'migrate_uri' must look like tcp:HOST:PORT or tcp://HOST:PORT (IPv6 in brackets, port 1-65535, nothing after it), not '%s'",
+                            _("Migration parameter 'migrate_uri' must look like tcp:HOST:PORT or tcp://HOST:PORT (IPv6 in brackets, port 1-65535, nothing after it), not '%s'"),
                             q);
                 return FALSE;
         }
@@ -152,7 +153,7 @@ struct ParamInfo {
 static gboolean check_nonempty(const ParamInfo *info, GVariant *value, GError **error) {
         if (g_variant_get_string(value, NULL)[0] == '\0') {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Migration parameter '%s' must not be empty; leave it out instead", info->key);
+                            _("Migration parameter '%s' must not be empty; leave it out instead"), info->key);
                 return FALSE;
         }
         return TRUE;
@@ -166,7 +167,7 @@ static gboolean check_name(const ParamInfo *info, GVariant *value, GError **erro
         if (!domain_name_is_valid(name)) {
                 g_autofree char *q = domain_schema_quote(name);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Migration parameter '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.', not '%s'",
+                            _("Migration parameter '%s' is not a valid domain name: use 1 to %d bytes without '/' or control characters, not starting with '.', not '%s'"),
                             info->key, DOMAIN_NAME_MAX, q);
                 return FALSE;
         }
@@ -186,7 +187,7 @@ static gboolean check_host(const ParamInfo *info, GVariant *value, GError **erro
         if (!host_is_valid(host)) {
                 g_autofree char *q = domain_schema_quote(host);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Migration parameter '%s' must be a host name or an IP address, not '%s'",
+                            _("Migration parameter '%s' must be a host name or an IP address, not '%s'"),
                             info->key, q);
                 return FALSE;
         }
@@ -198,16 +199,16 @@ static gboolean check_range(const ParamInfo *info, GVariant *value, GError **err
                 guint64 v = g_variant_get_uint64(value);
                 if (v > (guint64) info->max) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' must be at most %" G_GINT64_FORMAT ", not %" G_GUINT64_FORMAT,
-                                    info->key, info->max, v);
+                                    _("Migration parameter '%s' must be at most %lld, not %llu"),
+                                    info->key, (long long) info->max, (unsigned long long) v);
                         return FALSE;
                 }
         } else {
                 gint32 v = g_variant_get_int32(value);
                 if (v < info->min || v > info->max) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ", not %d",
-                                    info->key, info->min, info->max, v);
+                                    _("Migration parameter '%s' must be between %lld and %lld, not %d"),
+                                    info->key, (long long) info->min, (long long) info->max, v);
                         return FALSE;
                 }
         }
@@ -222,21 +223,21 @@ static gboolean check_compression(const ParamInfo *info, GVariant *value, GError
 
         if (!methods[0]) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Migration parameter '%s' lists no method; leave it out for QEMU's default", info->key);
+                            _("Migration parameter '%s' lists no method; leave it out for QEMU's default"), info->key);
                 return FALSE;
         }
         for (guint i = 0; methods[i]; i++) {
                 g_autofree char *q = domain_schema_quote(methods[i]);
                 if (!g_strv_contains(compression_methods, methods[i])) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Unknown compression method '%s' in migration parameter '%s': use xbzrle, zlib or zstd",
+                                    _("Unknown compression method '%s' in migration parameter '%s': use xbzrle, zlib or zstd"),
                                     q, info->key);
                         return FALSE;
                 }
                 for (guint j = 0; j < i; j++)
                         if (g_str_equal(methods[i], methods[j])) {
                                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                            "Compression method '%s' is listed twice in migration parameter '%s'",
+                                            _("Compression method '%s' is listed twice in migration parameter '%s'"),
                                             q, info->key);
                                 return FALSE;
                         }
@@ -252,7 +253,7 @@ static gboolean check_disks(const ParamInfo *info, GVariant *value, GError **err
 
         if (n == 0 || n > MIGRATE_DISKS_MAX) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Migration parameter '%s' must list 1 to %d disk targets, not %u",
+                            _("Migration parameter '%s' must list 1 to %d disk targets, not %u"),
                             info->key, MIGRATE_DISKS_MAX, n);
                 return FALSE;
         }
@@ -264,13 +265,13 @@ static gboolean check_disks(const ParamInfo *info, GVariant *value, GError **err
                         ok = g_ascii_isgraph(*p) && *p != '/' && *p != ',';
                 if (!ok) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' has '%s', which is not a disk target such as 'vda'",
+                                    _("Migration parameter '%s' has '%s', which is not a disk target such as 'vda'"),
                                     info->key, q);
                         return FALSE;
                 }
                 if (!g_hash_table_add(seen, (gpointer) disks[i])) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Disk '%s' is listed twice in migration parameter '%s'", q, info->key);
+                                    _("Disk '%s' is listed twice in migration parameter '%s'"), q, info->key);
                         return FALSE;
                 }
         }
@@ -352,14 +353,14 @@ static gboolean params_check_combinations(const MigrationParams *p, const ParamI
                 if (info->requires && !(p->flags & info->requires)) {
                         g_autofree char *names = migration_flag_names(info->requires);
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' requires migration flag %s; set the flag or leave the parameter out",
+                                    _("Migration parameter '%s' requires migration flag %s; set the flag or leave the parameter out"),
                                     info->key, names);
                         return FALSE;
                 }
                 if (p->flags & info->excludes) {
                         g_autofree char *names = migration_flag_names(p->flags & info->excludes);
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' cannot be used with migration flag %s",
+                                    _("Migration parameter '%s' cannot be used with migration flag %s"),
                                     info->key, names);
                         return FALSE;
                 }
@@ -370,13 +371,13 @@ static gboolean params_check_combinations(const MigrationParams *p, const ParamI
 
                 if (multifd && !(p->flags & MIGRATE_PARALLEL)) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Compression method '%s' requires migration flag PARALLEL: QEMU uses it on parallel (multifd) connections only",
+                                    _("Compression method '%s' requires migration flag PARALLEL: QEMU uses it on parallel (multifd) connections only"),
                                     m);
                         return FALSE;
                 }
                 if (!multifd && (p->flags & MIGRATE_PARALLEL)) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Compression method '%s' cannot be used with migration flag PARALLEL: parallel migration compresses with zlib or zstd only",
+                                    _("Compression method '%s' cannot be used with migration flag PARALLEL: parallel migration compresses with zlib or zstd only"),
                                     m);
                         return FALSE;
                 }
@@ -395,7 +396,7 @@ static const ParamInfo **params_lookup_keys(GVariant *dict, gsize n, GError **er
                 infos[i] = param_lookup(key);
                 if (!infos[i]) {
                         g_autofree char *q = domain_schema_quote(key);
-                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED, "Unknown migration parameter '%s'", q);
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED, _("Unknown migration parameter '%s'"), q);
                         return NULL;
                 }
         }
@@ -415,7 +416,7 @@ static gboolean params_check_repeats_and_types(GVariant *dict, const ParamInfo *
 
                 if (seen & bit) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' is given more than once; give each key once, a list as one array",
+                                    _("Migration parameter '%s' is given more than once; give each key once, a list as one array"),
                                     info->key);
                         return FALSE;
                 }
@@ -424,7 +425,7 @@ static gboolean params_check_repeats_and_types(GVariant *dict, const ParamInfo *
                 if (!g_variant_is_of_type(value, G_VARIANT_TYPE(info->type->signature))) {
                         g_autofree char *actual = domain_schema_quote(g_variant_get_type_string(value));
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' must be of type %s (%s), not %s",
+                                    _("Migration parameter '%s' must be of type %s (%s), not %s"),
                                     info->key, info->type->signature, info->type->word, actual);
                         return FALSE;
                 }
@@ -449,7 +450,7 @@ static gboolean params_check_implemented(const ParamInfo *const *infos, gsize n,
         for (gsize i = 0; i < n; i++)
                 if (!infos[i]->implemented) {
                         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                    "Migration parameter '%s' is not supported yet; leave it out", infos[i]->key);
+                                    _("Migration parameter '%s' is not supported yet; leave it out"), infos[i]->key);
                         return FALSE;
                 }
         return TRUE;
@@ -514,7 +515,7 @@ MigrationParams *migration_params_new_plain(const char *destination_xml, const c
                 /* Bus strings are UTF-8 already; other callers get an error, not a critical. */
                 if (!g_utf8_validate(strings[i].value, -1, NULL)) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "Migration parameter '%s' is not valid UTF-8", strings[i].key);
+                                    _("Migration parameter '%s' is not valid UTF-8"), strings[i].key);
                         return NULL;
                 }
                 g_variant_builder_add(&builder, "{sv}", strings[i].key, g_variant_new_string(strings[i].value));

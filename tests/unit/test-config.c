@@ -84,7 +84,7 @@ static void test_missing_file(void) {
         g_assert_nonnull(defaults);
         required = md_config_load("/nonexistent/migrationd.conf", TRUE, &error);
         g_assert_null(required);
-        g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+        g_assert_error(error, MD_ERROR, MD_ERROR_INTERNAL);
 }
 
 int main(int argc, char **argv) {
