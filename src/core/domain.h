@@ -1,6 +1,18 @@
 /* A domain at run time: its persistent definition, the definition its QEMU
  * runs with, its state, and the lifecycle operations. Asynchronous
- * operations follow GIO's pattern and never block the loop. */
+ * operations follow GIO's pattern and never block the loop.
+ *
+ * Errors and logging in src/core (one rule for every file of it): a failure
+ * a caller will see comes back as a GError of MD_ERROR (disk and system
+ * failures as MD_ERROR_INTERNAL naming the path and the errno text; every
+ * message one whole translatable sentence), and the bus layer decides what
+ * the client is told; the core logs it at most with g_debug. Only what
+ * nobody else will ever hear of stays a g_warning, for the operator's
+ * journal: a recovery rule that left a guest paused, a cleanup that failed
+ * after the reply was sent, a status file or definition that cannot be read
+ * at start-up ("..., ignoring"). g_message is kept for the few facts an
+ * operator wants without debug output (a job abandoned or restored, a guest
+ * that did not survive a restart). */
 #pragma once
 
 #include <gio/gio.h>

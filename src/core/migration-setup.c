@@ -101,17 +101,20 @@ char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const cha
                             _("The TLS flag needs this host's [tls] ca, cert and key"));
                 return NULL;
         }
+        /* errno is saved first: _() may change it. */
         if (g_mkdir_with_parents(dir, 0700) < 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to create %s: %s"), dir,
-                            g_strerror(errno));
+                int saved = errno;
+                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to create directory %s: %s"), dir,
+                            g_strerror(saved));
                 return NULL;
         }
         for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
                 g_autofree char *link = g_build_filename(dir, names[i], NULL);
                 (void) unlink(link);
                 if (symlink(targets[i], link) < 0) {
+                        int saved = errno;
                         g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to link %s: %s"), link,
-                                    g_strerror(errno));
+                                    g_strerror(saved));
                         return NULL;
                 }
         }

@@ -95,8 +95,8 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         }
         domain_adopt_process(d, domain_def_copy(a->rec->file->live), a->qemu, state, reason);
         domain_learn_ram_size(d);
-        g_message("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
-                  domain_state_to_string(d->state));
+        g_debug("Found guest '%s' again (QEMU %d, %s)", domain_name(d), qemu_process_get_pid(a->qemu),
+                domain_state_to_string(d->state));
         if (a->rec->journal.type != JOB_TYPE_NONE) {
                 a->qemu_status = g_strdup(reply->status);
                 qemu_monitor_query_migrate_async(qemu_process_get_qmp(d->qemu), on_recovered_migration, a);
