@@ -114,6 +114,9 @@ class Daemon(harness.MigrationdTestCase):
             g.dom.destroy()
         with self.assertDBusError('DomainExists', 'existiert bereits'):
             host.define(harness.guest_xml(g.name, None, g.serial_path))
+        # The model's messages too (domain XML, checked before the core sees it).
+        with self.assertDBusError('InvalidXML', 'Ungültiges Domänen-XML'):
+            host.define('<domain type="qemu"></domain')
 
 
 if __name__ == '__main__':
