@@ -76,7 +76,7 @@ static gboolean parse_protocols(const char *text, ProtocolMask *ret, GError **er
         }
         if (mask == 0)
                 return fail(error, "%s", _("Invalid configuration: [migration] protocol_versions must name at "
-                                          "least one protocol"));
+                                           "least one protocol"));
         *ret = mask;
         return TRUE;
 }
@@ -149,7 +149,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         /* A ping must have a chance to come back before the peer counts as gone. */
         if (keepalive_interval >= keepalive_timeout)
                 return fail(error, "%s", _("Invalid configuration: [bridge] keepalive_interval must be less "
-                                                "than keepalive_timeout")), NULL;
+                                           "than keepalive_timeout")), NULL;
         c->keepalive_interval_s = keepalive_interval;
         c->keepalive_timeout_s = keepalive_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))

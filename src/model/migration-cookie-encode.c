@@ -28,13 +28,13 @@ static gboolean check_stats(GVariant *stats, GError **error) {
 
                 if (!migration_cookie_is_identifier(key))
                         return invalid(error, _("Migration cookie has a statistic with an invalid name; a "
-                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'"),
+                                                "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'"),
                                        IDENTIFIER_MAX_BYTES);
                 if (!g_hash_table_add(seen, (gpointer) key))
                         return invalid(error, _("Migration cookie has statistic '%s' twice"), key);
                 if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0]))
                         return invalid(error, _("Migration cookie statistic '%s' is of type '%s'; statistics "
-                                       "are of type t, x, u, i, d, b or s"), key, type);
+                                                "are of type t, x, u, i, d, b or s"), key, type);
                 if (type[0] == 'd' && !isfinite(g_variant_get_double(value)))
                         return invalid(error, _("Migration cookie statistic '%s' is not a finite number"), key);
         }
@@ -131,7 +131,7 @@ static gboolean check_size(const MigrationCookie *cookie, gsize len, GError **er
                 return TRUE;
         if (cookie->persistent_xml)
                 return invalid(error, _("The migration cookie would be %zu bytes, more than the limit of %d "
-                               "bytes; the persistent domain XML takes %zu of them"), len,
+                                        "bytes; the persistent domain XML takes %zu of them"), len,
                                MIGRATION_COOKIE_MAX_SIZE, strlen(cookie->persistent_xml));
         return invalid(error, _("The migration cookie would be %zu bytes, more than the limit of %d bytes"),
                        len, MIGRATION_COOKIE_MAX_SIZE);

@@ -44,7 +44,7 @@ MigrationCookie *migration_cookie_from_peer(const MdConfig *host, GBytes *bytes,
         if (g_str_equal(cookie->host_uuid, host->host_uuid)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_SAME_HOST,
                             _("Source and destination are the same host (host UUID %s); migration "
-                            "needs two hosts"), cookie->host_uuid);
+                              "needs two hosts"), cookie->host_uuid);
                 return NULL;
         }
         if (uuid && !g_str_equal(cookie->uuid, uuid)) {
@@ -65,7 +65,7 @@ gboolean migration_persistent_xml_check(const char *xml, const char *name, const
         if (!g_str_equal(def->uuid, uuid) || !g_str_equal(def->name, name)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             _("persistent_xml describes domain '%s' (UUID %s), but the migrated domain is "
-                            "'%s' (UUID %s) on the destination; pass that domain's definition"), def->name,
+                              "'%s' (UUID %s) on the destination; pass that domain's definition"), def->name,
                             def->uuid, name, uuid);
                 return FALSE;
         }

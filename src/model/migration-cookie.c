@@ -166,7 +166,7 @@ static gboolean check_uuid(const char *value, const char *member, GError **error
 static gboolean check_protocol(gint64 protocol, GError **error) {
         if (protocol != 2 && protocol != 3)
                 return invalid(error, _("Migration cookie member 'protocol' is %lld; this host speaks "
-                                         "migration protocols 2 and 3"), (long long) protocol);
+                                        "migration protocols 2 and 3"), (long long) protocol);
         return TRUE;
 }
 
@@ -178,8 +178,8 @@ gboolean migration_cookie_check_features(const MigrationCookie *cookie, GError *
 
                 if (!feature->name || !migration_cookie_is_identifier(feature->name))
                         return invalid(error, _("Entry %u of the migration cookie's 'features' has an invalid "
-                                       "name; a feature name is 1 to %d characters of A-Z, a-z, 0-9, '.', "
-                                       "'_' and '-'"), i, IDENTIFIER_MAX_BYTES);
+                                                "name; a feature name is 1 to %d characters of A-Z, a-z, 0-9, '.', "
+                                                "'_' and '-'"), i, IDENTIFIER_MAX_BYTES);
                 if (!g_hash_table_add(seen, feature->name))
                         return invalid(error, _("Migration cookie lists feature '%s' twice"), feature->name);
         }
@@ -194,7 +194,7 @@ gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **e
                 check_protocol(cookie->protocol, error) &&
                 (!cookie->phase || migration_cookie_is_identifier(cookie->phase) ||
                  invalid(error, _("Migration cookie member 'phase' is not a phase name; a phase name is 1 to "
-                         "%d characters of A-Z, a-z, 0-9, '.', '_' and '-'"), IDENTIFIER_MAX_BYTES)) &&
+                                  "%d characters of A-Z, a-z, 0-9, '.', '_' and '-'"), IDENTIFIER_MAX_BYTES)) &&
                 (cookie->source_stop_time_ms >= 0 ||
                  invalid(error, _("Migration cookie member 'source_stop_time_ms' is negative"))) &&
                 (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
@@ -279,15 +279,15 @@ static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GErr
 
                 if (!JSON_NODE_HOLDS_OBJECT(element))
                         return invalid(error, _("Entry %u of the migration cookie's 'features' must be an "
-                                       "object, not %s"), i, json_kind(element));
+                                                "object, not %s"), i, json_kind(element));
                 name = json_object_get_member(json_node_get_object(element), "name");
                 mandatory = json_object_get_member(json_node_get_object(element), "mandatory");
                 if (value_type(name) != G_TYPE_STRING)
                         return invalid(error, _("Entry %u of the migration cookie's 'features' lacks a string "
-                                       "member 'name'"), i);
+                                                "member 'name'"), i);
                 if (value_type(mandatory) != G_TYPE_BOOLEAN)
                         return invalid(error, _("Entry %u of the migration cookie's 'features' lacks a boolean "
-                                       "member 'mandatory'"), i);
+                                                "member 'mandatory'"), i);
                 /* Not add_feature(): migration_cookie_check_features() must see duplicates. */
                 feature = g_new0(MigrationCookieFeature, 1);
                 feature->name = g_strdup(json_node_get_string(name));
@@ -375,7 +375,7 @@ static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
         type = json_node_get_string(type_node);
         if (strlen(type) != 1 || !strchr(STAT_TYPES, type[0])) {
                 invalid(error, _("Migration cookie statistic '%s' has an unsupported type; statistics are of "
-                        "type t, x, u, i, d, b or s"), key);
+                                 "type t, x, u, i, d, b or s"), key);
                 return NULL;
         }
         value = stat_value(type[0], json_object_get_member(json_node_get_object(node), "value"));
@@ -401,7 +401,7 @@ static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **er
 
                 if (!migration_cookie_is_identifier(key))
                         return invalid(error, _("Migration cookie has a statistic with an invalid name; a "
-                                       "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'"),
+                                                "statistic name is 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'"),
                                        IDENTIFIER_MAX_BYTES);
                 value = parse_stat(key, member, error);
                 if (!value)
@@ -467,7 +467,7 @@ static gboolean parse_format_version(JsonObject *object, gint64 *ret_version, GE
                 return FALSE;
         if (!g_str_equal(s, MIGRATION_COOKIE_FORMAT))
                 return invalid(error, _("Migration cookie member 'format' is not \"%s\"; this is not a "
-                               "migrationd cookie"), MIGRATION_COOKIE_FORMAT);
+                                        "migrationd cookie"), MIGRATION_COOKIE_FORMAT);
         if (!get_integer(object, "version", TRUE, ret_version, error))
                 return FALSE;
         if (*ret_version < 1)
@@ -475,7 +475,7 @@ static gboolean parse_format_version(JsonObject *object, gint64 *ret_version, GE
                                (long long) *ret_version);
         if (*ret_version > MIGRATION_COOKIE_VERSION)
                 return invalid(error, _("Migration cookie version %lld is newer than this host "
-                                         "supports (version %d); upgrade migrationd on this host"),
+                                        "supports (version %d); upgrade migrationd on this host"),
                                (long long) *ret_version,
                                MIGRATION_COOKIE_VERSION);
         return TRUE;
