@@ -1121,8 +1121,8 @@ def check_arrival(source, destination, dirty=True, source_pids=(), timeout=None)
 
 
 def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmdline='dirty=8M period=100',
-              virt_type=None, devices_extra='', title=None):
-    """A domain XML for the test guest kernel."""
+              virt_type=None, devices_extra='', title=None, initrd=None):
+    """A domain XML for the test guest kernel (or @kernel and @initrd)."""
     kernel = kernel or GUEST_KERNEL
     virt_type = virt_type or domain_type()
     parts = ["<domain type=%s>" % quoteattr(virt_type),
@@ -1137,6 +1137,10 @@ def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmd
         "  <os>",
         "    <type arch='x86_64' machine='pc'>hvm</type>",
         "    <kernel>%s</kernel>" % xml_escape(kernel),
+    ]
+    if initrd:
+        parts.append("    <initrd>%s</initrd>" % xml_escape(initrd))
+    parts += [
         "    <cmdline>%s</cmdline>" % xml_escape(cmdline),
         "  </os>",
         "  <devices>",

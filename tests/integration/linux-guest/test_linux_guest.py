@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Linux test guest (tests/linux-guest: a Debian cloud kernel and a
+busybox initramfs, fetched with apt and cached) under migrationd: it boots
+with a virtio disk, and a managed live migration on a shared qcow2 disk
+carries it whole, by its own account: the `tick N mem=OK disk=OK boot=ID`
+lines go on at the destination from where the source stopped."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from xml.sax.saxutils import quoteattr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(os.path.dirname(HERE))
+for d in (os.path.join(TESTS, 'integration', 'migration'), os.path.join(TESTS, 'linux-guest')):
+    if d not in sys.path:
+        sys.path.append(d)
+
+import linuxguest  # noqa: E402
+import migtest  # noqa: E402
+from migtest import LIVE, MIGRATION_DEADLINE, Managed, MigGuest, MigrationTestCase  # noqa: E402
+
+harness = migtest.harness
+
+# 256 MiB (the daemon pads it off QEMU 7.2's TCG dirty-bitmap grid); a quiet
+# kernel; each tick checks 4 MiB of tmpfs and 4 MiB of the disk.
+MEMORY_MIB = 256
+CMDLINE = 'console=ttyS0 quiet panic=-1'
+TICKS_AT_BOOT = 5
+TICKS_AFTER_MOVE = 5
+
+GUEST = None   # (cache directory, stamp), set before the tests run
+
+
+class TickLog:
+    """The guest's console: `mdguest: boot=ID ...` once, then
+    `tick N mem=OK|BAD disk=OK|BAD|none boot=ID` every half second. @prefix
+    is the unterminated tail of the previous host's console (the line in
+    flight at the switch-over is split between the two)."""
+
+    TICK = re.compile(r'^tick (\d+) mem=(\w+) disk=(\w+) boot=([0-9a-f]+)\s*$')
+
+    def __init__(self, path, prefix=''):
+        self.path, self.prefix = path, prefix
+
+    def text(self):
+        try:
+            with open(self.path, 'rb') as f:
+                data = f.read().decode('ascii', errors='replace')
+        except FileNotFoundError:
+            data = ''
+        return self.prefix + data.replace('\r', '')
+
+    def lines(self):
+        return self.text().split('\n')[:-1]
+
+    def tail(self):
+        return self.text().split('\n')[-1]
+
+    def ticks(self):
+        """[(n, mem, disk, boot)] of the complete tick lines."""
+        return [(int(m.group(1)), m.group(2), m.group(3), m.group(4))
+                for m in map(self.TICK.match, self.lines()) if m]
+
+    def headers(self):
+        return [line for line in self.lines() if line.startswith('mdguest: boot=')]
+
+    def wait_ticks(self, count, timeout, after=0):
+        """Waits for @count tick lines numbered above @after; returns them all."""
+        def enough():
+            return len([t for t in self.ticks() if t[0] > after]) >= count
+        try:
+            harness.wait_until(enough, timeout, '%d ticks after %d in %s' % (count, after, self.path), poll=0.1)
+        except harness.WaitTimeout as e:
+            raise harness.WaitTimeout('%s; console ends %r' % (e, self.text()[-600:])) from None
+        return self.ticks()
+
+
+def disk_xml(path):
+    """A qcow2 virtio disk, shared by both hosts (the same path)."""
+    return ("    <disk type='file' device='disk'>\n"
+            "      <driver name='qemu' type='qcow2' cache='none'/>\n"
+            "      <source file=%s/>\n"
+            "      <target dev='vda' bus='virtio'/>\n"
+            "    </disk>" % quoteattr(path))
+
+
+class LinuxGuest(MigrationTestCase):
+
+    def setUp(self):
+        super().setUp()
+        cache, info = GUEST
+        sys.stderr.write('[linux-guest] %s %s, busybox %s, initrd %d KiB (%s)\n' % (
+            info['kernel_package'], info['kernel_version'], info['busybox_version'],
+            info['initrd_bytes'] // 1024, cache))
+        self.disk = os.path.join(self.workdir, 'disk.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', self.disk, '64M'], check=True)
+
+    def boot(self):
+        """Defines and starts the guest on the source; waits for its first
+        ticks, all OK with the disk. Returns (guest, console, boot id)."""
+        cache, _ = GUEST
+        g = MigGuest(self, self.src, start=False, memory_mib=MEMORY_MIB, cmdline=CMDLINE,
+                     kernel=os.path.join(cache, 'vmlinuz'), initrd=os.path.join(cache, 'initrd.img'),
+                     devices_extra=disk_xml(self.disk))
+        log = TickLog(g.serial.path)
+        started = time.monotonic()
+        g.dom().start()
+        # TCG boots it in 5-10 s on an idle machine; generous for a busy one.
+        ticks = log.wait_ticks(TICKS_AT_BOOT, harness.BOOT_DEADLINE)
+        sys.stderr.write('[linux-guest] %d ticks %.1f s after Start\n'
+                         % (TICKS_AT_BOOT, time.monotonic() - started))
+        self.assertEqual(len(log.headers()), 1, 'the guest booted more than once: %r' % log.headers())
+        self.assertIn('disk=/dev/vda', log.headers()[0], 'the guest did not find its disk')
+        self.assert_ok(ticks, 'at boot')
+        boots = {t[3] for t in ticks}
+        self.assertEqual(len(boots), 1, boots)
+        return g, log, boots.pop()
+
+    def assert_ok(self, ticks, where):
+        self.assertEqual([t[0] for t in ticks], list(range(ticks[0][0], ticks[0][0] + len(ticks))),
+                         'the ticks do not rise by one %s' % where)
+        bad = [t for t in ticks if t[1:3] != ('OK', 'OK')]
+        self.assertFalse(bad, 'the guest found its memory or disk changed %s: %r' % (where, bad[:3]))
+
+    def move(self, g, log, boot, src, dst):
+        """A managed live migration of @g from @src to @dst (the five
+        phases); checks the ticks go on at the destination. Returns the
+        destination's console."""
+        src_pid = g.qemu_pids()
+        self.assertEqual(len(src_pid), 1, src_pid)
+        dst_path = g.next_serial_path()
+        m = Managed(self, g, src, dst, flags=LIVE, dest_xml=g.xml(serial_path=dst_path))
+        m.begin()
+        m.prepare()
+        perform = m.perform_start()
+        m.perform_wait()
+        m.finish()
+        m.confirm()
+        sys.stderr.write('[linux-guest] %s -> %s: Perform3 took %.1f s\n' % (src.name, dst.name, perform.elapsed))
+        g.serials.append(harness.SerialLog(dst_path))
+        g.host = dst
+
+        last = log.ticks()[-1][0]
+        dlog = TickLog(dst_path, prefix=log.tail())
+        ticks = dlog.wait_ticks(TICKS_AFTER_MOVE, MIGRATION_DEADLINE, after=last)
+        self.assertFalse(dlog.headers(), 'the guest booted again on %s' % dst.name)
+        self.assertEqual(ticks[0][0], last + 1, 'the ticks on %s do not go on from the source\'s last (%d)'
+                         % (dst.name, last))
+        self.assert_ok(ticks, 'on %s' % dst.name)
+        self.assertEqual({t[3] for t in ticks}, {boot}, 'another boot of the guest runs on %s' % dst.name)
+        harness.wait_until(lambda: not harness.pid_alive(src_pid[0]), harness.DEADLINE,
+                           'the source QEMU (pid %d) to exit' % src_pid[0])
+        dom = g.dom(dst)
+        self.assertEqual(dom.prop('State'), 'running')
+        sys.stderr.write('[linux-guest] on %s: ticks %d..%d OK\n' % (dst.name, ticks[0][0], ticks[-1][0]))
+        return dlog
+
+    def test_boots(self):
+        """The Linux guest boots from its kernel and initrd with a virtio disk and ticks OK."""
+        g, log, _ = self.boot()
+        before = log.ticks()[-1][0]
+        ticks = log.wait_ticks(3, harness.DEADLINE, after=before)
+        self.assert_ok(ticks, 'while running')
+        g.destroy()
+
+    def test_live_shared_disk(self):
+        """A -> B -> A managed live migration on a shared qcow2: ticks go on, same boot, memory and disk OK."""
+        g, log, boot = self.boot()
+        dlog = self.move(g, log, boot, self.src, self.dst)
+        self.move(g, dlog, boot, self.dst, self.src)
+        g.destroy()
+
+
+def main():
+    global GUEST
+    if not (len(sys.argv) > 1 and sys.argv[1] == '--check-registered'):
+        try:
+            cache, lock_fd = linuxguest.ensure(log=lambda m: sys.stderr.write('[linux-guest] %s\n' % m))
+        except linuxguest.Unavailable as e:
+            sys.stderr.write('\n*** SKIP: the Linux test guest cannot be fetched with apt: %s ***\n\n' % e)
+            sys.exit(harness.SKIP)
+        GUEST = (cache, linuxguest.stamp(cache))
+        # Held (shared) until the test exits: no concurrent run rebuilds it meanwhile.
+        os.set_inheritable(lock_fd, False)
+    migtest.main()
+
+
+if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] == '--check-registered':
+        sys.exit(harness.check_registered(HERE, sys.argv[2:]))
+    main()
