@@ -20,6 +20,7 @@ Cache: $MD_LINUX_GUEST_CACHE, default /var/cache/migrationd-tests/linux-guest:
                 or builder version means the guest is rebuilt
     lock        flock()ed while building (exclusive) or in use (shared)
     build.log
+    linux-guest-*/  the work directory of a build (removed after it)
 Remove the directory to force a rebuild (a newer kernel in the archive does
 not: the stamp names the one that was built).
 """
@@ -174,6 +175,10 @@ def _build(cache, wanted, log):
     for tool in ('apt-get', 'apt-cache', 'dpkg-deb', 'cpio', 'gzip'):
         if not shutil.which(tool):
             raise RuntimeError('%s is missing (tools/quickstart installs it)' % tool)
+    # A build that was killed left its work directory (this one holds the lock).
+    for name in os.listdir(cache):
+        if name.startswith('linux-guest-'):
+            shutil.rmtree(os.path.join(cache, name), ignore_errors=True)
     with open(os.path.join(cache, 'build.log'), 'w') as log_file, \
             tempfile.TemporaryDirectory(prefix='linux-guest-', dir=cache) as work:
         os.chmod(work, 0o755)   # apt's download sandbox user goes through it
