@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
@@ -27,6 +28,9 @@ struct FakeMonitor {
         GPtrArray *args;        /* char * */
         GPtrArray *unexpected;  /* char *: what went wrong */
         char **launch_argv;     /* of the last launch served */
+        int listen_fd;          /* fake_monitor_listen(); -1 if not */
+        guint listen_watch;
+        char *listen_path;
 };
 
 static void expectation_free(Expectation *e) {
@@ -131,6 +135,7 @@ FakeMonitor *fake_monitor_new(void) {
         FakeMonitor *fm = g_new0(FakeMonitor, 1);
 
         fm->fd = -1;
+        fm->listen_fd = -1;
         fm->in = g_string_new(NULL);
         fm->major = 7;
         fm->minor = 2;
@@ -154,6 +159,12 @@ void fake_monitor_free(FakeMonitor *fm) {
         if (!fm)
                 return;
         fake_monitor_hang_up(fm);
+        g_clear_handle_id(&fm->listen_watch, g_source_remove);
+        if (fm->listen_fd >= 0) {
+                close(fm->listen_fd);
+                (void) unlink(fm->listen_path);
+        }
+        g_free(fm->listen_path);
         g_string_free(fm->in, TRUE);
         g_queue_clear_full(&fm->expected, (GDestroyNotify) expectation_free);
         g_queue_clear_full(&fm->held, g_free);
@@ -180,20 +191,55 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer user_da
         g_assert_no_error(error);
 }
 
-/* A new connection with its greeting sent; returns the client's end. */
-static int serve(FakeMonitor *fm) {
+/* Serves the connection @fd: sends the greeting. */
+static void serve_fd(FakeMonitor *fm, int fd) {
         g_autofree char *greeting = NULL;
-        int fds[2];
 
         g_assert_cmpint(fm->fd, <, 0);
-        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-        fm->fd = fds[0];
+        fm->fd = fd;
         fm->watch = g_unix_fd_add(fm->fd, G_IO_IN | G_IO_HUP, on_readable, fm);
         greeting = g_strdup_printf("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": %u, "
                                    "\"major\": %u}, \"package\": \"fake\"}, \"capabilities\": []}}",
                                    fm->minor, fm->major);
         send_line(fm, greeting);
+}
+
+/* A new connection with its greeting sent; returns the client's end. */
+static int serve(FakeMonitor *fm) {
+        int fds[2];
+
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+        serve_fd(fm, fds[0]);
         return fds[1];
+}
+
+static gboolean on_accept(int fd, GIOCondition condition, gpointer user_data) {
+        FakeMonitor *fm = user_data;
+        int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (conn < 0)
+                return G_SOURCE_CONTINUE;
+        if (fm->fd >= 0) {
+                /* One connection at a time, as QEMU's monitor. */
+                close(conn);
+                return G_SOURCE_CONTINUE;
+        }
+        serve_fd(fm, conn);
+        return G_SOURCE_CONTINUE;
+}
+
+void fake_monitor_listen(FakeMonitor *fm, const char *path) {
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+        g_assert_cmpint(fm->listen_fd, <, 0);
+        g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+        strcpy(addr.sun_path, path);
+        fm->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_assert_cmpint(fm->listen_fd, >=, 0);
+        g_assert_cmpint(bind(fm->listen_fd, (struct sockaddr *) &addr, sizeof(addr)), ==, 0);
+        g_assert_cmpint(listen(fm->listen_fd, 1), ==, 0);
+        fm->listen_path = g_strdup(path);
+        fm->listen_watch = g_unix_fd_add(fm->listen_fd, G_IO_IN, on_accept, fm);
 }
 
 static int on_launch(const QemuLaunch *launch, gpointer user_data, GError **error) {

@@ -40,6 +40,10 @@ QemuProcess *fake_monitor_connect(FakeMonitor *fm);
  * Prepare does) spawn nothing and connect to this monitor instead, until
  * fake_monitor_free(). One connection at a time. */
 void fake_monitor_serve_launches(FakeMonitor *fm);
+/* Listens on the unix socket @path (QEMU's -qmp socket, where the daemon
+ * reconnects after a restart, qemu_process_attach_async()) and serves one
+ * connection at a time; the socket file goes with fake_monitor_free(). */
+void fake_monitor_listen(FakeMonitor *fm, const char *path);
 /* The command line of the last launch served (empty before one). */
 const char *const *fake_monitor_launch_argv(FakeMonitor *fm);
 

@@ -1,0 +1,87 @@
+/* The migration job's unit tests: a registry in a temporary state
+ * directory, a fake monitor, JobCompleted heard through the registry's
+ * listener; and, for recovery, a status record on disk and a stand-in for
+ * the QEMU that outlived the daemon (a process whose command line names the
+ * guest, as attach checks, whose monitor socket the fake serves). */
+#pragma once
+
+#include "fake-monitor.h"
+#include "md-config.h"
+#include "migration-job.h"
+#include "registry.h"
+
+#define JF_UUID "c7a5fdbd-cdaf-9455-926a-d65c16db1809"
+#define JF_NAME "vm1"
+
+typedef struct {
+        char *dir;
+        char *state_dir;
+        char *run_dir;
+        MdConfig *config;
+        Registry *registry;
+        FakeMonitor *fm;
+        GPid stand_in;          /* 0: none (or reaped) */
+        int stand_in_stdin;     /* its end of the pipe: EOF ends it */
+        GPtrArray *completed;   /* GVariant a{sv} of every JobCompleted */
+        GPtrArray *watched;     /* char *: clients asked about (watch_client) */
+} JobFixture;
+
+void job_fixture_set_up(JobFixture *f, gconstpointer data);
+void job_fixture_tear_down(JobFixture *f, gconstpointer data);
+
+/* What the old daemon left: the status record of a guest in a job. */
+typedef struct {
+        const char *type;        /* "migration-out", "migration-in" */
+        const char *phase;
+        const char *state;       /* saved state and reason */
+        const char *reason;
+        guint flags;
+        gboolean postcopy;
+        gboolean postcopy_requested;
+        gboolean paused_before;
+        int protocol;            /* 0: absent */
+        const char *owner;       /* NULL: absent (peer-to-peer) */
+        gboolean persistent;     /* a definition on disk too */
+} JobGiven;
+
+/* Writes the records, starts the stand-in and lets the fake monitor listen
+ * where the daemon reconnects. Recovery's own questions are expected:
+ * query-status (@qemu_status, running or not), the RAM size, and
+ * query-migrate with @migrate_status (NULL: QEMU answers with an error).
+ * The test then adds the commands the rule must send. */
+void job_fixture_given(JobFixture *f, const JobGiven *given, const char *qemu_status,
+                       const char *migrate_status);
+/* The daemon starts: recovery_load, then its bus name is owned
+ * (migration_jobs_end_restored); runs the loop until all is quiet. */
+Domain *job_fixture_restart(JobFixture *f);
+
+/* The commands recovery itself sends first (query-status, query-memory-size-summary,
+ * query-migrate), for fake_monitor_assert_received(). */
+#define JF_RECOVERY_QUERIES "query-status", "query-memory-size-summary", "query-migrate"
+
+/* The stand-in QEMU: alive, or killed (waits up to 5 s for it to go). */
+gboolean job_fixture_qemu_alive(JobFixture *f);
+void job_fixture_assert_qemu_killed(JobFixture *f);
+
+/* Runs the main loop until @done (or 5 s: fails). */
+void job_fixture_run_until(gboolean (*done)(gpointer), gpointer data);
+
+/* Exactly one JobCompleted so far, with @success and an errmsg that
+ * contains @errmsg_part. */
+void job_fixture_assert_completed(JobFixture *f, gboolean success, const char *errmsg_part);
+
+/* The daemon's warnings (structured logging: g_test_expect_message()
+ * does not see them) are collected instead of aborting; a test claims
+ * the ones it expects, and tear-down fails on any left. Call once in main. */
+void job_fixture_init_log(void);
+/* Asserts one warning so far matches the glob @pattern, and forgets it. */
+void job_fixture_assert_warned(const char *pattern);
+
+/* Fires the job's phase_timeout deadline now: asserts it is armed. */
+void job_fixture_expire_deadline(MigrationJob *job);
+
+/* The QEMU's migration settings reset at a job's end (no TLS). */
+#define JF_RESET "migrate-set-capabilities", "migrate-set-parameters"
+/* ... when @command is sent at once after it: the reset sends one command
+ * at a time, so @command goes out between them. */
+#define JF_RESET_AROUND(command) "migrate-set-capabilities", command, "migrate-set-parameters"

@@ -1,0 +1,174 @@
+/* Recovery after a daemon restart, the destination (migration-in):
+ * docs/recovery.md's second table. See test-job-recovery.c. */
+#include "job-fixture.h"
+#include "migration-jobs.h"
+
+#define OWNER ":1.7"
+
+void job_recovery_in_add_tests(void);
+
+static void assert_state(Domain *d, DomainState state, const char *reason) {
+        g_assert_nonnull(d);
+        g_assert_cmpstr(domain_state_to_string(d->state), ==, domain_state_to_string(state));
+        g_assert_cmpstr(d->state_reason, ==, reason);
+}
+
+/* The guest never ran here (prepare), or its Finish3 never answered:
+ * JobCompleted first, then the incoming QEMU is killed and the transient
+ * domain goes. */
+static void check_killed(JobFixture *f, const char *phase, const char *qemu_status) {
+        const JobGiven g = { .type = "migration-in", .phase = phase,
+                             .state = g_str_equal(qemu_status, "running") ? "running" : "paused",
+                             .reason = "migration", .owner = OWNER };
+        g_autofree char *errmsg = g_strdup_printf("The daemon restarted during phase %s; the incoming QEMU "
+                                                  "was killed", phase);
+
+        job_fixture_given(f, &g, qemu_status, g_str_equal(phase, "prepare") ? "active" : "completed");
+        job_fixture_restart(f);
+        job_fixture_assert_completed(f, FALSE, errmsg);
+        job_fixture_assert_qemu_killed(f);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, NULL);
+        fake_monitor_assert_done(f->fm);
+        g_assert_null(registry_lookup_by_uuid(f->registry, JF_UUID, NULL));
+}
+
+static void test_prepare(JobFixture *f, gconstpointer data) {
+        check_killed(f, "prepare", "inmigrate");
+}
+
+static void test_finish3(JobFixture *f, gconstpointer data) {
+        check_killed(f, "finish3", "running");
+}
+
+static void test_finish3_paused(JobFixture *f, gconstpointer data) {
+        check_killed(f, "finish3", "paused");
+}
+
+/* Post-copy: never killed; stopped if it runs, postcopy-failed, the job
+ * restored (except for a phase with nothing to restore) with the stream
+ * marked failed. */
+static Domain *check_postcopy(JobFixture *f, const JobGiven *g, const char *qemu_status,
+                              const char *migrate_status) {
+        gboolean running = g_str_equal(qemu_status, "running");
+        Domain *d;
+
+        job_fixture_given(f, g, qemu_status, migrate_status);
+        if (running)
+                fake_monitor_expect(f->fm, "stop", NULL);
+        d = job_fixture_restart(f);
+        if (running)
+                fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "stop", NULL);
+        else
+                fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, NULL);
+        fake_monitor_assert_done(f->fm);
+        assert_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        g_assert_true(job_fixture_qemu_alive(f));
+        g_assert_cmpuint(f->completed->len, ==, 0);
+        g_assert_nonnull(d->job);
+        g_assert_cmpstr(job_phase_to_string(d->job->phase), ==, g->phase);
+        g_assert_true(d->job->restored);
+        g_assert_true(d->job->postcopy);
+        g_assert_true(d->job->stream_failed);
+        g_assert_cmpuint(d->job->phase_timer, !=, 0);
+        return d;
+}
+
+/* prepare, but QEMU had switched to post-copy: as postcopy. */
+static void test_prepare_postcopy(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "prepare", .state = "paused", .reason = "migration",
+                             .owner = OWNER };
+
+        check_postcopy(f, &g, "running", "postcopy-active");
+}
+
+static void test_postcopy_running(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "postcopy", .state = "running",
+                             .reason = "postcopy", .postcopy = TRUE, .owner = OWNER };
+
+        check_postcopy(f, &g, "running", "postcopy-active");
+}
+
+static void test_postcopy_paused(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "postcopy", .state = "paused",
+                             .reason = "postcopy", .postcopy = TRUE, .owner = OWNER };
+
+        check_postcopy(f, &g, "paused", "completed");
+}
+
+/* ... the restored job's deadline ends it without a kill nor a resume. */
+static void test_postcopy_deadline(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "postcopy", .state = "running",
+                             .reason = "postcopy", .postcopy = TRUE, .owner = OWNER };
+        Domain *d = check_postcopy(f, &g, "running", "postcopy-active");
+
+        job_fixture_expire_deadline(d->job);
+        fake_monitor_flush(f->fm);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "stop", NULL);
+        fake_monitor_assert_done(f->fm);
+        assert_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        g_assert_null(d->job);
+        g_assert_true(job_fixture_qemu_alive(f));
+        job_fixture_assert_completed(f, FALSE, "Post-copy migration abandoned");
+}
+
+static void test_finish3_postcopy(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "finish3", .state = "running",
+                             .reason = "postcopy", .postcopy = TRUE, .owner = OWNER };
+
+        check_postcopy(f, &g, "running", "completed");
+}
+
+/* finish2 without post-copy: what Finish2 would have done, never killed. */
+static void test_finish2(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "finish2", .state = "paused",
+                             .reason = "migration", .flags = MIGRATE_PERSIST_DEST, .owner = OWNER };
+        g_autofree char *def = g_build_filename(f->state_dir, "domains", JF_NAME ".xml", NULL);
+        Domain *d;
+
+        job_fixture_given(f, &g, "paused", "completed");
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "cont", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        d = job_fixture_restart(f);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET_AROUND("cont"), NULL);
+        fake_monitor_assert_done(f->fm);
+        assert_state(d, DOMAIN_STATE_RUNNING, "migrated");
+        g_assert_null(d->job);
+        g_assert_true(domain_is_persistent(d));
+        g_assert_true(g_file_test(def, G_FILE_TEST_EXISTS));
+        g_assert_true(job_fixture_qemu_alive(f));
+}
+
+/* ... the incoming stream had failed: stays paused here, with a warning. */
+static void test_finish2_stream_failed(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-in", .phase = "finish2", .state = "paused",
+                             .reason = "migration", .owner = OWNER };
+        Domain *d;
+
+        job_fixture_given(f, &g, "paused", "failed");
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        d = job_fixture_restart(f);
+        job_fixture_assert_warned("The incoming stream of 'vm1' failed before Finish2 was interrupted*");
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
+        fake_monitor_assert_done(f->fm);
+        assert_state(d, DOMAIN_STATE_PAUSED, "migration");
+        g_assert_null(d->job);
+        g_assert_true(job_fixture_qemu_alive(f));
+}
+
+void job_recovery_in_add_tests(void) {
+#define ADD(path, func) g_test_add("/job-recovery/in/" path, JobFixture, NULL, job_fixture_set_up, func, \
+                                   job_fixture_tear_down)
+        ADD("prepare", test_prepare);
+        ADD("prepare/postcopy", test_prepare_postcopy);
+        ADD("postcopy/running", test_postcopy_running);
+        ADD("postcopy/paused", test_postcopy_paused);
+        ADD("postcopy/deadline", test_postcopy_deadline);
+        ADD("finish3", test_finish3);
+        ADD("finish3/paused", test_finish3_paused);
+        ADD("finish3/postcopy", test_finish3_postcopy);
+        ADD("finish2", test_finish2);
+        ADD("finish2/stream-failed", test_finish2_stream_failed);
+#undef ADD
+}
