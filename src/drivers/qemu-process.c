@@ -378,13 +378,41 @@ static gboolean cmdline_mentions(pid_t pid, const char *needle) {
         return FALSE;
 }
 
+static QemuAttachHook attach_hook;
+static gpointer attach_hook_data;
+
+void qemu_process_set_attach_hook(QemuAttachHook hook, gpointer user_data) {
+        attach_hook = hook;
+        attach_hook_data = user_data;
+}
+
+static void attach_by_hook(pid_t pid, const char *uuid, const char *monitor_path, GTask *task) {
+        g_autoptr(GError) error = NULL;
+        int fd = attach_hook(pid, uuid, monitor_path, attach_hook_data, &error);
+        QemuProcess *p;
+
+        if (fd < 0) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        p = process_new(NULL);
+        p->pid = pid;
+        monitor_only_begin(p, task, fd);
+}
+
 void qemu_process_attach_async(pid_t pid, const char *uuid, const char *monitor_path,
                                GCancellable *cancellable, GAsyncReadyCallback callback,
                                gpointer user_data) {
         GTask *task = g_task_new(NULL, cancellable, callback, user_data);
-        QemuProcess *p = process_new(NULL);
+        QemuProcess *p;
 
         g_task_set_source_tag(task, qemu_process_attach_async);
+        if (attach_hook) {
+                attach_by_hook(pid, uuid, monitor_path, task);
+                return;
+        }
+        p = process_new(NULL);
         p->pid = pid;
         p->pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
         /* Checked after pidfd_open: the pidfd pins the process, so a pid

@@ -65,6 +65,15 @@ QemuProcess *qemu_process_new_for_monitor_finish(GAsyncResult *result, GError **
 typedef int (*QemuLaunchHook)(const QemuLaunch *launch, gpointer user_data, GError **error);
 void qemu_process_set_launch_hook(QemuLaunchHook hook, gpointer user_data);
 
+/* For unit tests: qemu_process_attach_async() checks no process and
+ * watches none; @hook returns the fd of the monitor for @monitor_path
+ * (taken; the process is then as qemu_process_new_for_monitor_async()'s,
+ * with @pid kept for the status record) or -1 with @error (the QEMU has
+ * gone). NULL restores the real attach. */
+typedef int (*QemuAttachHook)(pid_t pid, const char *uuid, const char *monitor_path, gpointer user_data,
+                              GError **error);
+void qemu_process_set_attach_hook(QemuAttachHook hook, gpointer user_data);
+
 /* SIGTERM now, SIGKILL if it is still there after @grace_ms. The exit func
  * tells when it is gone. */
 void qemu_process_kill(QemuProcess *process, guint grace_ms);

@@ -29,6 +29,8 @@ struct FakeMonitor {
         GPtrArray *unexpected;  /* char *: what went wrong */
         char **launch_argv;     /* of the last launch served */
         int listen_fd;          /* fake_monitor_listen(); -1 if not */
+        gboolean serves_attaches;
+        char *attached_uuid;    /* of the last attach served */
         guint listen_watch;
         char *listen_path;
 };
@@ -165,6 +167,9 @@ void fake_monitor_free(FakeMonitor *fm) {
                 (void) unlink(fm->listen_path);
         }
         g_free(fm->listen_path);
+        g_free(fm->attached_uuid);
+        if (fm->serves_attaches)
+                qemu_process_set_attach_hook(NULL, NULL);
         g_string_free(fm->in, TRUE);
         g_queue_clear_full(&fm->expected, (GDestroyNotify) expectation_free);
         g_queue_clear_full(&fm->held, g_free);
@@ -267,6 +272,42 @@ QemuProcess *fake_monitor_connect(FakeMonitor *fm) {
         while (!process)
                 g_main_context_iteration(NULL, TRUE);
         return process;
+}
+
+/* What the daemon's attach does after its process checks: connect to the
+ * monitor socket at the path it computed, which must be ours. */
+static int on_attach(pid_t pid, const char *uuid, const char *monitor_path, gpointer user_data, GError **error) {
+        FakeMonitor *fm = user_data;
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        int fd;
+
+        g_free(fm->attached_uuid);
+        fm->attached_uuid = g_strdup(uuid);
+        g_assert_cmpuint(strlen(monitor_path), <, sizeof(addr.sun_path));
+        strcpy(addr.sun_path, monitor_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        g_assert_cmpint(fd, >=, 0);
+        if (connect(fd, (struct sockaddr *) &addr, sizeof(addr)) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "fake monitor: nobody serves %s: %s",
+                            monitor_path, g_strerror(errno));
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+void fake_monitor_serve_attaches(FakeMonitor *fm, const char *monitor_path) {
+        fake_monitor_listen(fm, monitor_path);
+        fm->serves_attaches = TRUE;
+        qemu_process_set_attach_hook(on_attach, fm);
+}
+
+const char *fake_monitor_attached_uuid(FakeMonitor *fm) {
+        return fm->attached_uuid;
+}
+
+gboolean fake_monitor_is_connected(FakeMonitor *fm) {
+        return fm->fd >= 0;
 }
 
 static void expect(FakeMonitor *fm, const char *command, char *reply, gboolean is_error, gboolean held) {

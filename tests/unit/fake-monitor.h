@@ -44,6 +44,16 @@ void fake_monitor_serve_launches(FakeMonitor *fm);
  * reconnects after a restart, qemu_process_attach_async()) and serves one
  * connection at a time; the socket file goes with fake_monitor_free(). */
 void fake_monitor_listen(FakeMonitor *fm, const char *path);
+/* Attaches to a QEMU after a daemon restart (qemu_process_attach_async())
+ * check no process and connect to the monitor socket at the path they are
+ * given, on which this monitor listens (@monitor_path: where the daemon
+ * must look), until fake_monitor_free(). The QEMU found is as
+ * fake_monitor_connect()'s: it "exits" only when killed. */
+void fake_monitor_serve_attaches(FakeMonitor *fm, const char *monitor_path);
+/* The guest UUID of the last attach served (NULL before one). */
+const char *fake_monitor_attached_uuid(FakeMonitor *fm);
+/* The client is connected (it closes the monitor when its QEMU has gone). */
+gboolean fake_monitor_is_connected(FakeMonitor *fm);
 /* The command line of the last launch served (empty before one). */
 const char *const *fake_monitor_launch_argv(FakeMonitor *fm);
 

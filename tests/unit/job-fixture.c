@@ -1,8 +1,4 @@
-#include <errno.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -77,7 +73,6 @@ void job_fixture_set_up(JobFixture *f, gconstpointer data) {
         f->watched = g_ptr_array_new_with_free_func(g_free);
         registry_set_listener(f->registry, &listener, f);
         f->fm = fake_monitor_new();
-        f->stand_in_stdin = -1;
         g_ptr_array_set_size(warnings, 0);
 }
 
@@ -99,12 +94,6 @@ void job_fixture_tear_down(JobFixture *f, gconstpointer data) {
         /* Frees the domains without killing their QEMU, as a daemon stop. */
         g_clear_pointer(&f->registry, registry_free);
         g_clear_pointer(&f->fm, fake_monitor_free);
-        if (f->stand_in_stdin >= 0)
-                close(f->stand_in_stdin);
-        if (f->stand_in) {
-                (void) kill(f->stand_in, SIGKILL);
-                (void) waitpid(f->stand_in, NULL, 0);
-        }
         g_ptr_array_unref(f->completed);
         g_ptr_array_unref(f->watched);
         md_config_free(f->config);
@@ -114,28 +103,6 @@ void job_fixture_tear_down(JobFixture *f, gconstpointer data) {
         g_free(f->run_dir);
         if (warnings->len)
                 g_error("unexpected warning: %s", (const char *) warnings->pdata[0]);
-}
-
-/* A process that lives until killed or its stdin closes, with the guest's
- * UUID on its command line (qemu_process_attach_async checks that). */
-static void start_stand_in(JobFixture *f) {
-        const char *argv[] = { "/bin/sh", "-c", "read line", JF_UUID, NULL };
-        g_autoptr(GError) error = NULL;
-
-        g_assert_true(g_spawn_async_with_pipes(NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                               NULL, &f->stand_in, &f->stand_in_stdin, NULL, NULL, &error));
-        g_assert_no_error(error);
-        /* Until exec, the command line is ours, not the stand-in's. */
-        for (guint i = 0; i < 5000; i++) {
-                g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", f->stand_in);
-                g_autofree char *text = NULL;
-                gsize len = 0;
-
-                if (g_file_get_contents(path, &text, &len, NULL) && len > 7 && g_str_equal(text, "/bin/sh"))
-                        return;
-                g_usleep(1000);
-        }
-        g_error("the stand-in QEMU did not start");
 }
 
 static void add_journal(JsonBuilder *b, const JobGiven *g) {
@@ -171,7 +138,7 @@ static void write_status(JobFixture *f, const JobGiven *g) {
 
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "pid");
-        json_builder_add_int_value(b, f->stand_in);
+        json_builder_add_int_value(b, JF_PID);
         json_builder_set_member_name(b, "state");
         json_builder_add_string_value(b, g->state);
         json_builder_set_member_name(b, "reason");
@@ -199,9 +166,8 @@ void job_fixture_given(JobFixture *f, const JobGiven *given, const char *qemu_st
                                                   g_str_equal(qemu_status, "running") ? "true" : "false",
                                                   qemu_status);
 
-        start_stand_in(f);
         write_status(f, given);
-        fake_monitor_listen(f->fm, monitor);
+        fake_monitor_serve_attaches(f->fm, monitor);
         fake_monitor_expect(f->fm, "query-status", status);
         fake_monitor_expect(f->fm, "query-memory-size-summary", "{\"base-memory\": 67108864}");
         if (migrate_status) {
@@ -237,26 +203,23 @@ Domain *job_fixture_restart(JobFixture *f) {
         return registry_lookup_by_uuid(f->registry, JF_UUID, NULL);
 }
 
-/* The daemon reaps a QEMU that is its child (qemu-process.c): then ECHILD. */
-static gboolean stand_in_gone(gpointer data) {
+static gboolean qemu_gone(gpointer data) {
         JobFixture *f = data;
-        pid_t r = waitpid(f->stand_in, NULL, WNOHANG);
+        Domain *d = registry_lookup_by_uuid(f->registry, JF_UUID, NULL);
 
-        if (r == 0 || (r < 0 && errno != ECHILD))
-                return FALSE;
-        f->stand_in = 0;
-        return TRUE;
+        return !d || !d->qemu;
 }
 
 gboolean job_fixture_qemu_alive(JobFixture *f) {
-        g_assert_cmpint(f->stand_in, >, 0);
-        return !stand_in_gone(f);
+        g_assert_cmpstr(fake_monitor_attached_uuid(f->fm), ==, JF_UUID);
+        return !qemu_gone(f) && fake_monitor_is_connected(f->fm);
 }
 
 void job_fixture_assert_qemu_killed(JobFixture *f) {
-        g_assert_cmpint(f->stand_in, >, 0);
-        job_fixture_run_until(stand_in_gone, f);
+        g_assert_cmpstr(fake_monitor_attached_uuid(f->fm), ==, JF_UUID);
+        job_fixture_run_until(qemu_gone, f);
         fake_monitor_flush(f->fm);
+        g_assert_false(fake_monitor_is_connected(f->fm));
 }
 
 static gboolean on_timeout(gpointer user_data) {

@@ -1,8 +1,9 @@
 /* The migration job's unit tests: a registry in a temporary state
  * directory, a fake monitor, JobCompleted heard through the registry's
- * listener; and, for recovery, a status record on disk and a stand-in for
- * the QEMU that outlived the daemon (a process whose command line names the
- * guest, as attach checks, whose monitor socket the fake serves). */
+ * listener; and, for recovery, a status record on disk and the QEMU that
+ * outlived the daemon: the fake monitor on the socket where the daemon
+ * reconnects (qemu_process_set_attach_hook() skips only the check of the
+ * process: valgrind knows no pidfd_open). */
 #pragma once
 
 #include "fake-monitor.h"
@@ -12,6 +13,7 @@
 
 #define JF_UUID "c7a5fdbd-cdaf-9455-926a-d65c16db1809"
 #define JF_NAME "vm1"
+#define JF_PID 4242
 
 typedef struct {
         char *dir;
@@ -20,8 +22,6 @@ typedef struct {
         MdConfig *config;
         Registry *registry;
         FakeMonitor *fm;
-        GPid stand_in;          /* 0: none (or reaped) */
-        int stand_in_stdin;     /* its end of the pipe: EOF ends it */
         GPtrArray *completed;   /* GVariant a{sv} of every JobCompleted */
         GPtrArray *watched;     /* char *: clients asked about (watch_client) */
 } JobFixture;
@@ -44,8 +44,8 @@ typedef struct {
         gboolean persistent;     /* a definition on disk too */
 } JobGiven;
 
-/* Writes the records, starts the stand-in and lets the fake monitor listen
- * where the daemon reconnects. Recovery's own questions are expected:
+/* Writes the records and lets the fake monitor listen where the daemon
+ * reconnects. Recovery's own questions are expected:
  * query-status (@qemu_status, running or not), the RAM size, and
  * query-migrate with @migrate_status (NULL: QEMU answers with an error).
  * The test then adds the commands the rule must send. */
@@ -59,7 +59,8 @@ Domain *job_fixture_restart(JobFixture *f);
  * query-migrate), for fake_monitor_assert_received(). */
 #define JF_RECOVERY_QUERIES "query-status", "query-memory-size-summary", "query-migrate"
 
-/* The stand-in QEMU: alive, or killed (waits up to 5 s for it to go). */
+/* The QEMU found again: alive (attached, connected, the domain's), or
+ * killed (the domain saw it go, the monitor was closed; waits up to 5 s). */
 gboolean job_fixture_qemu_alive(JobFixture *f);
 void job_fixture_assert_qemu_killed(JobFixture *f);
 

@@ -181,13 +181,15 @@ static void test_client_gone_begin3(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autofree char *xml = NULL;
         g_autoptr(GBytes) cookie = NULL;
+        MigrationParams *params;
         Domain *d = registry_define_xml(f->registry, SOURCE_XML, &error);
 
         g_assert_no_error(error);
         domain_adopt_process(d, domain_def_copy(d->def), fake_monitor_connect(f->fm), DOMAIN_STATE_RUNNING,
                              "booted");
-        g_assert_true(migration_begin(d, migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, NULL),
-                                      OWNER, &xml, &cookie, &error));
+        params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
+        g_assert_no_error(error);
+        g_assert_true(migration_begin(d, params, OWNER, &xml, &cookie, &error));
         g_assert_no_error(error);
         /* The daemon asked whether the client is still there. */
         g_assert_cmpuint(f->watched->len, ==, 1);
