@@ -258,3 +258,16 @@ void job_fixture_expire_deadline(MigrationJob *job) {
         g_assert_nonnull(timer);
         g_source_set_ready_time(timer, 0);
 }
+
+GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *name, const char *uuid) {
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), phase,
+                                                                      name, uuid);
+        g_autoptr(GError) error = NULL;
+        GBytes *bytes;
+
+        g_free(cookie->host_uuid);
+        cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
+        bytes = migration_cookie_encode(cookie, &error);
+        g_assert_no_error(error);
+        return bytes;
+}

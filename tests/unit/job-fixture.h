@@ -8,6 +8,7 @@
 
 #include "fake-monitor.h"
 #include "md-config.h"
+#include "migration-cookie.h"
 #include "migration-job.h"
 #include "registry.h"
 
@@ -80,6 +81,9 @@ void job_fixture_assert_warned(const char *pattern);
 
 /* Fires the job's phase_timeout deadline now: asserts it is armed. */
 void job_fixture_expire_deadline(MigrationJob *job);
+
+/* A cookie of phase @phase from the other host. */
+GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *name, const char *uuid);
 
 /* The QEMU's migration settings reset at a job's end (no TLS). */
 #define JF_RESET "migrate-set-capabilities", "migrate-set-parameters"

@@ -10,7 +10,6 @@
 #include "migration-jobs.h"
 
 #define OWNER ":1.5"
-#define PEER_UUID "6f1e2d3c-0000-4000-8000-00000000d357"
 #define URI "tcp:127.0.0.1:49152"
 #define SOURCE_XML "<domain type='qemu'><name>" JF_NAME "</name><uuid>" JF_UUID "</uuid>" \
         "<memory unit='MiB'>64</memory><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"
@@ -37,20 +36,6 @@ static void reply_clear(Reply *r) {
 
 static gboolean reply_done(gpointer data) {
         return ((Reply *) data)->done;
-}
-
-static GBytes *cookie_for(JobFixture *f, const char *phase, const char *name, const char *uuid) {
-        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), phase,
-                                                                      name, uuid);
-        g_autoptr(GError) error = NULL;
-        GBytes *bytes;
-
-        /* From the other host. */
-        g_free(cookie->host_uuid);
-        cookie->host_uuid = g_strdup(PEER_UUID);
-        bytes = migration_cookie_encode(cookie, &error);
-        g_assert_no_error(error);
-        return bytes;
 }
 
 static void assert_state(Domain *d, DomainState state, const char *reason) {
@@ -93,7 +78,7 @@ static Domain *source_in_perform3(JobFixture *f, const char *owner, Reply *perfo
         fake_monitor_expect(f->fm, "migrate", NULL);
         params = migration_params_new_plain(NULL, NULL, URI, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
         g_assert_no_error(error);
-        prepared = cookie_for(f, "prepare3", JF_NAME, JF_UUID);
+        prepared = job_fixture_peer_cookie(f, "prepare3", JF_NAME, JF_UUID);
         migration_perform_async(d, params, prepared, on_performed, performed);
         fake_monitor_wait(f->fm, 6);
         g_assert_nonnull(d->job);
@@ -279,7 +264,7 @@ static void on_finished(GObject *source, GAsyncResult *result, gpointer user_dat
 /* The incoming QEMU, launched by Prepare3 of @owner, waits for the stream. */
 static Domain *destination_in_prepare(JobFixture *f, const char *owner) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GBytes) begin = cookie_for(f, "begin3", "incoming", INCOMING_UUID);
+        g_autoptr(GBytes) begin = job_fixture_peer_cookie(f, "begin3", "incoming", INCOMING_UUID);
         Reply prepared = { 0 };
         Domain *d;
 
@@ -310,7 +295,7 @@ static gboolean incoming_gone(gpointer data) {
 
 static void finish(JobFixture *f, gboolean cancelled, Reply *finished) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GBytes) performed = cookie_for(f, "perform3", "incoming", INCOMING_UUID);
+        g_autoptr(GBytes) performed = job_fixture_peer_cookie(f, "perform3", "incoming", INCOMING_UUID);
 
         migration_finish_async(f->registry, migration_params_new_plain(NULL, "incoming", NULL, 0, MIGRATE_LIVE,
                                                                        &error),

@@ -379,6 +379,7 @@ static void test_confirm3_cancelled_postcopy(JobFixture *f, gconstpointer data) 
 }
 
 void job_recovery_in_add_tests(void);
+void job_restored_add_tests(void);
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
@@ -409,5 +410,6 @@ int main(int argc, char **argv) {
         ADD("confirm3_cancelled/postcopy", test_confirm3_cancelled_postcopy);
 #undef ADD
         job_recovery_in_add_tests();
+        job_restored_add_tests();
         return g_test_run();
 }
