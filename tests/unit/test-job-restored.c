@@ -138,8 +138,9 @@ static void test_perform3_postcopy_client_gone(JobFixture *f, gconstpointer data
 
 static void on_finished(GObject *source, GAsyncResult *result, gpointer user_data) {
         Reply *r = user_data;
+        g_autoptr(GBytes) cookie = NULL;
 
-        r->uuid = migration_finish_finish(result, NULL, &r->error);
+        r->uuid = migration_finish_finish(result, &cookie, &r->error);
         r->done = TRUE;
 }
 
