@@ -15,6 +15,7 @@ static void on_job_completed(Domain *d, GVariant *stats, gpointer user_data) {
         JobFixture *f = user_data;
 
         g_ptr_array_add(f->completed, g_variant_ref(stats));
+        f->completed_with_qemu = d->qemu != NULL;
 }
 
 static void on_watch_client(const char *name, gpointer user_data) {
@@ -197,6 +198,8 @@ Domain *job_fixture_restart(JobFixture *f) {
         recovery_load_async(f->registry, on_loaded, &loaded);
         job_fixture_run_until(is_true, &loaded);
         fake_monitor_flush(f->fm);
+        /* No JobCompleted into the void: only once the bus name is ours. */
+        g_assert_cmpuint(f->completed->len, ==, 0);
         migration_jobs_watch_clients(f->registry);
         migration_jobs_end_restored(f->registry);
         fake_monitor_flush(f->fm);

@@ -24,6 +24,7 @@ typedef struct {
         Registry *registry;
         FakeMonitor *fm;
         GPtrArray *completed;   /* GVariant a{sv} of every JobCompleted */
+        gboolean completed_with_qemu; /* the last one came while the QEMU was there */
         GPtrArray *watched;     /* char *: clients asked about (watch_client) */
 } JobFixture;
 
@@ -52,8 +53,9 @@ typedef struct {
  * The test then adds the commands the rule must send. */
 void job_fixture_given(JobFixture *f, const JobGiven *given, const char *qemu_status,
                        const char *migrate_status);
-/* The daemon starts: recovery_load, then its bus name is owned
- * (migration_jobs_end_restored); runs the loop until all is quiet. */
+/* The daemon starts: recovery_load (asserting no JobCompleted yet), then
+ * its bus name is owned (migration_jobs_end_restored); runs the loop until
+ * all is quiet. */
 Domain *job_fixture_restart(JobFixture *f);
 
 /* The commands recovery itself sends first (query-status, query-memory-size-summary,

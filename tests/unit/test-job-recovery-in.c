@@ -26,6 +26,8 @@ static void check_killed(JobFixture *f, const char *phase, const char *qemu_stat
         job_fixture_given(f, &g, qemu_status, g_str_equal(phase, "prepare") ? "active" : "completed");
         job_fixture_restart(f);
         job_fixture_assert_completed(f, FALSE, errmsg);
+        /* JobCompleted first, then the kill. */
+        g_assert_true(f->completed_with_qemu);
         job_fixture_assert_qemu_killed(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, NULL);
         fake_monitor_assert_done(f->fm);
