@@ -114,6 +114,30 @@ static void test_perform3_done_postcopy_cancelled(JobFixture *f, gconstpointer d
         g_assert_cmpuint(f->completed->len, ==, 1);
 }
 
+static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Reply *r = user_data;
+
+        g_assert_false(migration_abort_finish(result, &r->error));
+        r->done = TRUE;
+}
+
+/* AbortJob is refused for a restored post-copy job; nothing is sent. */
+static void test_perform3_done_postcopy_abort(JobFixture *f, gconstpointer data) {
+        Domain *d = restart_in_perform3_done(f, TRUE);
+        Reply aborted = { 0 };
+
+        migration_abort_async(d, 0, on_aborted, &aborted);
+        job_fixture_run_until(reply_done, &aborted);
+        fake_monitor_flush(f->fm);
+        g_assert_error(aborted.error, MD_ERROR, MD_ERROR_OPERATION_INVALID);
+        g_clear_error(&aborted.error);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, NULL);
+        fake_monitor_assert_done(f->fm);
+        assert_state(d, DOMAIN_STATE_PAUSED, "postcopy");
+        g_assert_nonnull(d->job);
+        g_assert_cmpuint(f->completed->len, ==, 0);
+}
+
 /* perform3 with post-copy, restored; its client has gone: the job ends
  * without a resume, the guest stays paused postcopy-failed. */
 static void test_perform3_postcopy_client_gone(JobFixture *f, gconstpointer data) {
@@ -201,6 +225,7 @@ void job_restored_add_tests(void) {
         ADD("out/perform3_done/confirm3", test_perform3_done_confirm);
         ADD("out/perform3_done/confirm3-cancelled", test_perform3_done_confirm_cancelled);
         ADD("out/perform3_done/postcopy-confirm3-cancelled", test_perform3_done_postcopy_cancelled);
+        ADD("out/perform3_done/postcopy-abort-refused", test_perform3_done_postcopy_abort);
         ADD("in/postcopy/finish3", test_postcopy_finish3);
 #undef ADD
 }
