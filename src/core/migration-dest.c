@@ -384,7 +384,8 @@ static void finish_fail(Domain *d, const char *message, gboolean undo_persist) {
         if (undo_persist && domain_is_persistent(d) && !registry_undefine(d->registry, d, 0, &error))
                 g_warning("Failed to remove the definition of '%s' after a failed Finish: %s, ignoring",
                           domain_name(d), error->message);
-        domain_kill(d, NULL, 0);
+        /* The reason of a failed Prepare: not "crashed", we killed it. */
+        domain_kill(d, "failed", 0);
 }
 
 typedef struct {
@@ -510,7 +511,7 @@ void migration_dest_stream_ended(Domain *d, const char *status) {
         job->error = g_strdup_printf("The incoming migration stream %s", status);
         if (job->finish) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
-                domain_kill(d, NULL, 0);
+                domain_kill(d, "failed", 0);
         }
 }
 
@@ -676,7 +677,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
                 /* After the switch to post-copy the newest state is here. */
                 if (!job_postcopy)
-                        domain_kill(d, NULL, 0);
+                        domain_kill(d, "failed", 0);
                 return;
         }
         if (job->incoming_done)
