@@ -9,7 +9,7 @@
 #include <gio/gio.h>
 
 #include "md-error.h"
-#include "migration-job.h"
+#include "migration-dest.h"
 #include "migration-setup.h"
 #include "migration.h"
 #include "qemu-command.h"
@@ -283,8 +283,8 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
                 d->live = domain_def_copy(def);
                 registry_add_domain(r, d);
         }
-        if (!migration_job_start(d, JOB_TYPE_MIGRATION_IN, JOB_PHASE_PREPARE, g_steal_pointer(&mp), owner,
-                                 &error)) {
+        if (!migration_job_start(d, JOB_TYPE_MIGRATION_IN, JOB_PHASE_PREPARE, &migration_dest_ops,
+                                 g_steal_pointer(&mp), owner, &error)) {
                 p->task = g_steal_pointer(&task);
                 p->ref = domain_ref_new(d);
                 p->def = g_steal_pointer(&def);
@@ -475,7 +475,8 @@ static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer 
         domain_set_state(d, DOMAIN_STATE_RUNNING, "postcopy");
 }
 
-void migration_dest_stream_ended(Domain *d, const char *status) {
+/* The job's stream_ended (migration_dest_ops). */
+static void migration_dest_stream_ended(Domain *d, const char *status) {
         MigrationJob *job = d->job;
 
         if (g_str_equal(status, "postcopy-active")) {
@@ -702,3 +703,7 @@ char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError 
         *ret_cookie = cookie ? g_bytes_ref(cookie) : NULL;
         return uuid;
 }
+
+const MigrationJobOps migration_dest_ops = {
+        .stream_ended = migration_dest_stream_ended,
+};

@@ -17,8 +17,22 @@ typedef enum {
         JOB_RESULT_CANCELLED,
 } JobResult;
 
+/* What differs per direction, set by the side that starts the job
+ * (migration-source.c, migration-dest.c) or by recovery, so that the job
+ * calls back into neither. */
+typedef struct {
+        /* QEMU's MIGRATION event with a status that ends or switches the
+         * stream: "completed", "failed", "cancelled", "postcopy-active",
+         * "postcopy-paused". */
+        void (*stream_ended)(Domain *domain, const char *status);
+        /* A failure rule lets the guest run here again (source); NULL: a
+         * side that never resumes (destination). */
+        void (*resume)(Domain *domain);
+} MigrationJobOps;
+
 struct MigrationJob {
         Domain *domain;
+        const MigrationJobOps *ops;
         JobType type;
         JobPhase phase;
         MigrationParams *params;
@@ -51,7 +65,7 @@ struct MigrationJob {
         gboolean paused_before;      /* source: the guest was paused when the job began */
         char *paused_reason_before;  /* source: its StateReason then, restored on failure */
         char *end_when_heard;        /* restored only to end (its errmsg) once clients can
-                                      * hear JobCompleted: migration_job_end_restored() */
+                                      * hear JobCompleted: recovery_end_restored() */
         gboolean kill_at_end;        /* ... and then kill its (incoming) QEMU */
 };
 
@@ -62,9 +76,12 @@ const char *migration_job_describe(const MigrationJob *job);
 
 /* Starts a job on @domain (which must have none) and announces it. Fails
  * with MD_ERROR_JOB_ACTIVE when [migration] max_jobs jobs run already. */
-MigrationJob *migration_job_start(Domain *domain, JobType type, JobPhase phase,
+MigrationJob *migration_job_start(Domain *domain, JobType type, JobPhase phase, const MigrationJobOps *ops,
                                   MigrationParams *params /* consumed */, const char *owner,
                                   GError **error);
+/* The guest stays on this QEMU: settings a job may have changed go back
+ * to QEMU's defaults, and the TLS object @tls_id (nullable) goes. */
+void migration_job_reset_qemu(Domain *domain, const char *tls_id);
 /* The one place a job changes phase: the transition table
  * (migration-phase.h) decides; a refused step leaves the job as it was.
  * The new phase is journaled before this returns. */
@@ -117,32 +134,14 @@ void migration_journal_write(JsonBuilder *builder, const MigrationJob *job);
 void migration_journal_read(MigrationJournal *journal, JsonObject *status);
 void migration_journal_clear(MigrationJournal *journal);
 
-/* After a daemon restart: the guest (found again, its state from QEMU) was
- * in the journal's job. One rule per (direction, phase, post-copy), as
- * docs/recovery.md tabulates: the job is restored to wait for the client's
- * next phase, or ended, the guest kept, resumed or killed. @qemu_status is
- * query-status' "status", @migration_status query-migrate's "status" (NULL:
- * QEMU did not say). */
-void migration_job_recover(Domain *domain, const MigrationJournal *journal, const char *qemu_status,
-                           const char *migration_status);
-
-/* Ends a job that recovery decided to end (docs/recovery.md): restored
- * meanwhile so that its JobCompleted goes out once the bus name is ours,
- * not into the void while the daemon starts. A no-op for other jobs. */
-void migration_job_end_restored(Domain *domain);
+/* After a restart (recovery.c): the job as @journal left it, waiting for
+ * its client's next phase, with the post-copy state recovery found
+ * (journal or QEMU); attached, announced and journaled, its deadline armed
+ * whether or not its owner is still on the bus. */
+MigrationJob *migration_job_restore(Domain *domain, const MigrationJournal *journal,
+                                    const MigrationJobOps *ops, gboolean postcopy);
 
 /* GetJobStats: "none"/"unbounded" for the current job, or the last one with
  * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */
 gboolean migration_job_get_stats(Domain *domain, guint flags, const char **ret_type,
                                  GVariant **ret_stats, GError **error);
-
-/* ---- Between the job and the phase modules (migration-source.c,
- * migration-dest.c); not for the bus layer. ---- */
-
-/* The stream ended: QEMU's MIGRATION status "completed", "failed" or "cancelled". */
-void migration_source_stream_ended(Domain *domain, const char *status);
-void migration_dest_stream_ended(Domain *domain, const char *status);
-/* Source: let a guest the migration left paused run again (reason
- * migration-canceled); one the user had paused before the job stays paused,
- * with its reason of then. */
-void migration_source_resume(Domain *domain);

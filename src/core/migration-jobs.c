@@ -2,6 +2,7 @@
 
 #include "migration-job.h"
 #include "migration-jobs.h"
+#include "recovery.h"
 
 static void count_job(Domain *d, gpointer user_data) {
         guint *n = user_data;
@@ -64,7 +65,7 @@ void migration_jobs_end_restored(Registry *r) {
         for (guint i = 0; i < uuids->len; i++) {
                 Domain *d = registry_lookup_by_uuid(r, uuids->pdata[i], NULL);
                 if (d)
-                        migration_job_end_restored(d);
+                        recovery_end_restored(d);
         }
 }
 

@@ -18,5 +18,5 @@ void migration_jobs_client_vanished(Registry *registry, const char *name);
  * restored from the journal is still on the bus (registry_watch_client). */
 void migration_jobs_watch_clients(Registry *registry);
 /* Once the bus name is ours: the jobs recovery ended end now, so that
- * clients hear their JobCompleted (migration_job_end_restored). */
+ * clients hear their JobCompleted (recovery_end_restored). */
 void migration_jobs_end_restored(Registry *registry);

@@ -6,6 +6,7 @@
 #include "migration-job.h"
 #include "migration-safety.h"
 #include "migration-setup.h"
+#include "migration-source.h"
 #include "migration.h"
 
 /* AbortJob answers within this time even when QEMU does not. */
@@ -108,7 +109,8 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         if (!bytes)
                 return FALSE;
         paused = d->state == DOMAIN_STATE_PAUSED;
-        if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, g_steal_pointer(&p), owner, error))
+        if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, &migration_source_ops,
+                                 g_steal_pointer(&p), owner, error))
                 return FALSE;
         /* A failed migration leaves the guest as the user had it (libvirt's
          * pre-migration state); the journal keeps it for a restart. */
@@ -435,7 +437,8 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
                 migration_job_abandon(d, CLIENT_GONE);
 }
 
-void migration_source_stream_ended(Domain *d, const char *status) {
+/* The job's stream_ended (migration_source_ops). */
+static void migration_source_stream_ended(Domain *d, const char *status) {
         MigrationJob *job = d->job;
 
         if (job->phase != JOB_PHASE_PERFORM3 || job->stream_failed)
@@ -860,3 +863,8 @@ void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie
 gboolean migration_perform2_finish(GAsyncResult *result, GError **error) {
         return g_task_propagate_boolean(G_TASK(result), error);
 }
+
+const MigrationJobOps migration_source_ops = {
+        .stream_ended = migration_source_stream_ended,
+        .resume = migration_source_resume,
+};

@@ -2,6 +2,7 @@
 
 #include "migration-job.h"
 #include "recovery-load.h"
+#include "recovery.h"
 
 typedef struct {
         Registry *registry;
@@ -64,8 +65,8 @@ static void on_recovered_migration(GObject *source, GAsyncResult *result, gpoint
                 g_warning("query-migrate failed while recovering %s: %s; going by the journal",
                           recovery_uuid(a->rec), error->message);
         if (d)
-                migration_job_recover(d, &a->rec->journal, a->qemu_status,
-                                      reply ? reply->status : NULL);
+                recovery_recover_domain(d, &a->rec->journal, a->qemu_status,
+                                        reply ? reply->status : NULL);
         attached_free(a);
 }
 

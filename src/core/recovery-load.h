@@ -1,8 +1,8 @@
 /* The daemon's start: the definitions from the state store become domains,
  * and every guest with a status record is found again (its QEMU attached,
  * its state asked) and handed with its job's journal to recovery
- * (migration_job_recover). This is the recovery glue between the store,
- * the registry and the job; the rules themselves are the job's. */
+ * (recovery_recover_domain). This is the recovery glue between the
+ * store, the registry and the job; the rules themselves are recovery.c's. */
 #pragma once
 
 #include <gio/gio.h>
