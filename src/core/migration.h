@@ -10,7 +10,7 @@
 #include "migration-params.h"
 #include "registry.h"
 
-/* ---- Source (migration-source.c) ---- */
+/* ---- Source (migration-source.c, migration-confirm.c, migration-controls.c) ---- */
 
 /* Phase 1: the XML for the destination and the first cookie; starts the
  * outgoing job, driven by @owner (a bus name, or NULL). */
@@ -45,7 +45,7 @@ void migration_start_postcopy_async(Domain *domain, guint flags, GAsyncReadyCall
 gboolean migration_set_max_speed(Domain *domain, guint64 mib_s, guint flags, GError **error);
 gboolean migration_set_max_downtime(Domain *domain, guint64 ms, guint flags, GError **error);
 
-/* ---- Destination (migration-dest.c) ---- */
+/* ---- Destination (migration-dest.c, migration-finish.c) ---- */
 
 /* Phase 2: starts QEMU waiting for the stream; the domain appears at once
  * with an incoming job. Results: the cookie for Perform and the URI. */

@@ -1,0 +1,224 @@
+/* The source side's last phase: Confirm (the guest stops here or runs
+ * again), and protocol 2's Perform2, which ends in Confirm's success. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include "md-error.h"
+#include "migration-source.h"
+#include "migration.h"
+
+/* Confirm gives the source QEMU this long to exit before SIGKILL. */
+#define SOURCE_EXIT_GRACE_MS 10000
+
+/* ---- Confirm ---- */
+
+static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        gboolean ok = qemu_monitor_command_finish(result, &error);
+        Domain *d = domain_ref_get(ref);
+
+        if (!d)
+                return;
+        if (!ok) {
+                g_warning("Failed to resume '%s' after a cancelled migration: %s", domain_name(d),
+                          error->message);
+                return;
+        }
+        domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
+}
+
+void migration_source_resume(Domain *d) {
+        /* After the switch to post-copy the destination has the newest state. */
+        if (!d->qemu || (d->job && d->job->postcopy))
+                return;
+        /* The user had paused it: the migration gives it back paused. */
+        if (d->job && d->job->paused_before) {
+                /* A job restored after a restart knows only that it was paused. */
+                domain_set_state(d, DOMAIN_STATE_PAUSED,
+                                 d->job->paused_reason_before ? d->job->paused_reason_before : "user");
+                return;
+        }
+        if (d->state == DOMAIN_STATE_RUNNING) {
+                domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
+                return;
+        }
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_resumed,
+                                 domain_ref_new(d));
+}
+
+static void on_source_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+}
+
+static void confirm_success(Domain *d, GTask *task, guint flags) {
+        g_autoptr(GError) error = NULL;
+        /* An offline migration moved only the definition: a guest running
+         * here (if any) keeps running. */
+        gboolean stop_guest = d->qemu && !(flags & MIGRATE_OFFLINE);
+        GTask *waiter;
+
+        migration_job_step(d->job, JOB_PHASE_CONFIRM3);
+        migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
+        if (stop_guest) {
+                waiter = g_task_new(NULL, NULL, on_source_gone, task);
+                g_ptr_array_add(d->exit_waiters, waiter);
+                domain_kill(d, "migrated", SOURCE_EXIT_GRACE_MS);
+        }
+        /* The guest runs on the destination now: the definition may go. Last,
+         * because a shut-off domain goes away with it. */
+        if ((flags & MIGRATE_UNDEFINE_SOURCE) && domain_is_persistent(d) &&
+            !registry_undefine(d->registry, d, 0, &error))
+                g_warning("Failed to undefine '%s' after migrating it: %s", domain_name(d), error->message);
+        if (!stop_guest) {
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+        }
+}
+
+void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) p = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        MigrationJob *job = d->job;
+        g_autofree char *msg = NULL;
+        gboolean performed;
+
+        if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "Domain '%s' has no outgoing migration to confirm", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        if (!cancelled) {
+                if (job->stream_failed ||
+                    !job_phase_check_transition(job->type, job->phase, JOB_PHASE_CONFIRM3, &error)) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                                "Confirm3 of a successful migration needs a completed "
+                                                "Perform3 (the job of '%s' is in phase %s%s); "
+                                                "confirm with cancelled=true instead",
+                                                domain_name(d), job_phase_to_string(job->phase),
+                                                job->stream_failed ? ", after a failed stream" : "");
+                        g_object_unref(task);
+                        return;
+                }
+                /* No cookie: the caller saw Finish2 return the domain itself. */
+                cookie = cookie_in ? migration_cookie_from_peer(registry_get_config(d->registry), cookie_in, NULL, &error) : NULL;
+                if (cookie_in && !cookie) {
+                        g_task_return_error(task, g_steal_pointer(&error));
+                        g_object_unref(task);
+                        return;
+                }
+                /* Only Finish's answer says that the guest runs there now (a
+                 * failed Finish returns no cookie): the cookie of another
+                 * phase must not stop and undefine the guest here. */
+                if (cookie && cookie->phase && !g_str_equal(cookie->phase, "finish3")) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                                "Confirm3 of a successful migration needs the cookie that "
+                                                "Finish3 returned, not the one of %s; if Finish3 failed, "
+                                                "confirm with cancelled=true", cookie->phase);
+                        g_object_unref(task);
+                        return;
+                }
+                confirm_success(d, task, p->flags | job->params->flags);
+                return;
+        }
+        if (job->phase == JOB_PHASE_PERFORM3 && !job->stream_failed) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        "The migration stream of '%s' is still running; abort it "
+                                        "first (AbortJob)", domain_name(d));
+                g_object_unref(task);
+                return;
+        }
+        /* Only a Perform can have paused the guest; after Begin alone it runs as before. */
+        performed = job->phase != JOB_PHASE_BEGIN3;
+        if (!migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED, &error)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, "Confirm3 of '%s': %s",
+                                        domain_name(d), error->message);
+                g_object_unref(task);
+                return;
+        }
+        if (performed)
+                migration_source_resume(d);
+        if (job->postcopy)
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        msg = g_strdup(job->error ? job->error : "The migration was cancelled");
+        migration_job_end(d, job->aborted || !performed ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+}
+
+gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- Protocol 2 ---- */
+
+typedef struct {
+        GTask *task;
+        DomainRef *ref;
+        gboolean stop_source;
+} Perform2;
+
+static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Perform2 *p2 = user_data;
+        GError *error = NULL;
+        g_autoptr(GBytes) cookie = migration_perform_finish(result, &error);
+        Domain *d = domain_ref_get(p2->ref);
+
+        if (!cookie) {
+                /* v2's failure rule, here at once: the guest stays and runs here. */
+                if (d && d->job) {
+                        gboolean aborted = d->job->aborted;
+                        migration_source_resume(d);
+                        migration_job_end(d, aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, error->message);
+                }
+                g_task_return_error(p2->task, error);
+                g_object_unref(p2->task);
+        } else if (!d || !d->job) {
+                g_task_return_new_error(p2->task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The domain went away during Perform2");
+                g_object_unref(p2->task);
+        } else if (p2->stop_source) {
+                confirm_success(d, p2->task, d->job->params->flags);
+        } else {
+                /* Finish2 decides first: the guest waits here, paused. */
+                g_task_return_boolean(p2->task, TRUE);
+                g_object_unref(p2->task);
+        }
+        domain_ref_free(p2->ref);
+        g_free(p2);
+}
+
+void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie_in, const char *owner,
+                              gboolean stop_source, GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) begin_params = g_new0(MigrationParams, 1);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+        Perform2 *p2;
+
+        migration_params_fill_from(begin_params, params);
+        if (!migration_begin(d, g_steal_pointer(&begin_params), owner, &xml, &cookie, &error)) {
+                migration_params_free(params);
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        /* Journaled with the Perform phase: recovery follows protocol 2's rules. */
+        d->job->protocol = 2;
+        p2 = g_new0(Perform2, 1);
+        p2->task = task;
+        p2->ref = domain_ref_new(d);
+        p2->stop_source = stop_source;
+        migration_perform_async(d, params, cookie_in, on_perform2_done, p2);
+}
+
+gboolean migration_perform2_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}

@@ -1,0 +1,397 @@
+/* The destination side's last phase: Finish lets the guest run here or
+ * throws it away; and what the incoming job does when its stream ends. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include "md-error.h"
+#include "migration-dest.h"
+#include "migration.h"
+
+/* ---- Finish ---- */
+
+static void finish_return(GTask *task, Domain *d) {
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(d->registry), "finish3", domain_name(d),
+                                                                      domain_uuid(d));
+        g_autoptr(GError) error = NULL;
+        GBytes *bytes = migration_cookie_encode(cookie, &error);
+
+        if (!bytes) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        g_task_set_task_data(task, bytes, (GDestroyNotify) g_bytes_unref);
+        g_task_return_pointer(task, g_strdup(domain_uuid(d)), g_free);
+}
+
+/* Finish2 (protocol 2) or Finish3: libvirt's rules differ where the
+ * source may already be gone (protocol 2 stops it before Finish2). */
+static gboolean finish_is_v2(MigrationJob *job) {
+        return job->finish && g_task_get_source_tag(job->finish) == (gpointer) migration_finish2_async;
+}
+
+/* PERSIST_DEST: the inactive definition that came with the migration
+ * (persistent_xml, or the source's from the Begin cookie), else the live one. */
+static gboolean finish_persist(Domain *d, GError **error) {
+        MigrationParams *params = d->job->params;
+
+        if (!(params->flags & MIGRATE_PERSIST_DEST))
+                return TRUE;
+        if (params->persistent_xml)
+                return registry_persist_xml(d->registry, d, params->persistent_xml, error);
+        return registry_persist(d->registry, d, error);
+}
+
+/* The guest runs here now (or waits, PAUSED): end the job with the real
+ * downtime (source stop to our resume, wall clock). */
+static void finish_complete(Domain *d, gboolean running) {
+        MigrationJob *job = d->job;
+        g_auto(GVariantDict) stats;
+        GTask *task = g_steal_pointer(&job->finish);
+
+        domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
+                         running ? "migrated" : "migration");
+        g_variant_dict_init(&stats, job->stats);
+        if (job->source_stop_time_ms > 0)
+                g_variant_dict_insert(&stats, "downtime", "t",
+                                      (guint64) MAX(0, g_get_real_time() / 1000 - job->source_stop_time_ms));
+        g_clear_pointer(&job->stats, g_variant_unref);
+        job->stats = g_variant_ref_sink(g_variant_dict_end(&stats));
+        migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
+        if (task) {
+                finish_return(task, d);
+                g_object_unref(task);
+        }
+}
+
+/* Finish fails and the incoming guest goes: the source still has it
+ * (paused), and Confirm cancelled lets it run there again. A definition
+ * this Finish made persistent goes with it. */
+static void finish_fail(Domain *d, const char *message, gboolean undo_persist) {
+        g_autoptr(GError) error = NULL;
+
+        migration_job_end(d, JOB_RESULT_FAILED, message);
+        if (undo_persist && domain_is_persistent(d) && !registry_undefine(d->registry, d, 0, &error))
+                g_warning("Failed to remove the definition of '%s' after a failed Finish: %s, ignoring",
+                          domain_name(d), error->message);
+        /* The reason of a failed Prepare: not "crashed", we killed it. */
+        domain_kill(d, "failed", 0);
+}
+
+typedef struct {
+        DomainRef *ref;
+        gboolean undo_persist;       /* this Finish made the domain persistent */
+} FinishResume;
+
+static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        FinishResume *fr = user_data;
+        g_autoptr(DomainRef) ref = fr->ref;
+        gboolean undo_persist = fr->undo_persist;
+        g_autoptr(GError) error = NULL;
+        gboolean ok = qemu_monitor_command_finish(result, &error);
+        Domain *d = domain_ref_get(ref);
+        g_autofree char *msg = NULL;
+
+        g_free(fr);
+        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
+                return;
+        if (ok) {
+                finish_complete(d, TRUE);
+                return;
+        }
+        if (finish_is_v2(d->job)) {
+                /* libvirt's rule for protocol 2: the source may have stopped
+                 * its guest already, so this paused one may be the only copy. */
+                msg = g_strdup_printf("Failed to start the migrated guest: %s; it stays paused here, "
+                                      "where it may be the only copy: resume or destroy it",
+                                      error->message);
+                migration_job_end(d, JOB_RESULT_FAILED, msg);
+                return;
+        }
+        msg = g_strdup_printf("Failed to start the migrated guest: %s", error->message);
+        finish_fail(d, msg, undo_persist);
+}
+
+/* The stream is complete and Finish has been asked for. */
+static void finish_proceed(Domain *d) {
+        MigrationJob *job = d->job;
+        g_autoptr(GError) error = NULL;
+        gboolean was_persistent = domain_is_persistent(d);
+        FinishResume *fr;
+
+        if (job->postcopy && d->state == DOMAIN_STATE_RUNNING) {
+                /* The guest runs here already, and only here: nothing undoes that. */
+                if (!finish_persist(d, &error))
+                        g_warning("Failed to keep the definition of '%s' (PERSIST_DEST): %s", domain_name(d),
+                                  error->message);
+                finish_complete(d, TRUE);
+                return;
+        }
+        /* libvirt's order: the definition is safe before the vCPUs run. In
+         * protocol 3 a failure fails Finish while the source still holds
+         * the guest; protocol 2 goes on, as libvirt does, since its source
+         * may be gone. */
+        if (!finish_persist(d, &error)) {
+                g_autofree char *msg = g_strdup_printf("Failed to keep the definition of '%s' here (PERSIST_DEST): "
+                                                       "%s", domain_name(d), error->message);
+                if (!finish_is_v2(job)) {
+                        finish_fail(d, msg, FALSE);
+                        return;
+                }
+                g_warning("%s, ignoring (protocol 2)", msg);
+        }
+        if (job->params->flags & MIGRATE_PAUSED) {
+                finish_complete(d, FALSE);
+                return;
+        }
+        fr = g_new0(FinishResume, 1);
+        fr->ref = domain_ref_new(d);
+        fr->undo_persist = !was_persistent && domain_is_persistent(d);
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_finish_resumed, fr);
+}
+
+static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        gboolean ok = qemu_monitor_command_finish(result, &error);
+        Domain *d = domain_ref_get(ref);
+
+        if (!d)
+                return;
+        if (!ok) {
+                g_warning("Failed to run '%s' in post-copy: %s", domain_name(d), error->message);
+                return;
+        }
+        domain_set_state(d, DOMAIN_STATE_RUNNING, "postcopy");
+}
+
+/* The job's stream_ended (migration_dest_ops). */
+static void migration_dest_stream_ended(Domain *d, const char *status) {
+        MigrationJob *job = d->job;
+
+        if (g_str_equal(status, "postcopy-active")) {
+                /* The guest runs here from now on, fetching missing pages on
+                 * demand: journaled first, so that a restart keeps it. */
+                job->postcopy = TRUE;
+                if (job->phase != JOB_PHASE_POSTCOPY)
+                        migration_job_step(job, JOB_PHASE_POSTCOPY);
+                migration_job_disarm_deadline(job);
+                qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_postcopy_running, domain_ref_new(d));
+                return;
+        }
+        if (job->postcopy && !g_str_equal(status, "completed")) {
+                /* Never kill it: only this side has the guest's newest state. */
+                job->stream_failed = TRUE;
+                g_free(job->error);
+                job->error = g_strdup_printf("The post-copy stream %s; the guest is paused here "
+                                            "(postcopy-failed)", status);
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                return;
+        }
+        if (g_str_equal(status, "completed")) {
+                job->incoming_done = TRUE;
+                if (job->finish)
+                        finish_proceed(d);
+                else
+                        migration_job_arm_deadline(job);
+                return;
+        }
+        job->stream_failed = TRUE;
+        g_free(job->error);
+        job->error = g_strdup_printf("The incoming migration stream %s", status);
+        if (job->finish) {
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                domain_kill(d, "failed", 0);
+        }
+}
+
+/* OFFLINE: the definition in the Perform cookie becomes ours. */
+static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *cookie, GTask *task) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(DomainDef) def = NULL;
+        g_autofree char *xml = NULL;
+        Domain *d;
+
+        if (!cookie->persistent_xml) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                        "An offline migration's cookie must carry the definition; "
+                                        "pass the cookie Perform3 returned");
+                g_object_unref(task);
+                return;
+        }
+        def = domain_def_parse(cookie->persistent_xml, -1, &error);
+        if (def && mp->destination_name)
+                domain_def_set_name(def, mp->destination_name);
+        xml = def ? domain_def_format(def) : NULL;
+        d = xml ? registry_define_xml(r, xml, &error) : NULL;
+        if (!d) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        finish_return(task, d);
+        g_object_unref(task);
+}
+
+static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+
+        g_task_return_pointer(task, NULL, NULL);
+        g_object_unref(task);
+}
+
+/* Post-copy cancelled: the guest is stopped here, never killed (only this
+ * side has its newest state). The job ends failed either way; Finish fails
+ * when QEMU did not stop, because then the guest still runs. */
+static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        g_autoptr(GError) error = NULL;
+        gboolean ok = qemu_monitor_command_finish(result, &error);
+        g_autoptr(DomainRef) ref = g_object_steal_data(G_OBJECT(task), "domain");
+        Domain *d = domain_ref_get(ref);
+        g_autofree char *msg = NULL;
+
+        if (ok && d)
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        if (!ok)
+                msg = g_strdup_printf("The source cancelled a post-copy migration, and pausing the "
+                                      "guest here failed: %s", error->message);
+        if (d && d->job && d->job->type == JOB_TYPE_MIGRATION_IN)
+                migration_job_end(d, JOB_RESULT_FAILED,
+                                  msg ? msg : "The source cancelled a post-copy migration; the guest "
+                                              "stays paused here (postcopy-failed)");
+        if (msg)
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s", msg);
+        else
+                g_task_return_pointer(task, NULL, NULL);
+        g_object_unref(task);
+}
+
+static void finish_cancelled(Domain *d, GTask *task) {
+        GTask *waiter;
+
+        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN) {
+                /* Nothing here (a failed Prepare, or QEMU died already). */
+                g_task_return_pointer(task, NULL, NULL);
+                g_object_unref(task);
+                return;
+        }
+        if (d->job->postcopy && d->qemu) {
+                /* Not the task data: that is Finish's cookie. */
+                g_object_set_data(G_OBJECT(task), "domain", domain_ref_new(d));
+                qemu_monitor_stop_async(qemu_process_get_qmp(d->qemu), on_postcopy_stopped, task);
+                return;
+        }
+        migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");
+        if (!d->qemu) {
+                g_task_return_pointer(task, NULL, NULL);
+                g_object_unref(task);
+                return;
+        }
+        waiter = g_task_new(NULL, NULL, on_cancelled_gone, task);
+        g_ptr_array_add(d->exit_waiters, waiter);
+        domain_kill(d, "migration-canceled", 0);
+}
+
+/* Protocol 2 (@v2) sends no statistics: Finish2 gets only the name. */
+static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, gboolean cancelled,
+                       GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) mp = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        const char *name = mp->destination_name;
+        JobPhase finish_phase = v2 ? JOB_PHASE_FINISH2 : JOB_PHASE_FINISH3;
+        gboolean job_postcopy;
+        MigrationJob *job;
+        Domain *d;
+
+        /* Which rules apply, for the steps that follow the stream. */
+        g_task_set_source_tag(task, v2 ? (gpointer) migration_finish2_async : (gpointer) migration_finish_async);
+
+        if (cancelled) {
+                if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
+                        cookie = migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, NULL);
+                if (!name && cookie)
+                        name = cookie->name;
+                finish_cancelled(name ? registry_lookup_by_name(r, name, NULL) : NULL, task);
+                return;
+        }
+        if (v2 && !name) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                        "Finish2 needs the domain's name at the destination (dname)");
+                g_object_unref(task);
+                return;
+        }
+        cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
+        if (!v2 && !cookie) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
+        }
+        if (!name)
+                name = cookie->name;
+        if (cookie && (mp->flags & MIGRATE_OFFLINE)) {
+                finish_offline(r, mp, cookie, task);
+                return;
+        }
+        d = registry_lookup_by_name(r, name, NULL);
+        job = d ? d->job : NULL;
+        if (!job || job->type != JOB_TYPE_MIGRATION_IN ||
+            !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {
+                g_task_return_new_error(task, MD_ERROR, d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN,
+                                        "No incoming migration of '%s' waits for Finish%s%s", name,
+                                        error ? ": " : "", error ? error->message : "");
+                g_object_unref(task);
+                return;
+        }
+        if (cookie && !g_str_equal(cookie->uuid, domain_uuid(d))) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                        "The migration cookie is for domain %s, not %s", cookie->uuid,
+                                        domain_uuid(d));
+                g_object_unref(task);
+                return;
+        }
+        job_postcopy = job->postcopy;
+        job->params->flags |= mp->flags;
+        job->source_stop_time_ms = cookie ? cookie->source_stop_time_ms : 0;
+        if (cookie && cookie->stats) {
+                g_clear_pointer(&job->stats, g_variant_unref);
+                job->stats = g_variant_ref(cookie->stats);
+        }
+        migration_job_step(job, finish_phase);
+        /* The stream may still be draining: wait for it, but not for ever. */
+        migration_job_arm_stream_deadline(job);
+        job->finish = task;
+        if (job->stream_failed) {
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                /* After the switch to post-copy the newest state is here. */
+                if (!job_postcopy)
+                        domain_kill(d, "failed", 0);
+                return;
+        }
+        if (job->incoming_done)
+                finish_proceed(d);
+}
+
+void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
+                            GAsyncReadyCallback callback, gpointer user_data) {
+        finish_run(r, params, cookie_in, FALSE, cancelled, callback, user_data);
+}
+
+void migration_finish2_async(Registry *r, MigrationParams *params, int retcode, GAsyncReadyCallback callback,
+                             gpointer user_data) {
+        finish_run(r, params, NULL, TRUE, retcode != 0, callback, user_data);
+}
+
+char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error) {
+        GTask *task = G_TASK(result);
+        char *uuid = g_task_propagate_pointer(task, error);
+        GBytes *cookie = g_task_get_task_data(task);
+
+        *ret_cookie = cookie ? g_bytes_ref(cookie) : NULL;
+        return uuid;
+}
+
+const MigrationJobOps migration_dest_ops = {
+        .stream_ended = migration_dest_stream_ended,
+};
