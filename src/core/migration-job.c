@@ -18,6 +18,10 @@ const char *migration_job_describe(const MigrationJob *job) {
         return job_phase_to_string(job->phase);
 }
 
+MigrationJob *migration_job_of(Domain *d, JobType type) {
+        return d && d->job && d->job->type == type ? d->job : NULL;
+}
+
 /* The job is part of the live status: a restart must know it. */
 static void save_status(Domain *d) {
         g_autoptr(GError) error = NULL;

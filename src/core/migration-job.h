@@ -74,6 +74,11 @@ char *migration_job_new_tls_id(void);
 
 const char *migration_job_describe(const MigrationJob *job);
 
+/* The one guard of a callback that outlives the call which started it:
+ * the job of @domain (nullable: it went away meanwhile) if it has one of
+ * @type, else NULL. */
+MigrationJob *migration_job_of(Domain *domain, JobType type);
+
 /* Starts a job on @domain (which must have none) and announces it. Fails
  * with MD_ERROR_JOB_ACTIVE when [migration] max_jobs jobs run already. */
 MigrationJob *migration_job_start(Domain *domain, JobType type, JobPhase phase, const MigrationJobOps *ops,

@@ -119,7 +119,37 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         return TRUE;
 }
 
-/* ---- Perform ---- */
+/* ---- Perform ----
+ *
+ * One ownership style for the GTask of a call, here and in the other phase
+ * files: the function that creates or receives a task holds it in a
+ * g_autoptr(GTask) and hands it on with g_steal_pointer() (to the job, as
+ * job->perform, or to the QEMU command it waits for, whose callback takes
+ * it back into a g_autoptr); returning it drops no reference by hand. What
+ * a call carries from step to step is a typed struct set as the task's
+ * task data (freed with the task); results are only the task's return
+ * value. A step's callback finds its job through perform_job(), the one
+ * guard: the domain, its QEMU or the job may have gone meanwhile, or the
+ * job ended this Perform (migration_job_end() returned its task). */
+
+typedef struct {
+        DomainRef *ref;
+        GVariant *initial_caps;      /* QEMU's capabilities before the job changed them (nullable) */
+} PerformCall;
+
+static void perform_call_free(PerformCall *call) {
+        domain_ref_free(call->ref);
+        g_clear_pointer(&call->initial_caps, g_variant_unref);
+        g_free(call);
+}
+
+static MigrationJob *perform_job(GTask *task) {
+        PerformCall *call = g_task_get_task_data(task);
+        Domain *d = domain_ref_get(call->ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        return job && job->perform == task && d->qemu ? job : NULL;
+}
 
 /* libvirt's rule: a failed Perform3 needs no Confirm3 from a client that
  * has gone, and after a completed one nobody will tell the outcome: a job
@@ -127,7 +157,7 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
 #define CLIENT_GONE "the client driving the migration left the bus"
 
 static void perform_fail(MigrationJob *job, MdError code, const char *message) {
-        GTask *task = g_steal_pointer(&job->perform);
+        g_autoptr(GTask) task = g_steal_pointer(&job->perform);
         Domain *d = job->domain;
         gboolean unattended = job->unattended;
 
@@ -136,23 +166,20 @@ static void perform_fail(MigrationJob *job, MdError code, const char *message) {
         job->error = g_strdup(message);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         migration_job_arm_deadline(job);
-        if (task) {
-                /* May end (free) the job at once, as Perform2's callback does. */
+        /* May end (free) the job at once, as Perform2's callback does. */
+        if (task)
                 g_task_return_new_error(task, MD_ERROR, code, "%s", message);
-                g_object_unref(task);
-        }
         if (unattended && d->job)
                 migration_job_abandon(d, CLIENT_GONE);
 }
 
 static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GTask) task = user_data;
         g_autoptr(GError) error = NULL;
         gboolean ok = qemu_monitor_command_finish(result, &error);
-        Domain *d = domain_ref_get(ref);
-        MigrationJob *job = d ? d->job : NULL;
+        MigrationJob *job = perform_job(task);
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform)
+        if (!job)
                 return;
         if (!ok) {
                 g_autofree char *msg = g_strdup_printf("Failed to start the migration: %s", error->message);
@@ -164,14 +191,15 @@ static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer u
 
 /* Step 2: QEMU has the job's settings (and told us which are in effect). */
 static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GTask) task = user_data;
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) in_effect = qemu_migration_setup_source_finish(result, &error);
-        Domain *d = domain_ref_get(ref);
-        MigrationJob *job = d ? d->job : NULL;
+        MigrationJob *job = perform_job(task);
+        Domain *d;
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform)
+        if (!job)
                 return;
+        d = job->domain;
         if (!in_effect) {
                 g_autofree char *msg = g_strdup_printf("QEMU refused the migration settings: %s", error->message);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
@@ -199,7 +227,7 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
         /* Without LIVE, libvirt pauses the guest for the whole transfer. */
         qemu_monitor_migrate_async(qemu_process_get_qmp(d->qemu), job->params->migrate_uri,
                                    !(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING,
-                                   on_migrate_started, domain_ref_new(d));
+                                   on_migrate_started, g_steal_pointer(&task));
 }
 
 /* OFFLINE moves only the definition: no stream, the cookie carries it. */
@@ -207,7 +235,7 @@ static void perform_offline(Domain *d, MigrationJob *job) {
         g_autoptr(MigrationCookie) cookie = NULL;
         g_autoptr(GError) error = NULL;
         const DomainDef *def = d->def ? d->def : d->live;
-        GTask *task = g_steal_pointer(&job->perform);
+        g_autoptr(GTask) task = g_steal_pointer(&job->perform);
         GBytes *bytes;
 
         cookie = migration_cookie_for_host(registry_get_config(d->registry), "perform3",
@@ -224,46 +252,44 @@ static void perform_offline(Domain *d, MigrationJob *job) {
                 g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
         else
                 g_task_return_error(task, g_steal_pointer(&error));
-        g_object_unref(task);
 }
 
-/* Phase 3 proper, after the caller checked the job: shared by Perform3 and
- * Perform2. @p is merged into the job's parameters. */
-static void setup_stream(Domain *d, MigrationJob *job);
+static void setup_stream(Domain *d, MigrationJob *job, GTask *task);
 
 /* Before this job changes anything: what QEMU has now (for the statistics). */
 static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GTask) task = user_data;
         g_autoptr(GVariant) params = qemu_monitor_query_migrate_parameters_finish(result, NULL);
-        Domain *d = domain_ref_get(ref);
-        MigrationJob *job = d ? d->job : NULL;
-        GVariant *caps;
+        PerformCall *call = g_task_get_task_data(task);
+        MigrationJob *job = perform_job(task);
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform || !d->qemu)
+        if (!job)
                 return;
-        caps = g_object_get_data(G_OBJECT(job->perform), "initial-caps");
-        job->setup_stats = g_variant_ref_sink(migration_setup_initial_stats(caps, params));
-        setup_stream(d, job);
+        job->setup_stats = g_variant_ref_sink(migration_setup_initial_stats(call->initial_caps, params));
+        setup_stream(job->domain, job, g_steal_pointer(&task));
 }
 
 static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
-        GVariant *caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
-        Domain *d = domain_ref_get(ref);
-        MigrationJob *job = d ? d->job : NULL;
+        g_autoptr(GTask) task = user_data;
+        PerformCall *call = g_task_get_task_data(task);
+        MigrationJob *job;
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || !job->perform || !d->qemu) {
-                if (caps)
-                        g_variant_unref(caps);
+        call->initial_caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
+        job = perform_job(task);
+        if (!job)
                 return;
-        }
-        g_object_set_data_full(G_OBJECT(job->perform), "initial-caps", caps,
-                               caps ? (GDestroyNotify) g_variant_unref : NULL);
-        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params,
-                                                    domain_ref_new(d));
+        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(job->domain->qemu), on_initial_params,
+                                                    g_steal_pointer(&task));
 }
 
-static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task) {
+/* Phase 3 proper, after the caller checked the job: shared by Perform3 and
+ * Perform2. @p is merged into the job's parameters. The job holds @task
+ * while it waits; the QEMU command in flight holds it too. */
+static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task /* consumed */) {
+        PerformCall *call = g_new0(PerformCall, 1);
+
+        call->ref = domain_ref_new(d);
+        g_task_set_task_data(task, call, (GDestroyNotify) perform_call_free);
         migration_params_fill_from(p, job->params);
         migration_params_free(job->params);
         job->params = p;
@@ -275,10 +301,11 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTas
                 return;
         }
         qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps,
-                                                      domain_ref_new(d));
+                                                      g_object_ref(task));
 }
 
-static void setup_stream(Domain *d, MigrationJob *job) {
+static void setup_stream(Domain *d, MigrationJob *job, GTask *task /* consumed */) {
+        g_autoptr(GTask) owned = task;
         MigrationParams *p = job->params;
         QemuMigrationSettings settings;
         QemuMigrationTls tls = { 0 };
@@ -306,7 +333,7 @@ static void setup_stream(Domain *d, MigrationJob *job) {
         }
         job->qemu_configured = TRUE;
         qemu_migration_setup_source_async(qemu_process_get_qmp(d->qemu), &settings, tls.id ? &tls : NULL,
-                                          on_setup_done, domain_ref_new(d));
+                                          on_setup_done, g_steal_pointer(&owned));
 }
 
 void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_in,
@@ -318,7 +345,7 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
         MigrationJob *job = d->job;
         gboolean offline;
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Perform3 must follow Begin3 on domain '%s', which has no "
                                         "outgoing migration", domain_name(d));
@@ -360,13 +387,13 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         Domain *d = domain_ref_get(ref);
-        MigrationJob *job = d ? d->job : NULL;
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
         const char *status;
         GBytes *bytes;
         GTask *task;
         gboolean unattended;
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3)
+        if (!job || job->phase != JOB_PHASE_PERFORM3)
                 return;
         /* Without QEMU's word the outcome is unknown, and unknown is never
          * success: the stream counts as failed (libvirt's rule), so that no
