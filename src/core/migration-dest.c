@@ -66,10 +66,15 @@ static gboolean choose_port(Registry *r, guint16 *ret_port, GError **error) {
         return FALSE;
 }
 
-/* ---- Prepare ---- */
+/* ---- Prepare ----
+ *
+ * Ownership of a call's GTask as in migration-source.c: a g_autoptr(GTask)
+ * in the function that creates or receives it, handed on with
+ * g_steal_pointer() to the step it waits for. The call's state is a typed
+ * Prepare as task data; the URI for the source is a field of it, read by
+ * migration_prepare_finish() next to the task's result (the cookie). */
 
 typedef struct {
-        GTask *task;
         DomainRef *ref;
         DomainDef *def;          /* the incoming definition, for clean-up */
         char *listen_uri;
@@ -78,6 +83,8 @@ typedef struct {
 } Prepare;
 
 static void prepare_free(Prepare *p) {
+        if (!p)
+                return;
         domain_ref_free(p->ref);
         domain_def_free(p->def);
         g_free(p->listen_uri);
@@ -86,7 +93,9 @@ static void prepare_free(Prepare *p) {
 }
 
 /* The incoming domain goes away again; the job says why. */
-static void prepare_fail(Prepare *p, GError *error) {
+static void prepare_fail(GTask *task /* consumed */, GError *error) {
+        g_autoptr(GTask) owned = task;
+        Prepare *p = g_task_get_task_data(task);
         Domain *d = domain_ref_get(p->ref);
 
         /* A failed launch leaves an incoming domain without any definition;
@@ -101,35 +110,32 @@ static void prepare_fail(Prepare *p, GError *error) {
                 /* Never launched: a transient one has nothing left to show. */
                 registry_domain_stopped(d->registry, d);
         }
-        g_task_return_error(p->task, error);
-        g_object_unref(p->task);
-        prepare_free(p);
+        g_task_return_error(task, error);
 }
 
 static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Prepare *p = user_data;
+        g_autoptr(GTask) task = user_data;
+        Prepare *p = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         Domain *d = domain_ref_get(p->ref);
         GBytes *bytes;
 
         if (!qemu_migration_setup_incoming_finish(result, &error))
-                return prepare_fail(p, g_steal_pointer(&error));
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         if (!d || !d->job)
-                return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                                   "The incoming migration was cancelled during Prepare3"));
+                return prepare_fail(g_steal_pointer(&task),
+                                    g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The incoming migration was cancelled during Prepare3"));
         cookie = migration_cookie_for_host(registry_get_config(d->registry), "prepare3", domain_name(d), domain_uuid(d));
         bytes = migration_cookie_encode(cookie, &error);
         if (!bytes)
-                return prepare_fail(p, g_steal_pointer(&error));
-        g_task_set_task_data(p->task, g_steal_pointer(&p->uri_out), g_free);
-        g_task_return_pointer(p->task, bytes, (GDestroyNotify) g_bytes_unref);
-        g_object_unref(p->task);
-        prepare_free(p);
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
+        g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
 }
 
 static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Prepare *p = user_data;
+        g_autoptr(GTask) task = user_data;
+        Prepare *p = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
         QemuMigrationSettings settings;
         QemuMigrationTls tls = { 0 };
@@ -137,10 +143,10 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
         Domain *d = domain_ref_get(p->ref);
 
         if (!d)
-                return prepare_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                                   "The incoming domain disappeared during Prepare3"));
+                return prepare_fail(g_steal_pointer(&task),
+                                    g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The incoming domain disappeared during Prepare3"));
         if (!domain_launch_finish(d, result, &error))
-                return prepare_fail(p, g_steal_pointer(&error));
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
         if (d->job) {
                 migration_setup_settings(&settings, d->job->params, 0, 0);
@@ -151,12 +157,13 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                 dir = migration_setup_tls_dir(registry_get_runtime_dir(d->registry), c->tls_ca, c->tls_cert,
                                               c->tls_key, &error);
                 if (!dir)
-                        return prepare_fail(p, g_steal_pointer(&error));
+                        return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
                 d->job->tls_id = migration_job_new_tls_id();
                 tls = (QemuMigrationTls) { .id = d->job->tls_id, .dir = dir };
         }
         qemu_migration_setup_incoming_async(qemu_process_get_qmp(d->qemu), d->job ? &settings : NULL,
-                                            tls.id ? &tls : NULL, p->listen_uri, on_incoming_ready, p);
+                                            tls.id ? &tls : NULL, p->listen_uri, on_incoming_ready,
+                                            g_steal_pointer(&task));
 }
 
 /* Where QEMU listens and what the source is told. */
@@ -269,13 +276,15 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
                         g_task_return_error(task, g_steal_pointer(&error));
                         return;
                 }
-                g_task_set_task_data(task, g_strdup(""), g_free);
+                p = g_new0(Prepare, 1);
+                p->uri_out = g_strdup("");
+                g_task_set_task_data(task, p, (GDestroyNotify) prepare_free);
                 g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
                 return;
         }
         p = g_new0(Prepare, 1);
+        g_task_set_task_data(task, p, (GDestroyNotify) prepare_free);
         if (!plan_uris(r, mp, p, &port, &error)) {
-                prepare_free(p);
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
@@ -286,17 +295,16 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (!migration_job_start(d, JOB_TYPE_MIGRATION_IN, JOB_PHASE_PREPARE, &migration_dest_ops,
                                  g_steal_pointer(&mp), owner, &error)) {
-                p->task = g_steal_pointer(&task);
                 p->ref = domain_ref_new(d);
                 p->def = g_steal_pointer(&def);
-                return prepare_fail(p, g_steal_pointer(&error));
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         }
         d->job->port = port;
-        p->task = g_steal_pointer(&task);
         p->ref = domain_ref_new(d);
         p->def = domain_def_copy(def);
         p->ram_kib = cookie ? (guint64) cookie->ram_kib : 0;
-        domain_launch_async(d, g_steal_pointer(&def), "defer", p->ram_kib, on_incoming_launched, p);
+        domain_launch_async(d, g_steal_pointer(&def), "defer", p->ram_kib, on_incoming_launched,
+                            g_steal_pointer(&task));
 }
 
 void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cookie_in, const char *owner,
@@ -315,6 +323,6 @@ gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, cha
         if (!bytes)
                 return FALSE;
         *ret_cookie = bytes;
-        *ret_uri = g_strdup(g_task_get_task_data(G_TASK(result)));
+        *ret_uri = g_strdup(((Prepare *) g_task_get_task_data(G_TASK(result)))->uri_out);
         return TRUE;
 }

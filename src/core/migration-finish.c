@@ -6,7 +6,30 @@
 #include "migration-dest.h"
 #include "migration.h"
 
-/* ---- Finish ---- */
+/* ---- Finish ----
+ *
+ * Ownership of a call's GTask as in migration-source.c: a g_autoptr(GTask)
+ * in the function that creates or receives it, handed on with
+ * g_steal_pointer() (to the job as job->finish while Finish waits for the
+ * stream, or to the command it waits for). The call's state is a typed
+ * FinishCall as task data; its cookie for the source is a field of it,
+ * read by migration_finish_finish() next to the task's result. */
+
+typedef struct {
+        gboolean v2;                 /* Finish2 (protocol 2): libvirt's rules differ */
+        DomainRef *ref;              /* the incoming domain, once known */
+        GBytes *cookie;              /* the result's cookie for Confirm3 (nullable) */
+} FinishCall;
+
+static void finish_call_free(FinishCall *call) {
+        domain_ref_free(call->ref);
+        g_clear_pointer(&call->cookie, g_bytes_unref);
+        g_free(call);
+}
+
+static FinishCall *finish_call(GTask *task) {
+        return g_task_get_task_data(task);
+}
 
 static void finish_return(GTask *task, Domain *d) {
         g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(d->registry), "finish3", domain_name(d),
@@ -18,14 +41,14 @@ static void finish_return(GTask *task, Domain *d) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        g_task_set_task_data(task, bytes, (GDestroyNotify) g_bytes_unref);
+        finish_call(task)->cookie = bytes;
         g_task_return_pointer(task, g_strdup(domain_uuid(d)), g_free);
 }
 
 /* Finish2 (protocol 2) or Finish3: libvirt's rules differ where the
  * source may already be gone (protocol 2 stops it before Finish2). */
 static gboolean finish_is_v2(MigrationJob *job) {
-        return job->finish && g_task_get_source_tag(job->finish) == (gpointer) migration_finish2_async;
+        return job->finish && finish_call(job->finish)->v2;
 }
 
 /* PERSIST_DEST: the inactive definition that came with the migration
@@ -45,7 +68,7 @@ static gboolean finish_persist(Domain *d, GError **error) {
 static void finish_complete(Domain *d, gboolean running) {
         MigrationJob *job = d->job;
         g_auto(GVariantDict) stats;
-        GTask *task = g_steal_pointer(&job->finish);
+        g_autoptr(GTask) task = g_steal_pointer(&job->finish);
 
         domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
                          running ? "migrated" : "migration");
@@ -56,10 +79,8 @@ static void finish_complete(Domain *d, gboolean running) {
         g_clear_pointer(&job->stats, g_variant_unref);
         job->stats = g_variant_ref_sink(g_variant_dict_end(&stats));
         migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
-        if (task) {
+        if (task)
                 finish_return(task, d);
-                g_object_unref(task);
-        }
 }
 
 /* Finish fails and the incoming guest goes: the source still has it
@@ -91,7 +112,7 @@ static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer us
         g_autofree char *msg = NULL;
 
         g_free(fr);
-        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_IN))
                 return;
         if (ok) {
                 finish_complete(d, TRUE);
@@ -205,7 +226,8 @@ static void migration_dest_stream_ended(Domain *d, const char *status) {
 }
 
 /* OFFLINE: the definition in the Perform cookie becomes ours. */
-static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *cookie, GTask *task) {
+static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *cookie, GTask *task /* consumed */) {
+        g_autoptr(GTask) owned = task;
         g_autoptr(GError) error = NULL;
         g_autoptr(DomainDef) def = NULL;
         g_autofree char *xml = NULL;
@@ -215,7 +237,6 @@ static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *co
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
                                         "An offline migration's cookie must carry the definition; "
                                         "pass the cookie Perform3 returned");
-                g_object_unref(task);
                 return;
         }
         def = domain_def_parse(cookie->persistent_xml, -1, &error);
@@ -225,29 +246,25 @@ static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *co
         d = xml ? registry_define_xml(r, xml, &error) : NULL;
         if (!d) {
                 g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
                 return;
         }
         finish_return(task, d);
-        g_object_unref(task);
 }
 
 static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
-        GTask *task = user_data;
+        g_autoptr(GTask) task = user_data;
 
         g_task_return_pointer(task, NULL, NULL);
-        g_object_unref(task);
 }
 
 /* Post-copy cancelled: the guest is stopped here, never killed (only this
  * side has its newest state). The job ends failed either way; Finish fails
  * when QEMU did not stop, because then the guest still runs. */
 static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer user_data) {
-        GTask *task = user_data;
+        g_autoptr(GTask) task = user_data;
         g_autoptr(GError) error = NULL;
         gboolean ok = qemu_monitor_command_finish(result, &error);
-        g_autoptr(DomainRef) ref = g_object_steal_data(G_OBJECT(task), "domain");
-        Domain *d = domain_ref_get(ref);
+        Domain *d = domain_ref_get(finish_call(task)->ref);
         g_autofree char *msg = NULL;
 
         if (ok && d)
@@ -255,7 +272,7 @@ static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer 
         if (!ok)
                 msg = g_strdup_printf("The source cancelled a post-copy migration, and pausing the "
                                       "guest here failed: %s", error->message);
-        if (d && d->job && d->job->type == JOB_TYPE_MIGRATION_IN)
+        if (migration_job_of(d, JOB_TYPE_MIGRATION_IN))
                 migration_job_end(d, JOB_RESULT_FAILED,
                                   msg ? msg : "The source cancelled a post-copy migration; the guest "
                                               "stays paused here (postcopy-failed)");
@@ -263,31 +280,29 @@ static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer 
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s", msg);
         else
                 g_task_return_pointer(task, NULL, NULL);
-        g_object_unref(task);
 }
 
-static void finish_cancelled(Domain *d, GTask *task) {
+static void finish_cancelled(Domain *d, GTask *task /* consumed */) {
+        g_autoptr(GTask) owned = task;
         GTask *waiter;
 
-        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_IN) {
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_IN)) {
                 /* Nothing here (a failed Prepare, or QEMU died already). */
                 g_task_return_pointer(task, NULL, NULL);
-                g_object_unref(task);
                 return;
         }
         if (d->job->postcopy && d->qemu) {
-                /* Not the task data: that is Finish's cookie. */
-                g_object_set_data(G_OBJECT(task), "domain", domain_ref_new(d));
-                qemu_monitor_stop_async(qemu_process_get_qmp(d->qemu), on_postcopy_stopped, task);
+                finish_call(task)->ref = domain_ref_new(d);
+                qemu_monitor_stop_async(qemu_process_get_qmp(d->qemu), on_postcopy_stopped,
+                                        g_steal_pointer(&owned));
                 return;
         }
         migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");
         if (!d->qemu) {
                 g_task_return_pointer(task, NULL, NULL);
-                g_object_unref(task);
                 return;
         }
-        waiter = g_task_new(NULL, NULL, on_cancelled_gone, task);
+        waiter = g_task_new(NULL, NULL, on_cancelled_gone, g_steal_pointer(&owned));
         g_ptr_array_add(d->exit_waiters, waiter);
         domain_kill(d, "migration-canceled", 0);
 }
@@ -295,7 +310,8 @@ static void finish_cancelled(Domain *d, GTask *task) {
 /* Protocol 2 (@v2) sends no statistics: Finish2 gets only the name. */
 static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, gboolean cancelled,
                        GAsyncReadyCallback callback, gpointer user_data) {
-        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        FinishCall *call = g_new0(FinishCall, 1);
         g_autoptr(MigrationParams) mp = params;
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
@@ -306,49 +322,45 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         Domain *d;
 
         /* Which rules apply, for the steps that follow the stream. */
-        g_task_set_source_tag(task, v2 ? (gpointer) migration_finish2_async : (gpointer) migration_finish_async);
+        call->v2 = v2;
+        g_task_set_task_data(task, call, (GDestroyNotify) finish_call_free);
 
         if (cancelled) {
                 if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
                         cookie = migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, NULL);
                 if (!name && cookie)
                         name = cookie->name;
-                finish_cancelled(name ? registry_lookup_by_name(r, name, NULL) : NULL, task);
+                finish_cancelled(name ? registry_lookup_by_name(r, name, NULL) : NULL, g_steal_pointer(&task));
                 return;
         }
         if (v2 && !name) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                         "Finish2 needs the domain's name at the destination (dname)");
-                g_object_unref(task);
                 return;
         }
         cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
         if (!v2 && !cookie) {
                 g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
                 return;
         }
         if (!name)
                 name = cookie->name;
         if (cookie && (mp->flags & MIGRATE_OFFLINE)) {
-                finish_offline(r, mp, cookie, task);
+                finish_offline(r, mp, cookie, g_steal_pointer(&task));
                 return;
         }
         d = registry_lookup_by_name(r, name, NULL);
-        job = d ? d->job : NULL;
-        if (!job || job->type != JOB_TYPE_MIGRATION_IN ||
-            !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {
+        job = migration_job_of(d, JOB_TYPE_MIGRATION_IN);
+        if (!job || !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {
                 g_task_return_new_error(task, MD_ERROR, d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN,
                                         "No incoming migration of '%s' waits for Finish%s%s", name,
                                         error ? ": " : "", error ? error->message : "");
-                g_object_unref(task);
                 return;
         }
         if (cookie && !g_str_equal(cookie->uuid, domain_uuid(d))) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
                                         "The migration cookie is for domain %s, not %s", cookie->uuid,
                                         domain_uuid(d));
-                g_object_unref(task);
                 return;
         }
         job_postcopy = job->postcopy;
@@ -361,7 +373,8 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         migration_job_step(job, finish_phase);
         /* The stream may still be draining: wait for it, but not for ever. */
         migration_job_arm_stream_deadline(job);
-        job->finish = task;
+        call->ref = domain_ref_new(d);
+        job->finish = g_steal_pointer(&task);
         if (job->stream_failed) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
                 /* After the switch to post-copy the newest state is here. */
@@ -386,7 +399,7 @@ void migration_finish2_async(Registry *r, MigrationParams *params, int retcode, 
 char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error) {
         GTask *task = G_TASK(result);
         char *uuid = g_task_propagate_pointer(task, error);
-        GBytes *cookie = g_task_get_task_data(task);
+        GBytes *cookie = finish_call(task)->cookie;
 
         *ret_cookie = cookie ? g_bytes_ref(cookie) : NULL;
         return uuid;
