@@ -9,7 +9,10 @@
 /* Confirm gives the source QEMU this long to exit before SIGKILL. */
 #define SOURCE_EXIT_GRACE_MS 10000
 
-/* ---- Confirm ---- */
+/* ---- Confirm ----
+ *
+ * GTask ownership as in migration-source.c: a g_autoptr(GTask) in the
+ * function that creates or receives it, handed on with g_steal_pointer(). */
 
 static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(DomainRef) ref = user_data;
@@ -47,13 +50,13 @@ void migration_source_resume(Domain *d) {
 }
 
 static void on_source_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
-        GTask *task = user_data;
+        g_autoptr(GTask) task = user_data;
 
         g_task_return_boolean(task, TRUE);
-        g_object_unref(task);
 }
 
-static void confirm_success(Domain *d, GTask *task, guint flags) {
+static void confirm_success(Domain *d, GTask *task /* consumed */, guint flags) {
+        g_autoptr(GTask) owned = task;
         g_autoptr(GError) error = NULL;
         /* An offline migration moved only the definition: a guest running
          * here (if any) keeps running. */
@@ -63,7 +66,7 @@ static void confirm_success(Domain *d, GTask *task, guint flags) {
         migration_job_step(d->job, JOB_PHASE_CONFIRM3);
         migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
         if (stop_guest) {
-                waiter = g_task_new(NULL, NULL, on_source_gone, task);
+                waiter = g_task_new(NULL, NULL, on_source_gone, g_steal_pointer(&owned));
                 g_ptr_array_add(d->exit_waiters, waiter);
                 domain_kill(d, "migrated", SOURCE_EXIT_GRACE_MS);
         }
@@ -74,13 +77,12 @@ static void confirm_success(Domain *d, GTask *task, guint flags) {
                 g_warning("Failed to undefine '%s' after migrating it: %s", domain_name(d), error->message);
         if (!stop_guest) {
                 g_task_return_boolean(task, TRUE);
-                g_object_unref(task);
         }
 }
 
 void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
                              GAsyncReadyCallback callback, gpointer user_data) {
-        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) p = params;
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
@@ -91,7 +93,6 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' has no outgoing migration to confirm", domain_name(d));
-                g_object_unref(task);
                 return;
         }
         if (!cancelled) {
@@ -103,14 +104,12 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                                                 "confirm with cancelled=true instead",
                                                 domain_name(d), job_phase_to_string(job->phase),
                                                 job->stream_failed ? ", after a failed stream" : "");
-                        g_object_unref(task);
                         return;
                 }
                 /* No cookie: the caller saw Finish2 return the domain itself. */
                 cookie = cookie_in ? migration_cookie_from_peer(registry_get_config(d->registry), cookie_in, NULL, &error) : NULL;
                 if (cookie_in && !cookie) {
                         g_task_return_error(task, g_steal_pointer(&error));
-                        g_object_unref(task);
                         return;
                 }
                 /* Only Finish's answer says that the guest runs there now (a
@@ -121,17 +120,15 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                                                 "Confirm3 of a successful migration needs the cookie that "
                                                 "Finish3 returned, not the one of %s; if Finish3 failed, "
                                                 "confirm with cancelled=true", cookie->phase);
-                        g_object_unref(task);
                         return;
                 }
-                confirm_success(d, task, p->flags | job->params->flags);
+                confirm_success(d, g_steal_pointer(&task), p->flags | job->params->flags);
                 return;
         }
         if (job->phase == JOB_PHASE_PERFORM3 && !job->stream_failed) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "The migration stream of '%s' is still running; abort it "
                                         "first (AbortJob)", domain_name(d));
-                g_object_unref(task);
                 return;
         }
         /* Only a Perform can have paused the guest; after Begin alone it runs as before. */
@@ -139,7 +136,6 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         if (!migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED, &error)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, "Confirm3 of '%s': %s",
                                         domain_name(d), error->message);
-                g_object_unref(task);
                 return;
         }
         if (performed)
@@ -149,7 +145,6 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         msg = g_strdup(job->error ? job->error : "The migration was cancelled");
         migration_job_end(d, job->aborted || !performed ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
         g_task_return_boolean(task, TRUE);
-        g_object_unref(task);
 }
 
 gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
@@ -158,14 +153,20 @@ gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
 
 /* ---- Protocol 2 ---- */
 
+/* Perform2's task data. */
 typedef struct {
-        GTask *task;
         DomainRef *ref;
         gboolean stop_source;
 } Perform2;
 
+static void perform2_free(Perform2 *p2) {
+        domain_ref_free(p2->ref);
+        g_free(p2);
+}
+
 static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Perform2 *p2 = user_data;
+        g_autoptr(GTask) task = user_data;
+        Perform2 *p2 = g_task_get_task_data(task);
         GError *error = NULL;
         g_autoptr(GBytes) cookie = migration_perform_finish(result, &error);
         Domain *d = domain_ref_get(p2->ref);
@@ -177,26 +178,21 @@ static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer use
                         migration_source_resume(d);
                         migration_job_end(d, aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, error->message);
                 }
-                g_task_return_error(p2->task, error);
-                g_object_unref(p2->task);
+                g_task_return_error(task, error);
         } else if (!d || !d->job) {
-                g_task_return_new_error(p2->task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                         "The domain went away during Perform2");
-                g_object_unref(p2->task);
         } else if (p2->stop_source) {
-                confirm_success(d, p2->task, d->job->params->flags);
+                confirm_success(d, g_steal_pointer(&task), d->job->params->flags);
         } else {
                 /* Finish2 decides first: the guest waits here, paused. */
-                g_task_return_boolean(p2->task, TRUE);
-                g_object_unref(p2->task);
+                g_task_return_boolean(task, TRUE);
         }
-        domain_ref_free(p2->ref);
-        g_free(p2);
 }
 
 void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie_in, const char *owner,
                               gboolean stop_source, GAsyncReadyCallback callback, gpointer user_data) {
-        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) begin_params = g_new0(MigrationParams, 1);
         g_autoptr(GError) error = NULL;
         g_autofree char *xml = NULL;
@@ -207,16 +203,15 @@ void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie
         if (!migration_begin(d, g_steal_pointer(&begin_params), owner, &xml, &cookie, &error)) {
                 migration_params_free(params);
                 g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
                 return;
         }
         /* Journaled with the Perform phase: recovery follows protocol 2's rules. */
         d->job->protocol = 2;
         p2 = g_new0(Perform2, 1);
-        p2->task = task;
         p2->ref = domain_ref_new(d);
         p2->stop_source = stop_source;
-        migration_perform_async(d, params, cookie_in, on_perform2_done, p2);
+        g_task_set_task_data(task, p2, (GDestroyNotify) perform2_free);
+        migration_perform_async(d, params, cookie_in, on_perform2_done, g_steal_pointer(&task));
 }
 
 gboolean migration_perform2_finish(GAsyncResult *result, GError **error) {

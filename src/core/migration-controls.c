@@ -1,5 +1,7 @@
 /* The controls of a running outgoing job: AbortJob, the maximum speed and
- * downtime, and the switch to post-copy. */
+ * downtime, and the switch to post-copy. GTask ownership as in
+ * migration-source.c: a g_autoptr(GTask) in the function that creates or
+ * receives it, handed on with g_steal_pointer(). */
 #define G_LOG_DOMAIN "migrationd"
 
 #include "md-error.h"
@@ -45,7 +47,7 @@ static void on_cancel_sent(GObject *source, GAsyncResult *result, gpointer user_
 }
 
 void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
-        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         MigrationJob *job = d->job;
         AbortWait *w;
 
@@ -57,13 +59,11 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 else
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                                 "Unsupported flags 0x%x", flags);
-                g_object_unref(task);
                 return;
         }
         if (!job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' has no job to abort", domain_name(d));
-                g_object_unref(task);
                 return;
         }
         /* libvirt's rule: after the switch only the destination has the newest
@@ -74,7 +74,6 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                                         "The migration of '%s' runs in post-copy now and cannot be "
                                         "aborted: the guest's newest state is on the destination",
                                         domain_name(d));
-                g_object_unref(task);
                 return;
         }
         job->aborted = TRUE;
@@ -90,7 +89,7 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                 if (job->stream_failed || !d->qemu)
                         break;
                 w = g_new0(AbortWait, 1);
-                w->task = task;
+                w->task = g_steal_pointer(&task);
                 w->timer = g_timeout_add(ABORT_REPLY_TIMEOUT_MS, on_abort_timeout, w);
                 qemu_monitor_migrate_cancel_async(qemu_process_get_qmp(d->qemu), on_cancel_sent, w);
                 return;
@@ -100,11 +99,9 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
                                         "The migration of '%s' is in phase %s and can no longer be "
                                         "aborted; Confirm3 or Finish3 decides now", domain_name(d),
                                         job_phase_to_string(job->phase));
-                g_object_unref(task);
                 return;
         }
         g_task_return_boolean(task, TRUE);
-        g_object_unref(task);
 }
 
 gboolean migration_abort_finish(GAsyncResult *result, GError **error) {
@@ -169,13 +166,12 @@ gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError *
 /* ---- Post-copy ---- */
 
 void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback callback, gpointer user_data) {
-        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(GError) error = NULL;
         MigrationJob *job = d->job;
 
         if (flags) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
-                g_object_unref(task);
                 return;
         }
         if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3 ||
@@ -183,7 +179,6 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' has no running migration stream to switch to post-copy",
                                         domain_name(d));
-                g_object_unref(task);
                 return;
         }
         if (!(job->params->flags & MIGRATE_POSTCOPY)) {
@@ -191,7 +186,6 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                                         "The migration of '%s' was not started with the POSTCOPY flag; "
                                         "QEMU can only switch when both sides enabled post-copy",
                                         domain_name(d));
-                g_object_unref(task);
                 return;
         }
         /* Journaled before QEMU hears of it: a restart in between must not
@@ -201,8 +195,8 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                 job->postcopy_requested = FALSE;
                 g_prefix_error(&error, "Cannot record the switch to post-copy before asking QEMU: ");
                 g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
                 return;
         }
-        qemu_monitor_migrate_start_postcopy_async(qemu_process_get_qmp(d->qemu), qemu_monitor_complete_task, task);
+        qemu_monitor_migrate_start_postcopy_async(qemu_process_get_qmp(d->qemu), qemu_monitor_complete_task,
+                                                  g_steal_pointer(&task));
 }
