@@ -90,7 +90,7 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         g_autofree char *msg = NULL;
         gboolean performed;
 
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT) {
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' has no outgoing migration to confirm", domain_name(d));
                 return;

@@ -119,7 +119,9 @@ static void on_parameter_set(GObject *source, GAsyncResult *result, gpointer use
 
 /* A running stream takes the new value at once; otherwise the next Perform does. */
 static gboolean stream_running(Domain *d) {
-        return d->job && d->job->type == JOB_TYPE_MIGRATION_OUT && d->job->phase == JOB_PHASE_PERFORM3 && d->qemu;
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        return job && job->phase == JOB_PHASE_PERFORM3 && d->qemu;
 }
 
 gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError **error) {
@@ -174,7 +176,7 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
                 return;
         }
-        if (!job || job->type != JOB_TYPE_MIGRATION_OUT || job->phase != JOB_PHASE_PERFORM3 ||
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT) || job->phase != JOB_PHASE_PERFORM3 ||
             job->stream_failed || !d->qemu) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         "Domain '%s' has no running migration stream to switch to post-copy",

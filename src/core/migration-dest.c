@@ -28,8 +28,9 @@ static gboolean port_in_use_by_job(Registry *r, guint16 port) {
         g_autoptr(GPtrArray) domains = registry_list(r, DOMAIN_LIST_ACTIVE);
 
         for (guint i = 0; i < domains->len; i++) {
-                Domain *d = domains->pdata[i];
-                if (d->job && d->job->type == JOB_TYPE_MIGRATION_IN && d->job->port == port)
+                MigrationJob *job = migration_job_of(domains->pdata[i], JOB_TYPE_MIGRATION_IN);
+
+                if (job && job->port == port)
                         return TRUE;
         }
         return FALSE;
