@@ -14,41 +14,6 @@
  * GTask ownership as in migration-source.c: a g_autoptr(GTask) in the
  * function that creates or receives it, handed on with g_steal_pointer(). */
 
-static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
-        g_autoptr(GError) error = NULL;
-        gboolean ok = qemu_monitor_command_finish(result, &error);
-        Domain *d = domain_ref_get(ref);
-
-        if (!d)
-                return;
-        if (!ok) {
-                g_warning("Failed to resume '%s' after a cancelled migration: %s", domain_name(d),
-                          error->message);
-                return;
-        }
-        domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
-}
-
-void migration_source_resume(Domain *d) {
-        /* After the switch to post-copy the destination has the newest state. */
-        if (!d->qemu || (d->job && d->job->postcopy))
-                return;
-        /* The user had paused it: the migration gives it back paused. */
-        if (d->job && d->job->paused_before) {
-                /* A job restored after a restart knows only that it was paused. */
-                domain_set_state(d, DOMAIN_STATE_PAUSED,
-                                 d->job->paused_reason_before ? d->job->paused_reason_before : "user");
-                return;
-        }
-        if (d->state == DOMAIN_STATE_RUNNING) {
-                domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
-                return;
-        }
-        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_resumed,
-                                 domain_ref_new(d));
-}
-
 static void on_source_gone(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
 

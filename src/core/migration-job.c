@@ -2,7 +2,6 @@
 
 #include "md-error.h"
 #include "migration-job.h"
-#include "migration-jobs.h"
 #include "migration-setup.h"
 #include "registry.h"
 
@@ -50,6 +49,75 @@ void migration_job_free(MigrationJob *job) {
         g_free(job);
 }
 
+static void count_job(Domain *d, gpointer user_data) {
+        guint *n = user_data;
+
+        *n += d->job != NULL;
+}
+
+static guint count_jobs(Registry *r) {
+        guint n = 0;
+
+        registry_foreach_domain(r, count_job, &n);
+        return n;
+}
+
+/* ---- What the job hears of its domain ---- */
+
+static void observe_event(Domain *d, const QemuEvent *event, gpointer user_data) {
+        migration_job_on_event(d, event);
+}
+
+static void observe_exit(Domain *d, gpointer user_data) {
+        migration_job_on_qemu_exit(d);
+}
+
+static void observe_describe(gpointer user_data, const char **ret_kind, const char **ret_phase) {
+        const MigrationJob *job = user_data;
+
+        *ret_kind = job_type_to_string(job->type);
+        *ret_phase = migration_job_describe(job);
+}
+
+static void observe_journal(JsonBuilder *builder, gpointer user_data) {
+        migration_journal_write(builder, user_data);
+}
+
+static void observe_free(gpointer user_data) {
+        migration_job_free(user_data);
+}
+
+/* The source's guest pauses for the switch-over and resumes only when the
+ * migration is cancelled. */
+static const DomainObserver outgoing_observer = {
+        .stop_reason = "migration",
+        .resume_reason = "migration-canceled",
+        .qemu_event = observe_event,
+        .process_exited = observe_exit,
+        .describe = observe_describe,
+        .write_journal = observe_journal,
+        .free = observe_free,
+};
+
+/* An incoming guest runs when Finish says so, with its own reason. */
+static const DomainObserver incoming_observer = {
+        .owns_resume = TRUE,
+        .qemu_event = observe_event,
+        .process_exited = observe_exit,
+        .describe = observe_describe,
+        .write_journal = observe_journal,
+        .free = observe_free,
+};
+
+/* Makes @job the domain's job and installs the observer through which the
+ * job hears of its domain (QMP events, QEMU's exit; domain.h). The job
+ * removes it when it ends. */
+static void job_attach(Domain *d, MigrationJob *job) {
+        d->job = job;
+        domain_set_observer(d, job->type == JOB_TYPE_MIGRATION_OUT ? &outgoing_observer : &incoming_observer,
+                            job);
+}
+
 MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, const MigrationJobOps *ops,
                                   MigrationParams *params, const char *owner, GError **error) {
         g_autoptr(MigrationParams) owned = params;
@@ -59,7 +127,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, const
 
         if (!require_no_job(d, error) || !job_phase_check_transition(type, JOB_PHASE_NONE, phase, error))
                 return NULL;
-        running = migration_jobs_count(r);
+        running = count_jobs(r);
         if (running >= registry_get_config(r)->max_jobs) {
                 g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
                             "This host runs %u migration jobs already ([migration] max_jobs=%u); "
@@ -76,7 +144,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, const
         job->protocol = 3;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
-        migration_job_attach(d, job);
+        job_attach(d, job);
         g_debug("Domain %s: %s job starts in phase %s", domain_name(d), job_type_to_string(type),
                 job_phase_to_string(phase));
         registry_notify_changed(r, d, "JobType", "JobPhase", "JobProgress", NULL);
@@ -502,7 +570,7 @@ MigrationJob *migration_job_restore(Domain *d, const MigrationJournal *j, const 
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();
         migration_progress_init(&job->progress);
-        migration_job_attach(d, job);
+        job_attach(d, job);
         g_message("Migration job of '%s' restored in phase %s; it waits for %s", domain_name(d),
                   job_phase_to_string(job->phase), job->owner ? job->owner : "a client (unattended)");
         registry_notify_changed(d->registry, d, "JobType", "JobPhase", "JobProgress", NULL);

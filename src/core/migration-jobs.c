@@ -4,19 +4,6 @@
 #include "migration-jobs.h"
 #include "recovery.h"
 
-static void count_job(Domain *d, gpointer user_data) {
-        guint *n = user_data;
-
-        *n += d->job != NULL;
-}
-
-guint migration_jobs_count(Registry *r) {
-        guint n = 0;
-
-        registry_foreach_domain(r, count_job, &n);
-        return n;
-}
-
 typedef struct {
         const char *owner;        /* jobs this client drives ... */
         gboolean ended;           /* ... or the jobs recovery ended */
@@ -67,57 +54,4 @@ void migration_jobs_end_restored(Registry *r) {
                 if (d)
                         recovery_end_restored(d);
         }
-}
-
-/* ---- What the job hears of its domain ---- */
-
-static void observe_event(Domain *d, const QemuEvent *event, gpointer user_data) {
-        migration_job_on_event(d, event);
-}
-
-static void observe_exit(Domain *d, gpointer user_data) {
-        migration_job_on_qemu_exit(d);
-}
-
-static void observe_describe(gpointer user_data, const char **ret_kind, const char **ret_phase) {
-        const MigrationJob *job = user_data;
-
-        *ret_kind = job_type_to_string(job->type);
-        *ret_phase = migration_job_describe(job);
-}
-
-static void observe_journal(JsonBuilder *builder, gpointer user_data) {
-        migration_journal_write(builder, user_data);
-}
-
-static void observe_free(gpointer user_data) {
-        migration_job_free(user_data);
-}
-
-/* The source's guest pauses for the switch-over and resumes only when the
- * migration is cancelled. */
-static const DomainObserver outgoing_observer = {
-        .stop_reason = "migration",
-        .resume_reason = "migration-canceled",
-        .qemu_event = observe_event,
-        .process_exited = observe_exit,
-        .describe = observe_describe,
-        .write_journal = observe_journal,
-        .free = observe_free,
-};
-
-/* An incoming guest runs when Finish says so, with its own reason. */
-static const DomainObserver incoming_observer = {
-        .owns_resume = TRUE,
-        .qemu_event = observe_event,
-        .process_exited = observe_exit,
-        .describe = observe_describe,
-        .write_journal = observe_journal,
-        .free = observe_free,
-};
-
-void migration_job_attach(Domain *d, MigrationJob *job) {
-        d->job = job;
-        domain_set_observer(d, job->type == JOB_TYPE_MIGRATION_OUT ? &outgoing_observer : &incoming_observer,
-                            job);
 }

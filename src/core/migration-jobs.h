@@ -1,17 +1,11 @@
-/* Migration jobs beyond their own phases: the observer a job installs on
- * its domain, and what concerns the jobs of all domains (the [migration]
- * max_jobs count, a driving client leaving the bus, the jobs restored
- * after a restart). */
+/* What concerns the jobs of all domains: a driving client leaving the
+ * bus, the jobs restored after a restart. (The [migration] max_jobs count
+ * and the observer a job installs on its domain are the job's own,
+ * migration-job.c.) */
 #pragma once
 
 #include "registry.h"
 
-/* Makes @job the domain's job and installs the observer through which the
- * job hears of its domain (QMP events, QEMU's exit; domain.h). The job
- * removes it when it ends. */
-void migration_job_attach(Domain *domain, MigrationJob *job);
-
-guint migration_jobs_count(Registry *registry);
 /* The client @name left the bus: jobs it drove are abandoned. */
 void migration_jobs_client_vanished(Registry *registry, const char *name);
 /* After the listener is set: asks whether the driving client of every job
