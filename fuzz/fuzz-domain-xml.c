@@ -43,6 +43,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(def->vcpus == again->vcpus, "the vCPUs", xml);
         check(def->disks->len == again->disks->len, "the disks", xml);
         check(def->chardevs->len == again->chardevs->len, "the chardevs", xml);
+        for (guint i = 0; i < def->disks->len; i++) {
+                const DomainDisk *a = def->disks->pdata[i], *b = again->disks->pdata[i];
+
+                check(a->cache == b->cache && a->readonly == b->readonly && a->shareable == b->shareable &&
+                      g_strcmp0(a->io, b->io) == 0 && g_strcmp0(a->discard, b->discard) == 0 &&
+                      g_strcmp0(a->source_file, b->source_file) == 0, "a disk", xml);
+        }
 
         xml_again = domain_def_format(again);
         check(strcmp(xml, xml_again) == 0, "the formatted text", xml);

@@ -4,6 +4,7 @@
 
 #include "md-error.h"
 #include "qemu-command.h"
+#include "qemu-command-private.h"
 
 char *qemu_option_escape(const char *value) {
         GString *s = g_string_sized_new(strlen(value) + 8);
@@ -33,55 +34,6 @@ static gboolean unsupported(GError **error, const char *what) {
         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
                     "The QEMU driver cannot start a domain with %s", what);
         return FALSE;
-}
-
-static const char *disk_device_model(const DomainDisk *disk) {
-        gboolean cdrom = g_strcmp0(disk->device, "cdrom") == 0;
-        const char *bus = disk->target_bus;
-
-        if (!bus)
-                bus = cdrom ? "ide" : "virtio";
-        if (g_str_equal(bus, "virtio") && !cdrom)
-                return "virtio-blk-pci";
-        if (g_str_equal(bus, "ide") || g_str_equal(bus, "sata"))
-                return cdrom ? "ide-cd" : "ide-hd";
-        return NULL;
-}
-
-static gboolean add_disks(GPtrArray *argv, const DomainDef *def, GError **error) {
-        for (guint i = 0; i < def->disks->len; i++) {
-                const DomainDisk *disk = def->disks->pdata[i];
-                g_autofree char *path = NULL;
-                const char *model;
-
-                if (g_strcmp0(disk->device, "floppy") == 0) {
-                        if (!disk->source_file)
-                                continue;
-                        path = qemu_option_escape(disk->source_file);
-                        addf(argv, "-drive");
-                        addf(argv, "file=%s,if=floppy,format=%s%s", path,
-                             disk->format ? disk->format : "raw",
-                             disk->readonly ? ",readonly=on" : "");
-                        continue;
-                }
-                model = disk_device_model(disk);
-                if (!model) {
-                        g_autofree char *what = g_strdup_printf(
-                                "disk bus '%s' (supported: virtio, ide, sata)", disk->target_bus);
-                        return unsupported(error, what);
-                }
-                add(argv, "-drive");
-                if (disk->source_file) {
-                        path = qemu_option_escape(disk->source_file);
-                        addf(argv, "if=none,id=disk%u,file=%s,format=%s%s", i, path,
-                             disk->format ? disk->format : "raw",
-                             disk->readonly ? ",readonly=on" : "");
-                } else
-                        addf(argv, "if=none,id=disk%u%s", i, disk->readonly ? ",readonly=on" : "");
-                add(argv, "-device");
-                addf(argv, "%s,drive=disk%u", model, i);
-        }
-        return TRUE;
 }
 
 static gboolean add_chardev_backend(GPtrArray *argv, const DomainChardev *chr, const char *id,
@@ -211,7 +163,7 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         add_optional(argv, "-kernel", def->kernel);
         add_optional(argv, "-initrd", def->initrd);
         add_optional(argv, "-append", def->cmdline);
-        if (!add_disks(argv, def, error) || !add_chardevs(argv, def, error))
+        if (!qemu_command_add_disks(argv, def, error) || !add_chardevs(argv, def, error))
                 return NULL;
         add_optional(argv, "-incoming", options->incoming);
         g_ptr_array_add(argv, NULL);

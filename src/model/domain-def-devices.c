@@ -1,5 +1,6 @@
-/* The devices of a domain definition: disks and character devices, read
- * from <devices>, and what changes them in the document. */
+/* The devices of a domain definition: character devices (disks:
+ * domain-def-disks.c), read from <devices>, and what changes them in the
+ * document. */
 #include <string.h>
 
 #include "domain-def.h"
@@ -26,17 +27,6 @@ static DomainChardevType chardev_type_from_string(const char *s) {
         return _DOMAIN_CHARDEV_INVALID;
 }
 
-static void disk_free(DomainDisk *disk) {
-        g_free(disk->device);
-        g_free(disk->source_file);
-        g_free(disk->format);
-        g_free(disk->target_dev);
-        g_free(disk->target_bus);
-        g_free(disk->cache);
-        g_free(disk->io);
-        g_free(disk);
-}
-
 static void chardev_free(DomainChardev *chr) {
         g_free(chr->path);
         g_free(chr->target_type);
@@ -44,63 +34,14 @@ static void chardev_free(DomainChardev *chr) {
         g_free(chr);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDisk, disk_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainChardev, chardev_free)
 
 void domain_def_devices_init(DomainDef *def) {
-        def->disks = g_ptr_array_new_with_free_func((GDestroyNotify) disk_free);
+        def->disks = g_ptr_array_new_with_free_func((GDestroyNotify) domain_disk_free);
         def->chardevs = g_ptr_array_new_with_free_func((GDestroyNotify) chardev_free);
 }
 
 /* ---- Extracting ---- */
-
-static const char *disk_bus_from_dev(const char *dev) {
-        static const struct { const char *prefix, *bus; } table[] = {
-                { "vd", "virtio" }, { "hd", "ide" }, { "sd", "scsi" }, { "fd", "fdc" },
-        };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(table); i++)
-                if (g_str_has_prefix(dev, table[i].prefix))
-                        return table[i].bus;
-        return NULL;
-}
-
-static gboolean extract_disk(DomainDef *def, xmlNode *node, GError **error) {
-        g_autofree char *type = domain_xml_prop(node, "type");
-        xmlNode *source = domain_xml_child(node, "source");
-        xmlNode *target = domain_xml_child(node, "target");
-        xmlNode *driver = domain_xml_child(node, "driver");
-        g_autoptr(DomainDisk) disk = g_new0(DomainDisk, 1);
-
-        disk->target_dev = domain_xml_prop(target, "dev");
-        if (!disk->target_dev || !*disk->target_dev)
-                return domain_xml_invalid(error, target ?: node, _("/domain/devices/disk/target/@dev is missing"));
-
-        /* Block and network disks stay in the document only; see
-         * domain_def_has_unsupported_runtime(). */
-        if (type && strcmp(type, "file") != 0)
-                return TRUE;
-
-        disk->device = domain_xml_prop(node, "device") ?: g_strdup("disk");
-        if (source && (xmlHasProp(source, BAD_CAST "dev") || xmlHasProp(source, BAD_CAST "protocol") ||
-                       xmlHasProp(source, BAD_CAST "name")))
-                return domain_xml_invalid(error, source, _("/domain/devices/disk/source of a disk of type 'file' takes only @file"));
-        disk->source_file = domain_xml_prop(source, "file");
-        if (disk->source_file && !*disk->source_file)
-                return domain_xml_invalid(error, source, _("/domain/devices/disk/source/@file must not be empty"));
-        /* Only removable media may be empty. */
-        if (!disk->source_file && strcmp(disk->device, "disk") == 0)
-                return domain_xml_invalid(error, node, _("/domain/devices/disk/source/@file is missing for disk %s"),
-                                          disk->target_dev);
-        disk->format = domain_xml_prop(driver, "type");
-        disk->cache = domain_xml_prop(driver, "cache");
-        disk->io = domain_xml_prop(driver, "io");
-        disk->target_bus = domain_xml_prop(target, "bus") ?: g_strdup(disk_bus_from_dev(disk->target_dev));
-        disk->readonly = domain_xml_child(node, "readonly") || strcmp(disk->device, "cdrom") == 0;
-
-        g_ptr_array_add(def->disks, g_steal_pointer(&disk));
-        return TRUE;
-}
 
 static gboolean extract_chardev(DomainDef *def, xmlNode *node, GError **error) {
         const char *what = (const char *) node->name;
@@ -149,7 +90,7 @@ gboolean domain_def_extract_devices(DomainDef *def, xmlNode *root, GError **erro
         for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
                 if (n->type != XML_ELEMENT_NODE)
                         continue;
-                if (xmlStrEqual(n->name, BAD_CAST "disk") && !extract_disk(def, n, error))
+                if (xmlStrEqual(n->name, BAD_CAST "disk") && !domain_def_extract_disk(def, n, error))
                         return FALSE;
                 if (xmlStrEqual(n->name, BAD_CAST "serial") && !extract_chardev(def, n, error))
                         return FALSE;

@@ -20,6 +20,10 @@ char *domain_xml_prop(xmlNode *node, const char *name);
 /* xmlNodeSetContent() would interpret '&' in @text as an entity reference. */
 void domain_xml_set_text(xmlNode *node, const char *text);
 
+/* One <disk> of <devices> into def->disks (type='file' only): domain-def-disks.c. */
+gboolean domain_def_extract_disk(DomainDef *def, xmlNode *node, GError **error);
+void domain_disk_free(DomainDisk *disk);
+
 /* The empty disk and chardev lists of a new definition. */
 void domain_def_devices_init(DomainDef *def);
 /* Disks and serial ports, then consoles, from <devices> of @root. */

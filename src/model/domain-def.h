@@ -31,6 +31,18 @@ typedef struct {
         xmlNode *node;         /* its <serial>/<console> element in DomainDef.doc */
 } DomainChardev;
 
+/* libvirt's cache modes (<driver cache=...>); DEFAULT leaves QEMU's own. */
+typedef enum {
+        DOMAIN_DISK_CACHE_DEFAULT,
+        DOMAIN_DISK_CACHE_NONE,
+        DOMAIN_DISK_CACHE_WRITETHROUGH,
+        DOMAIN_DISK_CACHE_WRITEBACK,
+        DOMAIN_DISK_CACHE_DIRECTSYNC,
+        DOMAIN_DISK_CACHE_UNSAFE,
+        _DOMAIN_DISK_CACHE_MAX,
+        _DOMAIN_DISK_CACHE_INVALID = -1,
+} DomainDiskCache;
+
 typedef struct {
         char *device;          /* "disk", "cdrom", "floppy" */
         char *source_file;     /* NULL for an empty cdrom/floppy */
@@ -40,8 +52,10 @@ typedef struct {
                                 * derived from target_dev like libvirt (vd virtio,
                                 * hd ide, sd scsi, fd fdc), else NULL */
         gboolean readonly;     /* <readonly/>, and always for a cdrom */
-        char *cache;           /* <driver cache=...>, NULL = QEMU default */
-        char *io;              /* <driver io=...>, NULL = QEMU default */
+        gboolean shareable;    /* <shareable/>: other guests may write it at the same time */
+        DomainDiskCache cache; /* <driver cache=...> */
+        char *io;              /* <driver io=...>: native, threads, io_uring; NULL = QEMU default */
+        char *discard;         /* <driver discard=...>: unmap, ignore; NULL = QEMU default */
 } DomainDisk;
 
 typedef struct {
@@ -110,6 +124,8 @@ gboolean domain_name_is_valid(const char *name);
 gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what);
 
 const char *domain_chardev_type_to_string(DomainChardevType type);
+/* "none", "writeback", ... as in <driver cache=...>; "default" for DEFAULT. */
+const char *domain_disk_cache_to_string(DomainDiskCache cache);
 
 void domain_def_free(DomainDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDef, domain_def_free)

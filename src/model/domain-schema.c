@@ -136,7 +136,8 @@ static const SchemaElement schema[] = {
           .attrs = { { "name", "qemu" },
                      { "type", "raw qcow2" },
                      { "cache", "default none writethrough writeback directsync unsafe" },
-                     { "io", "native threads io_uring" } } },
+                     { "io", "native threads io_uring" },
+                     { "discard", "unmap ignore" } } },
         { "/domain/devices/disk/source",
           .attrs = { { "file" }, { "dev" }, { "protocol", "nbd" }, { "name" } } },
         { "/domain/devices/disk/source/host",
@@ -144,6 +145,7 @@ static const SchemaElement schema[] = {
         { "/domain/devices/disk/target",
           .attrs = { { "dev" }, { "bus", "virtio sata ide scsi fdc usb" } } },
         { "/domain/devices/disk/readonly" },
+        { "/domain/devices/disk/shareable" },
         { "/domain/devices/disk/address", .attrs = { PCI_OR_DRIVE_ADDRESS } },
 
         /* tcp chardevs are kept but not extracted, like block disks. */

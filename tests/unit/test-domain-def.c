@@ -64,7 +64,9 @@ static void assert_disks_equal(const DomainDisk *a, const DomainDisk *b) {
         g_assert_cmpstr(a->target_dev, ==, b->target_dev);
         g_assert_cmpstr(a->target_bus, ==, b->target_bus);
         g_assert_cmpint(a->readonly, ==, b->readonly);
-        g_assert_cmpstr(a->cache, ==, b->cache);
+        g_assert_cmpint(a->cache, ==, b->cache);
+        g_assert_true(a->shareable == b->shareable);
+        g_assert_cmpstr(a->discard, ==, b->discard);
         g_assert_cmpstr(a->io, ==, b->io);
 }
 
@@ -175,7 +177,7 @@ static void test_all_fields(void) {
         g_assert_cmpstr(d->format, ==, "qcow2");
         g_assert_cmpstr(d->target_dev, ==, "vda");
         g_assert_cmpstr(d->target_bus, ==, "virtio");
-        g_assert_cmpstr(d->cache, ==, "none");
+        g_assert_cmpint(d->cache, ==, DOMAIN_DISK_CACHE_NONE);
         g_assert_cmpstr(d->io, ==, "native");
         g_assert_false(d->readonly);
         d = def->disks->pdata[1];
