@@ -1,5 +1,6 @@
-/* Whether a live migration of a running guest can lose guest writes, and
- * the refusal (libvirt's VIR_ERR_MIGRATE_UNSAFE) when it can. */
+/* Whether a live migration of a running guest can lose guest writes (to
+ * its memory or its disks), and the refusal (libvirt's
+ * VIR_ERR_MIGRATE_UNSAFE) when it can. */
 #pragma once
 
 #include "domain.h"
@@ -13,5 +14,7 @@ gboolean migration_live_is_safe(const Domain *domain, const MigrationParams *par
                                 char **ret_remedy);
 
 /* MD_ERROR_UNSAFE naming the cause and the ways out for a LIVE migration
- * (without UNSAFE) that could lose data; TRUE otherwise. */
+ * (without UNSAFE) that could lose data: guest memory (above), or a
+ * writable disk whose cache mode is not none or directsync on storage not
+ * known to be shared (libvirt's rule); TRUE otherwise. */
 gboolean migration_check_safe(const Domain *domain, const MigrationParams *params, GError **error);

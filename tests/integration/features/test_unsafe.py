@@ -16,6 +16,7 @@ from feattest import (FeatureTestCase, FGuest, LIVE, UNSAFE, Mig, assert_moved, 
                       dbus_error_name, dbus_error_message, mcall, proc_cmdline, wait_until, DEADLINE)
 import feattest
 import harness
+import migtest  # feattest puts it on the path
 from gi.repository import GLib
 
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'qemu-ram-on-grid')
@@ -87,6 +88,56 @@ class Unsafe(FeatureTestCase):
         self.assertEqual(len(dst_pids), 1)
         self.assertEqual(ram_arg(dst_pids[0]), 'size=%dk' % (MEMORY_MIB * 1024))
         wait_until(lambda: g.dom(self.dst).prop('State') == 'running', DEADLINE, 'the guest to run')
+        g.destroy()
+
+
+
+class UnsafeDisk(FeatureTestCase):
+    """libvirt's rule for disks: LIVE with a writable disk whose cache mode
+    is not none or directsync, on storage not known to be shared (the test's
+    directory is a local file system), is refused unless UNSAFE."""
+
+    def disk_guest(self, cache, extra=''):
+        img = migtest.disk_image(self, 'disk-%s.img' % cache)
+        g = FGuest(self, self.src, devices_extra=migtest.disk_xml(img, cache=cache) + extra)
+        boot, pid = g.snapshot()
+        return g, img, boot, pid
+
+    def test_refused(self):
+        """cache='writeback' on a local file system: Error.Unsafe naming the domain, the disk, the cache mode and the ways out."""
+        g, img, _, pid = self.disk_guest('writeback')
+        m = Mig(self, g, self.src, self.dst, flags=LIVE)
+        with self.assertRaises(GLib.Error) as cm:
+            m.begin()
+        self.assertEqual(dbus_error_name(cm.exception), 'org.example.Migration1.Error.Unsafe')
+        msg = dbus_error_message(cm.exception)
+        for word in (g.name, 'vda', img, "'writeback'", "cache='none'", "cache='directsync'", 'shared storage',
+                     'UNSAFE'):
+            self.assertIn(word, msg)
+        self.assertEqual(g.dom(self.src).prop('JobType'), 'none')
+        assert_runs_here(self, g, self.src, pid)
+        g.destroy()
+
+    def test_cache_none_moves(self):
+        """cache='none' (and an empty cdrom, a read-only disk with writeback beside it): the guest moves live."""
+        ro = migtest.disk_image(self, 'readonly.img')
+        extra = ("\n    <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>"
+                 "\n    <disk type='file' device='disk'><driver name='qemu' type='raw' cache='writeback'/>"
+                 "<source file='%s'/><target dev='vdb' bus='virtio'/><readonly/></disk>" % ro)
+        g, _, boot, pid = self.disk_guest('none', extra)
+        src_serial = g.serial
+        Mig(self, g, self.src, self.dst, flags=LIVE).run()
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+
+    def test_unsafe_forces(self):
+        """cache='writeback' with LIVE|UNSAFE: accepted (libvirt's force); cancelled, the guest runs on."""
+        g, _, _, pid = self.disk_guest('writeback')
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | UNSAFE)
+        m.begin()
+        self.assertEqual(g.dom(self.src).prop('JobType'), 'migration-out')
+        m.confirm(cancelled=True)
+        assert_runs_here(self, g, self.src, pid)
         g.destroy()
 
 

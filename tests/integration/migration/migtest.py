@@ -246,13 +246,15 @@ def disk_image(tc, name, size=1 << 20):
     return path
 
 
-def disk_xml(path):
-    """A <disk> for harness.guest_xml(devices_extra=): @path as raw virtio vda."""
+def disk_xml(path, cache='none'):
+    """A <disk> for harness.guest_xml(devices_extra=): @path as raw virtio vda.
+    cache='none' by default: a LIVE migration of a writable disk with another
+    cache mode on a local file system is refused (Error.Unsafe)."""
     return ("    <disk type='file' device='disk'>\n"
-            "      <driver name='qemu' type='raw'/>\n"
+            "      <driver name='qemu' type='raw' cache='%s'/>\n"
             "      <source file=%s/>\n"
             "      <target dev='vda' bus='virtio'/>\n"
-            "    </disk>" % quoteattr(path))
+            "    </disk>" % (cache, quoteattr(path)))
 
 
 def block_image_writes(tc, path):
