@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "domain.h"
+#include "domain-storage.h"
 #include "md-error.h"
 #include "i18n.h"
 #include "qemu-command.h"
@@ -374,7 +375,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
                 return;
         }
         argv = qemu_command_build(owned, &options, &error);
-        if (!argv) {
+        if (!argv || !domain_storage_check(owned, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;

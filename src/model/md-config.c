@@ -96,6 +96,48 @@ static char *default_host_uuid(void) {
         return g_uuid_string_random();
 }
 
+/* A directory systemd can take in ReadWritePaths= as it is: absolute, in
+ * canonical form, no whitespace, quotes, '\\' or '%' (unit file syntax),
+ * and not / itself (that would undo ProtectSystem=). */
+static gboolean storage_directory_is_valid(const char *dir) {
+        g_autofree char *canonical = NULL;
+
+        if (!g_path_is_absolute(dir) || strcmp(dir, "/") == 0 || !g_utf8_validate(dir, -1, NULL))
+                return FALSE;
+        canonical = g_canonicalize_filename(dir, "/");
+        if (strcmp(canonical, dir) != 0)
+                return FALSE;
+        for (const char *p = dir; *p; p++)
+                if (g_ascii_isspace(*p) || g_ascii_iscntrl(*p) || strchr("\"'\\%", *p))
+                        return FALSE;
+        return TRUE;
+}
+
+/* [storage] directories: ';'-separated, like [bridge] allowed_peers. */
+static gboolean parse_storage(GKeyFile *kf, MdConfig *c, GError **error) {
+        g_autofree char *text = NULL;
+        g_auto(GStrv) dirs = NULL;
+        g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func(g_free);
+
+        if (!get_string(kf, "storage", "directories", &text, error))
+                return FALSE;
+        dirs = g_strsplit(text ? text : "", ";", -1);
+        for (char **d = dirs; *d; d++) {
+                g_strstrip(*d);
+                if (!**d)
+                        continue;
+                if (!storage_directory_is_valid(*d))
+                        return fail(error, _("Invalid configuration: [storage] directories: '%s' is not an "
+                                             "absolute directory other than / in canonical form (no '.' or "
+                                             "'..', no trailing '/', no whitespace, quotes, '\\' or '%%')"),
+                                    *d);
+                g_ptr_array_add(kept, g_strdup(*d));
+        }
+        g_ptr_array_add(kept, NULL);
+        c->storage_directories = (char **) g_ptr_array_free(g_steal_pointer(&kept), FALSE);
+        return TRUE;
+}
+
 static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
         g_autofree char *protocols = NULL, *peers = NULL;
@@ -155,6 +197,8 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;
         c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);
+        if (!parse_storage(kf, c, error))
+                return NULL;
         return g_steal_pointer(&c);
 }
 
@@ -198,5 +242,6 @@ void md_config_free(MdConfig *c) {
         g_free(c->tls_key);
         g_free(c->bridge_listen);
         g_strfreev(c->allowed_peers);
+        g_strfreev(c->storage_directories);
         g_free(c);
 }

@@ -26,6 +26,7 @@ typedef struct {
         guint keepalive_interval_s;  /* [bridge] a Peer.Ping this often on each peer link */
         guint keepalive_timeout_s;   /* [bridge] a peer silent this long is gone */
         guint idle_timeout_s;     /* exit after this long with nothing to do; 0 = never */
+        char **storage_directories;  /* [storage] directories: absolute, canonical; NULL-terminated */
 } MdConfig;
 
 /* @path NULL or a missing file (when @must_exist is FALSE) gives the defaults. */
