@@ -122,9 +122,21 @@ def make_pki(d):
 
 # ---- the whole stage ----
 
-def guest_xml(kernel, serial, virt_type):
+STORAGE_DIR = '/srv/md-images'       # in [storage] directories
+UNCONFIGURED_DIR = '/srv/md-other'   # not: read-only under the unit
+
+
+def disk_xml(path):
+    return ("    <disk type='file' device='disk'>\n"
+            "      <driver name='qemu' type='raw'/>\n"
+            "      <source file='%s'/>\n"
+            "      <target dev='vda' bus='virtio'/>\n"
+            "    </disk>\n" % path)
+
+
+def guest_xml(kernel, serial, virt_type, name='nspawn-guest', disk=None):
     return """<domain type='%s'>
-  <name>nspawn-guest</name>
+  <name>%s</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os>
@@ -133,12 +145,12 @@ def guest_xml(kernel, serial, virt_type):
     <cmdline>dirty=4M period=100</cmdline>
   </os>
   <devices>
-    <serial type='file'>
+%s    <serial type='file'>
       <source path='%s'/>
     </serial>
   </devices>
 </domain>
-""" % (virt_type, kernel, serial)
+""" % (virt_type, name, kernel, disk_xml(disk) if disk else '', serial)
 
 
 def build(stage, root, meson, builddir, guest_kernel, pki, virt_type):
@@ -174,7 +186,17 @@ key=%(pki)s/host-a.key
 [bridge]
 listen=127.0.0.1:%(port)d
 allowed_peers=*CN=%(peer)s
-""" % {'pki': PKI_DIR, 'port': BRIDGE_PORT, 'peer': ALLOWED_PEER})
+
+[storage]
+directories=%(storage)s
+""" % {'pki': PKI_DIR, 'port': BRIDGE_PORT, 'peer': ALLOWED_PEER, 'storage': STORAGE_DIR})
+    # Disk images outside the service's own directories: one where
+    # [storage] directories grants it (migrationd-generator's drop-in), one not.
+    for d in (STORAGE_DIR, UNCONFIGURED_DIR):
+        full = os.path.join(stage, d.lstrip('/'))
+        os.makedirs(full, mode=0o755)
+        with open(os.path.join(full, 'disk.img'), 'wb') as f:
+            f.truncate(1 << 20)
 
     # An ordinary user whom the administrator's rule lets manage domains.
     write(stage, '/etc/sysusers.d/md-test.conf',

@@ -22,7 +22,11 @@ container booted (container.py). Then, each an assertion:
      rising;
   5. `systemd-analyze security` of both services (printed; the bridge's
      exposure at most 2.0);
-  6. the daemon's structured messages are in the journal.
+  6. the daemon's structured messages are in the journal;
+  7. a guest whose disk is in a [storage] directories entry outside
+     /var/lib/migrationd starts under the hardened unit (migrationd-generator's
+     drop-in grants it), one whose disk is elsewhere is refused at Start with
+     an error that names [storage] directories.
 
 Environment: MD_GUEST_KERNEL (meson sets it), MD_NSPAWN_CACHE (the cached
 root, default /var/cache/migrationd-tests/debian-root-CODENAME),
@@ -280,6 +284,34 @@ class Checks:
         assert len(ready) >= 2, 'expected a "Ready" entry for each of the two starts, found %d' % len(ready)
 
 
+    # 7 --------------------------------------------------------------------
+    def storage(self):
+        c = self.c
+        rw = c.unit_props('migrationd.service', 'ReadWritePaths')['ReadWritePaths']
+        log('migrationd.service ReadWritePaths: %s' % rw)
+        assert st.STORAGE_DIR in rw, 'the generated drop-in did not grant %s: %r' % (st.STORAGE_DIR, rw)
+        kernel = st.GUEST_DIR + '/guest.elf'
+        paths = {}
+        for name, d in (('storage-ok', st.STORAGE_DIR), ('storage-refused', st.UNCONFIGURED_DIR)):
+            xml = st.guest_xml(kernel, '/var/log/migrationd/%s.serial' % name, self.virt_type, name=name,
+                               disk=d + '/disk.img')
+            paths[name] = busctl_json(c, 'call', BUS_NAME, MANAGER_PATH, MANAGER, 'DefineXML', 's', xml)['data'][0]
+        busctl(c, 'call', BUS_NAME, paths['storage-ok'], DOMAIN, 'Start', 'u', '0')
+        wait_counter(c, '/var/log/migrationd/storage-ok.serial', 3, 'the guest with a disk in %s to boot'
+                     % st.STORAGE_DIR)
+        refused = busctl(c, 'call', BUS_NAME, paths['storage-refused'], DOMAIN, 'Start', 'u', '0', check=False)
+        log('Start with a disk in %s: status %d, %s' % (st.UNCONFIGURED_DIR, refused.returncode,
+                                                       refused.stderr.strip()))
+        assert refused.returncode != 0, 'a guest with its disk in %s started' % st.UNCONFIGURED_DIR
+        for word in (st.UNCONFIGURED_DIR + '/disk.img', 'vda', '[storage] directories', 'daemon-reload'):
+            assert word in refused.stderr, '%r not in %r' % (word, refused.stderr)
+        state = busctl_json(c, 'get-property', BUS_NAME, paths['storage-refused'], DOMAIN, 'State')
+        assert state['data'] == 'shutoff', state
+        busctl(c, 'call', BUS_NAME, paths['storage-ok'], DOMAIN, 'Destroy', 'u', '0')
+        for path in paths.values():
+            busctl(c, 'call', BUS_NAME, path, DOMAIN, 'Undefine', 'u', '0')
+
+
 def prerequisites():
     for tool in ('systemd-nspawn', 'nsenter', 'certtool', 'debootstrap', 'mount'):
         if not shutil.which(tool):
@@ -356,6 +388,7 @@ def main():
         checks.run('4 restart with a running guest', checks.restart)
         checks.run('5 systemd-analyze security', checks.security)
         checks.run('6 structured journal entries', checks.journal)
+        checks.run('7 [storage] directories under the hardened unit', checks.storage)
         if checks.failures:
             log('journal of the project units:\n' + c.run(
                 'journalctl', '--no-pager', '-u', 'migrationd.service', '-u', 'migration-bridge.service',
