@@ -1,10 +1,12 @@
 /* migrationd: owns this host's QEMU domains on the system bus. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "bus-glib.h"
 #include "bus-service.h"
@@ -268,6 +270,23 @@ static int daemon_connect(Daemon *d) {
         return 0;
 }
 
+/* [storage] directories the unit should have granted (migrationd-generator)
+ * but that this process cannot write: missing, or read-only because the
+ * configuration changed without a daemon-reload. Start refuses the guests
+ * concerned anyway; this says so early, in the journal. */
+static void warn_storage_directories(const MdConfig *config) {
+        for (char **dir = config->storage_directories; *dir; dir++) {
+                if (access(*dir, W_OK) == 0)
+                        continue;
+                if (errno == EROFS)
+                        g_warning("Storage directory %s is read-only to migrationd: run 'systemctl "
+                                  "daemon-reload' and restart migrationd.service so that its drop-in "
+                                  "grants it, ignoring", *dir);
+                else
+                        g_warning("Storage directory %s is not writable: %s, ignoring", *dir, g_strerror(errno));
+        }
+}
+
 /* The configuration and the peer identity it names; says what is wrong
  * and leaves nothing behind otherwise. */
 static gboolean daemon_load_config(Daemon *d, const char *config_path) {
@@ -290,6 +309,7 @@ static gboolean daemon_load_config(Daemon *d, const char *config_path) {
                         return FALSE;
                 }
         }
+        warn_storage_directories(d->config);
         return TRUE;
 }
 

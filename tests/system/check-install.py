@@ -42,7 +42,7 @@ def main():
             if not os.path.isfile(full):
                 failures.append('%s: %s is missing' % (key, path))
                 continue
-            if key in ('migrationd', 'migrationctl') and not os.access(full, os.X_OK):
+            if key in ('migrationd', 'migrationctl', 'generator') and not os.access(full, os.X_OK):
                 failures.append('%s: %s is not executable' % (key, path))
             with open(full, 'rb') as f:
                 data = f.read()

@@ -75,6 +75,32 @@ static void test_invalid(void) {
         }
 }
 
+static void test_storage_directories(void) {
+        static const char *const bad[] = {
+                "relative", "/", "/srv/../etc", "/srv/a/", "/srv//a", "/srv/./a", "/srv/a\\sb",
+                "/srv/%h", "/srv/\"q\"", "/srv/'q'", "/srv/a\\tb",
+        };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MdConfig) none = md_config_load_from_data("", &error);
+        g_autoptr(MdConfig) c = md_config_load_from_data(
+                "[storage]\ndirectories= /var/lib/libvirt/images ;;/srv/nfs/vms;\n", &error);
+
+        g_assert_no_error(error);
+        g_assert_null(none->storage_directories[0]);
+        g_assert_cmpstr(c->storage_directories[0], ==, "/var/lib/libvirt/images");
+        g_assert_cmpstr(c->storage_directories[1], ==, "/srv/nfs/vms");
+        g_assert_null(c->storage_directories[2]);
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_autofree char *data = g_strdup_printf("[storage]\ndirectories=/ok;%s\n", bad[i]);
+                g_autoptr(MdConfig) refused = md_config_load_from_data(data, &error);
+
+                g_assert_null(refused);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+                g_assert_nonnull(strstr(error->message, "[storage] directories"));
+                g_clear_error(&error);
+        }
+}
+
 static void test_missing_file(void) {
         g_autoptr(GError) error = NULL;
         g_autoptr(MdConfig) defaults = md_config_load("/nonexistent/migrationd.conf", FALSE, &error);
@@ -93,5 +119,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/values", test_values);
         g_test_add_func("/config/invalid", test_invalid);
         g_test_add_func("/config/missing-file", test_missing_file);
+        g_test_add_func("/config/storage-directories", test_storage_directories);
         return g_test_run();
 }

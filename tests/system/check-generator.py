@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""generator/storage-drop-in: migrationd-generator turns [storage]
+directories into ReadWritePaths= for migrationd.service, writes nothing
+without it, and refuses (status 1, nothing written) a directory systemd
+could not take as it is.
+
+    check-generator.py GENERATOR
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+DROP_IN = os.path.join('migrationd.service.d', '50-storage-directories.conf')
+
+
+def run(generator, tmp, conf):
+    path = os.path.join(tmp, 'migrationd.conf')
+    with open(path, 'w') as f:
+        f.write(conf)
+    out = tempfile.mkdtemp(dir=tmp)
+    proc = subprocess.run([generator, out, out, out], env=dict(os.environ, MIGRATIOND_CONFIG=path),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    drop_in = os.path.join(out, DROP_IN)
+    text = open(drop_in).read() if os.path.exists(drop_in) else None
+    return proc.returncode, proc.stdout, text
+
+
+def main():
+    generator = sys.argv[1]
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, text = run(generator, tmp, '[storage]\ndirectories=/var/lib/libvirt/images; /srv/nfs/vms\n')
+        lines = [l for l in (text or '').splitlines() if not l.startswith('#')]
+        if rc != 0 or lines != ['[Service]', 'ReadWritePaths=-/var/lib/libvirt/images',
+                                'ReadWritePaths=-/srv/nfs/vms']:
+            failures.append('two directories: status %d, %r, drop-in %r' % (rc, out, text))
+        for conf in ('', '[storage]\n', '[storage]\ndirectories=\n', '[daemon]\nidle_timeout=5\n'):
+            rc, out, text = run(generator, tmp, conf)
+            if rc != 0 or text is not None:
+                failures.append('%r: status %d, %r, drop-in %r (expected none)' % (conf, rc, out, text))
+        for bad in ('images', '/', '/srv/../etc', '/srv/a/', '/srv//a', '/srv/a b', '/srv/%n', '/srv/"x',
+                    '/srv/a\\\\b', '/srv/./a'):
+            rc, out, text = run(generator, tmp, '[storage]\ndirectories=/ok;%s\n' % bad)
+            if rc != 1 or text is not None or '[storage] directories' not in out:
+                failures.append('%r: status %d, %r, drop-in %r (expected a refusal)' % (bad, rc, out, text))
+    for f in failures:
+        print('FAIL:', f)
+    print('%d problems' % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
