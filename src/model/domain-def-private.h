@@ -28,3 +28,11 @@ void domain_disk_free(DomainDisk *disk);
 void domain_def_devices_init(DomainDef *def);
 /* Disks and serial ports, then consoles, from <devices> of @root. */
 gboolean domain_def_extract_devices(DomainDef *def, xmlNode *root, GError **error);
+
+/* The peripherals (domain-def-peripherals.c): empty lists, freeing, and
+ * interfaces, displays, channels, RNG, USB tablet from <devices> of @root. */
+void domain_def_peripherals_init(DomainDef *def);
+void domain_def_peripherals_clear(DomainDef *def);
+gboolean domain_def_extract_peripherals(DomainDef *def, xmlNode *root, GError **error);
+/* A unicast MAC address, any case, into lower case; FALSE if it is none. */
+gboolean domain_mac_parse(const char *s, char ret_mac[18]);

@@ -51,6 +51,7 @@ void domain_def_free(DomainDef *def) {
                 g_ptr_array_unref(def->disks);
         if (def->chardevs)
                 g_ptr_array_unref(def->chardevs);
+        domain_def_peripherals_clear(def);
         g_free(def);
 }
 
@@ -371,11 +372,13 @@ static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
 
         def->doc = doc;
         domain_def_devices_init(def);
+        domain_def_peripherals_init(def);
 
         if (!extract_identity(def, root, error) ||
             !extract_resources(def, root, error) ||
             !extract_os(def, root, error) ||
-            !domain_def_extract_devices(def, root, error))
+            !domain_def_extract_devices(def, root, error) ||
+            !domain_def_extract_peripherals(def, root, error))
                 return NULL;
         return g_steal_pointer(&def);
 }

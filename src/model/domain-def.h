@@ -58,6 +58,47 @@ typedef struct {
         char *discard;         /* <driver discard=...>: unmap, ignore; NULL = QEMU default */
 } DomainDisk;
 
+
+/* <interface>: how the guest's NIC reaches the host. */
+typedef enum {
+        DOMAIN_NET_BRIDGE,     /* a tap the daemon creates and attaches to <source bridge=...> */
+        DOMAIN_NET_ETHERNET,   /* an existing tap, <target dev=...> (managed='no') */
+        DOMAIN_NET_USER,       /* QEMU's user-mode network (slirp) */
+        _DOMAIN_NET_MAX,
+        _DOMAIN_NET_INVALID = -1,
+} DomainNetType;
+
+typedef struct {
+        DomainNetType type;
+        char mac[18];          /* lower-case aa:bb:cc:dd:ee:ff; generated when absent */
+        char *model;           /* "virtio", "e1000e", "rtl8139"; NULL = libvirt's default */
+        char *bridge;          /* bridge: <source bridge=...> */
+        char *target_dev;      /* ethernet: the tap's name */
+} DomainNet;
+
+typedef enum {
+        DOMAIN_GRAPHICS_VNC,
+        DOMAIN_GRAPHICS_SPICE,
+        _DOMAIN_GRAPHICS_MAX,
+        _DOMAIN_GRAPHICS_INVALID = -1,
+} DomainGraphicsType;
+
+typedef struct {
+        DomainGraphicsType type;
+        int port;              /* -1: not chosen yet (autoport) */
+        gboolean autoport;     /* port chosen by the daemon from [graphics] port_min..port_max */
+        char *listen;          /* address; NULL = 127.0.0.1 (libvirt's default) */
+        char *passwd;          /* never logged, never on QEMU's command line */
+        xmlNode *node;         /* its <graphics> element in DomainDef.doc */
+} DomainGraphics;
+
+/* <channel type='unix'> with a virtio target. */
+typedef struct {
+        char *path;            /* NULL until the daemon picks one (no <source path=...>) */
+        char *target_name;     /* e.g. "org.qemu.guest_agent.0" */
+        xmlNode *node;
+} DomainChannel;
+
 typedef struct {
         xmlDoc *doc;           /* canonical document (uuid filled in) */
 
@@ -84,6 +125,15 @@ typedef struct {
         char *emulator;        /* <devices><emulator>, NULL = configured binary */
         GPtrArray *disks;      /* DomainDisk*, type='file' disks only, document order */
         GPtrArray *chardevs;   /* DomainChardev*, serials then consoles, document order */
+
+        /* Peripherals (domain-def-peripherals.c) */
+        GPtrArray *nets;       /* DomainNet*, document order */
+        GPtrArray *graphics;   /* DomainGraphics*, document order (at most one per type) */
+        GPtrArray *channels;   /* DomainChannel* */
+        char *video_model;     /* "virtio", "vga", "qxl", "none"; NULL without <video> */
+        char *rng_backend;     /* <rng model='virtio'> backend file; NULL without */
+        gboolean usb_tablet;   /* <input type='tablet' bus='usb'> */
+        char *usb_model;       /* <controller type='usb' model=...>; NULL = the machine's default */
 } DomainDef;
 
 #define DOMAIN_XML_MAX_SIZE (1024 * 1024)
@@ -126,6 +176,18 @@ gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_wha
 const char *domain_chardev_type_to_string(DomainChardevType type);
 /* "none", "writeback", ... as in <driver cache=...>; "default" for DEFAULT. */
 const char *domain_disk_cache_to_string(DomainDiskCache cache);
+
+const char *domain_net_type_to_string(DomainNetType type);
+const char *domain_graphics_type_to_string(DomainGraphicsType type);
+
+/* Sets the port the daemon chose for the @index-th graphics (live definitions). */
+void domain_def_set_graphics_port(DomainDef *def, guint index, int port);
+/* Sets the socket path of the @index-th channel in @channels (live definitions). */
+void domain_def_set_channel_path(DomainDef *def, guint index, const char *path);
+
+/* The canonical XML without secrets (<graphics passwd=...>), for callers
+ * that did not ask for them. */
+char *domain_def_format_public(const DomainDef *def);
 
 void domain_def_free(DomainDef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDef, domain_def_free)

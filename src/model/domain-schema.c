@@ -19,6 +19,7 @@ typedef struct {
         const char *path;
         gboolean repeat;        /* may appear more than once in its parent */
         const char *text;       /* NULL = no text, "*" = any, else allowed values */
+        gboolean opaque;        /* children are namespaced and kept unchecked (<metadata>) */
         SchemaAttr attrs[10];
 } SchemaElement;
 
@@ -41,6 +42,8 @@ static const SchemaElement schema[] = {
         { "/domain/uuid", .text = TEXT },
         { "/domain/title", .text = TEXT },
         { "/domain/description", .text = TEXT },
+        /* Applications' own data, one element per namespace (libosinfo's). */
+        { "/domain/metadata", .opaque = TRUE },
 
         { "/domain/memory", .text = TEXT, .attrs = { { "unit" } } },
         { "/domain/currentMemory", .text = TEXT, .attrs = { { "unit" } } },
@@ -177,12 +180,38 @@ static const SchemaElement schema[] = {
           .attrs = { { "chassisNr" }, { "chassis" }, { "port" }, { "busNr" },
                      { "hotplug", ON_OFF } } },
         { "/domain/devices/input", .repeat = TRUE,
-          .attrs = { { "type", "mouse keyboard" }, { "bus", "ps2" } } },
+          .attrs = { { "type", "mouse keyboard tablet" }, { "bus", "ps2 usb" } } },
         { "/domain/devices/memballoon",
           .attrs = { { "model", "virtio none" }, { "autodeflate", ON_OFF } } },
         { "/domain/devices/memballoon/address", .attrs = { PCI_OR_DRIVE_ADDRESS } },
         { "/domain/devices/memballoon/stats", .attrs = { { "period" } } },
         { "/domain/devices/audio", .attrs = { { "id" }, { "type", "none" } } },
+
+        /* Peripherals: domain-def-peripherals.c. */
+        { "/domain/devices/interface", .repeat = TRUE,
+          .attrs = { { "type", "bridge ethernet user" } } },
+        { "/domain/devices/interface/mac", .attrs = { { "address" } } },
+        { "/domain/devices/interface/source", .attrs = { { "bridge" } } },
+        { "/domain/devices/interface/target", .attrs = { { "dev" }, { "managed", "no" } } },
+        { "/domain/devices/interface/model", .attrs = { { "type", "virtio e1000e rtl8139" } } },
+        { "/domain/devices/interface/address", .attrs = { PCI_OR_DRIVE_ADDRESS } },
+        { "/domain/devices/graphics", .repeat = TRUE,
+          .attrs = { { "type", "vnc spice" }, { "port" }, { "autoport", YES_NO },
+                     { "listen" }, { "passwd" } } },
+        { "/domain/devices/graphics/listen",
+          .attrs = { { "type", "address" }, { "address" } } },
+        { "/domain/devices/video", .repeat = TRUE },
+        { "/domain/devices/video/model",
+          .attrs = { { "type", "virtio vga qxl none" }, { "heads", "1" }, { "primary", "yes" },
+                     { "ram" }, { "vram" }, { "vgamem" } } },
+        { "/domain/devices/video/address", .attrs = { PCI_OR_DRIVE_ADDRESS } },
+        { "/domain/devices/channel", .repeat = TRUE, .attrs = { { "type", "unix" } } },
+        { "/domain/devices/channel/source", .attrs = { { "mode", "bind" }, { "path" } } },
+        { "/domain/devices/channel/target", .attrs = { { "type", "virtio" }, { "name" } } },
+        { "/domain/devices/rng", .repeat = TRUE, .attrs = { { "model", "virtio" } } },
+        { "/domain/devices/rng/backend", .text = TEXT,
+          .attrs = { { "model", "random" } } },
+        { "/domain/devices/rng/address", .attrs = { PCI_OR_DRIVE_ADDRESS } },
 };
 
 static const SchemaElement *schema_lookup(const char *path) {
@@ -338,12 +367,69 @@ static gboolean check_text_value(xmlNode *node, const SchemaElement *el, const c
         return TRUE;
 }
 
+/* Whitespace-only text goes from the whole subtree, so that formatting
+ * indents it like the rest; elements with text of their own keep theirs. */
+static void strip_blank_text(xmlNode *node) {
+        gboolean mixed = FALSE;
+        xmlNode *next;
+
+        for (xmlNode *c = node->children; c; c = c->next)
+                if (c->type == XML_TEXT_NODE && !is_blank(c->content))
+                        mixed = TRUE;
+        for (xmlNode *c = node->children; c; c = next) {
+                next = c->next;
+                if (c->type == XML_ELEMENT_NODE)
+                        strip_blank_text(c);
+                else if (c->type == XML_TEXT_NODE && !mixed) {
+                        xmlUnlinkNode(c);
+                        xmlFreeNode(c);
+                }
+        }
+}
+
+static gboolean has_earlier_namespace(xmlNode *node) {
+        for (xmlNode *n = node->prev; n; n = n->prev)
+                if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->ns->href, node->ns->href))
+                        return TRUE;
+        return FALSE;
+}
+
+/* <metadata>: what applications keep in a definition is theirs, so it is
+ * kept as written, not checked. Like libvirt, each child is an element in
+ * a namespace of its own (libvirt silently drops the others: refused here,
+ * so that nothing is lost on the way through). */
+static gboolean check_opaque(xmlNode *node, const char *path, GError **error) {
+        for (xmlNode *c = node->children; c; c = c->next) {
+                if (c->type == XML_TEXT_NODE && is_blank(c->content))
+                        continue;
+                if (c->type == XML_COMMENT_NODE)
+                        continue;
+                if (c->type != XML_ELEMENT_NODE || !c->ns || !c->ns->href || !*c->ns->href) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
+                                    _("Invalid domain XML at line %ld: every child of %s must be an element in a namespace of its own"),
+                                    xmlGetLineNo(c), path);
+                        return FALSE;
+                }
+                if (has_earlier_namespace(c)) {
+                        g_autofree char *q = domain_schema_quote((const char *) c->ns->href);
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML,
+                                    _("Invalid domain XML at line %ld: %s has more than one element in namespace '%s'"),
+                                    xmlGetLineNo(c), path, q);
+                        return FALSE;
+                }
+        }
+        strip_blank_text(node);
+        return TRUE;
+}
+
 static gboolean check_element(xmlNode *node, const SchemaElement *el, const char *path,
                               GError **error) {
         xmlNode *next;
 
         if (!check_attributes(node, el, path, error))
                 return FALSE;
+        if (el->opaque)
+                return check_opaque(node, path, error);
 
         for (xmlNode *child = node->children; child; child = next) {
                 next = child->next;

@@ -61,8 +61,8 @@ class Errors(SingleHostTestCase):
     def test_unsupported_element(self):
         """An element outside the supported subset: Unsupported naming it, XPath-like."""
         g = harness.Guest(self.host, workdir=self.workdir,
-                          devices_extra="    <interface type='network'><source network='default'/></interface>")
-        with self.assertDBusError('Unsupported', '/domain/devices/interface'):
+                          devices_extra="    <sound model='ich9'/>")
+        with self.assertDBusError('Unsupported', '/domain/devices/sound'):
             self.host.define(g.xml())
         self.assertEqual(self.host.list_domains(0), [])
 
