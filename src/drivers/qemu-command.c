@@ -163,7 +163,8 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         add_optional(argv, "-kernel", def->kernel);
         add_optional(argv, "-initrd", def->initrd);
         add_optional(argv, "-append", def->cmdline);
-        if (!qemu_command_add_disks(argv, def, error) || !add_chardevs(argv, def, error))
+        if (!qemu_command_add_disks(argv, def, error) || !add_chardevs(argv, def, error) ||
+            !qemu_command_add_peripherals(argv, def, options, error))
                 return NULL;
         add_optional(argv, "-incoming", options->incoming);
         g_ptr_array_add(argv, NULL);

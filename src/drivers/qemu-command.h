@@ -12,6 +12,9 @@ typedef struct {
         const char *incoming;   /* NULL, or "defer" for a migration target */
         guint64 ram_kib;        /* 0: qemu_command_ram_kib() of the definition; else exactly this
                                  * (a migration target matches its source) */
+        const int *net_fds;     /* per def->nets entry: the fd number QEMU inherits its tap as,
+                                 * -1 for type 'user' */
+        guint n_net_fds;
 } QemuCommandOptions;
 
 /* The argv (NULL-terminated), or NULL with MD_ERROR_UNSUPPORTED naming what
@@ -27,6 +30,11 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
  * both hosts of a migration give QEMU the same size. */
 #define QEMU_TCG_RAM_PAD_KIB 8
 guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm);
+
+/* The peripherals' arguments (qemu-command-peripherals.c): NICs, displays,
+ * video, channels, USB tablet, RNG. Used by qemu_command_build(). */
+gboolean qemu_command_add_peripherals(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
+                                      GError **error);
 
 /* Escapes a value for QEMU's comma-separated option syntax (',' -> ',,'). */
 char *qemu_option_escape(const char *value);

@@ -85,6 +85,36 @@ void qemu_monitor_migrate_async(QmpClient *mon, const char *uri, gboolean pause_
         qemu_command_list_run_async(mon, commands, NULL, callback, user_data);
 }
 
+void qemu_monitor_set_password_async(QmpClient *mon, const char *protocol, const char *password,
+                                     GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "protocol");
+        json_builder_add_string_value(b, protocol);
+        json_builder_set_member_name(b, "password");
+        json_builder_add_string_value(b, password);
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "set_password", json_builder_get_root(b), NULL, callback, user_data);
+}
+
+void qemu_monitor_announce_self_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
+        /* All four are required; these are QEMU's defaults of the migration
+         * parameters announce-* (5 rounds, from 50 ms apart, +100 ms each, at most 550 ms). */
+        static const struct { const char *name; gint64 value; } params[] = {
+                { "initial", 50 }, { "max", 550 }, { "rounds", 5 }, { "step", 100 },
+        };
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        for (size_t i = 0; i < G_N_ELEMENTS(params); i++) {
+                json_builder_set_member_name(b, params[i].name);
+                json_builder_add_int_value(b, params[i].value);
+        }
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "announce-self", json_builder_get_root(b), NULL, callback, user_data);
+}
+
 /* Both the QMP client and the command list complete a GTask with the reply. */
 gboolean qemu_monitor_command_finish(GAsyncResult *result, GError **error) {
         g_autoptr(JsonNode) reply = g_task_propagate_pointer(G_TASK(result), error);

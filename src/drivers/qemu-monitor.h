@@ -50,6 +50,13 @@ void qemu_monitor_set_downtime_limit_async(QmpClient *mon, guint64 ms, GAsyncRea
  * @uri; the first refusal ends it, and its error names the command. */
 void qemu_monitor_migrate_async(QmpClient *mon, const char *uri, gboolean pause_first,
                                 GAsyncReadyCallback callback, gpointer user_data);
+/* Sets the password a display ("vnc" or "spice") asks for; QEMU's command
+ * line never carries it. The password is neither logged nor kept. */
+void qemu_monitor_set_password_async(QmpClient *mon, const char *protocol, const char *password,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+/* Gratuitous ARP/RARP from every NIC, so that switches learn the guest's
+ * new port after a migration (QEMU's announce-self, default timing). */
+void qemu_monitor_announce_self_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);
 /* The finish of every command above. */
 gboolean qemu_monitor_command_finish(GAsyncResult *result, GError **error);
 /* For a command above whose user_data is a GTask (taken): completes it with

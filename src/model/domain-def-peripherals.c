@@ -9,6 +9,7 @@
 #include "domain-def-private.h"
 #include "domain-schema.h"
 #include "i18n.h"
+#include "md-error.h"
 
 static const char *const net_type_table[_DOMAIN_NET_MAX] = {
         [DOMAIN_NET_BRIDGE] = "bridge",
@@ -179,6 +180,12 @@ static gboolean extract_net(DomainDef *def, xmlNode *node, GError **error) {
         if (net->type == _DOMAIN_NET_INVALID)
                 return domain_xml_invalid(error, node, _("/domain/devices/interface/@type is missing"));
         net->model = domain_xml_prop(domain_xml_child(node, "model"), "type");
+        if (!net->model) {
+                /* libvirt's default NIC for x86, written into the definition as libvirt does. */
+                xmlNode *model = xmlNewChild(node, NULL, BAD_CAST "model", NULL);
+                xmlSetProp(model, BAD_CAST "type", BAD_CAST "rtl8139");
+                net->model = g_strdup("rtl8139");
+        }
         if (!extract_net_name(net, node, error) || !net_mac(net, node, error))
                 return FALSE;
         for (guint i = 0; i < def->nets->len; i++)
@@ -249,9 +256,29 @@ static gboolean extract_graphics(DomainDef *def, xmlNode *node, GError **error) 
 static gboolean extract_video(DomainDef *def, xmlNode *node, GError **error) {
         if (def->video_model)
                 return domain_xml_invalid(error, node, _("/domain/devices/video: only one video device is supported"));
-        def->video_model = domain_xml_prop(domain_xml_child(node, "model"), "type");
+        xmlNode *model = domain_xml_child(node, "model");
+        static const char *const sizes[] = { "ram", "vram", "vgamem" };
+        guint64 *fields[] = { &def->video_ram_kib, &def->video_vram_kib, &def->video_vgamem_kib };
+
+        def->video_model = domain_xml_prop(model, "type");
         if (!def->video_model)
                 return domain_xml_invalid(error, node, _("/domain/devices/video/model/@type is missing"));
+        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+                g_autofree char *v = domain_xml_prop(model, sizes[i]);
+
+                if (!v)
+                        continue;
+                /* KiB, powers of two from 1 MiB to 1 GiB: what QXL takes. */
+                if (!g_ascii_string_to_unsigned(v, 10, 1024, 1024 * 1024, fields[i], NULL) ||
+                    (*fields[i] & (*fields[i] - 1)) != 0) {
+                        g_autofree char *q = domain_schema_quote(v);
+                        return domain_xml_invalid(error, model, _("/domain/devices/video/model/@%s must be a power of two from 1024 to 1048576 (KiB), not '%s'"),
+                                                  sizes[i], q);
+                }
+                if (!g_str_equal(def->video_model, "qxl"))
+                        return domain_xml_invalid(error, model, _("/domain/devices/video/model/@%s is only for model 'qxl'"),
+                                                  sizes[i]);
+        }
         return TRUE;
 }
 
@@ -290,6 +317,14 @@ static gboolean extract_rng(DomainDef *def, xmlNode *node, GError **error) {
         g_strstrip(file);
         /* libvirt's default source. */
         def->rng_backend = *file ? g_steal_pointer(&file) : g_strdup("/dev/urandom");
+        if (!g_str_equal(def->rng_backend, "/dev/urandom") && !g_str_equal(def->rng_backend, "/dev/random") &&
+            !g_str_equal(def->rng_backend, "/dev/hwrng")) {
+                g_autofree char *q = domain_schema_quote(def->rng_backend);
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("Unsupported value /domain/devices/rng/backend='%s' at line %ld: supported values are: /dev/urandom /dev/random /dev/hwrng"),
+                            q, xmlGetLineNo(node));
+                return FALSE;
+        }
         return TRUE;
 }
 
@@ -311,6 +346,19 @@ static gboolean extract_controller(DomainDef *def, xmlNode *node, GError **error
         g_free(def->usb_model);
         def->usb_model = domain_xml_prop(node, "model");
         return TRUE;
+}
+
+/* A display without a video device would show nothing: libvirt adds one to
+ * the definition; so does this. */
+static void default_video(DomainDef *def, xmlNode *devices) {
+        xmlNode *video, *model;
+
+        if (def->graphics->len == 0 || def->video_model)
+                return;
+        video = xmlNewChild(devices, NULL, BAD_CAST "video", NULL);
+        model = xmlNewChild(video, NULL, BAD_CAST "model", NULL);
+        xmlSetProp(model, BAD_CAST "type", BAD_CAST "vga");
+        def->video_model = g_strdup("vga");
 }
 
 static gboolean check_usb(DomainDef *def, xmlNode *devices, GError **error) {
@@ -345,6 +393,8 @@ gboolean domain_def_extract_peripherals(DomainDef *def, xmlNode *root, GError **
         for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next)
                 if (n->type == XML_ELEMENT_NODE && !extract_one(def, n, error))
                         return FALSE;
+        if (devices)
+                default_video(def, devices);
         return check_usb(def, devices, error);
 }
 

@@ -131,6 +131,7 @@ typedef struct {
         GPtrArray *graphics;   /* DomainGraphics*, document order (at most one per type) */
         GPtrArray *channels;   /* DomainChannel* */
         char *video_model;     /* "virtio", "vga", "qxl", "none"; NULL without <video> */
+        guint64 video_ram_kib, video_vram_kib, video_vgamem_kib;  /* qxl; 0 = QEMU's default */
         char *rng_backend;     /* <rng model='virtio'> backend file; NULL without */
         gboolean usb_tablet;   /* <input type='tablet' bus='usb'> */
         char *usb_model;       /* <controller type='usb' model=...>; NULL = the machine's default */
