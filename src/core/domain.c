@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "domain.h"
+#include "domain-devices.h"
 #include "domain-storage.h"
 #include "md-error.h"
 #include "i18n.h"
@@ -326,6 +327,7 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
                 return;
         }
         attach_process(d, qemu);
+        domain_devices_set_passwords(qemu_process_get_qmp(qemu), d->live);
         /* Queued before anyone can ask for a migration: Start and Prepare
          * complete only after later commands on the same monitor. */
         domain_learn_ram_size(d);
@@ -348,6 +350,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = NULL;
         g_autofree char *monitor = NULL, *log = NULL, *unsupported = NULL;
+        g_autoptr(DomainDevices) devices = NULL;
         QemuCommandOptions options = {
                 .binary = registry_get_config(r)->qemu_binary,
                 .monitor_fd = QEMU_MONITOR_FD,
@@ -374,7 +377,12 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
                 g_object_unref(task);
                 return;
         }
-        argv = qemu_command_build(owned, &options, &error);
+        devices = domain_devices_prepare(r, owned, &error);
+        if (devices) {
+                options.net_fds = devices->net_fds;
+                options.n_net_fds = devices->n_nets;
+                argv = qemu_command_build(owned, &options, &error);
+        }
         if (!argv || !domain_storage_check(owned, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
@@ -387,7 +395,10 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         g_clear_pointer(&d->exit_reason, g_free);
         monitor = registry_monitor_path(r, domain_uuid(d));
         log = registry_log_path(r, domain_name(d));
-        qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log },
+        /* QEMU inherits the taps at once; the daemon's copies close on return. */
+        qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log,
+                                                  .extra_fds = (const int *) devices->fds->data,
+                                                  .n_extra_fds = devices->fds->len },
                                   NULL, on_launched, task);
 }
 
@@ -581,7 +592,9 @@ void domain_resume_async(Domain *d, guint flags, GAsyncReadyCallback callback, g
 char *domain_get_xml(Domain *d, guint flags, GError **error) {
         if (!check_flags(flags, DOMAIN_XML_SECURE | DOMAIN_XML_INACTIVE, error))
                 return NULL;
+        /* libvirt shows display passwords for SECURE on an authenticated
+         * connection only; GetXMLDesc asks for no authorization, so never. */
         if ((flags & DOMAIN_XML_INACTIVE) && d->def)
-                return domain_def_format(d->def);
-        return domain_def_format(domain_current_def(d));
+                return domain_def_format_public(d->def);
+        return domain_def_format_public(domain_current_def(d));
 }

@@ -2,6 +2,7 @@
  * throws it away; and what the incoming job does when its stream ends. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "domain-devices.h"
 #include "md-error.h"
 #include "migration-dest.h"
 #include "migration.h"
@@ -115,6 +116,7 @@ static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer us
         if (!migration_job_of(d, JOB_TYPE_MIGRATION_IN))
                 return;
         if (ok) {
+                domain_devices_announce(qemu_process_get_qmp(d->qemu), d->live);
                 finish_complete(d, TRUE);
                 return;
         }
@@ -181,6 +183,7 @@ static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer 
                 g_warning("Failed to run '%s' in post-copy: %s", domain_name(d), error->message);
                 return;
         }
+        domain_devices_announce(qemu_process_get_qmp(d->qemu), d->live);
         domain_set_state(d, DOMAIN_STATE_RUNNING, "postcopy");
 }
 

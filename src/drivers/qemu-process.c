@@ -289,7 +289,9 @@ static void launch_by_hook(const QemuLaunch *launch, GTask *task) {
  * socket as QEMU_MONITOR_FD, not reaped by GLib. */
 static gboolean spawn_qemu(const QemuLaunch *launch, QemuProcess *p, GPid *ret_pid, GError **error) {
         g_autoptr(GError) spawn_error = NULL;
-        int monitor_fd, log_fd, target = QEMU_MONITOR_FD;
+        int monitor_fd, log_fd;
+        g_autofree int *source_fds = g_new(int, launch->n_extra_fds + 1);
+        g_autofree int *target_fds = g_new(int, launch->n_extra_fds + 1);
         gboolean spawned;
 
         log_fd = open(launch->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -304,12 +306,18 @@ static gboolean spawn_qemu(const QemuLaunch *launch, QemuProcess *p, GPid *ret_p
                 close(log_fd);
                 return FALSE;
         }
+        source_fds[0] = monitor_fd;
+        target_fds[0] = QEMU_MONITOR_FD;
+        for (guint i = 0; i < launch->n_extra_fds; i++) {
+                source_fds[i + 1] = launch->extra_fds[i];
+                target_fds[i + 1] = QEMU_MONITOR_FD + 1 + (int) i;
+        }
         g_debug("Starting %s", launch->argv[0]);
         spawned = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) launch->argv, NULL,
                                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
                                                    child_setup, NULL, -1, log_fd, log_fd,
-                                                   &monitor_fd, &target, 1, ret_pid, NULL, NULL, NULL,
-                                                   &spawn_error);
+                                                   source_fds, target_fds, launch->n_extra_fds + 1, ret_pid,
+                                                   NULL, NULL, NULL, &spawn_error);
         close(log_fd);
         close(monitor_fd);
         if (!spawned)

@@ -17,6 +17,9 @@ typedef struct {
         char **argv;              /* from qemu_command_build(); monitor_fd is its fd number */
         const char *monitor_path; /* unix socket path QEMU serves QMP on */
         const char *log_path;     /* QEMU's stdout/stderr, appended */
+        const int *extra_fds;     /* more fds QEMU inherits (taps), as QEMU_MONITOR_FD + 1 + i;
+                                   * the caller keeps and closes its own */
+        guint n_extra_fds;
 } QemuLaunch;
 
 /* Called once, when the process has gone (exited or killed). */

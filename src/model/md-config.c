@@ -138,6 +138,20 @@ static gboolean parse_storage(GKeyFile *kf, MdConfig *c, GError **error) {
         return TRUE;
 }
 
+/* [graphics]: the ports autoport displays take, libvirt's range by default. */
+static gboolean graphics_from_keyfile(GKeyFile *kf, MdConfig *c, GError **error) {
+        guint64 port_min = 5900, port_max = 65535;
+
+        if (!get_uint(kf, "graphics", "port_min", 5900, 65535, &port_min, error) ||
+            !get_uint(kf, "graphics", "port_max", 5900, 65535, &port_max, error))
+                return FALSE;
+        if (port_min > port_max)
+                return fail(error, "%s", _("Invalid configuration: [graphics] port_min must not exceed port_max"));
+        c->graphics_port_min = port_min;
+        c->graphics_port_max = port_max;
+        return TRUE;
+}
+
 static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
         g_autofree char *protocols = NULL, *peers = NULL;
@@ -164,7 +178,8 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
             !get_string(kf, "bridge", "listen", &c->bridge_listen, error) ||
             !get_string(kf, "bridge", "allowed_peers", &peers, error) ||
             !get_uint(kf, "bridge", "keepalive_interval", 1, 3600, &keepalive_interval, error) ||
-            !get_uint(kf, "bridge", "keepalive_timeout", 1, 86400, &keepalive_timeout, error))
+            !get_uint(kf, "bridge", "keepalive_timeout", 1, 86400, &keepalive_timeout, error) ||
+            !graphics_from_keyfile(kf, c, error))
                 return NULL;
 
         if (c->host_uuid) {

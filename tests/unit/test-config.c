@@ -12,6 +12,8 @@ static void test_defaults(void) {
         g_assert_cmpstr(c->qemu_binary, ==, "/usr/bin/qemu-system-x86_64");
         g_assert_cmpuint(c->port_min, ==, 49152);
         g_assert_cmpuint(c->port_max, ==, 49215);
+        g_assert_cmpuint(c->graphics_port_min, ==, 5900);
+        g_assert_cmpuint(c->graphics_port_max, ==, 65535);
         g_assert_cmpuint(c->max_jobs, ==, 8);
         g_assert_cmpuint(c->idle_timeout_s, ==, 120);
         g_assert_cmpint(c->protocols, ==, PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2);
@@ -55,6 +57,10 @@ static void test_invalid(void) {
                 { "[migration]\nport_min=0\n", "[migration] port_min" },
                 { "[migration]\nport_max=70000\n", "[migration] port_max" },
                 { "[migration]\nport_min=50001\nport_max=50000\n", "[migration] port_min" },
+                { "[graphics]\nport_min=5899\n", "[graphics] port_min" },
+                { "[graphics]\nport_max=65536\n", "[graphics] port_max" },
+                { "[graphics]\nport_min=6000\nport_max=5999\n", "[graphics] port_min" },
+                { "[graphics]\nport_min=-1\n", "[graphics] port_min" },
                 { "[migration]\nprotocol_versions=4\n", "protocol_versions" },
                 { "[migration]\nprotocol_versions=,\n", "protocol_versions" },
                 { "[migration]\nmax_jobs=many\n", "[migration] max_jobs" },

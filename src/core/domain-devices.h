@@ -1,0 +1,37 @@
+/* What the daemon does for a guest's peripherals before and after QEMU
+ * starts: opens the taps (QEMU inherits them), chooses the ports of
+ * autoport displays and the paths of guest agent sockets (both written into
+ * the live definition, as libvirt shows them), and sets display passwords
+ * over the monitor. */
+#pragma once
+
+#include <glib.h>
+
+#include "domain-def.h"
+#include "qmp.h"
+
+typedef struct Registry Registry;
+
+typedef struct {
+        GArray *fds;           /* int: the open taps, handed to QEMU in this order */
+        int *net_fds;          /* per live->nets entry: the fd number in QEMU, -1 for 'user' */
+        guint n_nets;
+        GPtrArray *tap_names;  /* char*: the names of the taps, for messages */
+} DomainDevices;
+
+/* Prepares the peripherals of @live (changing it). A missing bridge or
+ * tap is MD_ERROR_UNSUPPORTED naming it; no free display port is
+ * MD_ERROR_INTERNAL naming [graphics] port_min..port_max. Freeing the
+ * result closes the daemon's copies of the taps. */
+DomainDevices *domain_devices_prepare(Registry *registry, DomainDef *live, GError **error);
+void domain_devices_free(DomainDevices *devices);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDevices, domain_devices_free)
+
+/* Queues set_password for every display of @live that has one; a failure
+ * is logged (never the password): QEMU then accepts no client at all. */
+void domain_devices_set_passwords(QmpClient *monitor, const DomainDef *live);
+
+/* After a migration, once the guest runs here: QEMU announces every NIC
+ * (announce-self) so that switches learn the guest's new port. Nothing
+ * without NICs; a failure is logged. */
+void domain_devices_announce(QmpClient *monitor, const DomainDef *live);
