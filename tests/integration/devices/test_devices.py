@@ -169,7 +169,7 @@ class Devices(harness.SingleHostTestCase):
         g = self.make_guest(self.host, devices_extra=nic_xml('mdtest-nobr'))
         with self.assertDBusError('Unsupported', "bridge 'mdtest-nobr'"):
             g.dom.start()
-        self.assertEqual(g.dom.state(), 'shutoff')
+        self.assertEqual(g.dom.state, 'shutoff')
         self.assertEqual(harness.find_qemu_pids(g.uuid), [])
 
 
@@ -190,6 +190,9 @@ class DevicesMigration(MigrationTestCase):
         port = graphics_port(g.dom(self.dst).xml())
         self.assertIsNotNone(port)
         self.assertTrue(rfb_banner(port).startswith(b'RFB '))
+        # Finish had QEMU announce the NIC (a failure would be logged).
+        with open(self.dst.stderr_path, errors='replace') as f:
+            self.assertNotIn('Failed to announce', f.read())
         g.destroy()
         wait_until(lambda: bridge_ports(bridge) == [], DEADLINE, 'the destination tap to go')
 
@@ -210,4 +213,6 @@ class DevicesMigration(MigrationTestCase):
 
 
 if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] == '--check-registered':
+        sys.exit(harness.check_registered(HERE, sys.argv[2:]))
     migtest.main()
