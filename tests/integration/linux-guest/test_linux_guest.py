@@ -20,6 +20,8 @@ for d in (os.path.join(TESTS, 'integration', 'migration'), os.path.join(TESTS, '
         sys.path.append(d)
 
 import linuxguest  # noqa: E402
+sys.path.append(os.path.join(TESTS, 'integration', 'devices'))
+import test_devices as devices  # noqa: E402
 import migtest  # noqa: E402
 from migtest import LIVE, MIGRATION_DEADLINE, Managed, MigGuest, MigrationTestCase  # noqa: E402
 
@@ -99,13 +101,13 @@ class LinuxGuest(MigrationTestCase):
         self.disk = os.path.join(self.workdir, 'disk.qcow2')
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', self.disk, '64M'], check=True)
 
-    def boot(self):
+    def boot(self, devices_extra='', cmdline_extra=''):
         """Defines and starts the guest on the source; waits for its first
         ticks, all OK with the disk. Returns (guest, console, boot id)."""
         cache, _ = GUEST
-        g = MigGuest(self, self.src, start=False, memory_mib=MEMORY_MIB, cmdline=CMDLINE,
+        g = MigGuest(self, self.src, start=False, memory_mib=MEMORY_MIB, cmdline=CMDLINE + cmdline_extra,
                      kernel=os.path.join(cache, 'vmlinuz'), initrd=os.path.join(cache, 'initrd.img'),
-                     devices_extra=disk_xml(self.disk))
+                     devices_extra=disk_xml(self.disk) + devices_extra)
         log = TickLog(g.serial.path)
         started = time.monotonic()
         g.dom().start()
@@ -173,6 +175,51 @@ class LinuxGuest(MigrationTestCase):
         dlog = self.move(g, log, boot, self.src, self.dst)
         self.move(g, dlog, boot, self.dst, self.src)
         g.destroy()
+
+    def test_live_bridge_nic(self):
+        """A -> B -> A with a virtio NIC on a bridge and VNC: pings answered before and after each move."""
+        bridge = devices.make_bridge(self)
+        subnet = '10.213.%d' % int(bridge.rsplit('br', 1)[1])
+        subprocess.run(['ip', 'addr', 'add', subnet + '.1/24', 'dev', bridge], check=True)
+        extra = '\n' + devices.nic_xml(bridge) + '\n' + devices.VNC_XML
+        g, log, boot = self.boot(extra, ' mdguest.ip=%s.2/24' % subnet)
+        guest_ip = subnet + '.2'
+        self.assert_pings(guest_ip, 'before the move')
+        pinger = Pinger(guest_ip)
+        self.addCleanup(pinger.stop)
+        dlog = self.move(g, log, boot, self.src, self.dst)
+        self.assert_pings(guest_ip, 'on the destination')
+        ports = devices.bridge_ports(bridge)
+        self.assertEqual(len(ports), 1, 'taps on %s after the move: %r' % (bridge, ports))
+        port = devices.graphics_port(g.dom(self.dst).xml())
+        self.assertTrue(devices.rfb_banner(port).startswith(b'RFB '))
+        self.move(g, dlog, boot, self.dst, self.src)
+        self.assert_pings(guest_ip, 'back on the source')
+        sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
+        g.destroy()
+
+    def assert_pings(self, ip, where):
+        def answered():
+            return subprocess.run(['ping', '-c', '1', '-W', '1', ip], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL).returncode == 0
+        harness.wait_until(answered, harness.DEADLINE, 'the guest to answer pings %s' % where, poll=0.5)
+
+
+class Pinger:
+    """ping -i 0.1 in the background; stop() gives the longest gap between answers in ms."""
+
+    def __init__(self, ip):
+        self.proc = subprocess.Popen(['ping', '-D', '-n', '-i', '0.1', '-W', '1', ip],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.gap = None
+
+    def stop(self):
+        if self.gap is None:
+            self.proc.terminate()
+            out, _ = self.proc.communicate(timeout=30)
+            times = [float(m.group(1)) for m in re.finditer(r'^\[(\d+\.\d+)\] \d+ bytes from', out, re.M)]
+            self.gap = int(max((b - a for a, b in zip(times, times[1:])), default=0) * 1000)
+        return self.gap
 
 
 def main():
