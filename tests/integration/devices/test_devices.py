@@ -164,6 +164,31 @@ class Devices(harness.SingleHostTestCase):
         wait_until(lambda: not os.path.exists('/sys/class/net/%s' % tap), DEADLINE, 'the tap to go')
         self.assertEqual(bridge_ports(bridge), [])
 
+    def test_ethernet_nic(self):
+        """type='ethernet': QEMU gets the existing tap; it stays after Destroy; a missing one is refused."""
+        for n in range(100):
+            tap = 'mdtest-tap%d' % n
+            if subprocess.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap'],
+                              stderr=subprocess.DEVNULL).returncode == 0:
+                break
+        self.addCleanup(subprocess.run, ['ip', 'link', 'del', tap], stderr=subprocess.DEVNULL)
+        nic = ("    <interface type='ethernet'><mac address='%s'/><target dev='%s' managed='no'/>"
+               "<model type='rtl8139'/></interface>")
+        g = self.make_guest(self.host, start=True, devices_extra=nic % (MAC, tap))
+        pid = self._pid(g)
+        argv = proc_cmdline(pid)
+        netdev = [a for a in argv if a.startswith('tap,id=net0,fd=')]
+        self.assertEqual(len(netdev), 1, argv)
+        self.assertIn('rtl8139,netdev=net0,mac=%s,id=nic0' % MAC, argv)
+        # QEMU holds the fd the command line names, and it is that tap (tun's fdinfo names it).
+        with open('/proc/%d/fdinfo/%s' % (pid, netdev[0].split('fd=')[1])) as f:
+            self.assertIn('iff:\t%s' % tap, f.read())
+        g.dom.destroy()
+        self.assertTrue(os.path.exists('/sys/class/net/%s' % tap), 'an ethernet tap is not ours to remove')
+        g2 = self.make_guest(self.host, devices_extra=nic % ('52:54:00:6d:64:02', 'mdtest-notap'))
+        with self.assertDBusError('Unsupported', "'mdtest-notap'"):
+            g2.dom.start()
+
     def test_missing_bridge(self):
         """Start with a bridge that does not exist: Unsupported naming it, nothing runs."""
         g = self.make_guest(self.host, devices_extra=nic_xml('mdtest-nobr'))
