@@ -160,6 +160,11 @@ class Devices(harness.SingleHostTestCase):
         self.assertEqual(master_of(tap), bridge)
         with open('/sys/class/net/%s/operstate' % tap) as f:
             self.assertIn(f.read().strip(), ('up', 'unknown'))
+        # QEMU holds the tap: a daemon restart leaves it in place.
+        self.host.restart()
+        g.dom = self.host.lookup_uuid(g.uuid)
+        wait_until(lambda: g.dom.state == 'running', DEADLINE, 'the guest to be found again')
+        self.assertEqual(bridge_ports(bridge), [tap])
         g.dom.destroy()
         wait_until(lambda: not os.path.exists('/sys/class/net/%s' % tap), DEADLINE, 'the tap to go')
         self.assertEqual(bridge_ports(bridge), [])
