@@ -2,6 +2,7 @@
  * again), and protocol 2's Perform2, which ends in Confirm's success. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-source.h"
 #include "migration.h"
@@ -57,18 +58,21 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
 
         if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' has no outgoing migration to confirm", domain_name(d));
+                                        _("Domain '%s' has no outgoing migration to confirm"), domain_name(d));
                 return;
         }
         if (!cancelled) {
                 if (job->stream_failed ||
                     !job_phase_check_transition(job->type, job->phase, JOB_PHASE_CONFIRM3, &error)) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                                "Confirm3 of a successful migration needs a completed "
-                                                "Perform3 (the job of '%s' is in phase %s%s); "
-                                                "confirm with cancelled=true instead",
-                                                domain_name(d), job_phase_to_string(job->phase),
-                                                job->stream_failed ? ", after a failed stream" : "");
+                                                job->stream_failed
+                                                ? _("Confirm3 of a successful migration needs a completed "
+                                                    "Perform3 (the job of '%s' is in phase %s, after a "
+                                                    "failed stream); confirm with cancelled=true instead")
+                                                : _("Confirm3 of a successful migration needs a completed "
+                                                    "Perform3 (the job of '%s' is in phase %s); confirm "
+                                                    "with cancelled=true instead"),
+                                                domain_name(d), job_phase_to_string(job->phase));
                         return;
                 }
                 /* No cookie: the caller saw Finish2 return the domain itself. */
@@ -82,9 +86,9 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                  * phase must not stop and undefine the guest here. */
                 if (cookie && cookie->phase && !g_str_equal(cookie->phase, "finish3")) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                                "Confirm3 of a successful migration needs the cookie that "
-                                                "Finish3 returned, not the one of %s; if Finish3 failed, "
-                                                "confirm with cancelled=true", cookie->phase);
+                                                _("Confirm3 of a successful migration needs the cookie that "
+                                                  "Finish3 returned, not the one of %s; if Finish3 failed, "
+                                                  "confirm with cancelled=true"), cookie->phase);
                         return;
                 }
                 confirm_success(d, g_steal_pointer(&task), p->flags | job->params->flags);
@@ -92,14 +96,14 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         }
         if (job->phase == JOB_PHASE_PERFORM3 && !job->stream_failed) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "The migration stream of '%s' is still running; abort it "
-                                        "first (AbortJob)", domain_name(d));
+                                        _("The migration stream of '%s' is still running; abort it "
+                                          "first (AbortJob)"), domain_name(d));
                 return;
         }
         /* Only a Perform can have paused the guest; after Begin alone it runs as before. */
         performed = job->phase != JOB_PHASE_BEGIN3;
         if (!migration_job_set_phase(job, JOB_PHASE_CONFIRM3_CANCELLED, &error)) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, "Confirm3 of '%s': %s",
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, _("Confirm3 of '%s': %s"),
                                         domain_name(d), error->message);
                 return;
         }
@@ -107,7 +111,7 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
                 migration_source_resume(d);
         if (job->postcopy)
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-        msg = g_strdup(job->error ? job->error : "The migration was cancelled");
+        msg = g_strdup(job->error ? job->error : _("The migration was cancelled"));
         migration_job_end(d, job->aborted || !performed ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
         g_task_return_boolean(task, TRUE);
 }
@@ -146,7 +150,7 @@ static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer use
                 g_task_return_error(task, error);
         } else if (!d || !d->job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                        "The domain went away during Perform2");
+                                        _("The domain went away during Perform2"));
         } else if (p2->stop_source) {
                 confirm_success(d, g_steal_pointer(&task), d->job->params->flags);
         } else {

@@ -4,6 +4,7 @@
  * receives it, handed on with g_steal_pointer(). */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-source.h"
 #include "migration.h"
@@ -33,8 +34,8 @@ static gboolean on_abort_timeout(gpointer user_data) {
         AbortWait *w = user_data;
 
         w->timer = 0;
-        g_message("QEMU did not answer migrate_cancel within %d ms; the job ends when it does",
-                  ABORT_REPLY_TIMEOUT_MS);
+        g_debug("QEMU did not answer migrate_cancel within %d ms; the job ends when it does",
+                ABORT_REPLY_TIMEOUT_MS);
         abort_wait_done(w);
         return G_SOURCE_REMOVE;
 }
@@ -54,16 +55,16 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
         if (flags) {
                 if (flags & ABORT_JOB_POSTCOPY)
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                                "Aborting a post-copy migration (ABORT_JOB_POSTCOPY) is "
-                                                "not supported yet");
+                                                _("Aborting a post-copy migration (ABORT_JOB_POSTCOPY) is "
+                                                  "not supported yet"));
                 else
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                                "Unsupported flags 0x%x", flags);
+                                                _("Unsupported flags 0x%x"), flags);
                 return;
         }
         if (!job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' has no job to abort", domain_name(d));
+                                        _("Domain '%s' has no job to abort"), domain_name(d));
                 return;
         }
         /* libvirt's rule: after the switch only the destination has the newest
@@ -71,18 +72,18 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
          * switch was asked for, QEMU may make it at any moment. */
         if (job->postcopy || job->postcopy_requested) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "The migration of '%s' runs in post-copy now and cannot be "
-                                        "aborted: the guest's newest state is on the destination",
+                                        _("The migration of '%s' runs in post-copy now and cannot be "
+                                          "aborted: the guest's newest state is on the destination"),
                                         domain_name(d));
                 return;
         }
         job->aborted = TRUE;
         switch (job->phase) {
         case JOB_PHASE_BEGIN3:
-                migration_job_end(d, JOB_RESULT_CANCELLED, "The migration was aborted");
+                migration_job_end(d, JOB_RESULT_CANCELLED, _("The migration was aborted"));
                 break;
         case JOB_PHASE_PREPARE:
-                migration_job_end(d, JOB_RESULT_CANCELLED, "The incoming migration was aborted");
+                migration_job_end(d, JOB_RESULT_CANCELLED, _("The incoming migration was aborted"));
                 domain_kill(d, "migration-canceled", 0);
                 break;
         case JOB_PHASE_PERFORM3:
@@ -96,8 +97,8 @@ void migration_abort_async(Domain *d, guint flags, GAsyncReadyCallback callback,
         default:
                 job->aborted = FALSE;
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "The migration of '%s' is in phase %s and can no longer be "
-                                        "aborted; Confirm3 or Finish3 decides now", domain_name(d),
+                                        _("The migration of '%s' is in phase %s and can no longer be "
+                                          "aborted; Confirm3 or Finish3 decides now"), domain_name(d),
                                         job_phase_to_string(job->phase));
                 return;
         }
@@ -127,17 +128,18 @@ static gboolean stream_running(Domain *d) {
 gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError **error) {
         if (flags & MIGRATE_MAX_SPEED_POSTCOPY) {
                 g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            "A separate post-copy bandwidth (MAX_SPEED_POSTCOPY) is not supported yet");
+                            _("A separate post-copy bandwidth (MAX_SPEED_POSTCOPY) is not supported yet"));
                 return FALSE;
         }
         if (flags) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, _("Unsupported flags 0x%x"), flags);
                 return FALSE;
         }
         if (mib_s > QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Bandwidth %" G_GUINT64_FORMAT " MiB/s is too large (at most %" G_GUINT64_FORMAT
-                            "; 0 means unlimited)", mib_s, QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB);
+                            _("Bandwidth %llu MiB/s is too large (at most %llu; 0 means unlimited)"),
+                            (unsigned long long) mib_s,
+                            (unsigned long long) QEMU_MIGRATION_BANDWIDTH_UNLIMITED_MIB);
                 return FALSE;
         }
         d->max_speed_mib = mib_s;
@@ -149,13 +151,14 @@ gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError *
 
 gboolean migration_set_max_downtime(Domain *d, guint64 ms, guint flags, GError **error) {
         if (flags) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, _("Unsupported flags 0x%x"), flags);
                 return FALSE;
         }
         /* QEMU's own bounds for downtime-limit. */
         if (ms == 0 || ms > 2000000) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "Maximum downtime must be between 1 and 2000000 ms, not %" G_GUINT64_FORMAT, ms);
+                            _("Maximum downtime must be between 1 and 2000000 ms, not %llu"),
+                            (unsigned long long) ms);
                 return FALSE;
         }
         d->max_downtime_ms = ms;
@@ -173,20 +176,20 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
         MigrationJob *job = d->job;
 
         if (flags) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags);
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS, _("Unsupported flags 0x%x"), flags);
                 return;
         }
         if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT) || job->phase != JOB_PHASE_PERFORM3 ||
             job->stream_failed || !d->qemu) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' has no running migration stream to switch to post-copy",
-                                        domain_name(d));
+                                        _("Domain '%s' has no running migration stream to switch to "
+                                          "post-copy"), domain_name(d));
                 return;
         }
         if (!(job->params->flags & MIGRATE_POSTCOPY)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "The migration of '%s' was not started with the POSTCOPY flag; "
-                                        "QEMU can only switch when both sides enabled post-copy",
+                                        _("The migration of '%s' was not started with the POSTCOPY flag; "
+                                          "QEMU can only switch when both sides enabled post-copy"),
                                         domain_name(d));
                 return;
         }
@@ -195,8 +198,9 @@ void migration_start_postcopy_async(Domain *d, guint flags, GAsyncReadyCallback 
         job->postcopy_requested = TRUE;
         if (!domain_save_status(d, &error)) {
                 job->postcopy_requested = FALSE;
-                g_prefix_error(&error, "Cannot record the switch to post-copy before asking QEMU: ");
-                g_task_return_error(task, g_steal_pointer(&error));
+                g_task_return_new_error(task, error->domain, error->code,
+                                        _("Cannot record the switch to post-copy before asking QEMU: %s"),
+                                        error->message);
                 return;
         }
         qemu_monitor_migrate_start_postcopy_async(qemu_process_get_qmp(d->qemu), qemu_monitor_complete_task,

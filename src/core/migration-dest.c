@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <gio/gio.h>
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-dest.h"
 #include "migration-setup.h"
@@ -62,8 +63,8 @@ static gboolean choose_port(Registry *r, guint16 *ret_port, GError **error) {
                 return TRUE;
         }
         g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                    "No free port for an incoming migration in [migration] port_min..port_max "
-                    "(%u..%u)", c->port_min, c->port_max);
+                    _("No free port for an incoming migration in [migration] port_min..port_max "
+                      "(%u..%u)"), c->port_min, c->port_max);
         return FALSE;
 }
 
@@ -126,7 +127,8 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         if (!d || !d->job)
                 return prepare_fail(g_steal_pointer(&task),
-                                    g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The incoming migration was cancelled during Prepare3"));
+                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                        _("The incoming migration was cancelled during Prepare3")));
         cookie = migration_cookie_for_host(registry_get_config(d->registry), "prepare3", domain_name(d), domain_uuid(d));
         bytes = migration_cookie_encode(cookie, &error);
         if (!bytes)
@@ -145,7 +147,8 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
 
         if (!d)
                 return prepare_fail(g_steal_pointer(&task),
-                                    g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The incoming domain disappeared during Prepare3"));
+                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                        _("The incoming domain disappeared during Prepare3")));
         if (!domain_launch_finish(d, result, &error))
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
@@ -212,8 +215,8 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (!mp->destination_xml) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                        "Prepare needs the domain XML (from Begin3, or the source's "
-                                        "GetXMLDesc for protocol 2)");
+                                        _("Prepare needs the domain XML (from Begin3, or the source's "
+                                          "GetXMLDesc for protocol 2)"));
                 return;
         }
         def = domain_def_parse(mp->destination_xml, -1, &error);
@@ -228,14 +231,14 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
             cookie->ram_kib != (gint64) qemu_command_ram_kib(def->memory_kib, TRUE) &&
             cookie->ram_kib != (gint64) qemu_command_ram_kib(def->memory_kib, TRUE) + QEMU_TCG_RAM_PAD_KIB) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                        "The migration cookie gives the guest %" G_GINT64_FORMAT " KiB of RAM, "
-                                        "but its XML %" G_GUINT64_FORMAT " KiB", cookie->ram_kib,
-                                        def->memory_kib);
+                                        _("The migration cookie gives the guest %lld KiB of RAM, "
+                                          "but its XML %llu KiB"), (long long) cookie->ram_kib,
+                                        (unsigned long long) def->memory_kib);
                 return;
         }
         if (cookie && !g_str_equal(def->uuid, cookie->uuid)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                        "The migration cookie is for domain %s, but the XML describes %s",
+                                        _("The migration cookie is for domain %s, but the XML describes %s"),
                                         cookie->uuid, def->uuid);
                 return;
         }
@@ -252,20 +255,21 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         by_name = registry_lookup_by_name(r, def->name, NULL);
         if (by_name && by_name != d) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
-                                        "A domain named '%s' already exists here with UUID %s",
+                                        _("A domain named '%s' already exists here with UUID %s"),
                                         def->name, domain_uuid(by_name));
                 return;
         }
         if (d && (domain_is_active(d) || d->job)) {
                 g_task_return_new_error(task, MD_ERROR,
                                         d->job ? MD_ERROR_JOB_ACTIVE : MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' is already %s on this host", domain_name(d),
-                                        d->job ? "being migrated" : "running");
+                                        d->job ? _("Domain '%s' is already being migrated on this host")
+                                               : _("Domain '%s' is already running on this host"),
+                                        domain_name(d));
                 return;
         }
         if (d && !g_str_equal(domain_name(d), def->name)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
-                                        "Domain %s is defined here as '%s', not '%s'", def->uuid,
+                                        _("Domain %s is defined here as '%s', not '%s'"), def->uuid,
                                         domain_name(d), def->name);
                 return;
         }

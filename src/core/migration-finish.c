@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "domain-devices.h"
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-dest.h"
 #include "migration.h"
@@ -123,13 +124,13 @@ static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer us
         if (finish_is_v2(d->job)) {
                 /* libvirt's rule for protocol 2: the source may have stopped
                  * its guest already, so this paused one may be the only copy. */
-                msg = g_strdup_printf("Failed to start the migrated guest: %s; it stays paused here, "
-                                      "where it may be the only copy: resume or destroy it",
+                msg = g_strdup_printf(_("Failed to start the migrated guest: %s; it stays paused here, "
+                                        "where it may be the only copy: resume or destroy it"),
                                       error->message);
                 migration_job_end(d, JOB_RESULT_FAILED, msg);
                 return;
         }
-        msg = g_strdup_printf("Failed to start the migrated guest: %s", error->message);
+        msg = g_strdup_printf(_("Failed to start the migrated guest: %s"), error->message);
         finish_fail(d, msg, undo_persist);
 }
 
@@ -153,13 +154,15 @@ static void finish_proceed(Domain *d) {
          * the guest; protocol 2 goes on, as libvirt does, since its source
          * may be gone. */
         if (!finish_persist(d, &error)) {
-                g_autofree char *msg = g_strdup_printf("Failed to keep the definition of '%s' here (PERSIST_DEST): "
-                                                       "%s", domain_name(d), error->message);
                 if (!finish_is_v2(job)) {
+                        g_autofree char *msg = g_strdup_printf(_("Failed to keep the definition of '%s' here "
+                                                                 "(PERSIST_DEST): %s"),
+                                                               domain_name(d), error->message);
                         finish_fail(d, msg, FALSE);
                         return;
                 }
-                g_warning("%s, ignoring (protocol 2)", msg);
+                g_warning("Failed to keep the definition of '%s' here (PERSIST_DEST): %s, ignoring (protocol 2)",
+                          domain_name(d), error->message);
         }
         if (job->params->flags & MIGRATE_PAUSED) {
                 finish_complete(d, FALSE);
@@ -187,6 +190,23 @@ static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer 
         domain_set_state(d, DOMAIN_STATE_RUNNING, "postcopy");
 }
 
+/* Why the incoming stream ended without completing, by QEMU's status. */
+static char *stream_ended_message(const char *status, gboolean postcopy) {
+        if (postcopy && g_str_equal(status, "failed"))
+                return g_strdup(_("The post-copy stream failed; the guest is paused here (postcopy-failed)"));
+        if (postcopy && g_str_equal(status, "cancelled"))
+                return g_strdup(_("The post-copy stream was cancelled; the guest is paused here "
+                                  "(postcopy-failed)"));
+        if (postcopy)
+                return g_strdup_printf(_("The post-copy stream ended with QEMU status %s; the guest is "
+                                         "paused here (postcopy-failed)"), status);
+        if (g_str_equal(status, "failed"))
+                return g_strdup(_("The incoming migration stream failed"));
+        if (g_str_equal(status, "cancelled"))
+                return g_strdup(_("The incoming migration stream was cancelled"));
+        return g_strdup_printf(_("The incoming migration stream ended with QEMU status %s"), status);
+}
+
 /* The job's stream_ended (migration_dest_ops). */
 static void migration_dest_stream_ended(Domain *d, const char *status) {
         MigrationJob *job = d->job;
@@ -205,8 +225,7 @@ static void migration_dest_stream_ended(Domain *d, const char *status) {
                 /* Never kill it: only this side has the guest's newest state. */
                 job->stream_failed = TRUE;
                 g_free(job->error);
-                job->error = g_strdup_printf("The post-copy stream %s; the guest is paused here "
-                                            "(postcopy-failed)", status);
+                job->error = stream_ended_message(status, TRUE);
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
                 return;
@@ -221,7 +240,7 @@ static void migration_dest_stream_ended(Domain *d, const char *status) {
         }
         job->stream_failed = TRUE;
         g_free(job->error);
-        job->error = g_strdup_printf("The incoming migration stream %s", status);
+        job->error = stream_ended_message(status, FALSE);
         if (job->finish) {
                 migration_job_end(d, JOB_RESULT_FAILED, job->error);
                 domain_kill(d, "failed", 0);
@@ -238,8 +257,8 @@ static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *co
 
         if (!cookie->persistent_xml) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                        "An offline migration's cookie must carry the definition; "
-                                        "pass the cookie Perform3 returned");
+                                        _("An offline migration's cookie must carry the definition; "
+                                          "pass the cookie Perform3 returned"));
                 return;
         }
         def = domain_def_parse(cookie->persistent_xml, -1, &error);
@@ -273,12 +292,12 @@ static void on_postcopy_stopped(GObject *source, GAsyncResult *result, gpointer 
         if (ok && d)
                 domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
         if (!ok)
-                msg = g_strdup_printf("The source cancelled a post-copy migration, and pausing the "
-                                      "guest here failed: %s", error->message);
+                msg = g_strdup_printf(_("The source cancelled a post-copy migration, and pausing the "
+                                        "guest here failed: %s"), error->message);
         if (migration_job_of(d, JOB_TYPE_MIGRATION_IN))
                 migration_job_end(d, JOB_RESULT_FAILED,
-                                  msg ? msg : "The source cancelled a post-copy migration; the guest "
-                                              "stays paused here (postcopy-failed)");
+                                  msg ? msg : _("The source cancelled a post-copy migration; the guest "
+                                                "stays paused here (postcopy-failed)"));
         if (msg)
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s", msg);
         else
@@ -300,7 +319,7 @@ static void finish_cancelled(Domain *d, GTask *task /* consumed */) {
                                         g_steal_pointer(&owned));
                 return;
         }
-        migration_job_end(d, JOB_RESULT_CANCELLED, "The source cancelled the migration");
+        migration_job_end(d, JOB_RESULT_CANCELLED, _("The source cancelled the migration"));
         if (!d->qemu) {
                 g_task_return_pointer(task, NULL, NULL);
                 return;
@@ -338,7 +357,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         }
         if (v2 && !name) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                        "Finish2 needs the domain's name at the destination (dname)");
+                                        _("Finish2 needs the domain's name at the destination (dname)"));
                 return;
         }
         cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
@@ -355,14 +374,20 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         d = registry_lookup_by_name(r, name, NULL);
         job = migration_job_of(d, JOB_TYPE_MIGRATION_IN);
         if (!job || !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {
-                g_task_return_new_error(task, MD_ERROR, d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN,
-                                        "No incoming migration of '%s' waits for Finish%s%s", name,
-                                        error ? ": " : "", error ? error->message : "");
+                MdError code = d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN;
+
+                if (error)
+                        g_task_return_new_error(task, MD_ERROR, code,
+                                                _("No incoming migration of '%s' waits for Finish: %s"), name,
+                                                error->message);
+                else
+                        g_task_return_new_error(task, MD_ERROR, code,
+                                                _("No incoming migration of '%s' waits for Finish"), name);
                 return;
         }
         if (cookie && !g_str_equal(cookie->uuid, domain_uuid(d))) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                        "The migration cookie is for domain %s, not %s", cookie->uuid,
+                                        _("The migration cookie is for domain %s, not %s"), cookie->uuid,
                                         domain_uuid(d));
                 return;
         }

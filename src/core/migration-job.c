@@ -1,5 +1,6 @@
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration-setup.h"
@@ -130,8 +131,8 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, const
         running = count_jobs(r);
         if (running >= registry_get_config(r)->max_jobs) {
                 g_set_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE,
-                            "This host runs %u migration jobs already ([migration] max_jobs=%u); "
-                            "try again when one has finished", running, registry_get_config(r)->max_jobs);
+                            _("This host runs %u migration jobs already ([migration] max_jobs=%u); "
+                              "try again when one has finished"), running, registry_get_config(r)->max_jobs);
                 return NULL;
         }
         job = g_new0(MigrationJob, 1);
@@ -177,7 +178,8 @@ void migration_job_step(MigrationJob *job, JobPhase phase) {
 
 static gboolean on_deadline(gpointer user_data) {
         MigrationJob *job = user_data;
-        g_autofree char *why = g_strdup_printf("no next migration phase arrived within %u s",
+        /* TRANSLATORS: a reason, set into other messages after a colon or in parentheses. */
+        g_autofree char *why = g_strdup_printf(_("no next migration phase arrived within %u s"),
                                                registry_get_config(job->domain->registry)->phase_timeout_s);
 
         job->phase_timer = 0;
@@ -340,12 +342,12 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
                 job_result_to_string(result), errmsg ? ": " : "", errmsg ? errmsg : "");
         if (job->perform) {
                 g_task_return_new_error(job->perform, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s",
-                                        errmsg ? errmsg : "The migration ended");
+                                        errmsg ? errmsg : _("The migration ended"));
                 g_clear_object(&job->perform);
         }
         if (job->finish) {
                 g_task_return_new_error(job->finish, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s",
-                                        errmsg ? errmsg : "The migration ended");
+                                        errmsg ? errmsg : _("The migration ended"));
                 g_clear_object(&job->finish);
         }
         g_clear_pointer(&d->last_job_stats, g_variant_unref);
@@ -365,7 +367,7 @@ void migration_job_on_qemu_exit(Domain *d) {
 
         job->stream_failed = TRUE;
         migration_job_end(d, job->aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED,
-                          "The guest's QEMU process exited during the migration");
+                          _("The guest's QEMU process exited during the migration"));
 }
 
 void migration_job_on_event(Domain *d, const QemuEvent *event) {
@@ -418,7 +420,7 @@ void migration_job_abandon(Domain *d, const char *why) {
                   job_phase_to_string(job->phase), why);
         switch (job->phase) {
         case JOB_PHASE_BEGIN3:
-                msg = g_strdup_printf("Migration cancelled: %s", why);
+                msg = g_strdup_printf(_("Migration cancelled: %s"), why);
                 migration_job_end(d, JOB_RESULT_CANCELLED, msg);
                 break;
         case JOB_PHASE_PERFORM3:
@@ -429,16 +431,16 @@ void migration_job_abandon(Domain *d, const char *why) {
                         break;
                 }
                 if (job->stream_failed) {
-                        msg = g_strdup_printf("Migration cancelled: %s%s%s", why, job->error ? "; " : "",
-                                              job->error ? job->error : "");
+                        msg = job->error ? g_strdup_printf(_("Migration cancelled: %s; %s"), why, job->error)
+                                         : g_strdup_printf(_("Migration cancelled: %s"), why);
                         if (job->ops->resume)
                                 job->ops->resume(d);
                         migration_job_end(d, job->aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
                 } else {
-                        msg = g_strdup_printf("Migration outcome unknown: %s after the stream had "
-                                              "completed; the guest stays paused here and may run "
-                                              "on the destination; resume or destroy it here "
-                                              "once you know", why);
+                        msg = g_strdup_printf(_("Migration outcome unknown: %s after the stream had "
+                                                "completed; the guest stays paused here and may run "
+                                                "on the destination; resume or destroy it here "
+                                                "once you know"), why);
                         migration_job_end(d, JOB_RESULT_FAILED, msg);
                 }
                 break;
@@ -455,13 +457,13 @@ void migration_job_abandon(Domain *d, const char *why) {
         case JOB_PHASE_POSTCOPY:
                 if (job->postcopy) {
                         /* The guest's newest state is here: keep it, paused. */
-                        msg = g_strdup_printf("Post-copy migration abandoned (%s); the guest stays "
-                                              "paused here (postcopy-failed)", why);
+                        msg = g_strdup_printf(_("Post-copy migration abandoned (%s); the guest stays "
+                                                "paused here (postcopy-failed)"), why);
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
                         migration_job_end(d, JOB_RESULT_FAILED, msg);
                         break;
                 }
-                msg = g_strdup_printf("Incoming migration cancelled: %s", why);
+                msg = g_strdup_printf(_("Incoming migration cancelled: %s"), why);
                 migration_job_end(d, JOB_RESULT_CANCELLED, msg);
                 domain_kill(d, "migration-canceled", 0);
                 break;
@@ -474,7 +476,7 @@ void migration_job_abandon(Domain *d, const char *why) {
 gboolean migration_job_get_stats(Domain *d, guint flags, const char **ret_type, GVariant **ret_stats,
                                  GError **error) {
         if (flags & ~1u) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, "Unsupported flags 0x%x", flags & ~1u);
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS, _("Unsupported flags 0x%x"), flags & ~1u);
                 return FALSE;
         }
         if (flags & 1) {

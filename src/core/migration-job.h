@@ -117,7 +117,9 @@ void migration_job_on_qemu_exit(Domain *domain);
 void migration_job_on_event(Domain *domain, const QemuEvent *event);
 
 /* The driving client left the bus, or the next phase did not come in time:
- * the failure rules decide (see migration-job.c). */
+ * the failure rules decide (see migration-job.c). @why is a translated
+ * clause (lower case, no full stop) that the job's message sets after a
+ * colon or in parentheses. */
 void migration_job_abandon(Domain *domain, const char *why);
 
 void migration_job_free(MigrationJob *job);

@@ -1,5 +1,6 @@
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "migration-job.h"
 #include "migration-jobs.h"
 #include "recovery.h"
@@ -33,7 +34,7 @@ void migration_jobs_client_vanished(Registry *r, const char *name) {
         for (guint i = 0; i < abandoned->len; i++) {
                 Domain *d = registry_lookup_by_uuid(r, abandoned->pdata[i], NULL);
                 if (d && d->job)
-                        migration_job_abandon(d, "the client driving the migration left the bus");
+                        migration_job_abandon(d, _("the client driving the migration left the bus"));
         }
 }
 

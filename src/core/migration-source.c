@@ -3,6 +3,7 @@
  * migration-controls.c). */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-safety.h"
 #include "migration-setup.h"
@@ -25,13 +26,13 @@ static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error)
                 return NULL;
         if (!g_str_equal(def->uuid, domain_uuid(d))) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "destination_xml describes domain %s, not %s", def->uuid, domain_uuid(d));
+                            _("destination_xml describes domain %s, not %s"), def->uuid, domain_uuid(d));
                 return NULL;
         }
         if (!g_str_equal(def->name, name)) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            "destination_xml names the domain '%s'; use destination_name to "
-                            "rename it to something other than '%s'", def->name, name);
+                            _("destination_xml names the domain '%s'; use destination_name to "
+                              "rename it to something other than '%s'"), def->name, name);
                 return NULL;
         }
         return g_steal_pointer(&def);
@@ -68,14 +69,14 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
         if (p->flags & MIGRATE_OFFLINE) {
                 if (!domain_is_persistent(d)) {
                         g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                    "Domain '%s' is transient: an offline migration moves the "
-                                    "definition, and it has none", domain_name(d));
+                                    _("Domain '%s' is transient: an offline migration moves the "
+                                      "definition, and it has none"), domain_name(d));
                         return FALSE;
                 }
         } else if (!domain_is_active(d) || d->starting || d->destroying) {
                 g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            "Domain '%s' is not running; only a running or paused domain can be "
-                            "migrated live (use OFFLINE with PERSIST_DEST to move its definition)",
+                            _("Domain '%s' is not running; only a running or paused domain can be "
+                              "migrated live (use OFFLINE with PERSIST_DEST to move its definition)"),
                             domain_name(d));
                 return FALSE;
         }
@@ -154,7 +155,10 @@ static MigrationJob *perform_job(GTask *task) {
 /* libvirt's rule: a failed Perform3 needs no Confirm3 from a client that
  * has gone, and after a completed one nobody will tell the outcome: a job
  * nobody drives any more ends as soon as its stream does. */
-#define CLIENT_GONE "the client driving the migration left the bus"
+static const char *client_gone(void) {
+        /* TRANSLATORS: a reason, set into other messages after a colon or in parentheses. */
+        return _("the client driving the migration left the bus");
+}
 
 static void perform_fail(MigrationJob *job, MdError code, const char *message) {
         g_autoptr(GTask) task = g_steal_pointer(&job->perform);
@@ -170,7 +174,7 @@ static void perform_fail(MigrationJob *job, MdError code, const char *message) {
         if (task)
                 g_task_return_new_error(task, MD_ERROR, code, "%s", message);
         if (unattended && d->job)
-                migration_job_abandon(d, CLIENT_GONE);
+                migration_job_abandon(d, client_gone());
 }
 
 static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -182,7 +186,7 @@ static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer u
         if (!job)
                 return;
         if (!ok) {
-                g_autofree char *msg = g_strdup_printf("Failed to start the migration: %s", error->message);
+                g_autofree char *msg = g_strdup_printf(_("Failed to start the migration: %s"), error->message);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
@@ -201,13 +205,14 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 return;
         d = job->domain;
         if (!in_effect) {
-                g_autofree char *msg = g_strdup_printf("QEMU refused the migration settings: %s", error->message);
+                g_autofree char *msg = g_strdup_printf(_("QEMU refused the migration settings: %s"),
+                                                       error->message);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
         /* An AbortJob that came while QEMU was being set up: no stream at all. */
         if (job->aborted) {
-                perform_fail(job, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted");
+                perform_fail(job, MD_ERROR_MIGRATION_ABORTED, _("The migration was aborted"));
                 return;
         }
         {
@@ -347,12 +352,12 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
 
         if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Perform3 must follow Begin3 on domain '%s', which has no "
-                                        "outgoing migration", domain_name(d));
+                                        _("Perform3 must follow Begin3 on domain '%s', which has no "
+                                          "outgoing migration"), domain_name(d));
                 return;
         }
         if (!job_phase_check_transition(job->type, job->phase, JOB_PHASE_PERFORM3, &error)) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, "Perform3 of '%s': %s",
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, _("Perform3 of '%s': %s"),
                                         domain_name(d), error->message);
                 return;
         }
@@ -364,12 +369,12 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
         offline = ((p->flags | job->params->flags) & MIGRATE_OFFLINE) != 0;
         if (!offline && !p->migrate_uri && !job->params->migrate_uri) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                        "Perform3 needs the URI that Prepare3 returned (uri or migrate_uri)");
+                                        _("Perform3 needs the URI that Prepare3 returned (uri or migrate_uri)"));
                 return;
         }
         if (!offline && !d->qemu) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        "Domain '%s' is not running", domain_name(d));
+                                        _("Domain '%s' is not running"), domain_name(d));
                 return;
         }
         perform_start(d, job, g_steal_pointer(&p), g_steal_pointer(&task));
@@ -377,6 +382,19 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
 
 GBytes *migration_perform_finish(GAsyncResult *result, GError **error) {
         return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* Why the stream failed (QEMU's error text or status; NULL: unknown). */
+static char *stream_failure_message(const char *why, gboolean postcopy) {
+        if (postcopy && why)
+                return g_strdup_printf(_("The post-copy migration failed (%s); the guest cannot resume here "
+                                         "and stays paused on the destination (postcopy-failed)"), why);
+        if (postcopy)
+                return g_strdup(_("The post-copy migration failed (unknown error); the guest cannot resume "
+                                  "here and stays paused on the destination (postcopy-failed)"));
+        if (why)
+                return g_strdup_printf(_("The migration failed: %s"), why);
+        return g_strdup(_("The migration failed: unknown error"));
 }
 
 /* The final query-migrate after the stream: the statistics of record. */
@@ -399,8 +417,8 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
          * success: the stream counts as failed (libvirt's rule), so that no
          * phase after it stops this guest. */
         if (!reply) {
-                g_autofree char *msg = g_strdup_printf("The outcome of the migration is unknown: the final "
-                                                       "query-migrate failed (%s)", query_error->message);
+                g_autofree char *msg = g_strdup_printf(_("The outcome of the migration is unknown: the final "
+                                                         "query-migrate failed (%s)"), query_error->message);
                 if (job->postcopy)
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
@@ -412,17 +430,13 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
                 g_autofree char *msg = NULL;
                 if (g_strcmp0(status, "cancelled") == 0 || job->aborted) {
                         job->aborted = TRUE;
-                        perform_fail(job, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted");
+                        perform_fail(job, MD_ERROR_MIGRATION_ABORTED, _("The migration was aborted"));
                         return;
                 }
-                if (job->postcopy) {
-                        /* The destination has the newest state: this side must not run again. */
+                /* The destination has the newest state: this side must not run again. */
+                if (job->postcopy)
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-                        msg = g_strdup_printf("The post-copy migration failed (%s); the guest cannot "
-                                              "resume here and stays paused on the destination "
-                                              "(postcopy-failed)", why ? why : status ? status : "unknown error");
-                } else
-                        msg = g_strdup_printf("The migration failed: %s", why ? why : status ? status : "unknown error");
+                msg = stream_failure_message(why ? why : status, job->postcopy);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
@@ -453,7 +467,7 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         g_clear_object(&task);
         d = domain_ref_get(ref);
         if (unattended && d && d->job)
-                migration_job_abandon(d, CLIENT_GONE);
+                migration_job_abandon(d, client_gone());
 }
 
 /* The job's stream_ended (migration_source_ops). */

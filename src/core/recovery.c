@@ -3,6 +3,7 @@
  * through the phase table, migration-phase.c), never on a string. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include "i18n.h"
 #include "migration-dest.h"
 #include "migration-source.h"
 #include "recovery.h"
@@ -16,19 +17,19 @@ static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean 
         return migration_job_restore(d, j, ops_for(j->type), postcopy);
 }
 
-/* A job the old instance had and recovery ends (@what_was_done says how):
- * restored until clients can hear its JobCompleted. */
-static void job_restore_to_end(Domain *d, const MigrationJournal *j, const char *what_was_done,
-                               gboolean kill_qemu) {
+/* A job the old instance had and recovery ends (the message, one whole
+ * sentence, says how): restored until clients can hear its JobCompleted. */
+G_GNUC_PRINTF(4, 5)
+static void job_restore_to_end(Domain *d, const MigrationJournal *j, gboolean kill_qemu, const char *format, ...) {
         /* No postcopy: a post-copy job is never ended by recovery. */
         MigrationJob *job = job_restore(d, j, FALSE);
+        va_list args;
 
         /* It ends as soon as the name is ours, not by a deadline. */
         migration_job_disarm_deadline(job);
-        job->end_when_heard = g_strdup_printf("The daemon restarted during phase %s; %s",
-                                              j->phase == _JOB_PHASE_INVALID ? "(unreadable)"
-                                                                              : job_phase_to_string(j->phase),
-                                              what_was_done);
+        va_start(args, format);
+        job->end_when_heard = g_strdup_vprintf(format, args);
+        va_end(args);
         job->kill_at_end = kill_qemu;
 }
 
@@ -74,10 +75,11 @@ static void recovery_resume(Domain *d, const MigrationJournal *j) {
         migration_source_resume(d);
 }
 
-/* Post-copy and a restart: only the destination has the newest state of
- * some pages, only the source of others; neither may run from what it has
- * alone, and neither is killed. Paused, postcopy-failed, as libvirt. */
-static void recovery_postcopy_failed(Domain *d, const MigrationJournal *j, const char *why) {
+/* Post-copy and a restart of this daemon (on the @source, or on the
+ * destination): only the destination has the newest state of some pages,
+ * only the source of others; neither may run from what it has alone, and
+ * neither is killed. Paused, postcopy-failed, as libvirt. */
+static void recovery_postcopy_failed(Domain *d, const MigrationJournal *j, gboolean source) {
         MigrationJob *job;
 
         if (d->state == DOMAIN_STATE_RUNNING)
@@ -85,9 +87,14 @@ static void recovery_postcopy_failed(Domain *d, const MigrationJournal *j, const
         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
         job = job_restore(d, j, TRUE);
         job->stream_failed = TRUE;
-        job->error = g_strdup_printf("The post-copy migration of '%s' was interrupted (%s); the guest "
-                                     "stays paused (postcopy-failed) on both hosts, killed on neither",
-                                     domain_name(d), why);
+        job->error = g_strdup_printf(source
+                                     ? _("The post-copy migration of '%s' was interrupted (the source daemon "
+                                         "restarted during post-copy); the guest stays paused "
+                                         "(postcopy-failed) on both hosts, killed on neither")
+                                     : _("The post-copy migration of '%s' was interrupted (the destination "
+                                         "daemon restarted during post-copy); the guest stays paused "
+                                         "(postcopy-failed) on both hosts, killed on neither"),
+                                     domain_name(d));
 }
 
 /* QEMU's migration states in which a stream still runs (or is about to). */
@@ -104,10 +111,15 @@ static void recovery_perform2(Domain *d, const MigrationJournal *j, const char *
         gboolean running = stream_still_running(migration_status);
 
         /* First: the cancelled stream's events then find a job that has ended. */
-        job_restore_to_end(d, j, running ? "the stream was cancelled and the guest resumed here (unless it "
-                                           "was paused before the migration)"
-                                         : "the guest resumed here (unless it was paused before the migration)",
-                           FALSE);
+        if (running)
+                job_restore_to_end(d, j, FALSE,
+                                   _("The daemon restarted during phase %s; the stream was cancelled and the "
+                                     "guest resumed here (unless it was paused before the migration)"),
+                                   job_phase_to_string(j->phase));
+        else
+                job_restore_to_end(d, j, FALSE,
+                                   _("The daemon restarted during phase %s; the guest resumed here (unless it "
+                                     "was paused before the migration)"), job_phase_to_string(j->phase));
         if (running)
                 recovery_command(d, qemu_monitor_migrate_cancel_async);
         recovery_resume(d, j);
@@ -123,11 +135,13 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
         switch (j->phase) {
         case JOB_PHASE_BEGIN3:
                 /* Nothing happened to the guest yet: forget the job. */
-                job_restore_to_end(d, j, "the job was forgotten and the guest left as it was", FALSE);
+                job_restore_to_end(d, j, FALSE,
+                                   _("The daemon restarted during phase %s; the job was forgotten and the "
+                                     "guest left as it was"), job_phase_to_string(j->phase));
                 break;
         case JOB_PHASE_PERFORM3:
                 if (postcopy) {
-                        recovery_postcopy_failed(d, j, "the source daemon restarted during post-copy");
+                        recovery_postcopy_failed(d, j, TRUE);
                         break;
                 }
                 /* The stream still ran, or ended unseen: the client saw Perform3
@@ -222,7 +236,7 @@ static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean post
                 case JOB_PHASE_POSTCOPY:
                 case JOB_PHASE_FINISH3:
                 case JOB_PHASE_FINISH2:
-                        recovery_postcopy_failed(d, j, "the destination daemon restarted during post-copy");
+                        recovery_postcopy_failed(d, j, FALSE);
                         break;
                 default:
                         /* No phase to restore the job in, but never kill a post-copy guest. */
@@ -241,7 +255,14 @@ static void recover_incoming(Domain *d, const MigrationJournal *j, gboolean post
          * client never got: it confirms the source cancelled, which resumes
          * the guest there; it must not run here too. Killed once the job's
          * end has been heard. */
-        job_restore_to_end(d, j, "the incoming QEMU was killed and the guest stays on the source", TRUE);
+        if (j->phase == _JOB_PHASE_INVALID)
+                job_restore_to_end(d, j, TRUE, "%s",
+                                   _("The daemon restarted during phase (unreadable); the incoming QEMU was "
+                                     "killed and the guest stays on the source"));
+        else
+                job_restore_to_end(d, j, TRUE,
+                                   _("The daemon restarted during phase %s; the incoming QEMU was killed and "
+                                     "the guest stays on the source"), job_phase_to_string(j->phase));
 }
 
 void recovery_recover_domain(Domain *d, const MigrationJournal *j, const char *qemu_status,
