@@ -4,12 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "domain.h"
 #include "domain-devices.h"
 #include "md-error.h"
 #include "qemu-monitor.h"
 #include "qemu-process.h"
-#include "registry.h"
 #include "tap-device.h"
 
 void domain_devices_free(DomainDevices *devices) {
@@ -53,22 +51,6 @@ static gboolean open_taps(DomainDevices *devices, const DomainDef *live, GError 
 
 /* ---- Display ports ---- */
 
-typedef struct {
-        const DomainDef *self;
-        int port;
-        gboolean taken;
-} PortQuery;
-
-static void check_domain_port(Domain *d, gpointer user_data) {
-        PortQuery *q = user_data;
-
-        if (!d->live || d->live == q->self)
-                return;
-        for (guint i = 0; i < d->live->graphics->len; i++)
-                if (((DomainGraphics *) d->live->graphics->pdata[i])->port == q->port)
-                        q->taken = TRUE;
-}
-
 static gboolean port_is_bindable(const char *address, int port) {
         g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(address ? address : "127.0.0.1");
         g_autoptr(GSocketAddress) sa = NULL;
@@ -83,8 +65,8 @@ static gboolean port_is_bindable(const char *address, int port) {
 
 /* The lowest port of the range that no other guest of this daemon has
  * (QEMU may not have bound it yet) and nothing else listens on. */
-static gboolean choose_ports(Registry *r, DomainDef *live, GError **error) {
-        MdConfig *c = registry_get_config(r);
+static gboolean choose_ports(const DomainDevicesContext *ctx, DomainDef *live, GError **error) {
+        const MdConfig *c = ctx->config;
         GHashTable *mine = g_hash_table_new(NULL, NULL);
         gboolean ok = TRUE;
 
@@ -96,12 +78,9 @@ static gboolean choose_ports(Registry *r, DomainDef *live, GError **error) {
                         continue;
                 ok = FALSE;
                 for (port = c->graphics_port_min; !ok && port <= c->graphics_port_max; port++) {
-                        PortQuery q = { .self = live, .port = port };
-
                         if (g_hash_table_contains(mine, GINT_TO_POINTER(port)))
                                 continue;
-                        registry_foreach_domain(r, check_domain_port, &q);
-                        ok = !q.taken && port_is_bindable(g->listen, port);
+                        ok = !ctx->port_taken(port, live, ctx->user_data) && port_is_bindable(g->listen, port);
                         if (ok) {
                                 domain_def_set_graphics_port(live, i, port);
                                 g_hash_table_add(mine, GINT_TO_POINTER(port));
@@ -120,7 +99,7 @@ static gboolean choose_ports(Registry *r, DomainDef *live, GError **error) {
 
 /* Under the runtime directory, named by the guest; a path the daemon chose
  * on another host (a migrated definition) is chosen again here. */
-static void choose_channel_paths(Registry *r, DomainDef *live) {
+static void choose_channel_paths(const DomainDevicesContext *ctx, DomainDef *live) {
         for (guint i = 0; i < live->channels->len; i++) {
                 DomainChannel *ch = live->channels->pdata[i];
                 g_autofree char *file = g_strdup_printf("%s.ch%u.sock", live->uuid, i);
@@ -129,19 +108,19 @@ static void choose_channel_paths(Registry *r, DomainDef *live) {
 
                 if (ch->path && g_strcmp0(base, file) != 0)
                         continue;
-                path = g_build_filename(registry_get_runtime_dir(r), file, NULL);
+                path = g_build_filename(ctx->runtime_dir, file, NULL);
                 domain_def_set_channel_path(live, i, path);
         }
 }
 
-DomainDevices *domain_devices_prepare(Registry *r, DomainDef *live, GError **error) {
+DomainDevices *domain_devices_prepare(const DomainDevicesContext *ctx, DomainDef *live, GError **error) {
         g_autoptr(DomainDevices) devices = g_new0(DomainDevices, 1);
 
         devices->fds = g_array_new(FALSE, FALSE, sizeof(int));
         devices->tap_names = g_ptr_array_new_with_free_func(g_free);
-        if (!choose_ports(r, live, error) || !open_taps(devices, live, error))
+        if (!choose_ports(ctx, live, error) || !open_taps(devices, live, error))
                 return NULL;
-        choose_channel_paths(r, live);
+        choose_channel_paths(ctx, live);
         return g_steal_pointer(&devices);
 }
 

@@ -8,9 +8,19 @@
 #include <glib.h>
 
 #include "domain-def.h"
+#include "md-config.h"
 #include "qmp.h"
 
-typedef struct Registry Registry;
+/* What preparing needs from the daemon; domain.c fills it in from its
+ * DomainHost (this file sits below the domain and the registry). */
+typedef struct {
+        const MdConfig *config;   /* [graphics] port_min..port_max */
+        const char *runtime_dir;  /* guest agent sockets */
+        /* Has a guest of this daemon other than @self's the display port
+         * @port in its live definition? (QEMU may not have bound it yet.) */
+        gboolean (*port_taken)(int port, const DomainDef *self, gpointer user_data);
+        gpointer user_data;
+} DomainDevicesContext;
 
 typedef struct {
         GArray *fds;           /* int: the open taps, handed to QEMU in this order */
@@ -23,7 +33,7 @@ typedef struct {
  * tap is MD_ERROR_UNSUPPORTED naming it; no free display port is
  * MD_ERROR_INTERNAL naming [graphics] port_min..port_max. Freeing the
  * result closes the daemon's copies of the taps. */
-DomainDevices *domain_devices_prepare(Registry *registry, DomainDef *live, GError **error);
+DomainDevices *domain_devices_prepare(const DomainDevicesContext *context, DomainDef *live, GError **error);
 void domain_devices_free(DomainDevices *devices);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDevices, domain_devices_free)
 

@@ -6,7 +6,6 @@
 #include "md-error.h"
 #include "i18n.h"
 #include "qemu-command.h"
-#include "registry.h"
 
 /* libvirt gives QEMU this long to honour SIGTERM before Destroy uses SIGKILL. */
 #define DESTROY_GRACE_MS 10000
@@ -21,10 +20,21 @@ const char *domain_state_to_string(DomainState state) {
         return (unsigned) state < _DOMAIN_STATE_MAX ? state_names[state] : "unknown";
 }
 
-Domain *domain_new(Registry *registry, DomainDef *def) {
+char *domain_host_monitor_path(const DomainHost *host, const char *uuid) {
+        g_autofree char *file = g_strconcat(uuid, ".qmp", NULL);
+        return g_build_filename(host->runtime_dir, file, NULL);
+}
+
+char *domain_host_log_path(const DomainHost *host, const char *name) {
+        g_autofree char *file = g_strconcat(name, ".log", NULL);
+        return g_build_filename(host->log_dir, file, NULL);
+}
+
+Domain *domain_new(const DomainHost *host, DomainDef *def) {
         Domain *d = g_new0(Domain, 1);
 
-        d->registry = registry;
+        d->host = host;
+        d->registry = host->registry;
         d->def = def;
         d->state = DOMAIN_STATE_SHUTOFF;
         d->state_reason = g_strdup("unknown");
@@ -82,7 +92,7 @@ void domain_set_state(Domain *d, DomainState state, const char *reason) {
                 if (!domain_save_status(d, &error))
                         g_warning("%s, ignoring", error->message);
         }
-        registry_notify_changed(d->registry, d, "State", "StateReason", NULL);
+        d->host->changed(d->registry, d, (const char *const[]) { "State", "StateReason", NULL });
 }
 
 void domain_kill(Domain *d, const char *reason, guint grace_ms) {
@@ -119,19 +129,19 @@ gboolean domain_save_status(Domain *d, GError **error) {
                 record.write_journal = write_journal;
                 record.journal_data = d;
         }
-        return state_store_save_status(registry_get_store(d->registry), domain_uuid(d), &record, error);
+        return state_store_save_status(d->host->store, domain_uuid(d), &record, error);
 }
 
 DomainRef *domain_ref_new(Domain *d) {
         DomainRef *ref = g_new0(DomainRef, 1);
 
-        ref->registry = d->registry;
+        ref->host = d->host;
         ref->uuid = g_strdup(domain_uuid(d));
         return ref;
 }
 
 Domain *domain_ref_get(DomainRef *ref) {
-        return registry_lookup_by_uuid(ref->registry, ref->uuid, NULL);
+        return ref->host->lookup(ref->host->registry, ref->uuid);
 }
 
 void domain_ref_free(DomainRef *ref) {
@@ -252,7 +262,7 @@ static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
         g_debug("Domain %s: QEMU has gone (%s)", domain_name(d), reason);
         d->exit_waiters = g_ptr_array_new();
         g_clear_pointer(&d->qemu, qemu_process_free);
-        state_store_remove_status(registry_get_store(d->registry), domain_uuid(d));
+        state_store_remove_status(d->host->store, domain_uuid(d));
         d->destroying = FALSE;
         d->guest_shutdown = FALSE;
         g_clear_pointer(&d->exit_reason, g_free);
@@ -265,7 +275,7 @@ static void on_qemu_exit(QemuProcess *process, gpointer user_data) {
                 g_object_unref(waiters->pdata[i]);
         }
         /* Last: a transient domain is freed here. */
-        registry_domain_stopped(d->registry, d);
+        d->host->stopped(d->registry, d);
 }
 
 static void attach_process(Domain *d, QemuProcess *qemu) {
@@ -342,24 +352,30 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         g_object_unref(task);
 }
 
+static gboolean display_port_taken(int port, const DomainDef *self, gpointer user_data) {
+        const DomainHost *host = user_data;
+
+        return host->display_port_taken(host->registry, port, self);
+}
+
 void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint64 ram_kib,
                          GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = operation_new(d, domain_launch_async, callback, user_data);
-        Registry *r = d->registry;
+        const DomainHost *host = d->host;
         g_autoptr(DomainDef) owned = live;
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = NULL;
         g_autofree char *monitor = NULL, *log = NULL, *unsupported = NULL;
         g_autoptr(DomainDevices) devices = NULL;
         QemuCommandOptions options = {
-                .binary = registry_get_config(r)->qemu_binary,
+                .binary = host->config->qemu_binary,
                 .monitor_fd = QEMU_MONITOR_FD,
                 .incoming = incoming,
                 .ram_kib = ram_kib,
         };
 
         if (g_str_equal(owned->virt_type, "kvm")) {
-                if (!registry_kvm_usable(r)) {
+                if (!host->kvm_usable) {
                         g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
                                                 _("Domain '%s' needs KVM, but /dev/kvm is not usable "
                                                   "on this host; define it with type='qemu' to "
@@ -377,7 +393,12 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
                 g_object_unref(task);
                 return;
         }
-        devices = domain_devices_prepare(r, owned, &error);
+        devices = domain_devices_prepare(&(DomainDevicesContext) {
+                                                 .config = host->config,
+                                                 .runtime_dir = host->runtime_dir,
+                                                 .port_taken = display_port_taken,
+                                                 .user_data = (gpointer) host,
+                                         }, owned, &error);
         if (devices) {
                 options.net_fds = devices->net_fds;
                 options.n_net_fds = devices->n_nets;
@@ -393,8 +414,8 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         d->starting = TRUE;
         d->guest_shutdown = FALSE;
         g_clear_pointer(&d->exit_reason, g_free);
-        monitor = registry_monitor_path(r, domain_uuid(d));
-        log = registry_log_path(r, domain_name(d));
+        monitor = domain_host_monitor_path(host, domain_uuid(d));
+        log = domain_host_log_path(host, domain_name(d));
         /* QEMU inherits the taps at once; the daemon's copies close on return. */
         qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log,
                                                   .extra_fds = (const int *) devices->fds->data,

@@ -18,7 +18,9 @@
 #include <gio/gio.h>
 
 #include "domain-def.h"
+#include "md-config.h"
 #include "qemu-process.h"
+#include "state-store.h"
 
 typedef enum {
         DOMAIN_STATE_SHUTOFF,
@@ -46,6 +48,26 @@ typedef struct Registry Registry;
 typedef struct MigrationJob MigrationJob;
 typedef struct Domain Domain;
 
+/* What a domain needs from the registry that keeps it. The registry sits
+ * above domain.c (it indexes domains): it fills this in once and the domain
+ * reaches it only through these members, never by calling registry.c. */
+typedef struct {
+        Registry *registry;       /* opaque here; becomes Domain.registry */
+        MdConfig *config;
+        StateStore *store;
+        gboolean kvm_usable;
+        const char *runtime_dir;  /* QEMU's monitor sockets */
+        const char *log_dir;      /* QEMU's logs */
+        /* Properties of @domain changed; @properties is NULL-terminated. */
+        void (*changed)(Registry *registry, Domain *domain, const char *const *properties);
+        /* QEMU of @domain has gone; a transient domain is freed. */
+        void (*stopped)(Registry *registry, Domain *domain);
+        /* The domain with @uuid, or NULL. */
+        Domain *(*lookup)(Registry *registry, const char *uuid);
+        /* Has a domain whose live definition is not @self display port @port? */
+        gboolean (*display_port_taken)(Registry *registry, int port, const DomainDef *self);
+} DomainHost;
+
 /* What a migration job hears of its domain, installed while the job runs
  * (domain_set_observer): the domain never calls the job itself. */
 typedef struct {
@@ -69,7 +91,8 @@ typedef struct {
 } DomainObserver;
 
 struct Domain {
-        Registry *registry;
+        const DomainHost *host;
+        Registry *registry;       /* host->registry, for the job's files */
         DomainDef *def;           /* persistent definition; NULL when transient */
         DomainDef *live;          /* what QEMU runs with; NULL when shut off */
         DomainState state;
@@ -93,8 +116,12 @@ struct Domain {
 
 const char *domain_state_to_string(DomainState state);
 
-Domain *domain_new(Registry *registry, DomainDef *def /* consumed, nullable */);
+Domain *domain_new(const DomainHost *host, DomainDef *def /* consumed, nullable */);
 void domain_free(Domain *domain);
+
+/* Paths of a guest's QMP socket and QEMU log under @host's directories. */
+char *domain_host_monitor_path(const DomainHost *host, const char *uuid);
+char *domain_host_log_path(const DomainHost *host, const char *name);
 
 /* The definition that describes the domain now: the live one while it runs. */
 const DomainDef *domain_current_def(const Domain *domain);
@@ -156,7 +183,7 @@ void domain_kill(Domain *domain, const char *reason, guint grace_ms);
 
 /* Callback data that survives the domain: looks it up again by UUID. */
 typedef struct {
-        Registry *registry;
+        const DomainHost *host;
         char *uuid;
 } DomainRef;
 

@@ -294,7 +294,7 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
                 return;
         }
         if (!d) {
-                d = domain_new(r, NULL);
+                d = domain_new(registry_domain_host(r), NULL);
                 d->live = domain_def_copy(def);
                 registry_add_domain(r, d);
         }

@@ -90,7 +90,7 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
                 ? a->rec->file->reason : "unknown";
         d = registry_lookup_by_uuid(r, recovery_uuid(a->rec), NULL);
         if (!d) {
-                d = domain_new(r, NULL);
+                d = domain_new(registry_domain_host(r), NULL);
                 d->live = domain_def_copy(a->rec->file->live);
                 registry_add_domain(r, d);
         }
@@ -146,7 +146,7 @@ static void load_definitions(Registry *r) {
                         g_warning("Definition of domain '%s' repeats another, ignoring", def->name);
                         continue;
                 }
-                registry_add_domain(r, domain_new(r, g_steal_pointer(&defs->pdata[i])));
+                registry_add_domain(r, domain_new(registry_domain_host(r), g_steal_pointer(&defs->pdata[i])));
         }
 }
 

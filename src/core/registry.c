@@ -7,6 +7,7 @@
 #include "registry.h"
 
 struct Registry {
+        DomainHost host;          /* what each domain is given */
         MdConfig *config;         /* borrowed */
         StateStore *store;
         char *runtime_dir;
@@ -28,6 +29,38 @@ static gboolean make_dir(const char *path, GError **error) {
         return TRUE;
 }
 
+static void host_changed(Registry *r, Domain *d, const char *const *properties) {
+        if (r->listener && r->listener->domain_changed)
+                r->listener->domain_changed(d, properties, r->listener_data);
+}
+
+static Domain *host_lookup(Registry *r, const char *uuid) {
+        return registry_lookup_by_uuid(r, uuid, NULL);
+}
+
+typedef struct {
+        const DomainDef *self;
+        int port;
+        gboolean taken;
+} PortQuery;
+
+static void check_domain_port(Domain *d, gpointer user_data) {
+        PortQuery *q = user_data;
+
+        if (!d->live || d->live == q->self)
+                return;
+        for (guint i = 0; i < d->live->graphics->len; i++)
+                if (((DomainGraphics *) d->live->graphics->pdata[i])->port == q->port)
+                        q->taken = TRUE;
+}
+
+static gboolean host_display_port_taken(Registry *r, int port, const DomainDef *self) {
+        PortQuery q = { .self = self, .port = port };
+
+        registry_foreach_domain(r, check_domain_port, &q);
+        return q.taken;
+}
+
 Registry *registry_new(MdConfig *config, const RegistryDirs *dirs, GError **error) {
         g_autoptr(Registry) r = g_new0(Registry, 1);
 
@@ -40,6 +73,18 @@ Registry *registry_new(MdConfig *config, const RegistryDirs *dirs, GError **erro
         if (!r->store || !make_dir(r->runtime_dir, error) || !make_dir(r->log_dir, error))
                 return NULL;
         r->kvm_usable = qemu_kvm_usable();
+        r->host = (DomainHost) {
+                .registry = r,
+                .config = r->config,
+                .store = r->store,
+                .kvm_usable = r->kvm_usable,
+                .runtime_dir = r->runtime_dir,
+                .log_dir = r->log_dir,
+                .changed = host_changed,
+                .stopped = registry_domain_stopped,
+                .lookup = host_lookup,
+                .display_port_taken = host_display_port_taken,
+        };
         return g_steal_pointer(&r);
 }
 
@@ -52,6 +97,10 @@ void registry_free(Registry *r) {
         g_free(r->runtime_dir);
         g_free(r->log_dir);
         g_free(r);
+}
+
+const DomainHost *registry_domain_host(Registry *r) {
+        return &r->host;
 }
 
 MdConfig *registry_get_config(Registry *r) {
@@ -85,8 +134,7 @@ void registry_notify_changed(Registry *r, Domain *d, ...) {
                 names[n++] = p;
         va_end(ap);
         names[n] = NULL;
-        if (r->listener && r->listener->domain_changed)
-                r->listener->domain_changed(d, names, r->listener_data);
+        host_changed(r, d, names);
 }
 
 void registry_emit_job_stats(Registry *r, Domain *d, GVariant *stats) {
@@ -183,13 +231,11 @@ void registry_foreach_domain(Registry *r, void (*func)(Domain *domain, gpointer 
 }
 
 char *registry_monitor_path(Registry *r, const char *uuid) {
-        g_autofree char *file = g_strconcat(uuid, ".qmp", NULL);
-        return g_build_filename(r->runtime_dir, file, NULL);
+        return domain_host_monitor_path(&r->host, uuid);
 }
 
 char *registry_log_path(Registry *r, const char *name) {
-        g_autofree char *file = g_strconcat(name, ".log", NULL);
-        return g_build_filename(r->log_dir, file, NULL);
+        return domain_host_log_path(&r->host, name);
 }
 
 Domain *registry_define_xml(Registry *r, const char *xml, GError **error) {
@@ -225,7 +271,7 @@ Domain *registry_define_xml(Registry *r, const char *xml, GError **error) {
                         registry_notify_changed(r, by_uuid, "Persistent", NULL);
                 return by_uuid;
         }
-        Domain *d = domain_new(r, g_steal_pointer(&def));
+        Domain *d = domain_new(&r->host, g_steal_pointer(&def));
         domain_set_state(d, DOMAIN_STATE_SHUTOFF, "unknown");
         add_domain(r, d);
         return d;

@@ -62,7 +62,10 @@ void registry_foreach_domain(Registry *registry, void (*func)(Domain *domain, gp
 Domain *registry_define_xml(Registry *registry, const char *xml, GError **error);
 gboolean registry_undefine(Registry *registry, Domain *domain, guint flags, GError **error);
 
-/* Called by the domain: its guest stopped; a transient one goes away. */
+/* What the registry gives each domain it keeps (domain_new()). */
+const DomainHost *registry_domain_host(Registry *registry);
+
+/* The domain's guest stopped (DomainHost.stopped); a transient one goes away. */
 void registry_domain_stopped(Registry *registry, Domain *domain);
 
 /* Paths of a guest's QMP socket and QEMU log. */
