@@ -440,7 +440,7 @@ void bus_domain_emit_migration_iteration(Domain *d, guint iteration, gpointer us
 }
 
 /* The Domain's second vtable: sd-bus merges it with the first one into one
- * interface, after it (bus_service_register() adds them in that order). */
+ * interface, after it (bus_objects_register() adds them in that order). */
 static const sd_bus_vtable domain_migration_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Begin3",

@@ -49,7 +49,7 @@ typedef void (*DomainOperation)(Domain *domain, guint flags, GAsyncReadyCallback
 int bus_run_domain_operation(sd_bus_message *m, Domain *domain, const char *action, DomainOperation operation,
                              sd_bus_error *error);
 
-/* The objects, registered by bus_service_register(). */
+/* The objects, registered by bus_objects_register() (bus-objects.c). */
 int bus_manager_register(BusService *service);
 int bus_manager_migration_register(BusService *service);
 int bus_domain_register(BusService *service);
@@ -59,6 +59,10 @@ int bus_peer_relay_register(BusService *service);
 /* The domain vtables' object: the Domain of a path under DOMAIN_PATH_PREFIX. */
 int bus_domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,
                            sd_bus_error *error);
+
+/* A managed job must not outlive the client that drives it: follows
+ * NameOwnerChanged. Registered last, after the objects. */
+int bus_service_watch_clients(BusService *service);
 
 /* Asks the bus whether the client @name is still on it; if it is not, its
  * jobs are abandoned now (its NameOwnerChanged came before its job, or

@@ -234,7 +234,7 @@ int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         BUS_PHASE_METHOD(member, in, in_names, out, out_names, method_##name),
 
 /* The Manager's second vtable: sd-bus merges it with the first one into one
- * interface, after it (bus_service_register() adds them in that order). */
+ * interface, after it (bus_objects_register() adds them in that order). */
 static const sd_bus_vtable manager_migration_vtable[] = {
         SD_BUS_VTABLE_START(0),
         BUS_DESTINATION_PHASES(MANAGER_PHASE)

@@ -178,31 +178,8 @@ void bus_service_watch_client(const char *name, gpointer user_data) {
 }
 
 /* A managed job must not outlive the client that drives it. */
-static int watch_clients(BusService *s) {
+int bus_service_watch_clients(BusService *s) {
         return sd_bus_match_signal_async(s->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                          "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, NULL,
                                          s);
-}
-
-/* ---- Registration ---- */
-
-int bus_service_register(BusService *s) {
-        int r;
-
-        /* The order is what introspection shows: each interface's vtables in
-         * the order they are added. */
-        r = bus_manager_register(s);
-        if (r >= 0)
-                r = bus_manager_migration_register(s);
-        if (r >= 0)
-                r = bus_peer_relay_register(s);
-        if (r >= 0)
-                r = sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);
-        if (r >= 0)
-                r = bus_domain_register(s);
-        if (r >= 0)
-                r = bus_domain_migration_register(s);
-        if (r >= 0)
-                r = watch_clients(s);
-        return r;
 }

@@ -34,10 +34,6 @@ MdConfig *bus_service_get_config(BusService *service);
 /* PeerTls*, NULL without [tls]. */
 gpointer bus_service_get_peer_tls(BusService *service);
 
-/* Exports the manager (with ObjectManager and PeerRelay) and the domains,
- * and watches clients leaving the bus. */
-int bus_service_register(BusService *service);
-
 /* What keeps the service busy (a lifecycle operation, a call waiting for
  * polkit), or NULL. */
 const char *bus_service_busy_reason(BusService *service);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bus-glib.h"
+#include "bus-objects.h"
 #include "bus-service.h"
 #include "config.h"
 #include "i18n.h"
@@ -261,7 +262,7 @@ static int daemon_connect(Daemon *d) {
         }
         d->service = bus_service_new(d->bus, d->registry, d->config);
         bus_service_set_p2p(d->service, d->peer_tls, peer_migrate_async, peer_migrate_finish);
-        r = bus_service_register(d->service);
+        r = bus_objects_register(d->service);
         if (r < 0) {
                 g_critical("Failed to register bus objects: %s", g_strerror(-r));
                 return r;
