@@ -39,6 +39,12 @@ struct QmpClient {
         GSource *read_source;
         GSource *write_source;
 
+        /* Installed by the socket transport (qmp-socket.c) when it attaches:
+         * the protocol reaches the socket only through these. flush: output
+         * has grown; detach: drop the sources and close the socket. */
+        void (*transport_flush)(QmpClient *client);
+        void (*transport_detach)(QmpClient *client);
+
         QmpWriteFunc write_func;
         gpointer write_data;
         QmpEventFunc event_func;
@@ -53,8 +59,3 @@ QmpClient *qmp_client_ref(QmpClient *client);
 void qmp_client_unref(QmpClient *client);
 /* Fails every pending command and notifies the owner once; @error says why. */
 void qmp_client_close(QmpClient *client, const GError *error);
-
-/* Drops the sources and closes the socket, if any. */
-void qmp_socket_detach(QmpClient *client);
-/* Queues @text and a newline for the socket. */
-void qmp_socket_write(QmpClient *client, const char *text, gsize len);

@@ -15,7 +15,8 @@
 
 #define QMP_READ_CHUNK (64 * 1024)
 
-void qmp_socket_detach(QmpClient *client) {
+/* Drops the sources and closes the socket, if any. */
+static void qmp_socket_detach(QmpClient *client) {
         if (client->read_source) {
                 g_source_destroy(client->read_source);
                 g_clear_pointer(&client->read_source, g_source_unref);
@@ -74,12 +75,6 @@ static void qmp_client_update_write_source(QmpClient *client) {
                               client, NULL);
         g_source_set_static_name(client->write_source, "qmp-write");
         g_source_attach(client->write_source, client->context);
-}
-
-void qmp_socket_write(QmpClient *client, const char *text, gsize len) {
-        g_byte_array_append(client->output, (const guint8 *) text, len);
-        g_byte_array_append(client->output, (const guint8 *) "\n", 1);
-        qmp_client_update_write_source(client);
 }
 
 static gboolean qmp_client_on_readable(int fd, GIOCondition condition, gpointer user_data) {
@@ -146,6 +141,8 @@ void qmp_client_attach_fd(QmpClient *client, int fd) {
         (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
 
         client->fd = fd;
+        client->transport_flush = qmp_client_update_write_source;
+        client->transport_detach = qmp_socket_detach;
         client->context = g_main_context_ref_thread_default();
         client->read_source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
         g_source_set_callback(client->read_source, G_SOURCE_FUNC(qmp_client_on_readable),

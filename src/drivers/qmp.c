@@ -88,7 +88,8 @@ void qmp_client_close(QmpClient *client, const GError *error) {
                 return;
         g_debug("QMP connection closed: %s", error->message);
         client->state = QMP_STATE_CLOSED;
-        qmp_socket_detach(client);
+        if (client->transport_detach)
+                client->transport_detach(client);
         g_byte_array_set_size(client->input, 0);
         g_byte_array_set_size(client->output, 0);
 
@@ -167,7 +168,11 @@ static void qmp_client_send(QmpClient *client, QmpCommand *cmd) {
                 client->write_func(line, len + 1, client->write_data);
                 return;
         }
-        qmp_socket_write(client, text, len);
+        /* Without a socket yet, the line waits in the buffer until one is attached. */
+        g_byte_array_append(client->output, (const guint8 *) text, len);
+        g_byte_array_append(client->output, (const guint8 *) "\n", 1);
+        if (client->transport_flush)
+                client->transport_flush(client);
 }
 
 static const char *qmp_object_get_string(JsonObject *object, const char *member) {
