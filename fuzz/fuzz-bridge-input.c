@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
-#include "bridge.h"
+#include "bridge-relay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

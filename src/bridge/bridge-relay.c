@@ -6,7 +6,7 @@
  * by hand: arguments and replies are copied message to message. */
 #define G_LOG_DOMAIN "migration-bridge"
 
-#include "bridge.h"
+#include "bridge-relay.h"
 #include "bus-destination-phases.h"
 #include "bus-glib.h"
 #include "bus-names.h"

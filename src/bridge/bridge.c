@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
-#include "bridge.h"
+#include "bridge-relay.h"
 #include "bus-glib.h"
 #include "config.h"
 

@@ -1,6 +1,8 @@
 /* migration-bridge: the network face of migrationd. Terminates mutual TLS
  * from peer hosts and relays their peer-facing calls onto the local bus,
- * each peer on its own bus connection. */
+ * each peer on its own bus connection. The bridge's state and limits, and
+ * the relay of one peer (bridge-relay.c); bridge.c, the program, sits above
+ * and uses them, the relay never calls it. */
 #pragma once
 
 #include <gio/gio.h>
