@@ -5,6 +5,7 @@
 
 #include "domain-def.h"
 #include "domain-def-private.h"
+#include "domain-xml.h"
 #include "i18n.h"
 
 static const char *const chardev_type_table[_DOMAIN_CHARDEV_MAX] = {

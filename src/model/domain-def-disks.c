@@ -7,6 +7,7 @@
 
 #include "domain-def.h"
 #include "domain-def-private.h"
+#include "domain-xml.h"
 #include "i18n.h"
 
 static const char *const disk_cache_table[_DOMAIN_DISK_CACHE_MAX] = {

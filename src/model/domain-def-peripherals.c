@@ -8,6 +8,7 @@
 #include "domain-def.h"
 #include "domain-def-private.h"
 #include "domain-schema.h"
+#include "domain-xml.h"
 #include "i18n.h"
 #include "md-error.h"
 

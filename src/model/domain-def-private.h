@@ -1,24 +1,13 @@
-/* What domain-def.c and domain-def-devices.c share: small libxml2 helpers
- * for reading the definition, and the devices' part of extraction. Not for
- * use outside these files. */
+/* The devices' part of extraction, split over domain-def-devices.c,
+ * domain-def-disks.c and domain-def-peripherals.c, for domain-def.c (the
+ * libxml2 helpers all of them use are in domain-xml.h). Not for use outside
+ * these files. */
 #pragma once
 
 #include <glib.h>
 #include <libxml/tree.h>
 
 #include "domain-def.h"
-
-/* Sets MD_ERROR_INVALID_XML "Invalid domain XML at line N: ..."; returns FALSE. */
-G_GNUC_PRINTF(3, 4) gboolean domain_xml_invalid(GError **error, xmlNode *node, const char *fmt, ...);
-/* The first child element called @name; NULL-safe. The schema has already
- * refused repeated singletons, so the first match is the one. */
-xmlNode *domain_xml_child(xmlNode *parent, const char *name);
-/* The text content ("" for none), or NULL without @node. */
-char *domain_xml_text(xmlNode *node);
-/* An attribute without namespace, or NULL. */
-char *domain_xml_prop(xmlNode *node, const char *name);
-/* xmlNodeSetContent() would interpret '&' in @text as an entity reference. */
-void domain_xml_set_text(xmlNode *node, const char *text);
 
 /* One <disk> of <devices> into def->disks (type='file' only): domain-def-disks.c. */
 gboolean domain_def_extract_disk(DomainDef *def, xmlNode *node, GError **error);

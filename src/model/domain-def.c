@@ -13,6 +13,7 @@
 #include "domain-def.h"
 #include "domain-def-private.h"
 #include "domain-schema.h"
+#include "domain-xml.h"
 #include "i18n.h"
 #include "md-error.h"
 
@@ -140,56 +141,6 @@ static xmlDoc *read_document(const char *xml, size_t size, GError **error) {
 }
 
 /* ---- Extracting the fields (the devices: domain-def-devices.c) ---- */
-
-gboolean domain_xml_invalid(GError **error, xmlNode *node, const char *fmt, ...) {
-        g_autofree char *message = NULL;
-        va_list ap;
-
-        va_start(ap, fmt);
-        message = g_strdup_vprintf(fmt, ap);
-        va_end(ap);
-        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_XML, _("Invalid domain XML at line %ld: %s"),
-                    xmlGetLineNo(node), message);
-        return FALSE;
-}
-
-xmlNode *domain_xml_child(xmlNode *parent, const char *name) {
-        if (!parent)
-                return NULL;
-        for (xmlNode *n = parent->children; n; n = n->next)
-                if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST name))
-                        return n;
-        return NULL;
-}
-
-char *domain_xml_text(xmlNode *node) {
-        xmlChar *raw;
-        char *s;
-
-        if (!node)
-                return NULL;
-        raw = xmlNodeGetContent(node);
-        s = g_strdup(raw ? (const char *) raw : "");
-        xmlFree(raw);
-        return s;
-}
-
-char *domain_xml_prop(xmlNode *node, const char *name) {
-        xmlChar *raw;
-        char *s;
-
-        if (!node)
-                return NULL;
-        raw = xmlGetNoNsProp(node, BAD_CAST name);
-        s = g_strdup((const char *) raw);
-        xmlFree(raw);
-        return s;
-}
-
-void domain_xml_set_text(xmlNode *node, const char *text) {
-        xmlNodeSetContent(node, NULL);
-        xmlNodeAddContent(node, BAD_CAST text);
-}
 
 /* libvirt's virScaleInteger(): "b"/"bytes", or k/M/G/T/P/E followed by
  * nothing or "iB" (powers of 1024) or "B" (powers of 1000), any case. */
