@@ -5,6 +5,7 @@
 
 #include "md-error.h"
 #include "qemu-command-private.h"
+#include "qemu-option.h"
 
 /* libvirt's table: what each <driver cache=...> means to QEMU. The
  * device's write-cache is what the guest is told (a volatile cache it must

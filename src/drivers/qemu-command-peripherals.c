@@ -6,6 +6,7 @@
 
 #include "md-error.h"
 #include "qemu-command.h"
+#include "qemu-option.h"
 
 static void add(GPtrArray *argv, const char *arg) {
         g_ptr_array_add(argv, g_strdup(arg));

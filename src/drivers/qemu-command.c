@@ -1,21 +1,9 @@
 #define G_LOG_DOMAIN "migrationd"
 
-#include <string.h>
-
 #include "md-error.h"
 #include "qemu-command.h"
 #include "qemu-command-private.h"
-
-char *qemu_option_escape(const char *value) {
-        GString *s = g_string_sized_new(strlen(value) + 8);
-
-        for (const char *p = value; *p; p++) {
-                g_string_append_c(s, *p);
-                if (*p == ',')
-                        g_string_append_c(s, ',');
-        }
-        return g_string_free(s, FALSE);
-}
+#include "qemu-option.h"
 
 static void add(GPtrArray *argv, const char *arg) {
         g_ptr_array_add(argv, g_strdup(arg));

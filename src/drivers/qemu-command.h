@@ -35,6 +35,3 @@ guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm);
  * video, channels, USB tablet, RNG. Used by qemu_command_build(). */
 gboolean qemu_command_add_peripherals(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
                                       GError **error);
-
-/* Escapes a value for QEMU's comma-separated option syntax (',' -> ',,'). */
-char *qemu_option_escape(const char *value);

@@ -2,6 +2,7 @@
 
 #include "md-error.h"
 #include "qemu-command.h"
+#include "qemu-option.h"
 
 static const char *const guest_xml =
         "<domain type='kvm'>"
