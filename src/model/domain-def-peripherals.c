@@ -433,23 +433,3 @@ void domain_def_set_channel_path(DomainDef *def, guint index, const char *path) 
         g_free(ch->path);
         ch->path = g_strdup(path);
 }
-
-static gboolean has_passwd(const DomainDef *def) {
-        for (guint i = 0; i < def->graphics->len; i++)
-                if (((DomainGraphics *) def->graphics->pdata[i])->passwd)
-                        return TRUE;
-        return FALSE;
-}
-
-char *domain_def_format_public(const DomainDef *def) {
-        g_autoptr(DomainDef) copy = NULL;
-
-        g_return_val_if_fail(def, NULL);
-
-        if (!has_passwd(def))
-                return domain_def_format(def);
-        copy = domain_def_copy(def);
-        for (guint i = 0; i < copy->graphics->len; i++)
-                xmlUnsetProp(((DomainGraphics *) copy->graphics->pdata[i])->node, BAD_CAST "passwd");
-        return domain_def_format(copy);
-}

@@ -391,6 +391,26 @@ DomainDef *domain_def_copy(const DomainDef *def) {
         return copy;
 }
 
+static gboolean has_passwd(const DomainDef *def) {
+        for (guint i = 0; i < def->graphics->len; i++)
+                if (((DomainGraphics *) def->graphics->pdata[i])->passwd)
+                        return TRUE;
+        return FALSE;
+}
+
+char *domain_def_format_public(const DomainDef *def) {
+        g_autoptr(DomainDef) copy = NULL;
+
+        g_return_val_if_fail(def, NULL);
+
+        if (!has_passwd(def))
+                return domain_def_format(def);
+        copy = domain_def_copy(def);
+        for (guint i = 0; i < copy->graphics->len; i++)
+                xmlUnsetProp(((DomainGraphics *) copy->graphics->pdata[i])->node, BAD_CAST "passwd");
+        return domain_def_format(copy);
+}
+
 void domain_def_set_name(DomainDef *def, const char *name) {
         g_return_if_fail(def && domain_name_is_valid(name));
 
