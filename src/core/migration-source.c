@@ -490,17 +490,69 @@ static void migration_source_stream_ended(Domain *d, const char *status) {
 
 /* ---- Resume after a failure (Confirm cancelled, the failure rules, recovery) ---- */
 
+/* QEMU refuses cont while its run state is still finish-migrate: the
+ * MIGRATION event says "completed" a moment before QEMU leaves that state
+ * for postmigrate, and no event marks the step. A failure rule that ends a
+ * job in that window (the outcome unknown) asks again, a bounded number of
+ * times. */
+#define RESUME_RETRY_MS 100
+#define RESUME_TRIES 50
+
+typedef struct {
+        DomainRef *ref;
+        guint tries;
+} ResumeCall;
+
+static void resume_call_free(ResumeCall *call) {
+        domain_ref_free(call->ref);
+        g_free(call);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ResumeCall, resume_call_free)
+
+static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void send_cont(Domain *d, ResumeCall *call) {
+        call->tries++;
+        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_resumed, call);
+}
+
+static gboolean on_resume_retry(gpointer user_data) {
+        g_autoptr(ResumeCall) call = user_data;
+        Domain *d = domain_ref_get(call->ref);
+
+        if (d && d->qemu)
+                send_cont(d, g_steal_pointer(&call));
+        return G_SOURCE_REMOVE;
+}
+
+static void on_resume_status(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(ResumeCall) call = user_data;
+        g_autoptr(QemuRunState) state = qemu_monitor_query_status_finish(result, NULL);
+        Domain *d = domain_ref_get(call->ref);
+
+        if (!d)
+                return;
+        if (state && g_str_equal(state->status, "finish-migrate") && call->tries < RESUME_TRIES) {
+                g_timeout_add(RESUME_RETRY_MS, on_resume_retry, g_steal_pointer(&call));
+                return;
+        }
+        g_warning("Failed to resume '%s' after a cancelled migration: QEMU refused cont (run state %s)",
+                  domain_name(d), state ? state->status : "unknown");
+}
+
 static void on_resumed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(ResumeCall) call = user_data;
         g_autoptr(GError) error = NULL;
         gboolean ok = qemu_monitor_command_finish(result, &error);
-        Domain *d = domain_ref_get(ref);
+        Domain *d = domain_ref_get(call->ref);
 
         if (!d)
                 return;
         if (!ok) {
-                g_warning("Failed to resume '%s' after a cancelled migration: %s", domain_name(d),
-                          error->message);
+                g_debug("QEMU refused cont for '%s': %s", domain_name(d), error->message);
+                if (d->qemu)
+                        qemu_monitor_query_status_async(qemu_process_get_qmp(d->qemu), on_resume_status,
+                                                        g_steal_pointer(&call));
                 return;
         }
         domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
@@ -521,8 +573,10 @@ void migration_source_resume(Domain *d) {
                 domain_set_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
                 return;
         }
-        qemu_monitor_cont_async(qemu_process_get_qmp(d->qemu), on_resumed,
-                                 domain_ref_new(d));
+        ResumeCall *call = g_new0(ResumeCall, 1);
+
+        call->ref = domain_ref_new(d);
+        send_cont(d, call);
 }
 
 const MigrationJobOps migration_source_ops = {

@@ -218,6 +218,33 @@ static void test_client_gone_stream_fails(JobFixture *f, gconstpointer data) {
         reply_clear(&performed);
 }
 
+/* ... when it fails while QEMU's run state is still finish-migrate (the
+ * window after the stream's last step), QEMU refuses the first cont: the
+ * rule asks QEMU's state and sends cont again once it has moved on. */
+static void test_resume_waits_out_finish_migrate(JobFixture *f, gconstpointer data) {
+        Reply performed = { 0 };
+        Domain *d = source_in_perform3(f, OWNER, &performed);
+
+        fake_monitor_emit(f->fm, "STOP", NULL);
+        migration_jobs_client_vanished(f->registry, OWNER);
+        fake_monitor_expect(f->fm, "query-migrate", "{\"status\": \"failed\", \"error-desc\": \"link down\"}");
+        fake_monitor_expect_error(f->fm, "cont", "GenericError", "Migration is not finalized yet");
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "query-status", "{\"running\": false, \"status\": \"finish-migrate\"}");
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(f->fm, "cont", NULL);
+        fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"failed\"}");
+        job_fixture_run_until(reply_done, &performed);
+        fake_monitor_wait(f->fm, 12);
+        fake_monitor_flush(f->fm);
+        g_assert_error(performed.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
+        fake_monitor_assert_received(f->fm, SETUP, "query-migrate", "cont", "migrate-set-capabilities",
+                                     "query-status", "migrate-set-parameters", "cont", NULL);
+        fake_monitor_assert_done(f->fm);
+        assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
+        reply_clear(&performed);
+}
+
 /* ... when it completes: outcome unknown at once, the guest stays paused. */
 static void test_client_gone_stream_completes(JobFixture *f, gconstpointer data) {
         Reply performed = { 0 };
@@ -408,6 +435,7 @@ int main(int argc, char **argv) {
         ADD("out/begin3/client-gone", test_client_gone_begin3);
         ADD("out/perform3/client-gone-stream-fails", test_client_gone_stream_fails);
         ADD("out/perform3/client-gone-stream-completes", test_client_gone_stream_completes);
+        ADD("out/perform3/resume-waits-out-finish-migrate", test_resume_waits_out_finish_migrate);
         ADD("in/prepare/qemu-exits", test_incoming_qemu_exits_prepare);
         ADD("in/finish3/qemu-exits", test_incoming_qemu_exits_finish);
         ADD("in/prepare/stream-fails", test_incoming_stream_fails);
