@@ -19,16 +19,6 @@ struct Registry {
         gpointer listener_data;
 };
 
-static gboolean make_dir(const char *path, GError **error) {
-        if (g_mkdir_with_parents(path, 0700) < 0) {
-                int saved = errno;
-                g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to create directory %s: %s"), path,
-                            g_strerror(saved));
-                return FALSE;
-        }
-        return TRUE;
-}
-
 static void host_changed(Registry *r, Domain *d, const char *const *properties) {
         if (r->listener && r->listener->domain_changed)
                 r->listener->domain_changed(d, properties, r->listener_data);
@@ -70,7 +60,7 @@ Registry *registry_new(MdConfig *config, const RegistryDirs *dirs, GError **erro
         r->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) domain_free);
         r->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         r->store = state_store_new(dirs->state_dir, error);
-        if (!r->store || !make_dir(r->runtime_dir, error) || !make_dir(r->log_dir, error))
+        if (!r->store || !state_store_make_dir(r->runtime_dir, error) || !state_store_make_dir(r->log_dir, error))
                 return NULL;
         r->kvm_usable = qemu_kvm_usable();
         r->host = (DomainHost) {

@@ -12,7 +12,7 @@ struct StateStore {
         char *status_dir;
 };
 
-static gboolean make_dir(const char *path, GError **error) {
+gboolean state_store_make_dir(const char *path, GError **error) {
         if (g_mkdir_with_parents(path, 0700) < 0) {
                 int saved = errno;
                 g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Failed to create directory %s: %s"), path,
@@ -27,7 +27,7 @@ StateStore *state_store_new(const char *state_dir, GError **error) {
 
         store->domains_dir = g_build_filename(state_dir, "domains", NULL);
         store->status_dir = g_build_filename(state_dir, "status", NULL);
-        if (!make_dir(store->domains_dir, error) || !make_dir(store->status_dir, error))
+        if (!state_store_make_dir(store->domains_dir, error) || !state_store_make_dir(store->status_dir, error))
                 return NULL;
         return g_steal_pointer(&store);
 }

@@ -13,6 +13,10 @@ typedef struct StateStore StateStore;
 
 /* Creates STATE/domains and STATE/status where missing. */
 StateStore *state_store_new(const char *state_dir, GError **error);
+
+/* Creates @path and its parents (mode 0700) if missing; MD_ERROR_INTERNAL
+ * naming the path and the errno text otherwise. */
+gboolean state_store_make_dir(const char *path, GError **error);
 void state_store_free(StateStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(StateStore, state_store_free)
 

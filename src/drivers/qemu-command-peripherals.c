@@ -5,21 +5,9 @@
 #include <string.h>
 
 #include "md-error.h"
+#include "qemu-command-private.h"
 #include "qemu-command.h"
 #include "qemu-option.h"
-
-static void add(GPtrArray *argv, const char *arg) {
-        g_ptr_array_add(argv, g_strdup(arg));
-}
-
-G_GNUC_PRINTF(2, 3)
-static void addf(GPtrArray *argv, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        g_ptr_array_add(argv, g_strdup_vprintf(fmt, ap));
-        va_end(ap);
-}
 
 G_GNUC_PRINTF(2, 3)
 static gboolean unsupported(GError **error, const char *fmt, ...) {
@@ -51,15 +39,15 @@ static gboolean add_nets(GPtrArray *argv, const DomainDef *def, const QemuComman
 
                 if (!device)
                         return unsupported(error, "NIC model '%s'", net->model);
-                add(argv, "-netdev");
+                qemu_argv_add(argv, "-netdev");
                 if (net->type == DOMAIN_NET_USER)
-                        addf(argv, "user,id=net%u", i);
+                        qemu_argv_addf(argv, "user,id=net%u", i);
                 else if (i < options->n_net_fds && options->net_fds[i] >= 0)
-                        addf(argv, "tap,id=net%u,fd=%d", i, options->net_fds[i]);
+                        qemu_argv_addf(argv, "tap,id=net%u,fd=%d", i, options->net_fds[i]);
                 else
                         return unsupported(error, "interface %s without an open tap", net->mac);
-                add(argv, "-device");
-                addf(argv, "%s,netdev=net%u,mac=%s,id=nic%u", device, i, net->mac, i);
+                qemu_argv_add(argv, "-device");
+                qemu_argv_addf(argv, "%s,netdev=net%u,mac=%s,id=nic%u", device, i, net->mac, i);
         }
         return TRUE;
 }
@@ -82,11 +70,11 @@ static gboolean add_graphics(GPtrArray *argv, const DomainDef *def, GError **err
                         return unsupported(error, "a %s display whose port is not chosen yet",
                                            domain_graphics_type_to_string(g->type));
                 if (g->type == DOMAIN_GRAPHICS_VNC) {
-                        add(argv, "-vnc");
-                        addf(argv, "%s:%d%s", host, g->port - 5900, g->passwd ? ",password=on" : "");
+                        qemu_argv_add(argv, "-vnc");
+                        qemu_argv_addf(argv, "%s:%d%s", host, g->port - 5900, g->passwd ? ",password=on" : "");
                 } else {
-                        add(argv, "-spice");
-                        addf(argv, "port=%d,addr=%s%s", g->port, g->listen ? g->listen : "127.0.0.1",
+                        qemu_argv_add(argv, "-spice");
+                        qemu_argv_addf(argv, "port=%d,addr=%s%s", g->port, g->listen ? g->listen : "127.0.0.1",
                              g->passwd ? "" : ",disable-ticketing=on");
                 }
         }
@@ -98,11 +86,11 @@ static void add_video(GPtrArray *argv, const DomainDef *def) {
 
         if (!model || g_str_equal(model, "none"))
                 return;
-        add(argv, "-device");
+        qemu_argv_add(argv, "-device");
         if (g_str_equal(model, "virtio"))
-                add(argv, "virtio-vga,id=video0");
+                qemu_argv_add(argv, "virtio-vga,id=video0");
         else if (g_str_equal(model, "vga"))
-                add(argv, "VGA,id=video0");
+                qemu_argv_add(argv, "VGA,id=video0");
         else {
                 GString *s = g_string_new("qxl-vga,id=video0");
 
@@ -127,8 +115,8 @@ static gboolean has_virtio_console(const DomainDef *def) {
  * (qemu-command.c), or a new one with the same id. */
 static gboolean add_channels(GPtrArray *argv, const DomainDef *def, GError **error) {
         if (def->channels->len > 0 && !has_virtio_console(def)) {
-                add(argv, "-device");
-                add(argv, "virtio-serial-pci,id=virtio-serial0");
+                qemu_argv_add(argv, "-device");
+                qemu_argv_add(argv, "virtio-serial-pci,id=virtio-serial0");
         }
         for (guint i = 0; i < def->channels->len; i++) {
                 const DomainChannel *ch = def->channels->pdata[i];
@@ -137,10 +125,10 @@ static gboolean add_channels(GPtrArray *argv, const DomainDef *def, GError **err
                 if (!ch->path)
                         return unsupported(error, "channel %s without a socket path", ch->target_name);
                 path = qemu_option_escape(ch->path);
-                add(argv, "-chardev");
-                addf(argv, "socket,id=channel%u,path=%s,server=on,wait=off", i, path);
-                add(argv, "-device");
-                addf(argv, "virtserialport,bus=virtio-serial0.0,chardev=channel%u,name=%s", i, ch->target_name);
+                qemu_argv_add(argv, "-chardev");
+                qemu_argv_addf(argv, "socket,id=channel%u,path=%s,server=on,wait=off", i, path);
+                qemu_argv_add(argv, "-device");
+                qemu_argv_addf(argv, "virtserialport,bus=virtio-serial0.0,chardev=channel%u,name=%s", i, ch->target_name);
         }
         return TRUE;
 }
@@ -148,10 +136,10 @@ static gboolean add_channels(GPtrArray *argv, const DomainDef *def, GError **err
 static void add_rng(GPtrArray *argv, const DomainDef *def) {
         if (!def->rng_backend)
                 return;
-        add(argv, "-object");
-        addf(argv, "rng-random,id=objrng0,filename=%s", def->rng_backend);
-        add(argv, "-device");
-        add(argv, "virtio-rng-pci,rng=objrng0,id=rng0");
+        qemu_argv_add(argv, "-object");
+        qemu_argv_addf(argv, "rng-random,id=objrng0,filename=%s", def->rng_backend);
+        qemu_argv_add(argv, "-device");
+        qemu_argv_add(argv, "virtio-rng-pci,rng=objrng0,id=rng0");
 }
 
 static gboolean machine_is_q35(const char *machine) {
@@ -177,10 +165,10 @@ static gboolean add_usb(GPtrArray *argv, const DomainDef *def, GError **error) {
         else
                 return unsupported(error, "USB controller model '%s' (supported: qemu-xhci, nec-xhci, piix3-uhci)",
                                    model);
-        add(argv, "-device");
-        addf(argv, "%s,id=usb", device);
-        add(argv, "-device");
-        add(argv, "usb-tablet,id=input0,bus=usb.0");
+        qemu_argv_add(argv, "-device");
+        qemu_argv_addf(argv, "%s,id=usb", device);
+        qemu_argv_add(argv, "-device");
+        qemu_argv_add(argv, "usb-tablet,id=input0,bus=usb.0");
         return TRUE;
 }
 

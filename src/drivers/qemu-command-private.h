@@ -7,6 +7,11 @@
 #include "domain-def.h"
 #include "qemu-command.h"
 
+/* Appends a copy of @arg, or the formatted argument, to @argv. */
+void qemu_argv_add(GPtrArray *argv, const char *arg);
+G_GNUC_PRINTF(2, 3)
+void qemu_argv_addf(GPtrArray *argv, const char *fmt, ...);
+
 /* -drive and -device for each disk of @def (qemu-command-disks.c); FALSE
  * with MD_ERROR_UNSUPPORTED naming the disk and what of it QEMU cannot do. */
 gboolean qemu_command_add_disks(GPtrArray *argv, const DomainDef *def, GError **error);

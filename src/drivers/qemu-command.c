@@ -5,12 +5,11 @@
 #include "qemu-command-private.h"
 #include "qemu-option.h"
 
-static void add(GPtrArray *argv, const char *arg) {
+void qemu_argv_add(GPtrArray *argv, const char *arg) {
         g_ptr_array_add(argv, g_strdup(arg));
 }
 
-G_GNUC_PRINTF(2, 3)
-static void addf(GPtrArray *argv, const char *fmt, ...) {
+void qemu_argv_addf(GPtrArray *argv, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
@@ -28,20 +27,20 @@ static gboolean add_chardev_backend(GPtrArray *argv, const DomainChardev *chr, c
                                     GError **error) {
         g_autofree char *path = chr->path ? qemu_option_escape(chr->path) : NULL;
 
-        add(argv, "-chardev");
+        qemu_argv_add(argv, "-chardev");
         switch (chr->type) {
         case DOMAIN_CHARDEV_FILE:
-                addf(argv, "file,id=%s,path=%s%s", id, path, chr->append ? ",append=on" : "");
+                qemu_argv_addf(argv, "file,id=%s,path=%s%s", id, path, chr->append ? ",append=on" : "");
                 return TRUE;
         case DOMAIN_CHARDEV_PTY:
-                addf(argv, "pty,id=%s", id);
+                qemu_argv_addf(argv, "pty,id=%s", id);
                 return TRUE;
         case DOMAIN_CHARDEV_UNIX:
-                addf(argv, "socket,id=%s,path=%s%s", id, path,
+                qemu_argv_addf(argv, "socket,id=%s,path=%s%s", id, path,
                      chr->unix_server ? ",server=on,wait=off" : "");
                 return TRUE;
         case DOMAIN_CHARDEV_NULL:
-                addf(argv, "null,id=%s", id);
+                qemu_argv_addf(argv, "null,id=%s", id);
                 return TRUE;
         default:
                 g_ptr_array_set_size(argv, argv->len - 1);
@@ -66,15 +65,15 @@ static gboolean add_chardevs(GPtrArray *argv, const DomainDef *def, GError **err
                         return unsupported(error, "a character device type other than file, pty, unix or null");
                 if (!add_chardev_backend(argv, chr, id, error))
                         return FALSE;
-                add(argv, "-device");
+                qemu_argv_add(argv, "-device");
                 if (virtio) {
                         if (n_virtio++ == 0) {
-                                add(argv, "virtio-serial-pci,id=virtio-serial0");
-                                add(argv, "-device");
+                                qemu_argv_add(argv, "virtio-serial-pci,id=virtio-serial0");
+                                qemu_argv_add(argv, "-device");
                         }
-                        addf(argv, "virtconsole,chardev=%s", id);
+                        qemu_argv_addf(argv, "virtconsole,chardev=%s", id);
                 } else {
-                        addf(argv, "isa-serial,chardev=%s,index=%u", id, n_serial++);
+                        qemu_argv_addf(argv, "isa-serial,chardev=%s,index=%u", id, n_serial++);
                         have_serial = TRUE;
                 }
         }
@@ -94,48 +93,48 @@ guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm) {
 static void add_optional(GPtrArray *argv, const char *option, const char *value) {
         if (!value)
                 return;
-        add(argv, option);
-        add(argv, value);
+        qemu_argv_add(argv, option);
+        qemu_argv_add(argv, value);
 }
 
 /* Name, identity, machine, accelerator, memory and CPUs. */
 static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options) {
         g_autofree char *name = qemu_option_escape(def->name);
 
-        add(argv, def->emulator ? def->emulator : options->binary);
-        add(argv, "-name");
-        addf(argv, "guest=%s,debug-threads=on", name);
-        add(argv, "-uuid");
-        add(argv, def->uuid);
-        add(argv, "-machine");
-        add(argv, def->machine ? def->machine : "pc");
-        add(argv, "-accel");
+        qemu_argv_add(argv, def->emulator ? def->emulator : options->binary);
+        qemu_argv_add(argv, "-name");
+        qemu_argv_addf(argv, "guest=%s,debug-threads=on", name);
+        qemu_argv_add(argv, "-uuid");
+        qemu_argv_add(argv, def->uuid);
+        qemu_argv_add(argv, "-machine");
+        qemu_argv_add(argv, def->machine ? def->machine : "pc");
+        qemu_argv_add(argv, "-accel");
         /* QEMU's default CPU model, not -cpu host: a model both hosts of a
          * migration can offer (and host passthrough fails under some nested
          * hypervisors). */
-        add(argv, options->kvm ? "kvm" : "tcg");
-        add(argv, "-m");
-        addf(argv, "size=%" G_GUINT64_FORMAT "k", options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
-        add(argv, "-smp");
-        addf(argv, "%u", def->vcpus ? def->vcpus : 1);
+        qemu_argv_add(argv, options->kvm ? "kvm" : "tcg");
+        qemu_argv_add(argv, "-m");
+        qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
+        qemu_argv_add(argv, "-smp");
+        qemu_argv_addf(argv, "%u", def->vcpus ? def->vcpus : 1);
 }
 
 /* Nothing of QEMU's own defaults, and the daemon's monitor. */
 static void add_controls(GPtrArray *argv, const QemuCommandOptions *options) {
         /* Nothing QEMU would add on its own: the domain XML is the whole truth,
          * which is what makes both sides of a migration identical. */
-        add(argv, "-nodefaults");
-        add(argv, "-no-user-config");
-        add(argv, "-display");
-        add(argv, "none");
-        add(argv, "-msg");
-        add(argv, "timestamp=on");
+        qemu_argv_add(argv, "-nodefaults");
+        qemu_argv_add(argv, "-no-user-config");
+        qemu_argv_add(argv, "-display");
+        qemu_argv_add(argv, "none");
+        qemu_argv_add(argv, "-msg");
+        qemu_argv_add(argv, "timestamp=on");
         /* Paused until the daemon has its monitor: no guest instruction runs unobserved. */
-        add(argv, "-S");
-        add(argv, "-chardev");
-        addf(argv, "socket,id=monitor,fd=%d,server=on,wait=off", options->monitor_fd);
-        add(argv, "-mon");
-        add(argv, "chardev=monitor,mode=control");
+        qemu_argv_add(argv, "-S");
+        qemu_argv_add(argv, "-chardev");
+        qemu_argv_addf(argv, "socket,id=monitor,fd=%d,server=on,wait=off", options->monitor_fd);
+        qemu_argv_add(argv, "-mon");
+        qemu_argv_add(argv, "chardev=monitor,mode=control");
 }
 
 GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options, GError **error) {
