@@ -128,7 +128,8 @@ static gboolean add_channels(GPtrArray *argv, const DomainDef *def, GError **err
                 qemu_argv_add(argv, "-chardev");
                 qemu_argv_addf(argv, "socket,id=channel%u,path=%s,server=on,wait=off", i, path);
                 qemu_argv_add(argv, "-device");
-                qemu_argv_addf(argv, "virtserialport,bus=virtio-serial0.0,chardev=channel%u,name=%s", i, ch->target_name);
+                qemu_argv_addf(argv, "virtserialport,bus=virtio-serial0.0,chardev=channel%u,name=%s", i,
+                               ch->target_name);
         }
         return TRUE;
 }

@@ -114,7 +114,8 @@ static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommand
          * hypervisors). */
         qemu_argv_add(argv, options->kvm ? "kvm" : "tcg");
         qemu_argv_add(argv, "-m");
-        qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
+        qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k",
+                       options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
         qemu_argv_add(argv, "-smp");
         qemu_argv_addf(argv, "%u", def->vcpus ? def->vcpus : 1);
 }
