@@ -98,6 +98,28 @@ void qemu_monitor_set_password_async(QmpClient *mon, const char *protocol, const
         qmp_client_execute_async(mon, "set_password", json_builder_get_root(b), NULL, callback, user_data);
 }
 
+void qemu_monitor_client_migrate_info_async(QmpClient *mon, const char *protocol, const char *hostname,
+                                            guint16 port, guint16 tls_port, GAsyncReadyCallback callback,
+                                            gpointer user_data) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "protocol");
+        json_builder_add_string_value(b, protocol);
+        json_builder_set_member_name(b, "hostname");
+        json_builder_add_string_value(b, hostname);
+        if (port > 0) {
+                json_builder_set_member_name(b, "port");
+                json_builder_add_int_value(b, port);
+        }
+        if (tls_port > 0) {
+                json_builder_set_member_name(b, "tls-port");
+                json_builder_add_int_value(b, tls_port);
+        }
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "client_migrate_info", json_builder_get_root(b), NULL, callback, user_data);
+}
+
 void qemu_monitor_announce_self_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
         /* All four are required; these are QEMU's defaults of the migration
          * parameters announce-* (5 rounds, from 50 ms apart, +100 ms each, at most 550 ms). */

@@ -54,6 +54,12 @@ void qemu_monitor_migrate_async(QmpClient *mon, const char *uri, gboolean pause_
  * line never carries it. The password is neither logged nor kept. */
 void qemu_monitor_set_password_async(QmpClient *mon, const char *protocol, const char *password,
                                      GAsyncReadyCallback callback, gpointer user_data);
+/* client_migrate_info: tells the display server (@protocol "spice"; QEMU
+ * relocates no other) where the guest's display will be after the
+ * migration, so that a connected client follows it. @tls_port 0 = none. */
+void qemu_monitor_client_migrate_info_async(QmpClient *mon, const char *protocol, const char *hostname,
+                                            guint16 port, guint16 tls_port, GAsyncReadyCallback callback,
+                                            gpointer user_data);
 /* Gratuitous ARP/RARP from every NIC, so that switches learn the guest's
  * new port after a migration (QEMU's announce-self, default timing). */
 void qemu_monitor_announce_self_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);

@@ -173,6 +173,8 @@ GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
                 add_string_member(builder, "persistent_xml", cookie->persistent_xml);
         if (cookie->ram_kib > 0)
                 add_int_member(builder, "ram_kib", cookie->ram_kib);
+        if (cookie->graphics)
+                migration_cookie_add_graphics(builder, cookie->graphics);
         json_builder_end_object(builder);
 
         root = json_builder_get_root(builder);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "migration-cookie.h"
 
@@ -22,3 +23,10 @@ gboolean migration_cookie_is_identifier(const char *s);
 gboolean migration_cookie_check_features(const MigrationCookie *cookie, GError **error);
 /* Every member but features and statistics. */
 gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **error);
+
+/* ---- The "graphics" member (migration-cookie-graphics.c) ---- */
+
+gboolean migration_cookie_check_graphics(const MigrationCookieGraphics *graphics, GError **error);
+/* @node: the member, never NULL; *@ret set only on success. */
+gboolean migration_cookie_parse_graphics(JsonNode *node, MigrationCookieGraphics **ret, GError **error);
+void migration_cookie_add_graphics(JsonBuilder *builder, const MigrationCookieGraphics *graphics);

@@ -25,8 +25,10 @@
  *     "persistent_xml": "<domain …>…</domain>", optional: the definition PERSIST_DEST
  *                                               keeps (Begin, with PERSIST_DEST) or OFFLINE
  *                                               moves (Perform)
- *     "ram_kib": 524296                         optional integer >= 0: the RAM the source's QEMU
- *   }                                           was given, which the destination's must match
+ *     "ram_kib": 524296,                        optional integer >= 0: the RAM the source's QEMU
+ *                                               was given, which the destination's must match
+ *     "graphics": {"type": "spice", …}          optional: the destination's display (Prepare),
+ *   }                                           format in migration-cookie-graphics.c
  *
  * As in libvirt, members a receiver does not know (at the top level, in a
  * feature or in a statistic) are ignored; a sender that needs the receiver
@@ -95,6 +97,7 @@ void migration_cookie_free(MigrationCookie *cookie) {
         g_clear_pointer(&cookie->features, g_ptr_array_unref);
         g_clear_pointer(&cookie->stats, g_variant_unref);
         g_free(cookie->persistent_xml);
+        migration_cookie_graphics_free(cookie->graphics);
         g_free(cookie);
 }
 
@@ -198,7 +201,8 @@ gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **e
                 (cookie->source_stop_time_ms >= 0 ||
                  invalid(error, _("Migration cookie member 'source_stop_time_ms' is negative"))) &&
                 (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
-                (cookie->ram_kib >= 0 || invalid(error, _("Migration cookie member 'ram_kib' is negative")));
+                (cookie->ram_kib >= 0 || invalid(error, _("Migration cookie member 'ram_kib' is negative"))) &&
+                (!cookie->graphics || migration_cookie_check_graphics(cookie->graphics, error));
 }
 
 /* ---- Decoding ---- */
@@ -496,6 +500,7 @@ static gboolean copy_string(JsonObject *object, const char *name, gboolean requi
 /* Everything after format, version and features. */
 static gboolean parse_members(MigrationCookie *cookie, JsonObject *object, GError **error) {
         JsonNode *stats = json_object_get_member(object, "stats");
+        JsonNode *graphics = json_object_get_member(object, "graphics");
         gint64 protocol;
 
         if (!copy_string(object, "name", TRUE, FALSE, &cookie->name, error) ||
@@ -512,6 +517,7 @@ static gboolean parse_members(MigrationCookie *cookie, JsonObject *object, GErro
                 (!stats || parse_stats(cookie, stats, error)) &&
                 copy_string(object, "persistent_xml", FALSE, FALSE, &cookie->persistent_xml, error) &&
                 get_integer(object, "ram_kib", FALSE, &cookie->ram_kib, error) &&
+                (!graphics || migration_cookie_parse_graphics(graphics, &cookie->graphics, error)) &&
                 migration_cookie_check_fields(cookie, error);
 }
 

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "domain-def.h"
 #include "md-config.h"
 
 #define MIGRATION_COOKIE_FORMAT "migrationd-cookie"
@@ -20,6 +21,19 @@ typedef struct {
         char *name;
         gboolean mandatory;
 } MigrationCookieFeature;
+
+/* The destination's display, libvirt's graphics cookie: where a connected
+ * client (SPICE) is to reconnect after the move. */
+typedef struct {
+        char *type;              /* "vnc" or "spice"; a receiver acts only on what it knows */
+        char *listen;            /* IP address or host name, never a wildcard; NULL = the
+                                  * sender's hostname */
+        gint64 port;             /* 1..65535 */
+        gint64 tls_port;         /* 1..65535; 0 = none */
+} MigrationCookieGraphics;
+
+void migration_cookie_graphics_free(MigrationCookieGraphics *graphics);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationCookieGraphics, migration_cookie_graphics_free)
 
 typedef struct {
         guint version;           /* format version, MIGRATION_COOKIE_VERSION when encoding */
@@ -40,6 +54,7 @@ typedef struct {
                                   * values of type t, x, u, i, d, b or s only */
         char *persistent_xml;    /* nullable: definition to make persistent on the destination */
         gint64 ram_kib;          /* RAM the source's QEMU was given (-m); 0 = unknown */
+        MigrationCookieGraphics *graphics; /* nullable: the destination's display (Prepare) */
 } MigrationCookie;
 
 MigrationCookie *migration_cookie_new(void);
@@ -73,6 +88,11 @@ MigrationCookie *migration_cookie_for_host(const MdConfig *host, const char *pha
  * @uuid (when given) -> InvalidCookie. */
 MigrationCookie *migration_cookie_from_peer(const MdConfig *host, GBytes *bytes, const char *uuid,
                                             GError **error);
+/* The display a client should follow the guest to (migration-cookie-graphics.c):
+ * of @live (ports chosen), SPICE before VNC; a wildcard listen address becomes
+ * @host, the address the source reaches this host at. NULL without a display. */
+MigrationCookieGraphics *migration_cookie_graphics_from_def(const DomainDef *live, const char *host);
+
 /* persistent_xml (of PERSIST_DEST) must parse and describe the migrated
  * domain as the destination knows it, @name and @uuid: MD_ERROR_INVALID_ARGS
  * (or the parser's error) otherwise. Begin and Prepare check it, so that a
