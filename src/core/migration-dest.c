@@ -115,6 +115,16 @@ static void prepare_fail(GTask *task /* consumed */, GError *error) {
         g_task_return_error(task, error);
 }
 
+/* libvirt's graphics cookie: the display QEMU has here, a wildcard listen
+ * address replaced by the host the source migrates to. */
+static MigrationCookieGraphics *display_for_cookie(Domain *d, const char *uri) {
+        g_autofree char *host = NULL;
+
+        if (!uri || !migration_uri_parse(uri, &host, NULL, NULL))
+                host = g_strdup(registry_get_config(d->registry)->hostname);
+        return migration_cookie_graphics_from_def(d->live, host);
+}
+
 static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
         Prepare *p = g_task_get_task_data(task);
@@ -130,6 +140,7 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
                                     g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                         _("The incoming migration was cancelled during Prepare3")));
         cookie = migration_cookie_for_host(registry_get_config(d->registry), "prepare3", domain_name(d), domain_uuid(d));
+        cookie->graphics = display_for_cookie(d, p->uri_out);
         bytes = migration_cookie_encode(cookie, &error);
         if (!bytes)
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));

@@ -136,11 +136,13 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
 typedef struct {
         DomainRef *ref;
         GVariant *initial_caps;      /* QEMU's capabilities before the job changed them (nullable) */
+        MigrationCookieGraphics *graphics; /* the destination's display, from Prepare's cookie (nullable) */
 } PerformCall;
 
 static void perform_call_free(PerformCall *call) {
         domain_ref_free(call->ref);
         g_clear_pointer(&call->initial_caps, g_variant_unref);
+        migration_cookie_graphics_free(call->graphics);
         g_free(call);
 }
 
@@ -193,26 +195,67 @@ static void on_migrate_started(GObject *source, GAsyncResult *result, gpointer u
         migration_job_start_polling(job);
 }
 
+static void start_stream(MigrationJob *job, GTask *task /* consumed */) {
+        g_autoptr(GTask) owned = task;
+        Domain *d = job->domain;
+
+        /* An AbortJob that came while QEMU was being set up: no stream at all. */
+        if (job->aborted) {
+                perform_fail(job, MD_ERROR_MIGRATION_ABORTED, _("The migration was aborted"));
+                return;
+        }
+        /* Without LIVE, libvirt pauses the guest for the whole transfer. */
+        qemu_monitor_migrate_async(qemu_process_get_qmp(d->qemu), job->params->migrate_uri,
+                                   !(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING,
+                                   on_migrate_started, g_steal_pointer(&owned));
+}
+
+/* As libvirt: a display that cannot be relocated costs the client, not the migration. */
+static void on_display_relocated(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        g_autoptr(GError) error = NULL;
+        PerformCall *call = g_task_get_task_data(task);
+        MigrationJob *job;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("Failed to tell QEMU where the SPICE display moves, a connected client will not "
+                          "follow the guest: %s, ignoring", error->message);
+        else
+                g_debug("QEMU relocates SPICE clients to %s port %" G_GINT64_FORMAT, call->graphics->listen,
+                        call->graphics->port);
+        job = perform_job(task);
+        if (job)
+                start_stream(job, g_steal_pointer(&task));
+}
+
+/* libvirt's graphics relocation: before the stream starts, a SPICE server
+ * learns the destination's display (QEMU relocates no VNC client). */
+static void relocate_display(MigrationJob *job, GTask *task /* consumed */) {
+        g_autoptr(GTask) owned = task;
+        const MigrationCookieGraphics *g = ((PerformCall *) g_task_get_task_data(task))->graphics;
+
+        if (!g || !g_str_equal(g->type, "spice")) {
+                start_stream(job, g_steal_pointer(&owned));
+                return;
+        }
+        qemu_monitor_client_migrate_info_async(qemu_process_get_qmp(job->domain->qemu), "spice", g->listen,
+                                               (guint16) g->port, (guint16) g->tls_port, on_display_relocated,
+                                               g_steal_pointer(&owned));
+}
+
 /* Step 2: QEMU has the job's settings (and told us which are in effect). */
 static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
         g_autoptr(GError) error = NULL;
         g_autoptr(GVariant) in_effect = qemu_migration_setup_source_finish(result, &error);
         MigrationJob *job = perform_job(task);
-        Domain *d;
 
         if (!job)
                 return;
-        d = job->domain;
         if (!in_effect) {
                 g_autofree char *msg = g_strdup_printf(_("QEMU refused the migration settings: %s"),
                                                        error->message);
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
-                return;
-        }
-        /* An AbortJob that came while QEMU was being set up: no stream at all. */
-        if (job->aborted) {
-                perform_fail(job, MD_ERROR_MIGRATION_ABORTED, _("The migration was aborted"));
                 return;
         }
         {
@@ -229,10 +272,7 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 g_clear_pointer(&job->setup_stats, g_variant_unref);
                 job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
         }
-        /* Without LIVE, libvirt pauses the guest for the whole transfer. */
-        qemu_monitor_migrate_async(qemu_process_get_qmp(d->qemu), job->params->migrate_uri,
-                                   !(job->params->flags & MIGRATE_LIVE) && d->state == DOMAIN_STATE_RUNNING,
-                                   on_migrate_started, g_steal_pointer(&task));
+        relocate_display(job, g_steal_pointer(&task));
 }
 
 /* OFFLINE moves only the definition: no stream, the cookie carries it. */
@@ -290,10 +330,12 @@ static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user
 /* Phase 3 proper, after the caller checked the job: shared by Perform3 and
  * Perform2. @p is merged into the job's parameters. The job holds @task
  * while it waits; the QEMU command in flight holds it too. */
-static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, GTask *task /* consumed */) {
+static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, MigrationCookieGraphics *graphics,
+                          GTask *task /* consumed */) {
         PerformCall *call = g_new0(PerformCall, 1);
 
         call->ref = domain_ref_new(d);
+        call->graphics = graphics;
         g_task_set_task_data(task, call, (GDestroyNotify) perform_call_free);
         migration_params_fill_from(p, job->params);
         migration_params_free(job->params);
@@ -377,7 +419,10 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
                                         _("Domain '%s' is not running"), domain_name(d));
                 return;
         }
-        perform_start(d, job, g_steal_pointer(&p), g_steal_pointer(&task));
+        /* libvirt's rule: a display without its address is at the destination's host name. */
+        if (cookie->graphics && !cookie->graphics->listen)
+                cookie->graphics->listen = g_strdup(cookie->hostname);
+        perform_start(d, job, g_steal_pointer(&p), g_steal_pointer(&cookie->graphics), g_steal_pointer(&task));
 }
 
 GBytes *migration_perform_finish(GAsyncResult *result, GError **error) {
