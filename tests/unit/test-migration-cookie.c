@@ -353,6 +353,10 @@ static void test_golden_forward_compat(void) {
         g_assert_cmpuint(g_variant_n_children(cookie->stats), ==, 1);
         downtime = lookup_stat(cookie, "downtime", "t");
         g_assert_cmpuint(g_variant_get_uint64(downtime), ==, 48);
+        /* Known since: a display without its address (test-migration-cookie-graphics.c). */
+        g_assert_nonnull(cookie->graphics);
+        g_assert_null(cookie->graphics->listen);
+        g_assert_cmpint(cookie->graphics->port, ==, 5901);
 }
 
 /* The answer of Finish3, the only cookie a successful Confirm3 takes. */
