@@ -8,6 +8,7 @@ tap (source's gone, destination's attached) and the VNC display answers at
 the destination; a missing bridge fails Prepare and the guest stays."""
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -68,6 +69,23 @@ def rfb_banner(port, host='127.0.0.1'):
         return data
 
 
+def spice_link_reply(port, host='127.0.0.1'):
+    """The magic of a SPICE server's answer to a client's link message
+    (SpiceLinkHeader "REDQ", protocol 2.2, and a SpiceLinkMess for the main
+    channel without capabilities, little-endian)."""
+    import struct
+    mess = struct.pack('<IBBIII', 0, 1, 0, 0, 0, 18)
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b'REDQ' + struct.pack('<III', 2, 2, len(mess)) + mess)
+        data = b''
+        while len(data) < 4:
+            chunk = s.recv(4 - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
 def graphics_port(xml_text, kind='vnc'):
     import xml.etree.ElementTree as ET
     for g in ET.fromstring(xml_text).iter('graphics'):
@@ -82,6 +100,8 @@ def nic_xml(bridge, mac=MAC):
 
 
 VNC_XML = "    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>"
+SPICE_XML = "    <graphics type='spice' autoport='yes' listen='127.0.0.1'/>"
+RELOCATED = 'QEMU relocates SPICE clients to 127.0.0.1 port %d'
 
 
 class Devices(harness.SingleHostTestCase):
@@ -225,6 +245,46 @@ class DevicesMigration(MigrationTestCase):
             self.assertNotIn('Failed to announce', f.read())
         g.destroy()
         wait_until(lambda: bridge_ports(bridge) == [], DEADLINE, 'the destination tap to go')
+
+    def _move_with_display(self, kind, graphics_xml):
+        """A -> B (managed) of a guest with a display: Prepare's cookie
+        carries the destination's display as QEMU has it; the port of the
+        cookie (decoded here, opaque to real clients)."""
+        g = MigGuest(self, self.src, devices_extra=graphics_xml)
+        src_port = graphics_port(g.dom(self.src).xml(), kind)
+        dst_serial = g.next_serial_path()
+        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=dst_serial))
+        m.begin()
+        m.prepare()
+        display = json.loads(m.cookie).get('graphics')
+        dst_port = graphics_port(g.dom(self.dst).xml(), kind)
+        self.assertEqual(display, {'type': kind, 'listen': '127.0.0.1', 'port': dst_port})
+        self.assertNotEqual(dst_port, src_port)
+        m.perform()
+        m.finish()
+        m.confirm()
+        g.serials.append(harness.SerialLog(dst_serial))
+        g.host = self.dst
+        wait_until(lambda: g.dom(self.dst).prop('State') == 'running', DEADLINE, 'the guest to run at B')
+        self.assertEqual(graphics_port(g.dom(self.dst).xml(), kind), dst_port)
+        self.addCleanup(g.destroy)
+        return dst_port
+
+    def test_spice_cookie(self):
+        """SPICE: the cookie carries B's display; A's QEMU got client_migrate_info; SPICE answers at B."""
+        port = self._move_with_display('spice', SPICE_XML)
+        with open(self.src.stderr_path, errors='replace') as f:
+            log = f.read()
+        self.assertIn(RELOCATED % port, log)
+        self.assertNotIn('Failed to tell QEMU where the SPICE display moves', log)
+        self.assertEqual(spice_link_reply(port), b'REDQ')
+
+    def test_vnc_cookie(self):
+        """VNC: the cookie carries B's display, but QEMU relocates no VNC client (no call)."""
+        port = self._move_with_display('vnc', VNC_XML)
+        with open(self.src.stderr_path, errors='replace') as f:
+            self.assertNotIn('relocates SPICE clients', f.read())
+        self.assertTrue(rfb_banner(port).startswith(b'RFB '))
 
     def test_missing_bridge_at_destination(self):
         """The destination XML names a bridge that is not there: Prepare fails, the guest stays."""
