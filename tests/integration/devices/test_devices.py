@@ -246,14 +246,17 @@ class DevicesMigration(MigrationTestCase):
         g.destroy()
         wait_until(lambda: bridge_ports(bridge) == [], DEADLINE, 'the destination tap to go')
 
-    def _move_with_display(self, kind, graphics_xml):
+    def _move_with_display(self, kind, graphics_xml, dest_graphics_xml=None):
         """A -> B (managed) of a guest with a display: Prepare's cookie
         carries the destination's display as QEMU has it; the port of the
         cookie (decoded here, opaque to real clients)."""
         g = MigGuest(self, self.src, devices_extra=graphics_xml)
-        src_port = graphics_port(g.dom(self.src).xml(), kind)
+        src_port = graphics_port(g.dom(self.src).xml(), 'vnc' if dest_graphics_xml else kind)
         dst_serial = g.next_serial_path()
-        m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=dst_serial))
+        dest_xml = g.xml(serial_path=dst_serial)
+        if dest_graphics_xml:
+            dest_xml = dest_xml.replace(graphics_xml.strip(), dest_graphics_xml.strip())
+        m = Managed(self, g, self.src, self.dst, dest_xml=dest_xml)
         m.begin()
         m.prepare()
         display = json.loads(m.cookie).get('graphics')
@@ -277,6 +280,13 @@ class DevicesMigration(MigrationTestCase):
             log = f.read()
         self.assertIn(RELOCATED % port, log)
         self.assertNotIn('Failed to tell QEMU where the SPICE display moves', log)
+        self.assertEqual(spice_link_reply(port), b'REDQ')
+
+    def test_spice_relocate_fails(self):
+        """A's QEMU refuses client_migrate_info (it has VNC, B SPICE): a warning, the guest still moves."""
+        port = self._move_with_display('spice', VNC_XML, SPICE_XML)
+        with open(self.src.stderr_path, errors='replace') as f:
+            self.assertIn('Failed to tell QEMU where the SPICE display moves', f.read())
         self.assertEqual(spice_link_reply(port), b'REDQ')
 
     def test_vnc_cookie(self):
