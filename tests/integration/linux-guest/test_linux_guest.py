@@ -4,7 +4,8 @@
 busybox initramfs, fetched with apt and cached) under migrationd: it boots
 with a virtio disk, and a managed live migration on a shared qcow2 disk
 carries it whole, by its own account: the `tick N mem=OK disk=OK boot=ID`
-lines go on at the destination from where the source stopped."""
+lines go on at the destination from where the source stopped. The same
+holds peer to peer (MigrateToURI3 with PEER2PEER through migration-bridge)."""
 
 import os
 import re
@@ -15,7 +16,8 @@ from xml.sax.saxutils import quoteattr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(os.path.dirname(HERE))
-for d in (os.path.join(TESTS, 'integration', 'migration'), os.path.join(TESTS, 'linux-guest')):
+for d in (os.path.join(TESTS, 'integration', 'migration'), os.path.join(TESTS, 'linux-guest'),
+          os.path.join(TESTS, 'integration', 'p2p')):
     if d not in sys.path:
         sys.path.append(d)
 
@@ -24,6 +26,8 @@ sys.path.append(os.path.join(TESTS, 'integration', 'devices'))
 import test_devices as devices  # noqa: E402
 import migtest  # noqa: E402
 from migtest import LIVE, MIGRATION_DEADLINE, Managed, MigGuest, MigrationTestCase  # noqa: E402
+import p2ptest  # noqa: E402
+from p2ptest import P2PTestCase  # noqa: E402
 
 harness = migtest.harness
 
@@ -90,7 +94,9 @@ def disk_xml(path):
             "    </disk>" % quoteattr(path))
 
 
-class LinuxGuest(MigrationTestCase):
+class GuestChecks:
+    """The Linux guest's checks, for a test case with two hosts (managed or
+    peer to peer): boot it, follow its ticks across a move, its NIC."""
 
     def setUp(self):
         super().setUp()
@@ -101,11 +107,12 @@ class LinuxGuest(MigrationTestCase):
         self.disk = os.path.join(self.workdir, 'disk.qcow2')
         subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', self.disk, '64M'], check=True)
 
-    def boot(self, devices_extra='', cmdline_extra=''):
-        """Defines and starts the guest on the source; waits for its first
-        ticks, all OK with the disk. Returns (guest, console, boot id)."""
+    def boot(self, devices_extra='', cmdline_extra='', host=None):
+        """Defines and starts the guest on @host (the source by default);
+        waits for its first ticks, all OK with the disk. Returns (guest,
+        console, boot id)."""
         cache, _ = GUEST
-        g = MigGuest(self, self.src, start=False, memory_mib=MEMORY_MIB, cmdline=CMDLINE + cmdline_extra,
+        g = MigGuest(self, host or self.src, start=False, memory_mib=MEMORY_MIB, cmdline=CMDLINE + cmdline_extra,
                      kernel=os.path.join(cache, 'vmlinuz'), initrd=os.path.join(cache, 'initrd.img'),
                      devices_extra=disk_xml(self.disk) + devices_extra)
         log = TickLog(g.serial.path)
@@ -128,12 +135,62 @@ class LinuxGuest(MigrationTestCase):
         bad = [t for t in ticks if t[1:3] != ('OK', 'OK')]
         self.assertFalse(bad, 'the guest found its memory or disk changed %s: %r' % (where, bad[:3]))
 
+    def arrived(self, g, log, boot, src_pid, dst, dst_path):
+        """After a move of @g to @dst (console @dst_path): the ticks go on
+        there from the source's last, same boot, all OK; the source QEMU
+        (@src_pid) exits. Returns the destination's console."""
+        g.serials.append(harness.SerialLog(dst_path))
+        g.host = dst
+        last = log.ticks()[-1][0]
+        dlog = TickLog(dst_path, prefix=log.tail())
+        ticks = dlog.wait_ticks(TICKS_AFTER_MOVE, MIGRATION_DEADLINE, after=last)
+        self.assertFalse(dlog.headers(), 'the guest booted again on %s' % dst.name)
+        self.assertEqual(ticks[0][0], last + 1, 'the ticks on %s do not go on from the source\'s last (%d)'
+                         % (dst.name, last))
+        self.assert_ok(ticks, 'on %s' % dst.name)
+        self.assertEqual({t[3] for t in ticks}, {boot}, 'another boot of the guest runs on %s' % dst.name)
+        harness.wait_until(lambda: not harness.pid_alive(src_pid), harness.DEADLINE,
+                           'the source QEMU (pid %d) to exit' % src_pid)
+        dom = g.dom(dst)
+        self.assertEqual(dom.prop('State'), 'running')
+        sys.stderr.write('[linux-guest] on %s: ticks %d..%d OK\n' % (dst.name, ticks[0][0], ticks[-1][0]))
+        return dlog
+
+    def source_pid(self, g):
+        pids = g.qemu_pids()
+        self.assertEqual(len(pids), 1, pids)
+        return pids[0]
+
+    def bridge_nic(self):
+        """A test bridge with an address of its own: (devices XML of a
+        virtio NIC on it and a VNC display, kernel arguments, guest IP)."""
+        bridge = devices.make_bridge(self)
+        subnet = '10.213.%d' % int(bridge.rsplit('br', 1)[1])
+        subprocess.run(['ip', 'addr', 'add', subnet + '.1/24', 'dev', bridge], check=True)
+        extra = '\n' + devices.nic_xml(bridge) + '\n' + devices.VNC_XML
+        return bridge, extra, ' mdguest.ip=%s.2/24' % subnet, subnet + '.2'
+
+    def assert_at(self, g, host, bridge):
+        """After a move to @host: one tap on @bridge, VNC answers there."""
+        ports = devices.bridge_ports(bridge)
+        self.assertEqual(len(ports), 1, 'taps on %s after the move: %r' % (bridge, ports))
+        port = devices.graphics_port(g.dom(host).xml())
+        self.assertTrue(devices.rfb_banner(port).startswith(b'RFB '))
+
+    def assert_pings(self, ip, where):
+        def answered():
+            return subprocess.run(['ping', '-c', '1', '-W', '1', ip], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL).returncode == 0
+        harness.wait_until(answered, harness.DEADLINE, 'the guest to answer pings %s' % where, poll=0.5)
+
+
+class LinuxGuest(GuestChecks, MigrationTestCase):
+
     def move(self, g, log, boot, src, dst):
         """A managed live migration of @g from @src to @dst (the five
         phases); checks the ticks go on at the destination. Returns the
         destination's console."""
-        src_pid = g.qemu_pids()
-        self.assertEqual(len(src_pid), 1, src_pid)
+        src_pid = self.source_pid(g)
         dst_path = g.next_serial_path()
         m = Managed(self, g, src, dst, flags=LIVE, dest_xml=g.xml(serial_path=dst_path))
         m.begin()
@@ -143,23 +200,7 @@ class LinuxGuest(MigrationTestCase):
         m.finish()
         m.confirm()
         sys.stderr.write('[linux-guest] %s -> %s: Perform3 took %.1f s\n' % (src.name, dst.name, perform.elapsed))
-        g.serials.append(harness.SerialLog(dst_path))
-        g.host = dst
-
-        last = log.ticks()[-1][0]
-        dlog = TickLog(dst_path, prefix=log.tail())
-        ticks = dlog.wait_ticks(TICKS_AFTER_MOVE, MIGRATION_DEADLINE, after=last)
-        self.assertFalse(dlog.headers(), 'the guest booted again on %s' % dst.name)
-        self.assertEqual(ticks[0][0], last + 1, 'the ticks on %s do not go on from the source\'s last (%d)'
-                         % (dst.name, last))
-        self.assert_ok(ticks, 'on %s' % dst.name)
-        self.assertEqual({t[3] for t in ticks}, {boot}, 'another boot of the guest runs on %s' % dst.name)
-        harness.wait_until(lambda: not harness.pid_alive(src_pid[0]), harness.DEADLINE,
-                           'the source QEMU (pid %d) to exit' % src_pid[0])
-        dom = g.dom(dst)
-        self.assertEqual(dom.prop('State'), 'running')
-        sys.stderr.write('[linux-guest] on %s: ticks %d..%d OK\n' % (dst.name, ticks[0][0], ticks[-1][0]))
-        return dlog
+        return self.arrived(g, log, boot, src_pid, dst, dst_path)
 
     def test_boots(self):
         """The Linux guest boots from its kernel and initrd with a virtio disk and ticks OK."""
@@ -178,31 +219,52 @@ class LinuxGuest(MigrationTestCase):
 
     def test_live_bridge_nic(self):
         """A -> B -> A with a virtio NIC on a bridge and VNC: pings answered before and after each move."""
-        bridge = devices.make_bridge(self)
-        subnet = '10.213.%d' % int(bridge.rsplit('br', 1)[1])
-        subprocess.run(['ip', 'addr', 'add', subnet + '.1/24', 'dev', bridge], check=True)
-        extra = '\n' + devices.nic_xml(bridge) + '\n' + devices.VNC_XML
-        g, log, boot = self.boot(extra, ' mdguest.ip=%s.2/24' % subnet)
-        guest_ip = subnet + '.2'
+        bridge, extra, cmdline, guest_ip = self.bridge_nic()
+        g, log, boot = self.boot(extra, cmdline)
         self.assert_pings(guest_ip, 'before the move')
         pinger = Pinger(guest_ip)
         self.addCleanup(pinger.stop)
         dlog = self.move(g, log, boot, self.src, self.dst)
         self.assert_pings(guest_ip, 'on the destination')
-        ports = devices.bridge_ports(bridge)
-        self.assertEqual(len(ports), 1, 'taps on %s after the move: %r' % (bridge, ports))
-        port = devices.graphics_port(g.dom(self.dst).xml())
-        self.assertTrue(devices.rfb_banner(port).startswith(b'RFB '))
+        self.assert_at(g, self.dst, bridge)
         self.move(g, dlog, boot, self.dst, self.src)
         self.assert_pings(guest_ip, 'back on the source')
         sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
         g.destroy()
 
-    def assert_pings(self, ip, where):
-        def answered():
-            return subprocess.run(['ping', '-c', '1', '-W', '1', ip], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL).returncode == 0
-        harness.wait_until(answered, harness.DEADLINE, 'the guest to answer pings %s' % where, poll=0.5)
+
+class LinuxGuestP2P(GuestChecks, P2PTestCase):
+    """Peer to peer: the source's migrationd drives the destination through
+    its migration-bridge (mutual TLS); one MigrateToURI3 call per move."""
+
+    def move(self, g, log, boot, src, dst):
+        """MigrateToURI3(LIVE|PEER2PEER) of @g from @src to @dst's bridge;
+        checks the ticks go on there. Returns the destination's console."""
+        self.bridge(dst)
+        src_pid = self.source_pid(g)
+        pending, dst_path = self.migrate(g, src, dst)
+        sys.stderr.write('[linux-guest] %s -> %s: MigrateToURI3 took %.1f s\n' % (src.name, dst.name, pending.elapsed))
+        dlog = self.arrived(g, log, boot, src_pid, dst, dst_path)
+        self.assertEqual(len(g.qemu_pids()), 1, 'QEMUs of the guest: %r' % g.qemu_pids())
+        # Driven by the source daemon, not by a client.
+        self.assertIn("Prepare3Params from peer '%s' through migration-bridge" % p2ptest.Pki.DN[src.cert],
+                      self.daemon_log(dst))
+        return dlog
+
+    def test_p2p_bridge_nic(self):
+        """A -> B -> A peer to peer, shared qcow2, NIC on a bridge, VNC: pings and verdicts OK after each move."""
+        bridge, extra, cmdline, guest_ip = self.bridge_nic()
+        g, log, boot = self.boot(extra, cmdline, host=self.a)
+        self.assert_pings(guest_ip, 'before the move')
+        pinger = Pinger(guest_ip)
+        self.addCleanup(pinger.stop)
+        dlog = self.move(g, log, boot, self.a, self.b)
+        self.assert_pings(guest_ip, 'on host b')
+        self.assert_at(g, self.b, bridge)
+        self.move(g, dlog, boot, self.b, self.a)
+        self.assert_pings(guest_ip, 'back on host a')
+        sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
+        g.destroy()
 
 
 class Pinger:
