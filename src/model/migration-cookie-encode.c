@@ -175,6 +175,7 @@ GBytes *migration_cookie_encode(const MigrationCookie *cookie, GError **error) {
                 add_int_member(builder, "ram_kib", cookie->ram_kib);
         if (cookie->graphics)
                 migration_cookie_add_graphics(builder, cookie->graphics);
+        migration_cookie_add_nbd(builder, cookie);
         json_builder_end_object(builder);
 
         root = json_builder_get_root(builder);

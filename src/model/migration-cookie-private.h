@@ -30,3 +30,16 @@ gboolean migration_cookie_check_graphics(const MigrationCookieGraphics *graphics
 /* @node: the member, never NULL; *@ret set only on success. */
 gboolean migration_cookie_parse_graphics(JsonNode *node, MigrationCookieGraphics **ret, GError **error);
 void migration_cookie_add_graphics(JsonBuilder *builder, const MigrationCookieGraphics *graphics);
+
+/* Readers of one member, shared with migration-cookie-nbd.c. */
+const char *migration_cookie_json_kind(JsonNode *node);
+gboolean migration_cookie_get_string(JsonObject *object, const char *name, gboolean required,
+                                     const char **ret, GError **error);
+/* *ret stays 0 when the member is absent and not required. */
+gboolean migration_cookie_get_integer(JsonObject *object, const char *name, gboolean required,
+                                      gint64 *ret, GError **error);
+
+/* The "nbd" member (migration-cookie-nbd.c): @node NULL when absent. */
+gboolean migration_cookie_parse_nbd(MigrationCookie *cookie, JsonNode *node, GError **error);
+gboolean migration_cookie_check_nbd(const MigrationCookie *cookie, GError **error);
+void migration_cookie_add_nbd(JsonBuilder *builder, const MigrationCookie *cookie);

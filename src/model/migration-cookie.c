@@ -27,8 +27,17 @@
  *                                               moves (Perform)
  *     "ram_kib": 524296,                        optional integer >= 0: the RAM the source's QEMU
  *                                               was given, which the destination's must match
- *     "graphics": {"type": "spice", …}          optional: the destination's display (Prepare),
- *   }                                           format in migration-cookie-graphics.c
+ *     "graphics": {"type": "spice", …},         optional: the destination's display (Prepare),
+ *                                               format in migration-cookie-graphics.c
+ *     "nbd": {                                  optional, storage migration (libvirt's <nbd>):
+ *       "port": 49153,                          optional, 1 to 65535: the destination's NBD
+ *                                               server (Prepare's answer)
+ *       "disks": [                              optional, at most 64, targets unique: the disks
+ *         {"target": "vda", "format": "qcow2",  the source copies (Begin), target and format
+ *          "capacity": 1073741824}              identifiers, capacity (virtual bytes) > 0
+ *       ]
+ *     }
+ *   }
  *
  * As in libvirt, members a receiver does not know (at the top level, in a
  * feature or in a statistic) are ignored; a sender that needs the receiver
@@ -98,6 +107,7 @@ void migration_cookie_free(MigrationCookie *cookie) {
         g_clear_pointer(&cookie->stats, g_variant_unref);
         g_free(cookie->persistent_xml);
         migration_cookie_graphics_free(cookie->graphics);
+        g_clear_pointer(&cookie->nbd_disks, g_ptr_array_unref);
         g_free(cookie);
 }
 
@@ -202,12 +212,13 @@ gboolean migration_cookie_check_fields(const MigrationCookie *cookie, GError **e
                  invalid(error, _("Migration cookie member 'source_stop_time_ms' is negative"))) &&
                 (!cookie->persistent_xml || check_string(cookie->persistent_xml, "persistent_xml", 0, error)) &&
                 (cookie->ram_kib >= 0 || invalid(error, _("Migration cookie member 'ram_kib' is negative"))) &&
-                (!cookie->graphics || migration_cookie_check_graphics(cookie->graphics, error));
+                (!cookie->graphics || migration_cookie_check_graphics(cookie->graphics, error)) &&
+                migration_cookie_check_nbd(cookie, error);
 }
 
 /* ---- Decoding ---- */
 
-static const char *json_kind(JsonNode *node) {
+const char *migration_cookie_json_kind(JsonNode *node) {
         GType type;
 
         switch (json_node_get_node_type(node)) {
@@ -235,8 +246,8 @@ static GType value_type(JsonNode *node) {
 }
 
 /* *ret stays NULL when the member is absent and not required. */
-static gboolean get_string(JsonObject *object, const char *name, gboolean required,
-                           const char **ret, GError **error) {
+gboolean migration_cookie_get_string(JsonObject *object, const char *name, gboolean required,
+                                     const char **ret, GError **error) {
         JsonNode *node = json_object_get_member(object, name);
 
         *ret = NULL;
@@ -244,7 +255,7 @@ static gboolean get_string(JsonObject *object, const char *name, gboolean requir
                 return !required || invalid(error, _("Migration cookie lacks member '%s'"), name);
         if (value_type(node) != G_TYPE_STRING)
                 return invalid(error, _("Migration cookie member '%s' must be a string, not %s"),
-                               name, json_kind(node));
+                               name, migration_cookie_json_kind(node));
         *ret = json_node_get_string(node);
         return TRUE;
 }
@@ -252,8 +263,8 @@ static gboolean get_string(JsonObject *object, const char *name, gboolean requir
 /* Only integers proper: json-glib keeps them as gint64 (and silently wraps
  * literals beyond 64 bits, which nothing in the tree reveals). *ret stays 0
  * when the member is absent and not required. */
-static gboolean get_integer(JsonObject *object, const char *name, gboolean required,
-                            gint64 *ret, GError **error) {
+gboolean migration_cookie_get_integer(JsonObject *object, const char *name, gboolean required,
+                                      gint64 *ret, GError **error) {
         JsonNode *node = json_object_get_member(object, name);
 
         *ret = 0;
@@ -261,7 +272,7 @@ static gboolean get_integer(JsonObject *object, const char *name, gboolean requi
                 return !required || invalid(error, _("Migration cookie lacks member '%s'"), name);
         if (value_type(node) != G_TYPE_INT64)
                 return invalid(error, _("Migration cookie member '%s' must be an integer, not %s"),
-                               name, json_kind(node));
+                               name, migration_cookie_json_kind(node));
         *ret = json_node_get_int(node);
         return TRUE;
 }
@@ -274,7 +285,7 @@ static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GErr
                 return invalid(error, _("Migration cookie lacks member 'features'"));
         if (!JSON_NODE_HOLDS_ARRAY(node))
                 return invalid(error, _("Migration cookie member 'features' must be an array, not %s"),
-                               json_kind(node));
+                               migration_cookie_json_kind(node));
         array = json_node_get_array(node);
         for (guint i = 0; i < json_array_get_length(array); i++) {
                 JsonNode *element = json_array_get_element(array, i);
@@ -283,7 +294,7 @@ static gboolean parse_features(MigrationCookie *cookie, JsonObject *object, GErr
 
                 if (!JSON_NODE_HOLDS_OBJECT(element))
                         return invalid(error, _("Entry %u of the migration cookie's 'features' must be an "
-                                                "object, not %s"), i, json_kind(element));
+                                                "object, not %s"), i, migration_cookie_json_kind(element));
                 name = json_object_get_member(json_node_get_object(element), "name");
                 mandatory = json_object_get_member(json_node_get_object(element), "mandatory");
                 if (value_type(name) != G_TYPE_STRING)
@@ -368,7 +379,8 @@ static GVariant *parse_stat(const char *key, JsonNode *node, GError **error) {
         GVariant *value;
 
         if (!JSON_NODE_HOLDS_OBJECT(node)) {
-                invalid(error, _("Migration cookie statistic '%s' must be an object, not %s"), key, json_kind(node));
+                invalid(error, _("Migration cookie statistic '%s' must be an object, not %s"), key,
+                        migration_cookie_json_kind(node));
                 return NULL;
         }
         type_node = json_object_get_member(json_node_get_object(node), "type");
@@ -397,7 +409,7 @@ static gboolean parse_stats(MigrationCookie *cookie, JsonNode *node, GError **er
 
         if (!JSON_NODE_HOLDS_OBJECT(node))
                 return invalid(error, _("Migration cookie member 'stats' must be an object, not %s"),
-                               json_kind(node));
+                               migration_cookie_json_kind(node));
         /* json-glib keeps the last of repeated members, so keys are unique. */
         json_object_iter_init_ordered(&iter, json_node_get_object(node));
         while (json_object_iter_next_ordered(&iter, &key, &member)) {
@@ -458,7 +470,7 @@ static JsonObject *parse_object(JsonParser *parser, const char *text, gsize len,
         }
         if (!JSON_NODE_HOLDS_OBJECT(root)) {
                 invalid(error, _("Migration cookie is not valid JSON: the top level is %s, not an object"),
-                        json_kind(root));
+                        migration_cookie_json_kind(root));
                 return NULL;
         }
         return json_node_get_object(root);
@@ -467,12 +479,12 @@ static JsonObject *parse_object(JsonParser *parser, const char *text, gsize len,
 static gboolean parse_format_version(JsonObject *object, gint64 *ret_version, GError **error) {
         const char *s;
 
-        if (!get_string(object, "format", TRUE, &s, error))
+        if (!migration_cookie_get_string(object, "format", TRUE, &s, error))
                 return FALSE;
         if (!g_str_equal(s, MIGRATION_COOKIE_FORMAT))
                 return invalid(error, _("Migration cookie member 'format' is not \"%s\"; this is not a "
                                         "migrationd cookie"), MIGRATION_COOKIE_FORMAT);
-        if (!get_integer(object, "version", TRUE, ret_version, error))
+        if (!migration_cookie_get_integer(object, "version", TRUE, ret_version, error))
                 return FALSE;
         if (*ret_version < 1)
                 return invalid(error, _("Migration cookie version %lld is invalid; versions start at 1"),
@@ -491,7 +503,7 @@ static gboolean copy_string(JsonObject *object, const char *name, gboolean requi
                             char **ret, GError **error) {
         const char *s;
 
-        if (!get_string(object, name, required, &s, error))
+        if (!migration_cookie_get_string(object, name, required, &s, error))
                 return FALSE;
         *ret = lower ? g_ascii_strdown(s, -1) : g_strdup(s);
         return TRUE;
@@ -509,15 +521,16 @@ static gboolean parse_members(MigrationCookie *cookie, JsonObject *object, GErro
             !copy_string(object, "host_uuid", TRUE, TRUE, &cookie->host_uuid, error))
                 return FALSE;
         /* Checked before narrowing to guint, where 2^32 + 3 would become 3. */
-        if (!get_integer(object, "protocol", TRUE, &protocol, error) || !check_protocol(protocol, error))
+        if (!migration_cookie_get_integer(object, "protocol", TRUE, &protocol, error) || !check_protocol(protocol, error))
                 return FALSE;
         cookie->protocol = (guint) protocol;
         return copy_string(object, "phase", FALSE, FALSE, &cookie->phase, error) &&
-                get_integer(object, "source_stop_time_ms", FALSE, &cookie->source_stop_time_ms, error) &&
+                migration_cookie_get_integer(object, "source_stop_time_ms", FALSE, &cookie->source_stop_time_ms, error) &&
                 (!stats || parse_stats(cookie, stats, error)) &&
                 copy_string(object, "persistent_xml", FALSE, FALSE, &cookie->persistent_xml, error) &&
-                get_integer(object, "ram_kib", FALSE, &cookie->ram_kib, error) &&
+                migration_cookie_get_integer(object, "ram_kib", FALSE, &cookie->ram_kib, error) &&
                 (!graphics || migration_cookie_parse_graphics(graphics, &cookie->graphics, error)) &&
+                migration_cookie_parse_nbd(cookie, json_object_get_member(object, "nbd"), error) &&
                 migration_cookie_check_fields(cookie, error);
 }
 

@@ -34,6 +34,15 @@ typedef struct {
 
 void migration_cookie_graphics_free(MigrationCookieGraphics *graphics);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationCookieGraphics, migration_cookie_graphics_free)
+/* A disk the source copies over NBD (storage migration), from Begin: the
+ * destination creates a missing image like it. */
+typedef struct {
+        char *target;            /* <target dev=...>, e.g. "vda" */
+        char *format;            /* image format, e.g. "qcow2" or "raw" */
+        gint64 capacity;         /* virtual size in bytes, > 0 */
+} MigrationCookieDisk;
+
+#define MIGRATION_COOKIE_MAX_DISKS 64
 
 typedef struct {
         guint version;           /* format version, MIGRATION_COOKIE_VERSION when encoding */
@@ -55,6 +64,9 @@ typedef struct {
         char *persistent_xml;    /* nullable: definition to make persistent on the destination */
         gint64 ram_kib;          /* RAM the source's QEMU was given (-m); 0 = unknown */
         MigrationCookieGraphics *graphics; /* nullable: the destination's display (Prepare) */
+        /* Storage migration, libvirt's <nbd>: */
+        gint64 nbd_port;         /* the destination's NBD server (Prepare); 0 = none */
+        GPtrArray *nbd_disks;    /* MigrationCookieDisk*, owned, nullable: the disks to copy (Begin) */
 } MigrationCookie;
 
 MigrationCookie *migration_cookie_new(void);
@@ -63,6 +75,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationCookie, migration_cookie_free)
 
 void migration_cookie_add_feature(MigrationCookie *cookie, const char *name, gboolean mandatory);
 gboolean migration_cookie_has_feature(const MigrationCookie *cookie, const char *name);
+/* Appends a disk to nbd_disks (created on first use). */
+void migration_cookie_add_nbd_disk(MigrationCookie *cookie, const char *target, const char *format,
+                                   gint64 capacity);
+/* The disk of @target in nbd_disks, or NULL. */
+const MigrationCookieDisk *migration_cookie_find_nbd_disk(const MigrationCookie *cookie, const char *target);
 
 /* Checks the cookie by the same rules as decoding, so that whatever it
  * produces decodes again: MD_ERROR_INVALID_COOKIE saying what is wrong (a

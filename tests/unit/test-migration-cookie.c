@@ -161,6 +161,16 @@ static void assert_cookies_equal(const MigrationCookie *a, const MigrationCookie
                 g_assert_true(g_variant_equal(a->stats, b->stats));
         g_assert_cmpstr(a->persistent_xml, ==, b->persistent_xml);
         g_assert_cmpint(a->ram_kib, ==, b->ram_kib);
+        g_assert_cmpint(a->nbd_port, ==, b->nbd_port);
+        g_assert_true((a->nbd_disks == NULL) == (b->nbd_disks == NULL));
+        for (guint i = 0; a->nbd_disks && i < a->nbd_disks->len; i++) {
+                const MigrationCookieDisk *x = a->nbd_disks->pdata[i], *y = b->nbd_disks->pdata[i];
+
+                g_assert_cmpuint(a->nbd_disks->len, ==, b->nbd_disks->len);
+                g_assert_cmpstr(x->target, ==, y->target);
+                g_assert_cmpstr(x->format, ==, y->format);
+                g_assert_cmpint(x->capacity, ==, y->capacity);
+        }
 }
 
 static MigrationCookie *round_trip(const MigrationCookie *cookie, GBytes **ret_bytes) {
@@ -235,6 +245,86 @@ static void test_round_trip_ram_kib(void) {
         decoded = round_trip(cookie, &bytes);
         assert_cookies_equal(cookie, decoded);
         g_assert_nonnull(g_strstr_len(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes), "\"ram_kib\":65544"));
+}
+
+/* Storage migration: the disks the source copies, the destination's NBD port. */
+static void test_round_trip_nbd(void) {
+        g_autoptr(MigrationCookie) cookie = full_cookie();
+        g_autoptr(MigrationCookie) decoded = NULL;
+        g_autoptr(GBytes) bytes = NULL;
+
+        migration_cookie_add_nbd_disk(cookie, "vda", "qcow2", 1 << 30);
+        migration_cookie_add_nbd_disk(cookie, "vdb", "raw", 4096);
+        cookie->nbd_port = 49153;
+        decoded = round_trip(cookie, &bytes);
+        assert_cookies_equal(cookie, decoded);
+        g_assert_cmpint(migration_cookie_find_nbd_disk(decoded, "vdb")->capacity, ==, 4096);
+        g_assert_null(migration_cookie_find_nbd_disk(decoded, "vdc"));
+        g_assert_nonnull(g_strstr_len(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                                      "\"nbd\":{\"port\":49153,\"disks\":[{\"target\":\"vda\""));
+}
+
+/* What encoding refuses, so that every cookie it writes decodes. */
+static void test_encode_nbd_invalid(void) {
+        static const struct { const char *target, *format; gint64 capacity; gint64 port; const char *want; } cases[] = {
+                { NULL, "qcow2", 1, 0, "invalid target or format" },
+                { "vda", NULL, 1, 0, "invalid target or format" },
+                { "vd a", "qcow2", 1, 0, "invalid target or format" },
+                { "vda", "qcow2", 0, 0, "no positive capacity" },
+                { "vda", "qcow2", -5, 0, "no positive capacity" },
+                { "vda", "qcow2", 1, 65536, "port out of range" },
+                { "vda", "qcow2", 1, -1, "port out of range" },
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autoptr(MigrationCookie) cookie = full_cookie();
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GBytes) bytes = NULL;
+
+                migration_cookie_add_nbd_disk(cookie, cases[i].target, cases[i].format, cases[i].capacity);
+                cookie->nbd_port = cases[i].port;
+                bytes = migration_cookie_encode(cookie, &error);
+                g_assert_null(bytes);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE);
+                g_assert_nonnull(strstr(error->message, cases[i].want));
+        }
+}
+
+static void test_decode_nbd(void) {
+        g_autoptr(GString) many = g_string_new("{\"disks\":[");
+
+        assert_member_ok("nbd", "{}");
+        assert_member_ok("nbd", "{\"port\":1,\"disks\":[]}");
+        assert_member_ok("nbd", "{\"disks\":[{\"target\":\"vda\",\"format\":\"qcow2\",\"capacity\":1,\"x\":[]}],"
+                                "\"future\":true}");
+        assert_member_invalid("nbd", "[]", "member 'nbd' must be an object, not an array");
+        assert_member_invalid("nbd", "null", "member 'nbd' must be an object, not null");
+        assert_member_invalid("nbd", "{\"port\":0}", "port out of range");
+        assert_member_invalid("nbd", "{\"port\":65536}", "port out of range");
+        assert_member_invalid("nbd", "{\"port\":-1}", "port out of range");
+        assert_member_invalid("nbd", "{\"port\":\"49153\"}", "member 'port' must be an integer, not a string");
+        assert_member_invalid("nbd", "{\"disks\":{}}", "member 'disks' must be an array, not an object");
+        assert_member_invalid("nbd", "{\"disks\":[1]}", "Disk 0 of the migration cookie's 'nbd' must be an object");
+        assert_member_invalid("nbd", "{\"disks\":[{\"format\":\"raw\",\"capacity\":1}]}", "lacks member 'target'");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"vda\",\"capacity\":1}]}", "lacks member 'format'");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"vda\",\"format\":\"raw\"}]}",
+                              "lacks member 'capacity'");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"../x\",\"format\":\"raw\",\"capacity\":1}]}",
+                              "invalid target or format");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"vda\",\"format\":\"raw,x=y\",\"capacity\":1}]}",
+                              "invalid target or format");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"vda\",\"format\":\"raw\",\"capacity\":0}]}",
+                              "no positive capacity");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"vda\",\"format\":\"raw\",\"capacity\":1.5}]}",
+                              "member 'capacity' must be an integer");
+        assert_member_invalid("nbd", "{\"disks\":[{\"target\":\"vda\",\"format\":\"raw\",\"capacity\":1},"
+                                     "{\"target\":\"vda\",\"format\":\"raw\",\"capacity\":2}]}",
+                              "lists disk vda twice");
+        for (guint i = 0; i <= MIGRATION_COOKIE_MAX_DISKS; i++)
+                g_string_append_printf(many, "%s{\"target\":\"vd%u\",\"format\":\"raw\",\"capacity\":1}",
+                                       i ? "," : "", i);
+        g_string_append(many, "]}");
+        assert_member_invalid("nbd", many->str, "lists more than 64 disks");
 }
 
 static void test_round_trip_upper_case_uuid(void) {
@@ -357,6 +447,23 @@ static void test_golden_forward_compat(void) {
         g_assert_nonnull(cookie->graphics);
         g_assert_null(cookie->graphics->listen);
         g_assert_cmpint(cookie->graphics->port, ==, 5901);
+}
+
+/* A storage migration's Begin (disks) and Prepare (port) in one. */
+static void test_golden_nbd(void) {
+        g_autofree char *json = read_golden("v1-nbd.json");
+        g_autoptr(MigrationCookie) cookie = decode_ok(json);
+        const MigrationCookieDisk *vda, *sdb;
+
+        g_assert_cmpint(cookie->nbd_port, ==, 49153);
+        g_assert_cmpuint(cookie->nbd_disks->len, ==, 2);
+        vda = migration_cookie_find_nbd_disk(cookie, "vda");
+        sdb = migration_cookie_find_nbd_disk(cookie, "sdb");
+        g_assert_cmpstr(vda->format, ==, "qcow2");
+        g_assert_cmpint(vda->capacity, ==, 1073741824);
+        g_assert_cmpstr(sdb->format, ==, "raw");
+        g_assert_cmpint(sdb->capacity, ==, G_MAXINT64);
+        assert_reencodes_to(cookie, json);
 }
 
 /* The answer of Finish3, the only cookie a successful Confirm3 takes. */
@@ -1020,6 +1127,10 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-cookie/golden/minimal", test_golden_minimal);
         g_test_add_func("/migration-cookie/golden/forward-compat", test_golden_forward_compat);
         g_test_add_func("/migration-cookie/golden/finish", test_golden_finish);
+        g_test_add_func("/migration-cookie/golden/nbd", test_golden_nbd);
+        g_test_add_func("/migration-cookie/round-trip/nbd", test_round_trip_nbd);
+        g_test_add_func("/migration-cookie/encode/nbd-invalid", test_encode_nbd_invalid);
+        g_test_add_func("/migration-cookie/decode/nbd", test_decode_nbd);
         g_test_add_func("/migration-cookie/decode/size", test_decode_size);
         g_test_add_func("/migration-cookie/decode/not-json", test_decode_not_json);
         g_test_add_func("/migration-cookie/decode/after-value", test_decode_after_value);
