@@ -1,0 +1,194 @@
+/* Block layer commands for storage migration: see qemu-monitor-block.h. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include "md-error.h"
+#include "qemu-monitor-block.h"
+
+/* {"type": "inet", "host": ..., "port": "N"} (QEMU's SocketAddress wants the port as a string). */
+static void add_inet(JsonBuilder *b, const char *member, const char *host, guint16 port) {
+        g_autofree char *port_s = g_strdup_printf("%u", port);
+
+        json_builder_set_member_name(b, member);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, "inet");
+        json_builder_set_member_name(b, "host");
+        json_builder_add_string_value(b, host);
+        json_builder_set_member_name(b, "port");
+        json_builder_add_string_value(b, port_s);
+        json_builder_end_object(b);
+}
+
+static void add_string(JsonBuilder *b, const char *member, const char *value) {
+        json_builder_set_member_name(b, member);
+        json_builder_add_string_value(b, value);
+}
+
+void qemu_monitor_nbd_server_start_async(QmpClient *mon, const char *host, guint16 port, const char *tls_creds,
+                                         GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_inet(b, "addr", host, port);
+        if (tls_creds)
+                add_string(b, "tls-creds", tls_creds);
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "nbd-server-start", json_builder_get_root(b), NULL, callback, user_data);
+}
+
+void qemu_monitor_nbd_server_stop_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
+        qmp_client_execute_async(mon, "nbd-server-stop", NULL, NULL, callback, user_data);
+}
+
+/* nbd-server-add rather than block-export-add: it takes the drive's id,
+ * where block-export-add wants a node name, which -drive leaves to QEMU. */
+void qemu_monitor_nbd_server_add_async(QmpClient *mon, const char *device, const char *export_name,
+                                       GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "device", device);
+        add_string(b, "name", export_name);
+        json_builder_set_member_name(b, "writable");
+        json_builder_add_boolean_value(b, TRUE);
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "nbd-server-add", json_builder_get_root(b), NULL, callback, user_data);
+}
+
+void qemu_monitor_blockdev_add_nbd_async(QmpClient *mon, const char *node_name, const char *host, guint16 port,
+                                         const char *export_name, const char *tls_creds,
+                                         GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "driver", "nbd");
+        add_string(b, "node-name", node_name);
+        add_inet(b, "server", host, port);
+        add_string(b, "export", export_name);
+        if (tls_creds)
+                add_string(b, "tls-creds", tls_creds);
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "blockdev-add", json_builder_get_root(b), NULL, callback, user_data);
+}
+
+static JsonNode *one_string(const char *member, const char *value) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, member, value);
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_blockdev_del_async(QmpClient *mon, const char *node_name, GAsyncReadyCallback callback,
+                                     gpointer user_data) {
+        qmp_client_execute_async(mon, "blockdev-del", one_string("node-name", node_name), NULL, callback,
+                                 user_data);
+}
+
+void qemu_monitor_blockdev_mirror_async(QmpClient *mon, const char *job_id, const char *device,
+                                        const char *target, gboolean top_only, GAsyncReadyCallback callback,
+                                        gpointer user_data) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "job-id", job_id);
+        add_string(b, "device", device);
+        add_string(b, "target", target);
+        add_string(b, "sync", top_only ? "top" : "full");
+        json_builder_end_object(b);
+        qmp_client_execute_async(mon, "blockdev-mirror", json_builder_get_root(b), NULL, callback, user_data);
+}
+
+void qemu_monitor_block_job_cancel_async(QmpClient *mon, const char *job_id, GAsyncReadyCallback callback,
+                                         gpointer user_data) {
+        qmp_client_execute_async(mon, "block-job-cancel", one_string("device", job_id), NULL, callback,
+                                 user_data);
+}
+
+void qemu_monitor_migrate_continue_async(QmpClient *mon, const char *state, GAsyncReadyCallback callback,
+                                         gpointer user_data) {
+        qmp_client_execute_async(mon, "migrate-continue", one_string("state", state), NULL, callback,
+                                 user_data);
+}
+
+/* ---- query-block-jobs ---- */
+
+void qemu_block_job_free(QemuBlockJob *job) {
+        if (!job)
+                return;
+        g_free(job->id);
+        g_free(job->type);
+        g_free(job->status);
+        g_free(job->error);
+        g_free(job);
+}
+
+void qemu_monitor_query_block_jobs_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
+        qmp_client_execute_async(mon, "query-block-jobs", NULL, NULL, callback, user_data);
+}
+
+/* A non-negative integer member, 0 otherwise. */
+static guint64 get_size(JsonObject *o, const char *member) {
+        JsonNode *node = json_object_get_member(o, member);
+
+        if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64 ||
+            json_node_get_int(node) < 0)
+                return 0;
+        return (guint64) json_node_get_int(node);
+}
+
+static const char *get_string(JsonObject *o, const char *member) {
+        JsonNode *node = json_object_get_member(o, member);
+
+        if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+                return NULL;
+        return json_node_get_string(node);
+}
+
+static QemuBlockJob *parse_job(JsonNode *node) {
+        QemuBlockJob *job;
+        JsonObject *o;
+        JsonNode *ready;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return NULL;
+        o = json_node_get_object(node);
+        /* QEMU names a job by "device" (its id) in every version. */
+        if (!get_string(o, "device"))
+                return NULL;
+        job = g_new0(QemuBlockJob, 1);
+        job->id = g_strdup(get_string(o, "device"));
+        job->type = g_strdup(get_string(o, "type") ? get_string(o, "type") : "");
+        job->status = g_strdup(get_string(o, "status") ? get_string(o, "status") : "");
+        ready = json_object_get_member(o, "ready");
+        job->ready = ready && JSON_NODE_HOLDS_VALUE(ready) && json_node_get_value_type(ready) == G_TYPE_BOOLEAN &&
+                     json_node_get_boolean(ready);
+        job->len = get_size(o, "len");
+        job->offset = get_size(o, "offset");
+        job->speed = get_size(o, "speed");
+        job->error = g_strdup(get_string(o, "error"));
+        return job;
+}
+
+GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **error) {
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, error);
+        GPtrArray *jobs;
+        JsonArray *array;
+
+        if (!reply)
+                return NULL;
+        if (!JSON_NODE_HOLDS_ARRAY(reply)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "bad query-block-jobs reply");
+                return NULL;
+        }
+        jobs = g_ptr_array_new_with_free_func((GDestroyNotify) qemu_block_job_free);
+        array = json_node_get_array(reply);
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+                QemuBlockJob *job = parse_job(json_array_get_element(array, i));
+
+                if (job)
+                        g_ptr_array_add(jobs, job);
+        }
+        return jobs;
+}

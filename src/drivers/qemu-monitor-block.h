@@ -1,0 +1,58 @@
+/* QEMU's block layer for storage migration (libvirt's NBD flow), typed:
+ * the destination's NBD server and its exports, the source's NBD client
+ * nodes and the mirror jobs that fill them. Completion as in
+ * qemu-monitor.h: qemu_monitor_command_finish() for the commands without a
+ * result. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "qmp.h"
+
+/* nbd-server-start on @host:@port (TCP); @tls_creds is the id of a
+ * tls-creds-x509 object when the stream is encrypted, or NULL. */
+void qemu_monitor_nbd_server_start_async(QmpClient *mon, const char *host, guint16 port, const char *tls_creds,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+void qemu_monitor_nbd_server_stop_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);
+/* Exports the drive @device (a -drive id) writable as @export_name. */
+void qemu_monitor_nbd_server_add_async(QmpClient *mon, const char *device, const char *export_name,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+
+/* blockdev-add of an NBD client node @node_name reading export
+ * @export_name of @host:@port (@tls_creds as above). */
+void qemu_monitor_blockdev_add_nbd_async(QmpClient *mon, const char *node_name, const char *host, guint16 port,
+                                         const char *export_name, const char *tls_creds,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+void qemu_monitor_blockdev_del_async(QmpClient *mon, const char *node_name, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+/* blockdev-mirror job @job_id from drive @device to node @target: the whole
+ * chain (sync full) or only the top image (@top_only, sync top). The job
+ * waits for block-job-cancel (or -complete) once READY. */
+void qemu_monitor_blockdev_mirror_async(QmpClient *mon, const char *job_id, const char *device,
+                                        const char *target, gboolean top_only, GAsyncReadyCallback callback,
+                                        gpointer user_data);
+/* block-job-cancel: a READY mirror stops with its target in sync with the
+ * source (what libvirt does at the switch-over, so that the source keeps
+ * its own image); before READY it is an abort. */
+void qemu_monitor_block_job_cancel_async(QmpClient *mon, const char *job_id, GAsyncReadyCallback callback,
+                                         gpointer user_data);
+/* migrate-continue from the migration state @state ("pre-switchover"). */
+void qemu_monitor_migrate_continue_async(QmpClient *mon, const char *state, GAsyncReadyCallback callback,
+                                         gpointer user_data);
+
+/* query-block-jobs: one entry per job. */
+typedef struct {
+        char *id;
+        char *type;                     /* "mirror", ...; "" when missing */
+        char *status;                   /* "running", "ready", "concluded", ...; "" when missing */
+        gboolean ready;
+        guint64 len, offset;            /* progress: offset of len bytes (both grow while the guest writes) */
+        guint64 speed;                  /* the rate limit, bytes/s; 0 = none */
+        char *error;                    /* nullable: why a job failed */
+} QemuBlockJob;
+void qemu_block_job_free(QemuBlockJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuBlockJob, qemu_block_job_free)
+void qemu_monitor_query_block_jobs_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);
+/* A GPtrArray of QemuBlockJob* (owned); entries that are no object or have
+ * no id are skipped. A reply that is no array is an error. */
+GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **error);
