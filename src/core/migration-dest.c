@@ -13,6 +13,7 @@
 #include "md-error.h"
 #include "migration-dest.h"
 #include "migration-setup.h"
+#include "migration-storage.h"
 #include "migration.h"
 #include "qemu-command.h"
 
@@ -82,6 +83,9 @@ typedef struct {
         char *listen_uri;
         char *uri_out;
         guint64 ram_kib;         /* the source's QEMU RAM size from its cookie; 0 = unknown */
+        GStrv storage_targets;   /* storage migration: the disks to export over NBD, or NULL */
+        char *nbd_host;          /* ... where the NBD server listens */
+        guint16 nbd_port;
 } Prepare;
 
 static void prepare_free(Prepare *p) {
@@ -91,6 +95,8 @@ static void prepare_free(Prepare *p) {
         domain_def_free(p->def);
         g_free(p->listen_uri);
         g_free(p->uri_out);
+        g_strfreev(p->storage_targets);
+        g_free(p->nbd_host);
         g_free(p);
 }
 
@@ -125,13 +131,47 @@ static MigrationCookieGraphics *display_for_cookie(Domain *d, const char *uri) {
         return migration_cookie_graphics_from_def(d->live, host);
 }
 
+/* Prepare's answer: our cookie (with the NBD port of a storage migration). */
+static void prepare_answer(GTask *task /* consumed */) {
+        g_autoptr(GTask) owned = task;
+        Prepare *p = g_task_get_task_data(task);
+        Domain *d = domain_ref_get(p->ref);
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(GError) error = NULL;
+        GBytes *bytes;
+
+        cookie = migration_cookie_for_host(registry_get_config(d->registry), "prepare3", domain_name(d), domain_uuid(d));
+        cookie->graphics = display_for_cookie(d, p->uri_out);
+        cookie->nbd_port = p->nbd_port;
+        bytes = migration_cookie_encode(cookie, &error);
+        if (!bytes)
+                return prepare_fail(g_steal_pointer(&owned), g_steal_pointer(&error));
+        g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
+}
+
+static void on_exported(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        Prepare *p = g_task_get_task_data(task);
+        Domain *d = domain_ref_get(p->ref);
+        g_autoptr(GError) error = NULL;
+
+        if (!migration_storage_export_finish(result, &error))
+                return prepare_fail(g_steal_pointer(&task),
+                                    g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                "Cannot export the disks for the storage copy: %s",
+                                                error->message));
+        if (!d || !d->job)
+                return prepare_fail(g_steal_pointer(&task),
+                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                        _("The incoming migration was cancelled during Prepare3")));
+        prepare_answer(g_steal_pointer(&task));
+}
+
 static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
         Prepare *p = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
         Domain *d = domain_ref_get(p->ref);
-        GBytes *bytes;
 
         if (!qemu_migration_setup_incoming_finish(result, &error))
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
@@ -139,12 +179,14 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
                 return prepare_fail(g_steal_pointer(&task),
                                     g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                         _("The incoming migration was cancelled during Prepare3")));
-        cookie = migration_cookie_for_host(registry_get_config(d->registry), "prepare3", domain_name(d), domain_uuid(d));
-        cookie->graphics = display_for_cookie(d, p->uri_out);
-        bytes = migration_cookie_encode(cookie, &error);
-        if (!bytes)
-                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
-        g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
+        if (p->storage_targets) {
+                if (!choose_port(d->registry, &p->nbd_port, &error))
+                        return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
+                migration_storage_export_async(d, p->nbd_host, p->nbd_port, p->storage_targets, on_exported,
+                                               g_steal_pointer(&task));
+                return;
+        }
+        prepare_answer(g_steal_pointer(&task));
 }
 
 static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -204,6 +246,28 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
         p->listen_uri = g_strdup_printf("tcp:%s:%u", listen, port);
         p->uri_out = g_strdup_printf("tcp:%s:%u", advertised, port);
         *ret_port = port;
+        return TRUE;
+}
+
+/* Storage migration: the images the source copies exist here before QEMU
+ * opens them; after it listens, they are exported (on_incoming_ready). */
+static gboolean prepare_storage(Registry *r, Domain *d, const DomainDef *def, const MigrationCookie *cookie,
+                                Prepare *p, GError **error) {
+        const char *address = d->job->params->listen_address ? d->job->params->listen_address
+                                                            : registry_get_config(r)->migration_address;
+        g_autoptr(GStrvBuilder) targets = g_strv_builder_new();
+
+        if (!cookie || !cookie->nbd_disks) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            "Copying non-shared storage needs the source's list of disks (the Begin cookie)");
+                return FALSE;
+        }
+        if (!migration_storage_create(d->job, def, cookie, error))
+                return FALSE;
+        for (guint i = 0; i < cookie->nbd_disks->len; i++)
+                g_strv_builder_add(targets, ((MigrationCookieDisk *) cookie->nbd_disks->pdata[i])->target);
+        p->storage_targets = g_strv_builder_end(targets);
+        p->nbd_host = g_strdup(is_wildcard(address) ? "0.0.0.0" : address);
         return TRUE;
 }
 
@@ -318,6 +382,8 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         d->job->port = port;
         p->ref = domain_ref_new(d);
         p->def = domain_def_copy(def);
+        if (migration_storage_requested(d->job->params) && !prepare_storage(r, d, def, cookie, p, &error))
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         p->ram_kib = cookie ? (guint64) cookie->ram_kib : 0;
         domain_launch_async(d, g_steal_pointer(&def), "defer", p->ram_kib, on_incoming_launched,
                             g_steal_pointer(&task));

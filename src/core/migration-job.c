@@ -4,6 +4,7 @@
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration-setup.h"
+#include "migration-storage.h"
 #include "registry.h"
 
 /* libvirt's rate for statistics while a stream runs. */
@@ -47,6 +48,9 @@ void migration_job_free(MigrationJob *job) {
         g_free(job->tls_id);
         g_free(job->paused_reason_before);
         g_free(job->end_when_heard);
+        g_clear_handle_id(&job->storage_timer, g_source_remove);
+        g_clear_pointer(&job->storage_created, g_ptr_array_unref);
+        g_strfreev(job->storage_jobs);
         g_free(job);
 }
 
@@ -331,6 +335,7 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
                 migration_job_reset_qemu(d, job->tls_id);
         if (result == JOB_RESULT_COMPLETED)
                 job->progress.progress = 100.0;
+        migration_storage_job_ended(d, result == JOB_RESULT_COMPLETED);
         stats = job_stats_build(job, job->stats);
         g_variant_dict_init(&dict, stats);
         g_variant_dict_insert(&dict, "success", "b", result == JOB_RESULT_COMPLETED);
@@ -382,6 +387,10 @@ void migration_job_on_event(Domain *d, const QemuEvent *event) {
                 const char *status = event->migration_status;
                 /* A running incoming stream is progress: the deadline is for
                  * phases that do not come, not for a long transfer. */
+                if (g_str_equal(status, "pre-switchover") && job->type == JOB_TYPE_MIGRATION_OUT) {
+                        migration_storage_switchover(d);
+                        return;
+                }
                 if (g_str_equal(status, "active") && job->type == JOB_TYPE_MIGRATION_IN &&
                     job->phase == JOB_PHASE_PREPARE)
                         migration_job_disarm_deadline(job);

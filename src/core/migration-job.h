@@ -67,6 +67,12 @@ struct MigrationJob {
         char *end_when_heard;        /* restored only to end (its errmsg) once clients can
                                       * hear JobCompleted: recovery_end_restored() */
         gboolean kill_at_end;        /* ... and then kill its (incoming) QEMU */
+        /* Storage migration (migration-storage.c): */
+        GPtrArray *storage_created;  /* destination: image files this job created (char*), removed
+                                      * unless it completes */
+        GStrv storage_jobs;          /* source: the mirror jobs in QEMU, NULL when none */
+        guint storage_timer;         /* source: polling the mirrors until READY */
+        guint16 storage_port;        /* source: the destination's NBD server (Prepare's cookie); 0 = none */
 };
 
 /* A fresh QEMU object id for a job's TLS credentials. */

@@ -26,6 +26,7 @@ void migration_setup_settings(QemuMigrationSettings *s, const MigrationParams *p
         s->multifd = (p->flags & MIGRATE_PARALLEL) != 0;
         s->xbzrle = migration_params_use_xbzrle(p);
         s->auto_converge = (p->flags & MIGRATE_AUTO_CONVERGE) != 0;
+        s->pause_before_switchover = (p->flags & (MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC)) != 0;
         if (p->has_parallel_connections)
                 s->multifd_channels = p->parallel_connections;
         s->multifd_compression = multifd_compression(p);

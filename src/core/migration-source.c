@@ -8,6 +8,7 @@
 #include "migration-safety.h"
 #include "migration-setup.h"
 #include "migration-source.h"
+#include "migration-storage.h"
 #include "migration.h"
 
 /* ---- Begin ---- */
@@ -56,6 +57,17 @@ static char *persistent_definition(Domain *d, MigrationParams *p, const char *na
         return domain_def_format(def);
 }
 
+/* The disks a storage migration copies, for the destination to create. */
+static gboolean describe_storage(Domain *d, MigrationParams *p, MigrationCookie *cookie, GError **error) {
+        if (p->flags & MIGRATE_TLS) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "Copying non-shared storage over TLS is not implemented yet: the NBD stream "
+                            "would not be encrypted");
+                return FALSE;
+        }
+        return migration_storage_describe(d->live, p, cookie, error);
+}
+
 gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
                          GBytes **ret_cookie, GError **error) {
         g_autoptr(MigrationParams) p = params;
@@ -98,6 +110,8 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
                 if (cookie->persistent_xml)
                         migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
         }
+        if (migration_storage_requested(p) && !describe_storage(d, p, cookie, error))
+                return FALSE;
         bytes = migration_cookie_encode(cookie, error);
         if (!bytes)
                 return FALSE;
@@ -243,6 +257,23 @@ static void relocate_display(MigrationJob *job, GTask *task /* consumed */) {
                                                g_steal_pointer(&owned));
 }
 
+/* Step 2b (storage migration): every disk's mirror is READY; RAM follows. */
+static void on_storage_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        g_autoptr(GError) error = NULL;
+        gboolean ok = migration_storage_mirror_finish(result, &error);
+        MigrationJob *job = perform_job(task);
+
+        if (!job)
+                return;
+        if (!ok) {
+                perform_fail(job, job->aborted ? MD_ERROR_MIGRATION_ABORTED : MD_ERROR_MIGRATION_FAILED,
+                             error->message);
+                return;
+        }
+        relocate_display(job, g_steal_pointer(&task));
+}
+
 /* Step 2: QEMU has the job's settings (and told us which are in effect). */
 static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
@@ -271,6 +302,11 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                         g_variant_dict_insert_value(&dict, key, value);
                 g_clear_pointer(&job->setup_stats, g_variant_unref);
                 job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
+        }
+        if (job->storage_port) {
+                migration_storage_mirror_async(job->domain, job->params->migrate_uri, on_storage_ready,
+                                               g_steal_pointer(&task));
+                return;
         }
         relocate_display(job, g_steal_pointer(&task));
 }
@@ -409,6 +445,15 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
                 return;
         }
         offline = ((p->flags | job->params->flags) & MIGRATE_OFFLINE) != 0;
+        if (!offline && migration_storage_requested(job->params)) {
+                if (!cookie->nbd_port) {
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                                                "The destination's cookie names no NBD server for copying "
+                                                "the disks (an older destination?)");
+                        return;
+                }
+                job->storage_port = (guint16) cookie->nbd_port;
+        }
         if (!offline && !p->migrate_uri && !job->params->migrate_uri) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
                                         _("Perform3 needs the URI that Prepare3 returned (uri or migrate_uri)"));

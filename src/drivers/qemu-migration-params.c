@@ -27,6 +27,10 @@ static const struct {
         { "multifd", QEMU_MIGRATION_BOTH, offsetof(QemuMigrationSettings, multifd) },
         { "xbzrle", QEMU_MIGRATION_BOTH, offsetof(QemuMigrationSettings, xbzrle) },
         { "auto-converge", QEMU_MIGRATION_SOURCE, offsetof(QemuMigrationSettings, auto_converge) },
+        /* Storage migration: the source stops before the switch-over, so that
+         * the mirrors end while its disks are still active. */
+        { "pause-before-switchover", QEMU_MIGRATION_SOURCE,
+          offsetof(QemuMigrationSettings, pause_before_switchover) },
 };
 
 typedef enum {

@@ -22,6 +22,7 @@ typedef struct {
         gboolean multifd;
         gboolean xbzrle;
         gboolean auto_converge;
+        gboolean pause_before_switchover;   /* storage migration (migrate-continue after the mirrors) */
         /* parameters */
         gint64 multifd_channels;
         const char *multifd_compression;        /* "none", "zlib", "zstd" */

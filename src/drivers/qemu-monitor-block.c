@@ -192,3 +192,91 @@ GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **e
         }
         return jobs;
 }
+
+/* ---- Sequences ---- */
+
+static JsonNode *inet_args(const char *first_member, const char *first_value, const char *addr_member,
+                           const char *host, guint16 port) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        if (first_member)
+                add_string(b, first_member, first_value);
+        add_inet(b, addr_member, host, port);
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+}
+
+static JsonNode *export_args(const char *device, const char *export_name) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "device", device);
+        add_string(b, "name", export_name);
+        json_builder_set_member_name(b, "writable");
+        json_builder_add_boolean_value(b, TRUE);
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const char *host, guint16 port,
+                                          const char *const *devices, const char *const *exports,
+                                          GAsyncReadyCallback callback, gpointer user_data) {
+        QemuCommandList *list = qemu_command_list_new();
+
+        qemu_command_list_add(list, "nbd-server-start", inet_args(NULL, NULL, "addr", host, port));
+        for (guint i = 0; devices[i] && exports[i]; i++)
+                qemu_command_list_add(list, "nbd-server-add", export_args(devices[i], exports[i]));
+        qemu_command_list_run_async(mon, list, NULL, callback, user_data);
+}
+
+char *qemu_monitor_mirror_job_id(const char *export_name) {
+        return g_strdup_printf("migration-%s", export_name);
+}
+
+static JsonNode *nbd_node_args(const char *node_name, const char *host, guint16 port, const char *export_name) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "driver", "nbd");
+        add_string(b, "node-name", node_name);
+        add_inet(b, "server", host, port);
+        add_string(b, "export", export_name);
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+}
+
+static JsonNode *mirror_args(const char *job_id, const char *device, const char *target, gboolean top_only) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "job-id", job_id);
+        add_string(b, "device", device);
+        add_string(b, "target", target);
+        add_string(b, "sync", top_only ? "top" : "full");
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_mirror_drives_async(QmpClient *mon, const char *host, guint16 port,
+                                      const char *const *devices, const char *const *exports, gboolean top_only,
+                                      GAsyncReadyCallback callback, gpointer user_data) {
+        QemuCommandList *list = qemu_command_list_new();
+
+        for (guint i = 0; devices[i] && exports[i]; i++) {
+                g_autofree char *id = qemu_monitor_mirror_job_id(exports[i]);
+
+                qemu_command_list_add(list, "blockdev-add", nbd_node_args(id, host, port, exports[i]));
+                qemu_command_list_add(list, "blockdev-mirror", mirror_args(id, devices[i], id, top_only));
+        }
+        qemu_command_list_run_async(mon, list, NULL, callback, user_data);
+}
+
+void qemu_monitor_cancel_block_jobs_async(QmpClient *mon, const char *const *job_ids,
+                                          GAsyncReadyCallback callback, gpointer user_data) {
+        QemuCommandList *list = qemu_command_list_new();
+
+        for (guint i = 0; job_ids[i]; i++)
+                qemu_command_list_add(list, "block-job-cancel", one_string("device", job_ids[i]));
+        qemu_command_list_run_async(mon, list, NULL, callback, user_data);
+}

@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 
 #include "qmp.h"
+#include "qemu-migration.h"
 
 /* nbd-server-start on @host:@port (TCP); @tls_creds is the id of a
  * tls-creds-x509 object when the stream is encrypted, or NULL. */
@@ -56,3 +57,21 @@ void qemu_monitor_query_block_jobs_async(QmpClient *mon, GAsyncReadyCallback cal
 /* A GPtrArray of QemuBlockJob* (owned); entries that are no object or have
  * no id are skipped. A reply that is no array is an error. */
 GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **error);
+
+/* ---- The storage migration's command sequences, each stopping at the first refusal ---- */
+
+/* Destination: the NBD server on @host:@port, then each drive @devices[i]
+ * exported writable as @exports[i] (both NULL-terminated, same length). */
+void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const char *host, guint16 port,
+                                          const char *const *devices, const char *const *exports,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+/* Source: for each drive, an NBD client node "migration-EXPORT" on the
+ * destination's export and a mirror job of the same name into it. */
+void qemu_monitor_mirror_drives_async(QmpClient *mon, const char *host, guint16 port,
+                                      const char *const *devices, const char *const *exports, gboolean top_only,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+/* The name of that node and job for @export_name (owned). */
+char *qemu_monitor_mirror_job_id(const char *export_name);
+/* block-job-cancel of each job in @job_ids (NULL-terminated). */
+void qemu_monitor_cancel_block_jobs_async(QmpClient *mon, const char *const *job_ids,
+                                          GAsyncReadyCallback callback, gpointer user_data);

@@ -309,7 +309,7 @@ static const ParamInfo param_table[] = {
         { "compression", &type_strv, TRUE, FALSE, MIGRATE_COMPRESSED, 0, check_compression, 0, 0,
           FIELD(compression), NO_HAS },
         /* libvirt copies selected disks only with a storage flag, never tunnelled. */
-        { "migrate_disks", &type_strv, FALSE, FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+        { "migrate_disks", &type_strv, TRUE, FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
           MIGRATE_TUNNELLED, check_disks, 0, 0, FIELD(migrate_disks), NO_HAS },
 };
 /* Repeated keys are found with a bit per entry. */

@@ -139,7 +139,8 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
                 "",
                 "{\"capabilities\":[{\"capability\":\"events\",\"state\":true},"
                 "{\"capability\":\"postcopy-ram\",\"state\":false},{\"capability\":\"multifd\",\"state\":false},"
-                "{\"capability\":\"xbzrle\",\"state\":false},{\"capability\":\"auto-converge\",\"state\":false}]}",
+                "{\"capability\":\"xbzrle\",\"state\":false},{\"capability\":\"auto-converge\",\"state\":false},"
+                "{\"capability\":\"pause-before-switchover\",\"state\":false}]}",
                 "{\"multifd-channels\":2,\"multifd-compression\":\"none\",\"cpu-throttle-initial\":20,"
                 "\"cpu-throttle-increment\":10,\"max-bandwidth\":9223372036853727232,\"downtime-limit\":300,"
                 "\"max-postcopy-bandwidth\":0}",
@@ -281,7 +282,8 @@ static void test_destination(Fixture *f, gconstpointer data) {
                         "{\"capability\":\"postcopy-ram\",\"state\":false},"
                         "{\"capability\":\"multifd\",\"state\":true},"
                         "{\"capability\":\"xbzrle\",\"state\":false},"
-                        "{\"capability\":\"auto-converge\",\"state\":false}]}");
+                        "{\"capability\":\"auto-converge\",\"state\":false},"
+                        "{\"capability\":\"pause-before-switchover\",\"state\":false}]}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, 2), ==,
                         "{\"multifd-channels\":2,\"multifd-compression\":\"none\"}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, 3), ==, "{\"uri\":\"tcp:127.0.0.1:49152\"}");

@@ -1,0 +1,411 @@
+/* Storage migration over NBD: see migration-storage.h. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <errno.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "md-error.h"
+#include "migration-job.h"
+#include "migration-storage.h"
+#include "qemu-monitor.h"
+#include "qemu-monitor-block.h"
+
+#define READY_POLL_MS 200
+
+gboolean migration_storage_requested(const MigrationParams *p) {
+        return (p->flags & (MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC)) != 0;
+}
+
+static gboolean copyable(const DomainDisk *disk) {
+        return disk->source_file && !disk->readonly && !disk->shareable && g_strcmp0(disk->device, "cdrom") != 0 &&
+               g_strcmp0(disk->device, "floppy") != 0;
+}
+
+static int disk_index(const DomainDef *def, const char *target) {
+        for (guint i = 0; i < def->disks->len; i++)
+                if (g_strcmp0(((DomainDisk *) def->disks->pdata[i])->target_dev, target) == 0)
+                        return (int) i;
+        return -1;
+}
+
+/* Indices into def->disks of the disks to copy. */
+static GArray *selected_disks(const DomainDef *def, const MigrationParams *p, GError **error) {
+        g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(guint));
+
+        if (!p->migrate_disks) {
+                for (guint i = 0; i < def->disks->len; i++)
+                        if (copyable(def->disks->pdata[i]))
+                                g_array_append_val(out, i);
+                return g_steal_pointer(&out);
+        }
+        for (guint i = 0; p->migrate_disks[i]; i++) {
+                int index = disk_index(def, p->migrate_disks[i]);
+
+                if (index < 0 || !copyable(def->disks->pdata[index])) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "migrate_disks names '%s', which is no writable disk with an image of "
+                                    "domain '%s'", p->migrate_disks[i], def->name);
+                        return NULL;
+                }
+                g_array_append_val(out, index);
+        }
+        return g_steal_pointer(&out);
+}
+
+/* The virtual size of an image in use: qemu-img info with -U (QEMU holds its lock). */
+static gboolean image_capacity(const char *path, gint64 *ret, GError **error) {
+        const char *argv[] = { "qemu-img", "info", "-U", "--output=json", path, NULL };
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(JsonParser) parser = json_parser_new();
+        JsonNode *root;
+        int status;
+
+        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+                          error))
+                return FALSE;
+        if (!g_spawn_check_wait_status(status, NULL) || !json_parser_load_from_data(parser, out, -1, NULL) ||
+            !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
+            json_object_get_int_member_with_default(json_node_get_object(root), "virtual-size", 0) <= 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                            "Cannot read the virtual size of image %s: %s", path, g_strstrip(err));
+                return FALSE;
+        }
+        *ret = json_object_get_int_member(json_node_get_object(root), "virtual-size");
+        return TRUE;
+}
+
+gboolean migration_storage_describe(const DomainDef *def, const MigrationParams *p, MigrationCookie *cookie,
+                                    GError **error) {
+        g_autoptr(GArray) disks = selected_disks(def, p, error);
+
+        if (!disks)
+                return FALSE;
+        for (guint i = 0; i < disks->len; i++) {
+                const DomainDisk *disk = def->disks->pdata[g_array_index(disks, guint, i)];
+                gint64 capacity;
+
+                if (!image_capacity(disk->source_file, &capacity, error))
+                        return FALSE;
+                migration_cookie_add_nbd_disk(cookie, disk->target_dev, disk->format ? disk->format : "raw",
+                                              capacity);
+        }
+        return TRUE;
+}
+
+gboolean migration_storage_create(MigrationJob *job, const DomainDef *def, const MigrationCookie *cookie,
+                                  GError **error) {
+        for (guint i = 0; cookie->nbd_disks && i < cookie->nbd_disks->len; i++) {
+                const MigrationCookieDisk *cd = cookie->nbd_disks->pdata[i];
+                int index = disk_index(def, cd->target);
+                const DomainDisk *disk = index >= 0 ? def->disks->pdata[index] : NULL;
+                g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT, cd->capacity);
+                g_autofree char *err = NULL;
+                int status;
+
+                if (!disk || !copyable(disk)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    "The source copies disk %s, which the destination XML lacks or "
+                                    "does not make a writable disk with an image", cd->target);
+                        return FALSE;
+                }
+                if (g_file_test(disk->source_file, G_FILE_TEST_EXISTS))
+                        continue;
+                {
+                        const char *argv[] = { "qemu-img", "create", "-q", "-f", cd->format, disk->source_file,
+                                               size, NULL };
+
+                        if (!g_spawn_sync(NULL, (char **) argv, NULL,
+                                          G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                                          &err, &status, error))
+                                return FALSE;
+                }
+                if (!g_spawn_check_wait_status(status, NULL)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                    "Cannot create image %s for disk %s: %s", disk->source_file, cd->target,
+                                    g_strstrip(err));
+                        return FALSE;
+                }
+                if (!job->storage_created)
+                        job->storage_created = g_ptr_array_new_with_free_func(g_free);
+                g_ptr_array_add(job->storage_created, g_strdup(disk->source_file));
+                g_info("Created image %s (%s, %s bytes) for disk %s", disk->source_file, cd->format, size,
+                       cd->target);
+        }
+        return TRUE;
+}
+
+static void builder_take(GStrvBuilder *b, char *s /* consumed */) {
+        g_strv_builder_add(b, s);
+        g_free(s);
+}
+
+/* "diskN", the -drive id of each target (qemu-command-disks.c). */
+static GStrv drive_ids(const DomainDef *def, char **targets) {
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+        for (guint i = 0; targets[i]; i++)
+                builder_take(b, g_strdup_printf("disk%d", disk_index(def, targets[i])));
+        return g_strv_builder_end(b);
+}
+
+void migration_storage_export_async(Domain *d, const char *host, guint16 port, char **targets,
+                                    GAsyncReadyCallback callback, gpointer user_data) {
+        g_auto(GStrv) devices = drive_ids(d->live, targets);
+
+        qemu_monitor_nbd_export_drives_async(qemu_process_get_qmp(d->qemu), host, port,
+                                             (const char *const *) devices, (const char *const *) targets,
+                                             callback, user_data);
+}
+
+gboolean migration_storage_export_finish(GAsyncResult *result, GError **error) {
+        return qemu_monitor_command_finish(result, error);
+}
+
+/* ---- Source ---- */
+
+/* HOST of "tcp:HOST:PORT" (brackets of an IPv6 address removed). */
+static char *uri_host(const char *uri) {
+        const char *rest = g_str_has_prefix(uri, "tcp:") ? uri + 4 : uri;
+        const char *colon = strrchr(rest, ':');
+        g_autofree char *host = colon ? g_strndup(rest, colon - rest) : g_strdup(rest);
+
+        if (host[0] == '[' && g_str_has_suffix(host, "]"))
+                return g_strndup(host + 1, strlen(host) - 2);
+        return g_steal_pointer(&host);
+}
+
+static MigrationJob *task_job(GTask *task) {
+        Domain *d = domain_ref_get(g_task_get_task_data(task));
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        return job && d->qemu ? job : NULL;
+}
+
+static void poll_ready(GTask *task);
+
+static void on_jobs(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
+        MigrationJob *job = task_job(task);
+        guint ready = 0;
+
+        if (!job)
+                return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                               "The migration ended while its disks were being copied");
+        if (!jobs)
+                return g_task_return_error(task, g_steal_pointer(&error));
+        if (job->aborted)
+                return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_ABORTED,
+                                               "The migration was aborted");
+        for (guint i = 0; job->storage_jobs[i]; i++) {
+                const QemuBlockJob *found = NULL;
+
+                for (guint k = 0; k < jobs->len; k++)
+                        if (g_str_equal(((QemuBlockJob *) jobs->pdata[k])->id, job->storage_jobs[i]))
+                                found = jobs->pdata[k];
+                if (!found || found->error)
+                        return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                       "Copying a disk to the destination failed (job %s: %s)",
+                                                       job->storage_jobs[i],
+                                                       found ? found->error : "gone");
+                ready += found->ready;
+        }
+        if (ready == g_strv_length(job->storage_jobs))
+                return g_task_return_boolean(task, TRUE);
+        poll_ready(g_steal_pointer(&task));
+}
+
+static gboolean on_poll_timer(gpointer user_data) {
+        GTask *task = user_data;
+        MigrationJob *job = task_job(task);
+
+        if (job)
+                job->storage_timer = 0;
+        if (!job) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The migration ended while its disks were being copied");
+                g_object_unref(task);
+                return G_SOURCE_REMOVE;
+        }
+        qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(job->domain->qemu), on_jobs, task);
+        return G_SOURCE_REMOVE;
+}
+
+static void poll_ready(GTask *task /* consumed */) {
+        MigrationJob *job = task_job(task);
+
+        if (!job) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The migration ended while its disks were being copied");
+                g_object_unref(task);
+                return;
+        }
+        job->storage_timer = g_timeout_add(READY_POLL_MS, on_poll_timer, task);
+}
+
+static void on_mirrors_started(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                               "Cannot start copying the disks to the destination: %s",
+                                               error->message);
+        poll_ready(g_steal_pointer(&task));
+}
+
+void migration_storage_mirror_async(Domain *d, const char *migrate_uri, GAsyncReadyCallback callback,
+                                    gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GArray) disks = selected_disks(d->live, d->job->params, &error);
+        g_autoptr(GStrvBuilder) targets = g_strv_builder_new(), devices = g_strv_builder_new();
+        g_autoptr(GStrvBuilder) ids = g_strv_builder_new();
+        g_auto(GStrv) target_v = NULL, device_v = NULL;
+        g_autofree char *host = uri_host(migrate_uri);
+
+        g_task_set_task_data(task, domain_ref_new(d), (GDestroyNotify) domain_ref_free);
+        if (!disks)
+                return g_task_return_error(task, g_steal_pointer(&error));
+        for (guint i = 0; i < disks->len; i++) {
+                guint index = g_array_index(disks, guint, i);
+                const DomainDisk *disk = d->live->disks->pdata[index];
+
+                g_strv_builder_add(targets, disk->target_dev);
+                builder_take(devices, g_strdup_printf("disk%u", index));
+                builder_take(ids, qemu_monitor_mirror_job_id(disk->target_dev));
+        }
+        target_v = g_strv_builder_end(targets);
+        device_v = g_strv_builder_end(devices);
+        g_strfreev(d->job->storage_jobs);
+        d->job->storage_jobs = g_strv_builder_end(ids);
+        qemu_monitor_mirror_drives_async(qemu_process_get_qmp(d->qemu), host, d->job->storage_port,
+                                         (const char *const *) device_v, (const char *const *) target_v,
+                                         (d->job->params->flags & MIGRATE_NON_SHARED_INC) != 0,
+                                         on_mirrors_started, g_steal_pointer(&task));
+}
+
+gboolean migration_storage_mirror_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- Switch-over ---- */
+
+static void on_continued(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("migrate-continue failed: %s", error->message);
+}
+
+static void on_cancel_failed_stream(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("migrate_cancel failed: %s", error->message);
+}
+
+static void switchover_failed(Domain *d, const char *why) {
+        g_warning("Domain %s: ending the disk mirrors failed (%s): cancelling the migration", domain_name(d), why);
+        qemu_monitor_migrate_cancel_async(qemu_process_get_qmp(d->qemu), on_cancel_failed_stream, NULL);
+}
+
+static void wait_mirrors_gone(DomainRef *ref);
+
+static void on_jobs_after_cancel(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        if (!job || !d->qemu)
+                return;
+        if (!jobs)
+                return switchover_failed(d, error->message);
+        for (guint k = 0; k < jobs->len; k++)
+                if (g_strv_contains((const char *const *) job->storage_jobs, ((QemuBlockJob *) jobs->pdata[k])->id))
+                        return wait_mirrors_gone(g_steal_pointer(&ref));
+        g_clear_pointer(&job->storage_jobs, g_strfreev);
+        qemu_monitor_migrate_continue_async(qemu_process_get_qmp(d->qemu), "pre-switchover", on_continued,
+                                            g_steal_pointer(&ref));
+}
+
+static gboolean on_gone_timer(gpointer user_data) {
+        DomainRef *ref = user_data;
+        Domain *d = domain_ref_get(ref);
+
+        if (!d || !d->qemu) {
+                domain_ref_free(ref);
+                return G_SOURCE_REMOVE;
+        }
+        qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(d->qemu), on_jobs_after_cancel, ref);
+        return G_SOURCE_REMOVE;
+}
+
+static void wait_mirrors_gone(DomainRef *ref /* consumed */) {
+        g_timeout_add(50, on_gone_timer, ref);
+}
+
+static void on_mirrors_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        Domain *d = domain_ref_get(ref);
+
+        if (!qemu_monitor_command_finish(result, &error)) {
+                if (d && d->qemu)
+                        switchover_failed(d, error->message);
+                return;
+        }
+        wait_mirrors_gone(g_steal_pointer(&ref));
+}
+
+void migration_storage_switchover(Domain *d) {
+        MigrationJob *job = d->job;
+
+        if (!job->storage_jobs) {
+                qemu_monitor_migrate_continue_async(qemu_process_get_qmp(d->qemu), "pre-switchover", on_continued,
+                                                    domain_ref_new(d));
+                return;
+        }
+        qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu), (const char *const *) job->storage_jobs,
+                                             on_mirrors_cancelled, domain_ref_new(d));
+}
+
+/* ---- The end ---- */
+
+static void on_cleanup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_debug("Storage migration clean-up: %s", error->message);
+}
+
+void migration_storage_job_ended(Domain *d, gboolean completed) {
+        MigrationJob *job = d->job;
+
+        g_clear_handle_id(&job->storage_timer, g_source_remove);
+        if (job->type == JOB_TYPE_MIGRATION_OUT && job->storage_jobs && d->qemu)
+                qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu),
+                                                     (const char *const *) job->storage_jobs, on_cleanup_done,
+                                                     NULL);
+        if (job->type == JOB_TYPE_MIGRATION_IN && completed && d->qemu &&
+            migration_storage_requested(job->params))
+                qemu_monitor_nbd_server_stop_async(qemu_process_get_qmp(d->qemu), on_cleanup_done, NULL);
+        if (job->type == JOB_TYPE_MIGRATION_IN && !completed && job->storage_created) {
+                for (guint i = 0; i < job->storage_created->len; i++) {
+                        const char *path = job->storage_created->pdata[i];
+
+                        if (g_unlink(path) < 0)
+                                g_warning("Cannot remove image %s that the failed migration created: %s", path,
+                                          g_strerror(errno));
+                        else
+                                g_info("Removed image %s that the failed migration created", path);
+                }
+                g_clear_pointer(&job->storage_created, g_ptr_array_unref);
+        }
+}

@@ -1,0 +1,48 @@
+/* Storage migration, libvirt's NBD flow (NON_SHARED_DISK): the source tells
+ * the destination which disks it copies (Begin cookie); the destination
+ * creates missing images and exports them over QEMU's NBD server
+ * (Prepare); the source mirrors each disk into its export until READY,
+ * migrates RAM with pause-before-switchover, ends the mirrors at the
+ * pre-switchover pause (block-job-cancel: the destination keeps the
+ * copy, the source its own image) and lets QEMU switch over. A job that
+ * does not complete cancels the mirrors and removes the images it created. */
+#pragma once
+
+#include "domain.h"
+#include "migration-cookie.h"
+#include "migration-params.h"
+
+/* Whether @p asks for a storage copy. */
+gboolean migration_storage_requested(const MigrationParams *p);
+
+/* Begin: the disks to copy (migrate_disks, or every writable disk with an
+ * image that is neither shareable nor a cdrom) with their format and
+ * virtual size (qemu-img info) into @cookie. */
+gboolean migration_storage_describe(const DomainDef *def, const MigrationParams *p, MigrationCookie *cookie,
+                                    GError **error);
+
+/* Prepare, before QEMU starts: every disk of @cookie whose image is missing
+ * here is created (qemu-img create, same format and virtual size), and
+ * recorded in @job for removal should the job not complete. */
+gboolean migration_storage_create(MigrationJob *job, const DomainDef *def, const MigrationCookie *cookie,
+                                  GError **error);
+
+/* Prepare, after QEMU listens: the NBD server on @host:@port and the disks
+ * of @targets exported. */
+void migration_storage_export_async(Domain *d, const char *host, guint16 port, char **targets,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_storage_export_finish(GAsyncResult *result, GError **error);
+
+/* Perform, before the stream: mirrors of the cookie's disks to the
+ * destination (the host of @migrate_uri, port job->storage_port), done
+ * when all are READY. */
+void migration_storage_mirror_async(Domain *d, const char *migrate_uri, GAsyncReadyCallback callback,
+                                    gpointer user_data);
+gboolean migration_storage_mirror_finish(GAsyncResult *result, GError **error);
+
+/* The source's stream paused before the switch-over: end the mirrors, then
+ * let QEMU continue (or cancel the stream if that fails). */
+void migration_storage_switchover(Domain *d);
+
+/* migration_job_end(): clean-up of what storage migration left. */
+void migration_storage_job_ended(Domain *d, gboolean completed);
