@@ -19,6 +19,25 @@ static void add_inet(JsonBuilder *b, const char *member, const char *host, guint
         json_builder_end_object(b);
 }
 
+/* nbd-server-start's older form, {"type": "inet", "data": {"host": ..., "port": "N"}}
+ * (SocketAddressLegacy, in every QEMU version). */
+static void add_inet_legacy(JsonBuilder *b, const char *member, const char *host, guint16 port) {
+        g_autofree char *port_s = g_strdup_printf("%u", port);
+
+        json_builder_set_member_name(b, member);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, "inet");
+        json_builder_set_member_name(b, "data");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "host");
+        json_builder_add_string_value(b, host);
+        json_builder_set_member_name(b, "port");
+        json_builder_add_string_value(b, port_s);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+}
+
 static void add_string(JsonBuilder *b, const char *member, const char *value) {
         json_builder_set_member_name(b, member);
         json_builder_add_string_value(b, value);
@@ -29,7 +48,7 @@ void qemu_monitor_nbd_server_start_async(QmpClient *mon, const char *host, guint
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
-        add_inet(b, "addr", host, port);
+        add_inet_legacy(b, "addr", host, port);
         if (tls_creds)
                 add_string(b, "tls-creds", tls_creds);
         json_builder_end_object(b);
@@ -195,14 +214,11 @@ GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **e
 
 /* ---- Sequences ---- */
 
-static JsonNode *inet_args(const char *first_member, const char *first_value, const char *addr_member,
-                           const char *host, guint16 port) {
+static JsonNode *legacy_addr_args(const char *host, guint16 port) {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
-        if (first_member)
-                add_string(b, first_member, first_value);
-        add_inet(b, addr_member, host, port);
+        add_inet_legacy(b, "addr", host, port);
         json_builder_end_object(b);
         return json_builder_get_root(b);
 }
@@ -224,7 +240,7 @@ void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const char *host, guin
                                           GAsyncReadyCallback callback, gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
 
-        qemu_command_list_add(list, "nbd-server-start", inet_args(NULL, NULL, "addr", host, port));
+        qemu_command_list_add(list, "nbd-server-start", legacy_addr_args(host, port));
         for (guint i = 0; devices[i] && exports[i]; i++)
                 qemu_command_list_add(list, "nbd-server-add", export_args(devices[i], exports[i]));
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);

@@ -22,8 +22,8 @@ static void test_commands(void) {
         QmpClient *mon = qemu_process_get_qmp(qp);
         GError *errors[9] = { NULL };
         static const char *const expected[] = {
-                "{\"addr\":{\"type\":\"inet\",\"host\":\"0.0.0.0\",\"port\":\"49153\"}}",
-                "{\"addr\":{\"type\":\"inet\",\"host\":\"::\",\"port\":\"1\"},\"tls-creds\":\"tls0\"}",
+                "{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"0.0.0.0\",\"port\":\"49153\"}}}",
+                "{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"::\",\"port\":\"1\"}},\"tls-creds\":\"tls0\"}",
                 "{\"device\":\"disk0\",\"name\":\"vda\",\"writable\":true}",
                 "{\"driver\":\"nbd\",\"node-name\":\"migration-vda\",\"server\":{\"type\":\"inet\","
                 "\"host\":\"dst.example.org\",\"port\":\"49153\"},\"export\":\"vda\"}",
