@@ -17,6 +17,8 @@ typedef enum {
         CTL_MIGRATE_PERSIST_DEST = 1 << 3,
         CTL_MIGRATE_UNDEFINE_SOURCE = 1 << 4,
         CTL_MIGRATE_PAUSED = 1 << 5,
+        CTL_MIGRATE_NON_SHARED_DISK = 1 << 6,
+        CTL_MIGRATE_NON_SHARED_INC = 1 << 7,
         CTL_MIGRATE_CHANGE_PROTECTION = 1 << 8,
         CTL_MIGRATE_OFFLINE = 1 << 10,
         CTL_MIGRATE_COMPRESSED = 1 << 11,

@@ -104,6 +104,10 @@ static void print_help(void) {
                  "                                 Finish2) instead of 3, for old peers\n"
                  "     --offline                   Move only the definition of a shut-off domain\n"
                  "                                 (needs --persistent)\n"
+                 "     --copy-storage-all          Copy the disks to the destination (non-shared\n"
+                 "                                 storage; missing images are created there)\n"
+                 "     --copy-storage-inc          Copy only the disks' top images (the backing\n"
+                 "                                 files exist at the destination)\n"
                  "     --postcopy                  Allow switching the migration to post-copy\n"
                  "     --postcopy-after=SECONDS    Switch to post-copy SECONDS after the transfer\n"
                  "                                 started (implies --postcopy)\n"
@@ -159,6 +163,8 @@ enum {
         ARG_CHANGE_PROTECTION,
         ARG_TO,
         ARG_TLS,
+        ARG_COPY_STORAGE_ALL,
+        ARG_COPY_STORAGE_INC,
 };
 
 /* A number for @option in [@min, @max]; says what is wrong otherwise. */
@@ -193,6 +199,8 @@ static const struct option options[] = {
         { "plain",           no_argument,       NULL, ARG_PLAIN           },
         { "protocol",        required_argument, NULL, ARG_PROTOCOL        },
         { "offline",         no_argument,       NULL, ARG_OFFLINE         },
+        { "copy-storage-all", no_argument,      NULL, ARG_COPY_STORAGE_ALL },
+        { "copy-storage-inc", no_argument,      NULL, ARG_COPY_STORAGE_INC },
         { "postcopy",        no_argument,       NULL, ARG_POSTCOPY        },
         { "postcopy-after",  required_argument, NULL, ARG_POSTCOPY_AFTER  },
         { "parallel",        required_argument, NULL, ARG_PARALLEL        },
@@ -218,6 +226,8 @@ static const struct {
         { ARG_AUTO_CONVERGE,     CTL_MIGRATE_AUTO_CONVERGE },
         { ARG_CHANGE_PROTECTION, CTL_MIGRATE_CHANGE_PROTECTION },
         { ARG_TLS,               CTL_MIGRATE_TLS },
+        { ARG_COPY_STORAGE_ALL,  CTL_MIGRATE_NON_SHARED_DISK },
+        { ARG_COPY_STORAGE_INC,  CTL_MIGRATE_NON_SHARED_INC },
 };
 
 static gboolean parse_flag_option(CtlContext *ctx, int c) {

@@ -12,6 +12,7 @@ import subprocess
 
 from feattest import FeatureTestCase, FGuest, LIVE, Mig, assert_moved, assert_runs_here
 import feattest
+from test_migrationctl import CtlMixin
 
 NON_SHARED_DISK = 1 << 6
 DISK_SIZE = 8 << 20
@@ -80,6 +81,30 @@ class Storage(FeatureTestCase):
         self.assertTrue(os.path.exists(src_img))
         assert_runs_here(self, g, self.src, pid)
         g.destroy()
+
+
+class StorageCtl(CtlMixin, FeatureTestCase):
+
+    def test_copy_storage_all(self):
+        """migrationctl migrate --live --copy-storage-all with a destination XML naming another image path."""
+        src_img = qcow2_image(self, 'disk.qcow2')
+        dst_dir = os.path.join(self.workdir, 'dst-storage')
+        os.makedirs(dst_dir, exist_ok=True)
+        dst_img = os.path.join(dst_dir, 'disk.qcow2')
+        g = FGuest(self, self.src, devices_extra=qcow2_disk_xml(src_img))
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        dst_serial = g.next_serial_path()
+        xml_file = os.path.join(self.workdir, 'dest-storage.xml')
+        with open(xml_file, 'w') as f:
+            f.write(g.xml(serial_path=dst_serial).replace(src_img, dst_img))
+        self.ctl('migrate', g.name, '--to-bus', self.dst.bus.address, '--xml', xml_file, '--live',
+                 '--copy-storage-all')
+        g.moved_to(self.dst, dst_serial)
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
 
 
 if __name__ == '__main__':
