@@ -235,7 +235,32 @@ static GVariant *job_stats_build(MigrationJob *job, GVariant *base) {
         g_variant_dict_insert(&dict, "phase", "s", job_phase_to_string(job->phase));
         g_variant_dict_insert(&dict, "progress", "d", job->progress.progress);
         g_variant_dict_insert(&dict, "time_elapsed", "t", (guint64) (now_ms() - job->start_ms));
+        if (job->disk_total) {
+                g_variant_dict_insert(&dict, "disk_total", "t", job->disk_total);
+                g_variant_dict_insert(&dict, "disk_processed", "t", job->disk_processed);
+                g_variant_dict_insert(&dict, "disk_remaining", "t", job->disk_total - job->disk_processed);
+                g_variant_dict_insert(&dict, "disk_bps", "t", job->disk_bps);
+        }
         return g_variant_ref_sink(g_variant_dict_end(&dict));
+}
+
+void migration_job_set_disk_stats(MigrationJob *job, guint64 total, guint64 processed) {
+        Domain *d = job->domain;
+        gint64 now = now_ms();
+        GVariant *before = job->stats;
+
+        processed = MIN(processed, total);
+        if (job->disk_sample_ms && now > job->disk_sample_ms && processed >= job->disk_processed)
+                job->disk_bps = (processed - job->disk_processed) * 1000 / (guint64) (now - job->disk_sample_ms);
+        job->disk_sample_ms = now;
+        job->disk_total = total;
+        job->disk_processed = processed;
+        job->stats = job_stats_build(job, before);
+        g_clear_pointer(&before, g_variant_unref);
+        if (now - job->last_emit_ms >= EMIT_INTERVAL_MS) {
+                job->last_emit_ms = now;
+                registry_emit_job_stats(d->registry, d, job->stats);
+        }
 }
 
 void migration_job_update_stats(MigrationJob *job, const QemuMigrationInfo *query_migrate) {

@@ -72,6 +72,8 @@ struct MigrationJob {
                                       * unless it completes */
         GStrv storage_jobs;          /* source: the mirror jobs in QEMU, NULL when none */
         guint storage_timer;         /* source: polling the mirrors until READY */
+        guint64 disk_total, disk_processed, disk_bps;   /* source: the mirrors' progress (bytes) */
+        gint64 disk_sample_ms;       /* source: when disk_processed was read */
         guint16 storage_port;        /* source: the destination's NBD server (Prepare's cookie); 0 = none */
 };
 
@@ -79,6 +81,10 @@ struct MigrationJob {
 char *migration_job_new_tls_id(void);
 
 const char *migration_job_describe(const MigrationJob *job);
+/* The storage copy's progress (libvirt's disk_total, disk_processed,
+ * disk_remaining, disk_bps) into the job's statistics, announced as the
+ * memory statistics are. */
+void migration_job_set_disk_stats(MigrationJob *job, guint64 total, guint64 processed);
 
 /* The one guard of a callback that outlives the call which started it:
  * the job of @domain (nullable: it went away meanwhile) if it has one of

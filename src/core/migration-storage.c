@@ -191,6 +191,7 @@ static void on_jobs(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
         MigrationJob *job = task_job(task);
         guint ready = 0;
+        guint64 total = 0, processed = 0;
 
         if (!job)
                 return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
@@ -212,7 +213,10 @@ static void on_jobs(GObject *source, GAsyncResult *result, gpointer user_data) {
                                                        job->storage_jobs[i],
                                                        found ? found->error : "gone");
                 ready += found->ready;
+                total += found->len;
+                processed += found->offset;
         }
+        migration_job_set_disk_stats(job, total, processed);
         if (ready == g_strv_length(job->storage_jobs))
                 return g_task_return_boolean(task, TRUE);
         poll_ready(g_steal_pointer(&task));

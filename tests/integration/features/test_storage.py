@@ -10,7 +10,8 @@ guest runs on at the source."""
 import os
 import subprocess
 
-from feattest import FeatureTestCase, FGuest, LIVE, Mig, assert_moved, assert_runs_here
+from feattest import (FeatureTestCase, FGuest, LIVE, Mig, assert_moved, assert_runs_here, recorder,
+                      SIGNAL_DEADLINE)
 import feattest
 from test_migrationctl import CtlMixin
 
@@ -55,9 +56,17 @@ class Storage(FeatureTestCase):
         self.assertFalse(os.path.exists(dst_img))
         m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
         m.dest_xml = m.dest_xml.replace(src_img, dst_img)
-        m.run()
+        with recorder(self.src, g.path) as rec:
+            m.run()
+            done = rec.wait_for(lambda s: s.member == 'JobCompleted', SIGNAL_DEADLINE, 'JobCompleted')
         assert_moved(self, src_serial, g.serial, pid, boot)
         self.assertTrue(os.path.exists(dst_img))
+        # libvirt's disk statistics in the source's JobCompleted: everything copied.
+        completed = done.args[0]
+        self.assertGreaterEqual(completed['disk_total'], 1 << 20, completed)
+        self.assertEqual(completed['disk_processed'], completed['disk_total'])
+        self.assertEqual(completed['disk_remaining'], 0)
+        self.assertIn('disk_bps', completed)
         g.destroy()
         info = subprocess.run(['qemu-img', 'info', '--output=json', dst_img], check=True,
                               capture_output=True, text=True).stdout
