@@ -257,14 +257,15 @@ static gboolean prepare_storage(Registry *r, Domain *d, const DomainDef *def, co
                                                             : registry_get_config(r)->migration_address;
         g_autoptr(GStrvBuilder) targets = g_strv_builder_new();
 
-        if (!cookie || !cookie->nbd_disks) {
+        if (!cookie) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             "Copying non-shared storage needs the source's list of disks (the Begin cookie)");
                 return FALSE;
         }
         if (!migration_storage_create(d->job, def, cookie, error))
                 return FALSE;
-        for (guint i = 0; i < cookie->nbd_disks->len; i++)
+        /* No list: the guest has no disk to copy. */
+        for (guint i = 0; cookie->nbd_disks && i < cookie->nbd_disks->len; i++)
                 g_strv_builder_add(targets, ((MigrationCookieDisk *) cookie->nbd_disks->pdata[i])->target);
         p->storage_targets = g_strv_builder_end(targets);
         p->nbd_host = g_strdup(is_wildcard(address) ? "0.0.0.0" : address);
