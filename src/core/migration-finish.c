@@ -6,6 +6,7 @@
 #include "i18n.h"
 #include "md-error.h"
 #include "migration-dest.h"
+#include "migration-storage.h"
 #include "migration.h"
 
 /* ---- Finish ----
@@ -435,4 +436,5 @@ char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError 
 
 const MigrationJobOps migration_dest_ops = {
         .stream_ended = migration_dest_stream_ended,
+        .ending = migration_storage_job_ended,
 };

@@ -4,7 +4,6 @@
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration-setup.h"
-#include "migration-storage.h"
 #include "registry.h"
 
 /* libvirt's rate for statistics while a stream runs. */
@@ -360,7 +359,8 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
                 migration_job_reset_qemu(d, job->tls_id);
         if (result == JOB_RESULT_COMPLETED)
                 job->progress.progress = 100.0;
-        migration_storage_job_ended(d, result == JOB_RESULT_COMPLETED);
+        if (job->ops->ending)
+                job->ops->ending(d, result == JOB_RESULT_COMPLETED);
         stats = job_stats_build(job, job->stats);
         g_variant_dict_init(&dict, stats);
         g_variant_dict_insert(&dict, "success", "b", result == JOB_RESULT_COMPLETED);
@@ -412,8 +412,9 @@ void migration_job_on_event(Domain *d, const QemuEvent *event) {
                 const char *status = event->migration_status;
                 /* A running incoming stream is progress: the deadline is for
                  * phases that do not come, not for a long transfer. */
-                if (g_str_equal(status, "pre-switchover") && job->type == JOB_TYPE_MIGRATION_OUT) {
-                        migration_storage_switchover(d);
+                if (g_str_equal(status, "pre-switchover")) {
+                        if (job->ops->pre_switchover)
+                                job->ops->pre_switchover(d);
                         return;
                 }
                 if (g_str_equal(status, "active") && job->type == JOB_TYPE_MIGRATION_IN &&

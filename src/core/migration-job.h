@@ -28,6 +28,12 @@ typedef struct {
         /* A failure rule lets the guest run here again (source); NULL: a
          * side that never resumes (destination). */
         void (*resume)(Domain *domain);
+        /* QEMU paused the stream before the switch-over (storage migration's
+         * pause-before-switchover); NULL: never asked for. */
+        void (*pre_switchover)(Domain *domain);
+        /* The job is ending (migration_job_end()), @completed or not: what
+         * it left in QEMU or on disk goes; nullable. */
+        void (*ending)(Domain *domain, gboolean completed);
 } MigrationJobOps;
 
 struct MigrationJob {

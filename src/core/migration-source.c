@@ -672,4 +672,6 @@ void migration_source_resume(Domain *d) {
 const MigrationJobOps migration_source_ops = {
         .stream_ended = migration_source_stream_ended,
         .resume = migration_source_resume,
+        .pre_switchover = migration_storage_switchover,
+        .ending = migration_storage_job_ended,
 };
