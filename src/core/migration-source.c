@@ -1,6 +1,6 @@
-/* The source side of a v3 migration: Begin and Perform (Confirm and
- * Perform2 are in migration-confirm.c, the job controls in
- * migration-controls.c). */
+/* The source side of a v3 migration: Perform, and resuming the guest after
+ * a failure (Begin is in migration-begin.c, Confirm and Perform2 in
+ * migration-confirm.c, the job controls in migration-controls.c). */
 #define G_LOG_DOMAIN "migrationd"
 
 #include "i18n.h"
@@ -10,129 +10,6 @@
 #include "migration-source.h"
 #include "migration-storage.h"
 #include "migration.h"
-
-/* ---- Begin ---- */
-
-static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error) {
-        const char *name = p->destination_name ? p->destination_name : domain_name(d);
-        g_autoptr(DomainDef) def = NULL;
-
-        if (!p->destination_xml) {
-                def = domain_def_copy(d->live ? d->live : d->def);
-                domain_def_set_name(def, name);
-                return g_steal_pointer(&def);
-        }
-        def = domain_def_parse(p->destination_xml, -1, error);
-        if (!def)
-                return NULL;
-        if (!g_str_equal(def->uuid, domain_uuid(d))) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            _("destination_xml describes domain %s, not %s"), def->uuid, domain_uuid(d));
-                return NULL;
-        }
-        if (!g_str_equal(def->name, name)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            _("destination_xml names the domain '%s'; use destination_name to "
-                              "rename it to something other than '%s'"), def->name, name);
-                return NULL;
-        }
-        return g_steal_pointer(&def);
-}
-
-/* What PERSIST_DEST makes the destination's definition, as libvirt's
- * "persistent" cookie data: persistent_xml when given, else the inactive
- * definition (which DefineXML may have changed while the guest runs), under
- * the destination's name. NULL for a transient domain: the destination then
- * keeps the live definition. */
-static char *persistent_definition(Domain *d, MigrationParams *p, const char *name, GError **error) {
-        g_autoptr(DomainDef) def = NULL;
-
-        if (p->persistent_xml)
-                return migration_persistent_xml_check(p->persistent_xml, name, domain_uuid(d), error)
-                        ? g_strdup(p->persistent_xml) : NULL;
-        if (!d->def)
-                return NULL;
-        def = domain_def_copy(d->def);
-        domain_def_set_name(def, name);
-        return domain_def_format(def);
-}
-
-/* The disks a storage migration copies, for the destination to create. */
-static gboolean describe_storage(Domain *d, MigrationParams *p, MigrationCookie *cookie, GError **error) {
-        if (p->flags & MIGRATE_TLS) {
-                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            "Copying non-shared storage over TLS is not implemented yet: the NBD stream "
-                            "would not be encrypted");
-                return FALSE;
-        }
-        return migration_storage_describe(d->live, p, cookie, error);
-}
-
-gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
-                         GBytes **ret_cookie, GError **error) {
-        g_autoptr(MigrationParams) p = params;
-        g_autoptr(DomainDef) def = NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
-        g_autoptr(GBytes) bytes = NULL;
-        gboolean paused;
-
-        if (!require_no_job(d, error))
-                return FALSE;
-        if (p->flags & MIGRATE_OFFLINE) {
-                if (!domain_is_persistent(d)) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                    _("Domain '%s' is transient: an offline migration moves the "
-                                      "definition, and it has none"), domain_name(d));
-                        return FALSE;
-                }
-        } else if (!domain_is_active(d) || d->starting || d->destroying) {
-                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                            _("Domain '%s' is not running; only a running or paused domain can be "
-                              "migrated live (use OFFLINE with PERSIST_DEST to move its definition)"),
-                            domain_name(d));
-                return FALSE;
-        }
-        if (!migration_check_safe(d, p, error))
-                return FALSE;
-        def = destination_def(d, p, error);
-        if (!def)
-                return FALSE;
-        cookie = migration_cookie_for_host(registry_get_config(d->registry), "begin3", def->name, def->uuid);
-        cookie->ram_kib = (gint64) d->ram_kib;
-        if (p->persistent_xml || (p->flags & MIGRATE_PERSIST_DEST)) {
-                g_autoptr(GError) local = NULL;
-                cookie->persistent_xml = persistent_definition(d, p, def->name, &local);
-                if (local) {
-                        g_propagate_error(error, g_steal_pointer(&local));
-                        return FALSE;
-                }
-                /* A destination that would keep the live definition instead must refuse. */
-                if (cookie->persistent_xml)
-                        migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
-        }
-        if (migration_storage_requested(p) && !describe_storage(d, p, cookie, error))
-                return FALSE;
-        bytes = migration_cookie_encode(cookie, error);
-        if (!bytes)
-                return FALSE;
-        paused = d->state == DOMAIN_STATE_PAUSED;
-        if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, &migration_source_ops,
-                                 g_steal_pointer(&p), owner, error))
-                return FALSE;
-        /* A failed migration leaves the guest as the user had it (libvirt's
-         * pre-migration state); the journal keeps it for a restart. */
-        if (paused) {
-                g_autoptr(GError) save_error = NULL;
-
-                d->job->paused_before = TRUE;
-                d->job->paused_reason_before = g_strdup(d->state_reason);
-                if (!domain_save_status(d, &save_error))
-                        g_warning("%s, ignoring", save_error->message);
-        }
-        *ret_xml = domain_def_format(def);
-        *ret_cookie = g_steal_pointer(&bytes);
-        return TRUE;
-}
 
 /* ---- Perform ----
  *
@@ -487,52 +364,45 @@ static char *stream_failure_message(const char *why, gboolean postcopy) {
         return g_strdup(_("The migration failed: unknown error"));
 }
 
-/* The final query-migrate after the stream: the statistics of record. */
-static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(DomainRef) ref = user_data;
-        g_autoptr(GError) query_error = NULL;
-        g_autoptr(QemuMigrationInfo) reply = qemu_monitor_query_migrate_finish(result, &query_error);
-        g_autoptr(GError) error = NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
-        Domain *d = domain_ref_get(ref);
-        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+/* Fails Perform when the final query-migrate says the stream did not
+ * complete (or gave no answer); FALSE when it did complete. */
+static gboolean final_stats_failed(Domain *d, MigrationJob *job, QemuMigrationInfo *reply,
+                                   GError *query_error) {
         const char *status;
-        GBytes *bytes;
-        GTask *task;
-        gboolean unattended;
+        g_autofree char *msg = NULL;
 
-        if (!job || job->phase != JOB_PHASE_PERFORM3)
-                return;
         /* Without QEMU's word the outcome is unknown, and unknown is never
          * success: the stream counts as failed (libvirt's rule), so that no
          * phase after it stops this guest. */
         if (!reply) {
-                g_autofree char *msg = g_strdup_printf(_("The outcome of the migration is unknown: the final "
-                                                         "query-migrate failed (%s)"), query_error->message);
+                msg = g_strdup_printf(_("The outcome of the migration is unknown: the final "
+                                        "query-migrate failed (%s)"), query_error->message);
                 if (job->postcopy)
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
-                return;
+                return TRUE;
         }
         status = reply->status;
-        if (g_strcmp0(status, "completed") != 0) {
-                const char *why = reply->error_desc;
-                g_autofree char *msg = NULL;
-                if (g_strcmp0(status, "cancelled") == 0 || job->aborted) {
-                        job->aborted = TRUE;
-                        perform_fail(job, MD_ERROR_MIGRATION_ABORTED, _("The migration was aborted"));
-                        return;
-                }
-                /* The destination has the newest state: this side must not run again. */
-                if (job->postcopy)
-                        domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
-                msg = stream_failure_message(why ? why : status, job->postcopy);
-                perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
-                return;
+        if (g_strcmp0(status, "completed") == 0)
+                return FALSE;
+        if (g_strcmp0(status, "cancelled") == 0 || job->aborted) {
+                job->aborted = TRUE;
+                perform_fail(job, MD_ERROR_MIGRATION_ABORTED, _("The migration was aborted"));
+                return TRUE;
         }
-        migration_job_update_stats(job, reply);
-        g_clear_handle_id(&job->poll_timer, g_source_remove);
-        domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
+        /* The destination has the newest state: this side must not run again. */
+        if (job->postcopy)
+                domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
+        msg = stream_failure_message(reply->error_desc ? reply->error_desc : status, job->postcopy);
+        perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
+        return TRUE;
+}
+
+/* The Perform3 cookie for Finish3: the guest's name there and the final
+ * statistics (NULL and @error set if it could not be encoded). */
+static GBytes *perform_cookie(Domain *d, MigrationJob *job, GError **error) {
+        g_autoptr(MigrationCookie) cookie = NULL;
+
         /* The name the destination knows the guest by, for Finish3. */
         cookie = migration_cookie_for_host(registry_get_config(d->registry), "perform3",
                                            job->params->destination_name ? job->params->destination_name
@@ -541,7 +411,29 @@ static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_
         cookie->source_stop_time_ms = job->stop_time_ms;
         cookie->stats = job->stats ? g_variant_ref(job->stats) : NULL;
         migration_cookie_add_feature(cookie, "stats", FALSE);
-        bytes = migration_cookie_encode(cookie, &error);
+        return migration_cookie_encode(cookie, error);
+}
+
+/* The final query-migrate after the stream: the statistics of record. */
+static void on_final_stats(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) query_error = NULL;
+        g_autoptr(QemuMigrationInfo) reply = qemu_monitor_query_migrate_finish(result, &query_error);
+        g_autoptr(GError) error = NULL;
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+        GBytes *bytes;
+        GTask *task;
+        gboolean unattended;
+
+        if (!job || job->phase != JOB_PHASE_PERFORM3)
+                return;
+        if (final_stats_failed(d, job, reply, query_error))
+                return;
+        migration_job_update_stats(job, reply);
+        g_clear_handle_id(&job->poll_timer, g_source_remove);
+        domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
+        bytes = perform_cookie(d, job, &error);
         migration_job_step(job, JOB_PHASE_PERFORM3_DONE);
         migration_job_arm_deadline(job);
         unattended = job->unattended;

@@ -1,0 +1,151 @@
+/* The source side of a v3 migration: Begin, which checks the guest can go,
+ * describes it for the destination and starts the outgoing job (Perform is
+ * in migration-source.c). */
+#define G_LOG_DOMAIN "migrationd"
+
+#include "i18n.h"
+#include "md-error.h"
+#include "migration-safety.h"
+#include "migration-source.h"
+#include "migration-storage.h"
+#include "migration.h"
+
+static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error) {
+        const char *name = p->destination_name ? p->destination_name : domain_name(d);
+        g_autoptr(DomainDef) def = NULL;
+
+        if (!p->destination_xml) {
+                def = domain_def_copy(d->live ? d->live : d->def);
+                domain_def_set_name(def, name);
+                return g_steal_pointer(&def);
+        }
+        def = domain_def_parse(p->destination_xml, -1, error);
+        if (!def)
+                return NULL;
+        if (!g_str_equal(def->uuid, domain_uuid(d))) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            _("destination_xml describes domain %s, not %s"), def->uuid, domain_uuid(d));
+                return NULL;
+        }
+        if (!g_str_equal(def->name, name)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            _("destination_xml names the domain '%s'; use destination_name to "
+                              "rename it to something other than '%s'"), def->name, name);
+                return NULL;
+        }
+        return g_steal_pointer(&def);
+}
+
+/* What PERSIST_DEST makes the destination's definition, as libvirt's
+ * "persistent" cookie data: persistent_xml when given, else the inactive
+ * definition (which DefineXML may have changed while the guest runs), under
+ * the destination's name. NULL for a transient domain: the destination then
+ * keeps the live definition. */
+static char *persistent_definition(Domain *d, MigrationParams *p, const char *name, GError **error) {
+        g_autoptr(DomainDef) def = NULL;
+
+        if (p->persistent_xml)
+                return migration_persistent_xml_check(p->persistent_xml, name, domain_uuid(d), error)
+                        ? g_strdup(p->persistent_xml) : NULL;
+        if (!d->def)
+                return NULL;
+        def = domain_def_copy(d->def);
+        domain_def_set_name(def, name);
+        return domain_def_format(def);
+}
+
+/* The disks a storage migration copies, for the destination to create. */
+static gboolean describe_storage(Domain *d, MigrationParams *p, MigrationCookie *cookie, GError **error) {
+        if (p->flags & MIGRATE_TLS) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "Copying non-shared storage over TLS is not implemented yet: the NBD stream "
+                            "would not be encrypted");
+                return FALSE;
+        }
+        return migration_storage_describe(d->live, p, cookie, error);
+}
+
+/* Whether @d can go at all: a live migration needs it running (or paused),
+ * an offline one a definition to move. */
+static gboolean check_migratable(Domain *d, MigrationParams *p, GError **error) {
+        if (!require_no_job(d, error))
+                return FALSE;
+        if (p->flags & MIGRATE_OFFLINE) {
+                if (!domain_is_persistent(d)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                    _("Domain '%s' is transient: an offline migration moves the "
+                                      "definition, and it has none"), domain_name(d));
+                        return FALSE;
+                }
+        } else if (!domain_is_active(d) || d->starting || d->destroying) {
+                g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                            _("Domain '%s' is not running; only a running or paused domain can be "
+                              "migrated live (use OFFLINE with PERSIST_DEST to move its definition)"),
+                            domain_name(d));
+                return FALSE;
+        }
+        return migration_check_safe(d, p, error);
+}
+
+/* The Begin3 cookie for the destination's definition @def. */
+static MigrationCookie *begin_cookie(Domain *d, MigrationParams *p, DomainDef *def, GError **error) {
+        g_autoptr(MigrationCookie) cookie = NULL;
+
+        cookie = migration_cookie_for_host(registry_get_config(d->registry), "begin3", def->name, def->uuid);
+        cookie->ram_kib = (gint64) d->ram_kib;
+        if (p->persistent_xml || (p->flags & MIGRATE_PERSIST_DEST)) {
+                g_autoptr(GError) local = NULL;
+                cookie->persistent_xml = persistent_definition(d, p, def->name, &local);
+                if (local) {
+                        g_propagate_error(error, g_steal_pointer(&local));
+                        return NULL;
+                }
+                /* A destination that would keep the live definition instead must refuse. */
+                if (cookie->persistent_xml)
+                        migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
+        }
+        if (migration_storage_requested(p) && !describe_storage(d, p, cookie, error))
+                return NULL;
+        return g_steal_pointer(&cookie);
+}
+
+/* A failed migration leaves the guest as the user had it (libvirt's
+ * pre-migration state); the journal keeps it for a restart. */
+static void remember_paused(Domain *d) {
+        g_autoptr(GError) save_error = NULL;
+
+        d->job->paused_before = TRUE;
+        d->job->paused_reason_before = g_strdup(d->state_reason);
+        if (!domain_save_status(d, &save_error))
+                g_warning("%s, ignoring", save_error->message);
+}
+
+gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
+                         GBytes **ret_cookie, GError **error) {
+        g_autoptr(MigrationParams) p = params;
+        g_autoptr(DomainDef) def = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(GBytes) bytes = NULL;
+        gboolean paused;
+
+        if (!check_migratable(d, p, error))
+                return FALSE;
+        def = destination_def(d, p, error);
+        if (!def)
+                return FALSE;
+        cookie = begin_cookie(d, p, def, error);
+        if (!cookie)
+                return FALSE;
+        bytes = migration_cookie_encode(cookie, error);
+        if (!bytes)
+                return FALSE;
+        paused = d->state == DOMAIN_STATE_PAUSED;
+        if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, &migration_source_ops,
+                                 g_steal_pointer(&p), owner, error))
+                return FALSE;
+        if (paused)
+                remember_paused(d);
+        *ret_xml = domain_def_format(def);
+        *ret_cookie = g_steal_pointer(&bytes);
+        return TRUE;
+}
