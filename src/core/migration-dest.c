@@ -272,98 +272,107 @@ static gboolean prepare_storage(Registry *r, Domain *d, const DomainDef *def, co
         return TRUE;
 }
 
-/* Protocol 2 has no Begin: no cookie comes from the source (@v2). */
-static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, const char *owner,
-                        GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
-        g_autoptr(MigrationParams) mp = params;
-        g_autoptr(GError) error = NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
+/* The guest's definition here, from the XML Prepare got, checked against
+ * the source's cookie (NULL for protocol 2). Also takes the inactive
+ * definition for PERSIST_DEST into @mp. */
+static DomainDef *incoming_def(MigrationParams *mp, const MigrationCookie *cookie, GError **error) {
         g_autoptr(DomainDef) def = NULL;
-        Prepare *p;
-        Domain *d, *by_name;
-        guint16 port;
 
-        cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
-        if (!v2 && !cookie) {
-                g_task_return_error(task, g_steal_pointer(&error));
-                return;
-        }
         if (!mp->destination_xml) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                        _("Prepare needs the domain XML (from Begin3, or the source's "
-                                          "GetXMLDesc for protocol 2)"));
-                return;
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            _("Prepare needs the domain XML (from Begin3, or the source's "
+                              "GetXMLDesc for protocol 2)"));
+                return NULL;
         }
-        def = domain_def_parse(mp->destination_xml, -1, &error);
-        if (!def) {
-                g_task_return_error(task, g_steal_pointer(&error));
-                return;
-        }
+        def = domain_def_parse(mp->destination_xml, -1, error);
+        if (!def)
+                return NULL;
         if (mp->destination_name)
                 domain_def_set_name(def, mp->destination_name);
         /* QEMU rounds -m to 8 KiB; the source may have added our TCG pad or not (an older daemon). */
         if (cookie && cookie->ram_kib &&
             cookie->ram_kib != (gint64) qemu_command_ram_kib(def->memory_kib, TRUE) &&
             cookie->ram_kib != (gint64) qemu_command_ram_kib(def->memory_kib, TRUE) + QEMU_TCG_RAM_PAD_KIB) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                        _("The migration cookie gives the guest %lld KiB of RAM, "
-                                          "but its XML %llu KiB"), (long long) cookie->ram_kib,
-                                        (unsigned long long) def->memory_kib);
-                return;
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                            _("The migration cookie gives the guest %lld KiB of RAM, "
+                              "but its XML %llu KiB"), (long long) cookie->ram_kib,
+                            (unsigned long long) def->memory_kib);
+                return NULL;
         }
         if (cookie && !g_str_equal(def->uuid, cookie->uuid)) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                        _("The migration cookie is for domain %s, but the XML describes %s"),
-                                        cookie->uuid, def->uuid);
-                return;
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                            _("The migration cookie is for domain %s, but the XML describes %s"),
+                            cookie->uuid, def->uuid);
+                return NULL;
         }
         /* The inactive definition for PERSIST_DEST: the caller's, or the
          * source's from the Begin cookie. Checked now, not when Finish has
          * the guest half-started. */
         if (!mp->persistent_xml && cookie && cookie->persistent_xml)
                 mp->persistent_xml = g_strdup(cookie->persistent_xml);
-        if (mp->persistent_xml && !migration_persistent_xml_check(mp->persistent_xml, def->name, def->uuid, &error)) {
+        if (mp->persistent_xml && !migration_persistent_xml_check(mp->persistent_xml, def->name, def->uuid, error))
+                return NULL;
+        return g_steal_pointer(&def);
+}
+
+/* The domain @def already is here (*@ret_d, NULL if none): FALSE when
+ * another one has its name, or it runs or migrates. */
+static gboolean check_existing(Registry *r, const DomainDef *def, Domain **ret_d, GError **error) {
+        Domain *d = registry_lookup_by_uuid(r, def->uuid, NULL);
+        Domain *by_name = registry_lookup_by_name(r, def->name, NULL);
+
+        if (by_name && by_name != d) {
+                g_set_error(error, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
+                            _("A domain named '%s' already exists here with UUID %s"),
+                            def->name, domain_uuid(by_name));
+                return FALSE;
+        }
+        if (d && (domain_is_active(d) || d->job)) {
+                g_set_error(error, MD_ERROR, d->job ? MD_ERROR_JOB_ACTIVE : MD_ERROR_OPERATION_INVALID,
+                            d->job ? _("Domain '%s' is already being migrated on this host")
+                                   : _("Domain '%s' is already running on this host"),
+                            domain_name(d));
+                return FALSE;
+        }
+        if (d && !g_str_equal(domain_name(d), def->name)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
+                            _("Domain %s is defined here as '%s', not '%s'"), def->uuid,
+                            domain_name(d), def->name);
+                return FALSE;
+        }
+        *ret_d = d;
+        return TRUE;
+}
+
+/* Only the definition moves, in Finish3: nothing to start here. */
+static void prepare_offline(Registry *r, const DomainDef *def, GTask *task_in /* consumed */) {
+        g_autoptr(GTask) task = task_in;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) ours = migration_cookie_for_host(registry_get_config(r), "prepare3", def->name, def->uuid);
+        GBytes *bytes = migration_cookie_encode(ours, &error);
+        Prepare *p;
+
+        if (!bytes) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        d = registry_lookup_by_uuid(r, def->uuid, NULL);
-        by_name = registry_lookup_by_name(r, def->name, NULL);
-        if (by_name && by_name != d) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
-                                        _("A domain named '%s' already exists here with UUID %s"),
-                                        def->name, domain_uuid(by_name));
-                return;
-        }
-        if (d && (domain_is_active(d) || d->job)) {
-                g_task_return_new_error(task, MD_ERROR,
-                                        d->job ? MD_ERROR_JOB_ACTIVE : MD_ERROR_OPERATION_INVALID,
-                                        d->job ? _("Domain '%s' is already being migrated on this host")
-                                               : _("Domain '%s' is already running on this host"),
-                                        domain_name(d));
-                return;
-        }
-        if (d && !g_str_equal(domain_name(d), def->name)) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_DOMAIN_EXISTS,
-                                        _("Domain %s is defined here as '%s', not '%s'"), def->uuid,
-                                        domain_name(d), def->name);
-                return;
-        }
-        if (mp->flags & MIGRATE_OFFLINE) {
-                /* Only the definition moves, in Finish3: nothing to start here. */
-                g_autoptr(MigrationCookie) ours = migration_cookie_for_host(registry_get_config(r), "prepare3", def->name, def->uuid);
-                GBytes *bytes = migration_cookie_encode(ours, &error);
-                if (!bytes) {
-                        g_task_return_error(task, g_steal_pointer(&error));
-                        return;
-                }
-                p = g_new0(Prepare, 1);
-                p->uri_out = g_strdup("");
-                g_task_set_task_data(task, p, (GDestroyNotify) prepare_free);
-                g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
-                return;
-        }
         p = g_new0(Prepare, 1);
+        p->uri_out = g_strdup("");
+        g_task_set_task_data(task, p, (GDestroyNotify) prepare_free);
+        g_task_return_pointer(task, bytes, (GDestroyNotify) g_bytes_unref);
+}
+
+/* A live migration: starts the incoming job on @d (created if NULL) and
+ * launches its QEMU to listen. */
+static void prepare_live(Registry *r, Domain *d, DomainDef *def_in /* consumed */, MigrationParams *mp_in /* consumed */,
+                         const MigrationCookie *cookie, const char *owner, GTask *task_in /* consumed */) {
+        g_autoptr(GTask) task = task_in;
+        g_autoptr(DomainDef) def = def_in;
+        g_autoptr(MigrationParams) mp = mp_in;
+        g_autoptr(GError) error = NULL;
+        Prepare *p = g_new0(Prepare, 1);
+        guint16 port;
+
         g_task_set_task_data(task, p, (GDestroyNotify) prepare_free);
         if (!plan_uris(r, mp, p, &port, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
@@ -388,6 +397,33 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         p->ram_kib = cookie ? (guint64) cookie->ram_kib : 0;
         domain_launch_async(d, g_steal_pointer(&def), "defer", p->ram_kib, on_incoming_launched,
                             g_steal_pointer(&task));
+}
+
+/* Protocol 2 has no Begin: no cookie comes from the source (@v2). */
+static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, const char *owner,
+                        GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) mp = params;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MigrationCookie) cookie = NULL;
+        g_autoptr(DomainDef) def = NULL;
+        Domain *d = NULL;
+
+        cookie = v2 ? NULL : migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, &error);
+        if (!v2 && !cookie) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        def = incoming_def(mp, cookie, &error);
+        if (!def || !check_existing(r, def, &d, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        if (mp->flags & MIGRATE_OFFLINE) {
+                prepare_offline(r, def, g_steal_pointer(&task));
+                return;
+        }
+        prepare_live(r, d, g_steal_pointer(&def), g_steal_pointer(&mp), cookie, owner, g_steal_pointer(&task));
 }
 
 void migration_prepare_async(Registry *r, MigrationParams *params, GBytes *cookie_in, const char *owner,
