@@ -330,6 +330,69 @@ static void finish_cancelled(Domain *d, GTask *task /* consumed */) {
         domain_kill(d, "migration-canceled", 0);
 }
 
+/* Finish with the cancelled flag: the guest is found by the name given,
+ * or the one in the source's cookie if it sent one. */
+static void finish_run_cancelled(Registry *r, const MigrationParams *mp, GBytes *cookie_in,
+                                 GTask *task /* consumed */) {
+        g_autoptr(MigrationCookie) cookie = NULL;
+        const char *name = mp->destination_name;
+
+        if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
+                cookie = migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, NULL);
+        if (!name && cookie)
+                name = cookie->name;
+        finish_cancelled(name ? registry_lookup_by_name(r, name, NULL) : NULL, task);
+}
+
+/* The incoming job of @name, if it may go to @finish_phase now (*@ret_d:
+ * its domain). */
+static MigrationJob *waiting_job(Registry *r, const char *name, JobPhase finish_phase, Domain **ret_d,
+                                 GError **error) {
+        g_autoptr(GError) local = NULL;
+        Domain *d = registry_lookup_by_name(r, name, NULL);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_IN);
+        MdError code = d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN;
+
+        if (job && job_phase_check_transition(job->type, job->phase, finish_phase, &local)) {
+                *ret_d = d;
+                return job;
+        }
+        if (local)
+                g_set_error(error, MD_ERROR, code, _("No incoming migration of '%s' waits for Finish: %s"), name,
+                            local->message);
+        else
+                g_set_error(error, MD_ERROR, code, _("No incoming migration of '%s' waits for Finish"), name);
+        return NULL;
+}
+
+/* Moves @job to @finish_phase with what the source's cookie (nullable)
+ * says, and finishes when the stream has ended. */
+static void finish_job(Domain *d, MigrationJob *job, const MigrationParams *mp, const MigrationCookie *cookie,
+                       JobPhase finish_phase, GTask *task /* consumed */) {
+        gboolean job_postcopy = job->postcopy;
+
+        job->params->flags |= mp->flags;
+        job->source_stop_time_ms = cookie ? cookie->source_stop_time_ms : 0;
+        if (cookie && cookie->stats) {
+                g_clear_pointer(&job->stats, g_variant_unref);
+                job->stats = g_variant_ref(cookie->stats);
+        }
+        migration_job_step(job, finish_phase);
+        /* The stream may still be draining: wait for it, but not for ever. */
+        migration_job_arm_stream_deadline(job);
+        finish_call(task)->ref = domain_ref_new(d);
+        job->finish = task;
+        if (job->stream_failed) {
+                migration_job_end(d, JOB_RESULT_FAILED, job->error);
+                /* After the switch to post-copy the newest state is here. */
+                if (!job_postcopy)
+                        domain_kill(d, "failed", 0);
+                return;
+        }
+        if (job->incoming_done)
+                finish_proceed(d);
+}
+
 /* Protocol 2 (@v2) sends no statistics: Finish2 gets only the name. */
 static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, gboolean cancelled,
                        GAsyncReadyCallback callback, gpointer user_data) {
@@ -340,20 +403,15 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
         g_autoptr(MigrationCookie) cookie = NULL;
         const char *name = mp->destination_name;
         JobPhase finish_phase = v2 ? JOB_PHASE_FINISH2 : JOB_PHASE_FINISH3;
-        gboolean job_postcopy;
         MigrationJob *job;
-        Domain *d;
+        Domain *d = NULL;
 
         /* Which rules apply, for the steps that follow the stream. */
         call->v2 = v2;
         g_task_set_task_data(task, call, (GDestroyNotify) finish_call_free);
 
         if (cancelled) {
-                if (!name && cookie_in && g_bytes_get_size(cookie_in) > 0)
-                        cookie = migration_cookie_from_peer(registry_get_config(r), cookie_in, NULL, NULL);
-                if (!name && cookie)
-                        name = cookie->name;
-                finish_cancelled(name ? registry_lookup_by_name(r, name, NULL) : NULL, g_steal_pointer(&task));
+                finish_run_cancelled(r, mp, cookie_in, g_steal_pointer(&task));
                 return;
         }
         if (v2 && !name) {
@@ -372,18 +430,9 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                 finish_offline(r, mp, cookie, g_steal_pointer(&task));
                 return;
         }
-        d = registry_lookup_by_name(r, name, NULL);
-        job = migration_job_of(d, JOB_TYPE_MIGRATION_IN);
-        if (!job || !job_phase_check_transition(job->type, job->phase, finish_phase, &error)) {
-                MdError code = d ? MD_ERROR_OPERATION_INVALID : MD_ERROR_NO_SUCH_DOMAIN;
-
-                if (error)
-                        g_task_return_new_error(task, MD_ERROR, code,
-                                                _("No incoming migration of '%s' waits for Finish: %s"), name,
-                                                error->message);
-                else
-                        g_task_return_new_error(task, MD_ERROR, code,
-                                                _("No incoming migration of '%s' waits for Finish"), name);
+        job = waiting_job(r, name, finish_phase, &d, &error);
+        if (!job) {
+                g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
         if (cookie && !g_str_equal(cookie->uuid, domain_uuid(d))) {
@@ -392,27 +441,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
                                         domain_uuid(d));
                 return;
         }
-        job_postcopy = job->postcopy;
-        job->params->flags |= mp->flags;
-        job->source_stop_time_ms = cookie ? cookie->source_stop_time_ms : 0;
-        if (cookie && cookie->stats) {
-                g_clear_pointer(&job->stats, g_variant_unref);
-                job->stats = g_variant_ref(cookie->stats);
-        }
-        migration_job_step(job, finish_phase);
-        /* The stream may still be draining: wait for it, but not for ever. */
-        migration_job_arm_stream_deadline(job);
-        call->ref = domain_ref_new(d);
-        job->finish = g_steal_pointer(&task);
-        if (job->stream_failed) {
-                migration_job_end(d, JOB_RESULT_FAILED, job->error);
-                /* After the switch to post-copy the newest state is here. */
-                if (!job_postcopy)
-                        domain_kill(d, "failed", 0);
-                return;
-        }
-        if (job->incoming_done)
-                finish_proceed(d);
+        finish_job(d, job, mp, cookie, finish_phase, g_steal_pointer(&task));
 }
 
 void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
