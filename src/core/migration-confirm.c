@@ -46,54 +46,54 @@ static void confirm_success(Domain *d, GTask *task /* consumed */, guint flags) 
         }
 }
 
-void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
-                             GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
-        g_autoptr(MigrationParams) p = params;
+/* Confirm of a successful migration: needs a completed Perform3 and
+ * Finish3's cookie (or none: the caller saw Finish2 return the domain). */
+static void confirm_completed(Domain *d, const MigrationParams *p, GBytes *cookie_in, GTask *task_in /* consumed */) {
+        g_autoptr(GTask) task = task_in;
         g_autoptr(GError) error = NULL;
         g_autoptr(MigrationCookie) cookie = NULL;
         MigrationJob *job = d->job;
+
+        if (job->stream_failed || !job_phase_check_transition(job->type, job->phase, JOB_PHASE_CONFIRM3, &error)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        job->stream_failed
+                                        ? _("Confirm3 of a successful migration needs a completed "
+                                            "Perform3 (the job of '%s' is in phase %s, after a "
+                                            "failed stream); confirm with cancelled=true instead")
+                                        : _("Confirm3 of a successful migration needs a completed "
+                                            "Perform3 (the job of '%s' is in phase %s); confirm "
+                                            "with cancelled=true instead"),
+                                        domain_name(d), job_phase_to_string(job->phase));
+                return;
+        }
+        /* No cookie: the caller saw Finish2 return the domain itself. */
+        cookie = cookie_in ? migration_cookie_from_peer(registry_get_config(d->registry), cookie_in, NULL, &error) : NULL;
+        if (cookie_in && !cookie) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                return;
+        }
+        /* Only Finish's answer says that the guest runs there now (a
+         * failed Finish returns no cookie): the cookie of another
+         * phase must not stop and undefine the guest here. */
+        if (cookie && cookie->phase && !g_str_equal(cookie->phase, "finish3")) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        _("Confirm3 of a successful migration needs the cookie that "
+                                          "Finish3 returned, not the one of %s; if Finish3 failed, "
+                                          "confirm with cancelled=true"), cookie->phase);
+                return;
+        }
+        confirm_success(d, g_steal_pointer(&task), p->flags | job->params->flags);
+}
+
+/* Confirm with cancelled: the guest runs here again (or stays paused as the
+ * user had it), once the stream has stopped. */
+static void confirm_cancelled(Domain *d, GTask *task_in /* consumed */) {
+        g_autoptr(GTask) task = task_in;
+        g_autoptr(GError) error = NULL;
         g_autofree char *msg = NULL;
+        MigrationJob *job = d->job;
         gboolean performed;
 
-        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT)) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                        _("Domain '%s' has no outgoing migration to confirm"), domain_name(d));
-                return;
-        }
-        if (!cancelled) {
-                if (job->stream_failed ||
-                    !job_phase_check_transition(job->type, job->phase, JOB_PHASE_CONFIRM3, &error)) {
-                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                                job->stream_failed
-                                                ? _("Confirm3 of a successful migration needs a completed "
-                                                    "Perform3 (the job of '%s' is in phase %s, after a "
-                                                    "failed stream); confirm with cancelled=true instead")
-                                                : _("Confirm3 of a successful migration needs a completed "
-                                                    "Perform3 (the job of '%s' is in phase %s); confirm "
-                                                    "with cancelled=true instead"),
-                                                domain_name(d), job_phase_to_string(job->phase));
-                        return;
-                }
-                /* No cookie: the caller saw Finish2 return the domain itself. */
-                cookie = cookie_in ? migration_cookie_from_peer(registry_get_config(d->registry), cookie_in, NULL, &error) : NULL;
-                if (cookie_in && !cookie) {
-                        g_task_return_error(task, g_steal_pointer(&error));
-                        return;
-                }
-                /* Only Finish's answer says that the guest runs there now (a
-                 * failed Finish returns no cookie): the cookie of another
-                 * phase must not stop and undefine the guest here. */
-                if (cookie && cookie->phase && !g_str_equal(cookie->phase, "finish3")) {
-                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
-                                                _("Confirm3 of a successful migration needs the cookie that "
-                                                  "Finish3 returned, not the one of %s; if Finish3 failed, "
-                                                  "confirm with cancelled=true"), cookie->phase);
-                        return;
-                }
-                confirm_success(d, g_steal_pointer(&task), p->flags | job->params->flags);
-                return;
-        }
         if (job->phase == JOB_PHASE_PERFORM3 && !job->stream_failed) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         _("The migration stream of '%s' is still running; abort it "
@@ -114,6 +114,22 @@ void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_
         msg = g_strdup(job->error ? job->error : _("The migration was cancelled"));
         migration_job_end(d, job->aborted || !performed ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, msg);
         g_task_return_boolean(task, TRUE);
+}
+
+void migration_confirm_async(Domain *d, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) p = params;
+
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT)) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        _("Domain '%s' has no outgoing migration to confirm"), domain_name(d));
+                return;
+        }
+        if (cancelled)
+                confirm_cancelled(d, g_steal_pointer(&task));
+        else
+                confirm_completed(d, p, cookie_in, g_steal_pointer(&task));
 }
 
 gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
