@@ -10,8 +10,6 @@
 /* libvirt gives QEMU this long to honour SIGTERM before Destroy uses SIGKILL. */
 #define DESTROY_GRACE_MS 10000
 
-/* ---- Start ---- */
-
 /* Fails @task unless the domain is in @state and no start is under way. */
 static gboolean require_state(Domain *d, GTask *task, DomainState state) {
         if (d->starting) {
@@ -35,6 +33,8 @@ static gboolean require_state(Domain *d, GTask *task, DomainState state) {
         }
         return TRUE;
 }
+
+/* ---- Start ---- */
 
 static void on_start_cont(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;

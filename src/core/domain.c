@@ -331,6 +331,31 @@ static gboolean display_port_taken(int port, const DomainDef *self, gpointer use
         return host->display_port_taken(host->registry, port, self);
 }
 
+/* Whether this host can run @def: KVM when it asks for it (*@ret_kvm), and
+ * everything it describes. */
+static gboolean check_runnable(const DomainHost *host, const DomainDef *def, gboolean *ret_kvm, GError **error) {
+        g_autofree char *unsupported = NULL;
+
+        if (g_str_equal(def->virt_type, "kvm")) {
+                if (!host->kvm_usable) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                    _("Domain '%s' needs KVM, but /dev/kvm is not usable "
+                                      "on this host; define it with type='qemu' to "
+                                      "run it under TCG"), def->name);
+                        return FALSE;
+                }
+                *ret_kvm = TRUE;
+        }
+        /* Accepted in a definition, but a guest without it would not be what the XML says. */
+        if (domain_def_has_unsupported_runtime(def, &unsupported)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("Domain '%s' cannot be started: the QEMU driver does not "
+                              "implement %s"), def->name, unsupported);
+                return FALSE;
+        }
+        return TRUE;
+}
+
 void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint64 ram_kib,
                          GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = domain_operation_new(d, domain_launch_async, callback, user_data);
@@ -338,7 +363,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         g_autoptr(DomainDef) owned = live;
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = NULL;
-        g_autofree char *monitor = NULL, *log = NULL, *unsupported = NULL;
+        g_autofree char *monitor = NULL, *log = NULL;
         g_autoptr(DomainDevices) devices = NULL;
         QemuCommandOptions options = {
                 .binary = host->config->qemu_binary,
@@ -347,22 +372,8 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
                 .ram_kib = ram_kib,
         };
 
-        if (g_str_equal(owned->virt_type, "kvm")) {
-                if (!host->kvm_usable) {
-                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                                _("Domain '%s' needs KVM, but /dev/kvm is not usable "
-                                                  "on this host; define it with type='qemu' to "
-                                                  "run it under TCG"), owned->name);
-                        g_object_unref(task);
-                        return;
-                }
-                options.kvm = TRUE;
-        }
-        /* Accepted in a definition, but a guest without it would not be what the XML says. */
-        if (domain_def_has_unsupported_runtime(owned, &unsupported)) {
-                g_task_return_new_error(task, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                        _("Domain '%s' cannot be started: the QEMU driver does not "
-                                          "implement %s"), owned->name, unsupported);
+        if (!check_runnable(host, owned, &options.kvm, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
         }
