@@ -1,4 +1,5 @@
-/* Between the source side's files (migration-source.c: Begin and Perform;
+/* Between the source side's files (migration-begin.c: Begin;
+ * migration-source.c: Perform;
  * migration-confirm.c: Confirm and protocol 2; migration-controls.c: the
  * job controls) and what recovery needs of them. Not for the bus layer,
  * which has migration.h. */

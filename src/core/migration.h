@@ -10,7 +10,7 @@
 #include "migration-params.h"
 #include "registry.h"
 
-/* ---- Source (migration-source.c, migration-confirm.c, migration-controls.c) ---- */
+/* ---- Source (migration-begin.c, migration-source.c, migration-confirm.c, migration-controls.c) ---- */
 
 /* Phase 1: the XML for the destination and the first cookie; starts the
  * outgoing job, driven by @owner (a bus name, or NULL). */
