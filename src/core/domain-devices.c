@@ -28,7 +28,7 @@ static gboolean open_taps(DomainDevices *devices, const DomainDef *live, GError 
         devices->net_fds = g_new(int, live->nets->len);
         for (guint i = 0; i < live->nets->len; i++) {
                 const DomainNet *net = live->nets->pdata[i];
-                char *name = NULL;
+                g_autofree char *name = NULL;
                 int fd;
 
                 devices->net_fds[i] = -1;
@@ -44,7 +44,7 @@ static gboolean open_taps(DomainDevices *devices, const DomainDef *live, GError 
                         return FALSE;
                 devices->net_fds[i] = QEMU_MONITOR_FD + 1 + (int) devices->fds->len;
                 g_array_append_val(devices->fds, fd);
-                g_ptr_array_add(devices->tap_names, name);
+                g_ptr_array_add(devices->tap_names, g_steal_pointer(&name));
         }
         return TRUE;
 }

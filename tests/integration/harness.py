@@ -627,6 +627,9 @@ class Host:
         self.host_uuid = host_uuid or str(uuidlib.uuid4())
         self.hostname = hostname or '%s-%s' % (name, self.host_uuid[:8])
         self.ports = PortBlock()
+        # Displays too: daemons of tests running at once must not pick the same
+        # port (each checks only its own guests and what is bound right now).
+        self.display_ports = PortBlock()
         self.config_path = os.path.join(self.dir, 'migrationd.conf')
         self.config_extra = config_extra or {}
         self.max_jobs = max_jobs
@@ -652,6 +655,8 @@ class Host:
             # A test may wait longer than the daemon's idle time: no exit on idle
             # unless a test asks for it.
             'daemon': {'idle_timeout': '0'},
+            'graphics': {'port_min': str(self.display_ports.port_min),
+                         'port_max': str(self.display_ports.port_max)},
         }
         for section, keys in self.config_extra.items():
             sections.setdefault(section, {}).update({k: str(v) for k, v in keys.items()})
@@ -811,6 +816,7 @@ class Host:
                 self.client.close()
                 self.client = None
             self.ports.release()
+            self.display_ports.release()
 
     # -- bus shortcuts
 
