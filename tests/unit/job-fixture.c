@@ -6,6 +6,7 @@
 #include "job-fixture.h"
 #include "migration-jobs.h"
 #include "recovery-load.h"
+#include "test-util.h"
 
 #define WAIT_TIMEOUT_S 5
 
@@ -81,20 +82,6 @@ void job_fixture_set_up(JobFixture *f, gconstpointer data) {
         g_ptr_array_set_size(warnings, 0);
 }
 
-static void remove_tree(const char *path) {
-        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-        const char *name;
-
-        while (dir && (name = g_dir_read_name(dir))) {
-                g_autofree char *child = g_build_filename(path, name, NULL);
-                if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                        remove_tree(child);
-                else
-                        (void) g_unlink(child);
-        }
-        (void) g_rmdir(path);
-}
-
 void job_fixture_tear_down(JobFixture *f, gconstpointer data) {
         /* Frees the domains without killing their QEMU, as a daemon stop. */
         g_clear_pointer(&f->registry, registry_free);
@@ -102,7 +89,7 @@ void job_fixture_tear_down(JobFixture *f, gconstpointer data) {
         g_ptr_array_unref(f->completed);
         g_ptr_array_unref(f->watched);
         md_config_free(f->config);
-        remove_tree(f->dir);
+        test_remove_tree(f->dir);
         g_free(f->dir);
         g_free(f->state_dir);
         g_free(f->run_dir);

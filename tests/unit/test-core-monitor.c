@@ -9,6 +9,7 @@
 #include "migration-job.h"
 #include "qemu-migration-params.h"
 #include "registry.h"
+#include "test-util.h"
 
 typedef struct {
         char *dir;
@@ -17,20 +18,6 @@ typedef struct {
         FakeMonitor *fm;
         Domain *d;
 } Fixture;
-
-static void remove_tree(const char *path) {
-        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-        const char *name;
-
-        while (dir && (name = g_dir_read_name(dir))) {
-                g_autofree char *child = g_build_filename(path, name, NULL);
-                if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                        remove_tree(child);
-                else
-                        (void) g_unlink(child);
-        }
-        (void) g_rmdir(path);
-}
 
 /* A running domain whose QEMU is the fake monitor. */
 static void fixture_set_up(Fixture *f, gconstpointer data) {
@@ -61,7 +48,7 @@ static void fixture_tear_down(Fixture *f, gconstpointer data) {
         g_clear_pointer(&f->registry, registry_free);
         g_clear_pointer(&f->fm, fake_monitor_free);
         md_config_free(f->config);
-        remove_tree(f->dir);
+        test_remove_tree(f->dir);
         g_free(f->dir);
 }
 
