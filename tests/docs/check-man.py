@@ -5,8 +5,9 @@ the programs and the configuration parser.
 
     check-man.py render PAGE
         man -l renders PAGE (roff, as built from man/*.scd) with every groff
-        warning on: standard error must stay empty, and nothing like @VAR@
-        may be left of the build's substitutions.
+        warning on: standard error must stay empty, no line may be wider
+        than 80 columns, and nothing like @VAR@ may be left of the build's
+        substitutions.
     check-man.py options PAGE PROGRAM
         The options `PROGRAM --help` lists are the options PAGE documents
         (the terms of its lists that start with '-'), no more and no fewer;
@@ -66,6 +67,10 @@ def check_render(page):
         problems.append('man/groff said on standard error:\n' + proc.stderr.rstrip())
     if len(proc.stdout.splitlines()) < 10 or 'NAME' not in proc.stdout:
         problems.append('the rendered page is (nearly) empty:\n' + proc.stdout)
+    # Literal blocks are not filled: a long line there runs past the terminal.
+    for line in proc.stdout.splitlines():
+        if len(line) > 80:
+            problems.append('a line wider than 80 columns: %r' % line)
     left = sorted(set(re.findall(r'@[A-Z_]+@', proc.stdout)))
     if left:
         problems.append('substitutions left unreplaced: ' + ', '.join(left))
