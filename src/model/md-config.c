@@ -83,6 +83,20 @@ static gboolean parse_protocols(const char *text, ProtocolMask *ret, GError **er
 
 /* The host identity defaults to a UUID derived from /etc/machine-id, so it is
  * stable across restarts without configuration. */
+/* The peer identity is three files or none: one alone names no identity. */
+static gboolean check_tls_complete(const MdConfig *c, GError **error) {
+        const char *keys[] = { "ca", "cert", "key" };
+        const char *values[] = { c->tls_ca, c->tls_cert, c->tls_key };
+
+        if (!c->tls_ca && !c->tls_cert && !c->tls_key)
+                return TRUE;
+        for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+                if (!values[i])
+                        return fail(error, _("Invalid configuration: [tls] %s is missing: ca, cert and key "
+                                             "are set together or not at all"), keys[i]);
+        return TRUE;
+}
+
 static char *default_host_uuid(void) {
         g_autofree char *machine_id = NULL;
 
@@ -208,6 +222,8 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
                 return fail(error, "%s", _("Invalid configuration: [bridge] keepalive_interval must be less "
                                            "than keepalive_timeout")), NULL;
         c->keepalive_interval_s = keepalive_interval;
+        if (!check_tls_complete(c, error))
+                return NULL;
         c->keepalive_timeout_s = keepalive_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;

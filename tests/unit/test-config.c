@@ -67,6 +67,9 @@ static void test_invalid(void) {
                 { "[migration]\nmax_jobs=0\n", "[migration] max_jobs" },
                 { "[daemon]\nidle_timeout=-1\n", "[daemon] idle_timeout" },
                 { "[daemon]\nidle_timeout=soon\n", "[daemon] idle_timeout" },
+                { "[tls]\ncert=/etc/c.pem\n", "[tls] ca is missing" },
+                { "[tls]\nca=/etc/ca.pem\ncert=/etc/c.pem\n", "[tls] key is missing" },
+                { "[tls]\nca=/etc/ca.pem\nkey=/etc/k.pem\n", "[tls] cert is missing" },
                 { "not a key file\n", "Invalid configuration" },
         };
 
