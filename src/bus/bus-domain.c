@@ -97,7 +97,7 @@ static int property_get_job_progress(sd_bus *bus, const char *path, const char *
                                      const char *property, sd_bus_message *reply, void *userdata,
                                      sd_bus_error *error) {
         Domain *d = userdata;
-        return sd_bus_message_append(reply, "d", d->job ? d->job->progress.progress : 0.0);
+        return sd_bus_message_append(reply, "d", migration_job_progress(d));
 }
 
 /* ---- Methods ---- */

@@ -122,6 +122,13 @@ static void job_attach(Domain *d, MigrationJob *job) {
                             job);
 }
 
+/* Counted as still to send until QEMU reports its own figures. */
+static guint64 ram_bytes(Domain *d) {
+        const DomainDef *def = domain_current_def(d);
+
+        return def ? def->memory_kib * 1024 : 0;
+}
+
 MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, const MigrationJobOps *ops,
                                   MigrationParams *params, const char *owner, GError **error) {
         g_autoptr(MigrationParams) owned = params;
@@ -147,7 +154,7 @@ MigrationJob *migration_job_start(Domain *d, JobType type, JobPhase phase, const
         job->owner = g_strdup(owner);
         job->protocol = 3;
         job->start_ms = now_ms();
-        migration_progress_init(&job->progress);
+        job_progress_init(&job->progress, ram_bytes(d));
         job_attach(d, job);
         g_debug("Domain %s: %s job starts in phase %s", domain_name(d), job_type_to_string(type),
                 job_phase_to_string(phase));
@@ -215,6 +222,19 @@ void migration_job_disarm_deadline(MigrationJob *job) {
 
 /* ---- Statistics ---- */
 
+/* libvirt's data_* are memory and disks together: the figures a client puts
+ * next to JobProgress. */
+static void add_disks_to_data(GVariantDict *dict, const MigrationJob *job) {
+        guint64 total = 0, processed = 0, remaining = 0;
+
+        (void) g_variant_dict_lookup(dict, "memory_total", "t", &total);
+        (void) g_variant_dict_lookup(dict, "memory_processed", "t", &processed);
+        (void) g_variant_dict_lookup(dict, "memory_remaining", "t", &remaining);
+        g_variant_dict_insert(dict, "data_total", "t", total + job->disk_total);
+        g_variant_dict_insert(dict, "data_processed", "t", processed + job->disk_processed);
+        g_variant_dict_insert(dict, "data_remaining", "t", remaining + job->disk_total - job->disk_processed);
+}
+
 static GVariant *job_stats_build(MigrationJob *job, GVariant *base) {
         g_auto(GVariantDict) dict;
 
@@ -232,13 +252,14 @@ static GVariant *job_stats_build(MigrationJob *job, GVariant *base) {
                               job->type == JOB_TYPE_MIGRATION_OUT ? JOB_OPERATION_MIGRATION_OUT
                                                                   : JOB_OPERATION_MIGRATION_IN);
         g_variant_dict_insert(&dict, "phase", "s", job_phase_to_string(job->phase));
-        g_variant_dict_insert(&dict, "progress", "d", job->progress.progress);
+        g_variant_dict_insert(&dict, "progress", "d", job->progress.percent);
         g_variant_dict_insert(&dict, "time_elapsed", "t", (guint64) (now_ms() - job->start_ms));
         if (job->disk_total) {
                 g_variant_dict_insert(&dict, "disk_total", "t", job->disk_total);
                 g_variant_dict_insert(&dict, "disk_processed", "t", job->disk_processed);
                 g_variant_dict_insert(&dict, "disk_remaining", "t", job->disk_total - job->disk_processed);
                 g_variant_dict_insert(&dict, "disk_bps", "t", job->disk_bps);
+                add_disks_to_data(&dict, job);
         }
         return g_variant_ref_sink(g_variant_dict_end(&dict));
 }
@@ -247,6 +268,7 @@ void migration_job_set_disk_stats(MigrationJob *job, guint64 total, guint64 proc
         Domain *d = job->domain;
         gint64 now = now_ms();
         GVariant *before = job->stats;
+        double percent = job->progress.percent;
 
         processed = MIN(processed, total);
         if (job->disk_sample_ms && now > job->disk_sample_ms && processed >= job->disk_processed)
@@ -254,7 +276,10 @@ void migration_job_set_disk_stats(MigrationJob *job, guint64 total, guint64 proc
         job->disk_sample_ms = now;
         job->disk_total = total;
         job->disk_processed = processed;
+        job_progress_update_disks(&job->progress, total, processed);
         job->stats = job_stats_build(job, before);
+        if (job->progress.percent != percent)
+                registry_notify_changed(d->registry, d, "JobProgress", NULL);
         g_clear_pointer(&before, g_variant_unref);
         if (now - job->last_emit_ms >= EMIT_INTERVAL_MS) {
                 job->last_emit_ms = now;
@@ -264,14 +289,14 @@ void migration_job_set_disk_stats(MigrationJob *job, guint64 total, guint64 proc
 
 void migration_job_update_stats(MigrationJob *job, const QemuMigrationInfo *query_migrate) {
         Domain *d = job->domain;
-        double before = job->progress.progress;
+        double before = job->progress.percent;
         gint64 now = now_ms();
         g_autoptr(GVariant) qemu = g_variant_ref_sink(
                 qemu_migration_info_stats(query_migrate, &job->progress, now, now - job->start_ms));
 
         g_clear_pointer(&job->stats, g_variant_unref);
         job->stats = job_stats_build(job, qemu);
-        if (job->progress.progress != before)
+        if (job->progress.percent != before)
                 registry_notify_changed(d->registry, d, "JobProgress", NULL);
         /* Rate-bounded: a bar needs no more, and the bus should not drown. */
         if (now - job->last_emit_ms >= EMIT_INTERVAL_MS) {
@@ -357,8 +382,7 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
         bool keeps_guest = (job->type == JOB_TYPE_MIGRATION_OUT) != (result == JOB_RESULT_COMPLETED);
         if (job->qemu_configured && d->qemu && keeps_guest)
                 migration_job_reset_qemu(d, job->tls_id);
-        if (result == JOB_RESULT_COMPLETED)
-                job->progress.progress = 100.0;
+        job_progress_end(&job->progress, result == JOB_RESULT_COMPLETED);
         if (job->ops->ending)
                 job->ops->ending(d, result == JOB_RESULT_COMPLETED);
         stats = job_stats_build(job, job->stats);
@@ -508,6 +532,18 @@ void migration_job_abandon(Domain *d, const char *why) {
         }
 }
 
+double migration_job_progress(Domain *d) {
+        double percent = 0;
+
+        if (d->job)
+                return d->job->progress.percent;
+        /* Clients that look after the end see how it ended; a new job
+         * starts again from 0. */
+        if (d->last_job_stats)
+                (void) g_variant_lookup(d->last_job_stats, "progress", "d", &percent);
+        return percent;
+}
+
 gboolean migration_job_get_stats(Domain *d, guint flags, const char **ret_type, GVariant **ret_stats,
                                  GError **error) {
         if (flags & ~1u) {
@@ -606,7 +642,7 @@ MigrationJob *migration_job_restore(Domain *d, const MigrationJournal *j, const 
         /* The journal does not say which settings the job changed: reset them all at its end. */
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();
-        migration_progress_init(&job->progress);
+        job_progress_init(&job->progress, ram_bytes(d));
         job_attach(d, job);
         g_message("Migration job of '%s' restored in phase %s; it waits for %s", domain_name(d),
                   job_phase_to_string(job->phase), job->owner ? job->owner : "a client (unattended)");

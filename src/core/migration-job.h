@@ -47,7 +47,7 @@ struct MigrationJob {
         gboolean unattended;         /* nobody drives it: the deadline applies */
         guint phase_timer;           /* deadline for the next phase */
         gint64 start_ms;             /* monotonic */
-        MigrationProgress progress;
+        JobProgress progress;        /* JobProgress: model/job-progress.h */
         GVariant *stats;             /* latest a{sv}, owned */
         gint64 last_emit_ms;
         guint poll_timer;
@@ -165,6 +165,10 @@ void migration_journal_clear(MigrationJournal *journal);
  * whether or not its owner is still on the bus. */
 MigrationJob *migration_job_restore(Domain *domain, const MigrationJournal *journal,
                                     const MigrationJobOps *ops, gboolean postcopy);
+
+/* JobProgress: the running job's, else the last job's where it ended (100
+ * after a success), else 0. */
+double migration_job_progress(Domain *domain);
 
 /* GetJobStats: "none"/"unbounded" for the current job, or the last one with
  * flag 1 ("completed", "failed", "cancelled"). *ret_stats is a{sv}. */

@@ -6,16 +6,6 @@
 
 #define MIB (G_GUINT64_CONSTANT(1024) * 1024)
 
-/* Rate smoothing: a sample taken dt ms after the previous one weighs
- * dt / (dt + TAU), so irregular polls count by the time they cover. */
-#define MIGRATION_RATE_TAU_MS 2000.0
-/* Polls closer than this carry more jitter than rate: the next one spans both. */
-#define MIGRATION_RATE_MIN_INTERVAL_MS 100
-/* No baseline sample yet (see migration_progress_init()). */
-#define MIGRATION_PROGRESS_NO_SAMPLE G_MININT64
-/* JobProgress reads 100 only once QEMU says "completed"; a UI that prints
- * "%.0f" must not show 100 while the switchover is still ahead. */
-#define MIGRATION_PROGRESS_RUNNING_MAX 99.0
 /* x86's page size, for the odd reply that gives a dirty rate without it. */
 #define MIGRATION_PAGE_SIZE_DEFAULT 4096
 
@@ -245,120 +235,40 @@ JsonNode *qemu_command_list_run_finish(GAsyncResult *result, GError **error) {
         return g_task_propagate_pointer(G_TASK(result), error);
 }
 
-/* ---- progress and statistics ----
- *
- * Model: QEMU has sent T bytes ("transferred"), at a rate B we observe
- * (smoothed bytes/s), while the running guest dirties D bytes/s
- * ("dirty-pages-rate" * "page-size", measured by QEMU over its last pass; 0
- * in the first). QEMU's "remaining" R counts only what was dirty when the
- * current pass began, so what is outstanding now adds what got dirty since:
- * D/B of the bytes this pass has sent, S. Sending that takes time during
- * which more gets dirty, and so on (a geometric series):
- *
- *         O     = min(R + S * D / B, RAM size)
- *         R_eff = O * B / (B - D)             (= R when D = 0; unknown if D >= B)
- *
- *         time_remaining = R_eff / B          (ms; 0 once completed)
- *         estimate       = 100 * T / (T + R_eff)
- *         JobProgress    = max(previous, min(estimate, 99)); 100 at completed
- *
- * T / (T + R_eff) is the share of all the bytes this migration will send
- * that it has sent. It errs on the slow side: the last pass is cut short by
- * the switchover, and zero pages in R cost almost nothing. If D >= B the
- * migration does not converge at this rate: nothing is estimated, and
- * JobProgress honestly stands still until something changes (bandwidth,
- * auto-converge, postcopy). In the first pass QEMU has measured no D yet, so
- * it counts as 0: a busy guest then sees JobProgress stall after that pass
- * rather than run backwards. */
+/* ---- progress and statistics ---- */
 
-void migration_progress_init(MigrationProgress *progress) {
-        *progress = (MigrationProgress) {
-                .last_time_ms = MIGRATION_PROGRESS_NO_SAMPLE,
-        };
+static JobStream stream_of(const char *status) {
+        if (g_strcmp0(status, "active") == 0)
+                return JOB_STREAM_PRECOPY;
+        /* The guest is stopped for the switch-over. */
+        if (g_strcmp0(status, "device") == 0 || g_strcmp0(status, "pre-switchover") == 0)
+                return JOB_STREAM_STOPPED;
+        if (g_strcmp0(status, "postcopy-active") == 0 || g_strcmp0(status, "postcopy-recover") == 0)
+                return JOB_STREAM_POSTCOPY;
+        if (g_strcmp0(status, "completed") == 0)
+                return JOB_STREAM_COMPLETED;
+        if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0 ||
+            g_strcmp0(status, "cancelling") == 0)
+                return JOB_STREAM_ENDED;
+        /* "setup", "postcopy-paused", "wait-unplug", unknown: no new figure. */
+        return JOB_STREAM_NONE;
 }
 
-static void migration_progress_sample_rate(MigrationProgress *progress, guint64 transferred, gint64 now_ms) {
-        double dt, sample, weight;
+/* The memory counters of a reply for job_progress_update_memory(). */
+static gboolean memory_sample(const char *status, JsonObject *ram, JobProgressMemory *ret) {
+        guint64 dirty_pages = 0, page_size = MIGRATION_PAGE_SIZE_DEFAULT;
 
-        /* First sample, clock gone backwards, or counters restarted: a new
-         * baseline, no rate from it. */
-        if (progress->last_time_ms == MIGRATION_PROGRESS_NO_SAMPLE || now_ms < progress->last_time_ms ||
-            transferred < progress->last_transferred) {
-                progress->last_transferred = transferred;
-                progress->last_time_ms = now_ms;
-                return;
-        }
-        /* In double: any two gint64 apart, without overflow. */
-        dt = (double) now_ms - (double) progress->last_time_ms;
-        if (dt < MIGRATION_RATE_MIN_INTERVAL_MS)
-                return;
-        sample = (double) (transferred - progress->last_transferred) * 1000.0 / dt;
-        weight = dt / (dt + MIGRATION_RATE_TAU_MS);
-        progress->rate_bps = progress->rate_bps > 0 ?
-                progress->rate_bps + weight * (sample - progress->rate_bps) : sample;
-        progress->last_transferred = transferred;
-        progress->last_time_ms = now_ms;
-}
-
-/* Updates @progress from one reply; *ret_time_remaining is ms, or -1. */
-static void migration_progress_update(MigrationProgress *progress, const char *status, JsonObject *ram,
-                                      gint64 now_ms, gint64 *ret_time_remaining) {
-        guint64 transferred, remaining, iteration, total, dirty_pages;
-        guint64 page_size = MIGRATION_PAGE_SIZE_DEFAULT;
-        double rate, dirty, remaining_eff, estimate, ms;
-
-        *ret_time_remaining = -1;
-        if (g_strcmp0(status, "completed") == 0) {
-                progress->progress = 100;
-                *ret_time_remaining = 0;
-                return;
-        }
-        if (!reply_get_count(ram, "transferred", &transferred) ||
-            !reply_get_count(ram, "remaining", &remaining))
-                return;
-        /* A new pass began between the previous sample and this one;
-         * counting from the previous errs on the side of more bytes dirtied
-         * since. Without the pass count, nothing is known dirtied since. */
-        if (!reply_get_count(ram, "dirty-sync-count", &iteration))
-                progress->pass_transferred = transferred;
-        else if (iteration != progress->iteration) {
-                progress->iteration = iteration;
-                progress->pass_transferred = progress->last_time_ms != MIGRATION_PROGRESS_NO_SAMPLE ?
-                        MIN(progress->last_transferred, transferred) : transferred;
-        }
-        migration_progress_sample_rate(progress, transferred, now_ms);
-
-        /* A finished job has nothing left to estimate. */
-        if (g_strcmp0(status, "failed") == 0 || g_strcmp0(status, "cancelled") == 0)
-                return;
-
-        rate = progress->rate_bps;
-        remaining_eff = (double) remaining;
-        /* Dirtying counts only while the guest runs here: in "device" and
-         * "pre-switchover" it is stopped, in postcopy the destination runs it. */
-        if (g_strcmp0(status, "active") == 0 && reply_get_count(ram, "dirty-pages-rate", &dirty_pages) &&
-            dirty_pages > 0) {
-                (void) reply_get_count(ram, "page-size", &page_size);
-                dirty = (double) dirty_pages * (double) page_size;
-                if (rate <= dirty)
-                        return;
-                remaining_eff += dirty / rate *
-                        (double) (transferred - MIN(progress->pass_transferred, transferred));
-                if (reply_get_count(ram, "total", &total))
-                        remaining_eff = MIN(remaining_eff, (double) total);
-                remaining_eff *= rate / (rate - dirty);
-        }
-
-        if ((double) transferred + remaining_eff > 0) {
-                estimate = 100.0 * (double) transferred / ((double) transferred + remaining_eff);
-                estimate = MIN(estimate, MIGRATION_PROGRESS_RUNNING_MAX);
-                progress->progress = MAX(progress->progress, estimate);
-        }
-        if (rate > 0) {
-                ms = remaining_eff * 1000.0 / rate;
-                if (ms < (double) G_MAXINT64)
-                        *ret_time_remaining = (gint64) ms;
-        }
+        *ret = (JobProgressMemory) { .stream = stream_of(status) };
+        if (!reply_get_count(ram, "transferred", &ret->processed) ||
+            !reply_get_count(ram, "remaining", &ret->remaining))
+                return FALSE;
+        (void) reply_get_count(ram, "total", &ret->total);
+        (void) reply_get_count(ram, "dirty-sync-count", &ret->pass);
+        (void) reply_get_count(ram, "page-size", &page_size);
+        if (reply_get_count(ram, "dirty-pages-rate", &dirty_pages) && page_size &&
+            dirty_pages <= G_MAXUINT64 / page_size)
+                ret->dirty_bps = dirty_pages * page_size;
+        return TRUE;
 }
 
 static void add_count(GVariantBuilder *builder, const char *key, JsonObject *object, const char *member) {
@@ -405,7 +315,7 @@ static void add_convergence_stats(GVariantBuilder *builder, JsonObject *info, Js
         add_count(builder, "compression_overflow", xbzrle, "overflow");
 }
 
-GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progress, gint64 now_ms,
+GVariant *qemu_migration_stats(JsonNode *query_migrate, JobProgress *progress, gint64 now_ms,
                                gint64 elapsed_ms) {
         g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
         JsonObject *info = query_migrate_object(query_migrate);
@@ -413,7 +323,7 @@ GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progr
         JsonObject *xbzrle = reply_get_object(info, "xbzrle-cache");
         const char *status = reply_get_string(info, "status");
         gboolean completed = g_strcmp0(status, "completed") == 0;
-        gint64 time_remaining = -1;
+        JobProgressMemory memory;
 
         if (status)
                 g_variant_builder_add(&builder, "{sv}", "status", g_variant_new_string(status));
@@ -430,11 +340,12 @@ GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progr
         add_ram_stats(&builder, ram);
         add_convergence_stats(&builder, info, xbzrle);
         if (progress) {
-                migration_progress_update(progress, status, ram, now_ms, &time_remaining);
-                g_variant_builder_add(&builder, "{sv}", "progress", g_variant_new_double(progress->progress));
-                if (time_remaining >= 0)
+                if (memory_sample(status, ram, &memory))
+                        job_progress_update_memory(progress, &memory, now_ms);
+                g_variant_builder_add(&builder, "{sv}", "progress", g_variant_new_double(progress->percent));
+                if (progress->time_remaining_ms >= 0)
                         g_variant_builder_add(&builder, "{sv}", "time_remaining",
-                                              g_variant_new_uint64((guint64) time_remaining));
+                                              g_variant_new_uint64((guint64) progress->time_remaining_ms));
         }
         return g_variant_builder_end(&builder);
 }

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "job-progress.h"
 #include "qmp.h"
 
 /* libvirt's "unlimited": QEMU's max-bandwidth is bytes/s in an int64. */
@@ -42,22 +43,6 @@ const char *qemu_migration_status(JsonNode *query_migrate);
 /* QEMU's "error-desc" of a failed migration, or NULL. */
 const char *qemu_migration_error(JsonNode *query_migrate);
 
-/* Keeps a job's progress honest across polls: JobProgress (0..100) never
- * runs backwards within a job, and time_remaining is estimated from the
- * transfer rate actually observed (smoothed) against what remains, which
- * under dirtying includes what the guest dirties meanwhile. */
-typedef struct {
-        double progress;         /* last reported, 0..100 */
-        double rate_bps;         /* smoothed transfer rate, bytes/s, 0 = unknown */
-        guint64 last_transferred;
-        gint64 last_time_ms;
-        guint64 iteration;          /* QEMU's dirty-sync-count: the pass */
-        guint64 pass_transferred;   /* transferred when that pass began (about) */
-} MigrationProgress;
-
-/* Required before the first poll of every job. */
-void migration_progress_init(MigrationProgress *progress);
-
 /* libvirt's job-statistics keys (a{sv}: time_elapsed, time_remaining,
  * downtime, setup_time, data_total/processed/remaining, memory_total/
  * processed/remaining/bps/dirty_rate/iteration/page_size/constant/normal/
@@ -65,8 +50,8 @@ void migration_progress_init(MigrationProgress *progress);
  * bytes/pages/cache_misses/overflow, progress) plus "status" (QEMU's) from a
  * query-migrate reply; @now_ms is the caller's monotonic clock in ms, used
  * for the rate and progress; @elapsed_ms the job's own elapsed time
- * (negative: QEMU's total-time is used). The progress tracker (nullable: then
- * no progress/time_remaining) is updated. Keys QEMU did not send, or sent
+ * (negative: QEMU's total-time is used). The job's progress (nullable: then
+ * no progress/time_remaining) takes the reply's memory counters. Keys QEMU did not send, or sent
  * malformed, are left out. Returns a floating GVariant of type a{sv}. */
-GVariant *qemu_migration_stats(JsonNode *query_migrate, MigrationProgress *progress, gint64 now_ms,
+GVariant *qemu_migration_stats(JsonNode *query_migrate, JobProgress *progress, gint64 now_ms,
                                gint64 elapsed_ms);

@@ -182,7 +182,7 @@ QemuMigrationInfo *qemu_monitor_query_migrate_finish(GAsyncResult *result, GErro
         return info;
 }
 
-GVariant *qemu_migration_info_stats(const QemuMigrationInfo *info, MigrationProgress *progress, gint64 now_ms,
+GVariant *qemu_migration_info_stats(const QemuMigrationInfo *info, JobProgress *progress, gint64 now_ms,
                                     gint64 elapsed_ms) {
         return qemu_migration_stats(info->reply, progress, now_ms, elapsed_ms);
 }

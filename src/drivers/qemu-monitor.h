@@ -82,7 +82,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuMigrationInfo, qemu_migration_info_free)
 void qemu_monitor_query_migrate_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);
 QemuMigrationInfo *qemu_monitor_query_migrate_finish(GAsyncResult *result, GError **error);
 /* qemu_migration_stats() of the reply. */
-GVariant *qemu_migration_info_stats(const QemuMigrationInfo *info, MigrationProgress *progress, gint64 now_ms,
+GVariant *qemu_migration_info_stats(const QemuMigrationInfo *info, JobProgress *progress, gint64 now_ms,
                                     gint64 elapsed_ms);
 
 /* query-status: whether the vCPUs run, and QEMU's run state ("paused",
