@@ -1,7 +1,8 @@
 /* The migration job over a fake monitor: the transition table is the one
  * gate of migration_job_set_phase (a refused step leaves the job as it
  * was), and the job reaches its direction only through the operations the
- * side that started it set (MigrationJobOps). */
+ * side that started it set (MigrationJobOps). JobProgress over QEMU's
+ * replies: what every change notification (PropertiesChanged) carries. */
 #include <string.h>
 #include <glib/gstdio.h>
 
@@ -9,6 +10,7 @@
 #include "md-config.h"
 #include "md-error.h"
 #include "migration-job.h"
+#include "qemu-process.h"
 #include "registry.h"
 #include "test-util.h"
 
@@ -18,6 +20,8 @@ typedef struct {
         Registry *registry;
         FakeMonitor *fm;
         Domain *d;
+        GArray *progress;       /* double: JobProgress at every change notified */
+        GPtrArray *completed;   /* GVariant a{sv}: every JobCompleted */
 } Fixture;
 
 /* What the job asked of its direction. */
@@ -34,6 +38,28 @@ static void record_resume(Domain *d) {
 static const MigrationJobOps test_ops = {
         .stream_ended = record_stream_ended,
         .resume = record_resume,
+};
+
+/* As the bus layer: a change notified is read through the property's getter. */
+static void on_domain_changed(Domain *d, const char *const *properties, gpointer user_data) {
+        Fixture *f = user_data;
+
+        if (g_strv_contains(properties, "JobProgress")) {
+                double percent = migration_job_progress(d);
+
+                g_array_append_val(f->progress, percent);
+        }
+}
+
+static void on_job_completed(Domain *d, GVariant *stats, gpointer user_data) {
+        Fixture *f = user_data;
+
+        g_ptr_array_add(f->completed, g_variant_ref(stats));
+}
+
+static const RegistryListener listener = {
+        .domain_changed = on_domain_changed,
+        .job_completed = on_job_completed,
 };
 
 static void fixture_set_up(Fixture *f, gconstpointer data) {
@@ -59,6 +85,9 @@ static void fixture_set_up(Fixture *f, gconstpointer data) {
         domain_adopt_process(f->d, domain_def_copy(f->d->def), fake_monitor_connect(f->fm), DOMAIN_STATE_RUNNING,
                              "booted");
         calls = g_ptr_array_new_with_free_func(g_free);
+        f->progress = g_array_new(FALSE, FALSE, sizeof(double));
+        f->completed = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        registry_set_listener(f->registry, &listener, f);
 }
 
 static void fixture_tear_down(Fixture *f, gconstpointer data) {
@@ -68,6 +97,8 @@ static void fixture_tear_down(Fixture *f, gconstpointer data) {
         test_remove_tree(f->dir);
         g_free(f->dir);
         g_clear_pointer(&calls, g_ptr_array_unref);
+        g_array_unref(f->progress);
+        g_ptr_array_unref(f->completed);
 }
 
 static MigrationJob *start(Fixture *f, JobType type, JobPhase phase) {
@@ -170,6 +201,169 @@ static void test_abandon_resumes(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(f->d->last_job_type, ==, "failed");
 }
 
+/* ---- JobProgress ---- */
+
+typedef struct {
+        gboolean done;
+        QemuMigrationInfo *info;
+} Query;
+
+static void on_queried(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Query *q = user_data;
+        g_autoptr(GError) error = NULL;
+
+        q->info = qemu_monitor_query_migrate_finish(result, &error);
+        g_assert_no_error(error);
+        q->done = TRUE;
+}
+
+/* One poll of the job's statistics, QEMU answering @reply. */
+static void poll_stats(Fixture *f, const char *reply) {
+        Query q = { 0 };
+
+        fake_monitor_expect(f->fm, "query-migrate", reply);
+        qemu_monitor_query_migrate_async(qemu_process_get_qmp(f->d->qemu), on_queried, &q);
+        while (!q.done)
+                g_main_context_iteration(NULL, TRUE);
+        migration_job_update_stats(f->d->job, q.info);
+        qemu_migration_info_free(q.info);
+}
+
+static char *active_reply(const char *status, guint64 pass, guint64 transferred, guint64 remaining,
+                          guint64 dirty_pages) {
+        return g_strdup_printf("{\"status\": \"%s\", \"ram\": {\"total\": 2147483648, \"transferred\": %"
+                               G_GUINT64_FORMAT ", \"remaining\": %" G_GUINT64_FORMAT ", \"dirty-sync-count\": %"
+                               G_GUINT64_FORMAT ", \"dirty-pages-rate\": %" G_GUINT64_FORMAT
+                               ", \"page-size\": 4096}}", status, transferred, remaining, pass, dirty_pages);
+}
+
+/* The notified values never go down while the job runs, and stay below 100. */
+static void assert_progress_monotonic(Fixture *f) {
+        for (guint i = 1; i < f->progress->len; i++)
+                g_assert_cmpfloat(g_array_index(f->progress, double, i), >=,
+                                  g_array_index(f->progress, double, i - 1));
+        for (guint i = 0; i < f->progress->len; i++)
+                g_assert_cmpfloat(g_array_index(f->progress, double, i), <, 100);
+}
+
+static double last_notified(Fixture *f) {
+        g_assert_cmpuint(f->progress->len, >, 0);
+        return g_array_index(f->progress, double, f->progress->len - 1);
+}
+
+/* A 2 GiB guest, 200 MiB of it used: the first pass (zero pages race by),
+ * a second pass whose dirtying gives no estimate yet (no rate: the polls
+ * come faster than a rate can be measured), the switch-over, QEMU's
+ * "completed", then the job's success: 100, and it stays 100 after the job
+ * (property and JobCompleted) until the next job starts from 0. */
+static void test_progress_success(Fixture *f, gconstpointer data) {
+        const guint64 mib = 1024 * 1024;
+        const struct {
+                const char *status;
+                guint64 pass, transferred, remaining, dirty_pages;
+        } replies[] = {
+                { "active", 1, 50 * mib, 2048 * mib - 50 * mib, 0 },
+                { "active", 1, 150 * mib, 2048 * mib - 150 * mib, 0 },
+                { "active", 1, 201 * mib, 0, 0 },
+                { "active", 2, 230 * mib, 40 * mib, 2560 },
+                { "active", 2, 240 * mib, 30 * mib, 2560 },
+                { "device", 3, 270 * mib, 1 * mib, 0 },
+                { "completed", 3, 271 * mib, 0, 0 },
+        };
+        MigrationJob *job = start(f, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3);
+        double percent = 0, progress;
+
+        g_assert_cmpfloat(last_notified(f), ==, 0);
+        assert_step(job, JOB_PHASE_PERFORM3);
+        poll_stats(f, "{\"status\": \"setup\"}");
+        g_assert_cmpfloat(migration_job_progress(f->d), ==, 0);
+        for (guint i = 0; i < G_N_ELEMENTS(replies); i++) {
+                g_autofree char *reply = active_reply(replies[i].status, replies[i].pass, replies[i].transferred,
+                                                      replies[i].remaining, replies[i].dirty_pages);
+
+                poll_stats(f, reply);
+                g_assert_cmpfloat(migration_job_progress(f->d), >=, percent);
+                percent = migration_job_progress(f->d);
+                /* The stats carry the same figure. */
+                g_assert_true(g_variant_lookup(job->stats, "progress", "d", &progress));
+                g_assert_cmpfloat(progress, ==, percent);
+                g_test_message("%s pass %" G_GUINT64_FORMAT ": %.1f %%", replies[i].status, replies[i].pass,
+                               percent);
+                if (i == 1)
+                        g_assert_cmpfloat(percent, <, 10);      /* 150 of ~270 MiB, not 7 % of 2 GiB */
+                if (i == 2)
+                        g_assert_cmpfloat(percent, <=, 80);     /* the dirty rate not measured yet */
+        }
+        g_assert_cmpfloat(percent, ==, 99);
+        assert_progress_monotonic(f);
+        g_assert_cmpfloat(last_notified(f), ==, 99);
+        assert_step(job, JOB_PHASE_PERFORM3_DONE);
+        assert_step(job, JOB_PHASE_CONFIRM3);
+        migration_job_end(f->d, JOB_RESULT_COMPLETED, NULL);
+        g_assert_null(f->d->job);
+        g_assert_cmpfloat(last_notified(f), ==, 100);
+        g_assert_cmpfloat(migration_job_progress(f->d), ==, 100);
+        g_assert_cmpuint(f->completed->len, ==, 1);
+        g_assert_true(g_variant_lookup(f->completed->pdata[0], "progress", "d", &progress));
+        g_assert_cmpfloat(progress, ==, 100);
+        fake_monitor_assert_done(f->fm);
+
+        /* The next job starts from 0, and says so. */
+        job = start(f, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3);
+        g_assert_cmpfloat(last_notified(f), ==, 0);
+        g_assert_cmpfloat(migration_job_progress(f->d), ==, 0);
+        migration_job_end(f->d, JOB_RESULT_CANCELLED, "test");
+}
+
+/* A failed stream: the figure stays where the job got to, in the property
+ * and in JobCompleted. */
+static void test_progress_failure(Fixture *f, gconstpointer data) {
+        const guint64 mib = 1024 * 1024;
+        g_autofree char *reply = active_reply("active", 1, 100 * mib, 100 * mib, 0);
+        MigrationJob *job = start(f, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3);
+        double reached, progress;
+
+        assert_step(job, JOB_PHASE_PERFORM3);
+        poll_stats(f, reply);
+        reached = migration_job_progress(f->d);
+        g_assert_cmpfloat_with_epsilon(reached, 40, 1e-9);      /* 80 % of 100 / (100 + 100) */
+        poll_stats(f, "{\"status\": \"failed\", \"error-desc\": \"link down\"}");
+        g_assert_cmpfloat(migration_job_progress(f->d), ==, reached);
+        migration_job_end(f->d, JOB_RESULT_FAILED, "link down");
+        g_assert_cmpfloat(migration_job_progress(f->d), ==, reached);
+        g_assert_cmpfloat(last_notified(f), ==, reached);
+        g_assert_true(g_variant_lookup(f->completed->pdata[0], "progress", "d", &progress));
+        g_assert_cmpfloat(progress, ==, reached);
+        assert_progress_monotonic(f);
+        fake_monitor_assert_done(f->fm);
+}
+
+/* Storage migration: the disks' copy moves the figure (and notifies it)
+ * before the memory stream, which takes over from there. */
+static void test_progress_disks(Fixture *f, gconstpointer data) {
+        const guint64 gib = 1024 * 1024 * 1024;
+        g_autofree char *reply = active_reply("active", 2, 2 * gib, 64 * 1024 * 1024, 0);
+        MigrationJob *job = start(f, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3);
+        guint64 remaining;
+
+        assert_step(job, JOB_PHASE_PERFORM3);
+        migration_job_set_disk_stats(job, 8 * gib, 4 * gib);
+        /* 4 of 8 GiB of disks and 2 GiB of RAM (the definition's) ahead. */
+        g_assert_cmpfloat_with_epsilon(migration_job_progress(f->d), 40, 1e-9);
+        g_assert_cmpfloat(last_notified(f), ==, migration_job_progress(f->d));
+        migration_job_set_disk_stats(job, 8 * gib, 8 * gib);
+        g_assert_cmpfloat_with_epsilon(migration_job_progress(f->d), 80, 1e-9);
+        poll_stats(f, reply);
+        g_assert_cmpfloat(migration_job_progress(f->d), >, 99 - 1);
+        /* data_remaining: memory and disks. */
+        g_assert_true(g_variant_lookup(job->stats, "data_remaining", "t", &remaining));
+        g_assert_cmpuint(remaining, ==, 64 * 1024 * 1024);
+        assert_progress_monotonic(f);
+        migration_job_end(f->d, JOB_RESULT_COMPLETED, NULL);
+        g_assert_cmpfloat(last_notified(f), ==, 100);
+        fake_monitor_assert_done(f->fm);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/migration-job/start-refused", Fixture, NULL, fixture_set_up, test_start_refused,
@@ -181,6 +375,12 @@ int main(int argc, char **argv) {
         g_test_add("/migration-job/stream-events", Fixture, NULL, fixture_set_up, test_stream_events,
                    fixture_tear_down);
         g_test_add("/migration-job/abandon-resumes", Fixture, NULL, fixture_set_up, test_abandon_resumes,
+                   fixture_tear_down);
+        g_test_add("/migration-job/progress/success", Fixture, NULL, fixture_set_up, test_progress_success,
+                   fixture_tear_down);
+        g_test_add("/migration-job/progress/failure", Fixture, NULL, fixture_set_up, test_progress_failure,
+                   fixture_tear_down);
+        g_test_add("/migration-job/progress/disks", Fixture, NULL, fixture_set_up, test_progress_disks,
                    fixture_tear_down);
         return g_test_run();
 }
