@@ -629,7 +629,12 @@ class MigrationTestCase(harness.MigrationdTestCase):
         prog = progress_seen(ssig)
         self.assertTrue(prog, 'no JobProgress change on the source')
         assert_monotonic(self, prog, 'JobProgress on the source')
-        self.assertTrue(all(0 <= p <= 100 for p in prog), 'JobProgress out of 0..100: %r' % prog)
+        self.assertTrue(all(0 <= p < 100 for p in prog), 'JobProgress out of 0..99 while the job ran: %r' % prog)
+        # 100 when the job has succeeded, and it stays so: the last change
+        # the source announced, and the destination's property now.
+        ended = [snap['JobProgress'] for changed, snap in property_trace(ssig) if 'JobProgress' in changed]
+        self.assertEqual(ended[-1], 100.0, 'JobProgress on the source after the job: %r' % ended)
+        self.assertEqual(dst_dom.prop('JobProgress'), 100.0, 'JobProgress on the destination after the job')
         stats = members(ssig, 'JobStatsUpdated')
         iters = [s.args[0] for s in members(ssig, 'MigrationIteration')]
         if speedup:

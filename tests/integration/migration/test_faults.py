@@ -130,6 +130,10 @@ class Faults(MigrationTestCase):
         done = srec.wait_for(lambda s: s.member == 'JobCompleted', SIGNAL_DEADLINE, 'JobCompleted on the source')
         self.assertIs(done.args[0]['success'], False)
         self.assertEqual(src_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')[0], 'cancelled')
+        # An aborted job's figure stays where it stood (no drop to 0, no 100).
+        reached = done.args[0]['progress']
+        self.assertLess(reached, 100.0)
+        self.assertEqual(src_dom.prop('JobProgress'), reached, 'JobProgress after the abort')
 
         assert_runs_here(self, g, self.src, [pid], ' after AbortJob')
         self.assertEqual(g.serial.boot_ids(), [boot])
