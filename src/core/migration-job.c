@@ -291,8 +291,12 @@ void migration_job_update_stats(MigrationJob *job, const QemuMigrationInfo *quer
         Domain *d = job->domain;
         double before = job->progress.percent;
         gint64 now = now_ms();
-        g_autoptr(GVariant) qemu = g_variant_ref_sink(
-                qemu_migration_info_stats(query_migrate, &job->progress, now, now - job->start_ms));
+        g_autoptr(GVariant) qemu = NULL;
+
+        /* What QEMU may send with the guest stopped ends the passes. */
+        job->progress.downtime_ms = d->max_downtime_ms;
+        qemu = g_variant_ref_sink(qemu_migration_info_stats(query_migrate, &job->progress, now,
+                                                            now - job->start_ms));
 
         g_clear_pointer(&job->stats, g_variant_unref);
         job->stats = job_stats_build(job, qemu);

@@ -18,6 +18,8 @@
 /* Polls closer than this carry more jitter than rate: the next one spans both. */
 #define JOB_PROGRESS_RATE_MIN_INTERVAL_MS 100
 #define JOB_PROGRESS_NO_SAMPLE G_MININT64
+/* Beyond this many passes the series is summed whole. */
+#define JOB_PROGRESS_MAX_PASSES 1000
 
 /* Model, for the memory: QEMU's remaining R counts only what was dirty when
  * the current pass began; what got dirty since adds D/B of the S bytes this
@@ -25,12 +27,37 @@
  * during which more gets dirty, and so on (a geometric series):
  *
  *         O     = min(R + S * D / B, RAM size)
- *         R_eff = O * B / (B - D)          (= R when D = 0; no estimate if D >= B)
+ *         R_eff = O + O q + O q^2 + ... + O q^n     (q = D / B)
+ *
+ * where the last pass, O q^n, is the first one no larger than what QEMU
+ * sends while the guest is stopped for the switch-over (B times the
+ * downtime allowed); without that figure, the whole series, O / (1 - q).
+ * When q >= 1 and the passes stay larger than that, the migration does not
+ * converge: no estimate.
  *
  * and the share done is done / (done + disks left + R_eff). Zero pages count
  * as nothing done: QEMU sends only a header for them, and "done" is bytes
  * sent, so a guest with mostly empty memory does not race ahead in its first
  * pass. */
+/* The bytes of the passes from @outstanding on, each @q times the one
+ * before, up to the first no larger than @switchover (0: unknown). */
+static gboolean passes_ahead(double outstanding, double q, double switchover, double *ret) {
+        double pass = outstanding, sum = 0;
+
+        for (guint i = 0; switchover > 0 && i < JOB_PROGRESS_MAX_PASSES; i++) {
+                sum += pass;
+                if (pass <= switchover) {
+                        *ret = sum;
+                        return TRUE;
+                }
+                pass *= q;
+        }
+        if (q >= 1)
+                return FALSE;
+        *ret = outstanding / (1 - q);
+        return TRUE;
+}
+
 gboolean job_progress_estimate(const JobProgressInput *in, double *ret_percent, double *ret_memory_left) {
         double done = (double) in->disk_done + (double) in->memory_done;
         double left = (double) in->memory_left, all;
@@ -41,12 +68,13 @@ gboolean job_progress_estimate(const JobProgressInput *in, double *ret_percent, 
 
                 left += pass * (1.0 - JOB_PROGRESS_FIRST_PASS_SHARE) / JOB_PROGRESS_FIRST_PASS_SHARE;
         } else if (in->guest_dirties && in->dirty_bps > 0) {
-                if (in->rate_bps <= in->dirty_bps)
+                if (in->rate_bps <= 0)
                         return FALSE;
                 left += in->dirty_bps / in->rate_bps * (double) in->pass_sent;
                 if (in->memory_total)
                         left = MIN(left, (double) in->memory_total);
-                left *= in->rate_bps / (in->rate_bps - in->dirty_bps);
+                if (!passes_ahead(left, in->dirty_bps / in->rate_bps, in->switchover_bytes, &left))
+                        return FALSE;
         }
         all = done + (double) in->disk_left + left;
         if (all <= 0)
@@ -98,6 +126,7 @@ static void recompute(JobProgress *p) {
                 .memory_left = p->has_memory ? m->remaining : p->memory_expected,
                 .memory_total = p->has_memory ? m->total : p->memory_expected,
                 .rate_bps = p->rate_bps,
+                .switchover_bytes = p->rate_bps * (double) p->downtime_ms / 1000.0,
         };
         double percent, memory_left;
 

@@ -46,6 +46,8 @@ typedef struct {
         double dirty_bps;       /* see JobProgressMemory */
         gboolean dirty_measured; /* a pass has ended: dirty_bps is a measure, not a blank */
         gboolean guest_dirties; /* pre-copy: the guest runs here */
+        double switchover_bytes; /* a pass this small is sent with the guest stopped
+                                  * (rate * downtime allowed); 0: unknown */
 } JobProgressInput;
 
 /* The share done, 0..100 (not capped), and the memory bytes the job will
@@ -60,6 +62,7 @@ typedef struct {
         double percent;         /* JobProgress */
         gint64 time_remaining_ms; /* of the memory stream; -1: unknown */
         guint64 memory_expected; /* the guest's RAM size, until QEMU reports its own */
+        guint64 downtime_ms;    /* the downtime allowed (QEMU's downtime-limit); 0: unknown */
         gboolean has_memory;
         JobProgressMemory memory; /* the last sample */
         guint64 disk_total, disk_processed;

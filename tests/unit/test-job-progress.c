@@ -52,6 +52,25 @@ static void test_estimate(void) {
         in.guest_dirties = FALSE;
         g_assert_true(job_progress_estimate(&in, &percent, &left));
         g_assert_cmpfloat_with_epsilon(percent, 50, 1e-9);
+        /* With the downtime allowed known: the passes end at the first that
+         * fits in it. q = 1/2, 10 MiB outstanding, 3 MiB sent stopped:
+         * 10 + 5 + 2.5. */
+        in.guest_dirties = TRUE;
+        in.switchover_bytes = 3.0 * MIB;
+        g_assert_true(job_progress_estimate(&in, &percent, &left));
+        g_assert_cmpfloat_with_epsilon(left, 17.5 * MIB, 1);
+        /* Dirtying faster than sending, but what is outstanding fits in the
+         * switch-over: it ends now. */
+        in.dirty_bps = 40.0 * MIB;
+        in.switchover_bytes = 10.0 * MIB;
+        g_assert_true(job_progress_estimate(&in, &percent, &left));
+        g_assert_cmpfloat_with_epsilon(left, 10.0 * MIB, 1);
+        /* ... and when it does not, no end in sight. */
+        in.switchover_bytes = 9.0 * MIB;
+        g_assert_false(job_progress_estimate(&in, &percent, &left));
+        in.guest_dirties = FALSE;
+        in.switchover_bytes = 0;
+        in.dirty_bps = 10.0 * MIB;
         /* Disks count with the memory. */
         in.disk_done = 20 * MIB;
         in.disk_left = 60 * MIB;
@@ -87,8 +106,9 @@ static void test_first_pass_zero_pages(void) {
 }
 
 /* A guest dirtying 40 MiB/s of 1 GiB sent at 100 MiB/s: each pass sends
- * what the previous one's time let it dirty, 0.4 of it. Polled every
- * 250 ms, as the job does. */
+ * what the previous one's time let it dirty, 0.4 of it, until one fits in
+ * the 300 ms of downtime allowed (30 MiB). Polled every 250 ms, as the job
+ * does. */
 static void test_dirty_rate_convergence(void) {
         const double rate = 100.0 * MIB, dirty = 40.0 * MIB;
         GArray *sent_at = g_array_new(FALSE, FALSE, sizeof(double));
@@ -99,7 +119,8 @@ static void test_dirty_rate_convergence(void) {
         JobProgress p;
 
         job_progress_init(&p, GIB);
-        while (pass_bytes > 4.0 * MIB) {
+        p.downtime_ms = 300;
+        while (pass_bytes > rate * 0.3) {
                 double pass_sent = 0;
 
                 while (pass_sent < pass_bytes) {
