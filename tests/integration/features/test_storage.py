@@ -67,6 +67,15 @@ class Storage(FeatureTestCase):
         self.assertEqual(completed['disk_processed'], completed['disk_total'])
         self.assertEqual(completed['disk_remaining'], 0)
         self.assertIn('disk_bps', completed)
+        # data_* are memory and disks together; JobProgress climbed through
+        # the copy and the stream, never back, and ended at 100.
+        self.assertEqual(completed['data_total'], completed['memory_total'] + completed['disk_total'])
+        self.assertEqual(completed['progress'], 100.0)
+        seen = [dict(s.args[1])['JobProgress'] for s in rec.signals
+                if s.member == 'PropertiesChanged' and 'JobProgress' in dict(s.args[1])]
+        self.assertEqual(seen[-1], 100.0, seen)
+        self.assertEqual(seen[:-1], sorted(seen[:-1]), 'JobProgress went back: %r' % seen)
+        self.assertTrue(all(p < 100 for p in seen[:-1]), seen)
         g.destroy()
         info = subprocess.run(['qemu-img', 'info', '--output=json', dst_img], check=True,
                               capture_output=True, text=True).stdout
