@@ -166,6 +166,10 @@ void migration_journal_clear(MigrationJournal *journal);
 MigrationJob *migration_job_restore(Domain *domain, const MigrationJournal *journal,
                                     const MigrationJobOps *ops, gboolean postcopy);
 
+/* The job's statistics (a{sv}, owned) on top of @base (QEMU's, nullable):
+ * migration-stats.c. */
+GVariant *migration_job_stats(MigrationJob *job, GVariant *base);
+
 /* JobProgress: the running job's, else the last job's where it ended (100
  * after a success), else 0. */
 double migration_job_progress(Domain *domain);
