@@ -5,7 +5,7 @@
 import { bytes } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 360, H = 120, LEFT = 58, RIGHT = 8, TOP = 8, BOTTOM = 22;
+const W = 360, H = 120, LEFT = 64, RIGHT = 8, TOP = 8, BOTTOM = 22;
 
 function el(name, attrs, text) {
     const e = document.createElementNS(SVG, name);
@@ -44,7 +44,7 @@ export function drawChart(svg, samples) {
     for (const frac of [0, 0.5, 1]) {
         const yy = y(yMax * frac);
         svg.appendChild(el("line", { x1: LEFT, x2: LEFT + plotW, y1: yy, y2: yy, class: "chart-grid" }));
-        svg.appendChild(el("text", { x: LEFT - 4, y: yy + 4, class: "chart-axis chart-axis-y" }, bytes(yMax * frac)));
+        svg.appendChild(el("text", { x: LEFT - 8, y: yy + 4, class: "chart-axis chart-axis-y" }, bytes(yMax * frac)));
     }
     svg.appendChild(el("text", { x: LEFT, y: H - 6, class: "chart-axis" }, "0 s"));
     svg.appendChild(el("text", { x: LEFT + plotW, y: H - 6, class: "chart-axis chart-axis-end" },

@@ -80,14 +80,22 @@ export class DomainRow {
 
         const busy = proxy.JobType && proxy.JobType !== "none";
         const ours = job && job.own && !job.finished;
-        this.updateJob(proxy, job, busy || ours);
+        if (busy && job)
+            job.sawActive = true;
+        // Our call is out but the daemon's job has not begun, or has ended
+        // and the reply is on its way: only the first shows a bar.
+        const starting = ours && !busy && !job.sawActive && !job.completed;
+        const ending = ours && !busy && !starting;
+        this.updateJob(proxy, job, busy || starting, ending);
         this.updateButtons(proxy, job, busy, ours, admin);
     }
 
-    updateJob(proxy, job, active) {
+    updateJob(proxy, job, active, ending) {
         const phase = fmt.phaseLabel(proxy.JobPhase);
         let line = fmt.jobLabel(proxy.JobType);
-        if (active && proxy.JobType === "none")
+        if (ending)
+            line = "Finishing the migration";
+        else if (active && proxy.JobType === "none")
             line = "Starting the migration";
         else if (active && phase)
             line += ` · ${phase}`;

@@ -71,6 +71,9 @@ async function handle(req) {
         return await loc.allInnerTexts();
     case "attr":
         return await loc.getAttribute(req.name, { timeout: t });
+    case "attrs":
+        // A snapshot without waiting: the element may come and go meanwhile.
+        return await loc.evaluateAll((els, name) => els.map(e => e.getAttribute(name)), req.name);
     case "enabled":
         return await loc.isEnabled({ timeout: t });
     case "screenshot":

@@ -251,11 +251,8 @@ class CockpitTestCase(P2PTestCase):
 
     def progress_values(self, guest_name):
         """aria-valuenow of the progress bar in @guest_name's row, or None."""
-        target = in_row(guest_name, role('progressbar'))
-        if self.browser.request('count', target) == 0:
-            return None
-        v = self.browser.request('attr', target, name='aria-valuenow', timeout_ms=2000)
-        return float(v) if v is not None else None
+        values = self.browser.request('attrs', in_row(guest_name, role('progressbar')), name='aria-valuenow')
+        return float(values[0]) if values and values[0] is not None else None
 
 
 def main():
