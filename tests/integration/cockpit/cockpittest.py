@@ -34,7 +34,7 @@ for d in (PARENT, os.path.join(PARENT, 'p2p'), os.path.join(PARENT, 'migration')
 
 import harness  # noqa: E402
 import p2ptest  # noqa: E402
-from p2ptest import P2PTestCase, DEADLINE, BOOT_DEADLINE, wait_until, log  # noqa: E402,F401
+from p2ptest import P2PTestCase, DEADLINE, BOOT_DEADLINE, NOBODY, SETPRIV, wait_until, log  # noqa: E402,F401
 
 COCKPIT_WS = os.environ.get('MD_COCKPIT_WS', '/usr/lib/cockpit/cockpit-ws')
 COCKPIT_BRIDGE = shutil.which('cockpit-bridge')
@@ -144,7 +144,10 @@ def in_row(name, *steps):
 
 class CockpitTestCase(P2PTestCase):
     """Hosts a and b (p2ptest), cockpit-ws on host A's bus, a browser on
-    the Migrations page."""
+    the Migrations page. The session is root's (administrative access),
+    or with @unprivileged uid 65534's (none: no sudo, no polkit agent)."""
+
+    unprivileged = False
 
     def setUp(self):
         problem = missing_dependency()
@@ -169,14 +172,24 @@ class CockpitTestCase(P2PTestCase):
         env = dict(os.environ)
         for k in ('DBUS_SESSION_BUS_ADDRESS', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE'):
             env.pop(k, None)
+        home = os.path.join(self.workdir, 'home')
+        os.makedirs(home)
+        argv = [COCKPIT_WS, '--no-tls', '--local-session=' + COCKPIT_BRIDGE,
+                '--address', '127.0.0.1', '--port', str(ports.port_min)]
+        if self.unprivileged:
+            if os.geteuid() != 0:
+                harness.skip_everything('the unprivileged session needs root to drop to uid %d' % NOBODY)
+            os.chown(home, NOBODY, NOBODY)
+            for d in (self.workdir, os.path.dirname(data), data):
+                os.chmod(d, 0o755)
+            argv = [SETPRIV, '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups'] + argv
         env.update(DBUS_SYSTEM_BUS_ADDRESS=host.bus.address,
                    XDG_DATA_DIRS='%s:/usr/local/share:/usr/share' % os.path.dirname(data),
                    XDG_CONFIG_DIRS=os.path.join(self.workdir, 'xdg-config'),
-                   HOME=self.workdir)
+                   HOME=home)
         self.ws_log_path = os.path.join(self.workdir, 'cockpit-ws.log')
         self._ws_log = open(self.ws_log_path, 'wb')
-        self.ws = subprocess.Popen([COCKPIT_WS, '--no-tls', '--local-session=' + COCKPIT_BRIDGE,
-                                    '--address', '127.0.0.1', '--port', str(ports.port_min)],
+        self.ws = subprocess.Popen(argv,
                                    stdin=subprocess.DEVNULL, stdout=self._ws_log, stderr=subprocess.STDOUT,
                                    env=env, cwd=self.workdir)
         self.addCleanup(self._stop_ws)

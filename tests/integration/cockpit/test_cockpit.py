@@ -181,5 +181,24 @@ class Page(CockpitTestCase):
         g.destroy()
 
 
+class ReadOnly(CockpitTestCase):
+
+    unprivileged = True
+
+    def test_read_only(self):
+        """A session without administrative access sees the table, says so,
+        and offers Migrate disabled, with the reason."""
+        pg = PageGuest(self, self.a, 'light')
+        self.wait_cell(pg.g.name, 1, 'Running')
+        note = self.browser.request('text', [role('note')])
+        self.assertIn('limited access', note)
+        migrate = in_row(pg.g.name, role('button', 'Migrate'))
+        wait_until(lambda: not self.browser.request('enabled', migrate), DEADLINE, 'Migrate to be disabled')
+        reason = self.browser.request('attr', migrate, name='aria-description')
+        self.assertIn('administrative access', reason or '')
+        self.screenshot('read-only')
+        pg.g.destroy()
+
+
 if __name__ == '__main__':
     cockpittest.main()
