@@ -92,6 +92,16 @@ export function migratedLine(host, stats, fallbackMs) {
     return line;
 }
 
+// The destination's side of a migration started elsewhere.
+export function arrivedLine(stats) {
+    let line = "Arrived from another host";
+    if (typeof stats.time_elapsed === "number")
+        line += ` in ${(stats.time_elapsed / 1000).toFixed(1)} s`;
+    if (typeof stats.downtime === "number")
+        line += ` (downtime ${stats.downtime} ms)`;
+    return line;
+}
+
 const PHASES = {
     none: "",
     begin3: "Preparing",

@@ -116,8 +116,11 @@ function finishJob(path, outcome) {
     const name = rows.get(path)?.name || job.name || path;
     const stats = job.completed || {};
     const host = job.own ? job.own.host : "the destination";
+    const incoming = !job.own && rows.get(path)?.lastJobType === "migration-in";
     let line, details = "";
-    if (outcome.ok) {
+    if (outcome.ok && incoming) {
+        line = fmt.arrivedLine(stats);
+    } else if (outcome.ok) {
         line = fmt.migratedLine(host, stats, job.own ? Date.now() - job.own.started : 0);
     } else if (outcome.name && DENIED.has(outcome.name)) {
         line = `Not authorized: polkit refused to let you migrate ${name}.`;

@@ -82,6 +82,8 @@ export class DomainRow {
         const ours = job && job.own && !job.finished;
         if (busy && job)
             job.sawActive = true;
+        if (busy)
+            this.lastJobType = proxy.JobType;
         // Our call is out but the daemon's job has not begun, or has ended
         // and the reply is on its way: only the first shows a bar.
         const starting = ours && !busy && !job.sawActive && !job.completed;
@@ -114,6 +116,11 @@ export class DomainRow {
         this.percent.textContent = `${Math.floor(value)} %`;
 
         const s = (job && job.stats) || {};
+        if (typeof s.data_remaining !== "number") {
+            this.numbers.textContent = "Waiting for the first statistics";
+            drawChart(this.chart, []);
+            return;
+        }
         let eta = s.time_remaining;
         if (typeof eta !== "number" && s.memory_bps > 0 && typeof s.data_remaining === "number")
             eta = s.data_remaining / s.memory_bps * 1000;
