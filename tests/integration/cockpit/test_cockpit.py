@@ -109,6 +109,7 @@ class Page(CockpitTestCase):
         self.assertRegex(line, r'(?m)^Migrated to 127\.0\.0\.1 in [0-9.]+ s( \(downtime \d+ ms\))?$')
         self.assertTrue(seen, 'no progress bar was seen during the migration')
         assert_monotonic(self, seen, 'the progress bar')
+        self.assertGreater(len(seen), 1, 'the progress bar never advanced: %r' % seen)
         self.assertTrue(shot, 'the running migration was never on screen with its chart')
         self.screenshot('result')
         # The chart of the whole job stays with the result.
@@ -121,6 +122,38 @@ class Page(CockpitTestCase):
         dom = g.dom(b)
         self.assertEqual((dom.prop('State'), dom.prop('JobType')), ('running', 'none'))
         self.assertNotIn(g.path, a.list_domains(0), 'Remove from this host left the definition on A')
+        g.destroy()
+
+    def test_postcopy(self):
+        """A post-copy migration at 1 MiB/s (which would not converge):
+        "Switch to post-copy" appears once the stream runs, the migration
+        ends as "Migrated to", the guest runs on B with its counter going on
+        and A keeps a shut-off definition."""
+        a, b = self.a, self.b
+        self.bridge(b)
+        pg = PageGuest(self, a, 'light')
+        g = pg.g
+        self.wait_cell(g.name, 1, 'Running')
+        boot, src_pid = snapshot_before(g)
+        src_serial = g.serial
+        dst_serial = pg.next_hop()
+
+        self.migrate_dialog(g.name, self.uri(b), switches={'Post-copy': True, 'Encrypt the stream': False},
+                            bandwidth=1)
+        switch = in_row(g.name, role('button', 'Switch to post-copy'))
+        wait_until(lambda: self.browser.request('attrs', switch, name='disabled') == [None], MIGRATION_DEADLINE,
+                   '"Switch to post-copy" to be enabled', poll=0.25)
+        self.browser.request('click', switch)
+        wait_until(lambda: self.browser.request('count', [role('listitem')]) > 0, MIGRATION_DEADLINE,
+                   'the post-copy migration to end on the page', poll=0.25)
+        line = self.browser.request('text', [role('listitem')])
+        log('result on the page: %r' % line)
+        self.assertRegex(line, r'(?m)^Migrated to 127\.0\.0\.1 in ')
+        self.wait_cell(g.name, 1, 'Shut off')
+        g.serials.append(dst_serial)
+        g.host = b
+        assert_moved(self, g, src_serial, dst_serial, src_pid, boot)
+        self.assertEqual(g.dom(b).prop('State'), 'running')
         g.destroy()
 
     def test_abort(self):
