@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -77,8 +78,14 @@ class Browser:
         self.proc = subprocess.Popen([NODE, os.path.join(HERE, 'browser.mjs')], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._log, env=env, cwd=workdir)
         self._buf = b''
-        hello = self._answer(60 * harness.TIMEOUT_FACTOR, 'Chromium to start')
-        log('browser: Chromium %s' % hello.get('version'))
+        self.ready = False
+
+    def wait_ready(self):
+        """Chromium starts while the caller does other things; this waits for it."""
+        if not self.ready:
+            hello = self._answer(60 * harness.TIMEOUT_FACTOR, 'Chromium to start')
+            log('browser: Chromium %s' % hello.get('version'))
+            self.ready = True
 
     def _answer(self, timeout, what):
         fd = self.proc.stdout.fileno()
@@ -98,6 +105,7 @@ class Browser:
         return json.loads(line)
 
     def request(self, cmd, target=None, timeout_ms=STEP_MS, **kw):
+        self.wait_ready()
         req = dict(kw, cmd=cmd, timeout=timeout_ms)
         if target is not None:
             req['target'] = target
@@ -153,12 +161,15 @@ class CockpitTestCase(P2PTestCase):
         problem = missing_dependency()
         if problem:
             harness.skip_everything('the Cockpit page tests cannot run: ' + problem)
+        # Chromium starts while the hosts are made (certificates, daemons).
+        browser_dir = tempfile.mkdtemp(prefix='md-browser-')
+        self.addCleanup(shutil.rmtree, browser_dir, True)
+        self.browser = Browser(browser_dir)
+        self.addCleanup(self._close_browser)
         super().setUp()
         self.shots = ARTIFACTS or self.workdir
         os.makedirs(self.shots, exist_ok=True)
         self.ws_port = self.start_cockpit_ws(self.a)
-        self.browser = Browser(self.workdir)
-        self.addCleanup(self._close_browser)
         self.open_page()
 
     def start_cockpit_ws(self, host):
