@@ -40,7 +40,14 @@ typedef struct {
         char *target;            /* <target dev=...>, e.g. "vda" */
         char *format;            /* image format, e.g. "qcow2" or "raw" */
         gint64 capacity;         /* virtual size in bytes, > 0 */
+        /* The image's backing file (qemu-img's full-backing-filename: an
+         * absolute, canonical path) and its format; both NULL or both set.
+         * NON_SHARED_INC creates the destination's image on top of it. */
+        char *backing;
+        char *backing_format;
 } MigrationCookieDisk;
+
+#define MIGRATION_COOKIE_MAX_PATH 4096
 
 #define MIGRATION_COOKIE_MAX_DISKS 64
 
@@ -75,11 +82,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationCookie, migration_cookie_free)
 
 void migration_cookie_add_feature(MigrationCookie *cookie, const char *name, gboolean mandatory);
 gboolean migration_cookie_has_feature(const MigrationCookie *cookie, const char *name);
-/* Appends a disk to nbd_disks (created on first use). */
-void migration_cookie_add_nbd_disk(MigrationCookie *cookie, const char *target, const char *format,
+/* Appends a disk to nbd_disks (created on first use); returns it, for
+ * migration_cookie_set_nbd_backing(). */
+MigrationCookieDisk *migration_cookie_add_nbd_disk(MigrationCookie *cookie, const char *target, const char *format,
                                    gint64 capacity);
 /* The disk of @target in nbd_disks, or NULL. */
 const MigrationCookieDisk *migration_cookie_find_nbd_disk(const MigrationCookie *cookie, const char *target);
+/* The backing file of @disk (both nullable: none). */
+void migration_cookie_set_nbd_backing(MigrationCookieDisk *disk, const char *backing, const char *format);
 
 /* Checks the cookie by the same rules as decoding, so that whatever it
  * produces decodes again: MD_ERROR_INVALID_COOKIE saying what is wrong (a
