@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration-storage.h"
@@ -54,25 +55,54 @@ static GArray *selected_disks(const DomainDef *def, const MigrationParams *p, GE
         return g_steal_pointer(&out);
 }
 
-/* The virtual size of an image in use: qemu-img info with -U (QEMU holds its lock). */
-static gboolean image_capacity(const char *path, gint64 *ret, GError **error) {
+/* qemu-img info of an image in use, with -U (QEMU holds its lock): the
+ * root object of its JSON, NULL with @error. */
+static JsonObject *image_info(const char *path, JsonParser *parser, GError **error) {
         const char *argv[] = { "qemu-img", "info", "-U", "--output=json", path, NULL };
         g_autofree char *out = NULL, *err = NULL;
-        g_autoptr(JsonParser) parser = json_parser_new();
         JsonNode *root;
         int status;
 
         if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
                           error))
-                return FALSE;
+                return NULL;
         if (!g_spawn_check_wait_status(status, NULL) || !json_parser_load_from_data(parser, out, -1, NULL) ||
             !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
             json_object_get_int_member_with_default(json_node_get_object(root), "virtual-size", 0) <= 0) {
                 g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                            "Cannot read the virtual size of image %s: %s", path, g_strstrip(err));
+                            _("Cannot read the virtual size of image %s: %s"), path, g_strstrip(err));
+                return NULL;
+        }
+        return json_node_get_object(root);
+}
+
+/* NON_SHARED_INC: the backing file the destination's image goes on top of
+ * (NULL when the image has none: then, as libvirt, the whole disk is
+ * copied, since the top of a chain of one is all of it). It must be a local
+ * file with a recorded format, for qemu-img create -b -F. */
+static gboolean backing_of(const DomainDisk *disk, JsonObject *info, MigrationCookieDisk *cd, GError **error) {
+        const char *backing = json_object_get_string_member_with_default(info, "full-backing-filename", NULL);
+        const char *format = json_object_get_string_member_with_default(info, "backing-filename-format", NULL);
+        g_autofree char *canonical = NULL;
+
+        if (!backing)
+                return TRUE;
+        if (!g_path_is_absolute(backing)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("NON_SHARED_INC cannot copy disk %s: the backing file '%s' of image %s is no "
+                              "local file; copy the whole disk with NON_SHARED_DISK"),
+                            disk->target_dev, backing, disk->source_file);
                 return FALSE;
         }
-        *ret = json_object_get_int_member(json_node_get_object(root), "virtual-size");
+        if (!format) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("NON_SHARED_INC cannot copy disk %s: image %s does not record the format of its "
+                              "backing file %s; set it with 'qemu-img rebase -u -b %s -F FORMAT %s'"),
+                            disk->target_dev, disk->source_file, backing, backing, disk->source_file);
+                return FALSE;
+        }
+        canonical = g_canonicalize_filename(backing, "/");
+        migration_cookie_set_nbd_backing(cd, canonical, format);
         return TRUE;
 }
 
@@ -84,54 +114,79 @@ gboolean migration_storage_describe(const DomainDef *def, const MigrationParams 
                 return FALSE;
         for (guint i = 0; i < disks->len; i++) {
                 const DomainDisk *disk = def->disks->pdata[g_array_index(disks, guint, i)];
-                gint64 capacity;
+                g_autoptr(JsonParser) parser = json_parser_new();
+                JsonObject *info = image_info(disk->source_file, parser, error);
+                MigrationCookieDisk *cd;
 
-                if (!image_capacity(disk->source_file, &capacity, error))
+                if (!info)
                         return FALSE;
-                migration_cookie_add_nbd_disk(cookie, disk->target_dev, disk->format ? disk->format : "raw",
-                                              capacity);
+                cd = migration_cookie_add_nbd_disk(cookie, disk->target_dev, disk->format ? disk->format : "raw",
+                                                   json_object_get_int_member(info, "virtual-size"));
+                if ((p->flags & MIGRATE_NON_SHARED_INC) && !backing_of(disk, info, cd, error))
+                        return FALSE;
         }
+        return TRUE;
+}
+
+/* qemu-img create of @path for @cd, on top of its backing file under
+ * NON_SHARED_INC (which must exist here). */
+static gboolean create_image(const char *path, const MigrationCookieDisk *cd, gboolean inc, GError **error) {
+        g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT, cd->capacity);
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        g_auto(GStrv) argv = NULL;
+        g_autofree char *err = NULL;
+        int status;
+
+        g_strv_builder_addv(b, (const char *[]) { "qemu-img", "create", "-q", "-f", cd->format, NULL });
+        if (inc && cd->backing) {
+                if (!g_file_test(cd->backing, G_FILE_TEST_EXISTS)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                    _("Cannot create image %s for disk %s: its backing file %s is not on this "
+                                      "host. NON_SHARED_INC copies only the top image; the backing file must "
+                                      "exist at the same path on the destination, or copy the whole disk with "
+                                      "NON_SHARED_DISK"),
+                                    path, cd->target, cd->backing);
+                        return FALSE;
+                }
+                g_strv_builder_addv(b, (const char *[]) { "-b", cd->backing, "-F", cd->backing_format, NULL });
+        }
+        g_strv_builder_addv(b, (const char *[]) { path, size, NULL });
+        argv = g_strv_builder_end(b);
+        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                          &err, &status, error))
+                return FALSE;
+        if (!g_spawn_check_wait_status(status, NULL)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, _("Cannot create image %s for disk %s: %s"),
+                            path, cd->target, g_strstrip(err));
+                return FALSE;
+        }
+        g_info("Created image %s (%s, %s bytes%s%s) for disk %s", path, cd->format, size,
+               inc && cd->backing ? ", on top of " : "", inc && cd->backing ? cd->backing : "", cd->target);
         return TRUE;
 }
 
 gboolean migration_storage_create(MigrationJob *job, const DomainDef *def, const MigrationCookie *cookie,
                                   GError **error) {
+        gboolean inc = (job->params->flags & MIGRATE_NON_SHARED_INC) != 0;
+
         for (guint i = 0; cookie->nbd_disks && i < cookie->nbd_disks->len; i++) {
                 const MigrationCookieDisk *cd = cookie->nbd_disks->pdata[i];
                 int index = disk_index(def, cd->target);
                 const DomainDisk *disk = index >= 0 ? def->disks->pdata[index] : NULL;
-                g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT, cd->capacity);
-                g_autofree char *err = NULL;
-                int status;
 
                 if (!disk || !copyable(disk)) {
                         g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    "The source copies disk %s, which the destination XML lacks or "
-                                    "does not make a writable disk with an image", cd->target);
+                                    _("The source copies disk %s, which the destination XML lacks or "
+                                      "does not make a writable disk with an image"), cd->target);
                         return FALSE;
                 }
                 if (g_file_test(disk->source_file, G_FILE_TEST_EXISTS))
                         continue;
-                {
-                        const char *argv[] = { "qemu-img", "create", "-q", "-f", cd->format, disk->source_file,
-                                               size, NULL };
-
-                        if (!g_spawn_sync(NULL, (char **) argv, NULL,
-                                          G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                                          &err, &status, error))
-                                return FALSE;
-                }
-                if (!g_spawn_check_wait_status(status, NULL)) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                    "Cannot create image %s for disk %s: %s", disk->source_file, cd->target,
-                                    g_strstrip(err));
+                if (!create_image(disk->source_file, cd, inc, error))
                         return FALSE;
-                }
                 if (!job->storage_created)
                         job->storage_created = g_ptr_array_new_with_free_func(g_free);
                 g_ptr_array_add(job->storage_created, g_strdup(disk->source_file));
-                g_info("Created image %s (%s, %s bytes) for disk %s", disk->source_file, cd->format, size,
-                       cd->target);
         }
         return TRUE;
 }
