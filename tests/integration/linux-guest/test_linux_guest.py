@@ -5,7 +5,11 @@ busybox initramfs, fetched with apt and cached) under migrationd: it boots
 with a virtio disk, and a managed live migration on a shared qcow2 disk
 carries it whole, by its own account: the `tick N mem=OK disk=OK boot=ID`
 lines go on at the destination from where the source stopped. The same
-holds peer to peer (MigrateToURI3 with PEER2PEER through migration-bridge)."""
+holds peer to peer (MigrateToURI3 with PEER2PEER through migration-bridge),
+and without shared storage: a full copy (NON_SHARED_DISK), or only the top
+image over a backing file both hosts share (NON_SHARED_INC)."""
+
+import json
 
 import os
 import re
@@ -25,11 +29,16 @@ import linuxguest  # noqa: E402
 sys.path.append(os.path.join(TESTS, 'integration', 'devices'))
 import test_devices as devices  # noqa: E402
 import migtest  # noqa: E402
-from migtest import LIVE, MIGRATION_DEADLINE, Managed, MigGuest, MigrationTestCase  # noqa: E402
+from migtest import LIVE, MIGRATION_DEADLINE, PEER2PEER, Managed, MigGuest, MigrationTestCase  # noqa: E402
 import p2ptest  # noqa: E402
 from p2ptest import P2PTestCase  # noqa: E402
 
 NON_SHARED_DISK = 1 << 6
+NON_SHARED_INC = 1 << 7
+MIB = 1 << 20
+# NON_SHARED_INC: what only the shared base holds, beyond the guest's area
+# (its first MiBs): 0x11 in MiB 32..39.
+BASE_AREA = (32 * MIB, 8 * MIB)
 
 harness = migtest.harness
 
@@ -179,6 +188,45 @@ class GuestChecks:
         port = devices.graphics_port(g.dom(host).xml())
         self.assertTrue(devices.rfb_banner(port).startswith(b'RFB '))
 
+    def overlay_on_base(self):
+        """NON_SHARED_INC: the guest's disk becomes an overlay on a base image
+        both hosts share (the same path) that holds BASE_AREA. Returns the base."""
+        base = os.path.join(self.workdir, 'shared-base.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, '64M'], check=True)
+        subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x11 %d %d' % BASE_AREA, base], check=True,
+                       stdout=subprocess.DEVNULL)
+        os.unlink(self.disk)
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', self.disk], check=True)
+        return base
+
+    def disk_elsewhere(self, host):
+        """The image path the destination XML names on @host (a directory of its own)."""
+        d = os.path.join(self.workdir, 'disk-' + host.name)
+        os.makedirs(d, exist_ok=True)
+        return os.path.join(d, 'disk.qcow2')
+
+    def assert_top_only(self, image, base):
+        """@image (in use) is an overlay on @base that holds only what the guest wrote:
+        BASE_AREA is not in it, and reads through it from the base."""
+        info = json.loads(subprocess.run(['qemu-img', 'info', '-U', '--output=json', image], check=True,
+                                         capture_output=True, text=True).stdout)
+        self.assertEqual((info.get('full-backing-filename'), info.get('backing-filename-format')), (base, 'qcow2'),
+                         info)
+        out = subprocess.run(['qemu-img', 'map', '-U', '--output=json', image], check=True, capture_output=True,
+                             text=True).stdout
+        own = [(e['start'], e['length']) for e in json.loads(out) if e['depth'] == 0 and e['data']]
+        self.assertTrue(own, 'nothing of the guest\'s writes reached %s' % image)
+        start, length = BASE_AREA
+        self.assertFalse([e for e in own if e[0] < start + length and e[0] + e[1] > start],
+                         'the base\'s area was copied into %s: %r' % (image, own))
+        self.assertLessEqual(sum(e[1] for e in own), 16 * MIB, own)
+        read = subprocess.run(['qemu-io', '-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x11 %d %d' % BASE_AREA,
+                               image], capture_output=True, text=True)
+        self.assertEqual((read.returncode, 'Pattern verification failed' in read.stdout), (0, False),
+                         read.stdout + read.stderr)
+        sys.stderr.write('[linux-guest] %s: %d KiB of its own on %s\n' % (image, sum(e[1] for e in own) // 1024,
+                                                                         base))
+
     def assert_pings(self, ip, where):
         def answered():
             return subprocess.run(['ping', '-c', '1', '-W', '1', ip], stdout=subprocess.DEVNULL,
@@ -235,6 +283,26 @@ class LinuxGuest(GuestChecks, MigrationTestCase):
         self.move(g, dlog, boot, self.dst, self.src, LIVE | NON_SHARED_DISK, (disk_b, self.disk))
         g.destroy()
 
+    def test_live_nonshared_inc(self):
+        """A -> B -> A with NON_SHARED_INC over a shared base, NIC on a bridge, VNC: B's overlay is created
+        on the base and gets only the top; pings and the guest's verdicts OK after each move."""
+        base = self.overlay_on_base()
+        bridge, extra, cmdline, guest_ip = self.bridge_nic()
+        g, log, boot = self.boot(extra, cmdline)
+        self.assert_pings(guest_ip, 'before the move')
+        pinger = Pinger(guest_ip)
+        self.addCleanup(pinger.stop)
+        disk_b = self.disk_elsewhere(self.dst)
+        dlog = self.move(g, log, boot, self.src, self.dst, LIVE | NON_SHARED_INC, (self.disk, disk_b))
+        self.assert_pings(guest_ip, 'on the destination')
+        self.assert_at(g, self.dst, bridge)
+        self.assert_top_only(disk_b, base)
+        self.move(g, dlog, boot, self.dst, self.src, LIVE | NON_SHARED_INC, (disk_b, self.disk))
+        self.assert_pings(guest_ip, 'back on the source')
+        self.assert_top_only(self.disk, base)
+        sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
+        g.destroy()
+
     def test_live_bridge_nic(self):
         """A -> B -> A with a virtio NIC on a bridge and VNC: pings answered before and after each move."""
         bridge, extra, cmdline, guest_ip = self.bridge_nic()
@@ -255,12 +323,18 @@ class LinuxGuestP2P(GuestChecks, P2PTestCase):
     """Peer to peer: the source's migrationd drives the destination through
     its migration-bridge (mutual TLS); one MigrateToURI3 call per move."""
 
-    def move(self, g, log, boot, src, dst):
-        """MigrateToURI3(LIVE|PEER2PEER) of @g from @src to @dst's bridge;
-        checks the ticks go on there. Returns the destination's console."""
+    def move(self, g, log, boot, src, dst, flags=LIVE | PEER2PEER, disk=None):
+        """MigrateToURI3(@flags) of @g from @src to @dst's bridge; checks the
+        ticks go on there. With @disk (source path, destination path) the
+        destination XML names another image. Returns the destination's
+        console."""
         self.bridge(dst)
         src_pid = self.source_pid(g)
-        pending, dst_path = self.migrate(g, src, dst)
+        dst_path = g.next_serial_path()
+        dest_xml = g.xml(serial_path=dst_path)
+        if disk:
+            dest_xml = dest_xml.replace(disk[0], disk[1])
+        pending, _ = self.migrate(g, src, dst, flags=flags, params={'destination_xml': ('s', dest_xml)})
         sys.stderr.write('[linux-guest] %s -> %s: MigrateToURI3 took %.1f s\n' % (src.name, dst.name, pending.elapsed))
         dlog = self.arrived(g, log, boot, src_pid, dst, dst_path)
         self.assertEqual(len(g.qemu_pids()), 1, 'QEMUs of the guest: %r' % g.qemu_pids())
@@ -281,6 +355,28 @@ class LinuxGuestP2P(GuestChecks, P2PTestCase):
         self.assert_at(g, self.b, bridge)
         self.move(g, dlog, boot, self.b, self.a)
         self.assert_pings(guest_ip, 'back on host a')
+        sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
+        g.destroy()
+
+
+    def test_p2p_nonshared_inc(self):
+        """A -> B -> A peer to peer with NON_SHARED_INC over a shared base, NIC on a bridge, VNC:
+        only the top crosses; pings and the guest's verdicts OK after each move."""
+        base = self.overlay_on_base()
+        bridge, extra, cmdline, guest_ip = self.bridge_nic()
+        g, log, boot = self.boot(extra, cmdline, host=self.a)
+        self.assert_pings(guest_ip, 'before the move')
+        pinger = Pinger(guest_ip)
+        self.addCleanup(pinger.stop)
+        disk_b = self.disk_elsewhere(self.b)
+        flags = LIVE | PEER2PEER | NON_SHARED_INC
+        dlog = self.move(g, log, boot, self.a, self.b, flags, (self.disk, disk_b))
+        self.assert_pings(guest_ip, 'on host b')
+        self.assert_at(g, self.b, bridge)
+        self.assert_top_only(disk_b, base)
+        self.move(g, dlog, boot, self.b, self.a, flags, (disk_b, self.disk))
+        self.assert_pings(guest_ip, 'back on host a')
+        self.assert_top_only(self.disk, base)
         sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
         g.destroy()
 
