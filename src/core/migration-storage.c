@@ -156,7 +156,10 @@ static gboolean create_image(const char *path, const MigrationCookieDisk *cd, gb
                           &err, &status, error))
                 return FALSE;
         if (!g_spawn_check_wait_status(status, NULL)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, _("Cannot create image %s for disk %s: %s"),
+                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                            _("Cannot create image %s for disk %s: %s. The destination XML must name an image "
+                              "in a directory that exists on this host and that migrationd may write ([storage] "
+                              "directories), or the image must exist beforehand"),
                             path, cd->target, g_strstrip(err));
                 return FALSE;
         }

@@ -1,6 +1,8 @@
-/* Storage migration, libvirt's NBD flow (NON_SHARED_DISK): the source tells
- * the destination which disks it copies (Begin cookie); the destination
- * creates missing images and exports them over QEMU's NBD server
+/* Storage migration, libvirt's NBD flow (NON_SHARED_DISK, NON_SHARED_INC):
+ * the source tells the destination which disks it copies (Begin cookie,
+ * with each image's backing file under NON_SHARED_INC); the destination
+ * creates missing images (on top of that backing file, which must exist
+ * there) and exports them over QEMU's NBD server
  * (Prepare); the source mirrors each disk into its export until READY,
  * migrates RAM with pause-before-switchover, ends the mirrors at the
  * pre-switchover pause (block-job-cancel: the destination keeps the
@@ -17,12 +19,15 @@ gboolean migration_storage_requested(const MigrationParams *p);
 
 /* Begin: the disks to copy (migrate_disks, or every writable disk with an
  * image that is neither shareable nor a cdrom) with their format and
- * virtual size (qemu-img info) into @cookie. */
+ * virtual size (qemu-img info) into @cookie; under NON_SHARED_INC also the
+ * backing file and its format, if the image has one (without one the
+ * mirror's sync=top copies the whole image, as libvirt). */
 gboolean migration_storage_describe(const DomainDef *def, const MigrationParams *p, MigrationCookie *cookie,
                                     GError **error);
 
 /* Prepare, before QEMU starts: every disk of @cookie whose image is missing
- * here is created (qemu-img create, same format and virtual size), and
+ * here is created (qemu-img create, same format and virtual size; under
+ * NON_SHARED_INC on top of the cookie's backing file, which must exist), and
  * recorded in @job for removal should the job not complete. */
 gboolean migration_storage_create(MigrationJob *job, const DomainDef *def, const MigrationCookie *cookie,
                                   GError **error);
