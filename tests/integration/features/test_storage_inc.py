@@ -16,6 +16,7 @@ import sys
 
 from feattest import FeatureTestCase, FGuest, LIVE, Mig, assert_moved, assert_runs_here, recorder, SIGNAL_DEADLINE
 import feattest
+from test_migrationctl import CtlMixin
 from test_storage import DISK_SIZE, qcow2_disk_xml
 
 NON_SHARED_DISK = 1 << 6
@@ -39,31 +40,32 @@ def top_allocated(path):
     return [(e['start'], e['length']) for e in json.loads(out) if e['depth'] == 0 and e['data']]
 
 
+def images(tc, backing=True):
+    """(base or None, the source's image, the path of the destination's, which does not exist yet)."""
+    src_dir = os.path.join(tc.workdir, 'src-storage')
+    dst_dir = os.path.join(tc.workdir, 'dst-storage')
+    os.makedirs(src_dir)
+    os.makedirs(dst_dir)
+    top = os.path.join(src_dir, 'top.qcow2')
+    base = None
+    if backing:
+        # The shared base: 0x11 in its first MiB; the overlay: 0x5a in the third.
+        base = os.path.join(tc.workdir, 'shared', 'base.qcow2')
+        os.makedirs(os.path.dirname(base))
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, str(DISK_SIZE)], check=True)
+        qemu_io(base, 'qcow2', 'write -P 0x11 0 1M')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top], check=True)
+    else:
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', top, str(DISK_SIZE)], check=True)
+        qemu_io(top, 'qcow2', 'write -P 0x11 0 1M')
+    qemu_io(top, 'qcow2', 'write -P 0x5a 2M 1M')
+    return base, top, os.path.join(dst_dir, 'top.qcow2')
+
+
 class StorageInc(FeatureTestCase):
 
-    def images(self, backing=True):
-        """(base or None, the source's overlay, the destination's overlay path, missing)."""
-        src_dir = os.path.join(self.workdir, 'src-storage')
-        dst_dir = os.path.join(self.workdir, 'dst-storage')
-        os.makedirs(src_dir)
-        os.makedirs(dst_dir)
-        top = os.path.join(src_dir, 'top.qcow2')
-        base = None
-        if backing:
-            # The shared base: 0x11 in its first MiB; the overlay: 0x5a in the third.
-            base = os.path.join(self.workdir, 'shared', 'base.qcow2')
-            os.makedirs(os.path.dirname(base))
-            subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', base, str(DISK_SIZE)], check=True)
-            qemu_io(base, 'qcow2', 'write -P 0x11 0 1M')
-            subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top], check=True)
-        else:
-            subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', top, str(DISK_SIZE)], check=True)
-            qemu_io(top, 'qcow2', 'write -P 0x11 0 1M')
-        qemu_io(top, 'qcow2', 'write -P 0x5a 2M 1M')
-        return base, top, os.path.join(dst_dir, 'top.qcow2')
-
     def moved(self, flags, backing=True):
-        base, top, dst_top = self.images(backing)
+        base, top, dst_top = images(self, backing)
         g = FGuest(self, self.src, devices_extra=qcow2_disk_xml(top))
         boot, pid = g.snapshot()
         src_serial = g.serial
@@ -119,7 +121,7 @@ class StorageInc(FeatureTestCase):
 
     def test_backing_missing_at_destination(self):
         """NON_SHARED_INC, the base not at the destination: Prepare names disk and base; the guest stays."""
-        base, top, dst_top = self.images()
+        base, top, dst_top = images(self)
         hidden = base + '.elsewhere'
 
         def hide():
@@ -134,12 +136,35 @@ class StorageInc(FeatureTestCase):
 
     def test_destination_cannot_create(self):
         """NON_SHARED_DISK, the destination XML names an image in a missing directory: Prepare fails, the guest stays."""
-        _, top, _ = self.images(backing=False)
+        _, top, _ = images(self, backing=False)
         dst_top = os.path.join(self.workdir, 'no-such-dir', 'top.qcow2')
         g = self.refused_at_prepare(LIVE | NON_SHARED_DISK, top, dst_top, 'MigrationFailed',
                                     'Cannot create image %s for disk vda' % dst_top, 'No such file or directory')
         self.assertFalse(os.path.exists(os.path.dirname(dst_top)))
         g.destroy()
+
+
+class StorageIncCtl(CtlMixin, FeatureTestCase):
+
+    def test_copy_storage_inc(self):
+        """migrationctl migrate --live --copy-storage-inc: the destination's overlay holds only the top."""
+        base, top, dst_top = images(self)
+        g = FGuest(self, self.src, devices_extra=qcow2_disk_xml(top))
+        boot, pid = g.snapshot()
+        src_serial = g.serial
+        dst_serial = g.next_serial_path()
+        xml_file = os.path.join(self.workdir, 'dest-storage.xml')
+        with open(xml_file, 'w') as f:
+            f.write(g.xml(serial_path=dst_serial).replace(top, dst_top))
+        self.ctl('migrate', g.name, '--to-bus', self.dst.bus.address, '--xml', xml_file, '--live',
+                 '--copy-storage-inc')
+        g.moved_to(self.dst, dst_serial)
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        self.assertEqual(image_info(dst_top).get('full-backing-filename'), base)
+        self.assertEqual(top_allocated(dst_top), [(2 * MIB, MIB)])
+        cmp = subprocess.run(['qemu-img', 'compare', top, dst_top], capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
 
 
 if __name__ == '__main__':
