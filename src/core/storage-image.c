@@ -1,0 +1,111 @@
+/* qemu-img on a storage migration's images: see storage-image.h. */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <json-glib/json-glib.h>
+
+#include "i18n.h"
+#include "md-error.h"
+#include "storage-image.h"
+
+/* qemu-img info of an image in use, with -U (QEMU holds its lock): the
+ * root object of its JSON, NULL with @error. */
+static JsonObject *image_info(const char *path, JsonParser *parser, GError **error) {
+        const char *argv[] = { "qemu-img", "info", "-U", "--output=json", path, NULL };
+        g_autofree char *out = NULL, *err = NULL;
+        JsonNode *root;
+        int status;
+
+        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+                          error))
+                return NULL;
+        if (!g_spawn_check_wait_status(status, NULL) || !json_parser_load_from_data(parser, out, -1, NULL) ||
+            !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
+            json_object_get_int_member_with_default(json_node_get_object(root), "virtual-size", 0) <= 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                            _("Cannot read the virtual size of image %s: %s"), path, g_strstrip(err));
+                return NULL;
+        }
+        return json_node_get_object(root);
+}
+
+/* NON_SHARED_INC: the backing file the destination's image goes on top of
+ * (NULL when the image has none: then, as libvirt, the whole disk is
+ * copied, since the top of a chain of one is all of it). It must be a local
+ * file with a recorded format, for qemu-img create -b -F. */
+static gboolean backing_of(const DomainDisk *disk, JsonObject *info, MigrationCookieDisk *cd, GError **error) {
+        const char *backing = json_object_get_string_member_with_default(info, "full-backing-filename", NULL);
+        const char *format = json_object_get_string_member_with_default(info, "backing-filename-format", NULL);
+        g_autofree char *canonical = NULL;
+
+        if (!backing)
+                return TRUE;
+        if (!g_path_is_absolute(backing)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("NON_SHARED_INC cannot copy disk %s: the backing file '%s' of image %s is no "
+                              "local file; copy the whole disk with NON_SHARED_DISK"),
+                            disk->target_dev, backing, disk->source_file);
+                return FALSE;
+        }
+        if (!format) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("NON_SHARED_INC cannot copy disk %s: image %s does not record the format of its "
+                              "backing file %s; set it with 'qemu-img rebase -u -b %s -F FORMAT %s'"),
+                            disk->target_dev, disk->source_file, backing, backing, disk->source_file);
+                return FALSE;
+        }
+        canonical = g_canonicalize_filename(backing, "/");
+        migration_cookie_set_nbd_backing(cd, canonical, format);
+        return TRUE;
+}
+
+gboolean storage_image_describe(const DomainDisk *disk, gboolean top_only, MigrationCookie *cookie,
+                                GError **error) {
+        g_autoptr(JsonParser) parser = json_parser_new();
+        JsonObject *info = image_info(disk->source_file, parser, error);
+        MigrationCookieDisk *cd;
+
+        if (!info)
+                return FALSE;
+        cd = migration_cookie_add_nbd_disk(cookie, disk->target_dev, disk->format ? disk->format : "raw",
+                                           json_object_get_int_member(info, "virtual-size"));
+        return !top_only || backing_of(disk, info, cd, error);
+}
+
+gboolean storage_image_create(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
+                              GError **error) {
+        g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT, cd->capacity);
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        g_auto(GStrv) argv = NULL;
+        g_autofree char *err = NULL;
+        int status;
+
+        g_strv_builder_addv(b, (const char *[]) { "qemu-img", "create", "-q", "-f", cd->format, NULL });
+        if (top_only && cd->backing) {
+                if (!g_file_test(cd->backing, G_FILE_TEST_EXISTS)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                    _("Cannot create image %s for disk %s: its backing file %s is not on this "
+                                      "host. NON_SHARED_INC copies only the top image; the backing file must "
+                                      "exist at the same path on the destination, or copy the whole disk with "
+                                      "NON_SHARED_DISK"),
+                                    path, cd->target, cd->backing);
+                        return FALSE;
+                }
+                g_strv_builder_addv(b, (const char *[]) { "-b", cd->backing, "-F", cd->backing_format, NULL });
+        }
+        g_strv_builder_addv(b, (const char *[]) { path, size, NULL });
+        argv = g_strv_builder_end(b);
+        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                          &err, &status, error))
+                return FALSE;
+        if (!g_spawn_check_wait_status(status, NULL)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                            _("Cannot create image %s for disk %s: %s. The destination XML must name an image "
+                              "in a directory that exists on this host and that migrationd may write ([storage] "
+                              "directories), or the image must exist beforehand"),
+                            path, cd->target, g_strstrip(err));
+                return FALSE;
+        }
+        g_info("Created image %s (%s, %s bytes%s%s) for disk %s", path, cd->format, size,
+               top_only && cd->backing ? ", on top of " : "", top_only && cd->backing ? cd->backing : "", cd->target);
+        return TRUE;
+}

@@ -1,0 +1,23 @@
+/* qemu-img on the images of a storage migration (migration-storage.c):
+ * what Begin tells the destination of an image, and the image Prepare
+ * creates for it. */
+#pragma once
+
+#include "domain-def.h"
+#include "migration-cookie.h"
+
+/* Appends @disk to @cookie's nbd disks with its format and virtual size
+ * (qemu-img info -U: QEMU holds the image's lock). With @top_only
+ * (NON_SHARED_INC) also its backing file, canonical, and that file's
+ * format; an image without one gets none (the mirror's sync=top then
+ * copies all of it, as libvirt). A backing file that is not a local file,
+ * or whose format the image does not record: MD_ERROR_UNSUPPORTED. */
+gboolean storage_image_describe(const DomainDisk *disk, gboolean top_only, MigrationCookie *cookie,
+                                GError **error);
+
+/* qemu-img create of @path with @cd's format and virtual size; with
+ * @top_only on top of @cd's backing file, if it has one, which must exist
+ * here (else MD_ERROR_MIGRATION_FAILED naming disk and backing file, and
+ * nothing is created). */
+gboolean storage_image_create(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
+                              GError **error);
