@@ -223,6 +223,23 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                                             g_steal_pointer(&task));
 }
 
+/* Storage migration: the images the source copies exist here; QEMU may open them. */
+static void on_images_created(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        Prepare *p = g_task_get_task_data(task);
+        Domain *d = domain_ref_get(p->ref);
+        g_autoptr(GError) error = NULL;
+
+        if (!migration_storage_create_finish(result, &error))
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_IN))
+                return prepare_fail(g_steal_pointer(&task),
+                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                                        _("The incoming migration was cancelled during Prepare3")));
+        domain_launch_async(d, domain_def_copy(p->def), "defer", p->ram_kib, on_incoming_launched,
+                            g_steal_pointer(&task));
+}
+
 /* Where QEMU listens and what the source is told. */
 static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guint16 *ret_port,
                           GError **error) {
@@ -249,8 +266,9 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
         return TRUE;
 }
 
-/* Storage migration: the images the source copies exist here before QEMU
- * opens them; after it listens, they are exported (on_incoming_ready). */
+/* Storage migration: the disks to export once QEMU listens
+ * (on_incoming_ready); the images are created before it starts
+ * (on_images_created). */
 static gboolean prepare_storage(Registry *r, Domain *d, const DomainDef *def, const MigrationCookie *cookie,
                                 Prepare *p, GError **error) {
         const char *address = d->job->params->listen_address ? d->job->params->listen_address
@@ -262,8 +280,6 @@ static gboolean prepare_storage(Registry *r, Domain *d, const DomainDef *def, co
                             "Copying non-shared storage needs the source's list of disks (the Begin cookie)");
                 return FALSE;
         }
-        if (!migration_storage_create(d->job, def, cookie, error))
-                return FALSE;
         /* No list: the guest has no disk to copy. */
         for (guint i = 0; cookie->nbd_disks && i < cookie->nbd_disks->len; i++)
                 g_strv_builder_add(targets, ((MigrationCookieDisk *) cookie->nbd_disks->pdata[i])->target);
@@ -392,9 +408,13 @@ static void prepare_live(Registry *r, Domain *d, DomainDef *def_in /* consumed *
         d->job->port = port;
         p->ref = domain_ref_new(d);
         p->def = domain_def_copy(def);
-        if (migration_storage_requested(d->job->params) && !prepare_storage(r, d, def, cookie, p, &error))
-                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         p->ram_kib = cookie ? (guint64) cookie->ram_kib : 0;
+        if (migration_storage_requested(d->job->params)) {
+                if (!prepare_storage(r, d, def, cookie, p, &error))
+                        return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
+                migration_storage_create_async(d, def, cookie, on_images_created, g_steal_pointer(&task));
+                return;
+        }
         domain_launch_async(d, g_steal_pointer(&def), "defer", p->ram_kib, on_incoming_launched,
                             g_steal_pointer(&task));
 }

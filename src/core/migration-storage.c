@@ -70,30 +70,95 @@ gboolean migration_storage_describe(const DomainDef *def, const MigrationParams 
         return TRUE;
 }
 
-gboolean migration_storage_create(MigrationJob *job, const DomainDef *def, const MigrationCookie *cookie,
-                                  GError **error) {
-        gboolean inc = (job->params->flags & MIGRATE_NON_SHARED_INC) != 0;
+/* The images Prepare creates, one after the other. */
+typedef struct {
+        DomainRef *ref;
+        MigrationCookie *todo;  /* nbd_disks: the disks whose images are missing here */
+        GPtrArray *paths;       /* char*: their images, in the same order */
+        guint next;
+        gboolean top_only;
+} Creations;
 
+static void creations_free(Creations *c) {
+        domain_ref_free(c->ref);
+        migration_cookie_free(c->todo);
+        g_ptr_array_unref(c->paths);
+        g_free(c);
+}
+
+static void create_next(GTask *task /* consumed */);
+
+static void on_image_created(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        Creations *c = g_task_get_task_data(task);
+        const char *path = c->paths->pdata[c->next];
+        MigrationJob *job = migration_job_of(domain_ref_get(c->ref), JOB_TYPE_MIGRATION_IN);
+        g_autoptr(GError) error = NULL;
+
+        if (!storage_image_create_finish(result, &error))
+                return g_task_return_error(task, g_steal_pointer(&error));
+        if (!job || job->phase != JOB_PHASE_PREPARE) {
+                /* The job ended meanwhile and cannot remove what it never heard of. */
+                if (g_unlink(path) < 0)
+                        g_warning("Cannot remove image %s that the ended migration created: %s", path,
+                                  g_strerror(errno));
+                return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                               _("The incoming migration ended while its images were being "
+                                                 "created"));
+        }
+        if (!job->storage_created)
+                job->storage_created = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(job->storage_created, g_strdup(path));
+        c->next++;
+        create_next(g_steal_pointer(&task));
+}
+
+static void create_next(GTask *task) {
+        Creations *c = g_task_get_task_data(task);
+
+        if (c->next == c->paths->len) {
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        storage_image_create_async(c->paths->pdata[c->next], c->todo->nbd_disks->pdata[c->next], c->top_only,
+                                   on_image_created, task);
+}
+
+void migration_storage_create_async(Domain *d, const DomainDef *def, const MigrationCookie *cookie,
+                                    GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task = g_task_new(NULL, NULL, callback, user_data);
+        Creations *c = g_new0(Creations, 1);
+
+        c->ref = domain_ref_new(d);
+        c->todo = migration_cookie_new();
+        c->paths = g_ptr_array_new_with_free_func(g_free);
+        c->top_only = (d->job->params->flags & MIGRATE_NON_SHARED_INC) != 0;
+        g_task_set_task_data(task, c, (GDestroyNotify) creations_free);
         for (guint i = 0; cookie->nbd_disks && i < cookie->nbd_disks->len; i++) {
                 const MigrationCookieDisk *cd = cookie->nbd_disks->pdata[i];
                 int index = disk_index(def, cd->target);
                 const DomainDisk *disk = index >= 0 ? def->disks->pdata[index] : NULL;
 
                 if (!disk || !copyable(disk)) {
-                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                                    _("The source copies disk %s, which the destination XML lacks or "
-                                      "does not make a writable disk with an image"), cd->target);
-                        return FALSE;
+                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                                _("The source copies disk %s, which the destination XML lacks or "
+                                                  "does not make a writable disk with an image"), cd->target);
+                        g_object_unref(task);
+                        return;
                 }
                 if (g_file_test(disk->source_file, G_FILE_TEST_EXISTS))
                         continue;
-                if (!storage_image_create(disk->source_file, cd, inc, error))
-                        return FALSE;
-                if (!job->storage_created)
-                        job->storage_created = g_ptr_array_new_with_free_func(g_free);
-                g_ptr_array_add(job->storage_created, g_strdup(disk->source_file));
+                migration_cookie_set_nbd_backing(migration_cookie_add_nbd_disk(c->todo, cd->target, cd->format,
+                                                                               cd->capacity),
+                                                 cd->backing, cd->backing_format);
+                g_ptr_array_add(c->paths, g_strdup(disk->source_file));
         }
-        return TRUE;
+        create_next(task);
+}
+
+gboolean migration_storage_create_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 static void builder_take(GStrvBuilder *b, char *s /* consumed */) {

@@ -27,10 +27,12 @@ gboolean migration_storage_describe(const DomainDef *def, const MigrationParams 
 
 /* Prepare, before QEMU starts: every disk of @cookie whose image is missing
  * here is created (qemu-img create, same format and virtual size; under
- * NON_SHARED_INC on top of the cookie's backing file, which must exist), and
- * recorded in @job for removal should the job not complete. */
-gboolean migration_storage_create(MigrationJob *job, const DomainDef *def, const MigrationCookie *cookie,
-                                  GError **error);
+ * NON_SHARED_INC on top of the cookie's backing file, which must exist),
+ * one after the other without blocking the loop, and recorded in @d's job
+ * for removal should the job not complete. */
+void migration_storage_create_async(Domain *d, const DomainDef *def, const MigrationCookie *cookie,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_storage_create_finish(GAsyncResult *result, GError **error);
 
 /* Prepare, after QEMU listens: the NBD server on @host:@port and the disks
  * of @targets exported. */

@@ -1,6 +1,7 @@
 /* qemu-img on a storage migration's images: see storage-image.h. */
 #define G_LOG_DOMAIN "migrationd"
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 #include "i18n.h"
@@ -71,13 +72,11 @@ gboolean storage_image_describe(const DomainDisk *disk, gboolean top_only, Migra
         return !top_only || backing_of(disk, info, cd, error);
 }
 
-gboolean storage_image_create(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
-                              GError **error) {
+/* The argv of qemu-img create for @path, or NULL with @error when the
+ * backing file it needs is not here. */
+static GStrv create_argv(const char *path, const MigrationCookieDisk *cd, gboolean top_only, GError **error) {
         g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT, cd->capacity);
         g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-        g_auto(GStrv) argv = NULL;
-        g_autofree char *err = NULL;
-        int status;
 
         g_strv_builder_addv(b, (const char *[]) { "qemu-img", "create", "-q", "-f", cd->format, NULL });
         if (top_only && cd->backing) {
@@ -88,24 +87,68 @@ gboolean storage_image_create(const char *path, const MigrationCookieDisk *cd, g
                                       "exist at the same path on the destination, or copy the whole disk with "
                                       "NON_SHARED_DISK"),
                                     path, cd->target, cd->backing);
-                        return FALSE;
+                        return NULL;
                 }
                 g_strv_builder_addv(b, (const char *[]) { "-b", cd->backing, "-F", cd->backing_format, NULL });
         }
         g_strv_builder_addv(b, (const char *[]) { path, size, NULL });
-        argv = g_strv_builder_end(b);
-        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                          &err, &status, error))
-                return FALSE;
-        if (!g_spawn_check_wait_status(status, NULL)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                            _("Cannot create image %s for disk %s: %s. The destination XML must name an image "
-                              "in a directory that exists on this host and that migrationd may write ([storage] "
-                              "directories), or the image must exist beforehand"),
-                            path, cd->target, g_strstrip(err));
-                return FALSE;
-        }
-        g_info("Created image %s (%s, %s bytes%s%s) for disk %s", path, cd->format, size,
-               top_only && cd->backing ? ", on top of " : "", top_only && cd->backing ? cd->backing : "", cd->target);
-        return TRUE;
+        return g_strv_builder_end(b);
+}
+
+typedef struct {
+        char *path, *target, *what;     /* for the messages */
+} Creation;
+
+static void creation_free(Creation *c) {
+        g_free(c->path);
+        g_free(c->target);
+        g_free(c->what);
+        g_free(c);
+}
+
+static void on_created(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GSubprocess *proc = G_SUBPROCESS(source);
+        Creation *c = g_task_get_task_data(task);
+        g_autofree char *err = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (!g_subprocess_communicate_utf8_finish(proc, result, NULL, &err, &error))
+                return g_task_return_error(task, g_steal_pointer(&error));
+        if (!g_subprocess_get_successful(proc))
+                return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                               _("Cannot create image %s for disk %s: %s. The destination XML must "
+                                                 "name an image in a directory that exists on this host and that "
+                                                 "migrationd may write ([storage] directories), or the image must "
+                                                 "exist beforehand"),
+                                               c->path, c->target, err ? g_strstrip(err) : "");
+        g_info("Created image %s (%s) for disk %s", c->path, c->what, c->target);
+        g_task_return_boolean(task, TRUE);
+}
+
+void storage_image_create_async(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
+                                GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        Creation *c = g_new0(Creation, 1);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GSubprocess) proc = NULL;
+        g_auto(GStrv) argv = NULL;
+
+        c->path = g_strdup(path);
+        c->target = g_strdup(cd->target);
+        c->what = g_strdup_printf("%s, %" G_GINT64_FORMAT " bytes%s%s", cd->format, cd->capacity,
+                                  top_only && cd->backing ? ", on top of " : "",
+                                  top_only && cd->backing ? cd->backing : "");
+        g_task_set_task_data(task, c, (GDestroyNotify) creation_free);
+        argv = create_argv(path, cd, top_only, &error);
+        if (argv)
+                proc = g_subprocess_newv((const char *const *) argv,
+                                         G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+        if (!proc)
+                return g_task_return_error(task, g_steal_pointer(&error));
+        g_subprocess_communicate_utf8_async(proc, NULL, NULL, on_created, g_steal_pointer(&task));
+}
+
+gboolean storage_image_create_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_boolean(G_TASK(result), error);
 }

@@ -3,6 +3,8 @@
  * creates for it. */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "domain-def.h"
 #include "migration-cookie.h"
 
@@ -15,9 +17,10 @@
 gboolean storage_image_describe(const DomainDisk *disk, gboolean top_only, MigrationCookie *cookie,
                                 GError **error);
 
-/* qemu-img create of @path with @cd's format and virtual size; with
- * @top_only on top of @cd's backing file, if it has one, which must exist
- * here (else MD_ERROR_MIGRATION_FAILED naming disk and backing file, and
- * nothing is created). */
-gboolean storage_image_create(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
-                              GError **error);
+/* qemu-img create of @path with @cd's format and virtual size, run
+ * without blocking the loop; with @top_only on top of @cd's backing file,
+ * if it has one, which must exist here (else MD_ERROR_MIGRATION_FAILED
+ * naming disk and backing file, and nothing is created). */
+void storage_image_create_async(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
+                                GAsyncReadyCallback callback, gpointer user_data);
+gboolean storage_image_create_finish(GAsyncResult *result, GError **error);
