@@ -105,7 +105,7 @@ static void on_p2p_done(GObject *source, GAsyncResult *result, gpointer user_dat
         sd_bus_message *m = call->message;
         g_autoptr(GError) error = NULL;
 
-        if (!call->service->p2p_finish(result, &error))
+        if (!call->service->p2p.finish(result, &error))
                 return bus_reply_gerror_checked(m, error);
         /* Perform3 answers a cookie; the peer-to-peer run has none left to give. */
         if (g_str_has_prefix(sd_bus_message_get_member(m), "Perform3"))
@@ -125,12 +125,12 @@ static int p2p(sd_bus_message *m, Domain *d, const char *dconnuri, MigrationPara
                                       "PEER2PEER needs the destination's URI (dconnuri), "
                                       "migration+tls://HOST[:PORT]");
         }
-        if (!s->p2p_migrate) {
+        if (!s->p2p.migrate) {
                 migration_params_free(params);
                 return bus_error_setf(error, MD_ERROR_UNSUPPORTED,
                                       "Peer-to-peer migration is not available in this daemon");
         }
-        s->p2p_migrate(s, d, dconnuri, params, on_p2p_done, bus_pending_call_new(s, m));
+        s->p2p.migrate(s, d, dconnuri, params, on_p2p_done, bus_pending_call_new(s, m));
         return 1;
 }
 

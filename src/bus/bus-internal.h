@@ -12,9 +12,8 @@ struct BusService {
         Registry *registry;
         MdConfig *config;
         BusPolkit *polkit;
-        gpointer peer_tls;                 /* PeerTls*, NULL without [tls] */
-        BusP2PMigrateFunc p2p_migrate;     /* NULL: peer-to-peer unavailable */
-        BusP2PFinishFunc p2p_finish;
+        gpointer peer_pool;                /* PeerPool* */
+        BusP2POps p2p;                     /* .migrate NULL: peer-to-peer unavailable */
         /* Lifecycle calls whose operation has not replied yet: the daemon
          * does not exit on idle meanwhile. */
         guint operations_in_flight;

@@ -5,8 +5,11 @@
 
 #include "bus-error.h"
 #include "bus-internal.h"
+#include "bus-migration.h"
+#include "bus-variant.h"
 #include "config.h"
 #include "md-error.h"
+#include "migration.h"
 
 static int reply_path(sd_bus_message *m, Domain *d) {
         g_autofree char *path = bus_domain_path(d);
@@ -186,6 +189,9 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
          * a guest that cannot be is refused LIVE with Error.Unsafe. */
         if (r >= 0)
                 r = sd_bus_message_append(reply, "{sv}", "tcg_live_guard", "s", "ram-off-grid");
+        /* For a peer's preflight (ConnectPeer): may an incoming stream find a port? */
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "{sv}", "free_ports", "u", migration_free_ports(s->registry));
         if (r >= 0)
                 r = append_dict_entry(reply, "protocol_versions", "au", append_protocol_versions, s->config);
         if (r >= 0)
@@ -195,6 +201,49 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---- ConnectPeer ---- */
+
+static void on_peer_connected(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(BusPendingCall) call = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) preflight = call->service->p2p.connect_finish(result, &error);
+        g_autoptr(sd_bus_message) reply = NULL;
+        int r;
+
+        call->service->operations_in_flight--;
+        if (!preflight)
+                return bus_reply_gerror_checked(call->message, error);
+        r = sd_bus_message_new_method_return(call->message, &reply);
+        if (r >= 0)
+                r = bus_message_append_vardict(reply, preflight);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        bus_reply_checked(r);
+}
+
+/* Opens (or reuses) the kept link to a peer and answers its preflight. It
+ * changes what this host holds open, so it is a migrate action, with the
+ * URI as the destination detail (as MigrateToURI3's). */
+static int method_connect_peer(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        BusService *s = userdata;
+        const char *uri, *details[] = { "destination", NULL, NULL };
+        int r;
+
+        r = sd_bus_message_read(m, "s", &uri);
+        if (r < 0)
+                return r;
+        details[1] = uri;
+        r = bus_polkit_check(s->polkit, m, ACTION_MIGRATE, *uri ? details : NULL, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (!s->p2p.connect)
+                return bus_error_setf(error, MD_ERROR_UNSUPPORTED, "Peer links are not available in this daemon");
+        /* The daemon does not exit on idle while it dials. */
+        s->operations_in_flight++;
+        s->p2p.connect(s, uri, on_peer_connected, bus_pending_call_new(s, m));
+        return 1;
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -216,6 +265,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetCapabilities", SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a{sv}", capabilities), method_get_capabilities,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ConnectPeer", SD_BUS_ARGS("s", uri), SD_BUS_RESULT("a{sv}", preflight),
+                                method_connect_peer, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

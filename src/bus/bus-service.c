@@ -26,23 +26,22 @@ void bus_service_free(BusService *s) {
         g_free(s);
 }
 
-void bus_service_set_p2p(BusService *s, gpointer peer_tls, BusP2PMigrateFunc migrate, BusP2PFinishFunc finish) {
-        s->peer_tls = peer_tls;
-        s->p2p_migrate = migrate;
-        s->p2p_finish = finish;
+void bus_service_set_p2p(BusService *s, gpointer peer_pool, const BusP2POps *ops) {
+        s->peer_pool = peer_pool;
+        s->p2p = *ops;
 }
 
 MdConfig *bus_service_get_config(BusService *s) {
         return s->config;
 }
 
-gpointer bus_service_get_peer_tls(BusService *s) {
-        return s->peer_tls;
+gpointer bus_service_get_peer_pool(BusService *s) {
+        return s->peer_pool;
 }
 
 const char *bus_service_busy_reason(BusService *s) {
         if (s->operations_in_flight > 0)
-                return "a lifecycle operation";
+                return "a lifecycle operation or ConnectPeer";
         if (bus_polkit_count_pending(s->polkit) > 0)
                 return "a call waiting for polkit";
         return NULL;

@@ -19,20 +19,30 @@ typedef void (*BusP2PMigrateFunc)(BusService *service, Domain *domain, const cha
                                   MigrationParams *params /* consumed */, GAsyncReadyCallback callback,
                                   gpointer user_data);
 typedef gboolean (*BusP2PFinishFunc)(GAsyncResult *result, GError **error);
+/* ConnectPeer: the preflight of a peer, an a{sv}. */
+typedef void (*BusPeerConnectFunc)(BusService *service, const char *uri, GAsyncReadyCallback callback,
+                                   gpointer user_data);
+typedef GVariant *(*BusPeerConnectFinishFunc)(GAsyncResult *result, GError **error);
 
+typedef struct {
+        BusP2PMigrateFunc migrate;
+        BusP2PFinishFunc finish;
+        BusPeerConnectFunc connect;
+        BusPeerConnectFinishFunc connect_finish;
+} BusP2POps;
 
 /* Takes a reference on @bus; @registry and @config must outlive the service. */
 BusService *bus_service_new(sd_bus *bus, Registry *registry, MdConfig *config);
 void bus_service_free(BusService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BusService, bus_service_free)
 
-/* Peer-to-peer migration: @peer_tls (PeerTls*, nullable) and the functions
- * that run it. Without, PEER2PEER is refused as unsupported. */
-void bus_service_set_p2p(BusService *service, gpointer peer_tls, BusP2PMigrateFunc migrate,
-                         BusP2PFinishFunc finish);
+/* Peer-to-peer migration and ConnectPeer: @peer_pool (the PeerPool* of
+ * this host's kept peer links) and the functions that run them (@ops is
+ * copied). Without, PEER2PEER and ConnectPeer are refused as unsupported. */
+void bus_service_set_p2p(BusService *service, gpointer peer_pool, const BusP2POps *ops);
 MdConfig *bus_service_get_config(BusService *service);
-/* PeerTls*, NULL without [tls]. */
-gpointer bus_service_get_peer_tls(BusService *service);
+/* PeerPool*, NULL before bus_service_set_p2p. */
+gpointer bus_service_get_peer_pool(BusService *service);
 
 /* What keeps the service busy (a lifecycle operation, a call waiting for
  * polkit), or NULL. */

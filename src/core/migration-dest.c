@@ -54,6 +54,16 @@ static gboolean port_is_free(const char *address, guint16 port) {
         return sock && g_socket_bind(sock, sa, TRUE, NULL);
 }
 
+guint migration_free_ports(Registry *r) {
+        MdConfig *c = registry_get_config(r);
+        guint n = 0;
+
+        for (guint port = c->port_min; port <= c->port_max; port++)
+                if (!port_in_use_by_job(r, port) && port_is_free(c->migration_address, port))
+                        n++;
+        return n;
+}
+
 static gboolean choose_port(Registry *r, guint16 *ret_port, GError **error) {
         MdConfig *c = registry_get_config(r);
 

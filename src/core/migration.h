@@ -55,6 +55,11 @@ void migration_prepare_async(Registry *registry, MigrationParams *params /* cons
 gboolean migration_prepare_finish(GAsyncResult *result, GBytes **ret_cookie, char **ret_uri,
                                   GError **error);
 
+/* How many ports of [migration] port_min..port_max an incoming stream
+ * could listen on now (no job holds it, and it binds): the preflight's
+ * free_ports. */
+guint migration_free_ports(Registry *registry);
+
 /* Phase 4: on success the guest runs here (unless PAUSED) and the result is
  * its UUID; cancelled (or a failed stream) kills the incoming QEMU and the
  * result is NULL without error for a cancel. */

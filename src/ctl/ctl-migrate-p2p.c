@@ -242,6 +242,8 @@ static int verb_migrate_p2p(CtlContext *ctx, int argc, char **argv) {
 }
 
 int verb_migrate_any(CtlContext *ctx, int argc, char **argv) {
+        if (ctx->check)
+                return verb_migrate_check(ctx, argc, argv);
         if (ctx->peer_uri)
                 return verb_migrate_p2p(ctx, argc, argv);
         return verb_migrate(ctx, argc, argv);

@@ -39,6 +39,7 @@ typedef struct {
         /* migrate */
         const char *to_bus_address;     /* the destination's bus */
         const char *peer_uri;           /* --to: migration+tls://HOST[:PORT], peer-to-peer */
+        gboolean check;                 /* --check: the preflight only, nothing migrates */
         CtlMigrateFlags migrate_flags;
         gboolean has_bandwidth;
         guint64 bandwidth_mib;          /* MiB/s; 0: unlimited */
@@ -77,7 +78,9 @@ int verb_resume(CtlContext *ctx, int argc, char **argv);
 
 /* ctl-migrate.c */
 int verb_migrate(CtlContext *ctx, int argc, char **argv);
-/* ctl-migrate-p2p.c: peer-to-peer with --to, else verb_migrate */
+/* ctl-migrate-check.c: --check, the preflight of the peer --to names */
+int verb_migrate_check(CtlContext *ctx, int argc, char **argv);
+/* ctl-migrate-p2p.c: --check, or peer-to-peer with --to, else verb_migrate */
 int verb_migrate_any(CtlContext *ctx, int argc, char **argv);
 
 /* ctl-job.c */

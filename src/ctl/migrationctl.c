@@ -125,7 +125,10 @@ static void print_help(void) {
                  "                                 itself, through the migration-bridge at HOST\n"
                  "                                 (port 16519 by default)\n"
                  "     --tls                       Encrypt the migration stream (both hosts need\n"
-                 "                                 [tls] in their configuration); also with --to-bus\n"));
+                 "                                 [tls] in their configuration); also with --to-bus\n"
+                 "     --check                     Migrate nothing: open the link to HOST and show\n"
+                 "                                 whether the domain could go there (exit status\n"
+                 "                                 1 if not)\n"));
 }
 
 static const CtlVerb *find_verb(const char *name) {
@@ -165,6 +168,7 @@ enum {
         ARG_TLS,
         ARG_COPY_STORAGE_ALL,
         ARG_COPY_STORAGE_INC,
+        ARG_CHECK,
 };
 
 /* A number for @option in [@min, @max]; says what is wrong otherwise. */
@@ -209,6 +213,7 @@ static const struct option options[] = {
         { "change-protection", no_argument,     NULL, ARG_CHANGE_PROTECTION },
         { "to",              required_argument, NULL, ARG_TO              },
         { "tls",             no_argument,       NULL, ARG_TLS             },
+        { "check",           no_argument,       NULL, ARG_CHECK           },
         {}
 };
 
@@ -340,6 +345,9 @@ static int parse_option(CtlContext *ctx, int c, char *arg) {
                 return 1;
         case ARG_TO:
                 ctx->peer_uri = arg;
+                return 1;
+        case ARG_CHECK:
+                ctx->check = TRUE;
                 return 1;
         default:
                 return parse_value_option(ctx, c, arg) < 0 ? -EINVAL : 1;

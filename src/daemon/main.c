@@ -16,6 +16,7 @@
 #include "md-config.h"
 #include "peer-link.h"
 #include "peer-migrate.h"
+#include "peer-pool.h"
 #include "migration-jobs.h"
 #include "recovery-load.h"
 #include "registry.h"
@@ -33,6 +34,7 @@ typedef struct {
         sd_bus *bus;
         BusService *service;
         PeerTls *peer_tls;              /* this host's x509 identity, for peer-to-peer */
+        PeerPool *peer_pool;            /* the links to peers, kept between migrations */
         int exit_code;
 
         sd_bus_slot *activity_filter;
@@ -52,6 +54,7 @@ static void daemon_free(Daemon *d) {
         g_clear_pointer(&d->service, bus_service_free);
         if (d->bus)
                 d->bus = sd_bus_flush_close_unref(d->bus);
+        g_clear_pointer(&d->peer_pool, peer_pool_free);
         g_clear_pointer(&d->peer_tls, peer_tls_free);
         g_clear_pointer(&d->config, md_config_free);
         g_clear_pointer(&d->loop, g_main_loop_unref);
@@ -252,6 +255,13 @@ static void on_registry_loaded(GObject *source, GAsyncResult *result, gpointer u
         }
 }
 
+static const BusP2POps p2p_ops = {
+        .migrate = peer_migrate_async,
+        .finish = peer_migrate_finish,
+        .connect = peer_connect_async,
+        .connect_finish = peer_connect_finish,
+};
+
 static int daemon_connect(Daemon *d) {
         int r;
 
@@ -261,7 +271,11 @@ static int daemon_connect(Daemon *d) {
                 return r;
         }
         d->service = bus_service_new(d->bus, d->registry, d->config);
-        bus_service_set_p2p(d->service, d->peer_tls, peer_migrate_async, peer_migrate_finish);
+        /* [bridge] keepalive_*: this host's side of every peer link, the
+         * bridge's and this one alike (a silent peer is gone after 15 s). */
+        d->peer_pool = peer_pool_new(d->peer_tls, d->config->peer_idle_timeout_s,
+                                     d->config->keepalive_interval_s * 1000, d->config->keepalive_timeout_s * 1000);
+        bus_service_set_p2p(d->service, d->peer_pool, &p2p_ops);
         r = bus_objects_register(d->service);
         if (r < 0) {
                 g_critical("Failed to register bus objects: %s", g_strerror(-r));

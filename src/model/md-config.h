@@ -25,6 +25,8 @@ typedef struct {
         char **allowed_peers;     /* NULL-terminated DN glob patterns */
         guint keepalive_interval_s;  /* [bridge] a Peer.Ping this often on each peer link */
         guint keepalive_timeout_s;   /* [bridge] a peer silent this long is gone */
+        guint peer_idle_timeout_s;   /* [peer] a link to a peer no migration used this long is closed;
+                                      * 0 = closed as soon as its last migration ends */
         guint16 graphics_port_min;   /* [graphics] ports of autoport displays */
         guint16 graphics_port_max;
         guint idle_timeout_s;     /* exit after this long with nothing to do; 0 = never */

@@ -436,6 +436,10 @@ const char *peer_link_get_peer_address(PeerLink *l) {
         return l->peer_address;
 }
 
+gboolean peer_link_is_closed(PeerLink *l) {
+        return l->closed;
+}
+
 void peer_link_set_closed_func(PeerLink *l, PeerLinkClosedFunc func, gpointer user_data) {
         g_return_if_fail(l);
 

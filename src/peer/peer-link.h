@@ -78,6 +78,8 @@ const char *peer_link_get_peer_address(PeerLink *link);
 /* Keepalive: Peer.Ping every interval; when no answer comes within
  * @timeout_ms the link closes with MD_ERROR_PEER_UNREACHABLE. */
 void peer_link_set_keepalive(PeerLink *link, guint interval_ms, guint timeout_ms);
+/* TRUE once the transport is down (before the closed func hears of it). */
+gboolean peer_link_is_closed(PeerLink *link);
 /* Called once when the link is gone (peer closed, TLS error, keepalive). */
 void peer_link_set_closed_func(PeerLink *link, PeerLinkClosedFunc func, gpointer user_data);
 void peer_link_free(PeerLink *link);

@@ -7,29 +7,25 @@
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration.h"
-#include "peer-link.h"
+#include "peer-pool.h"
 
 #define CALL_TIMEOUT_USEC (120 * G_USEC_PER_SEC)
-
-typedef enum {
-        FORM_V3_PARAMS,
-        FORM_V3,
-        FORM_V2,
-} ProtocolForm;
 
 typedef struct {
         GTask *task;
         DomainRef *ref;
         MigrationParams *params;     /* the caller's; each phase gets a copy */
         char *dconnuri;
-        PeerLink *link;
-        ProtocolForm form;
+        PeerPool *pool;
+        PeerLease *lease;            /* the link to the peer, shared with other migrations */
+        gboolean redialed;           /* a kept link that was found broken was replaced */
+        gboolean negotiating;        /* GetCapabilities runs: nothing started yet */
+        PeerProtocolForm form;
         char *xml;                   /* from Begin, for Prepare */
         GBytes *cookie;              /* the latest cookie */
         char *uri;                   /* from Prepare, for Perform */
         gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
         gboolean finish_unanswered;  /* Finish ran there, or not: its answer was lost */
-        guint keepalive_interval_ms, keepalive_timeout_ms;
         GError *error;               /* the first failure: what the caller gets */
         sd_bus_slot *slot;
 } P2P;
@@ -39,7 +35,7 @@ static void p2p_free(P2P *p) {
         domain_ref_free(p->ref);
         migration_params_free(p->params);
         g_free(p->dconnuri);
-        peer_link_free(p->link);
+        peer_lease_free(p->lease);
         g_free(p->xml);
         if (p->cookie)
                 g_bytes_unref(p->cookie);
@@ -63,8 +59,8 @@ static void p2p_done(P2P *p) {
         g_clear_object(&p->task);
         /* This may run inside a callback of the link's own bus: free it later. */
         p->slot = sd_bus_slot_unref(p->slot);
-        if (p->link)
-                peer_link_set_closed_func(p->link, NULL, NULL);
+        if (p->lease)
+                peer_lease_set_lost_func(p->lease, NULL, NULL);
         g_idle_add_once((GSourceOnceFunc) p2p_free, p);
 }
 
@@ -107,7 +103,7 @@ static int read_bytes(sd_bus_message *m, GBytes **ret) {
 static sd_bus_message *new_call(P2P *p, const char *member) {
         sd_bus_message *m = NULL;
 
-        if (sd_bus_message_new_method_call(peer_link_get_bus(p->link), &m, NULL, MANAGER_PATH,
+        if (sd_bus_message_new_method_call(peer_link_get_bus(peer_lease_get_link(p->lease)), &m, NULL, MANAGER_PATH,
                                            MANAGER_INTERFACE, member) < 0)
                 return NULL;
         return m;
@@ -118,7 +114,7 @@ static sd_bus_message *new_call(P2P *p, const char *member) {
 static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what,
                          void (*otherwise)(P2P *p)) {
         if (r >= 0)
-                r = sd_bus_call_async(peer_link_get_bus(p->link), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
+                r = sd_bus_call_async(peer_link_get_bus(peer_lease_get_link(p->lease)), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
         sd_bus_message_unref(m);
         if (r < 0) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Failed to send %s to the peer: %s",
@@ -143,7 +139,7 @@ static void confirm(P2P *p) {
 
         /* A failed Perform2 ended its own job, or started none (a job there
          * now is someone else's): nothing to confirm; its error says why. */
-        if (d && p->form == FORM_V2 && !p->performed2) {
+        if (d && p->form == PEER_FORM_V2 && !p->performed2) {
                 p2p_done(p);
                 return;
         }
@@ -175,7 +171,7 @@ static void confirm(P2P *p) {
         if (p->error && !d->job->error)
                 d->job->error = g_strdup(p->error->message);
         /* Finish2 returns no cookie: its domain path said it all. */
-        migration_confirm_async(d, params_copy(p->params), p->form == FORM_V2 ? NULL : p->cookie, p->error != NULL,
+        migration_confirm_async(d, params_copy(p->params), p->form == PEER_FORM_V2 ? NULL : p->cookie, p->error != NULL,
                                 on_confirmed, p);
 }
 
@@ -196,7 +192,7 @@ static int on_finished(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                 p2p_fail(p, error_from_reply(reply, "Finish"));
         }
         else if (!cancelled && (sd_bus_message_read(reply, "o", &path) < 0 ||
-                                (p->form != FORM_V2 && read_bytes(reply, &cookie) < 0)))
+                                (p->form != PEER_FORM_V2 && read_bytes(reply, &cookie) < 0)))
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The peer's Finish answer is malformed"));
         else if (!cancelled && g_str_equal(path, "/"))
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
@@ -220,11 +216,11 @@ static void finish(P2P *p) {
 
         if (!name)
                 name = d ? domain_name(d) : "";
-        m = new_call(p, p->form == FORM_V3_PARAMS ? "Finish3Params" : p->form == FORM_V3 ? "Finish3" : "Finish2");
+        m = new_call(p, p->form == PEER_FORM_V3_PARAMS ? "Finish3Params" : p->form == PEER_FORM_V3 ? "Finish3" : "Finish2");
         if (!m)
                 return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish", confirm);
         switch (p->form) {
-        case FORM_V3_PARAMS: {
+        case PEER_FORM_V3_PARAMS: {
                 g_auto(GVariantDict) dict;
                 g_variant_dict_init(&dict, NULL);
                 g_variant_dict_insert(&dict, "destination_name", "s", name);
@@ -237,7 +233,7 @@ static void finish(P2P *p) {
                         r = sd_bus_message_append(m, "ub", p->params->flags, cancelled);
                 break;
         }
-        case FORM_V3:
+        case PEER_FORM_V3:
                 r = sd_bus_message_append(m, "s", name);
                 if (r >= 0)
                         r = append_bytes(m, p->error ? NULL : p->cookie);
@@ -292,7 +288,7 @@ static void perform(P2P *p) {
                 return;
         }
         /* AbortJob (or a deadline) ended the job while Prepare ran there. */
-        if (p->form != FORM_V2 && (!d->job || d->job->aborted)) {
+        if (p->form != PEER_FORM_V2 && (!d->job || d->job->aborted)) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted"));
                 finish(p);
                 return;
@@ -301,7 +297,7 @@ static void perform(P2P *p) {
         g_free(mp->migrate_uri);
         mp->migrate_uri = g_strdup(p->uri);
         mp->flags &= ~MIGRATE_PEER2PEER;
-        if (p->form == FORM_V2)
+        if (p->form == PEER_FORM_V2)
                 migration_perform2_async(d, mp, p->cookie, NULL, FALSE, on_performed2, p);
         else
                 migration_perform_async(d, mp, p->cookie, on_performed, p);
@@ -324,7 +320,7 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                                                   "The peer's Prepare answer is malformed"));
                 if (cookie)
                         g_bytes_unref(cookie);
-                if (p->form == FORM_V2)
+                if (p->form == PEER_FORM_V2)
                         p2p_done(p);
                 else
                         confirm(p);
@@ -338,17 +334,17 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
 }
 
 static void prepare(P2P *p) {
-        sd_bus_message *m = new_call(p, p->form == FORM_V3_PARAMS ? "Prepare3Params"
-                                        : p->form == FORM_V3 ? "Prepare3" : "Prepare2");
+        sd_bus_message *m = new_call(p, p->form == PEER_FORM_V3_PARAMS ? "Prepare3Params"
+                                        : p->form == PEER_FORM_V3 ? "Prepare3" : "Prepare2");
         const char *dname = p->params->destination_name ? p->params->destination_name : "";
         guint64 bandwidth = p->params->has_bandwidth ? p->params->bandwidth : 0;
         guint flags = p->params->flags & ~MIGRATE_PEER2PEER;
         int r;
 
         if (!m)
-                return call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare", p->form == FORM_V2 ? p2p_done : confirm);
+                return call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare", p->form == PEER_FORM_V2 ? p2p_done : confirm);
         switch (p->form) {
-        case FORM_V3_PARAMS: {
+        case PEER_FORM_V3_PARAMS: {
                 g_autoptr(MigrationParams) mp = params_copy(p->params);
                 g_free(mp->destination_xml);
                 mp->destination_xml = g_strdup(p->xml);
@@ -359,7 +355,7 @@ static void prepare(P2P *p) {
                         r = sd_bus_message_append(m, "u", flags);
                 break;
         }
-        case FORM_V3:
+        case PEER_FORM_V3:
                 r = sd_bus_message_append(m, "sst", p->xml, dname, bandwidth);
                 if (r >= 0)
                         r = append_bytes(m, p->cookie);
@@ -370,7 +366,7 @@ static void prepare(P2P *p) {
                 r = sd_bus_message_append(m, "sstsu", p->xml, dname, bandwidth, "", flags);
                 break;
         }
-        call_or_fail(p, m, r, on_prepared, "Prepare", p->form == FORM_V2 ? p2p_done : confirm);
+        call_or_fail(p, m, r, on_prepared, "Prepare", p->form == PEER_FORM_V2 ? p2p_done : confirm);
 }
 
 /* ---- 1: Begin (here) ---- */
@@ -388,7 +384,7 @@ static void begin(P2P *p) {
         /* As libvirt's peer-to-peer source: a guest the user paused arrives paused. */
         if (!(p->params->flags & MIGRATE_OFFLINE) && d->state == DOMAIN_STATE_PAUSED)
                 p->params->flags |= MIGRATE_PAUSED;
-        if (p->form == FORM_V2) {
+        if (p->form == PEER_FORM_V2) {
                 /* No Begin in protocol 2: Perform2 runs it here; Prepare2 gets the XML. */
                 if (p->params->destination_xml)
                         p->xml = g_strdup(p->params->destination_xml);
@@ -429,30 +425,65 @@ static gboolean au_has(GVariant *dict, const char *key, guint32 value) {
         return FALSE;
 }
 
+PeerProtocolForm peer_protocol_choose(const MdConfig *config, GVariant *caps) {
+        if ((config->protocols & PROTOCOL_V3_PARAMS) && strv_has(caps, "features", "migration-params"))
+                return PEER_FORM_V3_PARAMS;
+        if ((config->protocols & PROTOCOL_V3) && au_has(caps, "protocol_versions", 3))
+                return PEER_FORM_V3;
+        if ((config->protocols & PROTOCOL_V2) && au_has(caps, "protocol_versions", 2))
+                return PEER_FORM_V2;
+        return PEER_FORM_NONE;
+}
+
+const char *peer_protocol_name(PeerProtocolForm form) {
+        switch (form) {
+        case PEER_FORM_V3_PARAMS:
+                return "3-params";
+        case PEER_FORM_V3:
+                return "3";
+        case PEER_FORM_V2:
+                return "2";
+        default:
+                return "";
+        }
+}
+
 static gboolean negotiate(P2P *p, MdConfig *config, GVariant *caps, GError **error) {
         const char *beyond;
 
-        if ((config->protocols & PROTOCOL_V3_PARAMS) && strv_has(caps, "features", "migration-params"))
-                p->form = FORM_V3_PARAMS;
-        else if ((config->protocols & PROTOCOL_V3) && au_has(caps, "protocol_versions", 3))
-                p->form = FORM_V3;
-        else if ((config->protocols & PROTOCOL_V2) && au_has(caps, "protocol_versions", 2))
-                p->form = FORM_V2;
-        else {
+        p->form = peer_protocol_choose(config, caps);
+        if (p->form == PEER_FORM_NONE) {
                 g_set_error(error, MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH,
                             "This host and the peer share no migration protocol; compare their "
                             "[migration] protocol_versions");
                 return FALSE;
         }
-        beyond = p->form == FORM_V3_PARAMS ? NULL : migration_params_beyond_plain(p->params);
+        beyond = p->form == PEER_FORM_V3_PARAMS ? NULL : migration_params_beyond_plain(p->params);
         if (beyond) {
                 g_set_error(error, MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH,
                             "Migration parameter '%s' needs protocol 3 with extensible parameters, "
                             "which the peer does not accept", beyond);
                 return FALSE;
         }
-        g_message("Peer-to-peer migration to %s with protocol %s", p->dconnuri,
-                  p->form == FORM_V3_PARAMS ? "3 (extensible parameters)" : p->form == FORM_V3 ? "3" : "2");
+        g_message("Peer-to-peer migration to %s with protocol %s over %s link", p->dconnuri,
+                  p->form == PEER_FORM_V3_PARAMS ? "3 (extensible parameters)" : p->form == PEER_FORM_V3 ? "3" : "2",
+                  peer_lease_get_reused(p->lease) ? "a kept" : "a new");
+        return TRUE;
+}
+
+static void acquire(P2P *p);
+
+/* A kept link may have broken unnoticed (a half-open TCP connection the
+ * keepalive has not caught yet): before anything started, dial once more. */
+static gboolean redial(P2P *p, sd_bus_message *reply) {
+        if (p->redialed || !peer_lease_get_reused(p->lease) ||
+            !sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY,
+                                    SD_BUS_ERROR_DISCONNECTED))
+                return FALSE;
+        g_message("The kept link to %s is broken; dialing again", p->dconnuri);
+        p->redialed = TRUE;
+        g_clear_pointer(&p->lease, peer_lease_free);
+        acquire(p);
         return TRUE;
 }
 
@@ -465,10 +496,13 @@ static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *
 
         p->slot = sd_bus_slot_unref(p->slot);
         if (sd_bus_message_is_method_error(reply, NULL)) {
+                if (redial(p, reply))
+                        return 0;
                 p2p_fail(p, error_from_reply(reply, "GetCapabilities"));
                 p2p_done(p);
                 return 0;
         }
+        p->negotiating = FALSE;
         if (bus_message_read_vardict(reply, &caps, &e) < 0) {
                 sd_bus_error_free(&e);
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PROTOCOL_MISMATCH, "The peer's capabilities are malformed"));
@@ -492,11 +526,13 @@ static void on_link_abort(GObject *source, GAsyncResult *result, gpointer user_d
                 g_warning("Failed to stop the stream to a lost peer: %s", error->message);
 }
 
-static void on_link_closed(PeerLink *link, const GError *error, gpointer user_data) {
+static void on_link_lost(PeerLease *lease, const GError *error, gpointer user_data) {
         P2P *p = user_data;
-
         Domain *d = domain_ref_get(p->ref);
 
+        /* GetCapabilities on a kept link fails on its own and may dial again. */
+        if (p->negotiating && peer_lease_get_reused(p->lease) && !p->redialed)
+                return;
         /* Pending calls fail on their own; this names the reason first. */
         p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Lost the peer %s: %s", p->dconnuri,
                                 error ? error->message : "connection closed"));
@@ -507,44 +543,37 @@ static void on_link_closed(PeerLink *link, const GError *error, gpointer user_da
                 migration_abort_async(d, 0, on_link_abort, NULL);
 }
 
-static void on_connected(GObject *source, GAsyncResult *result, gpointer user_data) {
+static void on_acquired(GObject *source, GAsyncResult *result, gpointer user_data) {
         P2P *p = user_data;
         GError *error = NULL;
         sd_bus_message *m;
 
-        p->link = peer_link_connect_finish(result, &error);
-        if (!p->link) {
+        p->lease = peer_pool_acquire_finish(result, &error);
+        if (!p->lease) {
                 p2p_fail(p, error);
                 p2p_done(p);
                 return;
         }
-        peer_link_set_keepalive(p->link, p->keepalive_interval_ms, p->keepalive_timeout_ms);
-        peer_link_set_closed_func(p->link, on_link_closed, p);
+        peer_lease_set_lost_func(p->lease, on_link_lost, p);
+        p->negotiating = TRUE;
         m = new_call(p, "GetCapabilities");
         call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities", p2p_done);
 }
 
+static void acquire(P2P *p) {
+        peer_pool_acquire_async(p->pool, p->dconnuri, on_acquired, p);
+}
+
 void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, MigrationParams *params,
                            GAsyncReadyCallback callback, gpointer user_data) {
-        MdConfig *config = bus_service_get_config(s);
-        PeerTls *tls = bus_service_get_peer_tls(s);
         P2P *p = g_new0(P2P, 1);
 
         p->task = g_task_new(NULL, NULL, callback, user_data);
+        p->pool = bus_service_get_peer_pool(s);
         p->ref = domain_ref_new(d);
         p->params = params;
         p->dconnuri = g_strdup(dconnuri);
-        /* [bridge] keepalive_*: this host's side of every peer link, the
-         * bridge's and this one alike (a silent peer is gone after 15 s). */
-        p->keepalive_interval_ms = config->keepalive_interval_s * 1000;
-        p->keepalive_timeout_ms = config->keepalive_timeout_s * 1000;
-        if (!tls) {
-                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_UNSUPPORTED,
-                                        "Peer-to-peer migration needs this host's [tls] ca, cert and key"));
-                p2p_done(p);
-                return;
-        }
-        peer_link_connect_async(dconnuri, tls, NULL, NULL, on_connected, p);
+        acquire(p);
 }
 
 gboolean peer_migrate_finish(GAsyncResult *result, GError **error) {

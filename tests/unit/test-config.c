@@ -16,6 +16,7 @@ static void test_defaults(void) {
         g_assert_cmpuint(c->graphics_port_max, ==, 65535);
         g_assert_cmpuint(c->max_jobs, ==, 8);
         g_assert_cmpuint(c->idle_timeout_s, ==, 120);
+        g_assert_cmpuint(c->peer_idle_timeout_s, ==, 60);
         g_assert_cmpint(c->protocols, ==, PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2);
         g_assert_cmpstr(c->bridge_listen, ==, "127.0.0.1:16519");
         /* An empty allow-list refuses every peer. */
@@ -30,7 +31,8 @@ static void test_values(void) {
                 "[qemu]\nbinary=/opt/qemu\n"
                 "[migration]\nport_min=50000\nport_max=50010\nprotocol_versions=3, 2\nmax_jobs=2\n"
                 "[bridge]\nallowed_peers=CN=a*;CN=b\n"
-                "[daemon]\nidle_timeout=0\n", &error);
+                "[daemon]\nidle_timeout=0\n"
+                "[peer]\nidle_timeout= 7 \n", &error);
 
         g_assert_no_error(error);
         g_assert_cmpstr(c->host_uuid, ==, "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11");
@@ -41,6 +43,7 @@ static void test_values(void) {
         g_assert_cmpint(c->protocols, ==, PROTOCOL_V3 | PROTOCOL_V2);
         g_assert_cmpuint(c->max_jobs, ==, 2);
         g_assert_cmpuint(c->idle_timeout_s, ==, 0);
+        g_assert_cmpuint(c->peer_idle_timeout_s, ==, 7);
         g_assert_cmpstr(c->allowed_peers[0], ==, "CN=a*");
         g_assert_cmpstr(c->allowed_peers[1], ==, "CN=b");
         g_assert_null(c->allowed_peers[2]);
@@ -70,6 +73,13 @@ static void test_invalid(void) {
                 { "[tls]\ncert=/etc/c.pem\n", "[tls] ca is missing" },
                 { "[tls]\nca=/etc/ca.pem\ncert=/etc/c.pem\n", "[tls] key is missing" },
                 { "[tls]\nca=/etc/ca.pem\nkey=/etc/k.pem\n", "[tls] cert is missing" },
+                { "[peer]\nidle_timeout=-1\n", "[peer] idle_timeout" },
+                { "[peer]\nidle_timeout=86401\n", "[peer] idle_timeout" },
+                { "[peer]\nidle_timeout=18446744073709551617\n", "[peer] idle_timeout" },
+                { "[peer]\nidle_timeout=1e3\n", "[peer] idle_timeout" },
+                { "[peer]\nidle_timeout=0x10\n", "[peer] idle_timeout" },
+                { "[peer]\nidle_timeout=60s\n", "[peer] idle_timeout" },
+                { "[peer]\nidle_timeout=6\\n0\n", "[peer] idle_timeout" },
                 { "not a key file\n", "Invalid configuration" },
         };
 
