@@ -179,6 +179,46 @@ class Ctl(P2PTestCase):
         self.assertEqual(kind, 'cancelled', stats)
         g.destroy()
 
+    def test_migrationctl_check(self):
+        """migrate NAME --to=URI --check: the preflight (ConnectPeer) and
+        exit 0 for a usable peer, nothing migrated; exit 1 with the named
+        error for an unreachable or untrusted peer and for an unknown
+        domain; --json prints the preflight as JSON."""
+        a, b = self.a, self.b
+        self.bridge(b)
+        g = self.guest(a)
+        out, err = self.ctl(a, 'migrate', g.name, '--to', self.uri(b), '--check')
+        self.assertRegex(out, r'(?m)^ *Domain: %s \(%s\)$' % (re.escape(g.name), g.uuid))
+        self.assertRegex(out, r'(?m)^ *Certificate: CN=host-b$')
+        self.assertRegex(out, r'(?m)^ *Protocol: 3-params$')
+        self.assertRegex(out, r'(?m)^ *Same host: no$')
+        self.assertRegex(out, r'(?m)^ *Usable: yes$')
+        self.assertNotIn('Problem', out)
+        # Nothing moved, nothing started there.
+        self.assertEqual(g.dom(a).prop('State'), 'running')
+        self.assertNotIn(g.path, b.list_domains(0))
+
+        out, err = self.ctl(a, '--json', 'migrate', g.name, '--to', self.uri(b), '--check')
+        pre = json.loads(out)
+        self.assertEqual((pre['usable'], pre['link_reused'], pre['peer_dn']), (True, True, 'CN=host-b'))
+
+        ports = harness.PortBlock()
+        self.addCleanup(ports.release)
+        out, err = self.ctl(a, 'migrate', g.name, '--to', 'migration+tls://127.0.0.1:%d' % ports.port_min,
+                            '--check', expect=1)
+        self.assertIn('Failed to connect to the peer', err)
+        out, err = self.ctl(a, 'migrate', 'no-such-domain', '--to', self.uri(b), '--check', expect=1)
+        self.assertIn('no-such-domain', err)
+        out, err = self.ctl(a, 'migrate', g.name, '--check', expect=1)
+        self.assertIn('--check needs --to', err)
+
+        # This host trusts only another CA: the bridge is untrusted.
+        self.reconfigure(a, ca='ca2')
+        out, err = self.ctl(a, 'migrate', g.name, '--to', self.uri(b), '--check', expect=1)
+        self.assertIn('Failed to connect to the peer', err)
+        self.assertEqual(g.dom(a).prop('State'), 'running')
+        g.destroy()
+
 
 if __name__ == '__main__':
     p2ptest.main()

@@ -43,7 +43,7 @@ MANAGE_METHODS = {'DefineXML', 'Start', 'Shutdown', 'Destroy', 'Suspend', 'Resum
 MIGRATE_METHODS = {'Begin3', 'Begin3Params', 'Perform3', 'Perform3Params', 'Confirm3', 'Confirm3Params',
                    'Prepare3', 'Prepare3Params', 'Finish3', 'Finish3Params', 'Prepare2', 'Finish2',
                    'Perform2', 'MigrateToURI3', 'AbortJob', 'MigrateSetMaxDowntime', 'MigrateSetMaxSpeed',
-                   'MigrateStartPostCopy'}
+                   'MigrateStartPostCopy', 'ConnectPeer'}
 READ_METHODS = {'GetXMLDesc', 'GetJobStats', 'LookupByName', 'LookupByUUID', 'ListDomains',
                 'GetCapabilities', 'MigrateGetMaxDowntime', 'MigrateGetMaxSpeed'}
 

@@ -170,6 +170,7 @@ class Denied(AccessTestCase, GuestsMixin):
             Call(path, DOMAIN_IFACE, 'Perform3Params', 'sa{sv}ayu',
                  ('', {'migrate_uri': harness.GLib.Variant('s', stream)}, b'', 1)),
             Call(path, DOMAIN_IFACE, 'Perform2', 'aysstu', (b'', stream, '', 0, 1)),
+            Call(MANAGER_PATH, MANAGER_IFACE, 'ConnectPeer', 's', (peer,)),
         ]
         before = self.snapshot()
         self.polkit.clear_calls()
@@ -178,6 +179,8 @@ class Denied(AccessTestCase, GuestsMixin):
         self.assertUnchanged(before)
         asked = [(action, details) for _kind, _subject, action, details, _flags in self.polkit.check_calls()]
         want = [(ACTION_MIGRATE, {'domain': self.g1.name, 'destination': d}) for d in (peer, peer, stream, stream, stream)]
+        # ConnectPeer opens a link to the peer: no domain, the peer's URI.
+        want.append((ACTION_MIGRATE, {'destination': peer}))
         self.assertEqual(asked, want)
 
     def test_root_needs_no_polkit(self):

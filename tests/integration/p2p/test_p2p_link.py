@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The kept peer link: the source daemon keeps one authenticated link per
+peer, shared by every migration there and by Manager.ConnectPeer; it dials
+again once the link is lost, and closes it after [peer] idle_timeout."""
+
+import re
+import signal
+
+import p2ptest
+from p2ptest import (P2PTestCase, DEADLINE, MANAGER_PATH, MANAGER_IFACE, GLib, snapshot_before, wait_until, log,
+                     error_name, error_message)
+
+CONNECTED = r'Connected to peer migration\+tls://127\.0\.0\.1:%d '
+ACCEPTED = r'Accepted peer 127\.0\.0\.1:\d+ \(%s\)'
+
+
+class LinkTestCase(P2PTestCase):
+
+    def uri(self, host):
+        return 'migration+tls://127.0.0.1:%d' % host.bridge_port
+
+    def connect_peer(self, src, dst, uri=None):
+        """Manager.ConnectPeer on @src to @dst's bridge: the preflight."""
+        preflight, = src.connect().call(MANAGER_PATH, MANAGER_IFACE, 'ConnectPeer', 's', (uri or self.uri(dst),),
+                                        'a{sv}')
+        log('ConnectPeer %s -> %s: %r' % (src.name, dst.name, preflight))
+        return preflight
+
+    def assertConnectError(self, src, dst, name, *parts, uri=None):
+        try:
+            self.connect_peer(src, dst, uri)
+        except GLib.Error as e:
+            got, msg = error_name(e), error_message(e)
+            log('ConnectPeer failed as expected: %s: %s' % (got, msg))
+            self.assertEqual(got, 'org.example.Migration1.Error.' + name, msg)
+            for part in parts:
+                self.assertIn(part.lower(), msg.lower())
+            return msg
+        self.fail('ConnectPeer succeeded; expected %s' % name)
+
+    def dials(self, src, dst):
+        """How often @src's daemon set up a link to @dst's bridge (its log)."""
+        return len(re.findall(CONNECTED % dst.bridge_port, self.daemon_log(src)))
+
+    def accepted(self, src, dst):
+        """How many links from @src @dst's bridge accepted (its whole log)."""
+        return len(re.findall(ACCEPTED % p2ptest.Pki.DN[src.cert], self.bridges[dst.name].log(whole=True)))
+
+
+class Reuse(LinkTestCase):
+
+    def test_migrations_share_one_link(self):
+        """Two guests move A -> B one after the other, then back B -> A at
+        the same time: each direction sets up exactly one link (one
+        handshake in the source's log and in the destination bridge's),
+        and ConnectPeer afterwards says the link was reused."""
+        a, b = self.a, self.b
+        self.bridge(a)
+        self.bridge(b)
+        g1, g2 = self.guest(a), self.guest(a)
+
+        self.migrate_moved(g1, a, b)
+        self.migrate_moved(g2, a, b)
+        self.assertEqual((self.dials(a, b), self.accepted(a, b)), (1, 1),
+                         'two migrations A -> B set up more than one link (source dials, bridge accepts)')
+
+        # Concurrently: both wait for the one dial, or share its link.
+        moves = []
+        for g in (g1, g2):
+            boot, pid = snapshot_before(g)
+            src_serial = g.serial
+            pending, dst_serial = self.migrate_start(g, b, a)
+            moves.append((g, pending, src_serial, dst_serial, pid, boot))
+        for g, pending, src_serial, dst_serial, pid, boot in moves:
+            pending.wait(p2ptest.MIGRATION_DEADLINE + 60)
+            self.moved(g, a, src_serial, dst_serial, pid, boot)
+        self.assertEqual((self.dials(b, a), self.accepted(b, a)), (1, 1),
+                         'two concurrent migrations B -> A set up more than one link')
+
+        pre = self.connect_peer(a, b)
+        self.assertIs(pre['link_reused'], True)
+        self.assertEqual(pre['links_dialed'], 1)
+        self.assertEqual(self.dials(a, b), 1)
+        for g in (g1, g2):
+            g.destroy()
+
+
+class Redial(LinkTestCase):
+
+    def test_redial_after_bridge_killed(self):
+        """The bridge that held the kept link is killed: the source forgets
+        the link at once; the next migration there dials again, through the
+        restarted bridge, and the guest moves."""
+        a, b = self.a, self.b
+        bridge = self.bridge(b)
+        g = self.guest(a)
+        self.assertIs(self.connect_peer(a, b)['link_reused'], False)
+        self.assertIs(self.connect_peer(a, b)['link_reused'], True)
+
+        log('SIGKILL to migration-bridge (b), pid %d' % bridge.proc.pid)
+        bridge.signal(signal.SIGKILL)
+        bridge.proc.wait(DEADLINE)
+        wait_until(lambda: re.search(r'Lost the link to peer %s' % re.escape(self.uri(b)), self.daemon_log(a)),
+                   DEADLINE, "a's daemon to notice that its link to b is lost")
+        self.assertConnectError(a, b, 'PeerUnreachable')
+        bridge.restart()
+
+        self.migrate_moved(g, a, b)
+        self.assertEqual(self.dials(a, b), 2, 'the migration after the loss did not dial again')
+        self.assertIs(self.connect_peer(a, b)['link_reused'], True)
+        g.destroy()
+
+
+class IdleClose(LinkTestCase):
+
+    a_config = {'peer': {'idle_timeout': 2}}
+
+    def test_idle_close(self):
+        """A link unused for [peer] idle_timeout (2 s here) is closed: the
+        source logs it, the bridge sees the peer go, and the next
+        ConnectPeer dials a new one."""
+        a, b = self.a, self.b
+        bridge = self.bridge(b)
+        pre = self.connect_peer(a, b)
+        self.assertEqual((pre['link_reused'], pre['links_dialed']), (False, 1))
+        wait_until(lambda: re.search(r'Closing the link to peer %s \(CN=host-b\): unused for 2 s'
+                                     % re.escape(self.uri(b)), self.daemon_log(a)),
+                   DEADLINE, "a's daemon to close its idle link to b")
+        bridge.wait_log(r'Peer 127\.0\.0\.1:\d+ \(CN=host-a\) is gone')
+        pre = self.connect_peer(a, b)
+        self.assertEqual((pre['link_reused'], pre['links_dialed']), (False, 2))
+
+
+class Preflight(LinkTestCase):
+
+    def test_connect_peer(self):
+        """ConnectPeer to a good peer answers its facts and a usable
+        verdict; to a bridge whose certificate this host does not trust,
+        PeerRejected; to nothing, PeerUnreachable; a bad URI, InvalidArgs."""
+        a, b = self.a, self.b
+        self.bridge(b)
+        pre = self.connect_peer(a, b)
+        want = {'uri': self.uri(b), 'peer_dn': 'CN=host-b', 'protocol': '3-params', 'same_host': False,
+                'usable': True, 'problems': [], 'link_reused': False,
+                'hostname': b.connect().get(MANAGER_PATH, MANAGER_IFACE, 'Hostname'),
+                'host_uuid': b.connect().get(MANAGER_PATH, MANAGER_IFACE, 'HostUUID')}
+        self.assertEqual({k: pre.get(k) for k in want}, want)
+        self.assertIn(3, pre['protocol_versions'])
+        self.assertIn('peer2peer', pre['features'])
+        self.assertGreater(pre['free_ports'], 0)
+        self.assertRegex(pre['peer_address'], r'^127\.0\.0\.1:%d$' % b.bridge_port)
+
+        # Nobody listens there.
+        ports = p2ptest.harness.PortBlock()
+        self.addCleanup(ports.release)
+        self.assertConnectError(a, b, 'PeerUnreachable', uri='migration+tls://127.0.0.1:%d' % ports.port_min)
+        try:
+            self.connect_peer(a, b, uri='http://127.0.0.1/')
+            self.fail('ConnectPeer took an http URI')
+        except GLib.Error as e:
+            self.assertEqual(error_name(e), 'org.freedesktop.DBus.Error.InvalidArgs', error_message(e))
+
+        # A source that trusts only the intruder CA: b's bridge is untrusted.
+        self.reconfigure(a, ca='ca2')
+        self.assertConnectError(a, b, 'PeerRejected', '127.0.0.1')
+
+    def test_protocol_mismatch_not_usable(self):
+        """A peer that shares no protocol with this host is reachable but
+        not usable: protocol is empty and problems says why."""
+        a, b = self.a, self.b
+        self.bridge(b)
+        self.reconfigure(a, extra={'migration': {'protocol_versions': '2'}})
+        self.reconfigure(b, extra={'migration': {'protocol_versions': '3-params,3'}})
+        pre = self.connect_peer(a, b)
+        self.assertEqual((pre['protocol'], pre['usable']), ('', False))
+        self.assertTrue(any('share no migration protocol' in p for p in pre['problems']), pre['problems'])
+
+
+if __name__ == '__main__':
+    p2ptest.main()
