@@ -1,7 +1,8 @@
 /* ConnectPeer: the kept link to a peer opened ahead of time, and the
  * preflight a client shows before it starts a migration there: what the
- * peer is, which protocol the two hosts would use, and what would stop a
- * migration (no common protocol, the same host, no free port). */
+ * peer is, which protocol the two hosts would use (chosen here for
+ * peer-migrate.c too), and what would stop a migration (no common
+ * protocol, the same host, no free port). */
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-glib.h"
@@ -28,6 +29,51 @@ static void connect_free(Connect *c) {
         g_free(c->uri);
         g_free(c);
 }
+
+/* ---- the protocol both hosts accept (also for peer-migrate.c) ---- */
+
+static gboolean strv_has(GVariant *dict, const char *key, const char *value) {
+        g_autoptr(GVariant) v = g_variant_lookup_value(dict, key, G_VARIANT_TYPE_STRING_ARRAY);
+        g_autofree const char **strv = v ? g_variant_get_strv(v, NULL) : NULL;
+
+        return strv && g_strv_contains(strv, value);
+}
+
+static gboolean au_has(GVariant *dict, const char *key, guint32 value) {
+        g_autoptr(GVariant) v = g_variant_lookup_value(dict, key, G_VARIANT_TYPE("au"));
+        gsize n = 0;
+        const guint32 *a = v ? g_variant_get_fixed_array(v, &n, sizeof(guint32)) : NULL;
+
+        for (gsize i = 0; i < n; i++)
+                if (a[i] == value)
+                        return TRUE;
+        return FALSE;
+}
+
+PeerProtocolForm peer_protocol_choose(const MdConfig *config, GVariant *caps) {
+        if ((config->protocols & PROTOCOL_V3_PARAMS) && strv_has(caps, "features", "migration-params"))
+                return PEER_FORM_V3_PARAMS;
+        if ((config->protocols & PROTOCOL_V3) && au_has(caps, "protocol_versions", 3))
+                return PEER_FORM_V3;
+        if ((config->protocols & PROTOCOL_V2) && au_has(caps, "protocol_versions", 2))
+                return PEER_FORM_V2;
+        return PEER_FORM_NONE;
+}
+
+const char *peer_protocol_name(PeerProtocolForm form) {
+        switch (form) {
+        case PEER_FORM_V3_PARAMS:
+                return "3-params";
+        case PEER_FORM_V3:
+                return "3";
+        case PEER_FORM_V2:
+                return "2";
+        default:
+                return "";
+        }
+}
+
+/* ---- the preflight ---- */
 
 static const char *lookup_string(GVariant *caps, const char *key) {
         const char *value = NULL;

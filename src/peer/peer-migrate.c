@@ -305,6 +305,31 @@ static void perform(P2P *p) {
 
 /* ---- 2: Prepare (there) ---- */
 
+/* Prepare's answer was lost (time-out) or unreadable: an incoming job may
+ * wait there for a Finish that will not come. Closing the link used to end
+ * it (the bridge's connection for us closes with it); the kept link stays,
+ * so it is aborted by name. No answer awaited: the link may be going. */
+static void abort_incoming(P2P *p, sd_bus_message *reply) {
+        Domain *d = domain_ref_get(p->ref);
+        const char *name = p->params->destination_name ? p->params->destination_name : d ? domain_name(d) : NULL;
+        g_autoptr(sd_bus_message) m = NULL;
+        int r;
+
+        if (!name || (sd_bus_message_is_method_error(reply, NULL) &&
+                      !sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY,
+                                              SD_BUS_ERROR_TIMEOUT)))
+                return;
+        m = new_call(p, "AbortIncoming");
+        r = m ? sd_bus_message_append(m, "s", name) : -ENOMEM;
+        if (r >= 0)
+                r = sd_bus_message_set_expect_reply(m, 0);
+        if (r >= 0)
+                r = sd_bus_send(NULL, m, NULL);
+        if (r < 0)
+                g_warning("Failed to ask %s to abort the incoming migration of '%s': %s", p->dconnuri, name,
+                          g_strerror(-r));
+}
+
 static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         P2P *p = userdata;
         GBytes *cookie = NULL;
@@ -313,6 +338,7 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         p->slot = sd_bus_slot_unref(p->slot);
         if (sd_bus_message_is_method_error(reply, NULL) || read_bytes(reply, &cookie) < 0 ||
             sd_bus_message_read(reply, "s", &uri) < 0) {
+                abort_incoming(p, reply);
                 /* A failed Prepare releases the source job: Confirm cancelled. */
                 p2p_fail(p, sd_bus_message_is_method_error(reply, NULL)
                                     ? error_from_reply(reply, "Prepare")
@@ -407,47 +433,6 @@ static void begin(P2P *p) {
 
 /* ---- 0: Negotiation ---- */
 
-static gboolean strv_has(GVariant *dict, const char *key, const char *value) {
-        g_autoptr(GVariant) v = g_variant_lookup_value(dict, key, G_VARIANT_TYPE_STRING_ARRAY);
-        g_autofree const char **strv = v ? g_variant_get_strv(v, NULL) : NULL;
-
-        return strv && g_strv_contains(strv, value);
-}
-
-static gboolean au_has(GVariant *dict, const char *key, guint32 value) {
-        g_autoptr(GVariant) v = g_variant_lookup_value(dict, key, G_VARIANT_TYPE("au"));
-        gsize n = 0;
-        const guint32 *a = v ? g_variant_get_fixed_array(v, &n, sizeof(guint32)) : NULL;
-
-        for (gsize i = 0; i < n; i++)
-                if (a[i] == value)
-                        return TRUE;
-        return FALSE;
-}
-
-PeerProtocolForm peer_protocol_choose(const MdConfig *config, GVariant *caps) {
-        if ((config->protocols & PROTOCOL_V3_PARAMS) && strv_has(caps, "features", "migration-params"))
-                return PEER_FORM_V3_PARAMS;
-        if ((config->protocols & PROTOCOL_V3) && au_has(caps, "protocol_versions", 3))
-                return PEER_FORM_V3;
-        if ((config->protocols & PROTOCOL_V2) && au_has(caps, "protocol_versions", 2))
-                return PEER_FORM_V2;
-        return PEER_FORM_NONE;
-}
-
-const char *peer_protocol_name(PeerProtocolForm form) {
-        switch (form) {
-        case PEER_FORM_V3_PARAMS:
-                return "3-params";
-        case PEER_FORM_V3:
-                return "3";
-        case PEER_FORM_V2:
-                return "2";
-        default:
-                return "";
-        }
-}
-
 static gboolean negotiate(P2P *p, MdConfig *config, GVariant *caps, GError **error) {
         const char *beyond;
 
@@ -465,9 +450,8 @@ static gboolean negotiate(P2P *p, MdConfig *config, GVariant *caps, GError **err
                             "which the peer does not accept", beyond);
                 return FALSE;
         }
-        g_message("Peer-to-peer migration to %s with protocol %s over %s link", p->dconnuri,
-                  p->form == PEER_FORM_V3_PARAMS ? "3 (extensible parameters)" : p->form == PEER_FORM_V3 ? "3" : "2",
-                  peer_lease_get_reused(p->lease) ? "a kept" : "a new");
+        g_message("Peer-to-peer migration to %s with protocol %s", p->dconnuri,
+                  p->form == PEER_FORM_V3_PARAMS ? "3 (extensible parameters)" : p->form == PEER_FORM_V3 ? "3" : "2");
         return TRUE;
 }
 

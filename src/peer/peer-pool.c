@@ -274,6 +274,11 @@ void peer_pool_free(PeerPool *pool) {
         while (g_hash_table_iter_next(&i, NULL, (gpointer *) &e)) {
                 e->pool = NULL;
                 g_clear_handle_id(&e->idle_timer, g_source_remove);
+                /* Unleased: closed now, not from an idle callback that may never run. */
+                if (e->link && e->leases->len == 0) {
+                        peer_link_set_closed_func(e->link, NULL, NULL);
+                        g_clear_pointer(&e->link, peer_link_free);
+                }
         }
         g_hash_table_unref(pool->entries);
         g_object_unref(pool->cancellable);
