@@ -126,6 +126,8 @@ class PeerToPeerPath:
         host.cert = PEER_CERT[host.name]
         host.add_config({'tls': self.pki.tls(host.cert),
                          'bridge': {'listen': '127.0.0.1:%d' % host.bridge_port, 'allowed_peers': ALLOWED_PEERS}})
+        if self.bench.args.peer_idle_timeout is not None:
+            host.add_config({'peer': {'idle_timeout': self.bench.args.peer_idle_timeout}})
 
     def setup(self):
         """After the daemons run: a bridge per host, on its bus."""

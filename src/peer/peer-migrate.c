@@ -100,10 +100,14 @@ static int read_bytes(sd_bus_message *m, GBytes **ret) {
         return r;
 }
 
+static sd_bus *peer_bus(P2P *p) {
+        return peer_link_get_bus(peer_lease_get_link(p->lease));
+}
+
 static sd_bus_message *new_call(P2P *p, const char *member) {
         sd_bus_message *m = NULL;
 
-        if (sd_bus_message_new_method_call(peer_link_get_bus(peer_lease_get_link(p->lease)), &m, NULL, MANAGER_PATH,
+        if (sd_bus_message_new_method_call(peer_bus(p), &m, NULL, MANAGER_PATH,
                                            MANAGER_INTERFACE, member) < 0)
                 return NULL;
         return m;
@@ -114,7 +118,7 @@ static sd_bus_message *new_call(P2P *p, const char *member) {
 static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what,
                          void (*otherwise)(P2P *p)) {
         if (r >= 0)
-                r = sd_bus_call_async(peer_link_get_bus(peer_lease_get_link(p->lease)), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
+                r = sd_bus_call_async(peer_bus(p), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
         sd_bus_message_unref(m);
         if (r < 0) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Failed to send %s to the peer: %s",

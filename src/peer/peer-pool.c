@@ -117,8 +117,10 @@ void peer_lease_free(PeerLease *lease) {
         if (e->pool && e->leases->len == 0) {
                 if (e->pool->idle_timeout_s == 0)
                         entry_forget(e);
+                /* Not g_timeout_add_seconds(): it may round the time down. */
                 else
-                        e->idle_timer = g_timeout_add_seconds(e->pool->idle_timeout_s, on_idle_timeout, e);
+                        e->idle_timer = g_timeout_add((guint) MIN(e->pool->idle_timeout_s * 1000ull, G_MAXUINT),
+                                                      on_idle_timeout, e);
         }
         entry_unref(e);
         g_free(lease);
