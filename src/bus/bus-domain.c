@@ -50,54 +50,60 @@ static int domain_node_enumerator(sd_bus *bus, const char *path, void *userdata,
 static int property_get_name(sd_bus *bus, const char *path, const char *interface,
                              const char *property, sd_bus_message *reply, void *userdata,
                              sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", domain_name(userdata));
+        return sd_bus_message_append_basic(reply, 's', domain_name(userdata));
 }
 
 static int property_get_uuid(sd_bus *bus, const char *path, const char *interface,
                              const char *property, sd_bus_message *reply, void *userdata,
                              sd_bus_error *error) {
-        return sd_bus_message_append(reply, "s", domain_uuid(userdata));
+        return sd_bus_message_append_basic(reply, 's', domain_uuid(userdata));
 }
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface,
                               const char *property, sd_bus_message *reply, void *userdata,
                               sd_bus_error *error) {
         Domain *d = userdata;
-        return sd_bus_message_append(reply, "s", domain_state_to_string(d->state));
+        return sd_bus_message_append_basic(reply, 's', domain_state_to_string(d->state));
 }
 
 static int property_get_state_reason(sd_bus *bus, const char *path, const char *interface,
                                      const char *property, sd_bus_message *reply, void *userdata,
                                      sd_bus_error *error) {
         Domain *d = userdata;
-        return sd_bus_message_append(reply, "s", d->state_reason);
+        return sd_bus_message_append_basic(reply, 's', d->state_reason);
 }
 
 static int property_get_persistent(sd_bus *bus, const char *path, const char *interface,
                                    const char *property, sd_bus_message *reply, void *userdata,
                                    sd_bus_error *error) {
-        return sd_bus_message_append(reply, "b", domain_is_persistent(userdata));
+        int persistent = domain_is_persistent(userdata);
+
+        return sd_bus_message_append_basic(reply, 'b', &persistent);
 }
 
 static int property_get_job_type(sd_bus *bus, const char *path, const char *interface,
                                  const char *property, sd_bus_message *reply, void *userdata,
                                  sd_bus_error *error) {
         Domain *d = userdata;
-        return sd_bus_message_append(reply, "s", job_type_to_string(d->job ? d->job->type : JOB_TYPE_NONE));
+        return sd_bus_message_append_basic(reply, 's',
+                                           job_type_to_string(d->job ? d->job->type : JOB_TYPE_NONE));
 }
 
 static int property_get_job_phase(sd_bus *bus, const char *path, const char *interface,
                                   const char *property, sd_bus_message *reply, void *userdata,
                                   sd_bus_error *error) {
         Domain *d = userdata;
-        return sd_bus_message_append(reply, "s", job_phase_to_string(d->job ? d->job->phase : JOB_PHASE_NONE));
+        return sd_bus_message_append_basic(reply, 's',
+                                           job_phase_to_string(d->job ? d->job->phase : JOB_PHASE_NONE));
 }
 
 static int property_get_job_progress(sd_bus *bus, const char *path, const char *interface,
                                      const char *property, sd_bus_message *reply, void *userdata,
                                      sd_bus_error *error) {
         Domain *d = userdata;
-        return sd_bus_message_append(reply, "d", migration_job_progress(d));
+        double progress = migration_job_progress(d);
+
+        return sd_bus_message_append_basic(reply, 'd', &progress);
 }
 
 /* ---- Methods ---- */
@@ -154,7 +160,7 @@ static int method_get_xml_desc(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(m, "s", xml);
 }
 
-static const sd_bus_vtable domain_vtable[] = {
+const sd_bus_vtable bus_domain_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("UUID", "s", property_get_uuid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -192,7 +198,7 @@ int bus_domain_register(BusService *s) {
         int r;
 
         r = sd_bus_add_fallback_vtable(s->bus, NULL, DOMAIN_PATH_PREFIX, DOMAIN_INTERFACE,
-                                       domain_vtable, bus_domain_object_find, s);
+                                       bus_domain_vtable, bus_domain_object_find, s);
         if (r < 0)
                 return r;
         return sd_bus_add_node_enumerator(s->bus, NULL, DOMAIN_PATH_PREFIX, domain_node_enumerator, s);

@@ -54,6 +54,11 @@ int bus_manager_migration_register(BusService *service);
 int bus_domain_register(BusService *service);
 int bus_domain_migration_register(BusService *service);
 int bus_peer_relay_register(BusService *service);
+/* ObjectManager on the Manager (bus-object-manager.c). */
+int bus_object_manager_register(BusService *service);
+
+/* The Domain interface's properties and lifecycle methods (bus-domain.c). */
+extern const sd_bus_vtable bus_domain_vtable[];
 
 /* The domain vtables' object: the Domain of a path under DOMAIN_PATH_PREFIX. */
 int bus_domain_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **ret_found,

@@ -89,7 +89,7 @@ static int method_list_domains(sd_bus_message *m, void *userdata, sd_bus_error *
                 r = sd_bus_message_open_container(reply, 'a', "o");
         for (guint i = 0; r >= 0 && i < list->len; i++) {
                 g_autofree char *path = bus_domain_path(list->pdata[i]);
-                r = sd_bus_message_append(reply, "o", path);
+                r = sd_bus_message_append_basic(reply, 'o', path);
         }
         if (r >= 0)
                 r = sd_bus_message_close_container(reply);

@@ -15,7 +15,7 @@ int bus_objects_register(BusService *s) {
         if (r >= 0)
                 r = bus_peer_relay_register(s);
         if (r >= 0)
-                r = sd_bus_add_object_manager(s->bus, NULL, MANAGER_PATH);
+                r = bus_object_manager_register(s);
         if (r >= 0)
                 r = bus_domain_register(s);
         if (r >= 0)
