@@ -113,16 +113,16 @@ def comparison_rows(R):
                 continue
             o, t = R[key]['ours'], R[key]['base']
             for pct, goal in (('p50', GOAL_P50), ('p99', GOAL_P99)):
-                spread = 'blocks %s: ours %s, libvirt-dbus %s' % (
-                    pct, _range(o['blocks_%s_ms' % pct]), _range(t['blocks_%s_ms' % pct]))
+                spread = 'tenths %s: ours %s, libvirt-dbus %s' % (
+                    pct, _range(o['tenths_%s_ms' % pct]), _range(t['tenths_%s_ms' % pct]))
                 rows.append(('%s_%s' % (key, pct), '%s %s, %s' % (label, pct, n_label),
                              o['%s_ms' % pct], t['%s_ms' % pct], 'ms', goal, spread))
     if 'lv_gmo' in R:
         o, t = R['lv_gmo']['ours'], R['lv_gmo']['base']
         rows.append(('lv_gmo_p50', 'GetManagedObjects p50 vs their ListDomains, %s domains' % total,
                      o['p50_ms'], t['p50_ms'], 'ms', None,
-                     'blocks p50: ours %s, libvirt-dbus %s' % (_range(o['blocks_p50_ms']),
-                                                             _range(t['blocks_p50_ms']))))
+                     'tenths p50: ours %s, libvirt-dbus %s' % (_range(o['tenths_p50_ms']),
+                                                             _range(t['tenths_p50_ms']))))
     if 'lv_rss_n' in R:
         rows.append(('lv_rss_n', 'VmRSS, %s definitions' % total, R['rss_defined']['VmRSS'] / 1024.0,
                      R['lv_rss_n']['VmRSS'] / 1024.0, 'MiB', GOAL_RSS,
@@ -164,7 +164,7 @@ def print_table(out, R):
         return
     out.write('side by side with libvirt-dbus %s (libvirt %s, test:///default in its process), same\n'
               'raw-socket client, same private bus, alternating blocks of %d calls (order flipped every\n'
-              'round); p50/p99 over all calls, the blocks\' own p50/p99 as the spread\n'
+              'round); p50/p99 over all calls; spread: min-max of the p50/p99 of each tenth of the calls\n'
               % (lv['version'], lv['libvirt_version'], lv['block']))
     head = ('metric', 'migrationd', 'libvirt-dbus', 'ratio', 'goal', 'result')
     lines = []
@@ -185,7 +185,7 @@ def print_table(out, R):
     out.write('  '.join('-' * w for w in widths) + '\n')
     for l in lines:
         out.write('  '.join(c.ljust(w) for c, w in zip(l, widths)).rstrip() + '\n')
-    out.write('spread (min-max over the blocks, ms):\n' + '\n'.join(spreads) + '\n')
+    out.write('spread (min-max over the tenths of the calls, ms):\n' + '\n'.join(spreads) + '\n')
     cpu = []
     for key, label in (('lv_get_n', 'Get'), ('lv_list_n', 'ListDomains')):
         if key in R:
