@@ -327,6 +327,9 @@ void migration_job_on_event(Domain *d, const QemuEvent *event) {
                     !g_str_equal(status, "postcopy-paused"))
                         return;
                 job->ops->stream_ended(d, status);
+        } else if (event->type == QEMU_EVENT_BLOCK_JOB) {
+                if (job->ops->block_job_event)
+                        job->ops->block_job_event(d);
         } else if (event->type == QEMU_EVENT_STOP && job->type == JOB_TYPE_MIGRATION_OUT) {
                 /* Wall clock: the destination computes the real downtime from it. */
                 job->stop_time_ms = g_get_real_time() / 1000;

@@ -31,6 +31,9 @@ typedef struct {
         /* QEMU paused the stream before the switch-over (storage migration's
          * pause-before-switchover); NULL: never asked for. */
         void (*pre_switchover)(Domain *domain);
+        /* QEMU reported a block job's state change (a QEMU_EVENT_BLOCK_JOB);
+         * nullable. */
+        void (*block_job_event)(Domain *domain);
         /* The job is ending (migration_job_end()), @completed or not: what
          * it left in QEMU or on disk goes; nullable. */
         void (*ending)(Domain *domain, gboolean completed);
@@ -78,6 +81,7 @@ struct MigrationJob {
                                       * unless it completes */
         GStrv storage_jobs;          /* source: the mirror jobs in QEMU, NULL when none */
         guint storage_timer;         /* source: polling the mirrors until READY */
+        guint storage_gone_timer;    /* source: polling the cancelled mirrors until gone */
         guint64 disk_total, disk_processed, disk_bps;   /* source: the mirrors' progress (bytes) */
         gint64 disk_sample_ms;       /* source: when disk_processed was read */
         guint16 storage_port;        /* source: the destination's NBD server (Prepare's cookie); 0 = none */

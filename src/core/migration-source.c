@@ -565,5 +565,6 @@ const MigrationJobOps migration_source_ops = {
         .stream_ended = migration_source_stream_ended,
         .resume = migration_source_resume,
         .pre_switchover = migration_storage_switchover,
+        .block_job_event = migration_storage_block_job_event,
         .ending = migration_storage_job_ended,
 };

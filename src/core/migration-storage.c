@@ -364,20 +364,36 @@ static void on_jobs_after_cancel(GObject *source, GAsyncResult *result, gpointer
                                             g_steal_pointer(&ref));
 }
 
-static gboolean on_gone_timer(gpointer user_data) {
-        DomainRef *ref = user_data;
+static void query_mirrors_gone(DomainRef *ref /* consumed */) {
         Domain *d = domain_ref_get(ref);
 
         if (!d || !d->qemu) {
                 domain_ref_free(ref);
-                return G_SOURCE_REMOVE;
+                return;
         }
         qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(d->qemu), on_jobs_after_cancel, ref);
+}
+
+static gboolean on_gone_timer(gpointer user_data) {
+        DomainRef *ref = user_data;
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? migration_job_of(d, JOB_TYPE_MIGRATION_OUT) : NULL;
+
+        if (job && job->storage_gone_timer == g_source_get_id(g_main_current_source()))
+                job->storage_gone_timer = 0;
+        query_mirrors_gone(ref);
         return G_SOURCE_REMOVE;
 }
 
+/* The guest is paused meanwhile: BLOCK_JOB_COMPLETED cuts the wait short
+ * (migration_storage_block_job_event). */
 static void wait_mirrors_gone(DomainRef *ref /* consumed */) {
-        g_timeout_add(50, on_gone_timer, ref);
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? migration_job_of(d, JOB_TYPE_MIGRATION_OUT) : NULL;
+        guint id = g_timeout_add(50, on_gone_timer, ref);
+
+        if (job)
+                job->storage_gone_timer = id;
 }
 
 static void on_mirrors_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -390,7 +406,8 @@ static void on_mirrors_cancelled(GObject *source, GAsyncResult *result, gpointer
                         switchover_failed(d, error->message);
                 return;
         }
-        wait_mirrors_gone(g_steal_pointer(&ref));
+        /* Usually gone by the reply already. */
+        query_mirrors_gone(g_steal_pointer(&ref));
 }
 
 void migration_storage_switchover(Domain *d) {
@@ -403,6 +420,21 @@ void migration_storage_switchover(Domain *d) {
         }
         qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu), (const char *const *) job->storage_jobs,
                                              on_mirrors_cancelled, domain_ref_new(d));
+}
+
+/* A pending poll's timer fires now. */
+static void hurry(guint timer) {
+        GSource *source = timer ? g_main_context_find_source_by_id(NULL, timer) : NULL;
+
+        if (source)
+                g_source_set_ready_time(source, 0);
+}
+
+void migration_storage_block_job_event(Domain *d) {
+        if (d->job->type != JOB_TYPE_MIGRATION_OUT)
+                return;
+        hurry(d->job->storage_timer);
+        hurry(d->job->storage_gone_timer);
 }
 
 /* ---- The end ---- */

@@ -51,5 +51,10 @@ gboolean migration_storage_mirror_finish(GAsyncResult *result, GError **error);
  * let QEMU continue (or cancel the stream if that fails). */
 void migration_storage_switchover(Domain *d);
 
+/* A BLOCK_JOB_* event of the source's QEMU: a mirror may have become READY
+ * or gone, so the poll waiting for that runs now instead of at its timer
+ * (the timers stay as the fallback). */
+void migration_storage_block_job_event(Domain *d);
+
 /* migration_job_end(): clean-up of what storage migration left. */
 void migration_storage_job_ended(Domain *d, gboolean completed);

@@ -15,6 +15,10 @@ void qemu_event_parse(const char *name, JsonObject *data, QemuEvent *event) {
                 { "SHUTDOWN", QEMU_EVENT_SHUTDOWN },
                 { "MIGRATION", QEMU_EVENT_MIGRATION },
                 { "MIGRATION_PASS", QEMU_EVENT_MIGRATION_PASS },
+                { "BLOCK_JOB_READY", QEMU_EVENT_BLOCK_JOB },
+                { "BLOCK_JOB_COMPLETED", QEMU_EVENT_BLOCK_JOB },
+                { "BLOCK_JOB_CANCELLED", QEMU_EVENT_BLOCK_JOB },
+                { "BLOCK_JOB_ERROR", QEMU_EVENT_BLOCK_JOB },
         };
 
         *event = (QemuEvent) { .type = QEMU_EVENT_OTHER, .name = name, .migration_status = "" };

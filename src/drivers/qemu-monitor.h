@@ -21,6 +21,7 @@ typedef enum {
         QEMU_EVENT_SHUTDOWN,
         QEMU_EVENT_MIGRATION,           /* migration_status set */
         QEMU_EVENT_MIGRATION_PASS,      /* pass set */
+        QEMU_EVENT_BLOCK_JOB,           /* BLOCK_JOB_READY, _COMPLETED, _CANCELLED, _ERROR (name) */
 } QemuEventType;
 
 typedef struct {
