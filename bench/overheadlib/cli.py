@@ -78,7 +78,20 @@ def main(description):
                     help='where the temporary directory goes (the daemons\' state directories, whose status '
                          'files they fsync, are in it); default: the system\'s, e.g. /tmp')
     ap.add_argument('--keep-temp', action='store_true', help='keep the temporary directory (logs, consoles)')
+    ap.add_argument('--linux-guest', action='store_true',
+                    help='instead of the tests/guest cases: the Linux test guest with a qcow2 disk and a virtio '
+                         'NIC on a bridge, LIVE|NON_SHARED_DISK, against raw QEMU doing the same and qemu-img '
+                         'convert; needs root and apt (exit 77 when it cannot run)')
+    ap.add_argument('--disk-size', default='1G', help='--linux-guest: the disk, filled with data (default 1G)')
+    ap.add_argument('--ping-interval', type=float, default=0.01,
+                    help='--linux-guest: seconds between pings to each guest (default 0.01)')
+    ap.add_argument('--stats-poll', type=float, default=0.1,
+                    help='--linux-guest: GetJobStats(0) of the source every S seconds during the migration '
+                         'call, to time the disk copy (default 0.1; 0: not polled)')
     args = ap.parse_args()
+    if args.linux_guest:
+        from .linux_cli import linux_main
+        return linux_main(ap, args, qemu_version(args.qemu))
     args.guests = [g.strip() for g in args.guests.split(',') if g.strip()]
     args.paths = [p.strip() for p in args.paths.split(',') if p.strip()]
     args.cases = [c.strip() for c in args.cases.split(',') if c.strip()]
