@@ -154,7 +154,10 @@ class LinuxBench:
         deadline = now() + 30
         while now() < deadline:
             longest = p.gap(*r['window'])
-            at_stop = p.gap_at(r['stop_wall']) if r.get('stop_wall') else None
+            # The middle of the guest's standstill: no answer can come then.
+            mark = (r['stop_wall'] + r['resume_wall']) / 2 if r.get('stop_wall') and r.get('resume_wall') \
+                else r.get('stop_wall')
+            at_stop = p.gap_at(mark) if mark else None
             if longest is not None and (at_stop is not None or not r.get('stop_wall')):
                 r['longest_gap_s'], r['longest_gap_start_wall'] = longest
                 if at_stop is not None:

@@ -156,7 +156,9 @@ class ManagedLinuxPath:
         w1 = self.bench.wall()
         wall_offset = self.bench.wall() - now()
         src.raw.sync()
+        dst.raw.sync()
         signals = src.raw.take_signals()
+        running = first_state(dst.raw.take_signals(), self.guest.path, 'running')
         stats = job_completed(signals, self.guest.path) or {}
         # State=paused at the source as the client received it: a few ms
         # after QEMU's STOP, still within the switch-over's silence.
@@ -174,6 +176,7 @@ class ManagedLinuxPath:
             'transferred_bytes': stats.get('memory_processed'),
             'window': (w0, w1),
             'stop_wall': paused / 1e9 + wall_offset if paused else None,
+            'resume_wall': running / 1e9 + wall_offset if running else None,
             'stats_samples': len(samples),
         })
         if self.bench.args.profile:

@@ -204,8 +204,8 @@ class RawLinuxPath:
                 'qemu_downtime_s': info['downtime'] / 1e3 if 'downtime' in info else None,
                 'transferred_bytes': (info.get('ram') or {}).get('transferred'),
                 'window': (w0, w1),
-                # QEMU's own time stamp; the answer to a ping in flight may still come just after it.
-                'stop_wall': (sq.event('STOP') or [None] * 4)[3] + 0.005 if sq.event('STOP') else None,
+                # QEMU's own time stamps: the guest stands still in between.
+                'stop_wall': (sq.event('STOP') or [None] * 4)[3],
                 'resume_wall': (dq.event('RESUME') or [None] * 4)[3],
                 'direction': '%s->%s' % (src.side, side),
             })

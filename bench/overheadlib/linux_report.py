@@ -102,17 +102,22 @@ def print_linux_report(bench, rep, elapsed, command):
             rng(p['qemu_downtime_s'], 1e3, 0) if 'qemu_downtime_s' in p else '-',
             rng(p['outage_s'], 1e3, 0) if 'outage_s' in p else '-'))
     w('')
-    w('storage: throughput = disk size / disk phase; (a) blockdev-add to BLOCK_JOB_READY; (b), (c) the source\'s '
-      'JobPhase=perform3 signal to the first GetJobStats(0) sample (every %g s) with memory_processed > 0; '
-      'convert: the qemu-img process' % a.stats_poll)
+    if a.profile:
+        ours = 'the source daemon\'s log, "QMP command blockdev-add sent" to "QMP event BLOCK_JOB_READY" (--profile)'
+    else:
+        ours = ('the source\'s JobPhase=perform3 signal to the first GetJobStats(0) sample (every %g s) with '
+                'memory_processed > 0' % a.stats_poll)
+    w('storage: throughput = disk size / disk phase; (a) blockdev-add sent to BLOCK_JOB_READY; (b), (c) %s; '
+      'convert: the qemu-img process' % ours)
     for k in ('raw', 'managed', 'p2p'):
         p = rep['paths'].get(k)
         if p and 'throughput_ratio_to_convert' in p:
             w('  %-14s / convert: %s (paired %s..%s)   disk phase %s s'
               % (labels[k], f(p['throughput_ratio_to_convert'], digits=3), f(p['paired_throughput_ratio']['min']),
                  f(p['paired_throughput_ratio']['max']), rng(p['disk_phase_s'])))
-    w('network: ping outage = the gap between answers of `ping -i %g` through the bridge that spans the moment '
-      'the guest stopped (raw: QEMU\'s STOP; ours: the source\'s State=paused signal)' % a.ping_interval)
+    w('network: ping outage = the gap between answers of `ping -i %g` through the bridge that spans the middle of '
+      'the standstill (raw: QEMU\'s STOP and RESUME time stamps; ours: State=paused at the source and '
+      'State=running at the destination as the client received them)' % a.ping_interval)
     w('  %-14s %-26s %s' % ('', 'outage - QEMU downtime ms', 'longest gap of the whole move ms (TCG jitter)'))
     for k in ('raw', 'managed', 'p2p'):
         p = rep['paths'].get(k)

@@ -50,6 +50,9 @@ class HostDaemon:
         with open(self.config_path, 'w') as f:
             f.write('[host]\nuuid=%s\nhostname=%s-%s\n\n' % (self.host_uuid, name, self.host_uuid[:8]))
             f.write('[qemu]\nbinary=%s\n\n' % bench.qemu)
+            # No exit on idle: a host may see no call while the other path's
+            # runs (a Linux guest's with a 1 GiB disk) take minutes.
+            f.write('[daemon]\nidle_timeout=0\n\n')
             f.write('[migration]\naddress=127.0.0.1\nport_min=%d\nport_max=%d\n'
                     % (self.ports.port_min, self.ports.port_max))
 

@@ -82,6 +82,8 @@ struct MigrationJob {
         GStrv storage_jobs;          /* source: the mirror jobs in QEMU, NULL when none */
         guint storage_timer;         /* source: polling the mirrors until READY */
         guint storage_gone_timer;    /* source: polling the cancelled mirrors until gone */
+        gboolean storage_event;      /* source: a BLOCK_JOB_* event came while no poll was armed
+                                      * (a query in flight may have answered before it) */
         guint64 disk_total, disk_processed, disk_bps;   /* source: the mirrors' progress (bytes) */
         gint64 disk_sample_ms;       /* source: when disk_processed was read */
         guint16 storage_port;        /* source: the destination's NBD server (Prepare's cookie); 0 = none */

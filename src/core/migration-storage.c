@@ -14,6 +14,7 @@
 #include "storage-image.h"
 
 #define READY_POLL_MS 200
+#define GONE_POLL_MS 50
 
 gboolean migration_storage_requested(const MigrationParams *p) {
         return (p->flags & (MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC)) != 0;
@@ -263,6 +264,14 @@ static gboolean on_poll_timer(gpointer user_data) {
         return G_SOURCE_REMOVE;
 }
 
+/* The delay of the next poll: none after an event the last query may not reflect. */
+static guint poll_delay(MigrationJob *job, guint ms) {
+        if (!job->storage_event)
+                return ms;
+        job->storage_event = FALSE;
+        return 0;
+}
+
 static void poll_ready(GTask *task /* consumed */) {
         MigrationJob *job = task_job(task);
 
@@ -272,7 +281,7 @@ static void poll_ready(GTask *task /* consumed */) {
                 g_object_unref(task);
                 return;
         }
-        job->storage_timer = g_timeout_add(READY_POLL_MS, on_poll_timer, task);
+        job->storage_timer = g_timeout_add(poll_delay(job, READY_POLL_MS), on_poll_timer, task);
 }
 
 static void on_mirrors_started(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -390,7 +399,7 @@ static gboolean on_gone_timer(gpointer user_data) {
 static void wait_mirrors_gone(DomainRef *ref /* consumed */) {
         Domain *d = domain_ref_get(ref);
         MigrationJob *job = d ? migration_job_of(d, JOB_TYPE_MIGRATION_OUT) : NULL;
-        guint id = g_timeout_add(50, on_gone_timer, ref);
+        guint id = g_timeout_add(job ? poll_delay(job, GONE_POLL_MS) : GONE_POLL_MS, on_gone_timer, ref);
 
         if (job)
                 job->storage_gone_timer = id;
@@ -431,10 +440,16 @@ static void hurry(guint timer) {
 }
 
 void migration_storage_block_job_event(Domain *d) {
-        if (d->job->type != JOB_TYPE_MIGRATION_OUT)
+        MigrationJob *job = d->job;
+
+        if (job->type != JOB_TYPE_MIGRATION_OUT)
                 return;
-        hurry(d->job->storage_timer);
-        hurry(d->job->storage_gone_timer);
+        /* QEMU may send the event before the reply to a query it answered
+         * earlier: then no timer is armed yet, and the next one fires at once. */
+        if (!job->storage_timer && !job->storage_gone_timer)
+                job->storage_event = TRUE;
+        hurry(job->storage_timer);
+        hurry(job->storage_gone_timer);
 }
 
 /* ---- The end ---- */
