@@ -22,4 +22,14 @@ there are no cycles):
   bench         the run loop: set-up, alternation, clean-up
   report        the statistics of the runs and the printed tables
   cli           command line, exit codes, the JSON document
+
+--linux-guest (the Linux test guest with a disk and a NIC, NON_SHARED_DISK),
+on top of common, qmp, dbusclient, processes, domsignals, profiling, path_p2p:
+
+  linux_env     the guest's cache, the bridge, taps, the image, consoles, pingers
+  linux_raw     path (a): raw QEMU's NBD flow over QMP
+  linux_managed paths (b) and (c) for the Linux guest
+  linux_bench   its run loop, qemu-img convert, clean-up
+  linux_report  its figures and printed report
+  linux_cli     its part of the command line, exit codes, JSON
 """
