@@ -11,6 +11,7 @@
 #include "domain-schema.h"
 #include "i18n.h"
 #include "md-error.h"
+#include "migration-disks-uri.h"
 #include "migration-params.h"
 
 #define MIGRATE_DISKS_MAX 256
@@ -278,6 +279,11 @@ static gboolean check_disks(const ParamInfo *info, GVariant *value, GError **err
         return TRUE;
 }
 
+static gboolean check_disks_uri(const ParamInfo *info, GVariant *value, GError **error) {
+        return check_nonempty(info, value, error) &&
+               migration_disks_uri_parse(g_variant_get_string(value, NULL), NULL, error);
+}
+
 #define FIELD(f) offsetof(MigrationParams, f)
 
 /* In the order migration_params_to_variant() writes the keys and
@@ -311,6 +317,11 @@ static const ParamInfo param_table[] = {
         /* libvirt copies selected disks only with a storage flag, never tunnelled. */
         { "migrate_disks", &type_strv, TRUE, FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
           MIGRATE_TUNNELLED, check_disks, 0, 0, FIELD(migrate_disks), NO_HAS },
+        /* Where the destination's NBD server listens; 0 lets it choose (libvirt). */
+        { "disks_port", &type_int32, TRUE, FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+          MIGRATE_TUNNELLED, check_range, 0, 65535, FIELD(disks_port), FIELD(has_disks_port) },
+        { "disks_uri", &type_string, TRUE, FALSE, MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC,
+          MIGRATE_TUNNELLED, check_disks_uri, 0, 0, FIELD(disks_uri), NO_HAS },
 };
 /* Repeated keys are found with a bit per entry. */
 G_STATIC_ASSERT(G_N_ELEMENTS(param_table) <= 32);
@@ -342,6 +353,23 @@ static void param_store(MigrationParams *p, const ParamInfo *info, GVariant *val
         param_mark_set(p, info);
 }
 
+/* libvirt's rules for the NBD server's address: a disks_port (other than
+ * 0, "choose one") and disks_uri exclude each other; TLS over a UNIX
+ * socket is refused as unsupported, as libvirt does. */
+static gboolean params_check_disks(const MigrationParams *p, GError **error) {
+        if (p->has_disks_port && p->disks_port != 0 && p->disks_uri) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            _("Migration parameters 'disks_port' and 'disks_uri' exclude each other; give the port in the URI"));
+                return FALSE;
+        }
+        if (p->disks_uri && (p->flags & MIGRATE_TLS) && g_ascii_strncasecmp(p->disks_uri, "unix:", 5) == 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("Migration parameter 'disks_uri' names a UNIX socket, which cannot be used with migration flag TLS: the disks' NBD stream is encrypted over TCP only"));
+                return FALSE;
+        }
+        return TRUE;
+}
+
 /* Step 5 for the keys: each key against the flags, then the compression
  * methods against PARALLEL (QEMU compresses multifd streams with zlib or
  * zstd only, and xbzrle only without multifd). */
@@ -365,6 +393,8 @@ static gboolean params_check_combinations(const MigrationParams *p, const ParamI
                         return FALSE;
                 }
         }
+        if (!params_check_disks(p, error))
+                return FALSE;
         for (guint i = 0; p->compression && p->compression[i]; i++) {
                 const char *m = p->compression[i];
                 gboolean multifd = !g_str_equal(m, "xbzrle");

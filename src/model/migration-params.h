@@ -53,6 +53,9 @@ typedef struct {
         gboolean has_auto_converge_increment;
         gint32 auto_converge_increment;
         char **migrate_disks;
+        gboolean has_disks_port;
+        gint32 disks_port;             /* the destination's NBD server port; 0 = chosen from [migration] */
+        char *disks_uri;               /* tcp://HOST[:PORT] or unix:///PATH (migration-disks-uri.h) */
 } MigrationParams;
 
 /* @dict: a{sv} or NULL. Runs every step above; returns a new struct, or NULL

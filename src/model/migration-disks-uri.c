@@ -1,0 +1,82 @@
+/* disks_uri: see migration-disks-uri.h. GUri splits it; the rules are
+ * libvirt's (tcp needs a host, unix a path) plus what QEMU needs (a port
+ * in range, a socket path that fits). */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <string.h>
+
+#include "domain-schema.h"
+#include "i18n.h"
+#include "md-error.h"
+#include "migration-disks-uri.h"
+
+/* A host name or an IP address (IPv6 without brackets). */
+static gboolean host_ok(const char *host) {
+        size_t len = strlen(host);
+
+        if (len == 0 || len > 255)
+                return FALSE;
+        if (g_hostname_is_ip_address(host))
+                return TRUE;
+        for (const char *p = host; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr("-._", *p))
+                        return FALSE;
+        return host[0] != '-' && host[0] != '.';
+}
+
+static gboolean path_ok(const char *path) {
+        if (!path || path[0] != '/' || strlen(path) > MIGRATION_DISKS_SOCKET_MAX)
+                return FALSE;
+        for (const char *p = path; *p; p++)
+                if (g_ascii_iscntrl(*p))
+                        return FALSE;
+        return TRUE;
+}
+
+static gboolean fail(GError **error, const char *uri, const char *why) {
+        g_autofree char *q = domain_schema_quote(uri);
+
+        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                    _("Migration parameter 'disks_uri' must be tcp://HOST[:PORT] or unix:///PATH, not '%s': %s"),
+                    q, why);
+        return FALSE;
+}
+
+gboolean migration_disks_uri_parse(const char *uri, MigrationDisksUri *ret, GError **error) {
+        g_autofree char *scheme = NULL, *userinfo = NULL, *host = NULL, *path = NULL;
+        g_autofree char *query = NULL, *fragment = NULL;
+        int port = -1;
+
+        if (!g_uri_split(uri, G_URI_FLAGS_NONE, &scheme, &userinfo, &host, &port, &path, &query, &fragment, NULL))
+                return fail(error, uri, _("it is no URI"));
+        if (!scheme || (g_ascii_strcasecmp(scheme, "tcp") != 0 && g_ascii_strcasecmp(scheme, "unix") != 0))
+                return fail(error, uri, _("only the schemes tcp and unix are supported"));
+        if (userinfo || query || fragment)
+                return fail(error, uri, _("it has a user, query or fragment"));
+        if (g_ascii_strcasecmp(scheme, "tcp") == 0) {
+                if (!host || !host_ok(host))
+                        return fail(error, uri, _("a tcp URI needs a host name or IP address"));
+                if (path && path[0] != '\0' && strcmp(path, "/") != 0)
+                        return fail(error, uri, _("a tcp URI has no path"));
+        } else {
+                if ((host && host[0] != '\0') || port != -1)
+                        return fail(error, uri, _("a unix URI has no host or port"));
+                if (!path_ok(path))
+                        return fail(error, uri, _("a unix URI needs an absolute socket path of at most 107 bytes"));
+        }
+        if (!ret)
+                return TRUE;
+        *ret = (MigrationDisksUri) { 0 };
+        if (g_ascii_strcasecmp(scheme, "tcp") == 0) {
+                ret->host = g_steal_pointer(&host);
+                ret->port = port > 0 ? (guint16) port : 0;     /* libvirt: 0 chooses one */
+        } else {
+                ret->socket = g_steal_pointer(&path);
+        }
+        return TRUE;
+}
+
+void migration_disks_uri_clear(MigrationDisksUri *uri) {
+        g_clear_pointer(&uri->host, g_free);
+        g_clear_pointer(&uri->socket, g_free);
+}
