@@ -54,16 +54,6 @@ static char *persistent_definition(Domain *d, MigrationParams *p, const char *na
         return domain_def_format(def);
 }
 
-/* The disks a storage migration copies, for the destination to create. */
-static gboolean describe_storage(Domain *d, MigrationParams *p, MigrationCookie *cookie, GError **error) {
-        if (p->flags & MIGRATE_TLS) {
-                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            "Copying non-shared storage over TLS is not implemented yet: the NBD stream "
-                            "would not be encrypted");
-                return FALSE;
-        }
-        return migration_storage_describe(d->live, p, cookie, error);
-}
 
 /* Whether @d can go at all: a live migration needs it running (or paused),
  * an offline one a definition to move. */
@@ -104,7 +94,7 @@ static MigrationCookie *begin_cookie(Domain *d, MigrationParams *p, DomainDef *d
                 if (cookie->persistent_xml)
                         migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
         }
-        if (migration_storage_requested(p) && !describe_storage(d, p, cookie, error))
+        if (migration_storage_requested(p) && !migration_storage_describe(d->live, p, cookie, error))
                 return NULL;
         return g_steal_pointer(&cookie);
 }

@@ -13,6 +13,7 @@
 #include "md-error.h"
 #include "migration-dest.h"
 #include "migration-setup.h"
+#include "migration-disks-uri.h"
 #include "migration-storage.h"
 #include "migration.h"
 #include "qemu-command.h"
@@ -94,8 +95,9 @@ typedef struct {
         char *uri_out;
         guint64 ram_kib;         /* the source's QEMU RAM size from its cookie; 0 = unknown */
         GStrv storage_targets;   /* storage migration: the disks to export over NBD, or NULL */
-        char *nbd_host;          /* ... where the NBD server listens */
+        char *nbd_host;          /* ... where the NBD server listens: TCP (port 0 = to choose) */
         guint16 nbd_port;
+        char *nbd_socket;        /* ... or this UNIX socket (disks_uri) */
 } Prepare;
 
 static void prepare_free(Prepare *p) {
@@ -107,6 +109,7 @@ static void prepare_free(Prepare *p) {
         g_free(p->uri_out);
         g_strfreev(p->storage_targets);
         g_free(p->nbd_host);
+        g_free(p->nbd_socket);
         g_free(p);
 }
 
@@ -190,10 +193,10 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
                                     g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                         _("The incoming migration was cancelled during Prepare3")));
         if (p->storage_targets) {
-                if (!choose_port(d->registry, &p->nbd_port, &error))
+                if (!p->nbd_socket && !p->nbd_port && !choose_port(d->registry, &p->nbd_port, &error))
                         return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
-                migration_storage_export_async(d, p->nbd_host, p->nbd_port, p->storage_targets, on_exported,
-                                               g_steal_pointer(&task));
+                migration_storage_export_async(d, p->nbd_host, p->nbd_port, p->nbd_socket, p->storage_targets,
+                                               on_exported, g_steal_pointer(&task));
                 return;
         }
         prepare_answer(g_steal_pointer(&task));
@@ -276,6 +279,25 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
         return TRUE;
 }
 
+/* Where the NBD server listens: disks_uri (tcp: its host, and its port if
+ * given; unix: its socket), else the migration's address on disks_port;
+ * a port still 0 is chosen once QEMU listens for the stream. */
+static gboolean nbd_address(const MigrationParams *params, const char *address, Prepare *p, GError **error) {
+        MigrationDisksUri uri;
+
+        if (!params->disks_uri) {
+                p->nbd_host = g_strdup(is_wildcard(address) ? "0.0.0.0" : address);
+                p->nbd_port = params->has_disks_port ? (guint16) params->disks_port : 0;
+                return TRUE;
+        }
+        if (!migration_disks_uri_parse(params->disks_uri, &uri, error))
+                return FALSE;
+        p->nbd_host = g_steal_pointer(&uri.host);
+        p->nbd_port = uri.port;
+        p->nbd_socket = g_steal_pointer(&uri.socket);
+        return TRUE;
+}
+
 /* Storage migration: the disks to export once QEMU listens
  * (on_incoming_ready); the images are created before it starts
  * (on_images_created). */
@@ -294,8 +316,7 @@ static gboolean prepare_storage(Registry *r, Domain *d, const DomainDef *def, co
         for (guint i = 0; cookie->nbd_disks && i < cookie->nbd_disks->len; i++)
                 g_strv_builder_add(targets, ((MigrationCookieDisk *) cookie->nbd_disks->pdata[i])->target);
         p->storage_targets = g_strv_builder_end(targets);
-        p->nbd_host = g_strdup(is_wildcard(address) ? "0.0.0.0" : address);
-        return TRUE;
+        return nbd_address(d->job->params, address, p, error);
 }
 
 /* The guest's definition here, from the XML Prepare got, checked against

@@ -80,6 +80,7 @@ struct MigrationJob {
         GPtrArray *storage_created;  /* destination: image files this job created (char*), removed
                                       * unless it completes */
         GStrv storage_jobs;          /* source: the mirror jobs in QEMU, NULL when none */
+        GStrv storage_nodes;         /* source: their NBD client nodes, deleted when the job fails */
         guint storage_timer;         /* source: polling the mirrors until READY */
         guint storage_gone_timer;    /* source: polling the cancelled mirrors until gone */
         gboolean storage_event;      /* source: a BLOCK_JOB_* event came while no poll was armed
@@ -159,8 +160,10 @@ typedef struct {
         gboolean paused_before;      /* the guest was paused before the job */
         char *owner;                 /* the driving client's unique bus name */
         char *destination_name;
+        GStrv storage_created;       /* destination: image files the job created, or NULL */
 } MigrationJournal;
 
+/* migration-journal.c */
 void migration_journal_write(JsonBuilder *builder, const MigrationJob *job);
 void migration_journal_read(MigrationJournal *journal, JsonObject *status);
 void migration_journal_clear(MigrationJournal *journal);

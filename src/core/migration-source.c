@@ -180,9 +180,14 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 g_clear_pointer(&job->setup_stats, g_variant_unref);
                 job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
         }
-        if (job->storage_port) {
-                migration_storage_mirror_async(job->domain, job->params->migrate_uri, on_storage_ready,
-                                               g_steal_pointer(&task));
+        if (migration_storage_requested(job->params)) {
+                g_autofree char *host = NULL;
+
+                if (!job->params->tls_destination)
+                        (void) migration_uri_parse(job->params->migrate_uri, &host, NULL, NULL);
+                migration_storage_mirror_async(job->domain, job->params->migrate_uri,
+                                               job->params->tls_destination ? job->params->tls_destination : host,
+                                               on_storage_ready, g_steal_pointer(&task));
                 return;
         }
         relocate_display(job, g_steal_pointer(&task));
@@ -323,10 +328,8 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
         }
         offline = ((p->flags | job->params->flags) & MIGRATE_OFFLINE) != 0;
         if (!offline && migration_storage_requested(job->params)) {
-                if (!cookie->nbd_port) {
-                        g_task_return_new_error(task, MD_ERROR, MD_ERROR_INVALID_COOKIE,
-                                                "The destination's cookie names no NBD server for copying "
-                                                "the disks (an older destination?)");
+                if (!migration_storage_check_cookie(p, job->params, cookie->nbd_port, &error)) {
+                        g_task_return_error(task, g_steal_pointer(&error));
                         return;
                 }
                 job->storage_port = (guint16) cookie->nbd_port;

@@ -7,6 +7,7 @@
 
 #include "i18n.h"
 #include "md-error.h"
+#include "migration-disks-uri.h"
 #include "migration-job.h"
 #include "migration-storage.h"
 #include "qemu-monitor.h"
@@ -176,13 +177,16 @@ static GStrv drive_ids(const DomainDef *def, char **targets) {
         return g_strv_builder_end(b);
 }
 
-void migration_storage_export_async(Domain *d, const char *host, guint16 port, char **targets,
+void migration_storage_export_async(Domain *d, const char *host, guint16 port, const char *socket, char **targets,
                                     GAsyncReadyCallback callback, gpointer user_data) {
         g_auto(GStrv) devices = drive_ids(d->live, targets);
+        /* With TLS the server takes the stream's credentials (endpoint server). */
+        QemuNbdServer server = { .host = host, .port = port, .socket = socket,
+                                 .tls_creds = d->job && (d->job->params->flags & MIGRATE_TLS) ? d->job->tls_id
+                                                                                              : NULL };
 
-        qemu_monitor_nbd_export_drives_async(qemu_process_get_qmp(d->qemu), host, port,
-                                             (const char *const *) devices, (const char *const *) targets,
-                                             callback, user_data);
+        qemu_monitor_nbd_export_drives_async(qemu_process_get_qmp(d->qemu), &server, (const char *const *) devices,
+                                             (const char *const *) targets, callback, user_data);
 }
 
 gboolean migration_storage_export_finish(GAsyncResult *result, GError **error) {
@@ -191,15 +195,42 @@ gboolean migration_storage_export_finish(GAsyncResult *result, GError **error) {
 
 /* ---- Source ---- */
 
-/* HOST of "tcp:HOST:PORT" (brackets of an IPv6 address removed). */
-static char *uri_host(const char *uri) {
-        const char *rest = g_str_has_prefix(uri, "tcp:") ? uri + 4 : uri;
-        const char *colon = strrchr(rest, ':');
-        g_autofree char *host = colon ? g_strndup(rest, colon - rest) : g_strdup(rest);
+gboolean migration_storage_check_cookie(const MigrationParams *p, const MigrationParams *more, gint64 nbd_port,
+                                        GError **error) {
+        const char *uri = p->disks_uri ? p->disks_uri : more ? more->disks_uri : NULL;
+        MigrationDisksUri parsed = { 0 };
+        gboolean addressed = uri && migration_disks_uri_parse(uri, &parsed, NULL) && (parsed.socket || parsed.port);
 
-        if (host[0] == '[' && g_str_has_suffix(host, "]"))
-                return g_strndup(host + 1, strlen(host) - 2);
-        return g_steal_pointer(&host);
+        migration_disks_uri_clear(&parsed);
+        if (nbd_port || addressed)
+                return TRUE;
+        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_COOKIE,
+                    _("The destination's cookie names no NBD server for copying the disks (an older destination?)"));
+        return FALSE;
+}
+
+/* Where the mirrors write: disks_uri's socket, or its host (and port, if it
+ * has one), else the host of the migration URI and the cookie's port. */
+static gboolean nbd_target(MigrationJob *job, const char *migrate_uri, MigrationDisksUri *ret, GError **error) {
+        const MigrationParams *p = job->params;
+
+        if (p->disks_uri) {
+                if (!migration_disks_uri_parse(p->disks_uri, ret, error))
+                        return FALSE;
+                if (!ret->socket && !ret->port)
+                        ret->port = job->storage_port;
+                return TRUE;
+        }
+        *ret = (MigrationDisksUri) { .port = job->storage_port };
+        return migration_uri_parse(migrate_uri, &ret->host, NULL, error);
+}
+
+/* libvirt's rule: the mirrors run at the migration's bandwidth (MiB/s;
+ * QEMU's speed is bytes/s), the parameter or the domain's max speed. */
+static guint64 mirror_speed(Domain *d, const MigrationParams *p) {
+        guint64 mib = p->has_bandwidth ? p->bandwidth : d->max_speed_mib;
+
+        return MIN(mib, MIGRATION_BANDWIDTH_MAX_MIB) * 1024 * 1024;
 }
 
 static MigrationJob *task_job(GTask *task) {
@@ -295,19 +326,25 @@ static void on_mirrors_started(GObject *source, GAsyncResult *result, gpointer u
         poll_ready(g_steal_pointer(&task));
 }
 
-void migration_storage_mirror_async(Domain *d, const char *migrate_uri, GAsyncReadyCallback callback,
-                                    gpointer user_data) {
+void migration_storage_mirror_async(Domain *d, const char *migrate_uri, const char *tls_hostname,
+                                    GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(GError) error = NULL;
         g_autoptr(GArray) disks = selected_disks(d->live, d->job->params, &error);
         g_autoptr(GStrvBuilder) targets = g_strv_builder_new(), devices = g_strv_builder_new();
         g_autoptr(GStrvBuilder) ids = g_strv_builder_new();
         g_auto(GStrv) target_v = NULL, device_v = NULL;
-        g_autofree char *host = uri_host(migrate_uri);
+        g_auto(MigrationDisksUri) where = { 0 };
+        QemuNbdServer server;
 
         g_task_set_task_data(task, domain_ref_new(d), (GDestroyNotify) domain_ref_free);
-        if (!disks)
+        if (!disks || !nbd_target(d->job, migrate_uri, &where, &error))
                 return g_task_return_error(task, g_steal_pointer(&error));
+        /* With TLS the client takes the stream's credentials (endpoint client) and
+         * checks the server's certificate against the stream's host name. */
+        server = (QemuNbdServer) { .host = where.host, .port = where.port, .socket = where.socket,
+                                   .tls_creds = (d->job->params->flags & MIGRATE_TLS) ? d->job->tls_id : NULL,
+                                   .tls_hostname = tls_hostname };
         for (guint i = 0; i < disks->len; i++) {
                 guint index = g_array_index(disks, guint, i);
                 const DomainDisk *disk = d->live->disks->pdata[index];
@@ -320,10 +357,12 @@ void migration_storage_mirror_async(Domain *d, const char *migrate_uri, GAsyncRe
         device_v = g_strv_builder_end(devices);
         g_strfreev(d->job->storage_jobs);
         d->job->storage_jobs = g_strv_builder_end(ids);
-        qemu_monitor_mirror_drives_async(qemu_process_get_qmp(d->qemu), host, d->job->storage_port,
-                                         (const char *const *) device_v, (const char *const *) target_v,
+        g_strfreev(d->job->storage_nodes);
+        d->job->storage_nodes = g_strdupv(d->job->storage_jobs);
+        qemu_monitor_mirror_drives_async(qemu_process_get_qmp(d->qemu), &server, (const char *const *) device_v,
+                                         (const char *const *) target_v,
                                          (d->job->params->flags & MIGRATE_NON_SHARED_INC) != 0,
-                                         on_mirrors_started, g_steal_pointer(&task));
+                                         mirror_speed(d, d->job->params), on_mirrors_started, g_steal_pointer(&task));
 }
 
 gboolean migration_storage_mirror_finish(GAsyncResult *result, GError **error) {
@@ -461,14 +500,106 @@ static void on_cleanup_done(GObject *source, GAsyncResult *result, gpointer user
                 g_debug("Storage migration clean-up: %s", error->message);
 }
 
+/* A failed job's mirrors on the source: cancelled, then, once QEMU lists
+ * none of them (a cancelled mirror lingers a moment), their NBD client
+ * nodes deleted, so that the next migration finds the names free and QEMU
+ * keeps no connection to the destination. */
+typedef struct {
+        DomainRef *ref;
+        GStrv jobs, nodes;
+        guint polls;
+} SourceCleanup;
+
+#define CLEANUP_POLL_MS 100
+#define CLEANUP_POLLS_MAX 300
+
+static void source_cleanup_free(SourceCleanup *c) {
+        domain_ref_free(c->ref);
+        g_strfreev(c->jobs);
+        g_strfreev(c->nodes);
+        g_free(c);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceCleanup, source_cleanup_free)
+
+static void on_nodes_deleted(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        g_autoptr(GError) error = NULL;
+        Domain *d = domain_ref_get(c->ref);
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("Domain %s: removing the disk copy's NBD nodes failed: %s", d ? domain_name(d) : c->ref->uuid,
+                          error->message);
+        else
+                g_info("Domain %s: the disk mirrors and their NBD nodes are gone", d ? domain_name(d) : c->ref->uuid);
+}
+
+static gboolean on_cleanup_poll(gpointer user_data);
+
+static void on_cleanup_jobs(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
+        Domain *d = domain_ref_get(c->ref);
+
+        if (!d || !d->qemu)
+                return;
+        if (!jobs) {
+                g_warning("Domain %s: query-block-jobs failed while ending the disk mirrors: %s", domain_name(d),
+                          error->message);
+                return;
+        }
+        for (guint k = 0; k < jobs->len; k++)
+                if (g_strv_contains((const char *const *) c->jobs, ((QemuBlockJob *) jobs->pdata[k])->id)) {
+                        if (++c->polls > CLEANUP_POLLS_MAX) {
+                                g_warning("Domain %s: disk mirror %s does not end", domain_name(d),
+                                          ((QemuBlockJob *) jobs->pdata[k])->id);
+                                return;
+                        }
+                        g_timeout_add(CLEANUP_POLL_MS, on_cleanup_poll, g_steal_pointer(&c));
+                        return;
+                }
+        qemu_monitor_blockdev_del_nodes_async(qemu_process_get_qmp(d->qemu), (const char *const *) c->nodes,
+                                              on_nodes_deleted, g_steal_pointer(&c));
+}
+
+static gboolean on_cleanup_poll(gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        Domain *d = domain_ref_get(c->ref);
+
+        if (d && d->qemu)
+                qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(d->qemu), on_cleanup_jobs,
+                                                    g_steal_pointer(&c));
+        return G_SOURCE_REMOVE;
+}
+
+static void on_cleanup_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        /* A mirror that already failed or ended is no longer there to cancel. */
+        if (!qemu_monitor_command_finish(result, &error))
+                g_debug("Storage migration clean-up: %s", error->message);
+        on_cleanup_poll(user_data);
+}
+
+static void source_cleanup(Domain *d, MigrationJob *job) {
+        SourceCleanup *c = g_new0(SourceCleanup, 1);
+
+        c->ref = domain_ref_new(d);
+        c->jobs = g_strdupv(job->storage_nodes);
+        c->nodes = g_steal_pointer(&job->storage_nodes);
+        if (job->storage_jobs)
+                qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu),
+                                                     (const char *const *) job->storage_jobs, on_cleanup_cancelled, c);
+        else
+                on_cleanup_poll(c);
+}
+
 void migration_storage_job_ended(Domain *d, gboolean completed) {
         MigrationJob *job = d->job;
 
         g_clear_handle_id(&job->storage_timer, g_source_remove);
-        if (job->type == JOB_TYPE_MIGRATION_OUT && job->storage_jobs && d->qemu)
-                qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu),
-                                                     (const char *const *) job->storage_jobs, on_cleanup_done,
-                                                     NULL);
+        if (job->type == JOB_TYPE_MIGRATION_OUT && job->storage_nodes && d->qemu && !completed)
+                source_cleanup(d, job);
         if (job->type == JOB_TYPE_MIGRATION_IN && completed && d->qemu &&
             migration_storage_requested(job->params))
                 qemu_monitor_nbd_server_stop_async(qemu_process_get_qmp(d->qemu), on_cleanup_done, NULL);

@@ -34,17 +34,28 @@ void migration_storage_create_async(Domain *d, const DomainDef *def, const Migra
                                     GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_storage_create_finish(GAsyncResult *result, GError **error);
 
-/* Prepare, after QEMU listens: the NBD server on @host:@port and the disks
- * of @targets exported. */
-void migration_storage_export_async(Domain *d, const char *host, guint16 port, char **targets,
+/* Prepare, after QEMU listens: the NBD server on @host:@port, or on the
+ * UNIX socket @socket when set, and the disks of @targets exported. With
+ * the TLS flag the server takes the job's TLS credentials (job->tls_id),
+ * so only a client with a certificate of the hosts' CA gets in. */
+void migration_storage_export_async(Domain *d, const char *host, guint16 port, const char *socket, char **targets,
                                     GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_storage_export_finish(GAsyncResult *result, GError **error);
 
+/* Perform, before anything changes: whether the source knows where the
+ * destination's NBD server is: Prepare's cookie gave its port (@nbd_port),
+ * or disks_uri (of @p, else of @more, nullable) gives a socket or a port. */
+gboolean migration_storage_check_cookie(const MigrationParams *p, const MigrationParams *more, gint64 nbd_port,
+                                        GError **error);
+
 /* Perform, before the stream: mirrors of the cookie's disks to the
- * destination (the host of @migrate_uri, port job->storage_port), done
- * when all are READY. */
-void migration_storage_mirror_async(Domain *d, const char *migrate_uri, GAsyncReadyCallback callback,
-                                    gpointer user_data);
+ * destination's NBD server (disks_uri, else the host of @migrate_uri and
+ * port job->storage_port) at the migration's bandwidth, done when all are
+ * READY. With the TLS flag the NBD client takes the job's TLS credentials
+ * and checks the server's certificate against @tls_hostname (NULL: the
+ * host it connects to). */
+void migration_storage_mirror_async(Domain *d, const char *migrate_uri, const char *tls_hostname,
+                                    GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_storage_mirror_finish(GAsyncResult *result, GError **error);
 
 /* The source's stream paused before the switch-over: end the mirrors, then

@@ -4,55 +4,63 @@
 #include "md-error.h"
 #include "qemu-monitor-block.h"
 
-/* {"type": "inet", "host": ..., "port": "N"} (QEMU's SocketAddress wants the port as a string). */
-static void add_inet(JsonBuilder *b, const char *member, const char *host, guint16 port) {
-        g_autofree char *port_s = g_strdup_printf("%u", port);
-
-        json_builder_set_member_name(b, member);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "type");
-        json_builder_add_string_value(b, "inet");
-        json_builder_set_member_name(b, "host");
-        json_builder_add_string_value(b, host);
-        json_builder_set_member_name(b, "port");
-        json_builder_add_string_value(b, port_s);
-        json_builder_end_object(b);
-}
-
-/* nbd-server-start's older form, {"type": "inet", "data": {"host": ..., "port": "N"}}
- * (SocketAddressLegacy, in every QEMU version). */
-static void add_inet_legacy(JsonBuilder *b, const char *member, const char *host, guint16 port) {
-        g_autofree char *port_s = g_strdup_printf("%u", port);
-
-        json_builder_set_member_name(b, member);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "type");
-        json_builder_add_string_value(b, "inet");
-        json_builder_set_member_name(b, "data");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "host");
-        json_builder_add_string_value(b, host);
-        json_builder_set_member_name(b, "port");
-        json_builder_add_string_value(b, port_s);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-}
-
 static void add_string(JsonBuilder *b, const char *member, const char *value) {
         json_builder_set_member_name(b, member);
         json_builder_add_string_value(b, value);
 }
 
-void qemu_monitor_nbd_server_start_async(QmpClient *mon, const char *host, guint16 port, const char *tls_creds,
-                                         GAsyncReadyCallback callback, gpointer user_data) {
+/* The members of QEMU's InetSocketAddress ("host", "port" as a string) or
+ * UnixSocketAddress ("path") for @s. */
+static void add_address_members(JsonBuilder *b, const QemuNbdServer *s) {
+        g_autofree char *port_s = NULL;
+
+        if (s->socket) {
+                add_string(b, "path", s->socket);
+                return;
+        }
+        port_s = g_strdup_printf("%u", s->port);
+        add_string(b, "host", s->host);
+        add_string(b, "port", port_s);
+}
+
+/* SocketAddress, flat: {"type": ..., "host": ..., "port": ...}. */
+static void add_address(JsonBuilder *b, const char *member, const QemuNbdServer *s) {
+        json_builder_set_member_name(b, member);
+        json_builder_begin_object(b);
+        add_string(b, "type", s->socket ? "unix" : "inet");
+        add_address_members(b, s);
+        json_builder_end_object(b);
+}
+
+/* nbd-server-start's older form, {"type": ..., "data": {...}}
+ * (SocketAddressLegacy, in every QEMU version). */
+static void add_address_legacy(JsonBuilder *b, const char *member, const QemuNbdServer *s) {
+        json_builder_set_member_name(b, member);
+        json_builder_begin_object(b);
+        add_string(b, "type", s->socket ? "unix" : "inet");
+        json_builder_set_member_name(b, "data");
+        json_builder_begin_object(b);
+        add_address_members(b, s);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+}
+
+static JsonNode *nbd_start_args(const QemuNbdServer *s) {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
-        add_inet_legacy(b, "addr", host, port);
-        if (tls_creds)
-                add_string(b, "tls-creds", tls_creds);
+        add_address_legacy(b, "addr", s);
+        if (s->tls_creds)
+                add_string(b, "tls-creds", s->tls_creds);
         json_builder_end_object(b);
-        qmp_client_execute_async(mon, "nbd-server-start", json_builder_get_root(b), NULL, callback, user_data);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_nbd_server_start_async(QmpClient *mon, const char *host, guint16 port, const char *tls_creds,
+                                         GAsyncReadyCallback callback, gpointer user_data) {
+        QemuNbdServer s = { .host = host, .port = port, .tls_creds = tls_creds };
+
+        qmp_client_execute_async(mon, "nbd-server-start", nbd_start_args(&s), NULL, callback, user_data);
 }
 
 void qemu_monitor_nbd_server_stop_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
@@ -74,20 +82,32 @@ void qemu_monitor_nbd_server_add_async(QmpClient *mon, const char *device, const
         qmp_client_execute_async(mon, "nbd-server-add", json_builder_get_root(b), NULL, callback, user_data);
 }
 
-void qemu_monitor_blockdev_add_nbd_async(QmpClient *mon, const char *node_name, const char *host, guint16 port,
-                                         const char *export_name, const char *tls_creds,
-                                         GAsyncReadyCallback callback, gpointer user_data) {
+/* The NBD client node @node_name on export @export_name of @s; the
+ * certificate's name is checked against tls_hostname when set (QEMU 7.0),
+ * else against the host. */
+static JsonNode *nbd_node_args(const char *node_name, const QemuNbdServer *s, const char *export_name) {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
         add_string(b, "driver", "nbd");
         add_string(b, "node-name", node_name);
-        add_inet(b, "server", host, port);
+        add_address(b, "server", s);
         add_string(b, "export", export_name);
-        if (tls_creds)
-                add_string(b, "tls-creds", tls_creds);
+        if (s->tls_creds)
+                add_string(b, "tls-creds", s->tls_creds);
+        if (s->tls_creds && s->tls_hostname)
+                add_string(b, "tls-hostname", s->tls_hostname);
         json_builder_end_object(b);
-        qmp_client_execute_async(mon, "blockdev-add", json_builder_get_root(b), NULL, callback, user_data);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_blockdev_add_nbd_async(QmpClient *mon, const char *node_name, const char *host, guint16 port,
+                                         const char *export_name, const char *tls_creds,
+                                         GAsyncReadyCallback callback, gpointer user_data) {
+        QemuNbdServer s = { .host = host, .port = port, .tls_creds = tls_creds };
+
+        qmp_client_execute_async(mon, "blockdev-add", nbd_node_args(node_name, &s, export_name), NULL, callback,
+                                 user_data);
 }
 
 static JsonNode *one_string(const char *member, const char *value) {
@@ -105,9 +125,9 @@ void qemu_monitor_blockdev_del_async(QmpClient *mon, const char *node_name, GAsy
                                  user_data);
 }
 
-void qemu_monitor_blockdev_mirror_async(QmpClient *mon, const char *job_id, const char *device,
-                                        const char *target, gboolean top_only, GAsyncReadyCallback callback,
-                                        gpointer user_data) {
+/* @speed: bytes/s, 0 = no limit (then left out, as QEMU's default). */
+static JsonNode *mirror_args(const char *job_id, const char *device, const char *target, gboolean top_only,
+                             guint64 speed) {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
@@ -115,8 +135,19 @@ void qemu_monitor_blockdev_mirror_async(QmpClient *mon, const char *job_id, cons
         add_string(b, "device", device);
         add_string(b, "target", target);
         add_string(b, "sync", top_only ? "top" : "full");
+        if (speed) {
+                json_builder_set_member_name(b, "speed");
+                json_builder_add_int_value(b, (gint64) MIN(speed, (guint64) G_MAXINT64));
+        }
         json_builder_end_object(b);
-        qmp_client_execute_async(mon, "blockdev-mirror", json_builder_get_root(b), NULL, callback, user_data);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_blockdev_mirror_async(QmpClient *mon, const char *job_id, const char *device,
+                                        const char *target, gboolean top_only, GAsyncReadyCallback callback,
+                                        gpointer user_data) {
+        qmp_client_execute_async(mon, "blockdev-mirror", mirror_args(job_id, device, target, top_only, 0), NULL,
+                                 callback, user_data);
 }
 
 void qemu_monitor_block_job_cancel_async(QmpClient *mon, const char *job_id, GAsyncReadyCallback callback,
@@ -214,15 +245,6 @@ GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **e
 
 /* ---- Sequences ---- */
 
-static JsonNode *legacy_addr_args(const char *host, guint16 port) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-
-        json_builder_begin_object(b);
-        add_inet_legacy(b, "addr", host, port);
-        json_builder_end_object(b);
-        return json_builder_get_root(b);
-}
-
 static JsonNode *export_args(const char *device, const char *export_name) {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -235,12 +257,12 @@ static JsonNode *export_args(const char *device, const char *export_name) {
         return json_builder_get_root(b);
 }
 
-void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const char *host, guint16 port,
+void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const QemuNbdServer *server,
                                           const char *const *devices, const char *const *exports,
                                           GAsyncReadyCallback callback, gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
 
-        qemu_command_list_add(list, "nbd-server-start", legacy_addr_args(host, port));
+        qemu_command_list_add(list, "nbd-server-start", nbd_start_args(server));
         for (guint i = 0; devices[i] && exports[i]; i++)
                 qemu_command_list_add(list, "nbd-server-add", export_args(devices[i], exports[i]));
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
@@ -250,40 +272,16 @@ char *qemu_monitor_mirror_job_id(const char *export_name) {
         return g_strdup_printf("migration-%s", export_name);
 }
 
-static JsonNode *nbd_node_args(const char *node_name, const char *host, guint16 port, const char *export_name) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-
-        json_builder_begin_object(b);
-        add_string(b, "driver", "nbd");
-        add_string(b, "node-name", node_name);
-        add_inet(b, "server", host, port);
-        add_string(b, "export", export_name);
-        json_builder_end_object(b);
-        return json_builder_get_root(b);
-}
-
-static JsonNode *mirror_args(const char *job_id, const char *device, const char *target, gboolean top_only) {
-        g_autoptr(JsonBuilder) b = json_builder_new();
-
-        json_builder_begin_object(b);
-        add_string(b, "job-id", job_id);
-        add_string(b, "device", device);
-        add_string(b, "target", target);
-        add_string(b, "sync", top_only ? "top" : "full");
-        json_builder_end_object(b);
-        return json_builder_get_root(b);
-}
-
-void qemu_monitor_mirror_drives_async(QmpClient *mon, const char *host, guint16 port,
-                                      const char *const *devices, const char *const *exports, gboolean top_only,
+void qemu_monitor_mirror_drives_async(QmpClient *mon, const QemuNbdServer *server, const char *const *devices,
+                                      const char *const *exports, gboolean top_only, guint64 speed,
                                       GAsyncReadyCallback callback, gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
 
         for (guint i = 0; devices[i] && exports[i]; i++) {
                 g_autofree char *id = qemu_monitor_mirror_job_id(exports[i]);
 
-                qemu_command_list_add(list, "blockdev-add", nbd_node_args(id, host, port, exports[i]));
-                qemu_command_list_add(list, "blockdev-mirror", mirror_args(id, devices[i], id, top_only));
+                qemu_command_list_add(list, "blockdev-add", nbd_node_args(id, server, exports[i]));
+                qemu_command_list_add(list, "blockdev-mirror", mirror_args(id, devices[i], id, top_only, speed));
         }
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }
@@ -294,5 +292,14 @@ void qemu_monitor_cancel_block_jobs_async(QmpClient *mon, const char *const *job
 
         for (guint i = 0; job_ids[i]; i++)
                 qemu_command_list_add(list, "block-job-cancel", one_string("device", job_ids[i]));
+        qemu_command_list_run_async(mon, list, NULL, callback, user_data);
+}
+
+void qemu_monitor_blockdev_del_nodes_async(QmpClient *mon, const char *const *nodes, GAsyncReadyCallback callback,
+                                           gpointer user_data) {
+        QemuCommandList *list = qemu_command_list_new();
+
+        for (guint i = 0; nodes[i]; i++)
+                qemu_command_list_add(list, "blockdev-del", one_string("node-name", nodes[i]));
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }

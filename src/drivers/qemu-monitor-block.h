@@ -10,6 +10,19 @@
 #include "qmp.h"
 #include "qemu-migration.h"
 
+/* The destination's NBD server as both ends see it: TCP @host:@port, or
+ * the UNIX socket @socket when set. @tls_creds: the id of a tls-creds-x509
+ * object (endpoint server on the destination, client on the source), or
+ * NULL for a plain stream; @tls_hostname: the name the client checks the
+ * server's certificate against (NULL: the host). */
+typedef struct {
+        const char *host;
+        guint16 port;
+        const char *socket;
+        const char *tls_creds;
+        const char *tls_hostname;
+} QemuNbdServer;
+
 /* nbd-server-start on @host:@port (TCP); @tls_creds is the id of a
  * tls-creds-x509 object when the stream is encrypted, or NULL. */
 void qemu_monitor_nbd_server_start_async(QmpClient *mon, const char *host, guint16 port, const char *tls_creds,
@@ -26,6 +39,9 @@ void qemu_monitor_blockdev_add_nbd_async(QmpClient *mon, const char *node_name, 
                                          GAsyncReadyCallback callback, gpointer user_data);
 void qemu_monitor_blockdev_del_async(QmpClient *mon, const char *node_name, GAsyncReadyCallback callback,
                                      gpointer user_data);
+/* blockdev-del of each node in @nodes (NULL-terminated), stopping at the first refusal. */
+void qemu_monitor_blockdev_del_nodes_async(QmpClient *mon, const char *const *nodes, GAsyncReadyCallback callback,
+                                           gpointer user_data);
 /* blockdev-mirror job @job_id from drive @device to node @target: the whole
  * chain (sync full) or only the top image (@top_only, sync top). The job
  * waits for block-job-cancel (or -complete) once READY. */
@@ -60,15 +76,16 @@ GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **e
 
 /* ---- The storage migration's command sequences, each stopping at the first refusal ---- */
 
-/* Destination: the NBD server on @host:@port, then each drive @devices[i]
+/* Destination: the NBD server @server, then each drive @devices[i]
  * exported writable as @exports[i] (both NULL-terminated, same length). */
-void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const char *host, guint16 port,
+void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const QemuNbdServer *server,
                                           const char *const *devices, const char *const *exports,
                                           GAsyncReadyCallback callback, gpointer user_data);
 /* Source: for each drive, an NBD client node "migration-EXPORT" on the
- * destination's export and a mirror job of the same name into it. */
-void qemu_monitor_mirror_drives_async(QmpClient *mon, const char *host, guint16 port,
-                                      const char *const *devices, const char *const *exports, gboolean top_only,
+ * destination's export of @server and a mirror job of the same name into
+ * it, limited to @speed bytes/s (0: no limit). */
+void qemu_monitor_mirror_drives_async(QmpClient *mon, const QemuNbdServer *server, const char *const *devices,
+                                      const char *const *exports, gboolean top_only, guint64 speed,
                                       GAsyncReadyCallback callback, gpointer user_data);
 /* The name of that node and job for @export_name (owned). */
 char *qemu_monitor_mirror_job_id(const char *export_name);
