@@ -42,6 +42,7 @@ void migration_job_free(MigrationJob *job) {
         g_clear_handle_id(&job->storage_timer, g_source_remove);
         g_clear_pointer(&job->storage_created, g_ptr_array_unref);
         g_strfreev(job->storage_jobs);
+        g_strfreev(job->storage_nodes);
         g_free(job);
 }
 
@@ -435,58 +436,7 @@ gboolean migration_job_get_stats(Domain *d, guint flags, const char **ret_type, 
         return TRUE;
 }
 
-/* ---- The journal, and a job restored from it after a restart ---- */
-
-void migration_journal_write(JsonBuilder *b, const MigrationJob *job) {
-        json_builder_set_member_name(b, "job_type");
-        json_builder_add_string_value(b, job_type_to_string(job->type));
-        json_builder_set_member_name(b, "job_phase");
-        json_builder_add_string_value(b, job_phase_to_string(job->phase));
-        json_builder_set_member_name(b, "job_flags");
-        json_builder_add_int_value(b, job->params ? job->params->flags : 0);
-        json_builder_set_member_name(b, "job_postcopy");
-        json_builder_add_boolean_value(b, job->postcopy);
-        if (job->type == JOB_TYPE_MIGRATION_OUT) {
-                json_builder_set_member_name(b, "job_postcopy_requested");
-                json_builder_add_boolean_value(b, job->postcopy_requested);
-                json_builder_set_member_name(b, "job_protocol");
-                json_builder_add_int_value(b, job->protocol);
-        }
-        /* Outgoing: the user had paused the guest; a failure must leave it paused. */
-        json_builder_set_member_name(b, "paused_before");
-        json_builder_add_boolean_value(b, job->paused_before);
-        if (job->owner) {
-                json_builder_set_member_name(b, "job_owner");
-                json_builder_add_string_value(b, job->owner);
-        }
-        if (job->params && job->params->destination_name) {
-                json_builder_set_member_name(b, "job_destination_name");
-                json_builder_add_string_value(b, job->params->destination_name);
-        }
-}
-
-void migration_journal_read(MigrationJournal *j, JsonObject *o) {
-        const char *type = json_object_get_string_member_with_default(o, "job_type", NULL);
-        gint64 flags = json_object_get_int_member_with_default(o, "job_flags", 0);
-
-        *j = (MigrationJournal) { .type = JOB_TYPE_NONE, .phase = JOB_PHASE_NONE };
-        if (!type)
-                return;
-        j->type = job_type_from_string(type);
-        j->phase = job_phase_from_string(json_object_get_string_member_with_default(o, "job_phase", NULL));
-        j->flags = (guint) CLAMP(flags, 0, G_MAXUINT32);
-        j->postcopy = json_object_get_boolean_member_with_default(o, "job_postcopy", FALSE);
-        j->postcopy_requested = json_object_get_boolean_member_with_default(o, "job_postcopy_requested", FALSE);
-        j->protocol = json_object_get_int_member_with_default(o, "job_protocol", 3) == 2 ? 2 : 3;
-        j->paused_before = json_object_get_boolean_member_with_default(o, "paused_before", FALSE);
-        j->owner = g_strdup(json_object_get_string_member_with_default(o, "job_owner", NULL));
-        j->destination_name = g_strdup(json_object_get_string_member_with_default(o, "job_destination_name", NULL));
-}
-
-void migration_journal_clear(MigrationJournal *j) {
-        g_clear_pointer(&j->owner, g_free);
-        g_clear_pointer(&j->destination_name, g_free);
-}
+/* ---- A job restored from its journal (migration-journal.c) after a restart ---- */
 
 /* Whether the owner is still on the bus is asked once the bus is up
  * (migration_jobs_watch_clients). */
@@ -501,6 +451,12 @@ MigrationJob *migration_job_restore(Domain *d, const MigrationJournal *j, const 
         job->params = g_new0(MigrationParams, 1);
         job->params->flags = j->flags;
         job->params->destination_name = g_strdup(j->destination_name);
+        /* Removed if the job does not complete; a post-copy guest may run from them. */
+        for (guint i = 0; !postcopy && j->storage_created && j->storage_created[i]; i++) {
+                if (!job->storage_created)
+                        job->storage_created = g_ptr_array_new_with_free_func(g_free);
+                g_ptr_array_add(job->storage_created, g_strdup(j->storage_created[i]));
+        }
         job->owner = g_strdup(j->owner);
         job->unattended = j->owner == NULL;
         job->restored = TRUE;

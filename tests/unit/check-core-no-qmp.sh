@@ -4,11 +4,11 @@
 # driver layer (src/drivers/qemu-monitor.h, qemu-migration-params.h).
 #
 # Not covered by this rule: the daemon's own state records on disk (the
-# status file in state-store.c, the job journal in migration-job.c), which
+# status file in state-store.c, the job journal in migration-journal.c), which
 # are not QMP.
 set -u
 dir=$1
-not_qmp="state-store.c migration-job.c"
+not_qmp="state-store.c migration-journal.c"
 status=0
 
 if grep -n 'qmp_client_execute_async\|qemu_command_list_add\|qmp_client_set_event_func' "$dir"/*.c; then
