@@ -540,6 +540,7 @@ static void on_cleanup_jobs(GObject *source, GAsyncResult *result, gpointer user
         g_autoptr(GError) error = NULL;
         g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
         Domain *d = domain_ref_get(c->ref);
+        const char *const *nodes;
 
         if (!d || !d->qemu)
                 return;
@@ -558,8 +559,9 @@ static void on_cleanup_jobs(GObject *source, GAsyncResult *result, gpointer user
                         g_timeout_add(CLEANUP_POLL_MS, on_cleanup_poll, g_steal_pointer(&c));
                         return;
                 }
-        qemu_monitor_blockdev_del_nodes_async(qemu_process_get_qmp(d->qemu), (const char *const *) c->nodes,
-                                              on_nodes_deleted, g_steal_pointer(&c));
+        nodes = (const char *const *) c->nodes;
+        qemu_monitor_blockdev_del_nodes_async(qemu_process_get_qmp(d->qemu), nodes, on_nodes_deleted,
+                                              g_steal_pointer(&c));
 }
 
 static gboolean on_cleanup_poll(gpointer user_data) {

@@ -125,7 +125,13 @@ void qemu_monitor_blockdev_del_async(QmpClient *mon, const char *node_name, GAsy
                                  user_data);
 }
 
-/* @speed: bytes/s, 0 = no limit (then left out, as QEMU's default). */
+/* QEMU's default for the data a mirror has in flight. */
+#define MIRROR_BUF_SIZE_DEFAULT (16 << 20)
+
+/* @speed: bytes/s, 0 = no limit (then left out, as QEMU's default). QEMU
+ * charges a rate limit after the data is sent, so a mirror's first buffer
+ * goes at full speed: a limit also caps the buffer at one second's worth,
+ * else the first 16 MiB ignore it (a small disk would never see it). */
 static JsonNode *mirror_args(const char *job_id, const char *device, const char *target, gboolean top_only,
                              guint64 speed) {
         g_autoptr(JsonBuilder) b = json_builder_new();
@@ -138,6 +144,8 @@ static JsonNode *mirror_args(const char *job_id, const char *device, const char 
         if (speed) {
                 json_builder_set_member_name(b, "speed");
                 json_builder_add_int_value(b, (gint64) MIN(speed, (guint64) G_MAXINT64));
+                json_builder_set_member_name(b, "buf-size");
+                json_builder_add_int_value(b, (gint64) MIN(speed, (guint64) MIRROR_BUF_SIZE_DEFAULT));
         }
         json_builder_end_object(b);
         return json_builder_get_root(b);

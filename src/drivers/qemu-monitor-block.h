@@ -83,7 +83,8 @@ void qemu_monitor_nbd_export_drives_async(QmpClient *mon, const QemuNbdServer *s
                                           GAsyncReadyCallback callback, gpointer user_data);
 /* Source: for each drive, an NBD client node "migration-EXPORT" on the
  * destination's export of @server and a mirror job of the same name into
- * it, limited to @speed bytes/s (0: no limit). */
+ * it, limited to @speed bytes/s (0: no limit; a limit also caps the data
+ * in flight, buf-size, at one second's worth). */
 void qemu_monitor_mirror_drives_async(QmpClient *mon, const QemuNbdServer *server, const char *const *devices,
                                       const char *const *exports, gboolean top_only, guint64 speed,
                                       GAsyncReadyCallback callback, gpointer user_data);

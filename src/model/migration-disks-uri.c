@@ -25,7 +25,7 @@ static gboolean host_ok(const char *host) {
 }
 
 static gboolean path_ok(const char *path) {
-        if (!path || path[0] != '/' || strlen(path) > MIGRATION_DISKS_SOCKET_MAX)
+        if (!path || path[0] != '/' || g_str_has_suffix(path, "/") || strlen(path) > MIGRATION_DISKS_SOCKET_MAX)
                 return FALSE;
         for (const char *p = path; *p; p++)
                 if (g_ascii_iscntrl(*p))

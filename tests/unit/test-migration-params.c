@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "md-error.h"
+#include "migration-disks-uri.h"
 #include "migration-params.h"
 
 #define IMPLEMENTED_FLAGS (MIGRATE_LIVE | MIGRATE_PERSIST_DEST | MIGRATE_UNDEFINE_SOURCE | MIGRATE_PAUSED | \
@@ -609,6 +610,87 @@ static void test_to_variant(void) {
         g_assert_true(g_variant_equal(copied, out));
 }
 
+/* disks_port and disks_uri: types, ranges, URI forms (hostile ones too),
+ * the flags they need and libvirt's rules for their combination. */
+static void test_disks(void) {
+        const guint storage = MIGRATE_LIVE | MIGRATE_NON_SHARED_DISK;
+        static const char *const bad_uris[] = {
+                "", "tcp://", "tcp://:5000", "tcp://[::1", "tcp://host:99999", "tcp://host:-1",
+                "tcp://user@host:5000", "tcp://host:5000/path", "tcp://host:5000?x=1", "tcp://host:5000#f",
+                "tcp://-host:5000", "tcp://ho st:5000", "tcp://h%00st:5000", "tcp:host:5000", "nbd://host:5000",
+                "unix://", "unix:///", "unix://host/sock", "unix:///sock?x", "unix://:5/sock", "unix:relative",
+                "unix:///a%0Ab", "unix:///%00", "http://host/", "host:5000", "/path/only", "\x01",
+                "unix:///" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                NULL,
+        };
+        struct {
+                const char *uri, *host, *socket;
+                guint16 port;
+        } good[] = {
+                { "tcp://127.0.0.1:5000", "127.0.0.1", NULL, 5000 },
+                { "tcp://dst.example.org", "dst.example.org", NULL, 0 },
+                { "tcp://[::1]:49153/", "::1", NULL, 49153 },
+                { "TCP://host:0", "host", NULL, 0 },
+                { "unix:///run/nbd.sock", NULL, "/run/nbd.sock", 0 },
+                { "unix:/run/nbd.sock", NULL, "/run/nbd.sock", 0 },
+        };
+
+        for (guint i = 0; bad_uris[i]; i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariantBuilder) b = g_variant_builder_new(G_VARIANT_TYPE_VARDICT);
+                g_autoptr(GVariant) v = NULL;
+                MigrationParams *p;
+
+                if (migration_disks_uri_parse(bad_uris[i], NULL, &error))
+                        g_error("disks_uri '%s' was accepted", bad_uris[i]);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+                g_clear_error(&error);
+                g_variant_builder_add(b, "{sv}", "disks_uri", g_variant_new_string(bad_uris[i]));
+                v = g_variant_ref_sink(g_variant_builder_end(b));
+                p = migration_params_new(v, storage, &error);
+                g_assert_null(p);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+                g_assert_nonnull(strstr(error->message, "disks_uri"));
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+                g_auto(MigrationDisksUri) uri = { 0 };
+                g_autoptr(GError) error = NULL;
+
+                g_assert_true(migration_disks_uri_parse(good[i].uri, &uri, &error));
+                g_assert_no_error(error);
+                g_assert_cmpstr(uri.host, ==, good[i].host);
+                g_assert_cmpstr(uri.socket, ==, good[i].socket);
+                g_assert_cmpuint(uri.port, ==, good[i].port);
+        }
+
+        assert_params_error("{'disks_port': <65536>}", storage, MD_ERROR_INVALID_ARGS, "disks_port", "65535", NULL);
+        assert_params_error("{'disks_port': <-1>}", storage, MD_ERROR_INVALID_ARGS, "disks_port", NULL);
+        assert_params_error("{'disks_port': <uint32 5000>}", storage, MD_ERROR_INVALID_ARGS, "disks_port", "int32",
+                            NULL);
+        assert_params_error("{'disks_port': <'5000'>}", storage, MD_ERROR_INVALID_ARGS, "disks_port", NULL);
+        assert_params_error("{'disks_uri': <5000>}", storage, MD_ERROR_INVALID_ARGS, "disks_uri", NULL);
+        assert_params_error("{'disks_uri': <'tcp://h:1'>, 'disks_uri': <'tcp://h:2'>}", storage,
+                            MD_ERROR_INVALID_ARGS, "disks_uri", NULL);
+        /* Only with a storage flag, never tunnelled; port and URI exclude each other; no TLS over UNIX. */
+        assert_params_error("{'disks_port': <5000>}", MIGRATE_LIVE, MD_ERROR_INVALID_ARGS, "disks_port",
+                            "NON_SHARED_DISK", NULL);
+        assert_params_error("{'disks_uri': <'tcp://h:1'>}", MIGRATE_LIVE, MD_ERROR_INVALID_ARGS, "disks_uri", NULL);
+        assert_params_error("{'disks_port': <5000>, 'disks_uri': <'tcp://h'>}", storage, MD_ERROR_INVALID_ARGS,
+                            "disks_port", "disks_uri", NULL);
+        assert_params_error("{'disks_uri': <'unix:///run/x.sock'>}", storage | MIGRATE_TLS, MD_ERROR_UNSUPPORTED,
+                            "UNIX", "TLS", NULL);
+        {
+                g_autoptr(MigrationParams) p = params_ok("{'disks_port': <49200>}", storage);
+                g_autoptr(MigrationParams) q = params_ok("{'disks_port': <0>, 'disks_uri': <'tcp://h:7'>}", storage);
+                g_autoptr(MigrationParams) r = params_ok("{'disks_uri': <'tcp://h:7'>}", storage | MIGRATE_TLS);
+
+                g_assert_true(p->has_disks_port);
+                g_assert_cmpint(p->disks_port, ==, 49200);
+                g_assert_cmpstr(q->disks_uri, ==, "tcp://h:7");
+                g_assert_cmpstr(r->disks_uri, ==, "tcp://h:7");
+        }
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/migration-params/flags/names", test_flag_names);
@@ -630,5 +712,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-params/use-xbzrle", test_use_xbzrle);
         g_test_add_func("/migration-params/table-walk", test_table_walk);
         g_test_add_func("/migration-params/to-variant", test_to_variant);
+        g_test_add_func("/migration-params/disks", test_disks);
         return g_test_run();
 }

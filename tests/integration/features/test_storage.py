@@ -8,9 +8,12 @@ cancelled after Prepare removes the image the destination created and the
 guest runs on at the source."""
 
 import os
+import socket
 import subprocess
+import time
 
-from feattest import (FeatureTestCase, FGuest, LIVE, Mig, assert_moved, assert_runs_here, recorder,
+from feattest import (DEADLINE, FeatureTestCase, FGuest, LIVE, MIGRATION_DEADLINE, Mig, Pending, assert_moved,
+                      assert_runs_here, job_stats, pid_alive, recorder, wait_until,
                       SIGNAL_DEADLINE)
 import feattest
 from test_migrationctl import CtlMixin
@@ -19,15 +22,28 @@ NON_SHARED_DISK = 1 << 6
 DISK_SIZE = 8 << 20
 
 
-def qcow2_image(tc, name):
-    """A qcow2 image in its own directory, with a pattern written into its first MiB."""
+def qcow2_image(tc, name, data_mib=1, size=DISK_SIZE):
+    """A qcow2 image in its own directory, with a pattern written into its first @data_mib MiB
+    (allocated data: the mirror copies unallocated areas as zeroes, outside any rate limit)."""
     d = os.path.join(tc.workdir, 'src-storage')
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name)
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', path, str(DISK_SIZE)], check=True)
-    subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', path], check=True,
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', path, str(size)], check=True)
+    subprocess.run(['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 0 %dM' % data_mib, path], check=True,
                    stdout=subprocess.DEVNULL)
     return path
+
+
+def free_port():
+    """A TCP port nothing listens on now, outside the hosts' migration ranges (the kernel's choice)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def daemon_log(host):
+    with open(host.stderr_path, 'rb') as f:
+        return f.read().decode(errors='replace')
 
 
 def qcow2_disk_xml(path):
@@ -40,8 +56,8 @@ def qcow2_disk_xml(path):
 
 class Storage(FeatureTestCase):
 
-    def guest(self):
-        src_img = qcow2_image(self, 'disk.qcow2')
+    def guest(self, data_mib=1, size=DISK_SIZE):
+        src_img = qcow2_image(self, 'disk.qcow2', data_mib, size)
         dst_dir = os.path.join(self.workdir, 'dst-storage')
         os.makedirs(dst_dir, exist_ok=True)
         dst_img = os.path.join(dst_dir, 'disk.qcow2')
@@ -99,6 +115,120 @@ class Storage(FeatureTestCase):
         self.assertTrue(os.path.exists(src_img))
         assert_runs_here(self, g, self.src, pid)
         g.destroy()
+
+    def full_copy_with(self, params, during_prepare=None):
+        """A full copy with typed @params; @during_prepare(m) runs between Prepare and Perform."""
+        g, src_img, dst_img, boot, pid = self.guest()
+        src_serial = g.serial
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK, params=params)
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.begin()
+        m.prepare()
+        if during_prepare:
+            during_prepare(m)
+        m.perform()
+        m.finish()
+        m.confirm()
+        g.moved_to(self.dst, m.dst_serial)
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
+
+    def test_disks_uri_unix(self):
+        """disks_uri unix:///PATH: the destination's NBD server listens on that socket (and on no
+        TCP port of the cookie), the source mirrors into it; the copy is exact."""
+        sock = os.path.join(self.workdir, 'nbd.sock')
+
+        def listening(m):
+            self.assertTrue(os.path.exists(sock), 'no NBD socket at %s after Prepare' % sock)
+            self.assertNotIn(b'"nbd"', m.cookie.replace(b' ', b''), 'Prepare\'s cookie names an NBD port')
+        self.full_copy_with({'disks_uri': ('s', 'unix://' + sock)}, listening)
+
+    def test_disks_uri_tcp(self):
+        """disks_uri tcp://127.0.0.1:PORT: the NBD server listens on exactly that port."""
+        port = free_port()
+
+        def listening(m):
+            with socket.create_connection(('127.0.0.1', port), timeout=5) as c:
+                self.assertTrue(c.recv(8).startswith(b'NBDMAGIC'), 'no NBD server on port %d' % port)
+        self.full_copy_with({'disks_uri': ('s', 'tcp://127.0.0.1:%d' % port)}, listening)
+
+    def test_disks_refused(self):
+        """Bad disks_port / disks_uri are refused, named, before anything changes (Begin3 and Prepare3)."""
+        g, src_img, dst_img, _, pid = self.guest()
+        invalid = 'org.freedesktop.DBus.Error.InvalidArgs'
+        cases = [({'disks_port': ('i', 65536)}, invalid, 0, 'disks_port'),
+                 ({'disks_port': ('i', -1)}, invalid, 0, 'disks_port'),
+                 ({'disks_port': ('u', 5000)}, invalid, 0, 'int32'),
+                 ({'disks_uri': ('s', 'nbd://127.0.0.1:5000')}, invalid, 0, 'scheme'),
+                 ({'disks_uri': ('s', 'unix://host/x.sock')}, invalid, 0, 'disks_uri'),
+                 ({'disks_uri': ('s', 'tcp://127.0.0.1:5000'), 'disks_port': ('i', 5001)}, invalid, 0, 'exclude'),
+                 ({'disks_port': ('i', 5001)}, invalid, -1, 'NON_SHARED'),
+                 ({'disks_uri': ('s', 'unix:///tmp/x.sock')}, 'Unsupported', feattest.migtest.TLS, 'TLS')]
+        for params, name, more_flags, part in cases:
+            flags = LIVE | NON_SHARED_DISK | more_flags if more_flags >= 0 else LIVE
+            m = Mig(self, g, self.src, self.dst, flags=flags, params=params)
+            with self.assertDBusError(name, part):
+                m.begin()
+            m.xml, m.cookie = m.dest_xml, b''
+            with self.assertDBusError(name, part):
+                m.prepare()
+        assert_runs_here(self, g, self.src, pid, ' after the refusals')
+        self.assertFalse(os.path.exists(dst_img))
+        g.destroy()
+
+    def test_abort_during_copy(self):
+        """The mirror runs at the migration bandwidth (1 MiB/s against 24 MiB of data); AbortJob while
+        disk_remaining > 0: Perform3 fails MigrationAborted, the guest runs on at the source, the
+        incoming QEMU goes, the created image is removed, the source's mirrors and NBD nodes end;
+        a second migration then goes through."""
+        g, src_img, dst_img, boot, pid = self.guest(data_mib=24, size=64 << 20)
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK, params={'bandwidth': ('t', 1)})
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.begin()
+        m.prepare()
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.assertIsNotNone(dst_pid)
+        m.perform_start()
+
+        def processed():
+            return job_stats(self.src, g.path)[1].get('disk_processed', 0)
+        wait_until(lambda: processed() > 0 or m.pending.done, MIGRATION_DEADLINE, 'the disk copy to start')
+        start_bytes, t0 = processed(), time.monotonic()
+        wait_until(lambda: processed() >= start_bytes + (3 << 20) or m.pending.done, MIGRATION_DEADLINE,
+                   '3 MiB more to be copied')
+        elapsed = time.monotonic() - t0
+        stats = job_stats(self.src, g.path)[1]
+        rate = (stats['disk_processed'] - start_bytes) / elapsed / (1 << 20)
+        sys_note = '[storage] mirror at bandwidth 1 MiB/s: %.2f MiB/s over %.1f s, disk_remaining %d' % (
+            rate, elapsed, stats['disk_remaining'])
+        feattest.log(sys_note)
+        self.assertFalse(m.pending.done, 'Perform3 ended during the copy: %r' % (m.pending.error,))
+        # 3 MiB at 1 MiB/s take about 3 s; unlimited (or with QEMU's first 16 MiB burst), well under one.
+        self.assertGreater(elapsed, 1.5, sys_note)
+        self.assertLess(rate, 2.0, sys_note)
+        self.assertGreater(stats['disk_remaining'], 0, stats)
+        Pending(self.src.connect(), g.path, feattest.DOMAIN_IFACE, 'AbortJob', 'u', (0,)).wait(SIGNAL_DEADLINE)
+        with self.assertDBusError('MigrationAborted'):
+            m.perform_wait()
+        m.cancel()
+        wait_until(lambda: not pid_alive(dst_pid), DEADLINE, 'the incoming QEMU to go')
+        wait_until(lambda: not os.path.exists(dst_img), DEADLINE, 'the created image to be removed')
+        assert_runs_here(self, g, self.src, pid, ' after the abort')
+        wait_until(lambda: 'the disk mirrors and their NBD nodes are gone' in daemon_log(self.src), DEADLINE,
+                   'the source to end its mirrors and delete their NBD nodes')
+        self.assertNotIn('removing the disk copy\'s NBD nodes failed', daemon_log(self.src))
+
+        # The same names (job, node) are free again: a second copy, unlimited, completes.
+        src_serial = g.serial
+        m2 = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m2.dest_xml = m2.dest_xml.replace(src_img, dst_img)
+        m2.run()
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
 
 
 class StorageCtl(CtlMixin, FeatureTestCase):
