@@ -118,6 +118,13 @@ static void add_journal(JsonBuilder *b, const JobGiven *g) {
                 json_builder_set_member_name(b, "job_owner");
                 json_builder_add_string_value(b, g->owner);
         }
+        if (g->storage_created) {
+                json_builder_set_member_name(b, "job_storage_created");
+                json_builder_begin_array(b);
+                for (guint i = 0; g->storage_created[i]; i++)
+                        json_builder_add_string_value(b, g->storage_created[i]);
+                json_builder_end_array(b);
+        }
 }
 
 /* The record as state-store.c writes it (tests/data/state/status-job.json). */

@@ -44,6 +44,7 @@ typedef struct {
         int protocol;            /* 0: absent */
         const char *owner;       /* NULL: absent (peer-to-peer) */
         gboolean persistent;     /* a definition on disk too */
+        const char *const *storage_created;     /* images the incoming job created; NULL: absent */
 } JobGiven;
 
 /* Writes the records and lets the fake monitor listen where the daemon

@@ -46,6 +46,59 @@ static void test_finish3_paused(JobFixture *f, gconstpointer data) {
         check_killed(f, "finish3", "paused");
 }
 
+/* An image the job created (storage migration), on disk under the state directory. */
+static char *created_image(JobFixture *f, const char *name) {
+        g_autofree char *path = g_build_filename(f->state_dir, name, NULL);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(g_file_set_contents(path, "image", -1, &error));
+        g_assert_no_error(error);
+        return g_steal_pointer(&path);
+}
+
+/* prepare with a storage copy: the job ends (JobCompleted, failed), the
+ * incoming QEMU is killed and the images the job created are removed;
+ * another file is left alone (and a relative path in a damaged journal is
+ * skipped: test-migration-journal.c). */
+static void test_prepare_removes_created_images(JobFixture *f, gconstpointer data) {
+        g_autofree char *a = created_image(f, "vda.qcow2");
+        g_autofree char *b = created_image(f, "vdb.raw");
+        g_autofree char *other = created_image(f, "other.qcow2");
+        const char *const created[] = { a, b, "other.qcow2", NULL };
+        const JobGiven g = { .type = "migration-in", .phase = "prepare", .state = "paused", .reason = "migration",
+                             .flags = MIGRATE_LIVE | MIGRATE_NON_SHARED_DISK, .owner = OWNER,
+                             .storage_created = created };
+
+        job_fixture_given(f, &g, "inmigrate", "active");
+        job_fixture_restart(f);
+        job_fixture_assert_completed(f, FALSE, "The daemon restarted during phase prepare");
+        job_fixture_assert_qemu_killed(f);
+        g_assert_false(g_file_test(a, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(b, G_FILE_TEST_EXISTS));
+        g_assert_true(g_file_test(other, G_FILE_TEST_EXISTS));
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, NULL);
+        fake_monitor_assert_done(f->fm);
+}
+
+/* ... but a post-copy guest may run from them: never removed. */
+static void test_postcopy_keeps_created_images(JobFixture *f, gconstpointer data) {
+        g_autofree char *a = created_image(f, "vda.qcow2");
+        const char *const created[] = { a, NULL };
+        const JobGiven g = { .type = "migration-in", .phase = "postcopy", .state = "running", .reason = "postcopy",
+                             .flags = MIGRATE_LIVE | MIGRATE_NON_SHARED_DISK | MIGRATE_POSTCOPY, .postcopy = TRUE,
+                             .owner = OWNER, .storage_created = created };
+        Domain *d;
+
+        job_fixture_given(f, &g, "running", "postcopy-active");
+        fake_monitor_expect(f->fm, "stop", NULL);
+        d = job_fixture_restart(f);
+        g_assert_null(d->job->storage_created);
+        job_fixture_expire_deadline(d->job);
+        fake_monitor_flush(f->fm);
+        g_assert_null(d->job);
+        g_assert_true(g_file_test(a, G_FILE_TEST_EXISTS));
+}
+
 /* Post-copy: never killed; stopped if it runs, postcopy-failed, the job
  * restored (except for a phase with nothing to restore) with the stream
  * marked failed. */
@@ -164,6 +217,8 @@ void job_recovery_in_add_tests(void) {
                                    job_fixture_tear_down)
         ADD("prepare", test_prepare);
         ADD("prepare/postcopy", test_prepare_postcopy);
+        ADD("prepare/removes-created-images", test_prepare_removes_created_images);
+        ADD("postcopy/keeps-created-images", test_postcopy_keeps_created_images);
         ADD("postcopy/running", test_postcopy_running);
         ADD("postcopy/paused", test_postcopy_paused);
         ADD("postcopy/deadline", test_postcopy_deadline);

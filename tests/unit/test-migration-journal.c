@@ -47,6 +47,50 @@ static void test_destination_has_no_source_keys(void) {
         migration_journal_clear(&j);
 }
 
+/* The images an incoming storage migration created: round trip; in a
+ * damaged record only absolute paths count. */
+static void test_storage_created(void) {
+        g_autoptr(GPtrArray) created = g_ptr_array_new();
+        MigrationJob job = { .type = JOB_TYPE_MIGRATION_IN, .phase = JOB_PHASE_PREPARE, .protocol = 3,
+                             .storage_created = created };
+        g_autoptr(JsonObject) o = NULL;
+        g_autoptr(JsonObject) odd = json_object_new();
+        g_autoptr(JsonArray) a = json_array_new();
+        MigrationJournal j;
+
+        g_ptr_array_add(created, (gpointer) "/var/lib/libvirt/images/vda.qcow2");
+        g_ptr_array_add(created, (gpointer) "/srv/vdb.raw");
+        o = journal_of(&job);
+        migration_journal_read(&j, o);
+        g_assert_cmpuint(g_strv_length(j.storage_created), ==, 2);
+        g_assert_cmpstr(j.storage_created[0], ==, "/var/lib/libvirt/images/vda.qcow2");
+        g_assert_cmpstr(j.storage_created[1], ==, "/srv/vdb.raw");
+        migration_journal_clear(&j);
+
+        /* None created: no key. */
+        g_ptr_array_set_size(created, 0);
+        g_clear_pointer(&o, json_object_unref);
+        o = journal_of(&job);
+        g_assert_false(json_object_has_member(o, "job_storage_created"));
+
+        json_object_set_string_member(odd, "job_type", "migration-in");
+        json_object_set_string_member(odd, "job_phase", "prepare");
+        json_array_add_string_element(a, "relative.qcow2");
+        json_array_add_int_element(a, 7);
+        json_array_add_null_element(a);
+        json_array_add_string_element(a, "/ok.qcow2");
+        json_object_set_array_member(odd, "job_storage_created", json_array_ref(a));
+        migration_journal_read(&j, odd);
+        g_assert_cmpuint(g_strv_length(j.storage_created), ==, 1);
+        g_assert_cmpstr(j.storage_created[0], ==, "/ok.qcow2");
+        migration_journal_clear(&j);
+
+        json_object_set_string_member(odd, "job_storage_created", "/not/a/list");
+        migration_journal_read(&j, odd);
+        g_assert_null(j.storage_created);
+        migration_journal_clear(&j);
+}
+
 static void test_older_or_odd_journal(void) {
         g_autoptr(JsonObject) o = json_object_new();
         MigrationJournal j;
@@ -70,5 +114,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/migration-journal/source-round-trip", test_source_round_trip);
         g_test_add_func("/migration-journal/destination-has-no-source-keys", test_destination_has_no_source_keys);
         g_test_add_func("/migration-journal/older-or-odd-journal", test_older_or_odd_journal);
+        g_test_add_func("/migration-journal/storage-created", test_storage_created);
         return g_test_run();
 }

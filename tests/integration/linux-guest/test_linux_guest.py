@@ -13,8 +13,11 @@ import json
 
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from xml.sax.saxutils import quoteattr
 
@@ -39,6 +42,7 @@ MIB = 1 << 20
 # NON_SHARED_INC: what only the shared base holds, beyond the guest's area
 # (its first MiBs): 0x11 in MiB 32..39.
 BASE_AREA = (32 * MIB, 8 * MIB)
+TLS = migtest.TLS
 
 harness = migtest.harness
 
@@ -236,19 +240,22 @@ class GuestChecks:
 
 class LinuxGuest(GuestChecks, MigrationTestCase):
 
-    def move(self, g, log, boot, src, dst, flags=LIVE, disk=None):
+    def move(self, g, log, boot, src, dst, flags=LIVE, disk=None, params=None, after_prepare=None):
         """A managed live migration of @g from @src to @dst (the five
         phases); checks the ticks go on at the destination. With @disk
         (source path, destination path) the destination XML names another
-        image. Returns the destination's console."""
+        image; @params go to every phase; @after_prepare() runs between
+        Prepare3 and Perform3. Returns the destination's console."""
         src_pid = self.source_pid(g)
         dst_path = g.next_serial_path()
         dest_xml = g.xml(serial_path=dst_path)
         if disk:
             dest_xml = dest_xml.replace(disk[0], disk[1])
-        m = Managed(self, g, src, dst, flags=flags, dest_xml=dest_xml)
+        m = Managed(self, g, src, dst, flags=flags, dest_xml=dest_xml, phase_params=params)
         m.begin()
         m.prepare()
+        if after_prepare:
+            after_prepare()
         perform = m.perform_start()
         m.perform_wait()
         m.finish()
@@ -317,6 +324,73 @@ class LinuxGuest(GuestChecks, MigrationTestCase):
         self.assert_pings(guest_ip, 'back on the source')
         sys.stderr.write('[linux-guest] longest ping gap over both moves: %d ms\n' % pinger.stop())
         g.destroy()
+
+
+class LinuxGuestTls(GuestChecks, MigrationTestCase):
+    """Managed migrations with the TLS flag: the source has [tls] with
+    host-a's certificate, the destination host-b's, both of the test CA."""
+
+    move = LinuxGuest.move
+
+    def setUp(self):
+        # The hosts' configuration names the certificates, so they exist first.
+        d = tempfile.mkdtemp(prefix='md-pki-')
+        os.chmod(d, 0o755)
+        self.addCleanup(shutil.rmtree, d, True)
+        self.pki = p2ptest.Pki(d)
+        self.source_config = {'tls': self.pki.tls('host-a')}
+        self.destination_config = {'tls': self.pki.tls('host-b')}
+        super().setUp()
+
+    def client_tls_dir(self):
+        """host-a's certificate as QEMU's x509 client credentials want it."""
+        d = os.path.join(self.workdir, 'probe-tls')
+        os.makedirs(d, exist_ok=True)
+        for name, src in (('ca-cert.pem', self.pki.path('ca')), ('client-cert.pem', self.pki.path('host-a')),
+                          ('client-key.pem', self.pki.path('host-a', 'key'))):
+            shutil.copy(src, os.path.join(d, name))
+        return d
+
+    def assert_nbd_needs_tls(self, port):
+        """The destination's NBD server on @port refuses a plain client and
+        lets one with a certificate of the hosts' CA read the export."""
+        opts = 'driver=nbd,host=127.0.0.1,port=%d,export=vda' % port
+        plain = subprocess.run(['qemu-img', 'info', '--image-opts', opts], capture_output=True, text=True,
+                               timeout=120)
+        self.assertNotEqual(plain.returncode, 0, 'a plain NBD client read the disk export: %s' % plain.stdout)
+        self.assertIn('TLS', plain.stderr, 'the plain client was refused for another reason')
+        tls = subprocess.run(['qemu-img', 'info', '--object',
+                              'tls-creds-x509,id=probe,endpoint=client,dir=' + self.client_tls_dir(),
+                              '--image-opts', opts + ',tls-creds=probe'], capture_output=True, text=True,
+                             timeout=120)
+        self.assertEqual(tls.returncode, 0, 'the TLS client was refused: ' + tls.stderr)
+        self.assertIn('64 MiB', tls.stdout)
+        sys.stderr.write('[linux-guest] NBD on port %d: plain refused (%s), TLS client reads the export\n'
+                         % (port, plain.stderr.strip().splitlines()[-1]))
+
+    def test_live_nonshared_disk_tls(self):
+        """A -> B -> A with NON_SHARED_DISK|TLS and disks_port: the destination's NBD server listens
+        on that port and takes only TLS clients of the hosts' CA; the guest's verdicts stay OK."""
+        g, log, boot = self.boot()
+        b_dir = os.path.join(self.workdir, 'host-b')
+        os.makedirs(b_dir)
+        disk_b = os.path.join(b_dir, 'disk.qcow2')
+        flags = LIVE | NON_SHARED_DISK | TLS
+        port = free_port()
+        dlog = self.move(g, log, boot, self.src, self.dst, flags, (self.disk, disk_b),
+                         params={'disks_port': ('i', port)}, after_prepare=lambda: self.assert_nbd_needs_tls(port))
+        self.assertTrue(os.path.exists(disk_b))
+        port = free_port()
+        self.move(g, dlog, boot, self.dst, self.src, flags, (disk_b, self.disk), params={'disks_port': ('i', port)},
+                  after_prepare=lambda: self.assert_nbd_needs_tls(port))
+        g.destroy()
+
+
+def free_port():
+    """A TCP port nothing listens on now (the kernel's choice, outside the hosts' ranges)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 class LinuxGuestP2P(GuestChecks, P2PTestCase):

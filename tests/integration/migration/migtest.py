@@ -313,12 +313,14 @@ class Managed:
     give the destination another serial log)."""
 
     def __init__(self, tc, guest, src, dst, form='params', flags=LIVE, dname=None, dest_xml=None,
-                 edit_xml=None, bandwidth=None, extra_params=None):
+                 edit_xml=None, bandwidth=None, extra_params=None, phase_params=None):
         assert form in ('params', 'plain')
         self.tc, self.guest, self.src, self.dst = tc, guest, src, dst
         self.form, self.flags, self.dname, self.dest_xml = form, flags, dname, dest_xml
         self.edit_xml, self.bandwidth = edit_xml, bandwidth
         self.extra_params = extra_params or {}
+        # Typed parameters for Begin3, Prepare3 and Perform3 alike (libvirt passes them to every phase).
+        self.phase_params = phase_params or {}
         self.path = guest.path
         self.xml = self.cookie = self.uri = None
         self.perform_pending = None
@@ -341,6 +343,7 @@ class Managed:
         if self.bandwidth is not None:
             p['bandwidth'] = ('t', self.bandwidth)
         p.update(self.extra_params)
+        p.update(self.phase_params)
         return variant_dict(p)
 
     def begin(self, client=None):
@@ -365,6 +368,7 @@ class Managed:
                 p['destination_name'] = ('s', self.dname)
             if self.bandwidth is not None:
                 p['bandwidth'] = ('t', self.bandwidth)
+            p.update(self.phase_params)
             cookie_out, uri = call(client, MANAGER_PATH, MANAGER_IFACE, 'Prepare3Params', 'a{sv}ayu',
                                    (variant_dict(p), cookie, self.flags), 'ays')
         else:
@@ -379,6 +383,7 @@ class Managed:
             p = {'migrate_uri': ('s', self.uri)}
             if self.bandwidth is not None:
                 p['bandwidth'] = ('t', self.bandwidth)
+            p.update(self.phase_params)
             self.perform_pending = Pending(client, self.path, DOMAIN_IFACE, 'Perform3Params', 'sa{sv}ayu',
                                            (dconnuri, variant_dict(p), self.cookie, self.flags), 'ay')
         else:
