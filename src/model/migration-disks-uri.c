@@ -33,41 +33,45 @@ static gboolean path_ok(const char *path) {
         return TRUE;
 }
 
-static gboolean fail(GError **error, const char *uri, const char *why) {
-        g_autofree char *q = domain_schema_quote(uri);
+/* Each refusal is one whole sentence naming the URI as given (@q, quoted). */
+#define REFUSE(error, message, q) \
+        (g_set_error((error), MD_ERROR, MD_ERROR_INVALID_ARGS, (message), (q)), FALSE)
 
-        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                    _("Migration parameter 'disks_uri' must be tcp://HOST[:PORT] or unix:///PATH, not '%s': %s"),
-                    q, why);
-        return FALSE;
+static gboolean check_tcp(const char *q, const char *host, const char *path, GError **error) {
+        if (!host || !host_ok(host))
+                return REFUSE(error, _("Migration parameter 'disks_uri' '%s' names no valid host: use tcp://HOST[:PORT] with a host name or an IP address (IPv6 in brackets)"), q);
+        if (path && path[0] != '\0' && strcmp(path, "/") != 0)
+                return REFUSE(error, _("Migration parameter 'disks_uri' '%s' has a path: a tcp URI gives only a host and a port"), q);
+        return TRUE;
+}
+
+static gboolean check_unix(const char *q, const char *host, int port, const char *path, GError **error) {
+        if ((host && host[0] != '\0') || port != -1)
+                return REFUSE(error, _("Migration parameter 'disks_uri' '%s' has a host or a port: a unix URI gives only the socket's path, as in unix:///run/nbd.sock"), q);
+        if (!path_ok(path))
+                return REFUSE(error, _("Migration parameter 'disks_uri' '%s' needs an absolute socket path of at most 107 bytes, without control characters"), q);
+        return TRUE;
 }
 
 gboolean migration_disks_uri_parse(const char *uri, MigrationDisksUri *ret, GError **error) {
         g_autofree char *scheme = NULL, *userinfo = NULL, *host = NULL, *path = NULL;
         g_autofree char *query = NULL, *fragment = NULL;
+        g_autofree char *q = domain_schema_quote(uri);
+        gboolean tcp;
         int port = -1;
 
-        if (!g_uri_split(uri, G_URI_FLAGS_NONE, &scheme, &userinfo, &host, &port, &path, &query, &fragment, NULL))
-                return fail(error, uri, _("it is no URI"));
-        if (!scheme || (g_ascii_strcasecmp(scheme, "tcp") != 0 && g_ascii_strcasecmp(scheme, "unix") != 0))
-                return fail(error, uri, _("only the schemes tcp and unix are supported"));
+        if (!g_uri_split(uri, G_URI_FLAGS_NONE, &scheme, &userinfo, &host, &port, &path, &query, &fragment, NULL) ||
+            !scheme || (g_ascii_strcasecmp(scheme, "tcp") != 0 && g_ascii_strcasecmp(scheme, "unix") != 0))
+                return REFUSE(error, _("Migration parameter 'disks_uri' must be tcp://HOST[:PORT] or unix:///PATH, not '%s'"), q);
         if (userinfo || query || fragment)
-                return fail(error, uri, _("it has a user, query or fragment"));
-        if (g_ascii_strcasecmp(scheme, "tcp") == 0) {
-                if (!host || !host_ok(host))
-                        return fail(error, uri, _("a tcp URI needs a host name or IP address"));
-                if (path && path[0] != '\0' && strcmp(path, "/") != 0)
-                        return fail(error, uri, _("a tcp URI has no path"));
-        } else {
-                if ((host && host[0] != '\0') || port != -1)
-                        return fail(error, uri, _("a unix URI has no host or port"));
-                if (!path_ok(path))
-                        return fail(error, uri, _("a unix URI needs an absolute socket path of at most 107 bytes"));
-        }
+                return REFUSE(error, _("Migration parameter 'disks_uri' '%s' has a user, a query or a fragment, which it cannot use"), q);
+        tcp = g_ascii_strcasecmp(scheme, "tcp") == 0;
+        if (tcp ? !check_tcp(q, host, path, error) : !check_unix(q, host, port, path, error))
+                return FALSE;
         if (!ret)
                 return TRUE;
         *ret = (MigrationDisksUri) { 0 };
-        if (g_ascii_strcasecmp(scheme, "tcp") == 0) {
+        if (tcp) {
                 ret->host = g_steal_pointer(&host);
                 ret->port = port > 0 ? (guint16) port : 0;     /* libvirt: 0 chooses one */
         } else {

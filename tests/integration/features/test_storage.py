@@ -161,7 +161,7 @@ class Storage(FeatureTestCase):
         cases = [({'disks_port': ('i', 65536)}, invalid, 0, 'disks_port'),
                  ({'disks_port': ('i', -1)}, invalid, 0, 'disks_port'),
                  ({'disks_port': ('u', 5000)}, invalid, 0, 'int32'),
-                 ({'disks_uri': ('s', 'nbd://127.0.0.1:5000')}, invalid, 0, 'scheme'),
+                 ({'disks_uri': ('s', 'nbd://127.0.0.1:5000')}, invalid, 0, 'tcp://HOST'),
                  ({'disks_uri': ('s', 'unix://host/x.sock')}, invalid, 0, 'disks_uri'),
                  ({'disks_uri': ('s', 'tcp://127.0.0.1:5000'), 'disks_port': ('i', 5001)}, invalid, 0, 'exclude'),
                  ({'disks_port': ('i', 5001)}, invalid, -1, 'NON_SHARED'),
