@@ -142,10 +142,88 @@ static void test_query_block_jobs_bad(void) {
         }
 }
 
+static void on_list_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        gboolean *done = user_data;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(qemu_monitor_command_finish(result, &error));
+        g_assert_no_error(error);
+        *done = TRUE;
+}
+
+static void run_list(FakeMonitor *fm, gboolean *done) {
+        while (!*done)
+                g_main_context_iteration(NULL, TRUE);
+        fake_monitor_flush(fm);
+}
+
+/* The storage migration's sequences: the NBD server under TLS or on a
+ * UNIX socket, the client with TLS credentials and host name, a mirror's
+ * rate limit (bytes/s) with its buffer capped at one second's worth, and
+ * the nodes deleted after an abort. */
+static void test_sequences(void) {
+        g_autoptr(FakeMonitor) fm = fake_monitor_new();
+        g_autoptr(QemuProcess) qp = fake_monitor_connect(fm);
+        QmpClient *mon = qemu_process_get_qmp(qp);
+        const char *const devices[] = { "disk0", NULL }, *const exports[] = { "vda", NULL };
+        const char *const nodes[] = { "migration-vda", "migration-vdb", NULL };
+        const QemuNbdServer tls = { .host = "0.0.0.0", .port = 49153, .tls_creds = "tls-3" };
+        const QemuNbdServer sock = { .socket = "/run/nbd.sock" };
+        const QemuNbdServer client = { .host = "::1", .port = 49153, .tls_creds = "tls-4",
+                                       .tls_hostname = "host-b.example" };
+        static const char *const expected[] = {
+                "{\"addr\":{\"type\":\"inet\",\"data\":{\"host\":\"0.0.0.0\",\"port\":\"49153\"}},"
+                "\"tls-creds\":\"tls-3\"}",
+                "{\"device\":\"disk0\",\"name\":\"vda\",\"writable\":true}",
+                "{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"/run/nbd.sock\"}}}",
+                "{\"device\":\"disk0\",\"name\":\"vda\",\"writable\":true}",
+                "{\"driver\":\"nbd\",\"node-name\":\"migration-vda\",\"server\":{\"type\":\"inet\","
+                "\"host\":\"::1\",\"port\":\"49153\"},\"export\":\"vda\",\"tls-creds\":\"tls-4\","
+                "\"tls-hostname\":\"host-b.example\"}",
+                "{\"job-id\":\"migration-vda\",\"device\":\"disk0\",\"target\":\"migration-vda\","
+                "\"sync\":\"full\",\"speed\":1048576,\"buf-size\":1048576}",
+                "{\"driver\":\"nbd\",\"node-name\":\"migration-vda\",\"server\":{\"type\":\"unix\","
+                "\"path\":\"/run/nbd.sock\"},\"export\":\"vda\"}",
+                "{\"job-id\":\"migration-vda\",\"device\":\"disk0\",\"target\":\"migration-vda\","
+                "\"sync\":\"top\",\"speed\":104857600,\"buf-size\":16777216}",
+                "{\"driver\":\"nbd\",\"node-name\":\"migration-vda\",\"server\":{\"type\":\"unix\","
+                "\"path\":\"/run/nbd.sock\"},\"export\":\"vda\"}",
+                "{\"job-id\":\"migration-vda\",\"device\":\"disk0\",\"target\":\"migration-vda\","
+                "\"sync\":\"full\"}",
+                "{\"node-name\":\"migration-vda\"}",
+                "{\"node-name\":\"migration-vdb\"}",
+        };
+        static const char *const commands[] = {
+                "nbd-server-start", "nbd-server-add", "nbd-server-start", "nbd-server-add", "blockdev-add",
+                "blockdev-mirror", "blockdev-add", "blockdev-mirror", "blockdev-add", "blockdev-mirror",
+                "blockdev-del", "blockdev-del",
+        };
+        gboolean done[6] = { FALSE };
+
+        for (guint i = 0; i < G_N_ELEMENTS(commands); i++)
+                fake_monitor_expect(fm, commands[i], NULL);
+        qemu_monitor_nbd_export_drives_async(mon, &tls, devices, exports, on_list_done, &done[0]);
+        run_list(fm, &done[0]);
+        qemu_monitor_nbd_export_drives_async(mon, &sock, devices, exports, on_list_done, &done[1]);
+        run_list(fm, &done[1]);
+        qemu_monitor_mirror_drives_async(mon, &client, devices, exports, FALSE, 1 << 20, on_list_done, &done[2]);
+        run_list(fm, &done[2]);
+        qemu_monitor_mirror_drives_async(mon, &sock, devices, exports, TRUE, 100 << 20, on_list_done, &done[3]);
+        run_list(fm, &done[3]);
+        qemu_monitor_mirror_drives_async(mon, &sock, devices, exports, FALSE, 0, on_list_done, &done[4]);
+        run_list(fm, &done[4]);
+        qemu_monitor_blockdev_del_nodes_async(mon, nodes, on_list_done, &done[5]);
+        run_list(fm, &done[5]);
+        for (guint i = 0; i < G_N_ELEMENTS(expected); i++)
+                g_assert_cmpstr(fake_monitor_received_args(fm, i), ==, expected[i]);
+        fake_monitor_assert_done(fm);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/monitor-block/commands", test_commands);
         g_test_add_func("/monitor-block/query-block-jobs", test_query_block_jobs);
         g_test_add_func("/monitor-block/query-block-jobs-bad", test_query_block_jobs_bad);
+        g_test_add_func("/monitor-block/sequences", test_sequences);
         return g_test_run();
 }
