@@ -116,6 +116,27 @@ class Storage(FeatureTestCase):
         assert_runs_here(self, g, self.src, pid)
         g.destroy()
 
+    def test_restart_removes_created_image(self):
+        """The destination's daemon killed -9 after Prepare and started again: it abandons the incoming
+        job, kills its QEMU and removes the image Prepare created (the journal names it); the guest
+        runs on at the source."""
+        g, src_img, dst_img, _, pid = self.guest()
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.begin()
+        m.prepare()
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.assertIsNotNone(dst_pid)
+        self.assertTrue(os.path.exists(dst_img), 'Prepare did not create the image')
+        self.dst.restart(kill=True)
+        wait_until(lambda: not pid_alive(dst_pid), DEADLINE, 'the restarted destination to kill the incoming QEMU')
+        wait_until(lambda: not os.path.exists(dst_img), DEADLINE, 'the restarted destination to remove the image')
+        self.assertIn('Removed image %s' % dst_img, daemon_log(self.dst))
+        self.assertTrue(os.path.exists(src_img))
+        feattest.dcall(self.src, g.path, 'AbortJob', 'u', (0,))
+        assert_runs_here(self, g, self.src, pid, ' after the destination\'s restart')
+        g.destroy()
+
     def full_copy_with(self, params, during_prepare=None):
         """A full copy with typed @params; @during_prepare(m) runs between Prepare and Perform."""
         g, src_img, dst_img, boot, pid = self.guest()
