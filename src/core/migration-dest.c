@@ -65,11 +65,13 @@ guint migration_free_ports(Registry *r) {
         return n;
 }
 
-static gboolean choose_port(Registry *r, guint16 *ret_port, GError **error) {
+/* A free port of [migration] port_min..port_max other than @avoid (the
+ * NBD server's port the caller asked for in disks_port; 0 = none). */
+static gboolean choose_port(Registry *r, guint16 avoid, guint16 *ret_port, GError **error) {
         MdConfig *c = registry_get_config(r);
 
         for (guint port = c->port_min; port <= c->port_max; port++) {
-                if (port_in_use_by_job(r, port) || !port_is_free(c->migration_address, port))
+                if (port == avoid || port_in_use_by_job(r, port) || !port_is_free(c->migration_address, port))
                         continue;
                 *ret_port = port;
                 return TRUE;
@@ -193,7 +195,7 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
                                     g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                         _("The incoming migration was cancelled during Prepare3")));
         if (p->storage_targets) {
-                if (!p->nbd_socket && !p->nbd_port && !choose_port(d->registry, &p->nbd_port, &error))
+                if (!p->nbd_socket && !p->nbd_port && !choose_port(d->registry, 0, &p->nbd_port, &error))
                         return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
                 migration_storage_export_async(d, p->nbd_host, p->nbd_port, p->nbd_socket, p->storage_targets,
                                                on_exported, g_steal_pointer(&task));
@@ -267,7 +269,7 @@ static gboolean plan_uris(Registry *r, MigrationParams *params, Prepare *p, guin
                 *ret_port = 0;
                 return TRUE;
         }
-        if (!choose_port(r, &port, error))
+        if (!choose_port(r, params->has_disks_port ? (guint16) params->disks_port : 0, &port, error))
                 return FALSE;
         if (params->listen_address)
                 address = params->listen_address;

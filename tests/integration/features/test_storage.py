@@ -175,6 +175,17 @@ class Storage(FeatureTestCase):
                 self.assertTrue(c.recv(8).startswith(b'NBDMAGIC'), 'no NBD server on port %d' % port)
         self.full_copy_with({'disks_uri': ('s', 'tcp://127.0.0.1:%d' % port)}, listening)
 
+    def test_disks_port_in_range(self):
+        """disks_port the first port of the destination's [migration] range: the NBD server gets it,
+        the memory stream another port of the range."""
+        port = self.dst.ports.port_min
+
+        def listening(m):
+            self.assertNotEqual(int(m.uri.rsplit(':', 1)[1]), port, 'the stream took the NBD port')
+            with socket.create_connection(('127.0.0.1', port), timeout=5) as c:
+                self.assertTrue(c.recv(8).startswith(b'NBDMAGIC'), 'no NBD server on port %d' % port)
+        self.full_copy_with({'disks_port': ('i', port)}, listening)
+
     def test_disks_refused(self):
         """Bad disks_port / disks_uri are refused, named, before anything changes (Begin3 and Prepare3)."""
         g, src_img, dst_img, _, pid = self.guest()
