@@ -9,6 +9,7 @@
 #include "i18n.h"
 #include "md-error.h"
 #include "migration-disks-uri.h"
+#include "migration-flags.h"
 
 /* A host name or an IP address (IPv6 without brackets). */
 static gboolean host_ok(const char *host) {
@@ -83,4 +84,21 @@ gboolean migration_disks_uri_parse(const char *uri, MigrationDisksUri *ret, GErr
 void migration_disks_uri_clear(MigrationDisksUri *uri) {
         g_clear_pointer(&uri->host, g_free);
         g_clear_pointer(&uri->socket, g_free);
+}
+
+/* libvirt's rules for the NBD server's address: a disks_port (other than
+ * 0, "choose one") and disks_uri exclude each other; TLS over a UNIX
+ * socket is refused as unsupported, as libvirt does. */
+gboolean migration_disks_params_check(gint32 port, const char *uri, guint flags, GError **error) {
+        if (port != 0 && uri) {
+                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                            _("Migration parameters 'disks_port' and 'disks_uri' exclude each other; give the port in the URI"));
+                return FALSE;
+        }
+        if (uri && (flags & MIGRATE_TLS) && g_ascii_strncasecmp(uri, "unix:", 5) == 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("Migration parameter 'disks_uri' names a UNIX socket, which cannot be used with migration flag TLS: the disks' NBD stream is encrypted over TCP only"));
+                return FALSE;
+        }
+        return TRUE;
 }

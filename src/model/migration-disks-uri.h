@@ -22,4 +22,8 @@ typedef struct {
  * and freed with migration_disks_uri_clear(). */
 gboolean migration_disks_uri_parse(const char *uri, MigrationDisksUri *ret, GError **error);
 void migration_disks_uri_clear(MigrationDisksUri *uri);
+
+/* Step 5 of migration_params_new() for disks_port (@port, 0 when not
+ * given) and disks_uri (@uri, nullable) with the migration @flags. */
+gboolean migration_disks_params_check(gint32 port, const char *uri, guint flags, GError **error);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MigrationDisksUri, migration_disks_uri_clear)

@@ -353,23 +353,6 @@ static void param_store(MigrationParams *p, const ParamInfo *info, GVariant *val
         param_mark_set(p, info);
 }
 
-/* libvirt's rules for the NBD server's address: a disks_port (other than
- * 0, "choose one") and disks_uri exclude each other; TLS over a UNIX
- * socket is refused as unsupported, as libvirt does. */
-static gboolean params_check_disks(const MigrationParams *p, GError **error) {
-        if (p->has_disks_port && p->disks_port != 0 && p->disks_uri) {
-                g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
-                            _("Migration parameters 'disks_port' and 'disks_uri' exclude each other; give the port in the URI"));
-                return FALSE;
-        }
-        if (p->disks_uri && (p->flags & MIGRATE_TLS) && g_ascii_strncasecmp(p->disks_uri, "unix:", 5) == 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
-                            _("Migration parameter 'disks_uri' names a UNIX socket, which cannot be used with migration flag TLS: the disks' NBD stream is encrypted over TCP only"));
-                return FALSE;
-        }
-        return TRUE;
-}
-
 /* Step 5 for the keys: each key against the flags, then the compression
  * methods against PARALLEL (QEMU compresses multifd streams with zlib or
  * zstd only, and xbzrle only without multifd). */
@@ -393,7 +376,7 @@ static gboolean params_check_combinations(const MigrationParams *p, const ParamI
                         return FALSE;
                 }
         }
-        if (!params_check_disks(p, error))
+        if (!migration_disks_params_check(p->has_disks_port ? p->disks_port : 0, p->disks_uri, p->flags, error))
                 return FALSE;
         for (guint i = 0; p->compression && p->compression[i]; i++) {
                 const char *m = p->compression[i];
