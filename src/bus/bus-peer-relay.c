@@ -106,9 +106,13 @@ static int relay_abort_incoming(sd_bus_message *m, void *userdata, sd_bus_error 
         d = registry_lookup_by_name(s->registry, name, &gerror);
         if (!d)
                 return bus_error_set_gerror(error, gerror);
-        if (!d->job || d->job->type != JOB_TYPE_MIGRATION_IN)
+        /* Only the job this connection (this peer's link) drives: the name
+         * alone could hit another peer's, or a local client's, migration.
+         * Told apart from none at all by no one: the peer learns nothing. */
+        if (!d->job || d->job->type != JOB_TYPE_MIGRATION_IN ||
+            g_strcmp0(d->job->owner, sd_bus_message_get_sender(m)) != 0)
                 return bus_error_setf(error, MD_ERROR_OPERATION_INVALID,
-                                      "Domain '%s' has no incoming migration to abort", name);
+                                      "Domain '%s' has no incoming migration from this peer to abort", name);
         migration_abort_async(d, 0, on_incoming_aborted, sd_bus_message_ref(m));
         return 1;
 }

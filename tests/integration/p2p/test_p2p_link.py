@@ -4,10 +4,13 @@
 peer, shared by every migration there and by Manager.ConnectPeer; it dials
 again once the link is lost, and closes it after [peer] idle_timeout."""
 
+import os
 import re
 import signal
+import subprocess
 
 import p2ptest
+import test_p2p
 from p2ptest import (P2PTestCase, DEADLINE, MANAGER_PATH, MANAGER_IFACE, GLib, snapshot_before, wait_until, log,
                      error_name, error_message)
 
@@ -175,6 +178,42 @@ class Preflight(LinkTestCase):
         pre = self.connect_peer(a, b)
         self.assertEqual((pre['protocol'], pre['usable']), ('', False))
         self.assertTrue(any('share no migration protocol' in p for p in pre['problems']), pre['problems'])
+
+
+class AbortIncomingOwner(LinkTestCase):
+
+    def test_abort_incoming_only_own(self):
+        """PeerRelay.AbortIncoming ends only an incoming job the calling
+        bridge connection drives: the kept link makes the source send it by
+        name, so another connection of the bridge (another peer) naming a
+        guest that arrives from A is told there is none of its own, and the
+        migration goes on and completes."""
+        a, b = self.a, self.b
+        self.bridge(b)
+        g = self.guest(a, profile='slow')
+        boot, src_pid = snapshot_before(g)
+        src_serial = g.serial
+        g.dom(a).call('MigrateSetMaxSpeed', 'tu', (1, 0))
+        pending, dst_serial = self.migrate_start(g, a, b)
+        wait_until(lambda: pending.done or test_p2p.streaming(a, g.path), p2ptest.MIGRATION_DEADLINE,
+                   'the peer-to-peer stream to run')
+        self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
+
+        # As the bridge's user (the relay checks it), on a connection of its own.
+        argv = ['busctl', '--address=' + b.bus.address, 'call', 'org.example.Migration1',
+                MANAGER_PATH, 'org.example.Migration1.PeerRelay', 'AbortIncoming', 'ss', 'CN=host-c', g.name]
+        if os.geteuid() == 0:
+            argv = [p2ptest.SETPRIV, '--reuid=%d' % p2ptest.NOBODY, '--regid=%d' % p2ptest.NOBODY,
+                    '--clear-groups'] + argv
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=DEADLINE)
+        log('AbortIncoming from another connection: rc %d, %s%s' % (res.returncode, res.stdout, res.stderr))
+        self.assertNotEqual(res.returncode, 0, 'AbortIncoming of a job another connection drives succeeded')
+        self.assertIn('no incoming migration from this peer', res.stderr)
+
+        g.dom(a).call('MigrateSetMaxSpeed', 'tu', (0, 0))
+        pending.wait(p2ptest.MIGRATION_DEADLINE + 60)
+        self.moved(g, b, src_serial, dst_serial, src_pid, boot)
+        g.destroy()
 
 
 if __name__ == '__main__':
