@@ -26,6 +26,7 @@ typedef struct {
         char *uri;                   /* from Prepare, for Perform */
         gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
         gboolean finish_unanswered;  /* Finish ran there, or not: its answer was lost */
+        guint busy_retries;          /* calls the peer's bridge refused as too many */
         GError *error;               /* the first failure: what the caller gets */
         sd_bus_slot *slot;
 } P2P;
@@ -127,6 +128,27 @@ static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handle
         }
 }
 
+/* The peer's bridge refuses a call beyond its calls in flight per link
+ * before relaying it: every migration to that peer shares the kept link,
+ * so one refused is sent again once there is room (within the call's own
+ * time-out), not given up (a Finish given up would leave the incoming
+ * QEMU there waiting on a link that stays open). */
+static void prepare(P2P *p);
+static void finish(P2P *p);
+
+#define BUSY_RETRY_MSEC 1000
+#define BUSY_RETRIES_MAX (CALL_TIMEOUT_USEC / (BUSY_RETRY_MSEC * 1000))
+
+static gboolean retry_if_busy(P2P *p, sd_bus_message *reply, const char *what, void (*again)(P2P *p)) {
+        if (!sd_bus_error_has_name(sd_bus_message_get_error(reply), SD_BUS_ERROR_LIMITS_EXCEEDED) ||
+            p->busy_retries >= BUSY_RETRIES_MAX)
+                return FALSE;
+        p->busy_retries++;
+        g_message("The bridge of %s is busy; %s again in %u ms", p->dconnuri, what, BUSY_RETRY_MSEC);
+        g_timeout_add_once(BUSY_RETRY_MSEC, (GSourceOnceFunc) again, p);
+        return TRUE;
+}
+
 /* ---- 5: Confirm (here) ---- */
 
 static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -188,6 +210,8 @@ static int on_finished(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         gboolean cancelled = p->error != NULL;
 
         p->slot = sd_bus_slot_unref(p->slot);
+        if (retry_if_busy(p, reply, "Finish", finish))
+                return 0;
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 /* A stream that failed was never resumed there; one that completed may have been. */
                 p->finish_unanswered = !cancelled &&
@@ -340,6 +364,8 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         const char *uri;
 
         p->slot = sd_bus_slot_unref(p->slot);
+        if (retry_if_busy(p, reply, "Prepare", prepare))
+                return 0;
         if (sd_bus_message_is_method_error(reply, NULL) || read_bytes(reply, &cookie) < 0 ||
             sd_bus_message_read(reply, "s", &uri) < 0) {
                 abort_incoming(p, reply);

@@ -216,5 +216,49 @@ class AbortIncomingOwner(LinkTestCase):
         g.destroy()
 
 
+class BusyBridge(LinkTestCase):
+
+    # The link stays however long the test takes: only its migrations end it.
+    a_config = {'peer': {'idle_timeout': 3600}}
+
+    def test_finish_waits_for_a_busy_bridge(self):
+        """The destination's bridge takes at most 16 calls in flight per
+        link, and the kept link carries every migration and ConnectPeer to
+        that peer. Finish refused as LimitsExceeded was never relayed: the
+        source sends it again once the bridge has room, instead of giving
+        up and leaving B's incoming QEMU (the whole stream received)
+        waiting for a Finish on a link that stays open. The guest moves."""
+        a, b = self.a, self.b
+        bridge = self.bridge(b)
+        g = self.guest(a, profile='slow')
+        boot, src_pid = snapshot_before(g)
+        src_serial = g.serial
+        g.dom(a).call('MigrateSetMaxSpeed', 'tu', (1, 0))
+        pending, dst_serial = self.migrate_start(g, a, b)
+        wait_until(lambda: pending.done or test_p2p.streaming(a, g.path), p2ptest.MIGRATION_DEADLINE,
+                   'the peer-to-peer stream to run')
+        self.assertFalse(pending.done, 'MigrateToURI3 ended before the stream ran: %r' % (pending.error,))
+
+        # B's daemon stops answering; 16 ConnectPeer fill the bridge's calls for the link.
+        b.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: b.proc.send_signal(signal.SIGCONT))
+        relayed = len(re.findall(r'Relaying GetCapabilities of CN=host-a', bridge.log(whole=True)))
+        checks = [p2ptest.Pending(a.connect(), MANAGER_PATH, MANAGER_IFACE, 'ConnectPeer', 's', (self.uri(b),),
+                                  'a{sv}') for _ in range(16)]
+        wait_until(lambda: len(re.findall(r'Relaying GetCapabilities of CN=host-a', bridge.log(whole=True)))
+                   >= relayed + 16, DEADLINE, "b's bridge to hold 16 calls of a")
+
+        # The stream ends; Finish finds the bridge full.
+        g.dom(a).call('MigrateSetMaxSpeed', 'tu', (0, 0))
+        wait_until(lambda: pending.done or re.search(r'bridge of .* is busy; Finish again', self.daemon_log(a)),
+                   p2ptest.MIGRATION_DEADLINE, "a to find b's bridge busy at Finish")
+        self.assertFalse(pending.done, 'MigrateToURI3 ended at a busy bridge: %r' % (pending.error,))
+        b.proc.send_signal(signal.SIGCONT)
+        pending.wait(p2ptest.MIGRATION_DEADLINE + 60)
+        self.moved(g, b, src_serial, dst_serial, src_pid, boot)
+        wait_until(lambda: all(c.done for c in checks), DEADLINE, 'the ConnectPeer calls to end')
+        g.destroy()
+
+
 if __name__ == '__main__':
     p2ptest.main()
