@@ -231,6 +231,68 @@ static void test_no_identity(void) {
         g_clear_error(&got.error);
 }
 
+/* A lease taken while the idle time runs stops it: the link outlives it. */
+static void test_lease_stops_idle(void) {
+        PeerPool *pool = pool_new(1);
+        gint64 start = g_get_monotonic_time();
+        PeerLease *again;
+
+        peer_lease_free(acquire(pool, URI));
+        again = acquire(pool, URI);
+        g_assert_true(peer_lease_get_reused(again));
+        while (g_get_monotonic_time() - start < 2 * G_USEC_PER_SEC)
+                g_main_context_iteration(NULL, FALSE);
+        g_assert_cmpuint(peer_pool_get_size(pool), ==, 1);
+        g_assert_false(peer_link_is_closed(peer_lease_get_link(again)));
+        peer_lease_free(again);
+        g_assert_cmpuint(fx.dials, ==, 1);
+        pool_free(pool);
+}
+
+typedef struct {
+        PeerLease **mine, **other;
+        guint calls;
+} GiveBack;
+
+/* A lost func that gives back its own lease and another's at once. */
+static void on_lost_give_back(PeerLease *lease, const GError *error, gpointer user_data) {
+        GiveBack *g = user_data;
+
+        g->calls++;
+        g_clear_pointer(g->mine, peer_lease_free);
+        g_clear_pointer(g->other, peer_lease_free);
+}
+
+static void test_lost_gives_back(void) {
+        PeerPool *pool = pool_new(60);
+        PeerLease *one = acquire(pool, URI), *two = acquire(pool, URI);
+        GiveBack g1 = { &one, &two, 0 }, g2 = { &two, &one, 0 };
+
+        peer_lease_set_lost_func(one, on_lost_give_back, &g1);
+        peer_lease_set_lost_func(two, on_lost_give_back, &g2);
+        g_ptr_array_remove_index(fx.servers, 0);
+        while (one || two)
+                g_main_context_iteration(NULL, TRUE);
+        /* Only the first heard it: the second's lease was already given back. */
+        g_assert_cmpuint(g1.calls + g2.calls, ==, 1);
+        g_assert_cmpuint(peer_pool_get_size(pool), ==, 0);
+        pool_free(pool);
+}
+
+/* The pool goes first (daemon exit): a lease still held keeps its link. */
+static void test_pool_freed_first(void) {
+        PeerPool *pool = pool_new(60);
+        PeerLease *held = acquire(pool, URI);
+        PeerLink *link = peer_lease_get_link(held);
+
+        peer_pool_free(pool);
+        g_assert_false(peer_link_is_closed(link));
+        peer_lease_free(held);
+        g_clear_pointer(&fx.servers, g_ptr_array_unref);
+        while (g_main_context_iteration(NULL, FALSE))
+                ;
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/peer-pool/shared", test_shared);
@@ -239,5 +301,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/peer-pool/lost", test_lost);
         g_test_add_func("/peer-pool/dial-fails", test_dial_fails);
         g_test_add_func("/peer-pool/no-identity", test_no_identity);
+        g_test_add_func("/peer-pool/lease-stops-idle", test_lease_stops_idle);
+        g_test_add_func("/peer-pool/lost-gives-back", test_lost_gives_back);
+        g_test_add_func("/peer-pool/pool-freed-first", test_pool_freed_first);
         return g_test_run();
 }
