@@ -102,8 +102,11 @@ static void add_problems(GVariantDict *dict, Connect *c, GVariant *caps, PeerPro
 
 /* The peer's facts as it told them, ours about the link, and the verdict. */
 static GVariant *preflight(Connect *c, GVariant *caps) {
-        static const char *const copied[] = { "version", "hostname", "host_uuid", "protocol_versions", "features",
-                                              "free_ports" };
+        /* Only with the documented type: a peer's other values are not passed on. */
+        static const struct {
+                const char *key, *type;
+        } copied[] = { { "version", "s" },           { "hostname", "s" }, { "host_uuid", "s" },
+                       { "protocol_versions", "au" }, { "features", "as" }, { "free_ports", "u" } };
         PeerLink *link = peer_lease_get_link(c->lease);
         PeerProtocolForm form = peer_protocol_choose(c->config, caps);
         const char *uuid = lookup_string(caps, "host_uuid");
@@ -116,9 +119,10 @@ static GVariant *preflight(Connect *c, GVariant *caps) {
         g_variant_dict_insert(&dict, "link_reused", "b", peer_lease_get_reused(c->lease));
         g_variant_dict_insert(&dict, "links_dialed", "u", peer_pool_get_dials(c->pool));
         for (size_t i = 0; i < G_N_ELEMENTS(copied); i++) {
-                g_autoptr(GVariant) v = g_variant_lookup_value(caps, copied[i], NULL);
+                g_autoptr(GVariant) v = g_variant_lookup_value(caps, copied[i].key,
+                                                               G_VARIANT_TYPE(copied[i].type));
                 if (v)
-                        g_variant_dict_insert_value(&dict, copied[i], v);
+                        g_variant_dict_insert_value(&dict, copied[i].key, v);
         }
         g_variant_dict_insert(&dict, "protocol", "s", peer_protocol_name(form));
         g_variant_dict_insert(&dict, "same_host", "b", g_ascii_strcasecmp(uuid, c->config->host_uuid) == 0);
