@@ -147,8 +147,8 @@ class Configuration(harness.MigrationdTestCase):
         missing = os.path.join(self.workdir, 'missing.key')
         cases = [
             ('', '[tls] ca is required'),
-            ('[tls]\nca=%s\n' % pki.path('ca'), '[tls] cert is required'),
-            ('[tls]\nca=%s\ncert=%s\n' % (pki.path('ca'), pki.path('host-a')), '[tls] key is required'),
+            ('[tls]\nca=%s\n' % pki.path('ca'), '[tls] cert is missing'),
+            ('[tls]\nca=%s\ncert=%s\n' % (pki.path('ca'), pki.path('host-a')), '[tls] key is missing'),
             ('[tls]\nca=%s\ncert=%s\nkey=%s\n' % (pki.path('ca'), pki.path('host-a'), missing), missing),
             ('[tls]\nca=%s\ncert=%s\nkey=%s\n' % (missing, pki.path('host-a'), pki.path('host-a', 'key')),
              missing),
