@@ -1,0 +1,264 @@
+/* Storage migration over NBD, the source's end of the mirrors: the
+ * switch-over and the clean-up when a job ends (see migration-storage.h). */
+#define G_LOG_DOMAIN "migrationd"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+#include "migration-job.h"
+#include "migration-storage.h"
+#include "migration-storage-private.h"
+#include "qemu-monitor.h"
+#include "qemu-monitor-block.h"
+
+#define GONE_POLL_MS 50
+
+/* ---- Switch-over ---- */
+
+static void on_continued(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("migrate-continue failed: %s", error->message);
+}
+
+static void on_cancel_failed_stream(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("migrate_cancel failed: %s", error->message);
+}
+
+static void switchover_failed(Domain *d, const char *why) {
+        g_warning("Domain %s: ending the disk mirrors failed (%s): cancelling the migration", domain_name(d), why);
+        qemu_monitor_migrate_cancel_async(qemu_process_get_qmp(d->qemu), on_cancel_failed_stream, NULL);
+}
+
+static void wait_mirrors_gone(DomainRef *ref);
+
+static void on_jobs_after_cancel(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        if (!job || !d->qemu)
+                return;
+        if (!jobs)
+                return switchover_failed(d, error->message);
+        for (guint k = 0; k < jobs->len; k++)
+                if (g_strv_contains((const char *const *) job->storage_jobs, ((QemuBlockJob *) jobs->pdata[k])->id))
+                        return wait_mirrors_gone(g_steal_pointer(&ref));
+        g_clear_pointer(&job->storage_jobs, g_strfreev);
+        qemu_monitor_migrate_continue_async(qemu_process_get_qmp(d->qemu), "pre-switchover", on_continued,
+                                            g_steal_pointer(&ref));
+}
+
+static void query_mirrors_gone(DomainRef *ref /* consumed */) {
+        Domain *d = domain_ref_get(ref);
+
+        if (!d || !d->qemu) {
+                domain_ref_free(ref);
+                return;
+        }
+        qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(d->qemu), on_jobs_after_cancel, ref);
+}
+
+static gboolean on_gone_timer(gpointer user_data) {
+        DomainRef *ref = user_data;
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? migration_job_of(d, JOB_TYPE_MIGRATION_OUT) : NULL;
+
+        if (job && job->storage_gone_timer == g_source_get_id(g_main_current_source()))
+                job->storage_gone_timer = 0;
+        query_mirrors_gone(ref);
+        return G_SOURCE_REMOVE;
+}
+
+/* The guest is paused meanwhile: BLOCK_JOB_COMPLETED cuts the wait short
+ * (migration_storage_block_job_event). */
+static void wait_mirrors_gone(DomainRef *ref /* consumed */) {
+        Domain *d = domain_ref_get(ref);
+        MigrationJob *job = d ? migration_job_of(d, JOB_TYPE_MIGRATION_OUT) : NULL;
+        guint id = g_timeout_add(job ? migration_storage_poll_delay(job, GONE_POLL_MS) : GONE_POLL_MS, on_gone_timer, ref);
+
+        if (job)
+                job->storage_gone_timer = id;
+}
+
+static void on_mirrors_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(DomainRef) ref = user_data;
+        g_autoptr(GError) error = NULL;
+        Domain *d = domain_ref_get(ref);
+
+        if (!qemu_monitor_command_finish(result, &error)) {
+                if (d && d->qemu)
+                        switchover_failed(d, error->message);
+                return;
+        }
+        /* Usually gone by the reply already. */
+        query_mirrors_gone(g_steal_pointer(&ref));
+}
+
+void migration_storage_switchover(Domain *d) {
+        MigrationJob *job = d->job;
+
+        if (!job->storage_jobs) {
+                qemu_monitor_migrate_continue_async(qemu_process_get_qmp(d->qemu), "pre-switchover", on_continued,
+                                                    domain_ref_new(d));
+                return;
+        }
+        qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu), (const char *const *) job->storage_jobs,
+                                             on_mirrors_cancelled, domain_ref_new(d));
+}
+
+/* A pending poll's timer fires now. */
+static void hurry(guint timer) {
+        GSource *source = timer ? g_main_context_find_source_by_id(NULL, timer) : NULL;
+
+        if (source)
+                g_source_set_ready_time(source, 0);
+}
+
+void migration_storage_block_job_event(Domain *d) {
+        MigrationJob *job = d->job;
+
+        if (job->type != JOB_TYPE_MIGRATION_OUT)
+                return;
+        /* QEMU may send the event before the reply to a query it answered
+         * earlier: then no timer is armed yet, and the next one fires at once. */
+        if (!job->storage_timer && !job->storage_gone_timer)
+                job->storage_event = TRUE;
+        hurry(job->storage_timer);
+        hurry(job->storage_gone_timer);
+}
+
+/* ---- The end ---- */
+
+static void on_cleanup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_debug("Storage migration clean-up: %s", error->message);
+}
+
+/* A failed job's mirrors on the source: cancelled, then, once QEMU lists
+ * none of them (a cancelled mirror lingers a moment), their NBD client
+ * nodes deleted, so that the next migration finds the names free and QEMU
+ * keeps no connection to the destination. */
+typedef struct {
+        DomainRef *ref;
+        GStrv jobs, nodes;
+        guint polls;
+} SourceCleanup;
+
+#define CLEANUP_POLL_MS 100
+#define CLEANUP_POLLS_MAX 300
+
+static void source_cleanup_free(SourceCleanup *c) {
+        domain_ref_free(c->ref);
+        g_strfreev(c->jobs);
+        g_strfreev(c->nodes);
+        g_free(c);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceCleanup, source_cleanup_free)
+
+static void on_nodes_deleted(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        g_autoptr(GError) error = NULL;
+        Domain *d = domain_ref_get(c->ref);
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("Domain %s: removing the disk copy's NBD nodes failed: %s", d ? domain_name(d) : c->ref->uuid,
+                          error->message);
+        else
+                g_info("Domain %s: the disk mirrors and their NBD nodes are gone", d ? domain_name(d) : c->ref->uuid);
+}
+
+static gboolean on_cleanup_poll(gpointer user_data);
+
+static void on_cleanup_jobs(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
+        Domain *d = domain_ref_get(c->ref);
+        const char *const *nodes;
+
+        if (!d || !d->qemu)
+                return;
+        if (!jobs) {
+                g_warning("Domain %s: query-block-jobs failed while ending the disk mirrors: %s", domain_name(d),
+                          error->message);
+                return;
+        }
+        for (guint k = 0; k < jobs->len; k++)
+                if (g_strv_contains((const char *const *) c->jobs, ((QemuBlockJob *) jobs->pdata[k])->id)) {
+                        if (++c->polls > CLEANUP_POLLS_MAX) {
+                                g_warning("Domain %s: disk mirror %s does not end", domain_name(d),
+                                          ((QemuBlockJob *) jobs->pdata[k])->id);
+                                return;
+                        }
+                        g_timeout_add(CLEANUP_POLL_MS, on_cleanup_poll, g_steal_pointer(&c));
+                        return;
+                }
+        nodes = (const char *const *) c->nodes;
+        qemu_monitor_blockdev_del_nodes_async(qemu_process_get_qmp(d->qemu), nodes, on_nodes_deleted,
+                                              g_steal_pointer(&c));
+}
+
+static gboolean on_cleanup_poll(gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        Domain *d = domain_ref_get(c->ref);
+
+        if (d && d->qemu)
+                qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(d->qemu), on_cleanup_jobs,
+                                                    g_steal_pointer(&c));
+        return G_SOURCE_REMOVE;
+}
+
+static void on_cleanup_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        /* A mirror that already failed or ended is no longer there to cancel. */
+        if (!qemu_monitor_command_finish(result, &error))
+                g_debug("Storage migration clean-up: %s", error->message);
+        on_cleanup_poll(user_data);
+}
+
+static void source_cleanup(Domain *d, MigrationJob *job) {
+        SourceCleanup *c = g_new0(SourceCleanup, 1);
+
+        c->ref = domain_ref_new(d);
+        c->jobs = g_strdupv(job->storage_nodes);
+        c->nodes = g_steal_pointer(&job->storage_nodes);
+        if (job->storage_jobs)
+                qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu),
+                                                     (const char *const *) job->storage_jobs, on_cleanup_cancelled, c);
+        else
+                on_cleanup_poll(c);
+}
+
+void migration_storage_job_ended(Domain *d, gboolean completed) {
+        MigrationJob *job = d->job;
+
+        g_clear_handle_id(&job->storage_timer, g_source_remove);
+        if (job->type == JOB_TYPE_MIGRATION_OUT && job->storage_nodes && d->qemu && !completed)
+                source_cleanup(d, job);
+        if (job->type == JOB_TYPE_MIGRATION_IN && completed && d->qemu &&
+            migration_storage_requested(job->params))
+                qemu_monitor_nbd_server_stop_async(qemu_process_get_qmp(d->qemu), on_cleanup_done, NULL);
+        if (job->type == JOB_TYPE_MIGRATION_IN && !completed && job->storage_created) {
+                for (guint i = 0; i < job->storage_created->len; i++) {
+                        const char *path = job->storage_created->pdata[i];
+
+                        if (g_unlink(path) < 0)
+                                g_warning("Cannot remove image %s that the failed migration created: %s", path,
+                                          g_strerror(errno));
+                        else
+                                g_info("Removed image %s that the failed migration created", path);
+                }
+                g_clear_pointer(&job->storage_created, g_ptr_array_unref);
+        }
+}
