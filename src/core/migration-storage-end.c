@@ -147,10 +147,13 @@ static void on_cleanup_done(GObject *source, GAsyncResult *result, gpointer user
 /* A failed job's mirrors on the source: cancelled, then, once QEMU lists
  * none of them (a cancelled mirror lingers a moment), their NBD client
  * nodes deleted, so that the next migration finds the names free and QEMU
- * keeps no connection to the destination. */
+ * keeps no connection to the destination. One command per name, each
+ * refusal ignored: a mirror that failed or ended, or (after a restart) a
+ * name that never was, is simply not there. */
 typedef struct {
         DomainRef *ref;
         GStrv jobs, nodes;
+        guint next;             /* the job or node of the command in flight */
         guint polls;
 } SourceCleanup;
 
@@ -165,16 +168,41 @@ static void source_cleanup_free(SourceCleanup *c) {
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SourceCleanup, source_cleanup_free)
 
-static void on_nodes_deleted(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(SourceCleanup) c = user_data;
-        g_autoptr(GError) error = NULL;
+/* The domain's QMP client, NULL once the domain or its QEMU has gone. */
+static QmpClient *cleanup_monitor(SourceCleanup *c) {
         Domain *d = domain_ref_get(c->ref);
 
+        return d && d->qemu ? qemu_process_get_qmp(d->qemu) : NULL;
+}
+
+static const char *cleanup_name(SourceCleanup *c) {
+        Domain *d = domain_ref_get(c->ref);
+
+        return d ? domain_name(d) : c->ref->uuid;
+}
+
+static void delete_next_node(SourceCleanup *c /* consumed */);
+
+static void on_node_deleted(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
+        g_autoptr(GError) error = NULL;
+
         if (!qemu_monitor_command_finish(result, &error))
-                g_warning("Domain %s: removing the disk copy's NBD nodes failed: %s", d ? domain_name(d) : c->ref->uuid,
-                          error->message);
-        else
-                g_info("Domain %s: the disk mirrors and their NBD nodes are gone", d ? domain_name(d) : c->ref->uuid);
+                g_debug("Domain %s: blockdev-del %s: %s", cleanup_name(c), c->nodes[c->next], error->message);
+        c->next++;
+        delete_next_node(g_steal_pointer(&c));
+}
+
+static void delete_next_node(SourceCleanup *c) {
+        QmpClient *mon = cleanup_monitor(c);
+
+        if (!mon || !c->nodes[c->next]) {
+                if (mon)
+                        g_info("Domain %s: the disk mirrors and their NBD nodes are gone", cleanup_name(c));
+                source_cleanup_free(c);
+                return;
+        }
+        qemu_monitor_blockdev_del_async(mon, c->nodes[c->next], on_node_deleted, c);
 }
 
 static gboolean on_cleanup_poll(gpointer user_data);
@@ -183,59 +211,69 @@ static void on_cleanup_jobs(GObject *source, GAsyncResult *result, gpointer user
         g_autoptr(SourceCleanup) c = user_data;
         g_autoptr(GError) error = NULL;
         g_autoptr(GPtrArray) jobs = qemu_monitor_query_block_jobs_finish(result, &error);
-        Domain *d = domain_ref_get(c->ref);
-        const char *const *nodes;
 
-        if (!d || !d->qemu)
+        if (!cleanup_monitor(c))
                 return;
         if (!jobs) {
-                g_warning("Domain %s: query-block-jobs failed while ending the disk mirrors: %s", domain_name(d),
+                g_warning("Domain %s: query-block-jobs failed while ending the disk mirrors: %s", cleanup_name(c),
                           error->message);
                 return;
         }
         for (guint k = 0; k < jobs->len; k++)
                 if (g_strv_contains((const char *const *) c->jobs, ((QemuBlockJob *) jobs->pdata[k])->id)) {
                         if (++c->polls > CLEANUP_POLLS_MAX) {
-                                g_warning("Domain %s: disk mirror %s does not end", domain_name(d),
+                                g_warning("Domain %s: disk mirror %s does not end", cleanup_name(c),
                                           ((QemuBlockJob *) jobs->pdata[k])->id);
                                 return;
                         }
                         g_timeout_add(CLEANUP_POLL_MS, on_cleanup_poll, g_steal_pointer(&c));
                         return;
                 }
-        nodes = (const char *const *) c->nodes;
-        qemu_monitor_blockdev_del_nodes_async(qemu_process_get_qmp(d->qemu), nodes, on_nodes_deleted,
-                                              g_steal_pointer(&c));
+        c->next = 0;
+        delete_next_node(g_steal_pointer(&c));
 }
 
 static gboolean on_cleanup_poll(gpointer user_data) {
         g_autoptr(SourceCleanup) c = user_data;
-        Domain *d = domain_ref_get(c->ref);
+        QmpClient *mon = cleanup_monitor(c);
 
-        if (d && d->qemu)
-                qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(d->qemu), on_cleanup_jobs,
-                                                    g_steal_pointer(&c));
+        if (mon)
+                qemu_monitor_query_block_jobs_async(mon, on_cleanup_jobs, g_steal_pointer(&c));
         return G_SOURCE_REMOVE;
 }
 
-static void on_cleanup_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
+static void cancel_next_job(SourceCleanup *c /* consumed */);
+
+static void on_job_cancelled(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(SourceCleanup) c = user_data;
         g_autoptr(GError) error = NULL;
 
-        /* A mirror that already failed or ended is no longer there to cancel. */
         if (!qemu_monitor_command_finish(result, &error))
-                g_debug("Storage migration clean-up: %s", error->message);
-        on_cleanup_poll(user_data);
+                g_debug("Domain %s: block-job-cancel %s: %s", cleanup_name(c), c->jobs[c->next], error->message);
+        c->next++;
+        cancel_next_job(g_steal_pointer(&c));
 }
 
-static void source_cleanup(Domain *d, MigrationJob *job) {
+static void cancel_next_job(SourceCleanup *c) {
+        QmpClient *mon = cleanup_monitor(c);
+
+        if (mon && c->jobs[c->next]) {
+                qemu_monitor_block_job_cancel_async(mon, c->jobs[c->next], on_job_cancelled, c);
+                return;
+        }
+        on_cleanup_poll(c);
+}
+
+/* @jobs: the mirrors to cancel (consumed, nullable: none left), @nodes
+ * their NBD client nodes (consumed); the job ids are the node names. */
+static void source_cleanup(Domain *d, GStrv jobs, GStrv nodes) {
         SourceCleanup *c = g_new0(SourceCleanup, 1);
 
         c->ref = domain_ref_new(d);
-        c->jobs = g_strdupv(job->storage_nodes);
-        c->nodes = g_steal_pointer(&job->storage_nodes);
-        if (job->storage_jobs)
-                qemu_monitor_cancel_block_jobs_async(qemu_process_get_qmp(d->qemu),
-                                                     (const char *const *) job->storage_jobs, on_cleanup_cancelled, c);
+        c->jobs = jobs ? jobs : g_strdupv(nodes);
+        c->nodes = nodes;
+        if (jobs)
+                cancel_next_job(c);
         else
                 on_cleanup_poll(c);
 }
@@ -245,7 +283,7 @@ void migration_storage_job_ended(Domain *d, gboolean completed) {
 
         g_clear_handle_id(&job->storage_timer, g_source_remove);
         if (job->type == JOB_TYPE_MIGRATION_OUT && job->storage_nodes && d->qemu && !completed)
-                source_cleanup(d, job);
+                source_cleanup(d, g_steal_pointer(&job->storage_jobs), g_steal_pointer(&job->storage_nodes));
         if (job->type == JOB_TYPE_MIGRATION_IN && completed && d->qemu &&
             migration_storage_requested(job->params))
                 qemu_monitor_nbd_server_stop_async(qemu_process_get_qmp(d->qemu), on_cleanup_done, NULL);
@@ -261,4 +299,46 @@ void migration_storage_job_ended(Domain *d, gboolean completed) {
                 }
                 g_clear_pointer(&job->storage_created, g_ptr_array_unref);
         }
+}
+
+/* ---- After a restart of the source daemon ---- */
+
+/* The names the mirrors of @def's disks have (and their NBD nodes), for
+ * every disk that has an image: the journal does not say which were copied. */
+static GStrv mirror_names(const DomainDef *def) {
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+        for (guint i = 0; i < def->disks->len; i++) {
+                const DomainDisk *disk = def->disks->pdata[i];
+
+                g_autofree char *id = NULL;
+
+                if (!disk->source_file || !disk->target_dev)
+                        continue;
+                id = qemu_monitor_mirror_job_id(disk->target_dev);
+                g_strv_builder_add(b, id);
+        }
+        return g_strv_builder_end(b);
+}
+
+static gboolean copied_storage(Domain *d, guint flags, JobPhase phase) {
+        /* Begin starts no mirror; Perform may have. */
+        return d->qemu && d->live && (flags & (MIGRATE_NON_SHARED_DISK | MIGRATE_NON_SHARED_INC)) &&
+               phase != JOB_PHASE_BEGIN3;
+}
+
+void migration_storage_restore_source(MigrationJob *job) {
+        Domain *d = job->domain;
+
+        if (job->type != JOB_TYPE_MIGRATION_OUT || !copied_storage(d, job->params->flags, job->phase))
+                return;
+        g_strfreev(job->storage_jobs);
+        job->storage_jobs = mirror_names(d->live);
+        g_strfreev(job->storage_nodes);
+        job->storage_nodes = mirror_names(d->live);
+}
+
+void migration_storage_recover_source(Domain *d, guint flags, JobPhase phase) {
+        if (copied_storage(d, flags, phase))
+                source_cleanup(d, mirror_names(d->live), mirror_names(d->live));
 }

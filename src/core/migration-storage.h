@@ -13,6 +13,7 @@
 #include "domain.h"
 #include "migration-cookie.h"
 #include "migration-params.h"
+#include "migration-phase.h"
 
 /* Whether @p asks for a storage copy. */
 gboolean migration_storage_requested(const MigrationParams *p);
@@ -69,3 +70,13 @@ void migration_storage_block_job_event(Domain *d);
 
 /* migration_job_end(): clean-up of what storage migration left. */
 void migration_storage_job_ended(Domain *d, gboolean completed);
+
+/* After a restart of the source daemon, whose journal keeps no mirror: the
+ * mirrors and NBD client nodes a storage copy (flags of the journal) may
+ * have left in QEMU have deterministic names (qemu_monitor_mirror_job_id()
+ * of each disk's target). A restored outgoing job gets them, so that its
+ * end cleans them as a live job's (migration_storage_job_ended()); a job
+ * recovery does not restore has them cancelled and deleted at once. A
+ * name QEMU does not know is ignored. Nothing before Perform. */
+void migration_storage_restore_source(MigrationJob *job);
+void migration_storage_recover_source(Domain *d, guint flags, JobPhase phase);

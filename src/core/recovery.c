@@ -6,6 +6,7 @@
 #include "i18n.h"
 #include "migration-dest.h"
 #include "migration-source.h"
+#include "migration-storage.h"
 #include "recovery.h"
 #include "registry.h"
 
@@ -14,7 +15,11 @@ static const MigrationJobOps *ops_for(JobType type) {
 }
 
 static MigrationJob *job_restore(Domain *d, const MigrationJournal *j, gboolean postcopy) {
-        return migration_job_restore(d, j, ops_for(j->type), postcopy);
+        MigrationJob *job = migration_job_restore(d, j, ops_for(j->type), postcopy);
+
+        /* Its end cancels the mirrors a storage copy may have left. */
+        migration_storage_restore_source(job);
+        return job;
 }
 
 /* A job the old instance had and recovery ends (the message, one whole
@@ -171,6 +176,8 @@ static void recover_outgoing(Domain *d, const MigrationJournal *j, gboolean post
                                   error->message);
                 break;
         case JOB_PHASE_CONFIRM3_CANCELLED:
+                /* The job ended before its clean-up could run. */
+                migration_storage_recover_source(d, j->flags, j->phase);
                 if (postcopy)
                         domain_set_state(d, DOMAIN_STATE_PAUSED, "postcopy-failed");
                 else

@@ -145,7 +145,7 @@ static void write_status(JobFixture *f, const JobGiven *g) {
         if (g->type)
                 add_journal(b, g);
         json_builder_set_member_name(b, "xml");
-        json_builder_add_string_value(b, JF_XML);
+        json_builder_add_string_value(b, g->xml ? g->xml : JF_XML);
         json_builder_end_object(b);
         root = json_builder_get_root(b);
         text = json_to_string(root, FALSE);
@@ -153,7 +153,7 @@ static void write_status(JobFixture *f, const JobGiven *g) {
         g_assert_no_error(error);
         if (g->persistent) {
                 g_autofree char *def = g_build_filename(f->state_dir, "domains", JF_NAME ".xml", NULL);
-                g_assert_true(g_file_set_contents(def, JF_XML, -1, &error));
+                g_assert_true(g_file_set_contents(def, g->xml ? g->xml : JF_XML, -1, &error));
                 g_assert_no_error(error);
         }
 }

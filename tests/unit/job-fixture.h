@@ -45,6 +45,7 @@ typedef struct {
         const char *owner;       /* NULL: absent (peer-to-peer) */
         gboolean persistent;     /* a definition on disk too */
         const char *const *storage_created;     /* images the incoming job created; NULL: absent */
+        const char *xml;         /* the live definition; NULL: a guest without devices */
 } JobGiven;
 
 /* Writes the records and lets the fake monitor listen where the daemon

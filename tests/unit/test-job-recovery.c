@@ -380,6 +380,7 @@ static void test_confirm3_cancelled_postcopy(JobFixture *f, gconstpointer data) 
 
 void job_recovery_in_add_tests(void);
 void job_restored_add_tests(void);
+void job_recovery_storage_add_tests(void);
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
@@ -411,5 +412,6 @@ int main(int argc, char **argv) {
 #undef ADD
         job_recovery_in_add_tests();
         job_restored_add_tests();
+        job_recovery_storage_add_tests();
         return g_test_run();
 }
