@@ -262,6 +262,44 @@ class Storage(FeatureTestCase):
         cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
         self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
 
+    def test_source_restart_during_copy(self):
+        """The source's daemon killed -9 while the mirror copies (1 MiB/s against 24 MiB) and started
+        again: the journal keeps no mirror, yet recovery cancels the mirror and deletes its NBD node
+        (their names are fixed); the guest runs on at the source and a second copy goes through on the
+        same names."""
+        g, src_img, dst_img, boot, pid = self.guest(data_mib=24, size=64 << 20)
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK, params={'bandwidth': ('t', 1)})
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.begin()
+        m.prepare()
+        dst_pid = g.qemu_pid_with(m.dst_serial)
+        self.assertIsNotNone(dst_pid)
+        m.perform_start()
+        wait_until(lambda: job_stats(self.src, g.path)[1].get('disk_processed', 0) > 0 or m.pending.done,
+                   MIGRATION_DEADLINE, 'the disk copy to start')
+        self.assertFalse(m.pending.done, 'Perform3 ended before the restart: %r' % (m.pending.error,))
+        self.assertGreater(job_stats(self.src, g.path)[1]['disk_remaining'], 0)
+        self.src.restart(kill=True)
+        with self.assertRaises(Exception):
+            m.perform_wait()
+        # The client saw Perform3 fail: libvirt's failure rules at the destination.
+        self.assertEqual(m.finish(cancelled=True), '/')
+        wait_until(lambda: not pid_alive(dst_pid), DEADLINE, 'the incoming QEMU to go')
+        wait_until(lambda: not os.path.exists(dst_img), DEADLINE, 'the created image to be removed')
+        wait_until(lambda: 'the disk mirrors and their NBD nodes are gone' in daemon_log(self.src), DEADLINE,
+                   'the restarted source to end the mirror and delete its NBD node')
+        assert_runs_here(self, g, self.src, pid, ' after the source\'s restart')
+
+        # The names are free again (before the fix: "duplicate ID" / "node name already in use").
+        src_serial = g.serial
+        m2 = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m2.dest_xml = m2.dest_xml.replace(src_img, dst_img)
+        m2.run()
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
+
 
 class StorageCtl(CtlMixin, FeatureTestCase):
 
