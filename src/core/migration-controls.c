@@ -7,6 +7,7 @@
 #include "i18n.h"
 #include "md-error.h"
 #include "migration-source.h"
+#include "migration-storage.h"
 #include "migration.h"
 
 /* AbortJob answers within this time even when QEMU does not. */
@@ -146,6 +147,7 @@ gboolean migration_set_max_speed(Domain *d, guint64 mib_s, guint flags, GError *
         registry_notify_changed(d->registry, d, "MaxSpeed", NULL);
         if (stream_running(d))
                 qemu_monitor_set_max_bandwidth_async(qemu_process_get_qmp(d->qemu), mib_s, on_parameter_set, NULL);
+        migration_storage_set_speed(d, mib_s);
         return TRUE;
 }
 

@@ -82,7 +82,8 @@ static gboolean on_gone_timer(gpointer user_data) {
 static void wait_mirrors_gone(DomainRef *ref /* consumed */) {
         Domain *d = domain_ref_get(ref);
         MigrationJob *job = d ? migration_job_of(d, JOB_TYPE_MIGRATION_OUT) : NULL;
-        guint id = g_timeout_add(job ? migration_storage_poll_delay(job, GONE_POLL_MS) : GONE_POLL_MS, on_gone_timer, ref);
+        guint delay = job ? migration_storage_poll_delay(job, GONE_POLL_MS) : GONE_POLL_MS;
+        guint id = g_timeout_add(delay, on_gone_timer, ref);
 
         if (job)
                 job->storage_gone_timer = id;

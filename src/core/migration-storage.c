@@ -225,12 +225,32 @@ static gboolean nbd_target(MigrationJob *job, const char *migrate_uri, Migration
         return migration_uri_parse(migrate_uri, &ret->host, NULL, error);
 }
 
+/* MiB/s as QEMU's block job speed (bytes/s; 0: no limit). */
+static guint64 speed_bytes(guint64 mib) {
+        return MIN(mib, MIGRATION_BANDWIDTH_MAX_MIB) * 1024 * 1024;
+}
+
 /* libvirt's rule: the mirrors run at the migration's bandwidth (MiB/s;
  * QEMU's speed is bytes/s), the parameter or the domain's max speed. */
 static guint64 mirror_speed(Domain *d, const MigrationParams *p) {
-        guint64 mib = p->has_bandwidth ? p->bandwidth : d->max_speed_mib;
+        return speed_bytes(p->has_bandwidth ? p->bandwidth : d->max_speed_mib);
+}
 
-        return MIN(mib, MIGRATION_BANDWIDTH_MAX_MIB) * 1024 * 1024;
+static void on_speed_set(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_monitor_command_finish(result, &error))
+                g_warning("Failed to change the disk mirrors' speed: %s, ignoring", error->message);
+}
+
+void migration_storage_set_speed(Domain *d, guint64 mib_s) {
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        if (!job || !job->storage_jobs || !d->qemu)
+                return;
+        qemu_monitor_block_jobs_set_speed_async(qemu_process_get_qmp(d->qemu),
+                                                (const char *const *) job->storage_jobs, speed_bytes(mib_s),
+                                                on_speed_set, NULL);
 }
 
 static MigrationJob *task_job(GTask *task) {

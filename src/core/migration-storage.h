@@ -59,6 +59,10 @@ void migration_storage_mirror_async(Domain *d, const char *migrate_uri, const ch
                                     GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_storage_mirror_finish(GAsyncResult *result, GError **error);
 
+/* MigrateSetMaxSpeed during the source's copy: the running mirrors take
+ * @mib_s (0: no limit) at once, as libvirt's block-job-set-speed. */
+void migration_storage_set_speed(Domain *d, guint64 mib_s);
+
 /* The source's stream paused before the switch-over: end the mirrors, then
  * let QEMU continue (or cancel the stream if that fails). */
 void migration_storage_switchover(Domain *d);

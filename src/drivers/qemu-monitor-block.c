@@ -311,3 +311,23 @@ void qemu_monitor_blockdev_del_nodes_async(QmpClient *mon, const char *const *no
                 qemu_command_list_add(list, "blockdev-del", one_string("node-name", nodes[i]));
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }
+
+static JsonNode *speed_args(const char *job_id, guint64 speed) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+
+        json_builder_begin_object(b);
+        add_string(b, "device", job_id);
+        json_builder_set_member_name(b, "speed");
+        json_builder_add_int_value(b, (gint64) MIN(speed, (guint64) G_MAXINT64));
+        json_builder_end_object(b);
+        return json_builder_get_root(b);
+}
+
+void qemu_monitor_block_jobs_set_speed_async(QmpClient *mon, const char *const *job_ids, guint64 speed,
+                                             GAsyncReadyCallback callback, gpointer user_data) {
+        QemuCommandList *list = qemu_command_list_new();
+
+        for (guint i = 0; job_ids[i]; i++)
+                qemu_command_list_add(list, "block-job-set-speed", speed_args(job_ids[i], speed));
+        qemu_command_list_run_async(mon, list, NULL, callback, user_data);
+}

@@ -39,6 +39,10 @@ void qemu_monitor_blockdev_add_nbd_async(QmpClient *mon, const char *node_name, 
                                          GAsyncReadyCallback callback, gpointer user_data);
 void qemu_monitor_blockdev_del_async(QmpClient *mon, const char *node_name, GAsyncReadyCallback callback,
                                      gpointer user_data);
+/* block-job-set-speed of each job in @job_ids (NULL-terminated) to @speed
+ * bytes/s (0: no limit), stopping at the first refusal. */
+void qemu_monitor_block_jobs_set_speed_async(QmpClient *mon, const char *const *job_ids, guint64 speed,
+                                             GAsyncReadyCallback callback, gpointer user_data);
 /* blockdev-del of each node in @nodes (NULL-terminated), stopping at the first refusal. */
 void qemu_monitor_blockdev_del_nodes_async(QmpClient *mon, const char *const *nodes, GAsyncReadyCallback callback,
                                            gpointer user_data);

@@ -106,6 +106,41 @@ static void test_source_qemu_exits(JobFixture *f, gconstpointer data) {
         reply_clear(&performed);
 }
 
+/* MigrateSetMaxSpeed while the disks are copied: the stream and the
+ * running mirrors take the new speed (block-job-set-speed in bytes/s). */
+static void test_max_speed_sets_mirrors(JobFixture *f, gconstpointer data) {
+        Reply performed = { 0 };
+        Domain *d = source_in_perform3(f, OWNER, &performed);
+        const char *const mirrors[] = { "migration-vda", "migration-vdb", NULL };
+        g_autoptr(GError) error = NULL;
+
+        /* As migration_storage_mirror_async() leaves them. */
+        d->job->storage_jobs = g_strdupv((GStrv) mirrors);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(f->fm, "block-job-set-speed", NULL);
+        fake_monitor_expect(f->fm, "block-job-set-speed", NULL);
+        g_assert_true(migration_set_max_speed(d, 8, 0, &error));
+        g_assert_no_error(error);
+        fake_monitor_wait(f->fm, 6 + 3);
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, 7), ==,
+                        "{\"device\":\"migration-vda\",\"speed\":8388608}");
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, 8), ==,
+                        "{\"device\":\"migration-vdb\",\"speed\":8388608}");
+        /* After the switch-over (no mirror left) only the stream's. */
+        g_clear_pointer(&d->job->storage_jobs, g_strfreev);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        g_assert_true(migration_set_max_speed(d, 0, 0, &error));
+        fake_monitor_wait(f->fm, 6 + 4);
+        qemu_process_kill(d->qemu, 0);
+        job_fixture_run_until(reply_done, &performed);
+        fake_monitor_flush(f->fm);
+        fake_monitor_assert_received(f->fm, SETUP, "migrate-set-parameters", "block-job-set-speed",
+                                     "block-job-set-speed", "migrate-set-parameters", NULL);
+        fake_monitor_assert_done(f->fm);
+        job_fixture_assert_completed(f, FALSE, "QEMU process exited");
+        reply_clear(&performed);
+}
+
 static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {
         Reply *r = user_data;
 
@@ -431,6 +466,7 @@ int main(int argc, char **argv) {
 #define ADD(path, func) g_test_add("/job-live/" path, JobFixture, NULL, job_fixture_set_up, func, \
                                    job_fixture_tear_down)
         ADD("out/perform3/qemu-exits", test_source_qemu_exits);
+        ADD("out/perform3/max-speed-sets-mirrors", test_max_speed_sets_mirrors);
         ADD("out/perform3/abort", test_abort_perform3);
         ADD("out/begin3/client-gone", test_client_gone_begin3);
         ADD("out/perform3/client-gone-stream-fails", test_client_gone_stream_fails);
