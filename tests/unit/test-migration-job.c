@@ -171,6 +171,34 @@ static void test_destination_gate(Fixture *f, gconstpointer data) {
         g_assert_null(f->d->job);
 }
 
+/* [migration] max_jobs counts every job of the host, outgoing and incoming:
+ * the next one is refused with JobActive naming the setting, and leaves no
+ * job behind. */
+static void test_max_jobs(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        Domain *other;
+
+        f->config->max_jobs = 1;
+        other = registry_define_xml(f->registry,
+                                    "<domain type='qemu'><name>second</name><memory unit='MiB'>64</memory>"
+                                    "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>", &error);
+        g_assert_no_error(error);
+        start(f, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3);
+        g_assert_null(migration_job_start(other, JOB_TYPE_MIGRATION_IN, JOB_PHASE_PREPARE, &test_ops,
+                                          g_new0(MigrationParams, 1), NULL, &error));
+        g_assert_error(error, MD_ERROR, MD_ERROR_JOB_ACTIVE);
+        if (!strstr(error->message, "[migration] max_jobs=1"))
+                g_error("'%s' does not name [migration] max_jobs", error->message);
+        g_assert_null(other->job);
+        migration_job_end(f->d, JOB_RESULT_FAILED, "test");
+        g_clear_error(&error);
+        /* Once the first has ended, the slot is free again. */
+        g_assert_nonnull(migration_job_start(other, JOB_TYPE_MIGRATION_IN, JOB_PHASE_PREPARE, &test_ops,
+                                             g_new0(MigrationParams, 1), NULL, &error));
+        g_assert_no_error(error);
+        migration_job_end(other, JOB_RESULT_FAILED, "test");
+}
+
 /* QEMU's MIGRATION events that end or switch the stream reach the
  * direction through ops->stream_ended; the others do not. */
 static void test_stream_events(Fixture *f, gconstpointer data) {
@@ -372,6 +400,7 @@ int main(int argc, char **argv) {
                    fixture_tear_down);
         g_test_add("/migration-job/destination-gate", Fixture, NULL, fixture_set_up, test_destination_gate,
                    fixture_tear_down);
+        g_test_add("/migration-job/max-jobs", Fixture, NULL, fixture_set_up, test_max_jobs, fixture_tear_down);
         g_test_add("/migration-job/stream-events", Fixture, NULL, fixture_set_up, test_stream_events,
                    fixture_tear_down);
         g_test_add("/migration-job/abandon-resumes", Fixture, NULL, fixture_set_up, test_abandon_resumes,
