@@ -19,10 +19,10 @@ from .clients import Load, libvirt_calls, migrationd_calls, summarize
 from .migrations import LoadGuest, Migration, try_ninth
 
 
-def schedstat(pid):
-    """(on-CPU ns, run-queue wait ns) of every thread of @pid so far."""
+def schedstat(pids):
+    """(on-CPU ns, run-queue wait ns) of every thread of @pids so far."""
     cpu = wait = 0
-    for f in glob.glob('/proc/%d/task/*/schedstat' % pid):
+    for f in (f for pid in pids for f in glob.glob('/proc/%d/task/*/schedstat' % pid)):
         with contextlib.suppress(OSError, ValueError):
             with open(f) as fh:
                 a, b, _ = fh.read().split()
@@ -121,14 +121,17 @@ class LoadBench:
         paths = host.mcall('ListDomains', 'u', (0,), 'ao')[0]
         return sum(1 for p in paths if host.client.get(p, 'org.example.Migration1.Domain', 'JobType') != 'none')
 
-    def server_pids(self, target):
-        return {'server': self.a.proc.pid if target == 'migrationd' else self.lv.pid,
-                'dbus-daemon': self.a.bus.proc.pid}
+    def server_pids(self, target, load):
+        """The processes whose CPU and run-queue wait each window reports:
+        the clients' wait is time their calls cannot see their reply."""
+        return {'server': [self.a.proc.pid if target == 'migrationd' else self.lv.pid],
+                'dbus-daemon': [self.a.bus.proc.pid],
+                'clients': [p.pid for p in load.procs]}
 
     def window(self, target, seconds):
         """The load alone against @target for @seconds; figures after 0.5 s."""
         load = self.start_load(target)
-        pids = self.server_pids(target)
+        pids = self.server_pids(target, load)
         load.go()
         t_go = time.perf_counter_ns()
         time.sleep(0.5)
@@ -196,7 +199,7 @@ class LoadBench:
             barrier.wait(CALL_DEADLINE_S)
             release.wait(CALL_DEADLINE_S)
         load = self.start_load('migrationd')
-        pids = self.server_pids('migrationd')
+        pids = self.server_pids('migrationd', load)
         load.go()
         time.sleep(self.args.lead)
         s0 = {k: schedstat(p) for k, p in pids.items()}
