@@ -33,7 +33,7 @@ def goals(R):
         'all', bool(conc) and not bad, True))
     ninth = w.get('ninth') if w else None
     ok = bool(ninth) and ninth['error'] == NINTH_ERROR and NINTH_TEXT in ninth['message']
-    out.append(('ninth migration refused', '%s: %s' % (ninth['error'], ninth['message']) if ninth else 'not tried',
+    out.append(('ninth migration refused', ninth['error'].rsplit('.', 1)[-1] if ninth else 'not tried',
                 'JobActive naming %s' % NINTH_TEXT, ok, True))
     if w:
         for k in KINDS:

@@ -75,7 +75,7 @@ class LoadBench:
         if binary is None:
             self.R['libvirt'] = {'used': False, 'why': '--no-libvirt' if a.no_libvirt else 'not installed'}
             log('=' * 60)
-            log('NO SIDE-BY-SIDE FIGURES: libvirt-dbus is %s' % self.R['libvirt']['why'])
+            log('NO SIDE-BY-SIDE FIGURES: libvirt-dbus not run (%s)' % self.R['libvirt']['why'])
             log('=' * 60)
             return
         self.lv = lvlib.LibvirtDbus(binary, self.a.bus.address, os.path.join(self.tmp, 'libvirt-dbus.log'))
