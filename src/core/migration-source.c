@@ -232,17 +232,13 @@ static void on_initial_params(GObject *source, GAsyncResult *result, gpointer us
         setup_stream(job->domain, job, g_steal_pointer(&task));
 }
 
+/* Sent together with query-migrate-parameters: QEMU answers in order, so
+ * this reply is in before on_initial_params() goes on. */
 static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
         PerformCall *call = g_task_get_task_data(task);
-        MigrationJob *job;
 
         call->initial_caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
-        job = perform_job(task);
-        if (!job)
-                return;
-        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(job->domain->qemu), on_initial_params,
-                                                    g_steal_pointer(&task));
 }
 
 /* Phase 3 proper, after the caller checked the job: shared by Perform3 and
@@ -265,8 +261,11 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, Migr
                 perform_offline(d, job);
                 return;
         }
+        /* Both queries at once: one wait on QEMU instead of two. */
         qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps,
                                                       g_object_ref(task));
+        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params,
+                                                    g_object_ref(task));
 }
 
 static void setup_stream(Domain *d, MigrationJob *job, GTask *task /* consumed */) {
