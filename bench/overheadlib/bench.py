@@ -10,6 +10,7 @@ import tempfile
 from .cases import build_cases
 from .common import BenchError, GLib, harness, log, now
 from .guests import Guest
+from .path_libvirt import LibvirtPath
 from .path_managed import ManagedPath
 from .path_p2p import RELAY_METHOD, PeerToPeerPath
 from .path_raw import RawPath
@@ -17,7 +18,9 @@ from .processes import kill_qemus
 
 
 # --paths: the key of each path and its class (cli checks the option against it).
-PATH_CLASSES = {'raw': RawPath, 'managed': ManagedPath, 'p2p': PeerToPeerPath}
+PATH_CLASSES = {'raw': RawPath, 'managed': ManagedPath, 'p2p': PeerToPeerPath, 'libvirt': LibvirtPath}
+
+NO_LIBVIRT = 'NO LIBVIRT PATH'
 
 
 class Bench:
@@ -29,6 +32,8 @@ class Bench:
         self.guests = {}
         self.results = []            # every run's dict
         self.p2p = None
+        self.libvirt = None
+        self.no_libvirt = None       # why path (d) was asked for and cannot run
         self.relay = None            # path (c): the relayed call's latency
         self.failures = []
         self.daemon_path = args.daemon or os.path.join(args.build_dir, 'src', 'migrationd')
@@ -70,7 +75,13 @@ class Bench:
             path = PATH_CLASSES[key](self)
             ok, why = path.available()
             if not ok:
-                log('path %s skipped: %s' % (path.label, why))
+                if key == 'libvirt':
+                    self.no_libvirt = why
+                    log('*' * 72)
+                    log('%s: %s' % (NO_LIBVIRT, why))
+                    log('*' * 72)
+                else:
+                    log('path %s skipped: %s' % (path.label, why))
                 continue
             self.paths.append(path)
         self.raw = next((p for p in self.paths if p.key == 'raw'), None)
@@ -88,6 +99,9 @@ class Bench:
         self.p2p = next((p for p in self.paths if p.key == 'p2p'), None)
         if self.p2p is not None:
             self.p2p.setup()
+        self.libvirt = next((p for p in self.paths if p.key == 'libvirt'), None)
+        if self.libvirt is not None:
+            self.libvirt.setup()
         # The guests start on host A; the raw QEMUs use the daemon's own
         # command line for the same guest.
         templates = {}
@@ -153,6 +167,8 @@ class Bench:
         a = self.args
         for i in range(a.warmup):
             for path in self.paths:
+                if hasattr(path, 'supports') and not path.supports(self.cases[0]):
+                    continue
                 self.one(path, self.cases[0], -1 - i, record=False)
         self.load_before = os.getloadavg()
         for rnd in range(a.runs):
@@ -161,6 +177,8 @@ class Bench:
                 if (rnd + ci) % 2:
                     order.reverse()
                 for path in order:
+                    if hasattr(path, 'supports') and not path.supports(case):
+                        continue
                     self.one(path, case, rnd)
         if self.p2p is not None and a.relay_calls > 0:
             log('relayed call: %d x Manager.%s per leg, through the bridge and on the bus'

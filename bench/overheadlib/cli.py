@@ -42,7 +42,8 @@ def main(description):
                     help='only these cases (idle, dirty, dirty-multifd, dirty-postcopy); default: all that '
                          '--guests and --extended select')
     ap.add_argument('--paths', default='raw,managed',
-                    help='paths to measure: raw, managed, p2p (default raw,managed; p2p needs managed)')
+                    help='paths to measure: raw, managed, p2p, libvirt (default raw,managed; p2p and libvirt '
+                         'need managed; libvirt: virsh migrate --live --p2p between two libvirtd, as root)')
     ap.add_argument('--bridge', help='migration-bridge binary, path (c) (default BUILD_DIR/src/migration-bridge)')
     ap.add_argument('--relay-calls', type=int, default=500,
                     help='path (c): calls per leg of the relayed-call latency (0: not measured; default 500)')
@@ -139,7 +140,8 @@ def main(description):
     elapsed = time.monotonic() - start
     cases = build_report(bench)
     failed = [s for s in cases if s['goal'] and (s['pass'] is False or any(
-        p['pass'] is False for k, p in s['paths'].items() if k != 'managed'))]
+        p['pass'] is False for k, p in s['paths'].items() if k != 'managed') or any(
+        o['pass'] is False for o in s.get('libvirt', {}).get('ours', {}).values()))]
     doc = {
         'benchmark': 'migrationd-overhead',
         'version': 1,
@@ -158,6 +160,7 @@ def main(description):
         'goal_ratio': GOAL_RATIO,
         'cases': cases,
         'relay_latency': bench.relay,
+        'no_libvirt': bench.no_libvirt,
         'runs': bench.results,
         'failures': bench.failures,
         'goals_met': not failed,
