@@ -19,6 +19,8 @@ there are no cycles):
   path_raw      path (a): raw QEMU through QMP
   path_managed  path (b): the five phases over two buses
   path_p2p      path (c): MigrateToURI3 through the migration-bridge
+  lvhosts       path (d)'s two libvirtd, each in its own network namespace
+  path_libvirt  path (d): virsh migrate --live --p2p between them
   bench         the run loop: set-up, alternation, clean-up
   report        the statistics of the runs and the printed tables
   cli           command line, exit codes, the JSON document

@@ -147,8 +147,11 @@ class LibvirtPath:
         r.update(self.jobinfo(dst, u))
         r['verified'], r['verify_note'], r['source_last_counter'], r['destination_first_counter'] = \
             verify_moved(src_serial, dst_serial, guest.kind != 'idle', src_pids=src_pids)
-        self.where[guest.kind] = dst
         self.serial_now[guest.kind] = dst_serial
+        # The guest prints MEMORY CORRUPT once per boot and a damaged guest
+        # proves nothing more: the next run boots it again (as bench/soak).
+        if r['verified']:
+            self.where[guest.kind] = dst
         return r
 
     def jobinfo(self, host, u):
