@@ -11,8 +11,7 @@
 #include "migration-disks-uri.h"
 #include "migration-flags.h"
 
-/* A host name or an IP address (IPv6 without brackets). */
-static gboolean host_ok(const char *host) {
+gboolean migration_host_is_valid(const char *host) {
         size_t len = strlen(host);
 
         if (len == 0 || len > 255)
@@ -39,7 +38,7 @@ static gboolean path_ok(const char *path) {
         (g_set_error((error), MD_ERROR, MD_ERROR_INVALID_ARGS, (message), (q)), FALSE)
 
 static gboolean check_tcp(const char *q, const char *host, const char *path, GError **error) {
-        if (!host || !host_ok(host))
+        if (!host || !migration_host_is_valid(host))
                 return REFUSE(error, _("Migration parameter 'disks_uri' '%s' names no valid host: use tcp://HOST[:PORT] with a host name or an IP address (IPv6 in brackets)"), q);
         if (path && path[0] != '\0' && strcmp(path, "/") != 0)
                 return REFUSE(error, _("Migration parameter 'disks_uri' '%s' has a path: a tcp URI gives only a host and a port"), q);

@@ -17,6 +17,10 @@ typedef struct {
         char *socket;           /* unix: the absolute path; NULL for tcp */
 } MigrationDisksUri;
 
+/* A host name or an IP address (IPv6 without brackets), nothing else:
+ * also migrate_uri's and listen_address's test. */
+gboolean migration_host_is_valid(const char *host);
+
 /* MD_ERROR_INVALID_ARGS naming what is wrong (scheme, host, port, path,
  * an extra part). @ret may be NULL (validation only); else it is filled
  * and freed with migration_disks_uri_clear(). */

@@ -18,19 +18,6 @@
 
 /* ---- Values ---- */
 
-/* A host name or an IP address (IPv6 without brackets), nothing else. */
-static gboolean host_is_valid(const char *host) {
-        size_t len = strlen(host);
-
-        if (len == 0 || len > 255)
-                return FALSE;
-        if (g_hostname_is_ip_address(host))
-                return TRUE;
-        for (const char *p = host; *p; p++)
-                if (!g_ascii_isalnum(*p) && !strchr("-._", *p))
-                        return FALSE;
-        return host[0] != '-' && host[0] != '.';
-}
 
 gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port, GError **error) {
         g_autofree char *full = NULL, *userinfo = NULL, *host = NULL, *path = NULL;
@@ -47,7 +34,7 @@ gboolean migration_uri_parse(const char *uri, char **ret_host, guint16 *ret_port
         if (!full ||
             !g_uri_split(full, G_URI_FLAGS_NONE, NULL, &userinfo, &host, &port, &path, &query, &fragment, NULL) ||
             userinfo || query || fragment || (path && path[0] != '\0') ||
-            !host || !host_is_valid(host) || port < 1 || port > 65535) {
+            !host || !migration_host_is_valid(host) || port < 1 || port > 65535) {
                 g_autofree char *q = domain_schema_quote(uri);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             _("Migration parameter 'migrate_uri' must look like tcp:HOST:PORT or tcp://HOST:PORT (IPv6 in brackets, port 1-65535, nothing after it), not '%s'"),
@@ -185,7 +172,7 @@ static gboolean check_host(const ParamInfo *info, GVariant *value, GError **erro
 
         if (!check_nonempty(info, value, error))
                 return FALSE;
-        if (!host_is_valid(host)) {
+        if (!migration_host_is_valid(host)) {
                 g_autofree char *q = domain_schema_quote(host);
                 g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
                             _("Migration parameter '%s' must be a host name or an IP address, not '%s'"),
