@@ -33,7 +33,7 @@ typedef struct {
         GCancellable *cancellable;       /* ours: cancelled by the time-out or the caller */
         GCancellable *caller;
         gulong caller_handler;
-        guint timeout_id, cancel_idle;
+        guint timeout_ms, timeout_id, cancel_idle;
         gboolean timed_out, done;
         GTlsConnection *tls;
         /* The last step, one D-Bus round trip, is no GIO operation: it holds
@@ -91,10 +91,15 @@ static void connect_return_ping(Connect *c, gboolean success, GError *error) {
         connect_return(task, link, error);
 }
 
+/* A PeerTls not from peer_tls_load() has no time set: the default. */
+static guint handshake_timeout(const PeerTls *tls) {
+        return tls->handshake_timeout_ms ? tls->handshake_timeout_ms : PEER_HANDSHAKE_TIMEOUT_MS;
+}
+
 static GError *timeout_error(Connect *c) {
         return g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE,
                            "No connection to the peer %s:%u within %u s; is its migration-bridge running and reachable?",
-                           c->host, c->port, PEER_HANDSHAKE_TIMEOUT_MS / 1000);
+                           c->host, c->port, c->timeout_ms / 1000);
 }
 
 /* A failed GIO step: time-out, the caller's cancel, or @what failed. */
@@ -182,7 +187,7 @@ static void start_ping(GTask *task) {
         r = sd_bus_message_new_method_call(bus, &ping, NULL, "/", "org.freedesktop.DBus.Peer", "Ping");
         if (r >= 0)
                 r = sd_bus_call_async(bus, &c->ping_slot, ping, on_first_pong, c,
-                                      (uint64_t) PEER_HANDSHAKE_TIMEOUT_MS * 1000);
+                                      (uint64_t) c->timeout_ms * 1000);
         if (r < 0)
                 connect_return_ping(c, FALSE, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE,
                                                           "Failed to ping the peer %s:%u: %s", c->host, c->port,
@@ -259,7 +264,8 @@ void peer_link_connect_async(const char *uri, PeerTls *tls, char **allowed_patte
                 c->caller = g_object_ref(cancellable);
                 c->caller_handler = g_cancellable_connect(cancellable, G_CALLBACK(on_caller_cancelled), c, NULL);
         }
-        c->timeout_id = g_timeout_add(PEER_HANDSHAKE_TIMEOUT_MS, on_connect_timeout, c);
+        c->timeout_ms = handshake_timeout(tls);
+        c->timeout_id = g_timeout_add(c->timeout_ms, on_connect_timeout, c);
         client = g_socket_client_new();
         /* Straight to the peer: a system service consults no desktop proxy settings. */
         g_socket_client_set_enable_proxy(client, FALSE);
@@ -414,7 +420,7 @@ void peer_link_accept_async(GIOStream *connection, PeerTls *tls, char **allowed_
                 a->caller = g_object_ref(cancellable);
                 a->caller_handler = g_cancellable_connect(cancellable, G_CALLBACK(on_accept_caller_cancelled), a, NULL);
         }
-        a->timeout_id = g_timeout_add(PEER_HANDSHAKE_TIMEOUT_MS, on_accept_timeout, a);
+        a->timeout_id = g_timeout_add(handshake_timeout(tls), on_accept_timeout, a);
         g_tls_connection_handshake_async(a->tls, G_PRIORITY_DEFAULT, a->cancellable, on_accept_handshake, task);
 }
 

@@ -47,6 +47,7 @@ PeerTls *peer_tls_load(const char *ca_file, const char *cert_file, const char *k
                             local->message);
                 return NULL;
         }
+        tls->handshake_timeout_ms = PEER_HANDSHAKE_TIMEOUT_MS;
         return g_steal_pointer(&tls);
 }
 
