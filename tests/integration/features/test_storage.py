@@ -210,11 +210,9 @@ class Storage(FeatureTestCase):
         self.assertFalse(os.path.exists(dst_img))
         g.destroy()
 
-    def test_abort_during_copy(self):
-        """The mirror runs at the migration bandwidth (1 MiB/s against 24 MiB of data); AbortJob while
-        disk_remaining > 0: Perform3 fails MigrationAborted, the guest runs on at the source, the
-        incoming QEMU goes, the created image is removed, the source's mirrors and NBD nodes end;
-        a second migration then goes through."""
+    def slow_copy_started(self):
+        """A copy at 1 MiB/s of 24 MiB of data, Perform3 sent: the guest, its images, boot id and
+        QEMU pid, the migration and the incoming QEMU's pid."""
         g, src_img, dst_img, boot, pid = self.guest(data_mib=24, size=64 << 20)
         m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK, params={'bandwidth': ('t', 1)})
         m.dest_xml = m.dest_xml.replace(src_img, dst_img)
@@ -223,6 +221,14 @@ class Storage(FeatureTestCase):
         dst_pid = g.qemu_pid_with(m.dst_serial)
         self.assertIsNotNone(dst_pid)
         m.perform_start()
+        return g, src_img, dst_img, boot, pid, m, dst_pid
+
+    def test_abort_during_copy(self):
+        """The mirror runs at the migration bandwidth (1 MiB/s against 24 MiB of data); AbortJob while
+        disk_remaining > 0: Perform3 fails MigrationAborted, the guest runs on at the source, the
+        incoming QEMU goes, the created image is removed, the source's mirrors and NBD nodes end;
+        a second migration then goes through."""
+        g, src_img, dst_img, boot, pid, m, dst_pid = self.slow_copy_started()
 
         def processed():
             return job_stats(self.src, g.path)[1].get('disk_processed', 0)
@@ -267,14 +273,7 @@ class Storage(FeatureTestCase):
         again: the journal keeps no mirror, yet recovery cancels the mirror and deletes its NBD node
         (their names are fixed); the guest runs on at the source and a second copy goes through on the
         same names."""
-        g, src_img, dst_img, boot, pid = self.guest(data_mib=24, size=64 << 20)
-        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK, params={'bandwidth': ('t', 1)})
-        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
-        m.begin()
-        m.prepare()
-        dst_pid = g.qemu_pid_with(m.dst_serial)
-        self.assertIsNotNone(dst_pid)
-        m.perform_start()
+        g, src_img, dst_img, boot, pid, m, dst_pid = self.slow_copy_started()
         wait_until(lambda: job_stats(self.src, g.path)[1].get('disk_processed', 0) > 0 or m.pending.done,
                    MIGRATION_DEADLINE, 'the disk copy to start')
         self.assertFalse(m.pending.done, 'Perform3 ended before the restart: %r' % (m.pending.error,))
