@@ -253,7 +253,7 @@ class SlowClient(MigrationTestCase):
 
     def test_no_deadline_while_connected(self):
         """phase_timeout=3 and a driving client that stays on the bus but
-        takes 10 s between phases: neither job is ended, and the migration
+        takes 7 s between phases: neither job is ended, and the migration
         completes with that client's Finish3 and Confirm3 (libvirt acts only
         when the client leaves)."""
         g = MigGuest(self, self.src)
@@ -262,7 +262,7 @@ class SlowClient(MigrationTestCase):
         dst_serial_path = g.next_serial_path()
         m = Managed(self, g, self.src, self.dst, dest_xml=g.xml(serial_path=dst_serial_path))
         src_dom = g.dom(self.src)
-        pause = 10.0
+        pause = 7.0  # more than twice the deadline
 
         def jobs_alive(src_phase, dst_phase=None):
             if src_dom.prop('JobPhase') != src_phase:
