@@ -82,6 +82,8 @@ static void confirm_completed(Domain *d, const MigrationParams *p, GBytes *cooki
                                           "confirm with cancelled=true"), cookie->phase);
                 return;
         }
+        if (cookie)
+                migration_job_take_downtime(job, cookie->stats);
         confirm_success(d, g_steal_pointer(&task), p->flags | job->params->flags);
 }
 

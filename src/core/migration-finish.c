@@ -34,11 +34,23 @@ static FinishCall *finish_call(GTask *task) {
         return g_task_get_task_data(task);
 }
 
-static void finish_return(GTask *task, Domain *d) {
+/* Finish's answer; its cookie tells the source the real downtime
+ * (@downtime_ms, -1 = unknown), which QEMU there cannot see. */
+static void finish_return(GTask *task, Domain *d, gint64 downtime_ms) {
         g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(d->registry), "finish3", domain_name(d),
                                                                       domain_uuid(d));
         g_autoptr(GError) error = NULL;
-        GBytes *bytes = migration_cookie_encode(cookie, &error);
+        GBytes *bytes;
+
+        if (downtime_ms >= 0) {
+                g_auto(GVariantDict) stats;
+
+                g_variant_dict_init(&stats, NULL);
+                g_variant_dict_insert(&stats, "downtime", "t", (guint64) downtime_ms);
+                cookie->stats = g_variant_ref_sink(g_variant_dict_end(&stats));
+                migration_cookie_add_feature(cookie, "stats", FALSE);
+        }
+        bytes = migration_cookie_encode(cookie, &error);
 
         if (!bytes) {
                 g_task_return_error(task, g_steal_pointer(&error));
@@ -67,23 +79,27 @@ static gboolean finish_persist(Domain *d, GError **error) {
 }
 
 /* The guest runs here now (or waits, PAUSED): end the job with the real
- * downtime (source stop to our resume, wall clock). */
+ * downtime, wall clock, from the source's stop to our resume (now, or in
+ * post-copy when the guest ran here while the rest of its memory came). */
 static void finish_complete(Domain *d, gboolean running) {
         MigrationJob *job = d->job;
         g_auto(GVariantDict) stats;
         g_autoptr(GTask) task = g_steal_pointer(&job->finish);
+        gint64 resumed = job->resume_time_ms > 0 ? job->resume_time_ms : g_get_real_time() / 1000;
+        gint64 downtime_ms = -1;
 
         domain_set_state(d, running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED,
                          running ? "migrated" : "migration");
         g_variant_dict_init(&stats, job->stats);
-        if (job->source_stop_time_ms > 0)
-                g_variant_dict_insert(&stats, "downtime", "t",
-                                      (guint64) MAX(0, g_get_real_time() / 1000 - job->source_stop_time_ms));
+        if (job->source_stop_time_ms > 0) {
+                downtime_ms = MAX(0, resumed - job->source_stop_time_ms);
+                g_variant_dict_insert(&stats, "downtime", "t", (guint64) downtime_ms);
+        }
         g_clear_pointer(&job->stats, g_variant_unref);
         job->stats = g_variant_ref_sink(g_variant_dict_end(&stats));
         migration_job_end(d, JOB_RESULT_COMPLETED, NULL);
         if (task)
-                finish_return(task, d);
+                finish_return(task, d, downtime_ms);
 }
 
 /* Finish fails and the incoming guest goes: the source still has it
@@ -187,6 +203,8 @@ static void on_postcopy_running(GObject *source, GAsyncResult *result, gpointer 
                 g_warning("Failed to run '%s' in post-copy: %s", domain_name(d), error->message);
                 return;
         }
+        if (d->job)
+                d->job->resume_time_ms = g_get_real_time() / 1000;
         domain_devices_announce(qemu_process_get_qmp(d->qemu), d->live);
         domain_set_state(d, DOMAIN_STATE_RUNNING, "postcopy");
 }
@@ -271,7 +289,7 @@ static void finish_offline(Registry *r, MigrationParams *mp, MigrationCookie *co
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        finish_return(task, d);
+        finish_return(task, d, -1);
 }
 
 static void on_cancelled_gone(GObject *source, GAsyncResult *result, gpointer user_data) {

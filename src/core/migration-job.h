@@ -64,6 +64,7 @@ struct MigrationJob {
         guint16 port;                /* destination: the port QEMU listens on */
         gint64 source_stop_time_ms;  /* wall clock, from the Perform cookie */
         gint64 stop_time_ms;         /* source: when our guest stopped */
+        gint64 resume_time_ms;       /* destination: when the guest ran here in post-copy */
         GVariant *setup_stats;       /* QEMU's settings in effect for this job, a{sv} */
         gboolean qemu_configured;    /* capabilities were changed: reset them at the end */
         gboolean postcopy;           /* the stream switched to post-copy */
@@ -98,6 +99,9 @@ const char *migration_job_describe(const MigrationJob *job);
  * disk_remaining, disk_bps) into the job's statistics, announced as the
  * memory statistics are. */
 void migration_job_set_disk_stats(MigrationJob *job, guint64 total, guint64 processed);
+/* The downtime the destination measured (Finish3's cookie statistics,
+ * nullable) replaces QEMU's, which ends at the source's switch-over. */
+void migration_job_take_downtime(MigrationJob *job, GVariant *destination_stats);
 
 /* The one guard of a callback that outlives the call which started it:
  * the job of @domain (nullable: it went away meanwhile) if it has one of

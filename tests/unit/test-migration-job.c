@@ -392,6 +392,25 @@ static void test_progress_disks(Fixture *f, gconstpointer data) {
         fake_monitor_assert_done(f->fm);
 }
 
+/* Confirm3 takes the downtime the destination measured from Finish3's
+ * cookie; a peer's value of another type changes nothing. */
+static void test_destination_downtime(Fixture *f, gconstpointer data) {
+        MigrationJob *job = start(f, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3);
+        g_autoptr(GVariant) wrong = g_variant_ref_sink(g_variant_new_parsed("{'downtime': <'48'>}"));
+        g_autoptr(GVariant) right = g_variant_ref_sink(g_variant_new_parsed("{'downtime': <uint64 48>}"));
+        guint64 downtime;
+
+        migration_job_take_downtime(job, NULL);
+        migration_job_take_downtime(job, wrong);
+        g_assert_false(job->stats && g_variant_lookup(job->stats, "downtime", "t", &downtime));
+        migration_job_take_downtime(job, right);
+        g_assert_true(g_variant_lookup(job->stats, "downtime", "t", &downtime));
+        g_assert_cmpuint(downtime, ==, 48);
+        migration_job_end(f->d, JOB_RESULT_COMPLETED, NULL);
+        g_assert_true(g_variant_lookup(f->d->last_job_stats, "downtime", "t", &downtime));
+        g_assert_cmpuint(downtime, ==, 48);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/migration-job/start-refused", Fixture, NULL, fixture_set_up, test_start_refused,
@@ -409,6 +428,8 @@ int main(int argc, char **argv) {
                    fixture_tear_down);
         g_test_add("/migration-job/progress/failure", Fixture, NULL, fixture_set_up, test_progress_failure,
                    fixture_tear_down);
+        g_test_add("/migration-job/destination-downtime", Fixture, NULL, fixture_set_up,
+                   test_destination_downtime, fixture_tear_down);
         g_test_add("/migration-job/progress/disks", Fixture, NULL, fixture_set_up, test_progress_disks,
                    fixture_tear_down);
         return g_test_run();

@@ -81,7 +81,9 @@ class Postcopy(FeatureTestCase):
                       SIGNAL_DEADLINE, 'StateReason postcopy on the source')
         drec.wait_for(harness.properties_changed(g.path, harness.DOMAIN_IFACE, StateReason='postcopy'),
                       SIGNAL_DEADLINE, 'StateReason postcopy on the destination')
-        log('post-copy on both sides %.1f s after MigrateStartPostCopy' % (time.monotonic() - t0))
+        took = time.monotonic() - t0
+        log('post-copy on both sides %.1f s after MigrateStartPostCopy' % took)
+        return took
 
     def test_switch(self):
         """A non-converging pre-copy completes after MigrateStartPostCopy: 'postcopy'
@@ -90,7 +92,7 @@ class Postcopy(FeatureTestCase):
         boot, pid = g.snapshot()
         src_serial = g.serial
         m, srec, drec, _ = self.start_non_converging(g, {'bandwidth.postcopy': ('t', 0)})
-        self.switch(g, srec, drec)
+        switch_took = self.switch(g, srec, drec)
         m.perform_wait()
         path = m.finish()
         self.assertEqual(path, g.path)
@@ -110,6 +112,13 @@ class Postcopy(FeatureTestCase):
         self.assertIs(done[0].args[0]['success'], True, done[0].args[0])
         log('source states %r; destination states %r; postcopy requests %r'
             % (src_states, dst_states, done[0].args[0].get('memory_postcopy_requests')))
+        # The downtime ends when the guest runs at the destination, not with
+        # the post-copy stream; both hosts report the one the destination saw.
+        ddone = members(drec.signals, 'JobCompleted')
+        downtime = ddone[0].args[0].get('downtime')
+        self.assertIsInstance(downtime, int, ddone[0].args[0])
+        self.assertLessEqual(downtime, switch_took * 1000 + 50, 'downtime beyond the switch to post-copy')
+        self.assertEqual(done[0].args[0].get('downtime'), downtime, 'the source reports another downtime')
         g.destroy()
 
     def test_postcopy_bandwidth(self):

@@ -671,6 +671,9 @@ class MigrationTestCase(harness.MigrationdTestCase):
         kind, dstats = dst_dom.call('GetJobStats', 'u', (1,), 'sa{sv}')
         self.assertEqual(kind, 'completed')
         self.assertIn('downtime', dstats, 'no real downtime on the destination: %r' % dstats)
+        # Finish3's cookie told the source what QEMU there cannot see (libvirt's Confirm3).
+        self.assertEqual(done[0].args[0].get('downtime'), dstats['downtime'],
+                         'the source reports a downtime other than the one the destination measured')
         self.assertIs(dstats['success'], True)
         self.assertEqual(dst_dom.call('GetJobStats', 'u', (0,), 'sa{sv}')[0], 'none')
         log('migrated %s %s -> %s (%s): Perform3 %.1f s, %d JobStatsUpdated, iterations %r, '

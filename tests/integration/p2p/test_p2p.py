@@ -92,6 +92,8 @@ class ThereAndBack(P2PTestCase):
         kind, dstats = job_stats(dst, g.path, 1)
         self.assertEqual(kind, 'completed')
         self.assertIn('downtime', dstats)
+        self.assertEqual(done[0].args[0].get('downtime'), dstats['downtime'],
+                         'the source reports a downtime other than the one the destination measured')
 
         # The destination heard the phases from the source's certificate, through its bridge.
         dn = p2ptest.Pki.DN[src.cert]
