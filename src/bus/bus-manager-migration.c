@@ -203,8 +203,7 @@ static void on_finished2(GObject *source, GAsyncResult *result, gpointer user_da
         bus_reply_checked(sd_bus_reply_method_return(m, "o", path));
 }
 
-int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        BusService *s = userdata;
+static int finish2(sd_bus_message *m, BusService *s, gboolean source_waits, sd_bus_error *error) {
         const char *dname, *uri;
         g_autoptr(GBytes) cookie = NULL;
         g_autoptr(GError) gerror = NULL;
@@ -226,8 +225,17 @@ int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         params = migration_params_new_plain(NULL, dname, uri, 0, flags, &gerror);
         if (!params)
                 return bus_error_set_gerror(error, gerror);
-        migration_finish2_async(s->registry, params, retcode, on_finished2, sd_bus_message_ref(m));
+        migration_finish2_async(s->registry, params, retcode, source_waits, on_finished2, sd_bus_message_ref(m));
         return 1;
+}
+
+/* A managed client called Perform2, which stopped the source guest. */
+int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return finish2(m, userdata, FALSE, error);
+}
+
+int method_finish2_from_peer(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return finish2(m, userdata, TRUE, error);
 }
 
 #define MANAGER_PHASE(member, name, in, in_names, out, out_names) \

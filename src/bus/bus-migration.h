@@ -46,6 +46,9 @@ int method_finish3(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_finish3_params(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* Finish2 relayed from a peer: its source (peer-to-peer) still holds the
+ * guest paused and resumes it if Finish2 fails. */
+int method_finish2_from_peer(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
 /* The Domain's job signals, for the registry listener. */
 void bus_domain_emit_job_stats_updated(Domain *domain, GVariant *stats, gpointer user_data);

@@ -72,7 +72,7 @@ static int relay_prepare2(sd_bus_message *m, void *userdata, sd_bus_error *error
 }
 
 static int relay_finish2(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return relay(m, userdata, error, method_finish2);
+        return relay(m, userdata, error, method_finish2_from_peer);
 }
 
 static void on_incoming_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {

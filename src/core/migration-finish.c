@@ -20,6 +20,8 @@
 
 typedef struct {
         gboolean v2;                 /* Finish2 (protocol 2): libvirt's rules differ */
+        gboolean source_waits;       /* Finish2 from a peer-to-peer source, which keeps its
+                                      * guest paused until this answer */
         DomainRef *ref;              /* the incoming domain, once known */
         GBytes *cookie;              /* the result's cookie for Confirm3 (nullable) */
 } FinishCall;
@@ -60,10 +62,14 @@ static void finish_return(GTask *task, Domain *d, gint64 downtime_ms) {
         g_task_return_pointer(task, g_strdup(domain_uuid(d)), g_free);
 }
 
-/* Finish2 (protocol 2) or Finish3: libvirt's rules differ where the
- * source may already be gone (protocol 2 stops it before Finish2). */
-static gboolean finish_is_v2(MigrationJob *job) {
-        return job->finish && finish_call(job->finish)->v2;
+/* libvirt's rules differ where the source may already be gone: managed
+ * protocol 2 stops it before Finish2 (Perform2), so this copy may be the
+ * only one and is kept. A peer-to-peer source keeps its guest paused until
+ * Finish2 answers and resumes it on a failure, as Confirm3 cancelled
+ * does: then Finish2 follows Finish3's rules, or the guest would be left
+ * on two hosts. */
+static gboolean finish_source_gone(MigrationJob *job) {
+        return job->finish && finish_call(job->finish)->v2 && !finish_call(job->finish)->source_waits;
 }
 
 /* PERSIST_DEST: the inactive definition that came with the migration
@@ -138,9 +144,9 @@ static void on_finish_resumed(GObject *source, GAsyncResult *result, gpointer us
                 finish_complete(d, TRUE);
                 return;
         }
-        if (finish_is_v2(d->job)) {
-                /* libvirt's rule for protocol 2: the source may have stopped
-                 * its guest already, so this paused one may be the only copy. */
+        if (finish_source_gone(d->job)) {
+                /* libvirt's rule for protocol 2: the source has stopped its
+                 * guest already, so this paused one may be the only copy. */
                 msg = g_strdup_printf(_("Failed to start the migrated guest: %s; it stays paused here, "
                                         "where it may be the only copy: resume or destroy it"),
                                       error->message);
@@ -166,12 +172,11 @@ static void finish_proceed(Domain *d) {
                 finish_complete(d, TRUE);
                 return;
         }
-        /* libvirt's order: the definition is safe before the vCPUs run. In
-         * protocol 3 a failure fails Finish while the source still holds
-         * the guest; protocol 2 goes on, as libvirt does, since its source
-         * may be gone. */
+        /* libvirt's order: the definition is safe before the vCPUs run. While
+         * the source still holds the guest a failure fails Finish; managed
+         * protocol 2 goes on, as libvirt does, since its source is gone. */
         if (!finish_persist(d, &error)) {
-                if (!finish_is_v2(job)) {
+                if (!finish_source_gone(job)) {
                         g_autofree char *msg = g_strdup_printf(_("Failed to keep the definition of '%s' here "
                                                                  "(PERSIST_DEST): %s"),
                                                                domain_name(d), error->message);
@@ -412,8 +417,8 @@ static void finish_job(Domain *d, MigrationJob *job, const MigrationParams *mp, 
 }
 
 /* Protocol 2 (@v2) sends no statistics: Finish2 gets only the name. */
-static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, gboolean cancelled,
-                       GAsyncReadyCallback callback, gpointer user_data) {
+static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean v2, gboolean source_waits,
+                       gboolean cancelled, GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         FinishCall *call = g_new0(FinishCall, 1);
         g_autoptr(MigrationParams) mp = params;
@@ -426,6 +431,7 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
 
         /* Which rules apply, for the steps that follow the stream. */
         call->v2 = v2;
+        call->source_waits = source_waits;
         g_task_set_task_data(task, call, (GDestroyNotify) finish_call_free);
 
         if (cancelled) {
@@ -464,12 +470,12 @@ static void finish_run(Registry *r, MigrationParams *params, GBytes *cookie_in, 
 
 void migration_finish_async(Registry *r, MigrationParams *params, GBytes *cookie_in, gboolean cancelled,
                             GAsyncReadyCallback callback, gpointer user_data) {
-        finish_run(r, params, cookie_in, FALSE, cancelled, callback, user_data);
+        finish_run(r, params, cookie_in, FALSE, TRUE, cancelled, callback, user_data);
 }
 
-void migration_finish2_async(Registry *r, MigrationParams *params, int retcode, GAsyncReadyCallback callback,
-                             gpointer user_data) {
-        finish_run(r, params, NULL, TRUE, retcode != 0, callback, user_data);
+void migration_finish2_async(Registry *r, MigrationParams *params, int retcode, gboolean source_waits,
+                             GAsyncReadyCallback callback, gpointer user_data) {
+        finish_run(r, params, NULL, TRUE, source_waits, retcode != 0, callback, user_data);
 }
 
 char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError **error) {

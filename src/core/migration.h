@@ -74,9 +74,13 @@ char *migration_finish_finish(GAsyncResult *result, GBytes **ret_cookie, GError 
 void migration_prepare2_async(Registry *registry, MigrationParams *params /* consumed */, const char *owner,
                               GAsyncReadyCallback callback, gpointer user_data);
 /* Finish2: @retcode != 0 means Perform2 failed: the incoming guest is killed.
+ * @source_waits: the source still holds its guest paused and resumes it if
+ * Finish2 fails (peer-to-peer), so a failure kills the incoming guest as
+ * Finish3 does; otherwise (managed: Perform2 stopped the source) a guest
+ * that cannot be resumed here stays paused, maybe the only copy.
  * Finish with migration_finish_finish(). */
 void migration_finish2_async(Registry *registry, MigrationParams *params /* consumed */, int retcode,
-                             GAsyncReadyCallback callback, gpointer user_data);
+                             gboolean source_waits, GAsyncReadyCallback callback, gpointer user_data);
 /* Perform2: Begin, Perform and, with @stop_source, the source side of
  * Confirm in one call: the source guest is stopped here when the stream
  * completed (managed protocol 2, where the client calls Finish2 after it).

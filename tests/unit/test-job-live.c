@@ -460,6 +460,50 @@ static void test_incoming_finish_deadline(JobFixture *f, gconstpointer data) {
         reply_clear(&finished);
 }
 
+/* Finish2 after a completed stream, whose cont QEMU refuses (an image
+ * another process locks): @source_waits (peer-to-peer: the source resumes
+ * its paused guest when Finish2 fails) kills the paused copy here as
+ * Finish3 would; a managed source is gone (Perform2 stopped it), so the
+ * copy here stays paused, maybe the only one. Finish2 fails either way. */
+static void finish2_cont_fails(JobFixture *f, gboolean source_waits) {
+        Domain *d = destination_in_prepare(f, OWNER);
+        g_autoptr(GError) error = NULL;
+        Reply finished = { 0 };
+
+        fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"completed\"}");
+        fake_monitor_flush(f->fm);
+        fake_monitor_expect_error(f->fm, "cont", "GenericError", "Failed to get \"write\" lock");
+        migration_finish2_async(f->registry, migration_params_new_plain(NULL, "incoming", NULL, 0, MIGRATE_LIVE,
+                                                                        &error),
+                                0, source_waits, on_finished, &finished);
+        g_assert_no_error(error);
+        job_fixture_run_until(reply_done, &finished);
+        g_assert_error(finished.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
+        g_assert_null(finished.uuid);
+        if (source_waits) {
+                job_fixture_run_until(incoming_gone, f);
+                job_fixture_assert_completed(f, FALSE, "Failed to start the migrated guest");
+        } else {
+                fake_monitor_flush(f->fm);
+                g_assert_true(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL) == d);
+                g_assert_nonnull(d->qemu);
+                g_assert_null(d->job);
+                assert_state(d, DOMAIN_STATE_PAUSED, d->state_reason);
+                job_fixture_assert_completed(f, FALSE, "it stays paused here, where it may be the only copy");
+        }
+        fake_monitor_assert_received(f->fm, PREPARE, "cont", NULL);
+        fake_monitor_assert_done(f->fm);
+        reply_clear(&finished);
+}
+
+static void test_finish2_cont_fails_source_waits(JobFixture *f, gconstpointer data) {
+        finish2_cont_fails(f, TRUE);
+}
+
+static void test_finish2_cont_fails_source_gone(JobFixture *f, gconstpointer data) {
+        finish2_cont_fails(f, FALSE);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         job_fixture_init_log();
@@ -478,6 +522,8 @@ int main(int argc, char **argv) {
         ADD("in/prepare/stream-fails-client-gone", test_incoming_stream_fails_client_gone);
         ADD("in/prepare/client-gone", test_incoming_client_gone);
         ADD("in/finish3/deadline", test_incoming_finish_deadline);
+        ADD("in/finish2/cont-fails-source-waits", test_finish2_cont_fails_source_waits);
+        ADD("in/finish2/cont-fails-source-gone", test_finish2_cont_fails_source_gone);
 #undef ADD
         return g_test_run();
 }
