@@ -170,7 +170,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         g_autoptr(MdConfig) c = g_new0(MdConfig, 1);
         g_autofree char *protocols = NULL, *peers = NULL;
         guint64 port_min = 49152, port_max = 49215, max_jobs = 8, phase_timeout = 120, idle_timeout = 120;
-        guint64 keepalive_interval = 5, keepalive_timeout = 15, peer_idle_timeout = 60;
+        guint64 keepalive_interval = 5, keepalive_timeout = 15, peer_idle_timeout = 60, peer_call_timeout = 120;
 
         c->qemu_binary = g_strdup(DEFAULT_QEMU_BINARY);
         c->bridge_listen = g_strdup("127.0.0.1:16519");
@@ -194,6 +194,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
             !get_uint(kf, "bridge", "keepalive_interval", 1, 3600, &keepalive_interval, error) ||
             !get_uint(kf, "bridge", "keepalive_timeout", 1, 86400, &keepalive_timeout, error) ||
             !get_uint(kf, "peer", "idle_timeout", 0, 86400, &peer_idle_timeout, error) ||
+            !get_uint(kf, "peer", "call_timeout", 1, 86400, &peer_call_timeout, error) ||
             !graphics_from_keyfile(kf, c, error))
                 return NULL;
 
@@ -227,6 +228,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
                 return NULL;
         c->keepalive_timeout_s = keepalive_timeout;
         c->peer_idle_timeout_s = peer_idle_timeout;
+        c->peer_call_timeout_s = peer_call_timeout;
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;
         c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);

@@ -27,6 +27,8 @@ typedef struct {
         guint keepalive_timeout_s;   /* [bridge] a peer silent this long is gone */
         guint peer_idle_timeout_s;   /* [peer] a link to a peer no migration used this long is closed;
                                       * 0 = closed as soon as its last migration ends */
+        guint peer_call_timeout_s;   /* [peer] a call to a peer's bridge (Prepare, Finish, ...) gets its
+                                      * answer within this, or counts as lost */
         guint16 graphics_port_min;   /* [graphics] ports of autoport displays */
         guint16 graphics_port_max;
         guint idle_timeout_s;     /* exit after this long with nothing to do; 0 = never */

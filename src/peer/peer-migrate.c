@@ -9,8 +9,6 @@
 #include "migration.h"
 #include "peer-pool.h"
 
-#define CALL_TIMEOUT_USEC (120 * G_USEC_PER_SEC)
-
 typedef struct {
         GTask *task;
         DomainRef *ref;
@@ -26,7 +24,9 @@ typedef struct {
         char *uri;                   /* from Prepare, for Perform */
         gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
         gboolean finish_unanswered;  /* Finish ran there, or not: its answer was lost */
-        guint busy_retries;          /* calls the peer's bridge refused as too many */
+        char *incoming_name;         /* the guest's name there, for AbortIncoming */
+        guint64 call_timeout_usec;   /* [peer] call_timeout: each call's answer within this */
+        gint64 busy_since;           /* monotonic: the bridge first refused this call as busy */
         GError *error;               /* the first failure: what the caller gets */
         sd_bus_slot *slot;
 } P2P;
@@ -41,6 +41,7 @@ static void p2p_free(P2P *p) {
         if (p->cookie)
                 g_bytes_unref(p->cookie);
         g_free(p->uri);
+        g_free(p->incoming_name);
         g_clear_error(&p->error);
         g_free(p);
 }
@@ -119,7 +120,7 @@ static sd_bus_message *new_call(P2P *p, const char *member) {
 static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what,
                          void (*otherwise)(P2P *p)) {
         if (r >= 0)
-                r = sd_bus_call_async(peer_bus(p), &p->slot, m, callback, p, CALL_TIMEOUT_USEC);
+                r = sd_bus_call_async(peer_bus(p), &p->slot, m, callback, p, p->call_timeout_usec);
         sd_bus_message_unref(m);
         if (r < 0) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Failed to send %s to the peer: %s",
@@ -131,19 +132,24 @@ static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handle
 /* The peer's bridge refuses a call beyond its calls in flight per link
  * before relaying it: every migration to that peer shares the kept link,
  * so one refused is sent again once there is room (within the call's own
- * time-out), not given up (a Finish given up would leave the incoming
- * QEMU there waiting on a link that stays open). */
+ * time-out, counted from the first refusal), not given up (a Finish or an
+ * AbortIncoming given up would leave the incoming QEMU there waiting on a
+ * link that stays open). */
 static void prepare(P2P *p);
 static void finish(P2P *p);
 
 #define BUSY_RETRY_MSEC 1000
-#define BUSY_RETRIES_MAX (CALL_TIMEOUT_USEC / (BUSY_RETRY_MSEC * 1000))
 
 static gboolean retry_if_busy(P2P *p, sd_bus_message *reply, const char *what, void (*again)(P2P *p)) {
+        gint64 now = g_get_monotonic_time();
+
         if (!sd_bus_error_has_name(sd_bus_message_get_error(reply), SD_BUS_ERROR_LIMITS_EXCEEDED) ||
-            p->busy_retries >= BUSY_RETRIES_MAX)
+            (p->busy_since && now + BUSY_RETRY_MSEC * 1000 - p->busy_since > (gint64) p->call_timeout_usec)) {
+                p->busy_since = 0;
                 return FALSE;
-        p->busy_retries++;
+        }
+        if (!p->busy_since)
+                p->busy_since = now;
         g_message("The bridge of %s is busy; %s again in %u ms", p->dconnuri, what, BUSY_RETRY_MSEC);
         g_timeout_add_once(BUSY_RETRY_MSEC, (GSourceOnceFunc) again, p);
         return TRUE;
@@ -333,33 +339,58 @@ static void perform(P2P *p) {
 
 /* ---- 2: Prepare (there) ---- */
 
-/* Prepare's answer was lost (time-out) or unreadable: an incoming job may
- * wait there for a Finish that will not come. Closing the link used to end
- * it (the bridge's connection for us closes with it); the kept link stays,
- * so it is aborted by name. No answer awaited: the link may be going. */
-static void abort_incoming(P2P *p, sd_bus_message *reply) {
-        Domain *d = domain_ref_get(p->ref);
-        const char *name = p->params->destination_name ? p->params->destination_name : d ? domain_name(d) : NULL;
-        g_autoptr(sd_bus_message) m = NULL;
-        int r;
+/* A failed Prepare releases the source job: Confirm cancelled (protocol 2: none yet). */
+static void prepare_failed(P2P *p) {
+        if (p->form == PEER_FORM_V2)
+                p2p_done(p);
+        else
+                confirm(p);
+}
 
-        if (!name || (sd_bus_message_is_method_error(reply, NULL) &&
-                      !sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY,
-                                              SD_BUS_ERROR_TIMEOUT)))
-                return;
-        m = new_call(p, "AbortIncoming");
-        r = m ? sd_bus_message_append(m, "s", name) : -ENOMEM;
-        if (r >= 0)
-                r = sd_bus_message_set_expect_reply(m, 0);
-        if (r >= 0)
-                r = sd_bus_send(NULL, m, NULL);
-        if (r < 0)
-                g_warning("Failed to ask %s to abort the incoming migration of '%s': %s", p->dconnuri, name,
-                          g_strerror(-r));
+/* Prepare's answer was lost (time-out) or unreadable: an incoming job may
+ * wait there for a Finish that will not come, on a link kept open for
+ * other migrations. It is aborted by name, the answer awaited (the call
+ * sent again while the bridge is busy): the caller hears of the end once
+ * the destination let its guest go, or why that is not known. (A closed
+ * link ends the jobs of the bridge's connection for us there.) */
+static gboolean prepare_answer_lost(sd_bus_message *reply) {
+        return !sd_bus_message_is_method_error(reply, NULL) ||
+               sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT);
+}
+
+static void abort_incoming(P2P *p);
+
+static int on_incoming_aborted(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        P2P *p = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        MdError code = e ? md_error_from_bus_name(e->name) : _MD_ERROR_MAX;
+
+        p->slot = sd_bus_slot_unref(p->slot);
+        if (retry_if_busy(p, reply, "AbortIncoming", abort_incoming))
+                return 0;
+        if (!e)
+                g_message("%s aborted the incoming migration of '%s'", p->dconnuri, p->incoming_name);
+        else if (code == MD_ERROR_OPERATION_INVALID || code == MD_ERROR_NO_SUCH_DOMAIN)
+                /* Its Prepare failed, or the job ended there already. */
+                g_message("%s has no incoming migration of '%s' from us to abort: %s", p->dconnuri,
+                          p->incoming_name, e->message ? e->message : e->name);
+        else
+                g_warning("Failed to have %s abort the incoming migration of '%s': %s; it ends there when "
+                          "the link to it closes", p->dconnuri, p->incoming_name, e->message ? e->message : e->name);
+        prepare_failed(p);
+        return 0;
+}
+
+static void abort_incoming(P2P *p) {
+        sd_bus_message *m = new_call(p, "AbortIncoming");
+        int r = m ? sd_bus_message_append(m, "s", p->incoming_name) : -ENOMEM;
+
+        call_or_fail(p, m, r, on_incoming_aborted, "AbortIncoming", prepare_failed);
 }
 
 static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         P2P *p = userdata;
+        Domain *d = domain_ref_get(p->ref);
         GBytes *cookie = NULL;
         const char *uri;
 
@@ -368,18 +399,21 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
                 return 0;
         if (sd_bus_message_is_method_error(reply, NULL) || read_bytes(reply, &cookie) < 0 ||
             sd_bus_message_read(reply, "s", &uri) < 0) {
-                abort_incoming(p, reply);
-                /* A failed Prepare releases the source job: Confirm cancelled. */
                 p2p_fail(p, sd_bus_message_is_method_error(reply, NULL)
                                     ? error_from_reply(reply, "Prepare")
                                     : g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                   "The peer's Prepare answer is malformed"));
                 if (cookie)
                         g_bytes_unref(cookie);
-                if (p->form == PEER_FORM_V2)
-                        p2p_done(p);
-                else
-                        confirm(p);
+                p->incoming_name = g_strdup(p->params->destination_name ? p->params->destination_name
+                                            : d ? domain_name(d) : NULL);
+                if (!p->incoming_name || !prepare_answer_lost(reply)) {
+                        prepare_failed(p);
+                        return 0;
+                }
+                g_message("The answer of %s to Prepare was lost (%s); asking it to abort the incoming "
+                          "migration of '%s'", p->dconnuri, p->error->message, p->incoming_name);
+                abort_incoming(p);
                 return 0;
         }
         g_bytes_unref(p->cookie);
@@ -587,6 +621,7 @@ void peer_migrate_async(BusService *s, Domain *d, const char *dconnuri, Migratio
         p->ref = domain_ref_new(d);
         p->params = params;
         p->dconnuri = g_strdup(dconnuri);
+        p->call_timeout_usec = registry_get_config(d->registry)->peer_call_timeout_s * G_USEC_PER_SEC;
         acquire(p);
 }
 

@@ -17,6 +17,7 @@ static void test_defaults(void) {
         g_assert_cmpuint(c->max_jobs, ==, 8);
         g_assert_cmpuint(c->idle_timeout_s, ==, 120);
         g_assert_cmpuint(c->peer_idle_timeout_s, ==, 60);
+        g_assert_cmpuint(c->peer_call_timeout_s, ==, 120);
         g_assert_cmpint(c->protocols, ==, PROTOCOL_V3_PARAMS | PROTOCOL_V3 | PROTOCOL_V2);
         g_assert_cmpstr(c->bridge_listen, ==, "127.0.0.1:16519");
         /* An empty allow-list refuses every peer. */
@@ -32,7 +33,7 @@ static void test_values(void) {
                 "[migration]\nport_min=50000\nport_max=50010\nprotocol_versions=3, 2\nmax_jobs=2\n"
                 "[bridge]\nallowed_peers=CN=a*;CN=b\n"
                 "[daemon]\nidle_timeout=0\n"
-                "[peer]\nidle_timeout= 7 \n", &error);
+                "[peer]\nidle_timeout= 7 \ncall_timeout=9\n", &error);
 
         g_assert_no_error(error);
         g_assert_cmpstr(c->host_uuid, ==, "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11");
@@ -44,6 +45,7 @@ static void test_values(void) {
         g_assert_cmpuint(c->max_jobs, ==, 2);
         g_assert_cmpuint(c->idle_timeout_s, ==, 0);
         g_assert_cmpuint(c->peer_idle_timeout_s, ==, 7);
+        g_assert_cmpuint(c->peer_call_timeout_s, ==, 9);
         g_assert_cmpstr(c->allowed_peers[0], ==, "CN=a*");
         g_assert_cmpstr(c->allowed_peers[1], ==, "CN=b");
         g_assert_null(c->allowed_peers[2]);
@@ -80,6 +82,7 @@ static void test_invalid(void) {
                 { "[peer]\nidle_timeout=0x10\n", "[peer] idle_timeout" },
                 { "[peer]\nidle_timeout=60s\n", "[peer] idle_timeout" },
                 { "[peer]\nidle_timeout=6\\n0\n", "[peer] idle_timeout" },
+                { "[peer]\ncall_timeout=0\n", "[peer] call_timeout" },
                 { "not a key file\n", "Invalid configuration" },
         };
 

@@ -260,5 +260,84 @@ class BusyBridge(LinkTestCase):
         g.destroy()
 
 
+
+class PrepareAnswerLost(LinkTestCase):
+
+    # A's calls to B time out after CALL_TIMEOUT s; the link stays however long the test takes.
+    CALL_TIMEOUT = int(10 * p2ptest.TIMEOUT_FACTOR)
+    a_config = {'peer': {'idle_timeout': 3600, 'call_timeout': CALL_TIMEOUT}}
+
+    def gated_qemu(self):
+        """B's QEMU binary: QEMU held back while the FIFO gate exists, until
+        the test opens it for writing (or B kills the waiting process)."""
+        gate = os.path.join(self.workdir, 'qemu-gate')
+        os.mkfifo(gate, 0o600)
+        wrapper = os.path.join(self.workdir, 'gated-qemu')
+        with open(wrapper, 'w') as f:
+            f.write('#!/bin/sh\n# QEMU once the test opens the gate: a Prepare that lasts until then\n'
+                    '[ -p %s ] && read _ < %s\nexec %s "$@"\n' % (gate, gate, p2ptest.harness.QEMU_BINARY))
+        os.chmod(wrapper, 0o755)
+        self.addCleanup(self.open_gate, gate)
+        return wrapper, gate
+
+    @staticmethod
+    def open_gate(gate):
+        """Removes the gate (later launches pass at once) and lets a waiting QEMU go."""
+        if not os.path.exists(gate):
+            return
+        fd = None
+        try:
+            fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            pass                # nobody waits at it
+        os.unlink(gate)
+        if fd is not None:
+            os.close(fd)
+
+    def test_prepare_answer_lost(self):
+        """B's Prepare takes longer than A's [peer] call_timeout (B's QEMU
+        waits at a gate), so its answer is lost to A. A asks B to abort the
+        incoming migration (AbortIncoming) and waits for the answer before
+        MigrateToURI3 fails: the link stays open for other migrations, so
+        nothing else would end B's incoming job. B ends it at once; the QEMU
+        that comes up afterwards is killed, B forgets the guest; the guest
+        runs on at A, and the next migration over the same link moves it."""
+        a, b = self.a, self.b
+        wrapper, gate = self.gated_qemu()
+        self.reconfigure(b, extra={'qemu': {'binary': wrapper}})
+        self.bridge(b)
+        g = self.guest(a, profile='light')
+        boot, src_pid = snapshot_before(g)
+        dials = self.dials(a, b)
+        with p2ptest.recorder(a, g.path) as rec, p2ptest.recorder(b, g.path) as drec:
+            pending, _ = self.migrate_start(g, a, b)
+            wait_until(lambda: pending.done or "Prepare3Params from peer 'CN=host-a'" in self.daemon_log(b),
+                       p2ptest.MIGRATION_DEADLINE, 'b to prepare')
+            self.assertFalse(pending.done, 'MigrateToURI3 ended before Prepare: %r' % (pending.error,))
+            wait_until(lambda: pending.done, self.CALL_TIMEOUT + DEADLINE, 'MigrateToURI3 to fail')
+            self.assertMigrateError(pending, 'PeerUnreachable', 'Prepare', 'timed out')
+            # Awaited: A had B's answer to AbortIncoming before it answered its own caller.
+            self.assertRegex(self.daemon_log(a), r"The answer of migration\+tls://\S+ to Prepare was lost")
+            self.assertIn("aborted the incoming migration of '%s'" % g.name, self.daemon_log(a))
+            self.assertIn("AbortIncoming of '%s' from peer 'CN=host-a'" % g.name, self.daemon_log(b))
+            self.assertJobFailed(rec)
+            wait_until(lambda: p2ptest.members(drec.signals, 'JobCompleted'), DEADLINE, 'JobCompleted on b')
+            dst_done = [m.args[0] for m in p2ptest.members(drec.signals, 'JobCompleted')]
+            self.assertEqual([d['success'] for d in dst_done], [False], dst_done)
+            self.assertIn('aborted', dst_done[0]['errmsg'])
+        self.assertNotIn('Failed to have', self.daemon_log(a))
+
+        # The QEMU b launched for the aborted job comes up late, and goes.
+        self.open_gate(gate)
+        wait_until(lambda: g.path not in b.list_domains(0), DEADLINE, 'b to forget the incoming guest')
+        self.assertStaysHere(g, a, src_pid, ' after the lost Prepare answer')
+        self.assertNothingThere(g, b, ' after the lost Prepare answer')
+        self.assertEqual(g.serial.boot_ids(), [boot])
+
+        # Nothing is left in the way; the same link takes the next migration.
+        self.migrate_moved(g, a, b)
+        self.assertEqual(self.dials(a, b), dials + 1, 'the link was dialed again')
+        g.destroy()
+
 if __name__ == '__main__':
     p2ptest.main()
