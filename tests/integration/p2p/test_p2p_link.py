@@ -294,29 +294,28 @@ class PrepareAnswerLost(LinkTestCase):
         if fd is not None:
             os.close(fd)
 
-    def test_prepare_answer_lost(self):
-        """B's Prepare takes longer than A's [peer] call_timeout (B's QEMU
-        waits at a gate), so its answer is lost to A. A asks B to abort the
-        incoming migration (AbortIncoming) and waits for the answer before
-        MigrateToURI3 fails: the link stays open for other migrations, so
-        nothing else would end B's incoming job. B ends it at once; the QEMU
-        that comes up afterwards is killed, B forgets the guest; the guest
-        runs on at A, and the next migration over the same link moves it."""
+    def lose_prepare_answer(self, meanwhile=lambda g, pending: None):
+        """A migrates a guest to B, whose QEMU waits at the gate, so B's
+        Prepare outlasts A's call_timeout; meanwhile() runs once B has the
+        Prepare. MigrateToURI3 fails with the time-out only once A has B's
+        answer to AbortIncoming (A logs it before answering its caller); B
+        has ended its job, aborted. Then the gate opens: the QEMU that comes
+        up late is killed, B forgets the guest, the guest runs on at A, and
+        the next migration moves it over the same link."""
         a, b = self.a, self.b
         wrapper, gate = self.gated_qemu()
         self.reconfigure(b, extra={'qemu': {'binary': wrapper}})
         self.bridge(b)
         g = self.guest(a, profile='light')
         boot, src_pid = snapshot_before(g)
-        dials = self.dials(a, b)
         with p2ptest.recorder(a, g.path) as rec, p2ptest.recorder(b, g.path) as drec:
             pending, _ = self.migrate_start(g, a, b)
             wait_until(lambda: pending.done or "Prepare3Params from peer 'CN=host-a'" in self.daemon_log(b),
                        p2ptest.MIGRATION_DEADLINE, 'b to prepare')
             self.assertFalse(pending.done, 'MigrateToURI3 ended before Prepare: %r' % (pending.error,))
+            meanwhile(g, pending)
             wait_until(lambda: pending.done, self.CALL_TIMEOUT + DEADLINE, 'MigrateToURI3 to fail')
             self.assertMigrateError(pending, 'PeerUnreachable', 'Prepare', 'timed out')
-            # Awaited: A had B's answer to AbortIncoming before it answered its own caller.
             self.assertRegex(self.daemon_log(a), r"The answer of migration\+tls://\S+ to Prepare was lost")
             self.assertIn("aborted the incoming migration of '%s'" % g.name, self.daemon_log(a))
             self.assertIn("AbortIncoming of '%s' from peer 'CN=host-a'" % g.name, self.daemon_log(b))
@@ -327,17 +326,50 @@ class PrepareAnswerLost(LinkTestCase):
             self.assertIn('aborted', dst_done[0]['errmsg'])
         self.assertNotIn('Failed to have', self.daemon_log(a))
 
-        # The QEMU b launched for the aborted job comes up late, and goes.
         self.open_gate(gate)
         wait_until(lambda: g.path not in b.list_domains(0), DEADLINE, 'b to forget the incoming guest')
         self.assertStaysHere(g, a, src_pid, ' after the lost Prepare answer')
         self.assertNothingThere(g, b, ' after the lost Prepare answer')
         self.assertEqual(g.serial.boot_ids(), [boot])
-
-        # Nothing is left in the way; the same link takes the next migration.
+        dials = self.dials(a, b)
         self.migrate_moved(g, a, b)
-        self.assertEqual(self.dials(a, b), dials + 1, 'the link was dialed again')
+        self.assertEqual(self.dials(a, b), dials, 'the link was dialed again')
         g.destroy()
+
+    def test_prepare_answer_lost(self):
+        """The lost Prepare answer (lose_prepare_answer) on a quiet link:
+        the kept link stays open for other migrations, so only
+        AbortIncoming ends B's incoming job."""
+        self.lose_prepare_answer()
+
+    def test_abort_incoming_waits_for_a_busy_bridge(self):
+        """... while B's bridge holds its 16 calls in flight for the link
+        (B's daemon stopped: the Prepare and 15 ConnectPeer): AbortIncoming
+        is refused as LimitsExceeded and sent again each second, and
+        MigrateToURI3 waits, until B's daemon goes on and the bridge has
+        room. (Before, it was sent once without waiting for an answer, and
+        the refusal left B's incoming job waiting.)"""
+        a, b = self.a, self.b
+
+        def fill_bridge(g, pending):
+            bridge = self.bridges['b']
+            relayed = len(re.findall(r'Relaying GetCapabilities of CN=host-a', bridge.log(whole=True)))
+            b.proc.send_signal(signal.SIGSTOP)
+            self.addCleanup(lambda: b.proc.send_signal(signal.SIGCONT))
+            checks = [p2ptest.Pending(a.connect(), MANAGER_PATH, MANAGER_IFACE, 'ConnectPeer', 's', (self.uri(b),),
+                                      'a{sv}') for _ in range(15)]
+            wait_until(lambda: len(re.findall(r'Relaying GetCapabilities of CN=host-a', bridge.log(whole=True)))
+                       >= relayed + 15, DEADLINE, "b's bridge to hold the Prepare and 15 calls of a")
+            wait_until(lambda: pending.done or re.search(r'bridge of .* is busy; AbortIncoming again',
+                                                         self.daemon_log(a)),
+                       self.CALL_TIMEOUT + DEADLINE, "a to find b's bridge busy at AbortIncoming")
+            self.assertFalse(pending.done, 'MigrateToURI3 ended at a busy bridge: %r' % (pending.error,))
+            self.assertNotIn('Relaying AbortIncoming', bridge.log(whole=True))
+            b.proc.send_signal(signal.SIGCONT)
+            wait_until(lambda: all(c.done for c in checks), DEADLINE, 'the ConnectPeer calls to end')
+
+        self.lose_prepare_answer(fill_bridge)
+
 
 if __name__ == '__main__':
     p2ptest.main()
