@@ -14,6 +14,7 @@ from .path_libvirt import LibvirtPath
 from .path_managed import ManagedPath
 from .path_p2p import RELAY_METHOD, PeerToPeerPath
 from .path_raw import RawPath
+from .busmon import BusMonitors
 from .processes import kill_qemus
 
 
@@ -36,6 +37,7 @@ class Bench:
         self.no_libvirt = None       # why path (d) was asked for and cannot run
         self.relay = None            # path (c): the relayed call's latency
         self.failures = []
+        self.monitors = None         # --count-messages
         self.daemon_path = args.daemon or os.path.join(args.build_dir, 'src', 'migrationd')
         self.kernel = args.kernel or os.path.join(args.build_dir, 'tests', 'guest', 'guest.elf')
         self.qemu = args.qemu
@@ -102,6 +104,9 @@ class Bench:
         self.libvirt = next((p for p in self.paths if p.key == 'libvirt'), None)
         if self.libvirt is not None:
             self.libvirt.setup()
+        if getattr(self.args, 'count_messages', False):
+            self.monitors = BusMonitors(self)
+            self.monitors.start([self.managed.a, self.managed.b])
         # The guests start on host A; the raw QEMUs use the daemon's own
         # command line for the same guest.
         templates = {}
@@ -118,6 +123,9 @@ class Bench:
     def cleanup(self):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            if self.monitors is not None:
+                with contextlib.suppress(Exception):
+                    self.monitors.stop()
             for p in self.paths:
                 with contextlib.suppress(Exception):
                     p.close()
@@ -185,3 +193,5 @@ class Bench:
                 % (a.relay_calls, RELAY_METHOD))
             self.relay = self.p2p.measure_relay(a.relay_calls, a.relay_block, a.relay_links)
         self.load_after = os.getloadavg()
+        if self.monitors is not None:
+            self.monitors.attribute(self.results)

@@ -74,6 +74,12 @@ def main(description):
     ap.add_argument('--profile-min-ms', type=float, default=2.0,
                     help='with --profile, list the log lines that came at least this long (median, ms) '
                          'after the previous one (default 2)')
+    ap.add_argument('--cpu', action='store_true',
+                    help='paths (b) and (c): the CPU time each process (daemons, buses, bridges, QEMUs, this '
+                         'client) used during each timed section, from /proc (in the JSON, "cpu")')
+    ap.add_argument('--count-messages', action='store_true',
+                    help='paths (b) and (c): count the messages on both buses during each timed section '
+                         '(dbus-monitor; perturbs the times, run it apart; in the JSON, "bus_messages")')
     ap.add_argument('--strict', action='store_true', help='exit 1 when a goal is missed')
     ap.add_argument('--tmp-dir', metavar='DIR',
                     help='where the temporary directory goes (the daemons\' state directories, whose status '

@@ -6,6 +6,7 @@ import os
 import re
 import time
 
+from .cpuacct import CpuMeter
 from .common import (BOOT_DEADLINE_S, BUS_NAME, CALL_DEADLINE_S, DOMAIN_IFACE, LIVE, MANAGER_IFACE,
                      MANAGER_PATH, PROPS_IFACE, BenchError, GLib, harness, now)
 from .dbusclient import CallFailed, marshal, v_ay, v_b, v_dict, v_s, v_u, vdict
@@ -142,7 +143,29 @@ class ManagedPath:
         dst.raw.sync()
         src.raw.take_signals()
         dst.raw.take_signals()
+        if getattr(self.bench.args, 'cpu', False):
+            hop.cpu = self.cpu_meter(guest, src, dst, hop.src_pids[0])
+            hop.cpu.start()
         return hop
+
+    def cpu_meter(self, guest, src, dst, src_qemu):
+        """--cpu: the processes of this run (cpuacct.CpuMeter)."""
+        procs = {'client': os.getpid()}
+        for role, h in (('source', src), ('destination', dst)):
+            procs[role + ' daemon'] = h.proc.pid
+            procs[role + ' bus'] = h.bus.proc.pid
+            bridge = self.bench.p2p.bridges.get(h.name) if self.bench.p2p is not None else None
+            if bridge is not None and bridge.proc is not None:
+                procs[role + ' bridge'] = bridge.proc.pid
+        known = [src_qemu]
+
+        def qemus():
+            # /proc scanned (a few ms of this client's CPU) only until the
+            # destination's QEMU is there.
+            if len(known) < 2:
+                known[1:] = [p for p in harness.find_qemu_pids(guest.uuid) if p != src_qemu][:1]
+            return known
+        return CpuMeter(procs, src_qemu, qemus)
 
     def await_reply(self, src, guest, case, call, t0, t_from, deadline, r, marks):
         """The reply (t_ns, body) to the pending call @call on @src (Perform3Params,
@@ -256,6 +279,12 @@ class ManagedPath:
         Finish3Params replies; (c) makes no such call and passes None: then
         the source's JobPhase signals perform3_done and confirm3 stand in."""
         src, dst = hop.src, hop.dst
+        if hop.cpu is not None:
+            r['cpu'] = hop.cpu.stop()
+        if getattr(self.bench.args, 'count_messages', False):
+            wall0, ns0 = clock0
+            r['bus_window'] = (wall0 + (t0 - ns0) / 1e9, wall0 + (t_end - ns0) / 1e9,
+                               {'source': src.name, 'destination': dst.name})
         try:
             src.raw.sync()
             dst.raw.sync()
@@ -273,6 +302,14 @@ class ManagedPath:
             if t_perf is None:
                 t_perf = first_prop(sig_src, guest.path, 'JobPhase', 'perform3_done') or t_fin
             switched = any_reason(sig_src + sig_dst, guest.path, 'postcopy')
+            # The stream as the source's JobPhase signals frame it (perform3 ->
+            # perform3_done): the same QEMU work on (b) and (c); the rest of
+            # the clock is what a path adds around it.
+            t_stream = first_prop(sig_src, guest.path, 'JobPhase', 'perform3')
+            t_streamed = first_prop(sig_src, guest.path, 'JobPhase', 'perform3_done')
+            if t_stream and t_streamed:
+                r['stream_s'] = (t_streamed - t_stream) / 1e9
+                r['outside_stream_s'] = (t_end - t0) / 1e9 - r['stream_s']
             r.update({
                 'total_s': (t_end - t0) / 1e9,
                 'to_destination_running_s': (max(min(t_running or t_fin, t_fin), t_perf) - t0) / 1e9,
@@ -339,3 +376,4 @@ class Hop:
         self.dest_xml = None
         self.src_pids = []
         self.logs = []
+        self.cpu = None               # --cpu: its CpuMeter

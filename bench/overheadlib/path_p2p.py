@@ -154,6 +154,7 @@ class PeerToPeerPath:
         r = {'path': self.key, 'case': case.key}
         hop = m.before_clock(guest, r, self.bridge_logs)
         src, dst = hop.src, hop.dst
+        log_from = os.path.getsize(src.log_path)
         params = {'destination_xml': ('s', hop.dest_xml)}
         if case.multifd:
             params['parallel.connections'] = ('i', case.multifd)
@@ -177,8 +178,18 @@ class PeerToPeerPath:
             m.recover(guest)
             raise
         r['uri'] = uri
+        r['link_dialed'] = self.links_dialed(src, log_from)
         m.after_clock(r, guest, hop, t0, t_end, switch, clock0, marks)
         return r
+
+    @staticmethod
+    def links_dialed(src, offset):
+        """Links the source dialed since @offset of its log (README, "The kept
+        link": it logs each): a run that found no kept link paid the TCP
+        connect, the TLS handshake and the authentication."""
+        with open(src.log_path, 'rb') as f:
+            f.seek(offset)
+            return f.read().count(b'Connected to peer ')
 
     # -- the relayed call's latency
 

@@ -7,6 +7,7 @@ import sys
 
 from .common import GOAL_RATIO, LIBVIRT_GOAL_RATIO, PHASE_METHODS, PHASES, scale
 from .profiling import profile_calls
+from .report_cpu import c_b_figures, print_c_b
 from .stats import diff, median, ratio, summary
 
 
@@ -69,6 +70,8 @@ def build_report(bench):
             }
         if 'libvirt' in s['paths']:
             s['libvirt'] = libvirt_figures(R, c.key, s)
+        if 'p2p' in s['paths'] or any('cpu' in r for r in man):
+            s['c_b'] = c_b_figures(R, c.key)
         s['paired_ratios'] = paired(R, c.key, lambda r, m: m['total_s'] / r['total_s'])
         # Phases, client-observed, and with QEMU's own work taken out.
         ph = {}
@@ -200,6 +203,7 @@ def print_report(bench, cases, elapsed, command):
               '  the end point of (a). "paired b/a": ratio of the runs of one round.\n')
     if bench.p2p is not None:
         print_p2p(out, bench, cases)
+    print_c_b(out, bench, cases, table, fx)
     if getattr(bench, 'libvirt', None) is not None:
         print_libvirt(out, bench, cases)
     if getattr(bench, 'no_libvirt', None):
