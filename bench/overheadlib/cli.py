@@ -51,9 +51,11 @@ def main(description):
                     help='path (c): calls per alternating block of the relayed-call latency (default 100)')
     ap.add_argument('--relay-links', type=int, default=20,
                     help='path (c): link set-ups to the bridge timed after the relayed calls (default 20)')
-    ap.add_argument('--peer-idle-timeout', type=int, metavar='S',
-                    help='path (c): [peer] idle_timeout of both daemons (default: theirs, 60 s); 0 sets up a new '
-                         'link for every migration, as before links were kept')
+    ap.add_argument('--peer-idle-timeout', type=int, metavar='S', default=3600,
+                    help='path (c): [peer] idle_timeout of both daemons (default 3600: every timed run of (c) '
+                         'finds the link its host dialed in the warm-up, whatever the time between two runs '
+                         'from the same host; the daemons\' own default is 60); 0 sets up a new link for every '
+                         'migration, as before links were kept')
     ap.add_argument('--warmup', type=int, default=1, help='untimed warm-up rounds of each path (default 1)')
     ap.add_argument('--memory', type=int, default=512, help='guest RAM, MiB (default 512)')
     ap.add_argument('--dirty', default='64M', help='dirty= of the dirtying guest (default 64M)')
