@@ -468,6 +468,7 @@ MigrationJob *migration_job_restore(Domain *d, const MigrationJournal *j, const 
         job->qemu_configured = TRUE;
         job->start_ms = now_ms();
         job_progress_init(&job->progress, ram_bytes(d));
+        job->progress.percent = j->progress;
         job_attach(d, job);
         g_message("Migration job of '%s' restored in phase %s; it waits for %s", domain_name(d),
                   job_phase_to_string(job->phase), job->owner ? job->owner : "a client (unattended)");

@@ -165,6 +165,7 @@ typedef struct {
         char *owner;                 /* the driving client's unique bus name */
         char *destination_name;
         GStrv storage_created;       /* destination: image files the job created, or NULL */
+        double progress;             /* JobProgress when written, 0 to 99 */
 } MigrationJournal;
 
 /* migration-journal.c */

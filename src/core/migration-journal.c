@@ -3,6 +3,8 @@
  * recovery rules (recovery.c, docs/recovery.md). */
 #define G_LOG_DOMAIN "migrationd"
 
+#include <math.h>
+
 #include "migration-job.h"
 
 void migration_journal_write(JsonBuilder *b, const MigrationJob *job) {
@@ -23,6 +25,9 @@ void migration_journal_write(JsonBuilder *b, const MigrationJob *job) {
         /* Outgoing: the user had paused the guest; a failure must leave it paused. */
         json_builder_set_member_name(b, "paused_before");
         json_builder_add_boolean_value(b, job->paused_before);
+        /* A restored job's JobProgress goes on from here, never back to 0. */
+        json_builder_set_member_name(b, "job_progress");
+        json_builder_add_double_value(b, job->progress.percent);
         if (job->owner) {
                 json_builder_set_member_name(b, "job_owner");
                 json_builder_add_string_value(b, job->owner);
@@ -61,6 +66,23 @@ static GStrv read_paths(JsonObject *o, const char *name) {
         return g_strv_builder_end(b);
 }
 
+/* Member @name as a number from 0 to 99 (a running job's JobProgress);
+ * 0 when absent or not a number. */
+static double read_progress(JsonObject *o, const char *name) {
+        JsonNode *node = json_object_get_member(o, name);
+        double value;
+
+        if (!node || !JSON_NODE_HOLDS_VALUE(node))
+                return 0;
+        if (json_node_get_value_type(node) == G_TYPE_DOUBLE)
+                value = json_node_get_double(node);
+        else if (json_node_get_value_type(node) == G_TYPE_INT64)
+                value = (double) json_node_get_int(node);
+        else
+                return 0;
+        return isfinite(value) ? CLAMP(value, 0, 99) : 0;
+}
+
 void migration_journal_read(MigrationJournal *j, JsonObject *o) {
         const char *type = json_object_get_string_member_with_default(o, "job_type", NULL);
         gint64 flags = json_object_get_int_member_with_default(o, "job_flags", 0);
@@ -78,6 +100,7 @@ void migration_journal_read(MigrationJournal *j, JsonObject *o) {
         j->owner = g_strdup(json_object_get_string_member_with_default(o, "job_owner", NULL));
         j->destination_name = g_strdup(json_object_get_string_member_with_default(o, "job_destination_name", NULL));
         j->storage_created = read_paths(o, "job_storage_created");
+        j->progress = read_progress(o, "job_progress");
 }
 
 void migration_journal_clear(MigrationJournal *j) {

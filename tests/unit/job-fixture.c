@@ -118,6 +118,10 @@ static void add_journal(JsonBuilder *b, const JobGiven *g) {
                 json_builder_set_member_name(b, "job_owner");
                 json_builder_add_string_value(b, g->owner);
         }
+        if (g->progress > 0) {
+                json_builder_set_member_name(b, "job_progress");
+                json_builder_add_double_value(b, g->progress);
+        }
         if (g->storage_created) {
                 json_builder_set_member_name(b, "job_storage_created");
                 json_builder_begin_array(b);

@@ -46,6 +46,7 @@ typedef struct {
         gboolean persistent;     /* a definition on disk too */
         const char *const *storage_created;     /* images the incoming job created; NULL: absent */
         const char *xml;         /* the live definition; NULL: a guest without devices */
+        double progress;         /* JobProgress journaled; 0: absent */
 } JobGiven;
 
 /* Writes the records and lets the fake monitor listen where the daemon

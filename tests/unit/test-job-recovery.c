@@ -201,10 +201,13 @@ static Domain *check_perform3_done_restored(JobFixture *f, const JobGiven *g, co
 
 static void test_perform3_done(JobFixture *f, gconstpointer data) {
         const JobGiven g = { .type = "migration-out", .phase = "perform3_done", .state = "paused",
-                             .reason = "migration", .protocol = 3, .owner = OWNER, .persistent = TRUE };
+                             .reason = "migration", .protocol = 3, .owner = OWNER, .persistent = TRUE,
+                             .progress = 98.5 };
         Domain *d = check_perform3_done_restored(f, &g, "completed", FALSE);
 
         assert_state(d, DOMAIN_STATE_PAUSED, "migration");
+        /* JobProgress goes on from the journal's figure, not from 0. */
+        g_assert_cmpfloat(migration_job_progress(d), ==, 98.5);
         g_assert_cmpstr(d->job->owner, ==, OWNER);
         /* Is its client still on the bus? */
         g_assert_cmpuint(f->watched->len, ==, 1);

@@ -19,11 +19,13 @@ static JsonObject *journal_of(const MigrationJob *job) {
 static void test_source_round_trip(void) {
         MigrationParams params = { .flags = MIGRATE_UNDEFINE_SOURCE };
         MigrationJob job = { .type = JOB_TYPE_MIGRATION_OUT, .phase = JOB_PHASE_PERFORM3, .params = &params,
-                             .owner = (char *) ":1.42", .postcopy_requested = TRUE, .protocol = 2 };
+                             .owner = (char *) ":1.42", .postcopy_requested = TRUE, .protocol = 2,
+                             .progress = { .percent = 37.25 } };
         g_autoptr(JsonObject) o = journal_of(&job);
         MigrationJournal j;
 
         migration_journal_read(&j, o);
+        g_assert_cmpfloat(j.progress, ==, 37.25);
         g_assert_cmpint(j.type, ==, JOB_TYPE_MIGRATION_OUT);
         g_assert_cmpint(j.phase, ==, JOB_PHASE_PERFORM3);
         g_assert_cmpuint(j.flags, ==, MIGRATE_UNDEFINE_SOURCE);
@@ -106,6 +108,21 @@ static void test_older_or_odd_journal(void) {
         json_object_set_int_member(o, "job_protocol", 7);
         migration_journal_read(&j, o);
         g_assert_cmpint(j.protocol, ==, 3);
+        g_assert_cmpfloat(j.progress, ==, 0);
+        migration_journal_clear(&j);
+        /* JobProgress: a number from 0 to 99, anything else 0. */
+        json_object_set_string_member(o, "job_progress", "50");
+        migration_journal_read(&j, o);
+        g_assert_cmpfloat(j.progress, ==, 0);
+        json_object_set_double_member(o, "job_progress", 250.0);
+        migration_journal_read(&j, o);
+        g_assert_cmpfloat(j.progress, ==, 99);
+        json_object_set_int_member(o, "job_progress", -3);
+        migration_journal_read(&j, o);
+        g_assert_cmpfloat(j.progress, ==, 0);
+        json_object_set_int_member(o, "job_progress", 42);
+        migration_journal_read(&j, o);
+        g_assert_cmpfloat(j.progress, ==, 42);
         migration_journal_clear(&j);
 }
 

@@ -76,7 +76,8 @@ static void test_golden_job(void) {
         g_autoptr(DomainDef) def = definition();
         MigrationParams params = { .flags = 0x9, .destination_name = (char *) "vm1" };
         MigrationJob job = { .type = JOB_TYPE_MIGRATION_OUT, .phase = JOB_PHASE_PERFORM3, .params = &params,
-                             .owner = (char *) ":1.42", .protocol = 3, .paused_before = TRUE };
+                             .owner = (char *) ":1.42", .protocol = 3, .paused_before = TRUE,
+                             .progress = { .percent = 12.5 } };
         StatusRecord record = { .pid = 4242, .state = "paused", .reason = "migration", .live = def,
                                 .write_journal = write_journal, .journal_data = &job };
         g_autofree char *text = state_store_format_status(&record);
