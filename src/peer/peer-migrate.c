@@ -1,35 +1,16 @@
+/* One peer-to-peer migration, phase by phase: negotiation, Begin, Prepare
+ * (there), Perform, Finish (there), Confirm. Its calls to the peer, and
+ * what it does when the peer's bridge is busy or Prepare's answer is lost,
+ * are in peer-migrate-call.c. */
 #define G_LOG_DOMAIN "migrationd"
 
 #include "bus-glib.h"
-#include "peer-migrate.h"
 #include "bus-service.h"
 #include "bus-variant.h"
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration.h"
-#include "peer-pool.h"
-
-typedef struct {
-        GTask *task;
-        DomainRef *ref;
-        MigrationParams *params;     /* the caller's; each phase gets a copy */
-        char *dconnuri;
-        PeerPool *pool;
-        PeerLease *lease;            /* the link to the peer, shared with other migrations */
-        gboolean redialed;           /* a kept link that was found broken was replaced */
-        gboolean negotiating;        /* GetCapabilities runs: nothing started yet */
-        PeerProtocolForm form;
-        char *xml;                   /* from Begin, for Prepare */
-        GBytes *cookie;              /* the latest cookie */
-        char *uri;                   /* from Prepare, for Perform */
-        gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
-        gboolean finish_unanswered;  /* Finish ran there, or not: its answer was lost */
-        char *incoming_name;         /* the guest's name there, for AbortIncoming */
-        guint64 call_timeout_usec;   /* [peer] call_timeout: each call's answer within this */
-        gint64 busy_since;           /* monotonic: the bridge first refused this call as busy */
-        GError *error;               /* the first failure: what the caller gets */
-        sd_bus_slot *slot;
-} P2P;
+#include "peer-migrate-internal.h"
 
 static void p2p_free(P2P *p) {
         sd_bus_slot_unref(p->slot);
@@ -53,7 +34,7 @@ static MigrationParams *params_copy(const MigrationParams *src) {
         return p;
 }
 
-static void p2p_done(P2P *p) {
+void p2p_done(P2P *p) {
         if (p->error)
                 g_task_return_error(p->task, g_steal_pointer(&p->error));
         else
@@ -66,94 +47,15 @@ static void p2p_done(P2P *p) {
         g_idle_add_once((GSourceOnceFunc) p2p_free, p);
 }
 
-static void p2p_fail(P2P *p, GError *error) {
+void p2p_fail(P2P *p, GError *error) {
         if (!p->error)
                 p->error = error;
         else
                 g_error_free(error);
 }
 
-/* A peer's answer as our own error, by name. */
-static GError *error_from_reply(sd_bus_message *reply, const char *what) {
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
-        MdError code = md_error_from_bus_name(e->name);
-
-        if (code == _MD_ERROR_MAX)
-                code = sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED)
-                        ? MD_ERROR_PEER_UNREACHABLE : MD_ERROR_MIGRATION_FAILED;
-        return g_error_new(MD_ERROR, code, "%s on the destination failed: %s", what,
-                           e->message ? e->message : e->name);
-}
-
-static int append_bytes(sd_bus_message *m, GBytes *bytes) {
-        gsize size = 0;
-        const void *data = bytes ? g_bytes_get_data(bytes, &size) : NULL;
-
-        return sd_bus_message_append_array(m, 'y', data ? data : "", size);
-}
-
-static int read_bytes(sd_bus_message *m, GBytes **ret) {
-        const void *data = NULL;
-        size_t size = 0;
-        int r = sd_bus_message_read_array(m, 'y', &data, &size);
-
-        if (r >= 0)
-                *ret = g_bytes_new(data, size);
-        return r;
-}
-
-static sd_bus *peer_bus(P2P *p) {
-        return peer_link_get_bus(peer_lease_get_link(p->lease));
-}
-
-static sd_bus_message *new_call(P2P *p, const char *member) {
-        sd_bus_message *m = NULL;
-
-        if (sd_bus_message_new_method_call(peer_bus(p), &m, NULL, MANAGER_PATH,
-                                           MANAGER_INTERFACE, member) < 0)
-                return NULL;
-        return m;
-}
-
-/* @otherwise runs when the call cannot even be sent (the link is gone):
- * the failure rules still need their local steps. */
-static void call_or_fail(P2P *p, sd_bus_message *m, int r, sd_bus_message_handler_t callback, const char *what,
-                         void (*otherwise)(P2P *p)) {
-        if (r >= 0)
-                r = sd_bus_call_async(peer_bus(p), &p->slot, m, callback, p, p->call_timeout_usec);
-        sd_bus_message_unref(m);
-        if (r < 0) {
-                p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE, "Failed to send %s to the peer: %s",
-                                        what, g_strerror(-r)));
-                otherwise(p);
-        }
-}
-
-/* The peer's bridge refuses a call beyond its calls in flight per link
- * before relaying it: every migration to that peer shares the kept link,
- * so one refused is sent again once there is room (within the call's own
- * time-out, counted from the first refusal), not given up (a Finish or an
- * AbortIncoming given up would leave the incoming QEMU there waiting on a
- * link that stays open). */
 static void prepare(P2P *p);
 static void finish(P2P *p);
-
-#define BUSY_RETRY_MSEC 1000
-
-static gboolean retry_if_busy(P2P *p, sd_bus_message *reply, const char *what, void (*again)(P2P *p)) {
-        gint64 now = g_get_monotonic_time();
-
-        if (!sd_bus_error_has_name(sd_bus_message_get_error(reply), SD_BUS_ERROR_LIMITS_EXCEEDED) ||
-            (p->busy_since && now + BUSY_RETRY_MSEC * 1000 - p->busy_since > (gint64) p->call_timeout_usec)) {
-                p->busy_since = 0;
-                return FALSE;
-        }
-        if (!p->busy_since)
-                p->busy_since = now;
-        g_message("The bridge of %s is busy; %s again in %u ms", p->dconnuri, what, BUSY_RETRY_MSEC);
-        g_timeout_add_once(BUSY_RETRY_MSEC, (GSourceOnceFunc) again, p);
-        return TRUE;
-}
 
 /* ---- 5: Confirm (here) ---- */
 
@@ -216,17 +118,17 @@ static int on_finished(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         gboolean cancelled = p->error != NULL;
 
         p->slot = sd_bus_slot_unref(p->slot);
-        if (retry_if_busy(p, reply, "Finish", finish))
+        if (p2p_retry_if_busy(p, reply, "Finish", finish))
                 return 0;
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 /* A stream that failed was never resumed there; one that completed may have been. */
                 p->finish_unanswered = !cancelled &&
                         sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY,
                                                SD_BUS_ERROR_DISCONNECTED, SD_BUS_ERROR_TIMEOUT);
-                p2p_fail(p, error_from_reply(reply, "Finish"));
+                p2p_fail(p, p2p_error_from_reply(reply, "Finish"));
         }
         else if (!cancelled && (sd_bus_message_read(reply, "o", &path) < 0 ||
-                                (p->form != PEER_FORM_V2 && read_bytes(reply, &cookie) < 0)))
+                                (p->form != PEER_FORM_V2 && p2p_read_bytes(reply, &cookie) < 0)))
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED, "The peer's Finish answer is malformed"));
         else if (!cancelled && g_str_equal(path, "/"))
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
@@ -250,9 +152,9 @@ static void finish(P2P *p) {
 
         if (!name)
                 name = d ? domain_name(d) : "";
-        m = new_call(p, p->form == PEER_FORM_V3_PARAMS ? "Finish3Params" : p->form == PEER_FORM_V3 ? "Finish3" : "Finish2");
+        m = p2p_new_call(p, p->form == PEER_FORM_V3_PARAMS ? "Finish3Params" : p->form == PEER_FORM_V3 ? "Finish3" : "Finish2");
         if (!m)
-                return call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish", confirm);
+                return p2p_call_or_fail(p, NULL, -ENOMEM, on_finished, "Finish", confirm);
         switch (p->form) {
         case PEER_FORM_V3_PARAMS: {
                 g_auto(GVariantDict) dict;
@@ -262,7 +164,7 @@ static void finish(P2P *p) {
                         g_variant_dict_insert(&dict, "migrate_uri", "s", p->uri);
                 r = bus_message_append_vardict(m, g_variant_ref_sink(g_variant_dict_end(&dict)));
                 if (r >= 0)
-                        r = append_bytes(m, p->error ? NULL : p->cookie);
+                        r = p2p_append_bytes(m, p->error ? NULL : p->cookie);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "ub", p->params->flags, cancelled);
                 break;
@@ -270,19 +172,19 @@ static void finish(P2P *p) {
         case PEER_FORM_V3:
                 r = sd_bus_message_append(m, "s", name);
                 if (r >= 0)
-                        r = append_bytes(m, p->error ? NULL : p->cookie);
+                        r = p2p_append_bytes(m, p->error ? NULL : p->cookie);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "sub", p->uri ? p->uri : "", p->params->flags, cancelled);
                 break;
         default:
                 r = sd_bus_message_append(m, "s", name);
                 if (r >= 0)
-                        r = append_bytes(m, p->cookie);
+                        r = p2p_append_bytes(m, p->cookie);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "sui", p->uri ? p->uri : "", p->params->flags, cancelled ? 1 : 0);
                 break;
         }
-        call_or_fail(p, m, r, on_finished, "Finish", confirm);
+        p2p_call_or_fail(p, m, r, on_finished, "Finish", confirm);
 }
 
 /* ---- 3: Perform (here) ---- */
@@ -339,54 +241,13 @@ static void perform(P2P *p) {
 
 /* ---- 2: Prepare (there) ---- */
 
-/* A failed Prepare releases the source job: Confirm cancelled (protocol 2: none yet). */
-static void prepare_failed(P2P *p) {
+void p2p_prepare_failed(P2P *p) {
         if (p->form == PEER_FORM_V2)
                 p2p_done(p);
         else
                 confirm(p);
 }
 
-/* Prepare's answer was lost (time-out) or unreadable: an incoming job may
- * wait there for a Finish that will not come, on a link kept open for
- * other migrations. It is aborted by name, the answer awaited (the call
- * sent again while the bridge is busy): the caller hears of the end once
- * the destination let its guest go, or why that is not known. (A closed
- * link ends the jobs of the bridge's connection for us there.) */
-static gboolean prepare_answer_lost(sd_bus_message *reply) {
-        return !sd_bus_message_is_method_error(reply, NULL) ||
-               sd_bus_error_has_names(sd_bus_message_get_error(reply), SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT);
-}
-
-static void abort_incoming(P2P *p);
-
-static int on_incoming_aborted(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        P2P *p = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
-        MdError code = e ? md_error_from_bus_name(e->name) : _MD_ERROR_MAX;
-
-        p->slot = sd_bus_slot_unref(p->slot);
-        if (retry_if_busy(p, reply, "AbortIncoming", abort_incoming))
-                return 0;
-        if (!e)
-                g_message("%s aborted the incoming migration of '%s'", p->dconnuri, p->incoming_name);
-        else if (code == MD_ERROR_OPERATION_INVALID || code == MD_ERROR_NO_SUCH_DOMAIN)
-                /* Its Prepare failed, or the job ended there already. */
-                g_message("%s has no incoming migration of '%s' from us to abort: %s", p->dconnuri,
-                          p->incoming_name, e->message ? e->message : e->name);
-        else
-                g_warning("Failed to have %s abort the incoming migration of '%s': %s; it ends there when "
-                          "the link to it closes", p->dconnuri, p->incoming_name, e->message ? e->message : e->name);
-        prepare_failed(p);
-        return 0;
-}
-
-static void abort_incoming(P2P *p) {
-        sd_bus_message *m = new_call(p, "AbortIncoming");
-        int r = m ? sd_bus_message_append(m, "s", p->incoming_name) : -ENOMEM;
-
-        call_or_fail(p, m, r, on_incoming_aborted, "AbortIncoming", prepare_failed);
-}
 
 static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         P2P *p = userdata;
@@ -395,25 +256,25 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
         const char *uri;
 
         p->slot = sd_bus_slot_unref(p->slot);
-        if (retry_if_busy(p, reply, "Prepare", prepare))
+        if (p2p_retry_if_busy(p, reply, "Prepare", prepare))
                 return 0;
-        if (sd_bus_message_is_method_error(reply, NULL) || read_bytes(reply, &cookie) < 0 ||
+        if (sd_bus_message_is_method_error(reply, NULL) || p2p_read_bytes(reply, &cookie) < 0 ||
             sd_bus_message_read(reply, "s", &uri) < 0) {
                 p2p_fail(p, sd_bus_message_is_method_error(reply, NULL)
-                                    ? error_from_reply(reply, "Prepare")
+                                    ? p2p_error_from_reply(reply, "Prepare")
                                     : g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                   "The peer's Prepare answer is malformed"));
                 if (cookie)
                         g_bytes_unref(cookie);
                 p->incoming_name = g_strdup(p->params->destination_name ? p->params->destination_name
                                             : d ? domain_name(d) : NULL);
-                if (!p->incoming_name || !prepare_answer_lost(reply)) {
-                        prepare_failed(p);
+                if (!p->incoming_name || !p2p_prepare_answer_lost(reply)) {
+                        p2p_prepare_failed(p);
                         return 0;
                 }
                 g_message("The answer of %s to Prepare was lost (%s); asking it to abort the incoming "
                           "migration of '%s'", p->dconnuri, p->error->message, p->incoming_name);
-                abort_incoming(p);
+                p2p_abort_incoming(p);
                 return 0;
         }
         g_bytes_unref(p->cookie);
@@ -424,7 +285,7 @@ static int on_prepared(sd_bus_message *reply, void *userdata, sd_bus_error *ret_
 }
 
 static void prepare(P2P *p) {
-        sd_bus_message *m = new_call(p, p->form == PEER_FORM_V3_PARAMS ? "Prepare3Params"
+        sd_bus_message *m = p2p_new_call(p, p->form == PEER_FORM_V3_PARAMS ? "Prepare3Params"
                                         : p->form == PEER_FORM_V3 ? "Prepare3" : "Prepare2");
         const char *dname = p->params->destination_name ? p->params->destination_name : "";
         guint64 bandwidth = p->params->has_bandwidth ? p->params->bandwidth : 0;
@@ -432,7 +293,7 @@ static void prepare(P2P *p) {
         int r;
 
         if (!m)
-                return call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare", p->form == PEER_FORM_V2 ? p2p_done : confirm);
+                return p2p_call_or_fail(p, NULL, -ENOMEM, on_prepared, "Prepare", p->form == PEER_FORM_V2 ? p2p_done : confirm);
         switch (p->form) {
         case PEER_FORM_V3_PARAMS: {
                 g_autoptr(MigrationParams) mp = params_copy(p->params);
@@ -440,7 +301,7 @@ static void prepare(P2P *p) {
                 mp->destination_xml = g_strdup(p->xml);
                 r = bus_message_append_vardict(m, g_variant_ref_sink(migration_params_to_variant(mp)));
                 if (r >= 0)
-                        r = append_bytes(m, p->cookie);
+                        r = p2p_append_bytes(m, p->cookie);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "u", flags);
                 break;
@@ -448,7 +309,7 @@ static void prepare(P2P *p) {
         case PEER_FORM_V3:
                 r = sd_bus_message_append(m, "sst", p->xml, dname, bandwidth);
                 if (r >= 0)
-                        r = append_bytes(m, p->cookie);
+                        r = p2p_append_bytes(m, p->cookie);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "su", "", flags);
                 break;
@@ -456,7 +317,7 @@ static void prepare(P2P *p) {
                 r = sd_bus_message_append(m, "sstsu", p->xml, dname, bandwidth, "", flags);
                 break;
         }
-        call_or_fail(p, m, r, on_prepared, "Prepare", p->form == PEER_FORM_V2 ? p2p_done : confirm);
+        p2p_call_or_fail(p, m, r, on_prepared, "Prepare", p->form == PEER_FORM_V2 ? p2p_done : confirm);
 }
 
 /* ---- 1: Begin (here) ---- */
@@ -546,7 +407,7 @@ static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *
         if (sd_bus_message_is_method_error(reply, NULL)) {
                 if (redial(p, reply))
                         return 0;
-                p2p_fail(p, error_from_reply(reply, "GetCapabilities"));
+                p2p_fail(p, p2p_error_from_reply(reply, "GetCapabilities"));
                 p2p_done(p);
                 return 0;
         }
@@ -604,8 +465,8 @@ static void on_acquired(GObject *source, GAsyncResult *result, gpointer user_dat
         }
         peer_lease_set_lost_func(p->lease, on_link_lost, p);
         p->negotiating = TRUE;
-        m = new_call(p, "GetCapabilities");
-        call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities", p2p_done);
+        m = p2p_new_call(p, "GetCapabilities");
+        p2p_call_or_fail(p, m, m ? 0 : -ENOMEM, on_capabilities, "GetCapabilities", p2p_done);
 }
 
 static void acquire(P2P *p) {
