@@ -8,6 +8,7 @@
 
 #include "bridge-relay.h"
 #include "bus-destination-phases.h"
+#include "bus-error.h"
 #include "bus-glib.h"
 #include "bus-names.h"
 
@@ -71,9 +72,9 @@ static int method_relay(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         int r;
 
         if (g_hash_table_size(p->calls) >= BRIDGE_MAX_CALLS_PER_PEER)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many calls in flight from this peer (at most %d); wait for a reply",
-                                         BRIDGE_MAX_CALLS_PER_PEER);
+                return bus_error_setf(error, MD_ERROR_LIMITS_EXCEEDED,
+                                      "Too many calls in flight from this peer (at most %d); wait for a reply",
+                                      BRIDGE_MAX_CALLS_PER_PEER);
         r = sd_bus_message_new_method_call(p->local, &call, BUS_NAME, MANAGER_PATH,
                                            capabilities ? MANAGER_INTERFACE : PEER_RELAY_INTERFACE, member);
         if (r >= 0 && !capabilities)

@@ -25,6 +25,7 @@ static const char *const bus_names[_MD_ERROR_MAX] = {
                 "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
         [MD_ERROR_UNSAFE] = PREFIX "Unsafe",
         [MD_ERROR_INTERNAL] = PREFIX "Internal",
+        [MD_ERROR_LIMITS_EXCEEDED] = "org.freedesktop.DBus.Error.LimitsExceeded",
 };
 
 const char *md_error_to_bus_name(MdError code) {

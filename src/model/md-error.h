@@ -28,6 +28,9 @@ typedef enum {
         /* A disk or system failure on this host; the message names the path
          * and the cause (errno text). */
         MD_ERROR_INTERNAL,
+        /* migration-bridge refusing a peer's call beyond its calls in flight
+         * per link (docs/recovery.md); not an answer of the daemon's API. */
+        MD_ERROR_LIMITS_EXCEEDED,
         _MD_ERROR_MAX,
 } MdError;
 

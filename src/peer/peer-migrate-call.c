@@ -14,7 +14,9 @@ GError *p2p_error_from_reply(sd_bus_message *reply, const char *what) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         MdError code = md_error_from_bus_name(e->name);
 
-        if (code == _MD_ERROR_MAX)
+        /* A bridge still busy once the call's time-out ran out: our
+         * migration failed, this host is within its limits. */
+        if (code == _MD_ERROR_MAX || code == MD_ERROR_LIMITS_EXCEEDED)
                 code = sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED)
                         ? MD_ERROR_PEER_UNREACHABLE : MD_ERROR_MIGRATION_FAILED;
         return g_error_new(MD_ERROR, code, "%s on the destination failed: %s", what,
