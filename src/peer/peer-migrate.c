@@ -7,6 +7,7 @@
 #include "bus-glib.h"
 #include "bus-service.h"
 #include "bus-variant.h"
+#include "i18n.h"
 #include "md-error.h"
 #include "migration-job.h"
 #include "migration.h"
@@ -91,12 +92,14 @@ static void confirm(P2P *p) {
          * managers; the guest may run there already, so it stays paused
          * here and the job ends saying the outcome is unknown. */
         if (p->finish_unanswered) {
-                g_autofree char *why = g_strdup_printf("the destination's Finish did not answer (%s)",
+                /* TRANSLATORS: a reason, set into other messages after a colon; %s: the peer's error. */
+                g_autofree char *why = g_strdup_printf(_("the destination's Finish did not answer (%s)"),
                                                        p->error->message);
                 g_clear_error(&p->error);
                 p->error = g_error_new(MD_ERROR, MD_ERROR_PEER_UNREACHABLE,
-                                       "%s: the guest may run there, so it stays paused here; "
-                                       "resume or destroy it here once you know where it runs", why);
+                                       /* TRANSLATORS: %s: "the destination's Finish did not answer (...)". */
+                                       _("%s: the guest may run there, so it stays paused here; "
+                                         "resume or destroy it here once you know where it runs"), why);
                 migration_job_abandon(d, why);
                 p2p_done(p);
                 return;
