@@ -6,7 +6,8 @@ Layering, lowest first (each module imports only from modules above it, so
 there are no cycles):
 
   common        sys.path set-up, gi, tests/integration's harness/p2ptest/
-                bridgetest, bench/scale; constants, BenchError, log(), now()
+                bridgetest, bench/scale; constants, Deadlines (scaled with
+                --memory), BenchError, log(), now()
   stats         median, percentiles, summaries
   cases         the measured cases (guest kind x migration flags)
   serial        the guests' console logs: counters, the moved-guest check
@@ -14,6 +15,8 @@ there are no cycles):
   dbusclient    the managed paths' timed raw-socket D-Bus client, GVariants
   processes     one "host": private bus + migrationd (+ dbusmock polkitd)
   guests        a guest kind: its XML and QEMU command line
+  guestsize     --memory: free RAM for the run, the TCG RAM pad, what the
+                memory check covers
   domsignals    reading the Domain's PropertiesChanged/JobCompleted signals
   profiling     --profile: daemon log lines per phase call
   path_raw      path (a): raw QEMU through QMP

@@ -8,8 +8,9 @@ import signal
 import tempfile
 
 from .cases import build_cases
-from .common import BenchError, GLib, harness, log, now
+from .common import BenchError, Deadlines, GLib, harness, log, now
 from .guests import Guest
+from .guestsize import check_memory, check_ram_pad, memory_check_coverage
 from .path_libvirt import LibvirtPath
 from .path_managed import ManagedPath
 from .path_p2p import RELAY_METHOD, PeerToPeerPath
@@ -46,6 +47,10 @@ class Bench:
         else:
             self.domain_type = 'kvm' if args.accel == 'kvm' else 'qemu'
         self.cases = build_cases(args)
+        self.deadlines = Deadlines(args.memory)
+        self.memory_budget = None
+        self.ram_kib = {}            # guest kind -> the RAM its QEMU gets (the TCG pad included)
+        self.coverage = {}           # guest kind -> what its memory check covers
 
     def min_pass(self, guest):
         """A dirtying guest has rewritten its whole area once before the clock
@@ -90,6 +95,7 @@ class Bench:
         self.managed = next((p for p in self.paths if p.key == 'managed'), None)
         if self.managed is None:
             raise BenchError('--paths must include managed')
+        check_memory(self)
         log('accelerator %s; guests: %s; %d MiB; runs: %d per case and path; temp %s'
             % ('KVM' if self.domain_type == 'kvm' else 'TCG', ', '.join(sorted(self.guests)),
                self.args.memory, self.args.runs, self.tmp))
@@ -116,6 +122,8 @@ class Bench:
             if len(pids) != 1:
                 raise BenchError('expected one QEMU of %s, found %r' % (g.name, pids))
             templates[g.kind] = harness.proc_cmdline(pids[0])
+            self.coverage[g.kind] = memory_check_coverage(self, g, g.src_serial)
+        self.ram_kib = check_ram_pad(self, templates)
         if self.raw is not None:
             self.raw.set_template(templates)
         self.qemu_argv_example = templates

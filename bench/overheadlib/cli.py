@@ -86,6 +86,9 @@ def main(description):
     ap.add_argument('--tmp-dir', metavar='DIR',
                     help='where the temporary directory goes (the daemons\' state directories, whose status '
                          'files they fsync, are in it); default: the system\'s, e.g. /tmp')
+    ap.add_argument('--ignore-memory-check', action='store_true',
+                    help='start even when MemAvailable cannot hold every guest QEMU the run may keep at once '
+                         '(--memory times paths and guest kinds, plus a destination)')
     ap.add_argument('--keep-temp', action='store_true', help='keep the temporary directory (logs, consoles)')
     ap.add_argument('--linux-guest', action='store_true',
                     help='instead of the tests/guest cases: the Linux test guest with a qcow2 disk and a virtio '
@@ -161,7 +164,11 @@ def main(description):
                        'kernel': os.path.abspath(bench.kernel), 'qemu': bench.qemu,
                        'qemu_version': bench.qemu_version,
                        'accelerator': 'kvm' if bench.domain_type == 'kvm' else 'tcg',
-                       'qemu_argv': getattr(bench, 'qemu_argv_example', None)},
+                       'qemu_argv': getattr(bench, 'qemu_argv_example', None),
+                       'qemu_ram_kib': bench.ram_kib, 'memory_check': bench.coverage,
+                       'memory_budget': bench.memory_budget,
+                       'deadlines_s': {'call': bench.deadlines.call_s, 'boot': bench.deadlines.boot_s,
+                                       'verify': bench.deadlines.verify_s}},
         'host': {'node': platform.node(), 'kernel': platform.release(), 'cpus': os.cpu_count(),
                  'loadavg_before': bench.load_before, 'loadavg_after': bench.load_after},
         'elapsed_s': elapsed,

@@ -75,6 +75,22 @@ CALL_DEADLINE_S = 300.0       # one phase call, one QMP command sequence
 BOOT_DEADLINE_S = 120.0       # the source guest to its first counter (and first pass)
 VERIFY_DEADLINE_S = 60.0      # the destination guest to check its whole dirty area
 START_DEADLINE_S = 60.0       # a daemon to own its name
+DEADLINE_BASE_MIB = 512       # the guest size the deadlines above are made for
+
+
+class Deadlines:
+    """The deadlines of one invocation: the constants above for a guest of
+    up to DEADLINE_BASE_MIB, times memory / DEADLINE_BASE_MIB for a bigger one.
+    Under TCG a migration scans the whole RAM (an idle 2 GiB guest took 3 to
+    30 s on 2 loaded cores), the destination QEMU faults all of it in, and
+    a dirty area (--dirty) can grow with the guest; they are upper bounds,
+    not waits."""
+
+    def __init__(self, memory_mib):
+        self.factor = max(1.0, memory_mib / DEADLINE_BASE_MIB)
+        self.call_s = CALL_DEADLINE_S * self.factor
+        self.boot_s = BOOT_DEADLINE_S * self.factor
+        self.verify_s = VERIFY_DEADLINE_S * self.factor
 
 
 class BenchError(Exception):
@@ -107,5 +123,6 @@ __all__ = [
     'LIVE', 'PEER2PEER', 'POSTCOPY', 'PARALLEL', 'UNLIMITED_BANDWIDTH', 'GOAL_RATIO', 'LIBVIRT_GOAL_RATIO',
     'PHASES',
     'PHASE_METHODS', 'CALL_DEADLINE_S', 'BOOT_DEADLINE_S', 'VERIFY_DEADLINE_S', 'START_DEADLINE_S',
+    'DEADLINE_BASE_MIB', 'Deadlines',
     'BenchError', 'Interrupted', 'PROGRAM', 'log', 'now',
 ]

@@ -7,7 +7,7 @@ import re
 import subprocess
 import uuid as uuidlib
 
-from .common import BOOT_DEADLINE_S, CALL_DEADLINE_S, BenchError, harness, log, now
+from .common import BenchError, harness, log, now
 from .lvhosts import VIRSH, LibvirtPair, missing
 from .processes import kill_qemus
 from .serial import verify_moved, wait_serial
@@ -103,7 +103,7 @@ class LibvirtPath:
         a = self.pair.hosts[0]
         serial = os.path.join(self.bench.tmp, 'serial-lv-%s-boot%d.log' % (guest.kind, self.hops + 1))
         a.virsh('create', self.write_xml(guest, serial))
-        wait_serial(serial, 1, self.bench.min_pass(guest), BOOT_DEADLINE_S, alive=a.check_alive,
+        wait_serial(serial, 1, self.bench.min_pass(guest), self.bench.deadlines.boot_s, alive=a.check_alive,
                     what='the libvirt source guest')
         self.where[guest.kind] = a
         self.serial_now[guest.kind] = serial
@@ -117,7 +117,7 @@ class LibvirtPath:
         u = self.uuids[guest.kind]
         r['direction'] = '%s->%s' % (src.name, dst.name)
         src_serial = self.serial_now[guest.kind]
-        wait_serial(src_serial, 1, self.bench.min_pass(guest), BOOT_DEADLINE_S, alive=src.check_alive,
+        wait_serial(src_serial, 1, self.bench.min_pass(guest), self.bench.deadlines.boot_s, alive=src.check_alive,
                     what='the libvirt source guest')
         dst_serial = os.path.join(self.bench.tmp, 'serial-lv-%s-hop%d.log' % (guest.kind, self.hops + 1))
         dest_xml = self.write_xml(guest, dst_serial)
@@ -132,7 +132,7 @@ class LibvirtPath:
         # ---- timed section
         t0 = now()
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=CALL_DEADLINE_S)
+                           timeout=self.bench.deadlines.call_s)
         t1 = now()
         # ---- end of the timed section
         if p.returncode != 0:
@@ -146,7 +146,8 @@ class LibvirtPath:
                   'client_pause_s': None, 'postcopy_switched': False})
         r.update(self.jobinfo(dst, u))
         r['verified'], r['verify_note'], r['source_last_counter'], r['destination_first_counter'] = \
-            verify_moved(src_serial, dst_serial, guest.kind != 'idle', src_pids=src_pids)
+            verify_moved(src_serial, dst_serial, guest.kind != 'idle', src_pids=src_pids,
+                             timeout=self.bench.deadlines.verify_s)
         self.serial_now[guest.kind] = dst_serial
         # The guest prints MEMORY CORRUPT once per boot and a damaged guest
         # proves nothing more: the next run boots it again (as bench/soak).

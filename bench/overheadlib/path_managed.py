@@ -7,8 +7,8 @@ import re
 import time
 
 from .cpuacct import CpuMeter
-from .common import (BOOT_DEADLINE_S, BUS_NAME, CALL_DEADLINE_S, DOMAIN_IFACE, LIVE, MANAGER_IFACE,
-                     MANAGER_PATH, PROPS_IFACE, BenchError, GLib, harness, now)
+from .common import (BUS_NAME, DOMAIN_IFACE, LIVE, MANAGER_IFACE, MANAGER_PATH, PROPS_IFACE, BenchError,
+                     GLib, harness, now)
 from .dbusclient import CallFailed, marshal, v_ay, v_b, v_dict, v_s, v_u, vdict
 from .domsignals import any_reason, first_prop, first_state, job_completed, ms_or_none, state_trace
 from .processes import HostDaemon, kill_qemus
@@ -75,7 +75,8 @@ class ManagedPath:
             self.a.check_alive()
             if pids and not any(harness.pid_alive(p) for p in pids):
                 raise BenchError('the source QEMU of %s exited:\n%s' % (guest.name, self.a.log_tail()))
-        wait_serial(guest.src_serial, 1, min_pass, BOOT_DEADLINE_S, alive=alive, what='the managed source guest')
+        wait_serial(guest.src_serial, 1, min_pass, self.bench.deadlines.boot_s, alive=alive,
+                    what='the managed source guest')
         self.where[guest.kind] = self.a
         self.serial_now[guest.kind] = guest.src_serial
         return pids
@@ -113,7 +114,7 @@ class ManagedPath:
             self.start_guest(guest, b.min_pass(guest))
             src = self.a
         # A guest started at set-up may not have rewritten its area yet.
-        wait_serial(self.serial_now[guest.kind], 1, b.min_pass(guest), BOOT_DEADLINE_S,
+        wait_serial(self.serial_now[guest.kind], 1, b.min_pass(guest), b.deadlines.boot_s,
                     alive=src.check_alive, what='the managed source guest')
         return src
 
@@ -198,7 +199,7 @@ class ManagedPath:
         if got is None:
             got = src.raw.wait(call, deadline)
         if got is None:
-            raise BenchError('the migration call did not reply within %.0f s' % CALL_DEADLINE_S)
+            raise BenchError('the migration call did not reply within %.0f s' % self.bench.deadlines.call_s)
         return got, switch
 
     def run(self, case, guest):
@@ -209,7 +210,7 @@ class ManagedPath:
             extra['parallel.connections'] = ('i', case.multifd)
         hop = self.before_clock(guest, r)
         src, dst = hop.src, hop.dst
-        deadline = now() + CALL_DEADLINE_S
+        deadline = now() + self.bench.deadlines.call_s
         times = {}
         marks = []              # (perf_counter_ns, what): the client's side of --profile
         ns = time.perf_counter_ns
@@ -329,7 +330,8 @@ class ManagedPath:
                                   state_trace(sig_dst, 'dst', guest.path, t0)),
             })
             r['verified'], r['verify_note'], r['source_last_counter'], r['destination_first_counter'] = \
-                verify_moved(hop.src_serial, hop.dst_serial, guest.kind != 'idle', hop.src_pids)
+                verify_moved(hop.src_serial, hop.dst_serial, guest.kind != 'idle', hop.src_pids,
+                             timeout=self.bench.deadlines.verify_s)
             if self.bench.args.profile:
                 r['profile'] = self.profile(guest, hop.logs, clock0, t0, marks)
         except BaseException:

@@ -8,7 +8,7 @@ import socket
 import ssl
 import time
 
-from .common import (BUS_NAME, CALL_DEADLINE_S, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, PEER2PEER,
+from .common import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, PEER2PEER,
                      BenchError, GLib, Gio, bridgetest, harness, log, now, p2ptest, scale)
 from .dbusclient import marshal, v_dict, v_s, v_u
 from .stats import diff, ratio, summary
@@ -161,7 +161,7 @@ class PeerToPeerPath:
         uri = 'migration+tls://127.0.0.1:%d' % dst.bridge_port
         msg = marshal(BUS_NAME, guest.path, DOMAIN_IFACE, 'MigrateToURI3', v_s(uri), v_dict(params),
                       v_u(case.flags() | PEER2PEER))
-        deadline = now() + CALL_DEADLINE_S
+        deadline = now() + self.bench.deadlines.call_s
         marks = []
         ns = time.perf_counter_ns
         clock0 = (time.time(), ns())

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import uuid as uuidlib
 
-from .common import BOOT_DEADLINE_S, CALL_DEADLINE_S, UNLIMITED_BANDWIDTH, BenchError, harness, now
+from .common import UNLIMITED_BANDWIDTH, BenchError, harness, now
 from .processes import kill_qemus
 from .qmp import Qmp, pump
 from .serial import verify_moved, wait_serial
@@ -135,10 +135,10 @@ class RawPath:
         self.uuids.append(uuid)
         proc, q, serial = self.spawn(guest, 'src', False, uuid)
         try:
-            deadline = now() + BOOT_DEADLINE_S
+            deadline = now() + self.bench.deadlines.boot_s
             q.handshake(deadline)
             q.command('cont', deadline=deadline)
-            wait_serial(serial, 1, self.bench.min_pass(guest), BOOT_DEADLINE_S,
+            wait_serial(serial, 1, self.bench.min_pass(guest), self.bench.deadlines.boot_s,
                         alive=lambda: q.read_available() if proc.poll() is not None else None,
                         what='the raw source guest')
         except BaseException:
@@ -173,7 +173,7 @@ class RawPath:
             sq.read_available()
             sq.events.clear()
             sq.replies.clear()
-            deadline = now() + CALL_DEADLINE_S
+            deadline = now() + self.bench.deadlines.call_s
 
             # ---- timed section
             t0 = now()
@@ -272,12 +272,16 @@ class RawPath:
             })
             # The source QEMU is stopped below, outside the check.
             r['verified'], r['verify_note'], r['source_last_counter'], r['destination_first_counter'] = \
-                verify_moved(src_serial, dst_serial, guest.kind != 'idle')
+                verify_moved(src_serial, dst_serial, guest.kind != 'idle',
+                             timeout=self.bench.deadlines.verify_s)
             # Outside the clock: what QEMU alone needs to exit on SIGTERM (the
             # managed path's Confirm waits for exactly that at the source).
             t = now()
             self.stop(src, signal.SIGTERM)
             r['source_exit_s'] = now() - t
+            # Source gone: it exited by itself on SIGTERM, not by stop()'s SIGKILL.
+            if src.returncode == -signal.SIGKILL and r['verified']:
+                r['verified'], r['verify_note'] = False, 'the raw source QEMU did not exit on SIGTERM'
             # The destination runs the guest now: the source of the next run.
             self.running[guest.kind] = RawGuest(dst, dq, dst_serial, uuid)
             ok_chain = True

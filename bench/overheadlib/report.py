@@ -170,6 +170,20 @@ def table(out, head, rows):
         out.write('  ' + '  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + '\n')
 
 
+def guest_size_line(bench):
+    """QEMU's -m (the TCG pad included) and what the guest's memory check covers."""
+    kib = sorted(set(bench.ram_kib.values()))
+    parts = ['QEMU -m %s KiB%s' % ('/'.join(map(str, kib)) or '?',
+                                   '' if bench.domain_type == 'kvm' else ' (TCG: off the 256 KiB grid)')]
+    for kind, c in sorted(bench.coverage.items()):
+        if c['dirty_bytes']:
+            parts.append('%s guest checks %d MiB = %.1f %% of its RAM (the rest is never written: zero pages)'
+                         % (kind, c['dirty_bytes'] // (1024 * 1024), 100 * c['checked_fraction']))
+        else:
+            parts.append('%s guest: counter only, no memory check' % kind)
+    return '        ' + '; '.join(parts)
+
+
 def print_report(bench, cases, elapsed, command):
     out = sys.stdout
     a = bench.args
@@ -181,7 +195,8 @@ def print_report(bench, cases, elapsed, command):
                  ' '.join('%.2f' % x for x in bench.load_after),
                  'KVM' if bench.domain_type == 'kvm' else 'TCG', bench.qemu_version))
     out.write('guest: tests/guest, %d MiB, 1 vCPU; %d runs per case and path, alternating (+%d warm-up); '
-              'run took %.0f s\n\n' % (a.memory, a.runs, a.warmup, elapsed))
+              'run took %.0f s\n' % (a.memory, a.runs, a.warmup, elapsed))
+    out.write(guest_size_line(bench) + '\n\n')
 
     out.write('End to end, median (s).  (a) raw: spawn destination QEMU -> destination running.  '
               '(b) ours: Begin3Params call -> Confirm3Params reply.\n')
