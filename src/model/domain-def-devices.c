@@ -111,11 +111,18 @@ gboolean domain_def_set_chardev_path(DomainDef *def, guint index, const char *pa
 
         for (guint i = 0; i < def->chardevs->len; i++) {
                 DomainChardev *chr = g_ptr_array_index(def->chardevs, i);
+                DomainChardev *edited;
+                DomainDef *edit;
+                xmlDoc *doc;
 
                 if (chr->type != DOMAIN_CHARDEV_FILE || index-- > 0)
                         continue;
+                /* The text read again has the same chardevs, in the same order. */
+                edit = domain_def_edit_begin(def, &doc);
+                edited = g_ptr_array_index(edit->chardevs, i);
                 /* A file chardev always has <source path=...>: extraction requires it. */
-                xmlSetProp(domain_xml_child(chr->node, "source"), BAD_CAST "path", BAD_CAST path);
+                xmlSetProp(domain_xml_child(edited->node, "source"), BAD_CAST "path", BAD_CAST path);
+                domain_def_edit_end(def, edit, doc);
                 g_free(chr->path);
                 chr->path = g_strdup(path);
                 return TRUE;
@@ -124,11 +131,14 @@ gboolean domain_def_set_chardev_path(DomainDef *def, guint index, const char *pa
 }
 
 gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what) {
+        g_autoptr(xmlDoc) doc = NULL;
         xmlNode *devices;
 
-        g_return_val_if_fail(def && def->doc, FALSE);
+        g_return_val_if_fail(def && def->xml, FALSE);
 
-        devices = domain_xml_child(xmlDocGetRootElement(def->doc), "devices");
+        /* Only Start asks: reading the text again costs less than keeping the tree. */
+        doc = domain_def_read_again(def);
+        devices = domain_xml_child(xmlDocGetRootElement(doc), "devices");
         for (xmlNode *n = devices ? devices->children : NULL; n; n = n->next) {
                 g_autofree char *type = NULL;
 

@@ -403,6 +403,8 @@ gboolean domain_def_extract_peripherals(DomainDef *def, xmlNode *root, GError **
 
 void domain_def_set_graphics_port(DomainDef *def, guint index, int port) {
         DomainGraphics *g;
+        DomainDef *edit;
+        xmlDoc *doc;
         char text[16];
 
         g_return_if_fail(def && index < def->graphics->len && port > 0 && port <= 65535);
@@ -410,16 +412,22 @@ void domain_def_set_graphics_port(DomainDef *def, guint index, int port) {
         g = def->graphics->pdata[index];
         g->port = port;
         g_snprintf(text, sizeof text, "%d", port);
+        edit = domain_def_edit_begin(def, &doc);
+        g = edit->graphics->pdata[index];
         xmlSetProp(g->node, BAD_CAST "port", BAD_CAST text);
+        domain_def_edit_end(def, edit, doc);
 }
 
 void domain_def_set_channel_path(DomainDef *def, guint index, const char *path) {
         DomainChannel *ch;
+        DomainDef *edit;
         xmlNode *source;
+        xmlDoc *doc;
 
         g_return_if_fail(def && index < def->channels->len && path && *path);
 
-        ch = def->channels->pdata[index];
+        edit = domain_def_edit_begin(def, &doc);
+        ch = edit->channels->pdata[index];
         source = domain_xml_child(ch->node, "source");
         if (!source) {
                 source = xmlNewDocNode(ch->node->doc, NULL, BAD_CAST "source", NULL);
@@ -430,6 +438,8 @@ void domain_def_set_channel_path(DomainDef *def, guint index, const char *path) 
         }
         xmlSetProp(source, BAD_CAST "mode", BAD_CAST "bind");
         xmlSetProp(source, BAD_CAST "path", BAD_CAST path);
+        domain_def_edit_end(def, edit, doc);
+        ch = def->channels->pdata[index];
         g_free(ch->path);
         ch->path = g_strdup(path);
 }

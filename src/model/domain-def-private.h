@@ -25,3 +25,14 @@ void domain_def_peripherals_clear(DomainDef *def);
 gboolean domain_def_extract_peripherals(DomainDef *def, xmlNode *root, GError **error);
 /* A unicast MAC address, any case, into lower case; FALSE if it is none. */
 gboolean domain_mac_parse(const char *s, char ret_mac[18]);
+
+/* An edit of @def's document (domain-def.c): domain_def_edit_begin() reads
+ * the canonical text again into a document and a second definition whose
+ * node pointers point into it; the caller changes the document (and the
+ * fields of @def itself), then domain_def_edit_end() formats the document
+ * into @def->xml and frees both. @def's own fields and devices stay where
+ * they are, so pointers to them remain valid. */
+DomainDef *domain_def_edit_begin(const DomainDef *def, xmlDoc **ret_doc);
+void domain_def_edit_end(DomainDef *def, DomainDef *edit, xmlDoc *doc);   /* @edit may be NULL */
+/* The document of @def's canonical text, which was accepted once. */
+xmlDoc *domain_def_read_again(const DomainDef *def);

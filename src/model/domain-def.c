@@ -3,7 +3,8 @@
  * Three steps: libxml2 reads the document (no DTD, no entities, no network),
  * domain-schema.c refuses anything outside the supported subset, and
  * def_new_from_doc() extracts the fields and fills in what libvirt would
- * (a generated <uuid>). The document itself is kept for GetXMLDesc. */
+ * (a generated <uuid>). The document's canonical text is kept for
+ * GetXMLDesc; the tree is freed, and read again from the text for an edit. */
 #include <string.h>
 
 #include <libxml/SAX2.h>
@@ -35,8 +36,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
 void domain_def_free(DomainDef *def) {
         if (!def)
                 return;
-        if (def->doc)
-                xmlFreeDoc(def->doc);
+        g_free(def->xml);
         g_free(def->virt_type);
         g_free(def->name);
         g_free(def->title);
@@ -316,12 +316,12 @@ static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
         return TRUE;
 }
 
-/* Takes ownership of @doc, which domain_schema_check() has accepted. */
+/* From @doc, which domain_schema_check() has accepted; the node pointers of
+ * the result point into @doc, which stays the caller's. */
 static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
         g_autoptr(DomainDef) def = g_new0(DomainDef, 1);
         xmlNode *root = xmlDocGetRootElement(doc);
 
-        def->doc = doc;
         domain_def_devices_init(def);
         domain_def_peripherals_init(def);
 
@@ -334,8 +334,37 @@ static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
         return g_steal_pointer(&def);
 }
 
+/* The canonical text: no XML declaration, like virsh dumpxml; UTF-8 rather
+ * than &#...; escapes. */
+static char *format_document(xmlDoc *doc) {
+        xmlBuffer *buf;
+        xmlSaveCtxt *save;
+        char *ret;
+
+        buf = xmlBufferCreate();
+        save = xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
+        if (!buf || !save)
+                g_error("Failed to allocate an XML output buffer");
+        xmlSaveDoc(save, doc);
+        xmlSaveClose(save);
+        ret = g_strndup((const char *) xmlBufferContent(buf), xmlBufferLength(buf));
+        xmlBufferFree(buf);
+        return ret;
+}
+
+/* The node pointers point into a document about to be freed. */
+static void forget_nodes(DomainDef *def) {
+        for (guint i = 0; i < def->chardevs->len; i++)
+                ((DomainChardev *) def->chardevs->pdata[i])->node = NULL;
+        for (guint i = 0; i < def->graphics->len; i++)
+                ((DomainGraphics *) def->graphics->pdata[i])->node = NULL;
+        for (guint i = 0; i < def->channels->len; i++)
+                ((DomainChannel *) def->channels->pdata[i])->node = NULL;
+}
+
 DomainDef *domain_def_parse(const char *xml, gssize len, GError **error) {
         g_autoptr(xmlDoc) doc = NULL;
+        DomainDef *def;
         size_t size;
 
         g_return_val_if_fail(xml, NULL);
@@ -355,39 +384,69 @@ DomainDef *domain_def_parse(const char *xml, gssize len, GError **error) {
         doc = read_document(xml, size, error);
         if (!doc || !domain_schema_check(doc, error))
                 return NULL;
-        return def_new_from_doc(g_steal_pointer(&doc), error);
+        def = def_new_from_doc(doc, error);
+        if (!def)
+                return NULL;
+        def->xml = format_document(doc);
+        forget_nodes(def);
+        return def;
+}
+
+xmlDoc *domain_def_read_again(const DomainDef *def) {
+        g_autoptr(GError) error = NULL;
+        xmlDoc *doc;
+
+        /* Text this module formatted from a document it accepted, so neither
+         * step can fail. The check also strips the indentation the text got
+         * (domain-schema.c), so the tree is the one formatted, and an edit
+         * that adds an element gets it indented like the rest. */
+        doc = read_document(def->xml, strlen(def->xml), &error);
+        if (!doc || !domain_schema_check(doc, &error))
+                g_error("Failed to read domain definition %s again: %s", def->name, error->message);
+        return doc;
+}
+
+/* The definition read again from @doc (the canonical text of @def); the
+ * extraction only fills in what the text already has. */
+static DomainDef *def_new_again(const DomainDef *def, xmlDoc *doc) {
+        g_autoptr(GError) error = NULL;
+        DomainDef *again = def_new_from_doc(doc, &error);
+
+        if (!again)
+                g_error("Failed to read domain definition %s again: %s", def->name, error->message);
+        return again;
+}
+
+DomainDef *domain_def_edit_begin(const DomainDef *def, xmlDoc **ret_doc) {
+        *ret_doc = domain_def_read_again(def);
+        return def_new_again(def, *ret_doc);
+}
+
+void domain_def_edit_end(DomainDef *def, DomainDef *edit, xmlDoc *doc) {
+        g_free(def->xml);
+        def->xml = format_document(doc);
+        domain_def_free(edit);
+        xmlFreeDoc(doc);
 }
 
 char *domain_def_format(const DomainDef *def) {
-        xmlBuffer *buf;
-        xmlSaveCtxt *save;
-        char *ret;
+        g_return_val_if_fail(def && def->xml, NULL);
 
-        g_return_val_if_fail(def && def->doc, NULL);
-
-        /* No XML declaration, like virsh dumpxml; UTF-8 rather than &#...; escapes. */
-        buf = xmlBufferCreate();
-        save = xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL);
-        if (!buf || !save)
-                g_error("Failed to allocate an XML output buffer");
-        xmlSaveDoc(save, def->doc);
-        xmlSaveClose(save);
-        ret = g_strndup((const char *) xmlBufferContent(buf), xmlBufferLength(buf));
-        xmlBufferFree(buf);
-        return ret;
+        return g_strdup(def->xml);
 }
 
 DomainDef *domain_def_copy(const DomainDef *def) {
-        g_autoptr(GError) error = NULL;
+        g_autoptr(xmlDoc) doc = NULL;
         DomainDef *copy;
 
-        g_return_val_if_fail(def && def->doc, NULL);
+        g_return_val_if_fail(def && def->xml, NULL);
 
-        /* Re-extracting from a copy of the document keeps the two in step by
-         * construction; it cannot fail on a document that was accepted once. */
-        copy = def_new_from_doc(xmlCopyDoc(def->doc, 1), &error);
-        if (!copy)
-                g_error("Failed to copy domain definition %s: %s", def->name, error->message);
+        /* Extracting again from the text keeps fields and text in step by
+         * construction; the text formats to itself (domain_def_format()). */
+        doc = domain_def_read_again(def);
+        copy = def_new_again(def, doc);
+        copy->xml = g_strdup(def->xml);
+        forget_nodes(copy);
         return copy;
 }
 
@@ -399,22 +458,30 @@ static gboolean has_passwd(const DomainDef *def) {
 }
 
 char *domain_def_format_public(const DomainDef *def) {
-        g_autoptr(DomainDef) copy = NULL;
+        g_autoptr(xmlDoc) doc = NULL;
+        xmlNode *devices;
 
         g_return_val_if_fail(def, NULL);
 
         if (!has_passwd(def))
                 return domain_def_format(def);
-        copy = domain_def_copy(def);
-        for (guint i = 0; i < copy->graphics->len; i++)
-                xmlUnsetProp(((DomainGraphics *) copy->graphics->pdata[i])->node, BAD_CAST "passwd");
-        return domain_def_format(copy);
+        /* Every <graphics> of <devices> is one of def->graphics. */
+        doc = domain_def_read_again(def);
+        devices = domain_xml_child(xmlDocGetRootElement(doc), "devices");
+        for (xmlNode *n = devices->children; n; n = n->next)
+                if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "graphics"))
+                        xmlUnsetProp(n, BAD_CAST "passwd");
+        return format_document(doc);
 }
 
 void domain_def_set_name(DomainDef *def, const char *name) {
+        xmlDoc *doc;
+
         g_return_if_fail(def && domain_name_is_valid(name));
 
-        domain_xml_set_text(domain_xml_child(xmlDocGetRootElement(def->doc), "name"), name);
+        doc = domain_def_read_again(def);
+        domain_xml_set_text(domain_xml_child(xmlDocGetRootElement(doc), "name"), name);
+        domain_def_edit_end(def, NULL, doc);
         g_free(def->name);
         def->name = g_strdup(name);
 }

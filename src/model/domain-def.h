@@ -1,8 +1,11 @@
 /* A domain definition: the supported subset of libvirt's domain XML.
  *
- * The parsed document is kept (so GetXMLDesc round-trips everything of the
- * subset, including elements the QEMU driver does not act on), and the facts
- * the drivers need are extracted into plain fields. */
+ * The canonical text of the document is kept (so GetXMLDesc round-trips
+ * everything of the subset, including elements the QEMU driver does not act
+ * on), and the facts the drivers need are extracted into plain fields. The
+ * libxml2 tree is not kept: it took about ten times the text's memory, and
+ * most definitions are only ever read. An edit (the setters below) reads the
+ * text again, changes the tree and formats it anew. */
 #pragma once
 
 #include <glib.h>
@@ -28,7 +31,8 @@ typedef struct {
         gboolean is_console;   /* came from <console> rather than <serial> */
         char *log_file;        /* <log file=.../> (QEMU's logfile=), NULL if absent */
         gboolean log_append;   /* <log append='on'/> */
-        xmlNode *node;         /* its <serial>/<console> element in DomainDef.doc */
+        xmlNode *node;         /* src/model only: its <serial>/<console> element while
+                                * the document is being read or edited; else NULL */
 } DomainChardev;
 
 /* libvirt's cache modes (<driver cache=...>); DEFAULT leaves QEMU's own. */
@@ -89,18 +93,19 @@ typedef struct {
         gboolean autoport;     /* port chosen by the daemon from [graphics] port_min..port_max */
         char *listen;          /* address; NULL = 127.0.0.1 (libvirt's default) */
         char *passwd;          /* never logged, never on QEMU's command line */
-        xmlNode *node;         /* its <graphics> element in DomainDef.doc */
+        xmlNode *node;         /* src/model only, as DomainChardev.node */
 } DomainGraphics;
 
 /* <channel type='unix'> with a virtio target. */
 typedef struct {
         char *path;            /* NULL until the daemon picks one (no <source path=...>) */
         char *target_name;     /* e.g. "org.qemu.guest_agent.0" */
-        xmlNode *node;
+        xmlNode *node;         /* src/model only, as DomainChardev.node */
 } DomainChannel;
 
 typedef struct {
-        xmlDoc *doc;           /* canonical document (uuid filled in) */
+        char *xml;             /* the canonical text (uuid, MACs, defaults filled in):
+                                * what domain_def_format() returns */
 
         char *virt_type;       /* "kvm" or "qemu" */
         char *name;
@@ -153,7 +158,7 @@ DomainDef *domain_def_parse(const char *xml, gssize len, GError **error);
  * XML declaration; parse(format(d)) == d and formats to the same text. */
 char *domain_def_format(const DomainDef *def);
 
-/* A deep copy, document included. */
+/* A deep copy, canonical text included. */
 DomainDef *domain_def_copy(const DomainDef *def);
 
 /* Renames: updates both the field and the document. */
