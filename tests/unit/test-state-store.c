@@ -141,6 +141,75 @@ static void test_definition_round_trip(void) {
         remove_tree(state);
 }
 
+/* The store's warnings (structured logging: g_test_expect_message() does
+ * not see them), collected while a test expects some; elsewhere a warning
+ * still fails the test. */
+static GPtrArray *warnings;
+static gboolean collecting;
+
+static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                  gpointer user_data) {
+        if (!collecting || !(level & G_LOG_LEVEL_WARNING))
+                return g_log_writer_default(level, fields, n_fields, user_data);
+        for (gsize i = 0; i < n_fields; i++)
+                if (g_str_equal(fields[i].key, "MESSAGE"))
+                        g_ptr_array_add(warnings, g_strdup(fields[i].value));
+        return G_LOG_WRITER_HANDLED;
+}
+
+/* Exactly @n warnings since the last call, each matching @pattern. */
+static void assert_warned(guint n, const char *pattern) {
+        g_assert_cmpuint(warnings->len, ==, n);
+        for (guint i = 0; i < n; i++)
+                if (!g_pattern_match_simple(pattern, warnings->pdata[i]))
+                        g_error("warning \"%s\" does not match \"%s\"", (char *) warnings->pdata[i], pattern);
+        g_ptr_array_set_size(warnings, 0);
+}
+
+/* A definition or status record edited on disk into something the daemon
+ * would refuse over the bus is refused at load too, with a warning, and the
+ * others load: what the store reads goes through all of domain_def_parse()'s
+ * checks, not only the text the daemon wrote. */
+static void test_hostile_files_refused(void) {
+        static const char *const hostile[][2] = {
+                { "entity.xml", "<!DOCTYPE domain [ <!ENTITY x SYSTEM 'file:///etc/passwd'> ]>"
+                                "<domain type='qemu'><name>&x;</name><os><type>hvm</type></os></domain>" },
+                { "unsupported.xml", "<domain type='qemu'><name>vm2</name><os><type>hvm</type></os>"
+                                     "<devices><hostdev mode='subsystem'/></devices></domain>" },
+                { "broken.xml", "<domain type='qemu'><name>vm3</name>" },
+        };
+        g_autofree char *state = make_state_dir();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(StateStore) store = state_store_new(state, &error);
+        g_autoptr(DomainDef) def = definition();
+        g_autoptr(GPtrArray) defs = NULL;
+        g_autoptr(GPtrArray) files = NULL;
+        g_autofree char *status = g_build_filename(state, "status", UUID ".json", NULL);
+        g_autofree char *expected = domain_def_format(def);
+
+        g_assert_no_error(error);
+        g_assert_true(state_store_save_definition(store, def, &error));
+        for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+                g_autofree char *path = g_build_filename(state, "domains", hostile[i][0], NULL);
+
+                g_assert_true(g_file_set_contents(path, hostile[i][1], -1, NULL));
+        }
+        collecting = TRUE;
+        defs = state_store_load_definitions(store);
+        assert_warned(G_N_ELEMENTS(hostile), "Failed to load definition *, ignoring");
+        g_assert_cmpuint(defs->len, ==, 1);
+        g_assert_cmpstr(((DomainDef *) defs->pdata[0])->xml, ==, expected);
+
+        g_assert_true(g_file_set_contents(status, "{\"pid\": 4242, \"state\": \"running\", \"xml\": "
+                                          "\"<!DOCTYPE domain><domain type='qemu'><name>vm1</name></domain>\"}",
+                                          -1, NULL));
+        files = state_store_load_status(store);
+        assert_warned(1, "Guest status * is damaged: *DOCTYPE*");
+        collecting = FALSE;
+        g_assert_cmpuint(files->len, ==, 0);
+        remove_tree(state);
+}
+
 /* The state directory vanished under the daemon: the write fails with
  * MD_ERROR_INTERNAL naming the file and the cause. */
 static void test_missing_dir_is_internal(void) {
@@ -185,10 +254,13 @@ static void test_unusable_state_dir_is_internal(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
+        warnings = g_ptr_array_new_with_free_func(g_free);
+        g_log_set_writer_func(write_log, NULL, NULL);
         g_test_add_func("/state-store/golden/running", test_golden_running);
         g_test_add_func("/state-store/golden/job", test_golden_job);
         g_test_add_func("/state-store/status/round-trip", test_status_round_trip);
         g_test_add_func("/state-store/definition/round-trip", test_definition_round_trip);
+        g_test_add_func("/state-store/definition/hostile-refused", test_hostile_files_refused);
         g_test_add_func("/state-store/error/missing-dir", test_missing_dir_is_internal);
         g_test_add_func("/state-store/error/unusable-state-dir", test_unusable_state_dir_is_internal);
         return g_test_run();
