@@ -161,7 +161,7 @@ char *domain_def_format(const DomainDef *def);
 /* A deep copy, canonical text included. */
 DomainDef *domain_def_copy(const DomainDef *def);
 
-/* Renames: updates both the field and the document. */
+/* Renames: updates both the field and the text. */
 void domain_def_set_name(DomainDef *def, const char *name);
 
 /* Replaces the path of the @index-th DOMAIN_CHARDEV_FILE chardev, counted in
