@@ -151,6 +151,8 @@ static void on_storage_ready(GObject *source, GAsyncResult *result, gpointer use
         relocate_display(job, g_steal_pointer(&task));
 }
 
+static void merge_setup_stats(MigrationJob *job, GVariant *stats);
+
 /* Step 2: QEMU has the job's settings (and told us which are in effect). */
 static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
@@ -166,20 +168,7 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
-        {
-                g_auto(GVariantDict) dict;
-                g_autoptr(GVariant) current = g_variant_ref_sink(migration_setup_stats(in_effect, job->params));
-                GVariantIter iter;
-                const char *key;
-                GVariant *value;
-
-                g_variant_dict_init(&dict, job->setup_stats);
-                g_variant_iter_init(&iter, current);
-                while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
-                        g_variant_dict_insert_value(&dict, key, value);
-                g_clear_pointer(&job->setup_stats, g_variant_unref);
-                job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
-        }
+        merge_setup_stats(job, migration_setup_stats(in_effect, job->params));
         if (migration_storage_requested(job->params)) {
                 g_autofree char *host = NULL;
 
@@ -219,6 +208,23 @@ static void perform_offline(Domain *d, MigrationJob *job) {
 
 static void setup_stream(Domain *d, MigrationJob *job, GTask *task);
 
+/* "qemu.initial.*" and the rest into the job's statistics: what QEMU had
+ * before this job (from the queries) and what it has now (from the setup). */
+static void merge_setup_stats(MigrationJob *job, GVariant *stats /* floating */) {
+        g_autoptr(GVariant) add = g_variant_ref_sink(stats);
+        g_auto(GVariantDict) dict;
+        GVariantIter iter;
+        const char *key;
+        GVariant *value;
+
+        g_variant_dict_init(&dict, job->setup_stats);
+        g_variant_iter_init(&iter, add);
+        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
+                g_variant_dict_insert_value(&dict, key, value);
+        g_clear_pointer(&job->setup_stats, g_variant_unref);
+        job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
+}
+
 /* Before this job changes anything: what QEMU has now (for the statistics). */
 static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
@@ -228,8 +234,7 @@ static void on_initial_params(GObject *source, GAsyncResult *result, gpointer us
 
         if (!job)
                 return;
-        job->setup_stats = g_variant_ref_sink(migration_setup_initial_stats(call->initial_caps, params));
-        setup_stream(job->domain, job, g_steal_pointer(&task));
+        merge_setup_stats(job, migration_setup_initial_stats(call->initial_caps, params));
 }
 
 /* Sent together with query-migrate-parameters: QEMU answers in order, so
@@ -261,11 +266,14 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, Migr
                 perform_offline(d, job);
                 return;
         }
-        /* Both queries at once: one wait on QEMU instead of two. */
+        /* The queries and the settings at once, one wait on QEMU for all:
+         * QEMU answers in order, so the queries see QEMU as it was before
+         * the job, and their replies are in before the setup's. */
         qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps,
                                                       g_object_ref(task));
         qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params,
                                                     g_object_ref(task));
+        setup_stream(d, job, g_object_ref(task));
 }
 
 static void setup_stream(Domain *d, MigrationJob *job, GTask *task /* consumed */) {

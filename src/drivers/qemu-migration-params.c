@@ -115,11 +115,14 @@ static gint64 param_int_value(const QemuMigrationSettings *s, guint i) {
         }
 }
 
-static JsonNode *parameters_args(const QemuMigrationSettings *s, QemuMigrationSide side) {
+/* The side's parameters of @s (nullable: none), with TLS's own when @tls:
+ * one migrate-set-parameters, one wait on QEMU. */
+static JsonNode *parameters_args(const QemuMigrationSettings *s, QemuMigrationSide side,
+                                 const QemuMigrationTls *tls) {
         g_autoptr(JsonBuilder) b = json_builder_new();
 
         json_builder_begin_object(b);
-        for (guint i = 0; i < G_N_ELEMENTS(parameters); i++) {
+        for (guint i = 0; s && i < G_N_ELEMENTS(parameters); i++) {
                 if (!(parameters[i].side & side))
                         continue;
                 json_builder_set_member_name(b, parameters[i].name);
@@ -128,21 +131,22 @@ static JsonNode *parameters_args(const QemuMigrationSettings *s, QemuMigrationSi
                 else
                         json_builder_add_int_value(b, param_int_value(s, i));
         }
+        if (tls) {
+                json_builder_set_member_name(b, "tls-creds");
+                json_builder_add_string_value(b, tls->id);
+                if (side == QEMU_MIGRATION_SOURCE && tls->hostname) {
+                        json_builder_set_member_name(b, "tls-hostname");
+                        json_builder_add_string_value(b, tls->hostname);
+                }
+        }
         json_builder_end_object(b);
         return json_builder_get_root(b);
 }
 
-static void add_settings(QemuCommandList *list, const QemuMigrationSettings *s, QemuMigrationSide side) {
-        qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(s, side));
-        qemu_command_list_add(list, "migrate-set-parameters", parameters_args(s, side));
-}
-
 /* object-add tls-creds-x509 (the destination is the server, verifying the
- * client) and the tls-creds/tls-hostname parameters. */
-static void add_tls(QemuCommandList *list, const QemuMigrationTls *tls, QemuMigrationSide side) {
+ * client); before the parameters that name it. */
+static void add_tls_object(QemuCommandList *list, const QemuMigrationTls *tls, QemuMigrationSide side) {
         g_autoptr(JsonBuilder) object = json_builder_new();
-        g_autoptr(JsonBuilder) params = json_builder_new();
-        gboolean server = side == QEMU_MIGRATION_DESTINATION;
 
         json_builder_begin_object(object);
         json_builder_set_member_name(object, "qom-type");
@@ -152,51 +156,36 @@ static void add_tls(QemuCommandList *list, const QemuMigrationTls *tls, QemuMigr
         json_builder_set_member_name(object, "dir");
         json_builder_add_string_value(object, tls->dir);
         json_builder_set_member_name(object, "endpoint");
-        json_builder_add_string_value(object, server ? "server" : "client");
+        json_builder_add_string_value(object, side == QEMU_MIGRATION_DESTINATION ? "server" : "client");
         /* The server refuses a stream from a QEMU without a certificate of our CA. */
         json_builder_set_member_name(object, "verify-peer");
         json_builder_add_boolean_value(object, TRUE);
         json_builder_end_object(object);
         qemu_command_list_add(list, "object-add", json_builder_get_root(object));
-
-        json_builder_begin_object(params);
-        json_builder_set_member_name(params, "tls-creds");
-        json_builder_add_string_value(params, tls->id);
-        if (!server && tls->hostname) {
-                json_builder_set_member_name(params, "tls-hostname");
-                json_builder_add_string_value(params, tls->hostname);
-        }
-        json_builder_end_object(params);
-        qemu_command_list_add(list, "migrate-set-parameters", json_builder_get_root(params));
 }
 
-/* Parameters back to no TLS, and the object gone. */
-static void add_tls_reset(QemuCommandList *list, const char *id) {
-        g_autoptr(JsonBuilder) params = json_builder_new();
-        g_autoptr(JsonBuilder) del = json_builder_new();
-
-        json_builder_begin_object(params);
-        json_builder_set_member_name(params, "tls-creds");
-        json_builder_add_string_value(params, "");
-        json_builder_set_member_name(params, "tls-hostname");
-        json_builder_add_string_value(params, "");
-        json_builder_end_object(params);
-        qemu_command_list_add(list, "migrate-set-parameters", json_builder_get_root(params));
-        json_builder_begin_object(del);
-        json_builder_set_member_name(del, "id");
-        json_builder_add_string_value(del, id);
-        json_builder_end_object(del);
-        qemu_command_list_add(list, "object-del", json_builder_get_root(del));
+/* Capabilities, the TLS object, then the parameters with TLS's joined. */
+static void add_settings(QemuCommandList *list, const QemuMigrationSettings *s /* nullable */,
+                         const QemuMigrationTls *tls /* nullable */, QemuMigrationSide side) {
+        if (s)
+                qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(s, side));
+        if (tls)
+                add_tls_object(list, tls, side);
+        if (s || tls)
+                qemu_command_list_add(list, "migrate-set-parameters", parameters_args(s, side, tls));
 }
+
+/* The lists below are pipelined: a failure is reported as before (the
+ * first error), and what QEMU did after it does not matter: the source's
+ * settings are reset when its job ends, the destination's QEMU is killed. */
 
 void qemu_migration_setup_source_async(QmpClient *mon, const QemuMigrationSettings *settings,
                                        const QemuMigrationTls *tls, GAsyncReadyCallback callback,
                                        gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
 
-        add_settings(list, settings, QEMU_MIGRATION_SOURCE);
-        if (tls)
-                add_tls(list, tls, QEMU_MIGRATION_SOURCE);
+        qemu_command_list_set_pipelined(list);
+        add_settings(list, settings, tls, QEMU_MIGRATION_SOURCE);
         qemu_command_list_add(list, "query-migrate-parameters", NULL);
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }
@@ -213,10 +202,8 @@ void qemu_migration_setup_incoming_async(QmpClient *mon, const QemuMigrationSett
         QemuCommandList *list = qemu_command_list_new();
         g_autoptr(JsonBuilder) b = json_builder_new();
 
-        if (settings)
-                add_settings(list, settings, QEMU_MIGRATION_DESTINATION);
-        if (tls)
-                add_tls(list, tls, QEMU_MIGRATION_DESTINATION);
+        qemu_command_list_set_pipelined(list);
+        add_settings(list, settings, tls, QEMU_MIGRATION_DESTINATION);
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "uri");
         json_builder_add_string_value(b, uri);
@@ -231,16 +218,35 @@ gboolean qemu_migration_setup_incoming_finish(GAsyncResult *result, GError **err
         return reply != NULL;
 }
 
+/* Parameters back to the defaults and to no TLS in one command, the object
+ * last: a refused object-del (e.g. its object-add had failed) must not keep
+ * the other settings from being reset. */
 void qemu_migration_reset_async(QmpClient *mon, const char *tls_id, GAsyncReadyCallback callback,
                                 gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
         QemuMigrationSettings defaults;
+        JsonNode *params;
+        JsonObject *o;
 
         qemu_migration_settings_init(&defaults);
-        if (tls_id)
-                add_tls_reset(list, tls_id);
         /* As a source: that side has the most to undo. */
-        add_settings(list, &defaults, QEMU_MIGRATION_SOURCE);
+        qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(&defaults, QEMU_MIGRATION_SOURCE));
+        params = parameters_args(&defaults, QEMU_MIGRATION_SOURCE, NULL);
+        if (tls_id) {
+                o = json_node_get_object(params);
+                json_object_set_string_member(o, "tls-creds", "");
+                json_object_set_string_member(o, "tls-hostname", "");
+        }
+        qemu_command_list_add(list, "migrate-set-parameters", params);
+        if (tls_id) {
+                g_autoptr(JsonBuilder) del = json_builder_new();
+
+                json_builder_begin_object(del);
+                json_builder_set_member_name(del, "id");
+                json_builder_add_string_value(del, tls_id);
+                json_builder_end_object(del);
+                qemu_command_list_add(list, "object-del", json_builder_get_root(del));
+        }
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }
 

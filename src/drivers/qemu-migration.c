@@ -117,7 +117,7 @@ JsonNode *qemu_migration_downtime_args(guint64 downtime_ms) {
         return migrate_parameter_args("downtime-limit", (gint64) MIN(downtime_ms, (guint64) G_MAXINT64));
 }
 
-/* ---- sequential command runner ---- */
+/* ---- command runner: one after the other, or all at once ---- */
 
 typedef struct {
         char *command;
@@ -126,8 +126,10 @@ typedef struct {
 
 struct QemuCommandList {
         GPtrArray *entries;             /* QemuCommandEntry */
+        gboolean pipelined;             /* every command sent at once */
         QmpClient *client;              /* while running, not owned */
-        guint next;                     /* while running: the entry in flight */
+        guint replies;                  /* while running: the replies in so far */
+        gboolean returned;              /* the task has its result (an error ends a pipelined run early) */
 };
 
 static void qemu_command_entry_free(QemuCommandEntry *entry) {
@@ -141,6 +143,12 @@ QemuCommandList *qemu_command_list_new(void) {
 
         list->entries = g_ptr_array_new_with_free_func((GDestroyNotify) qemu_command_entry_free);
         return list;
+}
+
+void qemu_command_list_set_pipelined(QemuCommandList *list) {
+        g_return_if_fail(list);
+
+        list->pipelined = TRUE;
 }
 
 void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments) {
@@ -162,28 +170,44 @@ void qemu_command_list_free(QemuCommandList *list) {
         g_free(list);
 }
 
+/* A command in flight: its run and its place in the list. */
+typedef struct {
+        GTask *task;
+        guint index;
+} QemuCommandSent;
+
 static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gpointer user_data);
 
-static void qemu_command_list_send_next(GTask *task) {
+static void qemu_command_list_send(GTask *task, guint index) {
         QemuCommandList *list = g_task_get_task_data(task);
-        QemuCommandEntry *entry = list->entries->pdata[list->next];
+        QemuCommandEntry *entry = list->entries->pdata[index];
+        QemuCommandSent *sent = g_new0(QemuCommandSent, 1);
 
-        g_debug("Running QMP command %u/%u of a list: %s", list->next + 1, list->entries->len,
-                entry->command);
+        g_debug("Running QMP command %u/%u of a list%s: %s", index + 1, list->entries->len,
+                list->pipelined ? " (pipelined)" : "", entry->command);
+        sent->task = g_object_ref(task);
+        sent->index = index;
         qmp_client_execute_async(list->client, entry->command, g_steal_pointer(&entry->arguments),
-                                 g_task_get_cancellable(task), qemu_command_list_on_reply,
-                                 g_object_ref(task));
+                                 g_task_get_cancellable(task), qemu_command_list_on_reply, sent);
 }
 
 static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
+        QemuCommandSent *sent = user_data;
+        g_autoptr(GTask) task = sent->task;
+        guint index = sent->index;
         QemuCommandList *list = g_task_get_task_data(task);
-        const char *command = ((QemuCommandEntry *) list->entries->pdata[list->next])->command;
+        const char *command = ((QemuCommandEntry *) list->entries->pdata[index])->command;
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = NULL;
 
+        g_free(sent);
         /* Does not touch the client, which may be gone by now. */
         reply = qmp_client_execute_finish(list->client, result, &error);
+        list->replies++;
+        /* Pipelined: an earlier command failed and ended the run; QEMU
+         * carried out the later ones, whose replies are of no use now. */
+        if (list->returned)
+                return;
         if (!reply) {
                 /* QEMU's refusals already name the command; transport errors
                  * ("connection closed") do not. */
@@ -191,18 +215,25 @@ static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gp
                     !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                         g_prefix_error(&error, "QMP command %s failed: ", command);
                 g_debug("QMP command list stopped at %s: %s", command, error->message);
+                list->returned = TRUE;
                 g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
-        if (++list->next == list->entries->len) {
+        /* QEMU answers in order: the last reply comes after all the others. */
+        if (list->replies == list->entries->len) {
+                list->returned = TRUE;
                 g_task_return_pointer(task, g_steal_pointer(&reply), (GDestroyNotify) json_node_unref);
                 return;
         }
+        if (list->pipelined)
+                return;
         /* Cancel-then-free is the safe way to drop the client mid-list: after
          * a cancel, nothing is sent to it any more. */
-        if (g_task_return_error_if_cancelled(task))
+        if (g_task_return_error_if_cancelled(task)) {
+                list->returned = TRUE;
                 return;
-        qemu_command_list_send_next(task);
+        }
+        qemu_command_list_send(task, index + 1);
 }
 
 void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCancellable *cancellable,
@@ -215,7 +246,8 @@ void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCanc
         task = g_task_new(NULL, cancellable, callback, user_data);
         g_task_set_source_tag(task, qemu_command_list_run_async);
         list->client = client;
-        list->next = 0;
+        list->replies = 0;
+        list->returned = FALSE;
         g_task_set_task_data(task, list, (GDestroyNotify) qemu_command_list_free);
 
         if (g_task_return_error_if_cancelled(task))
@@ -225,7 +257,8 @@ void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCanc
                 g_task_return_pointer(task, json_node_new(JSON_NODE_NULL), (GDestroyNotify) json_node_unref);
                 return;
         }
-        qemu_command_list_send_next(task);
+        for (guint i = 0; i < (list->pipelined ? list->entries->len : 1); i++)
+                qemu_command_list_send(task, i);
 }
 
 JsonNode *qemu_command_list_run_finish(GAsyncResult *result, GError **error) {

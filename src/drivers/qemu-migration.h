@@ -1,5 +1,5 @@
 /* QEMU's side of a migration over QMP: capability/parameter arguments, a
- * sequential command runner, and query-migrate turned into libvirt's
+ * command runner (sequential or pipelined), and query-migrate turned into libvirt's
  * job-statistics keys. The statistics and progress helpers are pure, so they
  * are unit-tested against recorded QEMU replies. */
 #pragma once
@@ -29,6 +29,12 @@ JsonNode *qemu_migration_downtime_args(guint64 downtime_ms);
  * JSON null node. */
 typedef struct QemuCommandList QemuCommandList;
 QemuCommandList *qemu_command_list_new(void);
+/* Sends every command at once instead: one wait on QEMU for the whole list
+ * (QMP answers in order). The first error is still the task's error, but
+ * QEMU has carried out the commands after it too: only for lists where
+ * that is harmless (settings a reset undoes, a QEMU that is killed on
+ * failure). */
+void qemu_command_list_set_pipelined(QemuCommandList *list);
 void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments /* consumed, nullable */);
 void qemu_command_list_free(QemuCommandList *list);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuCommandList, qemu_command_list_free)

@@ -23,7 +23,7 @@ struct FakeMonitor {
         GString *in;
         guint major, minor;
         GQueue expected;        /* Expectation */
-        GQueue held;            /* char *: replies waiting for fake_monitor_release() */
+        GQueue held;            /* HeldReply: from the oldest held reply on, in order */
         GPtrArray *received;    /* char *, NULL-terminated */
         GPtrArray *args;        /* char * */
         GPtrArray *unexpected;  /* char *: what went wrong */
@@ -61,13 +61,39 @@ static char *reply_text(const char *member, const char *value, JsonNode *id) {
                        : g_strdup_printf("{\"%s\": %s}", member, value);
 }
 
+/* A reply waiting its turn: QEMU answers in order, so the replies after a
+ * held one wait for it too. */
+typedef struct {
+        char *text;
+        gboolean held;          /* until fake_monitor_release() */
+} HeldReply;
+
+static void held_reply_free(HeldReply *h) {
+        g_free(h->text);
+        g_free(h);
+}
+
+/* Sends @reply (taken) now, or queues it behind a held one. */
+static void reply_in_order(FakeMonitor *fm, char *reply, gboolean held) {
+        HeldReply *h;
+
+        if (!held && g_queue_is_empty(&fm->held)) {
+                send_line(fm, reply);
+                g_free(reply);
+                return;
+        }
+        h = g_new0(HeldReply, 1);
+        h->text = reply;
+        h->held = held;
+        g_queue_push_tail(&fm->held, h);
+}
+
 static void handle_command(FakeMonitor *fm, const char *command, JsonNode *args, JsonNode *id) {
         Expectation *e;
         g_autofree char *reply = NULL;
 
         if (g_str_equal(command, "qmp_capabilities")) {
-                reply = reply_text("return", "{}", id);
-                send_line(fm, reply);
+                reply_in_order(fm, reply_text("return", "{}", id), FALSE);
                 return;
         }
         /* Keep the array NULL-terminated. */
@@ -82,16 +108,12 @@ static void handle_command(FakeMonitor *fm, const char *command, JsonNode *args,
                                                         command, e ? e->command : "none");
                 g_autofree char *error = g_strdup_printf("{\"class\": \"GenericError\", \"desc\": \"%s\"}", desc);
                 g_ptr_array_add(fm->unexpected, g_steal_pointer(&desc));
-                reply = reply_text("error", error, id);
-                send_line(fm, reply);
+                reply_in_order(fm, reply_text("error", error, id), FALSE);
                 return;
         }
         e = g_queue_pop_head(&fm->expected);
         reply = reply_text(e->is_error ? "error" : "return", e->reply, id);
-        if (e->held)
-                g_queue_push_tail(&fm->held, g_steal_pointer(&reply));
-        else
-                send_line(fm, reply);
+        reply_in_order(fm, g_steal_pointer(&reply), e->held);
         expectation_free(e);
 }
 
@@ -172,7 +194,7 @@ void fake_monitor_free(FakeMonitor *fm) {
                 qemu_process_set_attach_hook(NULL, NULL);
         g_string_free(fm->in, TRUE);
         g_queue_clear_full(&fm->expected, (GDestroyNotify) expectation_free);
-        g_queue_clear_full(&fm->held, g_free);
+        g_queue_clear_full(&fm->held, (GDestroyNotify) held_reply_free);
         g_ptr_array_unref(fm->received);
         g_ptr_array_unref(fm->args);
         g_ptr_array_unref(fm->unexpected);
@@ -344,10 +366,17 @@ void fake_monitor_expect_held(FakeMonitor *fm, const char *command, const char *
 }
 
 void fake_monitor_release(FakeMonitor *fm) {
-        g_autofree char *reply = g_queue_pop_head(&fm->held);
+        HeldReply *h = g_queue_pop_head(&fm->held);
 
-        g_assert_nonnull(reply);
-        send_line(fm, reply);
+        g_assert_nonnull(h);
+        g_assert_true(h->held);
+        send_line(fm, h->text);
+        held_reply_free(h);
+        /* Then the replies that came after it, up to the next held one. */
+        while ((h = g_queue_peek_head(&fm->held)) && !h->held) {
+                send_line(fm, h->text);
+                held_reply_free(g_queue_pop_head(&fm->held));
+        }
 }
 
 void fake_monitor_emit(FakeMonitor *fm, const char *event, const char *data_json) {

@@ -67,9 +67,11 @@ void fake_monitor_expect(FakeMonitor *fm, const char *command, const char *retur
 void fake_monitor_expect_error(FakeMonitor *fm, const char *command, const char *error_class,
                                const char *desc);
 /* ... not answered until fake_monitor_release() (a QEMU that is slow, or
- * hangs). */
+ * hangs); as QEMU, it answers in order: the commands after it are
+ * recorded, but their replies wait for this one. */
 void fake_monitor_expect_held(FakeMonitor *fm, const char *command, const char *return_json);
-/* Sends the reply of the oldest held command. */
+/* Sends the reply of the oldest held command, and those queued behind it
+ * up to the next held one. */
 void fake_monitor_release(FakeMonitor *fm);
 
 /* Sends event @event with @data_json (NULL: no data). */

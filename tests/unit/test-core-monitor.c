@@ -111,7 +111,8 @@ static void test_ram_size(Fixture *f, gconstpointer data) {
 }
 
 /* Begin3 and Perform3 of a live migration: the settings QEMU gets, in
- * order and byte for byte, then the stream, its end and the final query. */
+ * order and byte for byte, sent at once with the queries of what QEMU had
+ * (one wait on QEMU), then the stream, its end and the final query. */
 static void on_performed(GObject *source, GAsyncResult *result, gpointer user_data) {
         GBytes **ret = user_data;
         g_autoptr(GError) error = NULL;
@@ -146,9 +147,11 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
         g_assert_true(migration_begin(f->d, params, NULL, &xml, &cookie, &error));
         g_assert_no_error(error);
 
-        fake_monitor_expect(f->fm, "query-migrate-capabilities",
-                            "[{\"capability\": \"xbzrle\", \"state\": false}, {\"capability\": \"other\", "
-                            "\"state\": true}]");
+        /* QEMU is slow to answer the first query: the settings go out all
+         * the same, without waiting; migrate waits for their replies. */
+        fake_monitor_expect_held(f->fm, "query-migrate-capabilities",
+                                 "[{\"capability\": \"xbzrle\", \"state\": false}, {\"capability\": \"other\", "
+                                 "\"state\": true}]");
         fake_monitor_expect(f->fm, "query-migrate-parameters", "{\"multifd-channels\": 2}");
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
@@ -171,6 +174,12 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
                 g_assert_no_error(error);
                 migration_perform_async(f->d, params, prepared_bytes, on_performed, &performed);
         }
+        fake_monitor_wait(f->fm, 5);
+        fake_monitor_flush(f->fm);
+        fake_monitor_assert_received(f->fm, "query-migrate-capabilities", "query-migrate-parameters",
+                                     "migrate-set-capabilities", "migrate-set-parameters",
+                                     "query-migrate-parameters", NULL);
+        fake_monitor_release(f->fm);
         fake_monitor_wait(f->fm, 6);
         g_assert_true(f->d->job && f->d->job->qemu_configured);
         g_assert_true(g_variant_lookup(f->d->job->setup_stats, "qemu.initial.cap.xbzrle", "b", NULL));
@@ -305,8 +314,11 @@ static void on_result(GObject *source, GAsyncResult *result, gpointer user_data)
         *ret = g_object_ref(result);
 }
 
-/* The driver's reset, with TLS, stops at the first refusal; the safety
- * check's QEMU version comes from the greeting. */
+/* The driver's reset, with TLS: the capabilities, then the parameters with
+ * TLS's cleared in the same command, then the object, so that a refused
+ * object-del (its object-add had failed) leaves the rest reset. One at a
+ * time: it stops at the first refusal. The safety check's QEMU version
+ * comes from the greeting. */
 static void test_driver_reset(void) {
         g_autoptr(FakeMonitor) fm = fake_monitor_new();
         g_autoptr(QemuProcess) qemu = fake_monitor_connect(fm);
@@ -314,18 +326,34 @@ static void test_driver_reset(void) {
         GAsyncResult *result = NULL;
 
         g_assert_cmpuint(qemu_process_get_qemu_version(qemu), ==, 702);
-        fake_monitor_expect(fm, "migrate-set-parameters", NULL);
-        fake_monitor_expect(fm, "object-del", NULL);
         fake_monitor_expect(fm, "migrate-set-capabilities", NULL);
-        fake_monitor_expect_error(fm, "migrate-set-parameters", "GenericError", "refused");
+        fake_monitor_expect(fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_error(fm, "object-del", "GenericError", "object 'tls-1' not found");
         qemu_migration_reset_async(qemu_process_get_qmp(qemu), "tls-1", on_result, &result);
+        fake_monitor_wait(fm, 3);
+        fake_monitor_flush(fm);
+        g_assert_nonnull(result);
+        g_assert_false(qemu_migration_reset_finish(result, &error));
+        g_assert_nonnull(strstr(error->message, "not found"));
+        g_assert_cmpstr(fake_monitor_received_args(fm, 1), ==,
+                        "{\"multifd-channels\":2,\"multifd-compression\":\"none\",\"cpu-throttle-initial\":20,"
+                        "\"cpu-throttle-increment\":10,\"max-bandwidth\":9223372036853727232,\"downtime-limit\":300,"
+                        "\"max-postcopy-bandwidth\":0,\"tls-creds\":\"\",\"tls-hostname\":\"\"}");
+        g_assert_cmpstr(fake_monitor_received_args(fm, 2), ==, "{\"id\":\"tls-1\"}");
+        g_clear_object(&result);
+        g_clear_error(&error);
+
+        /* A refused capability: nothing more is sent. */
+        fake_monitor_expect_error(fm, "migrate-set-capabilities", "GenericError", "refused");
+        qemu_migration_reset_async(qemu_process_get_qmp(qemu), NULL, on_result, &result);
         fake_monitor_wait(fm, 4);
+        fake_monitor_flush(fm);
         g_assert_nonnull(result);
         g_assert_false(qemu_migration_reset_finish(result, &error));
         g_assert_nonnull(strstr(error->message, "refused"));
-        g_assert_cmpstr(fake_monitor_received_args(fm, 0), ==, "{\"tls-creds\":\"\",\"tls-hostname\":\"\"}");
-        g_assert_cmpstr(fake_monitor_received_args(fm, 1), ==, "{\"id\":\"tls-1\"}");
-        g_object_unref(result);
+        g_clear_object(&result);
+        fake_monitor_assert_received(fm, "migrate-set-capabilities", "migrate-set-parameters", "object-del",
+                                     "migrate-set-capabilities", NULL);
         fake_monitor_assert_done(fm);
 }
 

@@ -734,6 +734,81 @@ static void test_commands_empty(void) {
         g_assert_cmpstr(r->written->str, ==, "");
 }
 
+/* Pipelined: the three go out at once; the result waits for the last reply. */
+static void run_three_pipelined(Runner *r, GCancellable *cancellable) {
+        const char *const names[] = { "events" };
+        const gboolean states[] = { TRUE };
+        QemuCommandList *list = qemu_command_list_new();
+
+        qemu_command_list_set_pipelined(list);
+        qemu_command_list_add(list, "migrate-set-capabilities",
+                              qemu_migration_capabilities_args(names, states, 1));
+        qemu_command_list_add(list, "migrate-set-parameters", qemu_migration_speed_args(8));
+        qemu_command_list_add(list, "query-migrate", NULL);
+        qemu_command_list_run_async(r->client, list, cancellable, on_run_done, r);
+        pump();
+}
+
+static void test_pipelined_success(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        run_three_pipelined(r, NULL);
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2 SENT_3);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        feed(r, "{\"return\": {}, \"id\": \"md-3\"}\r\n");
+        g_assert_false(r->done);
+        feed(r, "{\"return\": {\"status\": \"setup\"}, \"id\": \"md-4\"}\r\n");
+        g_assert_true(r->done);
+        g_assert_no_error(r->error);
+        assert_json(r->result, "{\"status\":\"setup\"}");
+}
+
+/* The first refusal is the error, as one at a time; the replies QEMU still
+ * sends for the later commands are dropped (on_run_done asserts it runs once). */
+static void test_pipelined_failure(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        run_three_pipelined(r, NULL);
+        feed(r, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Capability 'events' is not "
+             "supported\"}, \"id\": \"md-2\"}\r\n");
+        g_assert_true(r->done);
+        g_assert_error(r->error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_cmpstr(r->error->message, ==,
+                        "QEMU refused migrate-set-capabilities: Capability 'events' is not supported");
+        feed(r, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"later\"}, \"id\": \"md-3\"}\r\n");
+        feed(r, "{\"return\": {}, \"id\": \"md-4\"}\r\n");
+        g_assert_cmpstr(r->error->message, ==,
+                        "QEMU refused migrate-set-capabilities: Capability 'events' is not supported");
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2 SENT_3);
+}
+
+static void test_pipelined_closed(void) {
+        g_autoptr(Runner) r = runner_new();
+
+        run_three_pipelined(r, NULL);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        qmp_client_feed_eof(r->client);
+        pump();
+        g_assert_true(r->done);
+        g_assert_error(r->error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_cmpstr(r->error->message, ==,
+                        "QMP command migrate-set-parameters failed: QEMU monitor connection closed");
+}
+
+static void test_pipelined_cancel(void) {
+        g_autoptr(Runner) r = runner_new();
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+
+        run_three_pipelined(r, cancellable);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        g_cancellable_cancel(cancellable);
+        pump();
+        g_assert_true(r->done);
+        g_assert_error(r->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        feed(r, "{\"return\": {}, \"id\": \"md-3\"}\r\n");
+        g_assert_cmpstr(r->written->str, ==, SENT_1 SENT_2 SENT_3);
+}
+
 static void test_commands_free_unrun(void) {
         g_autoptr(QemuCommandList) list = qemu_command_list_new();
 
@@ -767,6 +842,10 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-migration/commands/cancelled-before", test_commands_cancelled_before);
         g_test_add_func("/qemu-migration/commands/empty", test_commands_empty);
         g_test_add_func("/qemu-migration/commands/free-unrun", test_commands_free_unrun);
+        g_test_add_func("/qemu-migration/pipelined/success", test_pipelined_success);
+        g_test_add_func("/qemu-migration/pipelined/failure", test_pipelined_failure);
+        g_test_add_func("/qemu-migration/pipelined/closed", test_pipelined_closed);
+        g_test_add_func("/qemu-migration/pipelined/cancel", test_pipelined_cancel);
 
         return g_test_run();
 }
