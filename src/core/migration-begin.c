@@ -135,6 +135,8 @@ gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, 
                 return FALSE;
         if (paused)
                 remember_paused(d);
+        if (!(d->job->params->flags & MIGRATE_OFFLINE))
+                migration_source_query_initial(d);
         *ret_xml = domain_def_format(def);
         *ret_cookie = g_steal_pointer(&bytes);
         return TRUE;

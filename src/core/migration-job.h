@@ -66,6 +66,7 @@ struct MigrationJob {
         gint64 stop_time_ms;         /* source: when our guest stopped */
         gint64 resume_time_ms;       /* destination: when the guest ran here in post-copy */
         GVariant *setup_stats;       /* QEMU's settings in effect for this job, a{sv} */
+        gboolean initial_queried;    /* source: QEMU was asked for its settings before the job */
         gboolean qemu_configured;    /* capabilities were changed: reset them at the end */
         gboolean postcopy;           /* the stream switched to post-copy */
         gboolean postcopy_requested; /* source: migrate-start-postcopy was (about to be) sent */

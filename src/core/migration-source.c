@@ -26,13 +26,11 @@
 
 typedef struct {
         DomainRef *ref;
-        GVariant *initial_caps;      /* QEMU's capabilities before the job changed them (nullable) */
         MigrationCookieGraphics *graphics; /* the destination's display, from Prepare's cookie (nullable) */
 } PerformCall;
 
 static void perform_call_free(PerformCall *call) {
         domain_ref_free(call->ref);
-        g_clear_pointer(&call->initial_caps, g_variant_unref);
         migration_cookie_graphics_free(call->graphics);
         g_free(call);
 }
@@ -225,25 +223,54 @@ static void merge_setup_stats(MigrationJob *job, GVariant *stats /* floating */)
         job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
 }
 
-/* Before this job changes anything: what QEMU has now (for the statistics). */
-static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
-        g_autoptr(GVariant) params = qemu_monitor_query_migrate_parameters_finish(result, NULL);
-        PerformCall *call = g_task_get_task_data(task);
-        MigrationJob *job = perform_job(task);
+/* The two queries of migration_source_query_initial(), in flight. */
+typedef struct {
+        DomainRef *ref;
+        const MigrationJob *job;     /* only compared: the job that asked */
+        GVariant *caps;              /* nullable */
+        guint pending;               /* replies still to come */
+} InitialQuery;
 
-        if (!job)
+static void initial_query_unref(InitialQuery *q) {
+        if (--q->pending)
                 return;
-        merge_setup_stats(job, migration_setup_initial_stats(call->initial_caps, params));
+        domain_ref_free(q->ref);
+        g_clear_pointer(&q->caps, g_variant_unref);
+        g_free(q);
 }
 
-/* Sent together with query-migrate-parameters: QEMU answers in order, so
- * this reply is in before on_initial_params() goes on. */
-static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
-        PerformCall *call = g_task_get_task_data(task);
+/* QEMU answers in order: the capabilities came first. */
+static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
+        InitialQuery *q = user_data;
+        g_autoptr(GVariant) params = qemu_monitor_query_migrate_parameters_finish(result, NULL);
+        Domain *d = domain_ref_get(q->ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
-        call->initial_caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
+        if (job && job == q->job)
+                merge_setup_stats(job, migration_setup_initial_stats(q->caps, params));
+        initial_query_unref(q);
+}
+
+static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
+        InitialQuery *q = user_data;
+
+        q->caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
+        initial_query_unref(q);
+}
+
+void migration_source_query_initial(Domain *d) {
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+        InitialQuery *q;
+
+        if (!job || job->initial_queried || !d->qemu)
+                return;
+        job->initial_queried = TRUE;
+        q = g_new0(InitialQuery, 1);
+        q->ref = domain_ref_new(d);
+        q->job = job;
+        q->pending = 2;
+        qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps, q);
+        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params, q);
 }
 
 /* Phase 3 proper, after the caller checked the job: shared by Perform3 and
@@ -266,13 +293,10 @@ static void perform_start(Domain *d, MigrationJob *job, MigrationParams *p, Migr
                 perform_offline(d, job);
                 return;
         }
-        /* The queries and the settings at once, one wait on QEMU for all:
-         * QEMU answers in order, so the queries see QEMU as it was before
-         * the job, and their replies are in before the setup's. */
-        qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps,
-                                                      g_object_ref(task));
-        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params,
-                                                    g_object_ref(task));
+        /* Asked at Begin3 already (a no-op then). Never waited for: QEMU
+         * answers in order, so the queries see QEMU as it was before the
+         * job, and their replies come before the settings'. */
+        migration_source_query_initial(d);
         setup_stream(d, job, g_object_ref(task));
 }
 

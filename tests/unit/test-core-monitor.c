@@ -142,17 +142,19 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
         GBytes *performed = NULL;
         MigrationParams *params;
 
-        params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
-        g_assert_no_error(error);
-        g_assert_true(migration_begin(f->d, params, NULL, &xml, &cookie, &error));
-        g_assert_no_error(error);
-
-        /* QEMU is slow to answer the first query: the settings go out all
-         * the same, without waiting; migrate waits for their replies. */
+        /* Begin3 asks QEMU what it has; QEMU is slow to answer the first
+         * query: Perform3's settings go out all the same, without waiting
+         * (and without asking again); migrate waits for their replies. */
         fake_monitor_expect_held(f->fm, "query-migrate-capabilities",
                                  "[{\"capability\": \"xbzrle\", \"state\": false}, {\"capability\": \"other\", "
                                  "\"state\": true}]");
         fake_monitor_expect(f->fm, "query-migrate-parameters", "{\"multifd-channels\": 2}");
+        params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
+        g_assert_no_error(error);
+        g_assert_true(migration_begin(f->d, params, NULL, &xml, &cookie, &error));
+        g_assert_no_error(error);
+        fake_monitor_wait(f->fm, 2);
+
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
         fake_monitor_expect(f->fm, "query-migrate-parameters", "{\"multifd-channels\": 2, "

@@ -196,7 +196,8 @@ static void test_abort_perform3(JobFixture *f, gconstpointer data) {
         reply_clear(&performed);
 }
 
-/* The client leaves before Perform: the job is cancelled, nothing sent. */
+/* The client leaves before Perform: the job is cancelled; QEMU got only
+ * Begin3's queries of its settings, nothing to reset. */
 static void test_client_gone_begin3(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autofree char *xml = NULL;
@@ -209,6 +210,8 @@ static void test_client_gone_begin3(JobFixture *f, gconstpointer data) {
                              "booted");
         params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
         g_assert_no_error(error);
+        fake_monitor_expect(f->fm, "query-migrate-capabilities", "[]");
+        fake_monitor_expect(f->fm, "query-migrate-parameters", "{}");
         g_assert_true(migration_begin(d, params, OWNER, &xml, &cookie, &error));
         g_assert_no_error(error);
         /* The daemon asked whether the client is still there. */
@@ -216,7 +219,8 @@ static void test_client_gone_begin3(JobFixture *f, gconstpointer data) {
         g_assert_cmpstr(f->watched->pdata[0], ==, OWNER);
         migration_jobs_client_vanished(f->registry, OWNER);
         fake_monitor_flush(f->fm);
-        fake_monitor_assert_received(f->fm, NULL);
+        fake_monitor_assert_received(f->fm, "query-migrate-capabilities", "query-migrate-parameters", NULL);
+        fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_RUNNING, "booted");
         g_assert_null(d->job);
         job_fixture_assert_completed(f, FALSE, "the client driving the migration left the bus");
