@@ -6,6 +6,7 @@
 #include "i18n.h"
 #include "md-error.h"
 #include "migration-safety.h"
+#include "migration-setup.h"
 #include "migration-source.h"
 #include "migration-storage.h"
 #include "migration.h"
@@ -97,6 +98,60 @@ static MigrationCookie *begin_cookie(Domain *d, MigrationParams *p, DomainDef *d
         if (migration_storage_requested(p) && !migration_storage_describe(d->live, p, cookie, error))
                 return NULL;
         return g_steal_pointer(&cookie);
+}
+
+/* ---- QEMU's settings before the job (migration-source.h) ---- */
+
+/* The two queries of migration_source_query_initial(), in flight. */
+typedef struct {
+        DomainRef *ref;
+        const MigrationJob *job;     /* only compared: the job that asked (a later job
+                                      * at the same address asks again, and its replies,
+                                      * later in QEMU's order, win) */
+        GVariant *caps;              /* nullable */
+        guint pending;               /* replies still to come */
+} InitialQuery;
+
+static void initial_query_unref(InitialQuery *q) {
+        if (--q->pending)
+                return;
+        domain_ref_free(q->ref);
+        g_clear_pointer(&q->caps, g_variant_unref);
+        g_free(q);
+}
+
+/* QEMU answers in order: the capabilities came first. */
+static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
+        InitialQuery *q = user_data;
+        g_autoptr(GVariant) params = qemu_monitor_query_migrate_parameters_finish(result, NULL);
+        Domain *d = domain_ref_get(q->ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        if (job && job == q->job)
+                migration_setup_merge_stats(&job->setup_stats, migration_setup_initial_stats(q->caps, params));
+        initial_query_unref(q);
+}
+
+static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
+        InitialQuery *q = user_data;
+
+        q->caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
+        initial_query_unref(q);
+}
+
+void migration_source_query_initial(Domain *d) {
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+        InitialQuery *q;
+
+        if (!job || job->initial_queried || !d->qemu)
+                return;
+        job->initial_queried = TRUE;
+        q = g_new0(InitialQuery, 1);
+        q->ref = domain_ref_new(d);
+        q->job = job;
+        q->pending = 2;
+        qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps, q);
+        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params, q);
 }
 
 /* A failed migration leaves the guest as the user had it (libvirt's

@@ -87,6 +87,20 @@ GVariant *migration_setup_stats(GVariant *params, const MigrationParams *p) {
         return g_variant_dict_end(&dict);
 }
 
+void migration_setup_merge_stats(GVariant **into, GVariant *stats) {
+        g_autoptr(GVariant) add = g_variant_ref_sink(stats);
+        g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT(*into);
+        GVariantIter iter;
+        const char *key;
+        GVariant *value;
+
+        g_variant_iter_init(&iter, add);
+        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
+                g_variant_dict_insert_value(&dict, key, value);
+        g_clear_pointer(into, g_variant_unref);
+        *into = g_variant_ref_sink(g_variant_dict_end(&dict));
+}
+
 /* QEMU's x509 credentials want one directory with fixed file names; the
  * same identity serves both ends, as for the bridge. */
 char *migration_setup_tls_dir(const char *runtime_dir, const char *ca, const char *cert, const char *key,

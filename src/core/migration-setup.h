@@ -23,6 +23,11 @@ GVariant *migration_setup_stats(GVariant *parameters, const MigrationParams *par
  * @parameters: a{sv}, both nullable. Floating a{sv}. */
 GVariant *migration_setup_initial_stats(GVariant *caps, GVariant *parameters);
 
+/* Every key of @stats (a{sv}, floating) into *@into (a{sv}, owned,
+ * nullable), replacing what is there: what QEMU had before the job and what
+ * it has now come in separately. */
+void migration_setup_merge_stats(GVariant **into, GVariant *stats);
+
 /* TLS for the migration stream (the TLS flag): QEMU's own x509 credentials
  * from the [tls] files, linked into RUNTIME/tls under the names QEMU wants.
  * Returns the directory. */

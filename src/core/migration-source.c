@@ -149,8 +149,6 @@ static void on_storage_ready(GObject *source, GAsyncResult *result, gpointer use
         relocate_display(job, g_steal_pointer(&task));
 }
 
-static void merge_setup_stats(MigrationJob *job, GVariant *stats);
-
 /* Step 2: QEMU has the job's settings (and told us which are in effect). */
 static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
@@ -166,7 +164,7 @@ static void on_setup_done(GObject *source, GAsyncResult *result, gpointer user_d
                 perform_fail(job, MD_ERROR_MIGRATION_FAILED, msg);
                 return;
         }
-        merge_setup_stats(job, migration_setup_stats(in_effect, job->params));
+        migration_setup_merge_stats(&job->setup_stats, migration_setup_stats(in_effect, job->params));
         if (migration_storage_requested(job->params)) {
                 g_autofree char *host = NULL;
 
@@ -205,73 +203,6 @@ static void perform_offline(Domain *d, MigrationJob *job) {
 }
 
 static void setup_stream(Domain *d, MigrationJob *job, GTask *task);
-
-/* "qemu.initial.*" and the rest into the job's statistics: what QEMU had
- * before this job (from the queries) and what it has now (from the setup). */
-static void merge_setup_stats(MigrationJob *job, GVariant *stats /* floating */) {
-        g_autoptr(GVariant) add = g_variant_ref_sink(stats);
-        g_auto(GVariantDict) dict;
-        GVariantIter iter;
-        const char *key;
-        GVariant *value;
-
-        g_variant_dict_init(&dict, job->setup_stats);
-        g_variant_iter_init(&iter, add);
-        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
-                g_variant_dict_insert_value(&dict, key, value);
-        g_clear_pointer(&job->setup_stats, g_variant_unref);
-        job->setup_stats = g_variant_ref_sink(g_variant_dict_end(&dict));
-}
-
-/* The two queries of migration_source_query_initial(), in flight. */
-typedef struct {
-        DomainRef *ref;
-        const MigrationJob *job;     /* only compared: the job that asked */
-        GVariant *caps;              /* nullable */
-        guint pending;               /* replies still to come */
-} InitialQuery;
-
-static void initial_query_unref(InitialQuery *q) {
-        if (--q->pending)
-                return;
-        domain_ref_free(q->ref);
-        g_clear_pointer(&q->caps, g_variant_unref);
-        g_free(q);
-}
-
-/* QEMU answers in order: the capabilities came first. */
-static void on_initial_params(GObject *source, GAsyncResult *result, gpointer user_data) {
-        InitialQuery *q = user_data;
-        g_autoptr(GVariant) params = qemu_monitor_query_migrate_parameters_finish(result, NULL);
-        Domain *d = domain_ref_get(q->ref);
-        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
-
-        if (job && job == q->job)
-                merge_setup_stats(job, migration_setup_initial_stats(q->caps, params));
-        initial_query_unref(q);
-}
-
-static void on_initial_caps(GObject *source, GAsyncResult *result, gpointer user_data) {
-        InitialQuery *q = user_data;
-
-        q->caps = qemu_monitor_query_migrate_capabilities_finish(result, NULL);
-        initial_query_unref(q);
-}
-
-void migration_source_query_initial(Domain *d) {
-        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
-        InitialQuery *q;
-
-        if (!job || job->initial_queried || !d->qemu)
-                return;
-        job->initial_queried = TRUE;
-        q = g_new0(InitialQuery, 1);
-        q->ref = domain_ref_new(d);
-        q->job = job;
-        q->pending = 2;
-        qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps, q);
-        qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params, q);
-}
 
 /* Phase 3 proper, after the caller checked the job: shared by Perform3 and
  * Perform2. @p is merged into the job's parameters. The job holds @task
