@@ -54,6 +54,15 @@ static gboolean host_display_port_taken(Registry *r, int port, const DomainDef *
 Registry *registry_new(MdConfig *config, const RegistryDirs *dirs, GError **error) {
         g_autoptr(Registry) r = g_new0(Registry, 1);
 
+        /* The paths go into definitions' text (sockets, logs): XML must hold them. */
+        for (const char *const *dir = (const char *const[]) { dirs->state_dir, dirs->runtime_dir, dirs->log_dir, NULL };
+             *dir; dir++) {
+                if (!g_path_is_absolute(*dir) || !g_utf8_validate(*dir, -1, NULL)) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS,
+                                    _("The directory %s must be an absolute path in UTF-8"), *dir);
+                        return NULL;
+                }
+        }
         r->config = config;
         r->runtime_dir = g_strdup(dirs->runtime_dir);
         r->log_dir = g_strdup(dirs->log_dir);

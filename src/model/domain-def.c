@@ -63,7 +63,9 @@ gboolean domain_name_is_valid(const char *name) {
                 return FALSE;
         for (const char *p = name; *p; p = g_utf8_next_char(p)) {
                 gunichar c = g_utf8_get_char(p);
-                if (c == '/' || g_unichar_iscntrl(c))
+                /* U+FFFE and U+FFFF are valid UTF-8 but no XML characters:
+                 * the definition's text would no longer read back. */
+                if (c == '/' || g_unichar_iscntrl(c) || c == 0xFFFE || c == 0xFFFF)
                         return FALSE;
         }
         return TRUE;

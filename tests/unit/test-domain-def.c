@@ -359,6 +359,10 @@ static void test_names(void) {
         g_assert_false(domain_name_is_valid(".hidden"));
         g_assert_false(domain_name_is_valid(".."));
         g_assert_false(domain_name_is_valid("tab\there"));
+        /* UTF-8, but not XML characters. */
+        g_assert_false(domain_name_is_valid("a\xef\xbf\xbf" "b"));
+        g_assert_false(domain_name_is_valid("a\xef\xbf\xbe" "b"));
+        g_assert_true(domain_name_is_valid("a\xef\xbf\xbd" "b"));
         g_assert_false(domain_name_is_valid("nl\n"));
         g_assert_false(domain_name_is_valid("c1\xc2\x85"));    /* U+0085, a C1 control */
         g_assert_false(domain_name_is_valid("\xff\xfe"));
