@@ -208,7 +208,8 @@ void qemu_migration_setup_incoming_async(QmpClient *mon, const QemuMigrationSett
         json_builder_set_member_name(b, "uri");
         json_builder_add_string_value(b, uri);
         json_builder_end_object(b);
-        qemu_command_list_add(list, "migrate-incoming", json_builder_get_root(b));
+        /* Never listen with settings QEMU refused, TLS's among them. */
+        qemu_command_list_add_after_success(list, "migrate-incoming", json_builder_get_root(b));
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }
 
@@ -232,11 +233,11 @@ void qemu_migration_reset_async(QmpClient *mon, const char *tls_id, GAsyncReadyC
         /* As a source: that side has the most to undo. */
         qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(&defaults, QEMU_MIGRATION_SOURCE));
         params = parameters_args(&defaults, QEMU_MIGRATION_SOURCE, NULL);
-        if (tls_id) {
-                o = json_node_get_object(params);
-                json_object_set_string_member(o, "tls-creds", "");
-                json_object_set_string_member(o, "tls-hostname", "");
-        }
+        /* Always, as libvirt does: after a restart recovery does not know
+         * whether the job used TLS, and a next job without it must not. */
+        o = json_node_get_object(params);
+        json_object_set_string_member(o, "tls-creds", "");
+        json_object_set_string_member(o, "tls-hostname", "");
         qemu_command_list_add(list, "migrate-set-parameters", params);
         if (tls_id) {
                 g_autoptr(JsonBuilder) del = json_builder_new();

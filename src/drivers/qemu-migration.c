@@ -122,12 +122,14 @@ JsonNode *qemu_migration_downtime_args(guint64 downtime_ms) {
 typedef struct {
         char *command;
         JsonNode *arguments;
+        gboolean waits;                 /* pipelined: sent once all before it succeeded */
 } QemuCommandEntry;
 
 struct QemuCommandList {
         GPtrArray *entries;             /* QemuCommandEntry */
         gboolean pipelined;             /* every command sent at once */
         QmpClient *client;              /* while running, not owned */
+        guint sent;                     /* while running: the commands sent so far */
         guint replies;                  /* while running: the replies in so far */
         gboolean returned;              /* the task has its result (an error ends a pipelined run early) */
 };
@@ -151,7 +153,7 @@ void qemu_command_list_set_pipelined(QemuCommandList *list) {
         list->pipelined = TRUE;
 }
 
-void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments) {
+static void add_entry(QemuCommandList *list, const char *command, JsonNode *arguments, gboolean waits) {
         QemuCommandEntry *entry;
 
         g_return_if_fail(list);
@@ -160,7 +162,16 @@ void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode 
         entry = g_new0(QemuCommandEntry, 1);
         entry->command = g_strdup(command);
         entry->arguments = arguments;
+        entry->waits = waits;
         g_ptr_array_add(list->entries, entry);
+}
+
+void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments) {
+        add_entry(list, command, arguments, FALSE);
+}
+
+void qemu_command_list_add_after_success(QemuCommandList *list, const char *command, JsonNode *arguments) {
+        add_entry(list, command, arguments, TRUE);
 }
 
 void qemu_command_list_free(QemuCommandList *list) {
@@ -189,6 +200,17 @@ static void qemu_command_list_send(GTask *task, guint index) {
         sent->index = index;
         qmp_client_execute_async(list->client, entry->command, g_steal_pointer(&entry->arguments),
                                  g_task_get_cancellable(task), qemu_command_list_on_reply, sent);
+}
+
+/* The next batch: one command, or pipelined every command up to the next
+ * one that waits for the answers before it. */
+static void qemu_command_list_send_batch(GTask *task) {
+        QemuCommandList *list = g_task_get_task_data(task);
+
+        do
+                qemu_command_list_send(task, list->sent++);
+        while (list->pipelined && list->sent < list->entries->len &&
+               !((QemuCommandEntry *) list->entries->pdata[list->sent])->waits);
 }
 
 static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -225,7 +247,8 @@ static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gp
                 g_task_return_pointer(task, g_steal_pointer(&reply), (GDestroyNotify) json_node_unref);
                 return;
         }
-        if (list->pipelined)
+        /* More answers of this batch to come. */
+        if (list->replies < list->sent)
                 return;
         /* Cancel-then-free is the safe way to drop the client mid-list: after
          * a cancel, nothing is sent to it any more. */
@@ -233,7 +256,7 @@ static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gp
                 list->returned = TRUE;
                 return;
         }
-        qemu_command_list_send(task, index + 1);
+        qemu_command_list_send_batch(task);
 }
 
 void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCancellable *cancellable,
@@ -246,6 +269,7 @@ void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCanc
         task = g_task_new(NULL, cancellable, callback, user_data);
         g_task_set_source_tag(task, qemu_command_list_run_async);
         list->client = client;
+        list->sent = 0;
         list->replies = 0;
         list->returned = FALSE;
         g_task_set_task_data(task, list, (GDestroyNotify) qemu_command_list_free);
@@ -257,8 +281,7 @@ void qemu_command_list_run_async(QmpClient *client, QemuCommandList *list, GCanc
                 g_task_return_pointer(task, json_node_new(JSON_NODE_NULL), (GDestroyNotify) json_node_unref);
                 return;
         }
-        for (guint i = 0; i < (list->pipelined ? list->entries->len : 1); i++)
-                qemu_command_list_send(task, i);
+        qemu_command_list_send_batch(task);
 }
 
 JsonNode *qemu_command_list_run_finish(GAsyncResult *result, GError **error) {

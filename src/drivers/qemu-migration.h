@@ -36,6 +36,11 @@ QemuCommandList *qemu_command_list_new(void);
  * failure). */
 void qemu_command_list_set_pipelined(QemuCommandList *list);
 void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode *arguments /* consumed, nullable */);
+/* In a pipelined list: sent only once every command before it has
+ * succeeded (e.g. migrate-incoming after the TLS settings: never listen
+ * without them). */
+void qemu_command_list_add_after_success(QemuCommandList *list, const char *command,
+                                         JsonNode *arguments /* consumed, nullable */);
 void qemu_command_list_free(QemuCommandList *list);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuCommandList, qemu_command_list_free)
 /* Consumes @list. Result: the reply of the last command (JsonNode*, owned). */

@@ -795,6 +795,50 @@ static void test_pipelined_closed(void) {
                         "QMP command migrate-set-parameters failed: QEMU monitor connection closed");
 }
 
+/* A command added with qemu_command_list_add_after_success() waits for the
+ * answers before it, and is never sent after a refusal. */
+static void run_with_waiting(Runner *r) {
+        QemuCommandList *list = qemu_command_list_new();
+
+        qemu_command_list_set_pipelined(list);
+        qemu_command_list_add(list, "migrate-set-parameters", qemu_migration_speed_args(8));
+        qemu_command_list_add(list, "query-migrate", NULL);
+        qemu_command_list_add_after_success(list, "migrate-set-parameters", qemu_migration_speed_args(8));
+        qemu_command_list_run_async(r->client, list, NULL, on_run_done, r);
+        pump();
+}
+
+static void test_pipelined_waits(void) {
+        g_autoptr(Runner) r = runner_new();
+        g_autofree char *two = NULL;
+
+        run_with_waiting(r);
+        two = g_strdup(r->written->str);
+        g_assert_cmpuint(strlen(two), >, 0);
+        feed(r, "{\"return\": {}, \"id\": \"md-2\"}\r\n");
+        g_assert_cmpstr(r->written->str, ==, two);
+        feed(r, "{\"return\": {\"status\": \"setup\"}, \"id\": \"md-3\"}\r\n");
+        g_assert_cmpuint(strlen(r->written->str), >, strlen(two));
+        g_assert_false(r->done);
+        feed(r, "{\"return\": {}, \"id\": \"md-4\"}\r\n");
+        g_assert_true(r->done);
+        g_assert_no_error(r->error);
+}
+
+static void test_pipelined_waits_refused(void) {
+        g_autoptr(Runner) r = runner_new();
+        g_autofree char *two = NULL;
+
+        run_with_waiting(r);
+        two = g_strdup(r->written->str);
+        feed(r, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}, \"id\": \"md-2\"}\r\n");
+        g_assert_true(r->done);
+        g_assert_error(r->error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        feed(r, "{\"return\": {\"status\": \"setup\"}, \"id\": \"md-3\"}\r\n");
+        pump();
+        g_assert_cmpstr(r->written->str, ==, two);
+}
+
 static void test_pipelined_cancel(void) {
         g_autoptr(Runner) r = runner_new();
         g_autoptr(GCancellable) cancellable = g_cancellable_new();
@@ -846,6 +890,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-migration/pipelined/failure", test_pipelined_failure);
         g_test_add_func("/qemu-migration/pipelined/closed", test_pipelined_closed);
         g_test_add_func("/qemu-migration/pipelined/cancel", test_pipelined_cancel);
+        g_test_add_func("/qemu-migration/pipelined/waits", test_pipelined_waits);
+        g_test_add_func("/qemu-migration/pipelined/waits-refused", test_pipelined_waits_refused);
 
         return g_test_run();
 }
