@@ -1,5 +1,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
+#include <unistd.h>
+
 #include "i18n.h"
 #include "md-error.h"
 #include "migration-job.h"
@@ -238,7 +240,9 @@ static void on_reset_done(GObject *source, GAsyncResult *result, gpointer user_d
 char *migration_job_new_tls_id(void) {
         static guint counter;
 
-        return g_strdup_printf("md-migration-tls-%u", ++counter);
+        /* With our pid: an object a killed daemon left in a QEMU (recovery
+         * cannot know its id) must not collide with a new one's. */
+        return g_strdup_printf("md-migration-tls-%d-%u", (int) getpid(), ++counter);
 }
 
 void migration_job_reset_qemu(Domain *d, const char *tls_id) {

@@ -89,11 +89,14 @@ GVariant *migration_setup_stats(GVariant *params, const MigrationParams *p) {
 
 void migration_setup_merge_stats(GVariant **into, GVariant *stats) {
         g_autoptr(GVariant) add = g_variant_ref_sink(stats);
-        g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT(*into);
+        g_auto(GVariantDict) dict;
         GVariantIter iter;
         const char *key;
         GVariant *value;
 
+        /* Read *into now: G_VARIANT_DICT_INIT would read it only at first
+         * use, after it is freed below when @stats is empty. */
+        g_variant_dict_init(&dict, *into);
         g_variant_iter_init(&iter, add);
         while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
                 g_variant_dict_insert_value(&dict, key, value);

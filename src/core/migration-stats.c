@@ -87,7 +87,9 @@ void migration_job_take_downtime(MigrationJob *job, GVariant *destination_stats)
 
         if (!destination_stats || !g_variant_lookup(destination_stats, "downtime", "t", &downtime))
                 return;
-        g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT(job->stats);
+        g_auto(GVariantDict) dict;
+
+        g_variant_dict_init(&dict, job->stats);
         g_variant_dict_insert(&dict, "downtime", "t", downtime);
         g_clear_pointer(&job->stats, g_variant_unref);
         job->stats = g_variant_ref_sink(g_variant_dict_end(&dict));
