@@ -161,7 +161,16 @@ static void test_source_tls_refused(JobFixture *f, gconstpointer data) {
         /* The second job's settings carry no TLS. */
         g_assert_null(strstr(fake_monitor_received_args(f->fm, 12), "tls"));
         fake_monitor_assert_done(f->fm);
-        g_clear_handle_id(&d->job->poll_timer, g_source_remove);
+        /* Ended here: a job still in flight at the tear-down keeps its Perform. */
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        reply_clear(&performed);
+        migration_job_end(d, JOB_RESULT_CANCELLED, "The test is over");
+        job_fixture_run_until(reply_done, &performed);
+        fake_monitor_wait(f->fm, 17);
+        fake_monitor_flush(f->fm);
+        fake_monitor_assert_done(f->fm);
+        g_assert_error(performed.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
         reply_clear(&performed);
 }
 
