@@ -254,10 +254,11 @@ def print_report(bench, cases, elapsed, command):
         rows.append((s['label'], fms(d['raw_qemu']['p50']), fms(d['raw_real']['p50']),
                      fms(d['managed_qemu']['p50']), fms(d['managed_daemon']['p50']),
                      fms(d['managed_client']['p50']), fx(d['ratio_real'])))
-    table(out, ('case', '(a) QEMU', '(a) STOP->RESUME', '(b) QEMU', '(b) GetJobStats(1) dest',
+    table(out, ('case', '(a) QEMU', '(a) STOP->RESUME', '(b) source', '(b) GetJobStats(1) dest',
                 '(b) client-seen', '(b) dest / (a) real'), rows)
-    out.write('  (a) QEMU / (b) QEMU: query-migrate "downtime" of the source QEMU ((b): the source\'s JobCompleted,\n'
-              '      = its GetJobStats(1)).\n'
+    out.write('  (a) QEMU: query-migrate "downtime" of the source QEMU.\n'
+              '  (b) source: the source\'s JobCompleted (= its GetJobStats(1)): the destination\'s figure, which\n'
+              '      Finish3\'s cookie takes back to Confirm3 (QEMU\'s own ends before the destination resumes).\n'
               '  (a) STOP->RESUME: QEMU\'s event timestamps, source STOP to destination RESUME.\n'
               '  (b) GetJobStats(1) dest: the daemon\'s "downtime": source STOP (wall clock, from the cookie) to the\n'
               '      destination\'s resume as the daemon records it, at the end of Finish3.\n'
