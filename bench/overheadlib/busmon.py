@@ -4,12 +4,11 @@ section of paths (b) and (c), by kind and member, from a dbus-monitor
 it is not for the timed figures' sake: run it apart from them)."""
 
 import collections
-import contextlib
 import os
 import subprocess
 import time
 
-from .common import BenchError, log, now
+from .common import BenchError, log, now, stop_process
 
 KINDS = {'sig': 'signal', 'mc': 'call', 'mr': 'return', 'err': 'error'}
 
@@ -39,12 +38,7 @@ class BusMonitors:
 
     def stop(self):
         for p, _path in self.procs.values():
-            p.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(10)
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            stop_process(p, 10)
 
     def read(self, name):
         out = []

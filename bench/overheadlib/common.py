@@ -10,6 +10,7 @@ this one instead of repeating it."""
 import importlib.machinery
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 
@@ -114,6 +115,17 @@ def now():
     return time.perf_counter()
 
 
+def stop_process(proc, grace_s):
+    """SIGTERM, @grace_s seconds to exit, then SIGKILL; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 # What the other modules import from here besides the constants above: the
 # modules this one imported or loaded for them (listed so that pyflakes sees
 # the re-exports as used).
@@ -124,5 +136,5 @@ __all__ = [
     'PHASES',
     'PHASE_METHODS', 'CALL_DEADLINE_S', 'BOOT_DEADLINE_S', 'VERIFY_DEADLINE_S', 'START_DEADLINE_S',
     'DEADLINE_BASE_MIB', 'Deadlines',
-    'BenchError', 'Interrupted', 'PROGRAM', 'log', 'now',
+    'BenchError', 'Interrupted', 'PROGRAM', 'log', 'now', 'stop_process',
 ]

@@ -17,7 +17,7 @@ import subprocess
 import time
 import uuid as uuidlib
 
-from .common import START_DEADLINE_S, BenchError, now
+from .common import START_DEADLINE_S, BenchError, now, stop_process
 
 LIBVIRTD = '/usr/sbin/libvirtd'
 VIRSH = '/usr/bin/virsh'
@@ -159,13 +159,7 @@ class LibvirtHost:
 
     def stop(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            stop_process(self.proc, 30)
             self.proc = None
             self.out.close()
 

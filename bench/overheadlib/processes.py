@@ -11,7 +11,7 @@ import time
 import uuid as uuidlib
 
 from .common import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, START_DEADLINE_S, BenchError,
-                     harness, now)
+                     harness, now, stop_process)
 from .dbusclient import PhaseBus, marshal, v_s
 
 
@@ -149,21 +149,10 @@ class HostDaemon:
                 self.client.close()
             self.client = None
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            stop_process(self.proc, 15)
             self.proc = None
         if self.polkit_proc is not None:
-            self.polkit_proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.polkit_proc.wait(10)
-            if self.polkit_proc.poll() is None:
-                self.polkit_proc.kill()
-                self.polkit_proc.wait()
+            stop_process(self.polkit_proc, 10)
             self.polkit_log.close()
             self.polkit_proc = None
         if self.bus is not None:
