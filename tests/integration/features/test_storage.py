@@ -210,6 +210,18 @@ class Storage(FeatureTestCase):
         self.assertFalse(os.path.exists(dst_img))
         g.destroy()
 
+    def copy_again_on_same_names(self, g, src_img, dst_img, pid, boot):
+        """A second copy, unlimited, on the names the first one used: it completes, the guest
+        moves intact and the destination's image equals the source's."""
+        src_serial = g.serial
+        m2 = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m2.dest_xml = m2.dest_xml.replace(src_img, dst_img)
+        m2.run()
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
+
     def slow_copy_started(self):
         """A copy at 1 MiB/s of 24 MiB of data, Perform3 sent: the guest, its images, boot id and
         QEMU pid, the migration and the incoming QEMU's pid."""
@@ -257,16 +269,9 @@ class Storage(FeatureTestCase):
         wait_until(lambda: 'the disk mirrors and their NBD nodes are gone' in daemon_log(self.src), DEADLINE,
                    'the source to end its mirrors and delete their NBD nodes')
 
-        # The same names (job, node) are free again: a second copy, unlimited,
-        # completes (a node left behind would make its blockdev-add fail).
-        src_serial = g.serial
-        m2 = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
-        m2.dest_xml = m2.dest_xml.replace(src_img, dst_img)
-        m2.run()
-        assert_moved(self, src_serial, g.serial, pid, boot)
-        g.destroy()
-        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
-        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
+        # The same names (job, node) are free again (a node left behind would
+        # make its blockdev-add fail).
+        self.copy_again_on_same_names(g, src_img, dst_img, pid, boot)
 
     def test_source_restart_during_copy(self):
         """The source's daemon killed -9 while the mirror copies (1 MiB/s against 24 MiB) and started
@@ -290,14 +295,7 @@ class Storage(FeatureTestCase):
         assert_runs_here(self, g, self.src, pid, ' after the source\'s restart')
 
         # The names are free again (before the fix: "duplicate ID" / "node name already in use").
-        src_serial = g.serial
-        m2 = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
-        m2.dest_xml = m2.dest_xml.replace(src_img, dst_img)
-        m2.run()
-        assert_moved(self, src_serial, g.serial, pid, boot)
-        g.destroy()
-        cmp = subprocess.run(['qemu-img', 'compare', src_img, dst_img], capture_output=True, text=True)
-        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
+        self.copy_again_on_same_names(g, src_img, dst_img, pid, boot)
 
 
 class StorageCtl(CtlMixin, FeatureTestCase):
