@@ -87,7 +87,12 @@ class Page(CockpitTestCase):
         src_serial = g.serial
         dst_serial = pg.next_hop()
 
-        self.migrate_dialog(g.name, self.uri(b), switches={'Remove from this host': True})
+        # Under a limit the guest converges with (8 MiB dirty in a 4 s
+        # downtime at 4 MiB/s), so that the stream outlasts several updates
+        # of JobProgress: unlimited, a fast machine moved it before the page
+        # saw one (CI: "the progress bar never advanced: [0.0]").
+        migtest.dcall(a, g.path, 'MigrateSetMaxDowntime', 'tu', (4000, 0))
+        self.migrate_dialog(g.name, self.uri(b), switches={'Remove from this host': True}, bandwidth=4)
         seen = []
         shot = {}
 
