@@ -72,8 +72,11 @@ static void recovery_command(Domain *d, MonitorCommand command) {
  * user had paused (or one whose reason is lost with a running QEMU). */
 static void recovery_resume(Domain *d, const MigrationJournal *j) {
         /* The guest stays on this QEMU: the next job must start clean (libvirt
-         * resets the migration parameters in recovery too). */
-        migration_job_reset_qemu(d, NULL);
+         * resets the migration parameters in recovery too). A restored job
+         * does so at its end, later: after the stream's cancel, which QEMU
+         * must finish before it takes new settings. */
+        if (!d->job)
+                migration_job_reset_qemu(d, NULL);
         if (d->state != DOMAIN_STATE_PAUSED || j->paused_before ||
             (g_strcmp0(d->state_reason, "migration") != 0 && g_strcmp0(d->state_reason, "unknown") != 0))
                 return;

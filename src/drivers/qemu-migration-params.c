@@ -131,13 +131,14 @@ static JsonNode *parameters_args(const QemuMigrationSettings *s, QemuMigrationSi
                 else
                         json_builder_add_int_value(b, param_int_value(s, i));
         }
-        if (tls) {
-                json_builder_set_member_name(b, "tls-creds");
-                json_builder_add_string_value(b, tls->id);
-                if (side == QEMU_MIGRATION_SOURCE && tls->hostname) {
-                        json_builder_set_member_name(b, "tls-hostname");
-                        json_builder_add_string_value(b, tls->hostname);
-                }
+        /* Always, TLS or not (as libvirt): a job never inherits what an
+         * earlier one left, should that one's reset have been refused (a
+         * recovery's reset while QEMU still cancels a stream). */
+        json_builder_set_member_name(b, "tls-creds");
+        json_builder_add_string_value(b, tls ? tls->id : "");
+        if (side == QEMU_MIGRATION_SOURCE) {
+                json_builder_set_member_name(b, "tls-hostname");
+                json_builder_add_string_value(b, tls && tls->hostname ? tls->hostname : "");
         }
         json_builder_end_object(b);
         return json_builder_get_root(b);
@@ -226,19 +227,13 @@ void qemu_migration_reset_async(QmpClient *mon, const char *tls_id, GAsyncReadyC
                                 gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
         QemuMigrationSettings defaults;
-        JsonNode *params;
-        JsonObject *o;
 
         qemu_migration_settings_init(&defaults);
-        /* As a source: that side has the most to undo. */
+        /* As a source: that side has the most to undo (TLS's parameters
+         * among them, always cleared: after a restart recovery does not
+         * know whether the job used TLS). */
         qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(&defaults, QEMU_MIGRATION_SOURCE));
-        params = parameters_args(&defaults, QEMU_MIGRATION_SOURCE, NULL);
-        /* Always, as libvirt does: after a restart recovery does not know
-         * whether the job used TLS, and a next job without it must not. */
-        o = json_node_get_object(params);
-        json_object_set_string_member(o, "tls-creds", "");
-        json_object_set_string_member(o, "tls-hostname", "");
-        qemu_command_list_add(list, "migrate-set-parameters", params);
+        qemu_command_list_add(list, "migrate-set-parameters", parameters_args(&defaults, QEMU_MIGRATION_SOURCE, NULL));
         if (tls_id) {
                 g_autoptr(JsonBuilder) del = json_builder_new();
 

@@ -131,7 +131,7 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
                 "{\"capability\":\"pause-before-switchover\",\"state\":false}]}",
                 "{\"multifd-channels\":2,\"multifd-compression\":\"none\",\"cpu-throttle-initial\":20,"
                 "\"cpu-throttle-increment\":10,\"max-bandwidth\":9223372036853727232,\"downtime-limit\":300,"
-                "\"max-postcopy-bandwidth\":0}",
+                "\"max-postcopy-bandwidth\":0,\"tls-creds\":\"\",\"tls-hostname\":\"\"}",
                 "",
                 "{\"uri\":\"tcp:127.0.0.1:49152\"}",
                 "",
@@ -283,7 +283,7 @@ static void test_destination(Fixture *f, gconstpointer data) {
                         "{\"capability\":\"auto-converge\",\"state\":false},"
                         "{\"capability\":\"pause-before-switchover\",\"state\":false}]}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, 2), ==,
-                        "{\"multifd-channels\":2,\"multifd-compression\":\"none\"}");
+                        "{\"multifd-channels\":2,\"multifd-compression\":\"none\",\"tls-creds\":\"\"}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, 3), ==, "{\"uri\":\"tcp:127.0.0.1:49152\"}");
         d = registry_lookup_by_name(f->registry, "incoming", &error);
         g_assert_no_error(error);

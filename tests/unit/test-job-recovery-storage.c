@@ -56,19 +56,17 @@ static void test_perform3(JobFixture *f, gconstpointer data) {
         Domain *d;
 
         job_fixture_given(f, &g, "running", "none");
-        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
-        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
-        /* The job's end: its reset and the clean-up, side by side. */
+        /* The job's end: its reset (the only one) and the clean-up, side by side. */
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         expect_cleanup(f, "migrate-set-parameters", NULL);
         d = job_fixture_restart(f);
-        fake_monitor_wait(f->fm, 3 + 4 + 6);
+        fake_monitor_wait(f->fm, 3 + 2 + 6);
         fake_monitor_flush(f->fm);
-        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, "migrate-set-capabilities",
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate-set-capabilities",
                                      "block-job-cancel", "migrate-set-parameters", "block-job-cancel",
                                      "query-block-jobs", "query-block-jobs", "blockdev-del", "blockdev-del", NULL);
         fake_monitor_assert_done(f->fm);
-        assert_cleanup_args(f, 6);
+        assert_cleanup_args(f, 4);
         g_assert_null(d->job);
         g_assert_true(job_fixture_qemu_alive(f));
         job_fixture_assert_completed(f, FALSE, "The daemon restarted during phase perform3");
@@ -102,10 +100,8 @@ static void test_no_storage(JobFixture *f, gconstpointer data) {
         job_fixture_given(f, &g, "running", "none");
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
-        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
-        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
         job_fixture_restart(f);
-        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, JF_RESET, NULL);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
 }
 
