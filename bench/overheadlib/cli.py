@@ -3,17 +3,15 @@ missed under --strict, 2 an error or a failed run, 130 interrupted) and the
 JSON document."""
 
 import argparse
-import json
 import os
 import platform
-import signal
 import subprocess
-import sys
 import time
 
 from .bench import PATH_CLASSES, Bench
-from .common import GOAL_RATIO, BenchError, GLib, Interrupted, harness, log
-from .report import build_report, jsonable, print_report
+from .common import GOAL_RATIO, harness
+from .report import build_report, print_report
+from .runner import command_line, run_bench, write_document
 
 
 def qemu_version(qemu):
@@ -121,33 +119,14 @@ def main(description):
     if args.runs < 1 or args.warmup < 0 or args.memory < 64 or args.postcopy_after < 0:
         ap.error('--runs >= 1, --warmup >= 0, --memory >= 64, --postcopy-after >= 0')
 
-    def on_signal(signum, frame):
-        raise Interrupted('signal %d' % signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    command = ' '.join([sys.argv[0]] + sys.argv[1:])
+    command = command_line()
     bench = Bench(args)
     if not bench.cases:
         ap.error('no case selected')
     start = time.monotonic()
-    try:
-        bench.setup()
-        bench.qemu_version = qemu_version(bench.qemu)
-        bench.run()
-    except BenchError as exc:
-        log('error: %s' % exc)
-        return 2
-    except GLib.Error as exc:
-        log('error: D-Bus call failed: %s' % exc.message)
-        for h in bench.hosts:
-            log('%s log tail:\n%s' % (h.name, h.log_tail()))
-        return 2
-    except (KeyboardInterrupt, Interrupted) as exc:
-        log('interrupted (%s); cleaning up' % (str(exc) or 'Ctrl-C'))
-        return 130
-    finally:
-        bench.cleanup()
+    status = run_bench(bench, lambda b: setattr(b, 'qemu_version', qemu_version(b.qemu)))
+    if status is not None:
+        return status
     elapsed = time.monotonic() - start
     cases = build_report(bench)
     failed = [s for s in cases if s['goal'] and (s['pass'] is False or any(
@@ -180,14 +159,8 @@ def main(description):
         'failures': bench.failures,
         'goals_met': not failed,
     }
-    if args.json_file:
-        with open(args.json_file, 'w') as f:
-            json.dump(jsonable(doc), f, indent=2, allow_nan=False)
-            f.write('\n')
-    if args.json:
-        json.dump(jsonable(doc), sys.stdout, indent=2, allow_nan=False)
-        sys.stdout.write('\n')
-    else:
+    write_document(doc, args.json_file, args.json)
+    if not args.json:
         print_report(bench, cases, elapsed, command)
     if bench.failures:
         return 2

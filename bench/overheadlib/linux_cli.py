@@ -2,18 +2,16 @@
 --strict, 2 an error or a failed run, 77 a dependency missing, 130
 interrupted) and JSON document."""
 
-import json
 import os
 import platform
-import signal
 import sys
 import time
 
-from .common import BenchError, GLib, Interrupted, log
+from .common import log
 from .linux_bench import LinuxBench
 from .linux_env import SKIP, Skip
 from .linux_report import build_linux_report, print_linux_report
-from .report import jsonable
+from .runner import command_line, run_bench, write_document
 
 SIZE_UNITS = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
 
@@ -32,33 +30,16 @@ def linux_main(ap, args, qemu_version):
     if args.paths == ['raw', 'managed'] and '--paths' not in ' '.join(sys.argv):
         args.paths = ['raw', 'managed', 'p2p']
     args.qemu_version = qemu_version
-
-    def on_signal(signum, frame):
-        raise Interrupted('signal %d' % signum)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    command = ' '.join([sys.argv[0]] + sys.argv[1:])
+    command = command_line()
     bench = LinuxBench(args)
     start = time.monotonic()
     try:
-        bench.setup()
-        bench.run()
+        status = run_bench(bench)
     except Skip as e:
         log('\n*** SKIP: %s ***\n' % e)
         return SKIP
-    except BenchError as e:
-        log('error: %s' % e)
-        return 2
-    except GLib.Error as e:
-        log('error: D-Bus call failed: %s' % e.message)
-        for h in bench.hosts:
-            log('%s log tail:\n%s' % (h.name, h.log_tail()))
-        return 2
-    except (KeyboardInterrupt, Interrupted) as e:
-        log('interrupted (%s); cleaning up' % (str(e) or 'Ctrl-C'))
-        return 130
-    finally:
-        bench.cleanup()
+    if status is not None:
+        return status
     elapsed = time.monotonic() - start
     rep = build_linux_report(bench)
     doc = {'benchmark': 'migrationd-overhead-linux-guest', 'version': 1, 'command': command,
@@ -71,11 +52,7 @@ def linux_main(ap, args, qemu_version):
                     'loadavg_before': bench.load_before, 'loadavg_after': bench.load_after},
            'elapsed_s': elapsed, 'report': rep, 'runs': bench.results, 'failures': bench.failures,
            'goals_met': all(rep['goals'].values())}
-    for target in ([open(args.json_file, 'w')] if args.json_file else []) + ([sys.stdout] if args.json else []):
-        json.dump(jsonable(doc), target, indent=2, allow_nan=False)
-        target.write('\n')
-        if target is not sys.stdout:
-            target.close()
+    write_document(doc, args.json_file, args.json)
     if not args.json:
         print_linux_report(bench, rep, elapsed, command)
     if bench.failures or any(not r.get('verified', True) for r in bench.results):
