@@ -27,7 +27,7 @@ class PhaseBus(scale.RawBus):
 
     def __init__(self, address, name):
         self.name = name
-        self.pending = {}             # reply serial -> (t_ns, type, blob)
+        self.pending = {}             # reply serial -> (t_ns, type, GDBusMessage)
         self.signals = []             # (t_ns, blob)
         self.peers = []               # other PhaseBus read while this one waits
         super().__init__(address)
@@ -46,22 +46,21 @@ class PhaseBus(scale.RawBus):
         self.have += got
         t = time.perf_counter_ns()
         while self.have >= 16:
-            e = '<' if self.buf[0] == 0x6c else '>'
             mtype = self.buf[1]
-            body_len, _serial, fields_len = struct.unpack_from(e + 'III', self.buf, 4)
-            total = ((16 + fields_len + 7) & ~7) + body_len
+            total = Gio.DBusMessage.bytes_needed(bytes(self.buf[:16]))
             if total > len(self.buf):
                 self._grow(total)
             if self.have < total:
                 break
-            reply_serial = self._reply_serial(e, fields_len) if mtype in (2, 3) else None
             blob = bytes(self.buf[:total])
             self.buf[:self.have - total] = self.buf[total:self.have]
             self.have -= total
             if mtype == 4:
                 self.signals.append((t, blob))
-            elif reply_serial is not None:
-                self.pending[reply_serial] = (t, mtype, blob)
+            elif mtype in (2, 3):
+                # Parsed after the arrival's time stamp: outside the call's time.
+                msg = Gio.DBusMessage.new_from_blob(blob, Gio.DBusCapabilityFlags.NONE)
+                self.pending[msg.get_reply_serial()] = (t, mtype, msg)
 
     def _grow(self, size):
         bigger = bytearray(max(size, 2 * len(self.buf)))
@@ -86,8 +85,7 @@ class PhaseBus(scale.RawBus):
                 return None
             for c in select.select(conns, [], [], remaining)[0]:
                 c._recv()
-        t, mtype, blob = self.pending.pop(serial)
-        msg = Gio.DBusMessage.new_from_blob(blob, Gio.DBusCapabilityFlags.NONE)
+        t, mtype, msg = self.pending.pop(serial)
         if mtype == 3:
             body = msg.get_body()
             text = body.get_child_value(0).get_string() if body is not None and body.n_children() else ''
