@@ -114,8 +114,9 @@ FAULTS = ('kill-source-qemu', 'kill-destination-qemu', 'restart-source-daemon',
           'restart-destination-daemon', 'client-vanishes')
 
 FLAGS = LIVE | PERSIST_DEST | UNDEFINE_SOURCE
-# The stream under Perform faults: the guest dirties 1.25 MiB/s, so at
-# 1 MiB/s it never converges and the fault lands mid-stream.
+# The stream under Perform faults: the guest rewrites its whole dirty area
+# as fast as it can, so at 1 MiB/s it never converges (the area never fits
+# in bandwidth x downtime) and the fault lands mid-stream.
 SLOW_MIB_S = 1
 # Upper bounds for the daemons' rules to settle; they act in well under a
 # second on an idle machine.
