@@ -2,7 +2,9 @@
 // The chart of data remaining over time: plain SVG, redrawn from the samples
 // of one job ({ t: ms since the job started, remaining: bytes, iteration }).
 
-import { bytes } from "./format.js";
+import { bytes, decimal } from "./format.js";
+
+const _ = window.cockpit.gettext;
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 360, H = 120, LEFT = 64, RIGHT = 8, TOP = 8, BOTTOM = 22;
@@ -32,7 +34,7 @@ export function drawChart(svg, samples) {
     svg.appendChild(el("rect", { x: LEFT, y: TOP, width: plotW, height: plotH, class: "chart-frame" }));
     if (samples.length === 0) {
         svg.appendChild(el("text", { x: LEFT + plotW / 2, y: TOP + plotH / 2, class: "chart-note" },
-                           "Waiting for statistics"));
+                           _("Waiting for statistics")));
         return;
     }
     const t0 = samples[0].t;
@@ -48,7 +50,7 @@ export function drawChart(svg, samples) {
     }
     svg.appendChild(el("text", { x: LEFT, y: H - 6, class: "chart-axis" }, "0 s"));
     svg.appendChild(el("text", { x: LEFT + plotW, y: H - 6, class: "chart-axis chart-axis-end" },
-                       (tMax / 1000).toFixed(tMax < 10000 ? 1 : 0) + " s"));
+                       decimal(tMax / 1000, tMax < 10000 ? 1 : 0) + " s"));
 
     const points = samples.map(s => `${x(s.t).toFixed(1)},${y(s.remaining).toFixed(1)}`).join(" ");
     svg.appendChild(el("polyline", { points, class: "chart-line" }));

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Pure helpers of the Migrations page: numbers for people, the destination
 // URI, the migration flags. No DOM, no bus (tested through the page).
+// Words through Cockpit's gettext (po.js, loaded before the modules).
+
+const cockpit = window.cockpit;
+const _ = cockpit.gettext;
+// Marks a string for xgettext without translating it (translated when used).
+const N_ = cockpit.noop;
 
 // libvirt's flag bits (../shared api contract, "Flags").
 export const LIVE = 1 << 0;
@@ -14,6 +20,12 @@ export const URI_SCHEME = "migration+tls://";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
+// @n with @digits decimals in the page's language (1.5 or 1,5), no grouping.
+export function decimal(n, digits) {
+    return n.toLocaleString(cockpit.language.replace("_", "-"),
+                            { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+}
+
 export function bytes(n) {
     if (typeof n !== "number" || !isFinite(n) || n < 0)
         return "–";
@@ -22,7 +34,7 @@ export function bytes(n) {
         n /= 1024;
         i++;
     }
-    return (i === 0 || n >= 100 ? Math.round(n) : n.toFixed(1)) + " " + UNITS[i];
+    return (i === 0 || n >= 100 ? Math.round(n) : decimal(n, 1)) + " " + UNITS[i];
 }
 
 export function rate(bytesPerSecond) {
@@ -36,7 +48,8 @@ export function duration(ms) {
     if (s < 60)
         return s + " s";
     const m = Math.floor(s / 60);
-    return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+    // No template literals here: xgettext 0.21 loses its way in a division inside one.
+    return m < 60 ? m + " min " + (s % 60) + " s" : Math.floor(m / 60) + " h " + (m % 60) + " min";
 }
 
 // What the person typed: migration+tls://HOST[:PORT], or HOST[:PORT] for short.
@@ -52,7 +65,7 @@ export function destination(text) {
     }
     t = t.replace(/\/+$/, "");
     // [v6]:port, host:port or host; no path, no user part.
-    const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s/:@[\]]+)(?::(\d{1,5}))?$/.exec(t);
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^\s\/:@[\]]+)(?::(\d{1,5}))?$/.exec(t);
     if (!m || (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)))
         return null;
     return { uri: URI_SCHEME + t, host: m[1] };
@@ -83,50 +96,55 @@ export function unwrap(dict) {
     return out;
 }
 
-// "Migrated to HOST in N s (downtime N ms)" from JobCompleted's statistics.
+function withDowntime(line, stats) {
+    if (typeof stats.downtime !== "number")
+        return line;
+    // Translators: $0 is a whole sentence of a finished migration, $1 milliseconds.
+    return cockpit.format(_("$0 (downtime $1 ms)"), line, stats.downtime);
+}
+
+// "Migrated to HOST in N s (downtime N ms)" from JobCompleted's statistics;
+// a migration started elsewhere (no @host) went to "another host".
 export function migratedLine(host, stats, fallbackMs) {
     const ms = typeof stats.time_elapsed === "number" ? stats.time_elapsed : fallbackMs;
-    let line = `Migrated to ${host} in ${(ms / 1000).toFixed(1)} s`;
-    if (typeof stats.downtime === "number")
-        line += ` (downtime ${stats.downtime} ms)`;
-    return line;
+    const secs = decimal(ms / 1000, 1);
+    return withDowntime(host ? cockpit.format(_("Migrated to $0 in $1 s"), host, secs)
+        : cockpit.format(_("Migrated to another host in $0 s"), secs), stats);
 }
 
 // The destination's side of a migration started elsewhere.
 export function arrivedLine(stats) {
-    let line = "Arrived from another host";
-    if (typeof stats.time_elapsed === "number")
-        line += ` in ${(stats.time_elapsed / 1000).toFixed(1)} s`;
-    if (typeof stats.downtime === "number")
-        line += ` (downtime ${stats.downtime} ms)`;
-    return line;
+    const line = typeof stats.time_elapsed === "number"
+        ? cockpit.format(_("Arrived from another host in $0 s"), decimal(stats.time_elapsed / 1000, 1))
+        : _("Arrived from another host");
+    return withDowntime(line, stats);
 }
 
 const PHASES = {
     none: "",
-    begin3: "Preparing",
-    perform3: "Copying memory",
-    perform3_done: "Stream done",
-    confirm3: "Confirming",
-    confirm3_cancelled: "Cancelling",
-    prepare: "Receiving",
-    finish3: "Finishing",
+    begin3: N_("Preparing"),
+    perform3: N_("Copying memory"),
+    perform3_done: N_("Stream done"),
+    confirm3: N_("Confirming"),
+    confirm3_cancelled: N_("Cancelling"),
+    prepare: N_("Receiving"),
+    finish3: N_("Finishing"),
 };
 
 export function phaseLabel(phase) {
-    return phase in PHASES ? PHASES[phase] : phase;
+    return phase in PHASES ? (PHASES[phase] && _(PHASES[phase])) : phase;
 }
 
 export function jobLabel(jobType) {
     if (jobType === "migration-out")
-        return "Migrating out";
+        return _("Migrating out");
     if (jobType === "migration-in")
-        return "Migrating in";
-    return "No job";
+        return _("Migrating in");
+    return _("No job");
 }
 
-const STATES = { running: "Running", paused: "Paused", shutoff: "Shut off" };
+const STATES = { running: N_("Running"), paused: N_("Paused"), shutoff: N_("Shut off") };
 
 export function stateLabel(state) {
-    return STATES[state] || state || "–";
+    return state in STATES ? _(STATES[state]) : state || "–";
 }

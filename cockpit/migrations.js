@@ -8,6 +8,7 @@ import { createChart, drawChart } from "./chart.js";
 import { DomainRow } from "./row.js";
 
 const cockpit = window.cockpit;
+const _ = cockpit.gettext;
 const SERVICE = "org.example.Migration1";
 const ROOT = "/org/example/Migration1";
 const MANAGER_IFACE = SERVICE + ".Manager";
@@ -26,6 +27,16 @@ const rows = new Map();       // object path -> DomainRow
 const jobs = new Map();
 
 const $ = id => document.getElementById(id);
+
+// index.html's marked text in the session's language. xgettext collapsed
+// white space in what it extracted from the HTML; so does the lookup.
+function translatePage() {
+    for (const el of document.querySelectorAll('[translate="yes"]'))
+        el.textContent = el.textContent.replace(/\s+/g, " ").trim();
+    cockpit.translate();
+    document.documentElement.lang = cockpit.language;
+    document.documentElement.dir = cockpit.language_direction;
+}
 
 function canManage() {
     // null while Cockpit still finds out: act as allowed, the daemon decides.
@@ -105,7 +116,7 @@ function onJobCompleted(path, stats) {
     // A job started elsewhere (migrationctl, another browser) ends here;
     // our own ends with the reply of its call, which knows the error's name.
     if (!job.own)
-        finishJob(path, stats.success ? { ok: true } : { message: stats.errmsg || "The migration failed." });
+        finishJob(path, stats.success ? { ok: true } : { message: stats.errmsg || _("The migration failed.") });
 }
 
 function finishJob(path, outcome) {
@@ -115,7 +126,7 @@ function finishJob(path, outcome) {
     job.finished = true;
     const name = rows.get(path)?.name || job.name || path;
     const stats = job.completed || {};
-    const host = job.own ? job.own.host : "the destination";
+    const host = job.own ? job.own.host : null;
     const incoming = !job.own && rows.get(path)?.lastJobType === "migration-in";
     let line, details = "";
     if (outcome.ok && incoming) {
@@ -123,7 +134,7 @@ function finishJob(path, outcome) {
     } else if (outcome.ok) {
         line = fmt.migratedLine(host, stats, job.own ? Date.now() - job.own.started : 0);
     } else if (outcome.name && DENIED.has(outcome.name)) {
-        line = `Not authorized: polkit refused to let you migrate ${name}.`;
+        line = cockpit.format(_("Not authorized: polkit refused to let you migrate $0."), name);
         details = `${outcome.name}: ${outcome.message}`;
     } else {
         line = outcome.message;
@@ -151,15 +162,15 @@ function addResult(name, ok, line, details, samples) {
         li.append(d);
     }
     if (samples && samples.length > 1) {
-        const chart = createChart(`Data remaining over time, migration of ${name}`);
+        const chart = createChart(cockpit.format(_("Data remaining over time, migration of $0"), name));
         drawChart(chart, samples);
         li.append(chart);
     }
     const dismiss = document.createElement("button");
     dismiss.type = "button";
     dismiss.className = "btn btn-link btn-small";
-    dismiss.textContent = "Dismiss";
-    dismiss.setAttribute("aria-label", `Dismiss the result for ${name}`);
+    dismiss.textContent = _("Dismiss");
+    dismiss.setAttribute("aria-label", cockpit.format(_("Dismiss the result for $0"), name));
     dismiss.addEventListener("click", () => {
         li.remove();
         $("results-card").hidden = $("results").children.length === 0;
@@ -169,10 +180,11 @@ function addResult(name, ok, line, details, samples) {
     $("results-card").hidden = false;
 }
 
-function callError(path, what, ex) {
+// @refused: the line when polkit said no (a whole sentence, for translators).
+function callError(path, refused, ex) {
     const name = rows.get(path)?.name || path;
     const denied = DENIED.has(ex.name);
-    addResult(name, false, denied ? `Not authorized: polkit refused to let you ${what}.` : ex.message,
+    addResult(name, false, denied ? refused : ex.message,
               ex.name ? `${ex.name}${denied ? ": " + ex.message : ""}` : "", null);
 }
 
@@ -183,7 +195,7 @@ let dialogPath = null;
 function openDialog(path) {
     dialogPath = path;
     const dialog = $("migrate-dialog");
-    $("migrate-title").textContent = `Migrate ${rows.get(path)?.name || ""}`;
+    $("migrate-title").textContent = cockpit.format(_("Migrate $0"), rows.get(path)?.name || "");
     $("migrate-error").hidden = true;
     const last = window.localStorage.getItem("migrationd-destination");
     if (last && !$("destination").value)
@@ -202,11 +214,11 @@ function startMigration(ev) {
     const path = dialogPath;
     const dest = fmt.destination($("destination").value);
     if (!dest)
-        return dialogError("Enter the destination as migration+tls://HOST[:PORT] or HOST[:PORT].");
+        return dialogError(_("Enter the destination as migration+tls://HOST[:PORT] or HOST[:PORT]."));
     const bwText = $("bandwidth").value.trim();
     const bandwidth = bwText === "" ? 0 : Number(bwText);
     if (!Number.isInteger(bandwidth) || bandwidth < 0)
-        return dialogError("The bandwidth is a whole number of MiB/s, or empty for no limit.");
+        return dialogError(_("The bandwidth is a whole number of MiB/s, or empty for no limit."));
     const opts = {
         live: $("sw-live").checked,
         persist: $("sw-persist").checked,
@@ -250,7 +262,7 @@ function ownJobDone(path, job) {
 
 function abortJob(path) {
     client.call(path, DOMAIN_IFACE, "AbortJob", [0], { type: "u" })
-            .catch(ex => callError(path, "abort this migration", ex));
+            .catch(ex => callError(path, _("Not authorized: polkit refused to let you abort this migration."), ex));
 }
 
 function startPostCopy(path) {
@@ -263,11 +275,13 @@ function startPostCopy(path) {
                 if (job)
                     job.postcopyRequested = false;
                 redraw(path);
-                callError(path, "switch this migration to post-copy", ex);
+                callError(path, _("Not authorized: polkit refused to let you switch this migration to post-copy."), ex);
             });
 }
 
 // --- start
+
+translatePage();
 
 function serviceProblem(text) {
     const el = $("service-problem");
@@ -281,24 +295,24 @@ domains.addEventListener("changed", (ev, proxy) => onDomain(proxy));
 domains.addEventListener("removed", (ev, proxy) => onDomainRemoved(proxy));
 domains.wait()
         .then(() => refreshEmpty())
-        .catch(ex => serviceProblem(`Cannot read the domains of migrationd: ${cockpit.message(ex)}`));
+        .catch(ex => serviceProblem(cockpit.format(_("Cannot read the domains of migrationd: $0"), cockpit.message(ex))));
 
 function readManager() {
     client.call(ROOT, "org.freedesktop.DBus.Properties", "GetAll", [MANAGER_IFACE], { type: "s" })
             .then(([props]) => {
                 const p = fmt.unwrap(props);
-                $("host-line").textContent = `Host ${p.Hostname}, migrationd ${p.Version}`;
+                $("host-line").textContent = cockpit.format(_("Host $0, migrationd $1"), p.Hostname, p.Version);
                 serviceProblem("");
             })
-            .catch(ex => serviceProblem(
-                "migrationd (org.example.Migration1 on the system bus) does not answer on this host: " +
-                `${ex.message || cockpit.message(ex)}. Is it installed, and may the bus start it?`));
+            .catch(ex => serviceProblem(cockpit.format(
+                _("migrationd (org.example.Migration1 on the system bus) does not answer on this host: $0. " +
+                  "Is it installed, and may the bus start it?"), ex.message || cockpit.message(ex))));
 }
 
 // The service's bus name: gone when migrationd stops, back when it starts.
 client.addEventListener("owner", (ev, owner) => {
     if (owner === null)
-        serviceProblem("migrationd is not running on this host; the table shows what it last said.");
+        serviceProblem(_("migrationd is not running on this host; the table shows what it last said."));
     else
         readManager();
 });
@@ -312,7 +326,7 @@ client.subscribe({ interface: DOMAIN_IFACE, path_namespace: ROOT }, (path, iface
 });
 
 client.addEventListener("close", (ev, options) => {
-    serviceProblem(`The connection to migrationd was closed: ${cockpit.message(options)}`);
+    serviceProblem(cockpit.format(_("The connection to migrationd was closed: $0"), cockpit.message(options)));
 });
 
 permission.addEventListener("changed", () => {

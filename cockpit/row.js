@@ -6,6 +6,9 @@
 import * as fmt from "./format.js";
 import { createChart, drawChart } from "./chart.js";
 
+const cockpit = window.cockpit;
+const _ = cockpit.gettext;
+
 function make(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls)
@@ -35,7 +38,7 @@ function allow(btn, reason) {
     }
 }
 
-const NO_ADMIN = "This needs administrative access: turn it on in Cockpit's top bar.";
+const NO_ADMIN = _("This needs administrative access: turn it on in Cockpit's top bar.");
 
 export class DomainRow {
     constructor(path, actions) {
@@ -58,13 +61,13 @@ export class DomainRow {
         this.bar.append(this.fill);
         this.percent = make("span", "progress-percent");
         this.numbers = make("div", "job-numbers");
-        this.chart = createChart("Data remaining over time");
+        this.chart = createChart(_("Data remaining over time"));
         this.progress.append(this.bar, this.percent, this.numbers, this.chart);
         this.jobCell.append(this.jobLine, this.progress);
 
-        this.migrate = button("Migrate", "btn-secondary", () => actions.migrate(path));
-        this.abort = button("Abort", "btn-danger", () => actions.abort(path));
-        this.postcopy = button("Switch to post-copy", "btn-secondary", () => actions.postcopy(path));
+        this.migrate = button(_("Migrate"), "btn-secondary", () => actions.migrate(path));
+        this.abort = button(_("Abort"), "btn-danger", () => actions.abort(path));
+        this.postcopy = button(_("Switch to post-copy"), "btn-secondary", () => actions.postcopy(path));
         this.actionsCell.append(this.migrate, this.abort, this.postcopy);
     }
 
@@ -74,7 +77,7 @@ export class DomainRow {
         this.nameCell.textContent = proxy.Name;
         this.stateCell.textContent = fmt.stateLabel(proxy.State);
         if (proxy.StateReason && proxy.State !== "running")
-            this.stateCell.title = `Reason: ${proxy.StateReason}`;
+            this.stateCell.title = cockpit.format(_("Reason: $0"), proxy.StateReason);
         else
             this.stateCell.removeAttribute("title");
 
@@ -96,13 +99,14 @@ export class DomainRow {
         const phase = fmt.phaseLabel(proxy.JobPhase);
         let line = fmt.jobLabel(proxy.JobType);
         if (ending)
-            line = "Finishing the migration";
+            line = _("Finishing the migration");
         else if (active && proxy.JobType === "none")
-            line = "Starting the migration";
+            line = _("Starting the migration");
         else if (active && phase)
             line += ` · ${phase}`;
         if (active && job && job.own)
-            line += ` to ${job.own.host}`;
+            // Translators: $0 is what the job does ("Migrating out · Copying memory"), $1 the destination host.
+            line = cockpit.format(_("$0 to $1"), line, job.own.host);
         this.jobLine.textContent = line;
         this.progress.hidden = !active;
         if (!active)
@@ -111,23 +115,25 @@ export class DomainRow {
         const value = typeof proxy.JobProgress === "number" ? proxy.JobProgress : 0;
         this.bar.setAttribute("aria-valuenow", String(value));
         this.bar.setAttribute("aria-valuetext", `${Math.floor(value)} %`);
-        this.bar.setAttribute("aria-label", `Migration progress of ${proxy.Name}`);
+        this.bar.setAttribute("aria-label", cockpit.format(_("Migration progress of $0"), proxy.Name));
         this.fill.style.width = `${Math.min(100, Math.max(0, value))}%`;
         this.percent.textContent = `${Math.floor(value)} %`;
 
         const s = (job && job.stats) || {};
         if (typeof s.data_remaining !== "number") {
-            this.numbers.textContent = "Waiting for the first statistics";
+            this.numbers.textContent = _("Waiting for the first statistics");
             drawChart(this.chart, []);
             return;
         }
         let eta = s.time_remaining;
         if (typeof eta !== "number" && s.memory_bps > 0 && typeof s.data_remaining === "number")
             eta = s.data_remaining / s.memory_bps * 1000;
-        const parts = [`Data remaining ${fmt.bytes(s.data_remaining)}`, `speed ${fmt.rate(s.memory_bps)}`,
-            `about ${fmt.duration(eta)} left`];
+        const parts = [cockpit.format(_("Data remaining $0"), fmt.bytes(s.data_remaining)),
+            cockpit.format(_("speed $0"), fmt.rate(s.memory_bps)),
+            cockpit.format(_("about $0 left"), fmt.duration(eta))];
         if (typeof s.memory_iteration === "number")
-            parts.push(`pass ${s.memory_iteration}`);
+            // Translators: $0 counts the passes over the guest's memory.
+            parts.push(cockpit.format(_("pass $0"), s.memory_iteration));
         this.numbers.textContent = parts.join(" · ");
         drawChart(this.chart, job ? job.samples : []);
     }
@@ -137,7 +143,7 @@ export class DomainRow {
         const movable = proxy.State === "running" || proxy.State === "paused";
         this.migrate.hidden = !movable || busy || ours;
         allow(this.migrate, noAdmin);
-        this.migrate.setAttribute("aria-label", "Migrate");
+        this.migrate.setAttribute("aria-label", _("Migrate"));
 
         this.abort.hidden = !(proxy.JobType === "migration-out" || ours);
         allow(this.abort, noAdmin);
@@ -147,9 +153,9 @@ export class DomainRow {
         if (postcopy) {
             let reason = noAdmin;
             if (!reason && proxy.JobPhase !== "perform3")
-                reason = "Post-copy can start once the memory is being copied.";
+                reason = _("Post-copy can start once the memory is being copied.");
             if (!reason && (job.postcopyRequested || proxy.StateReason === "postcopy"))
-                reason = "The migration runs in post-copy already.";
+                reason = _("The migration runs in post-copy already.");
             allow(this.postcopy, reason);
         }
     }
