@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """i18n/catalogue-complete-LANG: po/LANG.po translates every message of
-po/POTFILES (the policy, migrationctl, the daemon's bus errors), none fuzzy.
+po/POTFILES (the Cockpit page, the policy, migrationctl, the daemon's bus
+errors), none fuzzy. The page's HTML is read with po/its/cockpit-html.its;
+i18n/cockpit-page-marked checks that none of its strings escapes the
+template.
 
     check-catalogue.py SOURCE_ROOT LANG
 
