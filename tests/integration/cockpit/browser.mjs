@@ -39,7 +39,9 @@ const browser = await chromium.launch({
     // The tests run as root, where Chromium's sandbox cannot start.
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
 });
-const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+// English whatever the machine's locale, as the tests read the page's
+// English text; a test asks for another language with Cockpit's cookie.
+const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: "en-US" });
 const page = await context.newPage();
 page.on("console", msg => process.stderr.write(`[page ${msg.type()}] ${msg.text()}\n`));
 page.on("pageerror", err => process.stderr.write(`[page error] ${err.message}\n`));
@@ -82,6 +84,13 @@ async function handle(req) {
         else
             await page.screenshot({ path: req.path, fullPage: !!req.full });
         return req.path;
+    case "cookie":
+        // e.g. CockpitLang=de-de: cockpit-ws makes it the Accept-Language of
+        // what the bridge serves (po.js in that language).
+        await context.addCookies([{ name: req.name, value: req.value, url: req.url }]);
+        return null;
+    case "lang":
+        return await page.evaluate(() => document.documentElement.lang);
     case "reload":
         await page.reload({ timeout: t });
         return null;

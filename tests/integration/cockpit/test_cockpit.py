@@ -222,6 +222,35 @@ class Page(CockpitTestCase):
         self.assertNothingThere(g, b, ' after the refused migration')
         g.destroy()
 
+    def test_german(self):
+        """With Cockpit's language cookie CockpitLang=de-de the page is German:
+        its heading, the table, the Migrate button and the dialog's title
+        and buttons come from po.de.js (built from po/de.po); without the
+        translation they stay English and this fails."""
+        pg = PageGuest(self, self.a, 'light')
+        self.wait_cell(pg.g.name, 1, 'Running')
+        b = self.browser
+        b.request('cookie', name='CockpitLang', value='de-de', url='http://127.0.0.1:%d/' % self.ws_port)
+        b.request('reload')
+        b.request('wait', [role('columnheader', 'Auftrag')])
+        self.assertEqual(b.request('lang'), 'de')
+        self.assertEqual(b.request('count', [role('heading', 'Migrationen')]), 1)
+        self.wait_cell(pg.g.name, 1, 'Läuft')
+        self.assertTrue(self.cell_text(pg.g.name, 2).startswith('Kein Auftrag'), self.cell_text(pg.g.name, 2))
+        self.assertEqual(b.request('count', in_row(pg.g.name, role('button', 'Migrate'))), 0,
+                         'an English Migrate button on the German page')
+        b.request('click', in_row(pg.g.name, role('button', 'Migrieren')))
+        b.request('wait', [role('dialog')])
+        self.assertEqual(b.request('text', [role('dialog'), role('heading')]), '%s migrieren' % pg.g.name)
+        for r, name in (('textbox', 'Ziel'), ('switch', 'Datenstrom verschlüsseln'),
+                        ('spinbutton', 'Bandbreite (MiB/s)'), ('button', 'Migration starten')):
+            self.assertEqual(b.request('count', [role('dialog'), role(r, name)]), 1, '%s %r' % (r, name))
+        self.assertEqual(b.request('attr', [role('dialog'), role('spinbutton')], name='placeholder'), 'unbegrenzt')
+        self.screenshot('german-dialog')
+        b.request('click', [role('dialog'), role('button', 'Abbrechen')])
+        b.request('wait', [role('dialog')], state='hidden')
+        pg.g.destroy()
+
 
 class ReadOnly(CockpitTestCase):
 
