@@ -11,7 +11,8 @@ and guests come from ../p2p/p2ptest.py, so a migration started in the
 browser is a real peer-to-peer migration to host B.
 
 Environment (meson sets them): MD_NODE_MODULES (where `tools/quickstart
-test` installed playwright-core), MD_COCKPIT_PAGE (the page's directory),
+test` installed playwright-core), MD_COCKPIT_PAGE (the page's directory:
+BUILDDIR/cockpit, the page with its built po.LANG.js),
 MD_TEST_ARTIFACTS (where screenshots go, next to meson's test logs);
 MD_COCKPIT_WS and MD_CHROMIUM override /usr/lib/cockpit/cockpit-ws and
 /usr/bin/chromium.
