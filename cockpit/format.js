@@ -96,28 +96,31 @@ export function unwrap(dict) {
     return out;
 }
 
-function withDowntime(line, stats) {
-    if (typeof stats.downtime !== "number")
-        return line;
-    // Translators: $0 is a whole sentence of a finished migration, $1 milliseconds.
-    return cockpit.format(_("$0 (downtime $1 ms)"), line, stats.downtime);
-}
-
 // "Migrated to HOST in N s (downtime N ms)" from JobCompleted's statistics;
-// a migration started elsewhere (no @host) went to "another host".
+// a migration started elsewhere (no @host) went to "another host". Whole
+// sentences for the translators, one for each case.
 export function migratedLine(host, stats, fallbackMs) {
     const ms = typeof stats.time_elapsed === "number" ? stats.time_elapsed : fallbackMs;
     const secs = decimal(ms / 1000, 1);
-    return withDowntime(host ? cockpit.format(_("Migrated to $0 in $1 s"), host, secs)
-        : cockpit.format(_("Migrated to another host in $0 s"), secs), stats);
+    const down = stats.downtime;
+    if (typeof down === "number")
+        return host ? cockpit.format(_("Migrated to $0 in $1 s (downtime $2 ms)"), host, secs, down)
+            : cockpit.format(_("Migrated to another host in $0 s (downtime $1 ms)"), secs, down);
+    return host ? cockpit.format(_("Migrated to $0 in $1 s"), host, secs)
+        : cockpit.format(_("Migrated to another host in $0 s"), secs);
 }
 
 // The destination's side of a migration started elsewhere.
 export function arrivedLine(stats) {
-    const line = typeof stats.time_elapsed === "number"
-        ? cockpit.format(_("Arrived from another host in $0 s"), decimal(stats.time_elapsed / 1000, 1))
-        : _("Arrived from another host");
-    return withDowntime(line, stats);
+    const down = stats.downtime;
+    if (typeof stats.time_elapsed !== "number")
+        return typeof down === "number"
+            ? cockpit.format(_("Arrived from another host (downtime $0 ms)"), down)
+            : _("Arrived from another host");
+    const secs = decimal(stats.time_elapsed / 1000, 1);
+    return typeof down === "number"
+        ? cockpit.format(_("Arrived from another host in $0 s (downtime $1 ms)"), secs, down)
+        : cockpit.format(_("Arrived from another host in $0 s"), secs);
 }
 
 const PHASES = {

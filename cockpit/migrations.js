@@ -295,7 +295,8 @@ domains.addEventListener("changed", (ev, proxy) => onDomain(proxy));
 domains.addEventListener("removed", (ev, proxy) => onDomainRemoved(proxy));
 domains.wait()
         .then(() => refreshEmpty())
-        .catch(ex => serviceProblem(cockpit.format(_("Cannot read the domains of migrationd: $0"), cockpit.message(ex))));
+        .catch(ex => serviceProblem(cockpit.format(_("Cannot read the domains of migrationd: $0"),
+                                                   cockpit.message(ex))));
 
 function readManager() {
     client.call(ROOT, "org.freedesktop.DBus.Properties", "GetAll", [MANAGER_IFACE], { type: "s" })
