@@ -251,6 +251,81 @@ GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **e
         return jobs;
 }
 
+/* ---- query-block ---- */
+
+void qemu_block_image_free(QemuBlockImage *image) {
+        if (!image)
+                return;
+        g_free(image->device);
+        g_free(image->filename);
+        g_free(image->backing);
+        g_free(image->backing_format);
+        g_free(image);
+}
+
+void qemu_monitor_query_block_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
+        qmp_client_execute_async(mon, "query-block", NULL, NULL, callback, user_data);
+}
+
+static JsonObject *get_object(JsonObject *o, const char *member) {
+        JsonNode *node = json_object_get_member(o, member);
+
+        return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
+/* One BlockInfo: the drive's id and, from inserted.image (the top node,
+ * which the mirror copies), its size and backing file. */
+static QemuBlockImage *parse_image(JsonNode *node) {
+        QemuBlockImage *image;
+        JsonObject *o, *info;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return NULL;
+        o = json_node_get_object(node);
+        info = get_object(o, "inserted") ? get_object(get_object(o, "inserted"), "image") : NULL;
+        if (!get_string(o, "device") || !info)
+                return NULL;
+        image = g_new0(QemuBlockImage, 1);
+        image->device = g_strdup(get_string(o, "device"));
+        image->filename = g_strdup(get_string(info, "filename"));
+        image->virtual_size = (gint64) MIN(get_size(info, "virtual-size"), (guint64) G_MAXINT64);
+        image->backing = g_strdup(get_string(info, "full-backing-filename"));
+        image->backing_format = g_strdup(get_string(info, "backing-filename-format"));
+        return image;
+}
+
+GPtrArray *qemu_monitor_parse_block_images(JsonNode *reply, GError **error) {
+        GPtrArray *images;
+        JsonArray *array;
+
+        if (!reply || !JSON_NODE_HOLDS_ARRAY(reply)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "bad query-block reply");
+                return NULL;
+        }
+        images = g_ptr_array_new_with_free_func((GDestroyNotify) qemu_block_image_free);
+        array = json_node_get_array(reply);
+        for (guint i = 0; i < json_array_get_length(array); i++) {
+                QemuBlockImage *image = parse_image(json_array_get_element(array, i));
+
+                if (image)
+                        g_ptr_array_add(images, image);
+        }
+        return images;
+}
+
+GPtrArray *qemu_monitor_query_block_finish(GAsyncResult *result, GError **error) {
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, error);
+
+        return reply ? qemu_monitor_parse_block_images(reply, error) : NULL;
+}
+
+const QemuBlockImage *qemu_block_images_find(GPtrArray *images, const char *device) {
+        for (guint i = 0; images && i < images->len; i++)
+                if (g_strcmp0(((QemuBlockImage *) images->pdata[i])->device, device) == 0)
+                        return images->pdata[i];
+        return NULL;
+}
+
 /* ---- Sequences ---- */
 
 static JsonNode *export_args(const char *device, const char *export_name) {

@@ -78,6 +78,27 @@ void qemu_monitor_query_block_jobs_async(QmpClient *mon, GAsyncReadyCallback cal
  * no id are skipped. A reply that is no array is an error. */
 GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **error);
 
+/* query-block: the image QEMU has open behind each drive, as its top node
+ * (ImageInfo) describes it; what Begin tells the destination of a disk. */
+typedef struct {
+        char *device;                   /* the -drive id */
+        char *filename;                 /* nullable */
+        gint64 virtual_size;            /* bytes; 0 when QEMU gave no positive integer */
+        char *backing;                  /* full-backing-filename, nullable: none */
+        char *backing_format;           /* backing-filename-format, nullable: not recorded */
+} QemuBlockImage;
+void qemu_block_image_free(QemuBlockImage *image);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuBlockImage, qemu_block_image_free)
+void qemu_monitor_query_block_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);
+/* A GPtrArray of QemuBlockImage* (owned); entries that are no object, have
+ * no device or no medium are skipped, members of the wrong type read as
+ * absent. A reply that is no array is an error. */
+GPtrArray *qemu_monitor_query_block_finish(GAsyncResult *result, GError **error);
+/* The same on a reply already received (tests, fuzzing). */
+GPtrArray *qemu_monitor_parse_block_images(JsonNode *reply, GError **error);
+/* The entry of @images for drive @device, or NULL. */
+const QemuBlockImage *qemu_block_images_find(GPtrArray *images, const char *device);
+
 /* ---- The storage migration's command sequences, each stopping at the first refusal ---- */
 
 /* Destination: the NBD server @server, then each drive @devices[i]
