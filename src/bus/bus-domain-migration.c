@@ -23,24 +23,35 @@ static gboolean check_dconnuri(const char *dconnuri, guint flags, GError **error
 
 /* ---- Begin ---- */
 
-static int begin(sd_bus_message *m, Domain *d, MigrationParams *params, GError *params_error,
-                 sd_bus_error *error) {
-        g_autoptr(GError) gerror = params_error;
+static void on_begun(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(sd_bus_message) m = user_data;
         g_autoptr(sd_bus_message) reply = NULL;
+        g_autoptr(GError) error = NULL;
         g_autofree char *xml = NULL;
         g_autoptr(GBytes) cookie = NULL;
         int r;
 
-        if (!params || !migration_begin(d, params, sd_bus_message_get_sender(m), &xml, &cookie, &gerror))
-                return bus_error_set_gerror(error, gerror);
+        if (!migration_begin_finish(result, &xml, &cookie, &error))
+                return bus_reply_gerror_checked(m, error);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_append(reply, "s", xml);
         if (r >= 0)
                 r = bus_append_bytes(reply, cookie);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        bus_reply_checked(r);
+}
+
+/* Replies late when a storage migration waits for QEMU's view of its disks. */
+static int begin(sd_bus_message *m, Domain *d, MigrationParams *params, GError *params_error,
+                 sd_bus_error *error) {
+        g_autoptr(GError) gerror = params_error;
+
+        if (!params)
+                return bus_error_set_gerror(error, gerror);
+        migration_begin_async(d, params, sd_bus_message_get_sender(m), on_begun, sd_bus_message_ref(m));
+        return 1;
 }
 
 static int method_begin3(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -10,6 +10,7 @@
 #include "migration-source.h"
 #include "migration-storage.h"
 #include "migration.h"
+#include "qemu-monitor-block.h"
 
 static DomainDef *destination_def(Domain *d, MigrationParams *p, GError **error) {
         const char *name = p->destination_name ? p->destination_name : domain_name(d);
@@ -78,7 +79,8 @@ static gboolean check_migratable(Domain *d, MigrationParams *p, GError **error) 
         return migration_check_safe(d, p, error);
 }
 
-/* The Begin3 cookie for the destination's definition @def. */
+/* The Begin3 cookie for the destination's definition @def, but for the
+ * disks a storage migration copies (described once QEMU has answered). */
 static MigrationCookie *begin_cookie(Domain *d, MigrationParams *p, DomainDef *def, GError **error) {
         g_autoptr(MigrationCookie) cookie = NULL;
 
@@ -95,8 +97,6 @@ static MigrationCookie *begin_cookie(Domain *d, MigrationParams *p, DomainDef *d
                 if (cookie->persistent_xml)
                         migration_cookie_add_feature(cookie, "persistent-xml", TRUE);
         }
-        if (migration_storage_requested(p) && !migration_storage_describe(d->live, p, cookie, error))
-                return NULL;
         return g_steal_pointer(&cookie);
 }
 
@@ -165,34 +165,135 @@ static void remember_paused(Domain *d) {
                 g_warning("%s, ignoring", save_error->message);
 }
 
-gboolean migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
-                         GBytes **ret_cookie, GError **error) {
-        g_autoptr(MigrationParams) p = params;
-        g_autoptr(DomainDef) def = NULL;
-        g_autoptr(MigrationCookie) cookie = NULL;
-        g_autoptr(GBytes) bytes = NULL;
-        gboolean paused;
+/* ---- Begin ----
+ *
+ * A storage migration describes its disks as the source QEMU has them
+ * open (query-block), which Begin waits for with the job started: the job
+ * holds the call as job->begin, so an abort, the client leaving or QEMU
+ * going away answers it (migration_job_end()) and the reply, when it
+ * comes, finds no job waiting for it. */
 
+typedef struct {
+        DomainRef *ref;
+        DomainDef *def;                 /* the destination's */
+        MigrationCookie *cookie;
+        GArray *disks;                  /* storage: indices into d->live's disks; NULL: no copy */
+} BeginCall;
+
+static void begin_call_free(BeginCall *call) {
+        domain_ref_free(call->ref);
+        g_clear_pointer(&call->def, domain_def_free);
+        g_clear_pointer(&call->cookie, migration_cookie_free);
+        g_clear_pointer(&call->disks, g_array_unref);
+        g_free(call);
+}
+
+typedef struct {
+        char *xml;
+        GBytes *cookie;
+} BeginResult;
+
+static void begin_result_free(BeginResult *r) {
+        g_free(r->xml);
+        g_clear_pointer(&r->cookie, g_bytes_unref);
+        g_free(r);
+}
+
+/* The job's cookie is complete: Begin answers, or its job ends. */
+static void begin_answer(GTask *task /* consumed */, Domain *d) {
+        g_autoptr(GTask) owned = task;
+        BeginCall *call = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) bytes = migration_cookie_encode(call->cookie, &error);
+        BeginResult *r;
+
+        if (!bytes) {
+                migration_job_end(d, JOB_RESULT_FAILED, error->message);
+                return g_task_return_error(task, g_steal_pointer(&error));
+        }
+        r = g_new0(BeginResult, 1);
+        r->xml = domain_def_format(call->def);
+        r->cookie = g_steal_pointer(&bytes);
+        g_task_return_pointer(task, r, (GDestroyNotify) begin_result_free);
+}
+
+static void on_block_images(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        BeginCall *call = g_task_get_task_data(task);
+        Domain *d = domain_ref_get(call->ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+        g_autoptr(GError) query_error = NULL, error = NULL;
+        g_autoptr(GPtrArray) images = qemu_monitor_query_block_finish(result, &query_error);
+
+        /* The job ended meanwhile and answered the call. */
+        if (!job || job->begin != task)
+                return;
+        g_clear_object(&job->begin);
+        if (!migration_storage_describe(d->live, call->disks, (job->params->flags & MIGRATE_NON_SHARED_INC) != 0,
+                                        images, query_error, call->cookie, &error)) {
+                g_debug("Begin of '%s': %s", domain_name(d), error->message);
+                migration_job_end(d, JOB_RESULT_FAILED, error->message);
+                return g_task_return_error(task, g_steal_pointer(&error));
+        }
+        begin_answer(g_steal_pointer(&task), d);
+}
+
+/* What Begin checks and builds before its job starts. */
+static gboolean begin_prepare(Domain *d, MigrationParams *p, BeginCall *call, GError **error) {
         if (!check_migratable(d, p, error))
                 return FALSE;
-        def = destination_def(d, p, error);
-        if (!def)
+        call->def = destination_def(d, p, error);
+        if (!call->def)
                 return FALSE;
-        cookie = begin_cookie(d, p, def, error);
-        if (!cookie)
+        call->cookie = begin_cookie(d, p, call->def, error);
+        if (!call->cookie)
                 return FALSE;
-        bytes = migration_cookie_encode(cookie, error);
-        if (!bytes)
-                return FALSE;
+        if (migration_storage_requested(p)) {
+                if (!d->qemu) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_OPERATION_INVALID, _("Domain '%s' is not running"),
+                                    domain_name(d));
+                        return FALSE;
+                }
+                call->disks = migration_storage_disks(d->live, p, error);
+                if (!call->disks)
+                        return FALSE;
+        }
+        return TRUE;
+}
+
+void migration_begin_async(Domain *d, MigrationParams *params, const char *owner, GAsyncReadyCallback callback,
+                           gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+        g_autoptr(MigrationParams) p = params;
+        BeginCall *call = g_new0(BeginCall, 1);
+        g_autoptr(GError) error = NULL;
+        gboolean paused;
+
+        call->ref = domain_ref_new(d);
+        g_task_set_task_data(task, call, (GDestroyNotify) begin_call_free);
+        if (!begin_prepare(d, p, call, &error))
+                return g_task_return_error(task, g_steal_pointer(&error));
         paused = d->state == DOMAIN_STATE_PAUSED;
         if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, &migration_source_ops,
-                                 g_steal_pointer(&p), owner, error))
-                return FALSE;
+                                 g_steal_pointer(&p), owner, &error))
+                return g_task_return_error(task, g_steal_pointer(&error));
         if (paused)
                 remember_paused(d);
         if (!(d->job->params->flags & MIGRATE_OFFLINE))
                 migration_source_query_initial(d);
-        *ret_xml = domain_def_format(def);
-        *ret_cookie = g_steal_pointer(&bytes);
+        if (!call->disks || !call->disks->len)
+                return begin_answer(g_steal_pointer(&task), d);
+        d->job->begin = g_object_ref(task);
+        qemu_monitor_query_block_async(qemu_process_get_qmp(d->qemu), on_block_images, g_steal_pointer(&task));
+}
+
+gboolean migration_begin_finish(GAsyncResult *result, char **ret_xml, GBytes **ret_cookie, GError **error) {
+        BeginResult *r = g_task_propagate_pointer(G_TASK(result), error);
+
+        if (!r)
+                return FALSE;
+        *ret_xml = g_steal_pointer(&r->xml);
+        *ret_cookie = g_steal_pointer(&r->cookie);
+        begin_result_free(r);
         return TRUE;
 }

@@ -144,10 +144,14 @@ gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
 typedef struct {
         DomainRef *ref;
         gboolean stop_source;
+        MigrationParams *params;        /* Perform's, until Begin has answered */
+        GBytes *cookie_in;              /* nullable */
 } Perform2;
 
 static void perform2_free(Perform2 *p2) {
         domain_ref_free(p2->ref);
+        migration_params_free(p2->params);
+        g_clear_pointer(&p2->cookie_in, g_bytes_unref);
         g_free(p2);
 }
 
@@ -177,28 +181,41 @@ static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer use
         }
 }
 
+/* Perform2 runs Begin itself, then Perform. */
+static void on_perform2_begun(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        Perform2 *p2 = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *xml = NULL;
+        g_autoptr(GBytes) cookie = NULL;
+        Domain *d = domain_ref_get(p2->ref);
+
+        if (!migration_begin_finish(result, &xml, &cookie, &error))
+                return g_task_return_error(task, g_steal_pointer(&error));
+        /* Its job may have ended since (an abort before this callback ran). */
+        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT))
+                return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                               _("The domain went away during Perform2"));
+        /* Journaled with the Perform phase: recovery follows protocol 2's rules. */
+        d->job->protocol = 2;
+        migration_perform_async(d, g_steal_pointer(&p2->params), p2->cookie_in, on_perform2_done,
+                                g_steal_pointer(&task));
+}
+
 void migration_perform2_async(Domain *d, MigrationParams *params, GBytes *cookie_in, const char *owner,
                               gboolean stop_source, GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(MigrationParams) begin_params = g_new0(MigrationParams, 1);
-        g_autoptr(GError) error = NULL;
-        g_autofree char *xml = NULL;
-        g_autoptr(GBytes) cookie = NULL;
         Perform2 *p2;
 
         migration_params_fill_from(begin_params, params);
-        if (!migration_begin(d, g_steal_pointer(&begin_params), owner, &xml, &cookie, &error)) {
-                migration_params_free(params);
-                g_task_return_error(task, g_steal_pointer(&error));
-                return;
-        }
-        /* Journaled with the Perform phase: recovery follows protocol 2's rules. */
-        d->job->protocol = 2;
         p2 = g_new0(Perform2, 1);
         p2->ref = domain_ref_new(d);
         p2->stop_source = stop_source;
+        p2->params = params;
+        p2->cookie_in = cookie_in ? g_bytes_ref(cookie_in) : NULL;
         g_task_set_task_data(task, p2, (GDestroyNotify) perform2_free);
-        migration_perform_async(d, params, cookie_in, on_perform2_done, g_steal_pointer(&task));
+        migration_begin_async(d, g_steal_pointer(&begin_params), owner, on_perform2_begun, g_steal_pointer(&task));
 }
 
 gboolean migration_perform2_finish(GAsyncResult *result, GError **error) {

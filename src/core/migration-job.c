@@ -33,6 +33,11 @@ void migration_job_free(MigrationJob *job) {
                 return;
         g_clear_handle_id(&job->phase_timer, g_source_remove);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
+        /* Freed without an end (the daemon stops): Begin still answers once. */
+        if (job->begin)
+                g_task_return_new_error(job->begin, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s",
+                                        _("The migration ended"));
+        g_clear_object(&job->begin);
         g_clear_pointer(&job->params, migration_params_free);
         g_clear_pointer(&job->stats, g_variant_unref);
         g_clear_pointer(&job->setup_stats, g_variant_unref);
@@ -277,6 +282,11 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
 
         g_debug("Domain %s: %s job %s%s%s", domain_name(d), job_type_to_string(job->type),
                 job_result_to_string(result), errmsg ? ": " : "", errmsg ? errmsg : "");
+        if (job->begin) {
+                g_task_return_new_error(job->begin, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s",
+                                        errmsg ? errmsg : _("The migration ended"));
+                g_clear_object(&job->begin);
+        }
         if (job->perform) {
                 g_task_return_new_error(job->perform, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s",
                                         errmsg ? errmsg : _("The migration ended"));

@@ -58,6 +58,7 @@ struct MigrationJob {
         gboolean stream_failed;      /* the stream ended without success */
         gboolean aborted;            /* AbortJob asked for it */
         char *error;                 /* why the stream failed */
+        GTask *begin;                /* source: Begin waiting for QEMU's view of the disks */
         GTask *perform;              /* source: Perform waiting for the stream */
         GTask *finish;               /* destination: Finish waiting for the stream */
         gboolean incoming_done;      /* destination: QEMU reported completed */

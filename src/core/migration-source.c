@@ -278,6 +278,12 @@ void migration_perform_async(Domain *d, MigrationParams *params, GBytes *cookie_
                                           "outgoing migration"), domain_name(d));
                 return;
         }
+        if (job->begin) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                                        _("Perform3 must follow Begin3 on domain '%s', which has not "
+                                          "answered yet"), domain_name(d));
+                return;
+        }
         if (!job_phase_check_transition(job->type, job->phase, JOB_PHASE_PERFORM3, &error)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID, _("Perform3 of '%s': %s"),
                                         domain_name(d), error->message);

@@ -26,6 +26,11 @@ static gboolean copyable(const DomainDisk *disk) {
                g_strcmp0(disk->device, "floppy") != 0;
 }
 
+/* "diskN", the -drive id of the disk at @index (qemu-command-disks.c). */
+static char *drive_id(guint index) {
+        return g_strdup_printf("disk%u", index);
+}
+
 static int disk_index(const DomainDef *def, const char *target) {
         for (guint i = 0; i < def->disks->len; i++)
                 if (g_strcmp0(((DomainDisk *) def->disks->pdata[i])->target_dev, target) == 0)
@@ -33,8 +38,7 @@ static int disk_index(const DomainDef *def, const char *target) {
         return -1;
 }
 
-/* Indices into def->disks of the disks to copy. */
-static GArray *selected_disks(const DomainDef *def, const MigrationParams *p, GError **error) {
+GArray *migration_storage_disks(const DomainDef *def, const MigrationParams *p, GError **error) {
         g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(guint));
 
         if (!p->migrate_disks) {
@@ -57,16 +61,20 @@ static GArray *selected_disks(const DomainDef *def, const MigrationParams *p, GE
         return g_steal_pointer(&out);
 }
 
-gboolean migration_storage_describe(const DomainDef *def, const MigrationParams *p, MigrationCookie *cookie,
-                                    GError **error) {
-        g_autoptr(GArray) disks = selected_disks(def, p, error);
-
-        if (!disks)
-                return FALSE;
+gboolean migration_storage_describe(const DomainDef *def, GArray *disks, gboolean top_only, GPtrArray *images,
+                                    const GError *query_error, MigrationCookie *cookie, GError **error) {
         for (guint i = 0; i < disks->len; i++) {
-                const DomainDisk *disk = def->disks->pdata[g_array_index(disks, guint, i)];
+                guint index = g_array_index(disks, guint, i);
+                const DomainDisk *disk = def->disks->pdata[index];
+                g_autofree char *device = drive_id(index);
 
-                if (!storage_image_describe(disk, (p->flags & MIGRATE_NON_SHARED_INC) != 0, cookie, error))
+                if (!images) {
+                        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                    _("Cannot read the virtual size of image %s: %s"), disk->source_file,
+                                    query_error ? query_error->message : "");
+                        return FALSE;
+                }
+                if (!storage_image_describe(disk, qemu_block_images_find(images, device), top_only, cookie, error))
                         return FALSE;
         }
         return TRUE;
@@ -173,7 +181,7 @@ static GStrv drive_ids(const DomainDef *def, char **targets) {
         g_autoptr(GStrvBuilder) b = g_strv_builder_new();
 
         for (guint i = 0; targets[i]; i++)
-                builder_take(b, g_strdup_printf("disk%d", disk_index(def, targets[i])));
+                builder_take(b, drive_id((guint) disk_index(def, targets[i])));
         return g_strv_builder_end(b);
 }
 
@@ -350,7 +358,7 @@ void migration_storage_mirror_async(Domain *d, const char *migrate_uri, const ch
                                     GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
         g_autoptr(GError) error = NULL;
-        g_autoptr(GArray) disks = selected_disks(d->live, d->job->params, &error);
+        g_autoptr(GArray) disks = migration_storage_disks(d->live, d->job->params, &error);
         g_autoptr(GStrvBuilder) targets = g_strv_builder_new(), devices = g_strv_builder_new();
         g_autoptr(GStrvBuilder) ids = g_strv_builder_new();
         g_auto(GStrv) target_v = NULL, device_v = NULL;
@@ -370,7 +378,7 @@ void migration_storage_mirror_async(Domain *d, const char *migrate_uri, const ch
                 const DomainDisk *disk = d->live->disks->pdata[index];
 
                 g_strv_builder_add(targets, disk->target_dev);
-                builder_take(devices, g_strdup_printf("disk%u", index));
+                builder_take(devices, drive_id(index));
                 builder_take(ids, qemu_monitor_mirror_job_id(disk->target_dev));
         }
         target_v = g_strv_builder_end(targets);

@@ -19,12 +19,19 @@
 gboolean migration_storage_requested(const MigrationParams *p);
 
 /* Begin: the disks to copy (migrate_disks, or every writable disk with an
- * image that is neither shareable nor a cdrom) with their format and
- * virtual size (qemu-img info) into @cookie; under NON_SHARED_INC also the
- * backing file and its format, if the image has one (without one the
- * mirror's sync=top copies the whole image, as libvirt). */
-gboolean migration_storage_describe(const DomainDef *def, const MigrationParams *p, MigrationCookie *cookie,
-                                    GError **error);
+ * image that is neither shareable nor a cdrom), as indices into
+ * @def->disks; NULL with MD_ERROR_INVALID_ARGS when migrate_disks names
+ * another. */
+GArray *migration_storage_disks(const DomainDef *def, const MigrationParams *p, GError **error);
+/* Begin, once the source QEMU answered query-block with @images
+ * (QemuBlockImage*; NULL: the query failed with @query_error): @disks of
+ * @def into @cookie with their format and virtual size as QEMU has them
+ * open; with @top_only (NON_SHARED_INC) also the backing file and its
+ * format, if the image has one (without one the mirror's sync=top copies
+ * the whole image, as libvirt). Errors name the image
+ * (storage-image.h). */
+gboolean migration_storage_describe(const DomainDef *def, GArray *disks, gboolean top_only, GPtrArray *images,
+                                    const GError *query_error, MigrationCookie *cookie, GError **error);
 
 /* Prepare, before QEMU starts: every disk of @cookie whose image is missing
  * here is created (qemu-img create, same format and virtual size; under

@@ -13,9 +13,13 @@
 /* ---- Source (migration-begin.c, migration-source.c, migration-confirm.c, migration-controls.c) ---- */
 
 /* Phase 1: the XML for the destination and the first cookie; starts the
- * outgoing job, driven by @owner (a bus name, or NULL). */
-gboolean migration_begin(Domain *domain, MigrationParams *params /* consumed */, const char *owner,
-                         char **ret_xml, GBytes **ret_cookie, GError **error);
+ * outgoing job, driven by @owner (a bus name, or NULL). A storage
+ * migration completes once the source QEMU has told its disks (the job,
+ * in phase begin3, may be aborted meanwhile: the call then fails with the
+ * job's message); otherwise at once. */
+void migration_begin_async(Domain *domain, MigrationParams *params /* consumed */, const char *owner,
+                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean migration_begin_finish(GAsyncResult *result, char **ret_xml, GBytes **ret_cookie, GError **error);
 
 /* Phase 3: runs the stream; completes when it has ended, with the cookie
  * for Finish. */

@@ -1,41 +1,36 @@
-/* qemu-img on a storage migration's images: see storage-image.h. */
+/* A storage migration's images: see storage-image.h. */
 #define G_LOG_DOMAIN "migrationd"
 
 #include <gio/gio.h>
-#include <json-glib/json-glib.h>
 
 #include "i18n.h"
 #include "md-error.h"
 #include "storage-image.h"
 
-/* qemu-img info of an image in use, with -U (QEMU holds its lock): the
- * root object of its JSON, NULL with @error. */
-static JsonObject *image_info(const char *path, JsonParser *parser, GError **error) {
-        const char *argv[] = { "qemu-img", "info", "-U", "--output=json", path, NULL };
-        g_autofree char *out = NULL, *err = NULL;
-        JsonNode *root;
-        int status;
+/* QEMU's answer for @disk's drive is usable: it has the image open, with
+ * a size. */
+static gboolean check_image(const DomainDisk *disk, const QemuBlockImage *image, GError **error) {
+        const char *why;
 
-        if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
-                          error))
-                return NULL;
-        if (!g_spawn_check_wait_status(status, NULL) || !json_parser_load_from_data(parser, out, -1, NULL) ||
-            !(root = json_parser_get_root(parser)) || !JSON_NODE_HOLDS_OBJECT(root) ||
-            json_object_get_int_member_with_default(json_node_get_object(root), "virtual-size", 0) <= 0) {
-                g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                            _("Cannot read the virtual size of image %s: %s"), path, g_strstrip(err));
-                return NULL;
-        }
-        return json_node_get_object(root);
+        if (!image)
+                why = _("QEMU has no image open for this disk");
+        else if (image->virtual_size <= 0)
+                why = _("QEMU reported no positive size");
+        else
+                return TRUE;
+        g_set_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED, _("Cannot read the virtual size of image %s: %s"),
+                    disk->source_file, why);
+        return FALSE;
 }
 
 /* NON_SHARED_INC: the backing file the destination's image goes on top of
  * (NULL when the image has none: then, as libvirt, the whole disk is
  * copied, since the top of a chain of one is all of it). It must be a local
  * file with a recorded format, for qemu-img create -b -F. */
-static gboolean backing_of(const DomainDisk *disk, JsonObject *info, MigrationCookieDisk *cd, GError **error) {
-        const char *backing = json_object_get_string_member_with_default(info, "full-backing-filename", NULL);
-        const char *format = json_object_get_string_member_with_default(info, "backing-filename-format", NULL);
+static gboolean backing_of(const DomainDisk *disk, const QemuBlockImage *image, MigrationCookieDisk *cd,
+                           GError **error) {
+        const char *backing = image->backing;
+        const char *format = image->backing_format;
         g_autofree char *canonical = NULL;
 
         if (!backing)
@@ -59,17 +54,15 @@ static gboolean backing_of(const DomainDisk *disk, JsonObject *info, MigrationCo
         return TRUE;
 }
 
-gboolean storage_image_describe(const DomainDisk *disk, gboolean top_only, MigrationCookie *cookie,
-                                GError **error) {
-        g_autoptr(JsonParser) parser = json_parser_new();
-        JsonObject *info = image_info(disk->source_file, parser, error);
+gboolean storage_image_describe(const DomainDisk *disk, const QemuBlockImage *image, gboolean top_only,
+                                MigrationCookie *cookie, GError **error) {
         MigrationCookieDisk *cd;
 
-        if (!info)
+        if (!check_image(disk, image, error))
                 return FALSE;
         cd = migration_cookie_add_nbd_disk(cookie, disk->target_dev, disk->format ? disk->format : "raw",
-                                           json_object_get_int_member(info, "virtual-size"));
-        return !top_only || backing_of(disk, info, cd, error);
+                                           image->virtual_size);
+        return !top_only || backing_of(disk, image, cd, error);
 }
 
 /* The argv of qemu-img create for @path, or NULL with @error when the

@@ -325,9 +325,20 @@ static void prepare(P2P *p) {
 
 /* ---- 1: Begin (here) ---- */
 
+static void on_begun(GObject *source, GAsyncResult *result, gpointer user_data) {
+        P2P *p = user_data;
+        GError *error = NULL;
+
+        if (!migration_begin_finish(result, &p->xml, &p->cookie, &error)) {
+                p2p_fail(p, error);
+                p2p_done(p);
+                return;
+        }
+        prepare(p);
+}
+
 static void begin(P2P *p) {
         Domain *d = domain_ref_get(p->ref);
-        g_autoptr(GError) error = NULL;
         g_autoptr(DomainDef) def = NULL;
 
         if (!d) {
@@ -351,12 +362,7 @@ static void begin(P2P *p) {
                 prepare(p);
                 return;
         }
-        if (!migration_begin(d, params_copy(p->params), NULL, &p->xml, &p->cookie, &error)) {
-                p2p_fail(p, g_steal_pointer(&error));
-                p2p_done(p);
-                return;
-        }
-        prepare(p);
+        migration_begin_async(d, params_copy(p->params), NULL, on_begun, p);
 }
 
 /* ---- 0: Negotiation ---- */

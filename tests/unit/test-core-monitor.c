@@ -151,7 +151,7 @@ static void test_source_setup(Fixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "query-migrate-parameters", "{\"multifd-channels\": 2}");
         params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
         g_assert_no_error(error);
-        g_assert_true(migration_begin(f->d, params, NULL, &xml, &cookie, &error));
+        g_assert_true(test_migration_begin(f->d, params, NULL, &xml, &cookie, &error));
         g_assert_no_error(error);
         fake_monitor_wait(f->fm, 2);
 

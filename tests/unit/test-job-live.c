@@ -8,6 +8,7 @@
 #include "md-error.h"
 #include "migration.h"
 #include "migration-jobs.h"
+#include "test-util.h"
 
 #define OWNER ":1.5"
 #define URI "tcp:127.0.0.1:49152"
@@ -68,7 +69,7 @@ static Domain *source_in_perform3(JobFixture *f, const char *owner, Reply *perfo
                              "booted");
         params = migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE | MIGRATE_UNSAFE, &error);
         g_assert_no_error(error);
-        g_assert_true(migration_begin(d, params, owner, &xml, &cookie, &error));
+        g_assert_true(test_migration_begin(d, params, owner, &xml, &cookie, &error));
         g_assert_no_error(error);
         fake_monitor_expect(f->fm, "query-migrate-capabilities", "[]");
         fake_monitor_expect(f->fm, "query-migrate-parameters", "{}");
@@ -212,7 +213,7 @@ static void test_client_gone_begin3(JobFixture *f, gconstpointer data) {
         g_assert_no_error(error);
         fake_monitor_expect(f->fm, "query-migrate-capabilities", "[]");
         fake_monitor_expect(f->fm, "query-migrate-parameters", "{}");
-        g_assert_true(migration_begin(d, params, OWNER, &xml, &cookie, &error));
+        g_assert_true(test_migration_begin(d, params, OWNER, &xml, &cookie, &error));
         g_assert_no_error(error);
         /* The daemon asked whether the client is still there. */
         g_assert_cmpuint(f->watched->len, ==, 1);

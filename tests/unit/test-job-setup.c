@@ -9,6 +9,7 @@
 #include "job-fixture.h"
 #include "md-error.h"
 #include "migration.h"
+#include "test-util.h"
 
 #define OWNER ":1.5"
 #define URI "tcp:127.0.0.1:49152"
@@ -77,7 +78,7 @@ static void begin_perform(JobFixture *f, Domain *d, guint flags, Reply *performe
 
         params = migration_params_new_plain(NULL, NULL, NULL, 0, flags, &error);
         g_assert_no_error(error);
-        g_assert_true(migration_begin(d, params, OWNER, &xml, &cookie, &error));
+        g_assert_true(test_migration_begin(d, params, OWNER, &xml, &cookie, &error));
         g_assert_no_error(error);
         params = migration_params_new_plain(NULL, NULL, URI, 0, flags, &error);
         g_assert_no_error(error);

@@ -16,3 +16,17 @@ void test_remove_tree(const char *path) {
         }
         (void) g_rmdir(path);
 }
+
+static void on_begun(GObject *source, GAsyncResult *result, gpointer user_data) {
+        *(GAsyncResult **) user_data = g_object_ref(result);
+}
+
+gboolean test_migration_begin(Domain *d, MigrationParams *params, const char *owner, char **ret_xml,
+                              GBytes **ret_cookie, GError **error) {
+        g_autoptr(GAsyncResult) result = NULL;
+
+        migration_begin_async(d, params, owner, on_begun, &result);
+        while (!result)
+                g_main_context_iteration(NULL, TRUE);
+        return migration_begin_finish(result, ret_xml, ret_cookie, error);
+}
