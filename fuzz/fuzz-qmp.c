@@ -1,9 +1,11 @@
 /* Arbitrary bytes from "QEMU": whatever they are, the client must neither
- * crash nor leak, and every command must complete exactly once. */
+ * crash nor leak, and every command must complete exactly once; every
+ * reply also goes through the query-block parser. */
 #include <stdint.h>
 #include <stddef.h>
 #include <glib.h>
 
+#include "qemu-monitor-block.h"
 #include "qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,8 +34,21 @@ static void on_done(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) node = qmp_client_execute_finish(NULL, result, &error);
 
+        g_autoptr(GPtrArray) images = NULL;
+
         g_assert_true((node == NULL) != (error == NULL));
         counts->n_done++;
+        /* Any reply as query-block's: each entry has a device, and strings
+         * and a size that can be used as they are. */
+        images = node ? qemu_monitor_parse_block_images(node, NULL) : NULL;
+        for (guint i = 0; images && i < images->len; i++) {
+                const QemuBlockImage *image = images->pdata[i];
+
+                g_assert_nonnull(image->device);
+                g_assert_cmpint(image->virtual_size, >=, 0);
+                g_assert_true(!image->backing || g_utf8_validate(image->backing, -1, NULL));
+                g_assert_true(!image->backing_format || g_utf8_validate(image->backing_format, -1, NULL));
+        }
 }
 
 static void on_ready(QmpClient *client, const GError *error, gpointer user_data) {
