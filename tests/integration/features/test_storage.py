@@ -8,13 +8,14 @@ cancelled after Prepare removes the image the destination created and the
 guest runs on at the source."""
 
 import os
+import signal
 import socket
 import subprocess
 import time
 
-from feattest import (DEADLINE, FeatureTestCase, FGuest, LIVE, MIGRATION_DEADLINE, Mig, Pending, assert_moved,
-                      assert_runs_here, job_stats, pid_alive, recorder, wait_until,
-                      SIGNAL_DEADLINE)
+from feattest import (DEADLINE, DOMAIN_IFACE, FeatureTestCase, FGuest, LIVE, MIGRATION_DEADLINE, Mig, Pending,
+                      assert_moved, assert_runs_here, dcall, job_stats, log, pid_alive, recorder, variant_dict,
+                      wait_until, SIGNAL_DEADLINE)
 import feattest
 from test_migrationctl import CtlMixin
 
@@ -234,6 +235,44 @@ class Storage(FeatureTestCase):
         self.assertIsNotNone(dst_pid)
         m.perform_start()
         return g, src_img, dst_img, boot, pid, m, dst_pid
+
+    def test_begin_waits_for_stuck_qemu(self):
+        """Begin3 asks the source QEMU for its images (query-block): with QEMU stopped (SIGSTOP) the call
+        waits, its job in phase begin3, while the daemon answers everyone else at once; AbortJob ends
+        the job and Begin3 fails with its message; QEMU's late answer changes nothing, and the guest
+        then migrates with its disk."""
+        g, src_img, dst_img, boot, pid = self.guest()
+        src_serial = g.serial
+        dom = g.dom(self.src)
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            begin = Pending(self.src.connect(), g.path, DOMAIN_IFACE, 'Begin3Params', 'a{sv}u',
+                            (variant_dict({'destination_xml': ('s', m.dest_xml)}), m.flags), 'say')
+            wait_until(lambda: dom.prop('JobPhase') == 'begin3', DEADLINE, 'the job of the waiting Begin3')
+            t0 = time.monotonic()
+            self.assertEqual(dom.prop('JobType'), 'migration-out')
+            took = time.monotonic() - t0
+            log('A property read took %.3f s while Begin3 waited for the stopped QEMU' % took)
+            self.assertLess(took, 1.0, 'the daemon was blocked while Begin3 waited')
+            self.assertFalse(begin.done, 'Begin3 answered although the source QEMU was stopped')
+            dcall(self.src, g.path, 'AbortJob', 'u', (0,))
+            with self.assertDBusError('org.example.Migration1.Error.MigrationFailed', 'aborted'):
+                begin.wait(DEADLINE)
+            self.assertEqual(job_stats(self.src, g.path, 1)[0], 'cancelled')
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert_runs_here(self, g, self.src, pid, ' after AbortJob of a waiting Begin3')
+        self.assertFalse(os.path.exists(dst_img))
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.run()
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', '-f', 'qcow2', '-F', 'qcow2', src_img, dst_img],
+                             capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
 
     def test_abort_during_copy(self):
         """The mirror runs at the migration bandwidth (1 MiB/s against 24 MiB of data); AbortJob while
