@@ -32,6 +32,8 @@ struct QemuProcess {
         off_t log_start;          /* where this run's output begins in the log */
         GTask *startup;           /* launch or attach, until the handshake is done */
         guint startup_timer;
+        gulong cancel_handler;    /* on the startup's cancellable */
+        guint cancel_idle;        /* the cancelled startup fails from here */
         QemuExitFunc exit_func;
         gpointer exit_data;
         QemuEventFunc event_func;
@@ -68,6 +70,7 @@ void qemu_process_free(QemuProcess *p) {
         g_clear_handle_id(&p->pidfd_source, g_source_remove);
         g_clear_handle_id(&p->kill_timer, g_source_remove);
         g_clear_handle_id(&p->startup_timer, g_source_remove);
+        g_clear_handle_id(&p->cancel_idle, g_source_remove);
         if (p->pidfd >= 0)
                 close(p->pidfd);
         g_clear_pointer(&p->qmp, qmp_client_free);
@@ -94,20 +97,38 @@ char *qemu_log_tail(const char *log_path, off_t from, guint max_lines) {
         return g_strdup(start);
 }
 
-/* The startup task fails. A QEMU we just spawned must not linger
- * half-started; one found again after a restart is left alone (it is a
- * running guest, and killing it because its monitor is slow would lose it).
- * The process is freed from an idle callback: this may run inside its own
- * QMP or pidfd callbacks. */
-static void startup_fail(QemuProcess *p, GError *error) {
-        g_autoptr(GTask) task = g_steal_pointer(&p->startup);
-
-        g_clear_handle_id(&p->startup_timer, g_source_remove);
+/* A QEMU we spawned goes at once (SIGKILL) and is reaped: it has no guest
+ * state before its monitor is up. One found again after a restart is left
+ * alone (it is a running guest). */
+static void kill_child_now(QemuProcess *p) {
         if (p->alive && p->our_child) {
                 (void) pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
                 (void) waitpid(p->pid, NULL, 0);
                 p->alive = FALSE;
         }
+}
+
+/* The startup is over: its cancellable no longer concerns the process. */
+static void startup_end(QemuProcess *p) {
+        GCancellable *cancellable = g_task_get_cancellable(p->startup);
+
+        g_clear_handle_id(&p->startup_timer, g_source_remove);
+        if (p->cancel_handler)
+                g_cancellable_disconnect(cancellable, p->cancel_handler);
+        p->cancel_handler = 0;
+}
+
+/* The startup task fails. A QEMU we just spawned must not linger
+ * half-started; one found again after a restart is left alone (killing it
+ * because its monitor is slow would lose the guest). The process is freed
+ * from an idle callback: this may run inside its own QMP or pidfd
+ * callbacks. */
+static void startup_fail(QemuProcess *p, GError *error) {
+        g_autoptr(GTask) task = NULL;
+
+        startup_end(p);
+        task = g_steal_pointer(&p->startup);
+        kill_child_now(p);
         g_task_return_error(task, error);
         g_idle_add_once((GSourceOnceFunc) qemu_process_free, p);
 }
@@ -160,7 +181,7 @@ static void on_qmp_ready(QmpClient *client, const GError *error, gpointer user_d
                                             error->message, tail));
                 return;
         }
-        g_clear_handle_id(&p->startup_timer, g_source_remove);
+        startup_end(p);
         task = g_steal_pointer(&p->startup);
         /* From here on the caller of _finish() owns the process. */
         g_task_return_pointer(task, p, NULL);
@@ -224,6 +245,46 @@ static int monitor_socket(const char *path, gboolean listening, GError **error) 
         return fd;
 }
 
+static GError *cancelled_error(void) {
+        return g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                   "QEMU's start was cancelled; the process was killed");
+}
+
+static gboolean on_cancel_idle(gpointer user_data) {
+        QemuProcess *p = user_data;
+
+        p->cancel_idle = 0;
+        startup_fail(p, cancelled_error());
+        return G_SOURCE_REMOVE;
+}
+
+/* The caller no longer wants this QEMU: it is gone before
+ * g_cancellable_cancel() returns. The task fails from an idle: the
+ * canceller may still use what the task's callback frees, and a handler
+ * cannot disconnect itself. */
+static void on_startup_cancelled(GCancellable *cancellable, gpointer user_data) {
+        QemuProcess *p = user_data;
+
+        if (!p->startup || p->cancel_idle)
+                return;
+        kill_child_now(p);
+        /* Nothing else may fail the startup meanwhile (a fake's monitor
+         * closes here, which is its death). */
+        g_clear_handle_id(&p->pidfd_source, g_source_remove);
+        g_clear_handle_id(&p->startup_timer, g_source_remove);
+        g_clear_pointer(&p->qmp, qmp_client_free);
+        p->alive = FALSE;
+        p->cancel_idle = g_idle_add(on_cancel_idle, p);
+}
+
+/* Last step of starting up: a cancellable already cancelled fires at once. */
+static void startup_watch_cancel(QemuProcess *p) {
+        GCancellable *cancellable = p->startup ? g_task_get_cancellable(p->startup) : NULL;
+
+        if (cancellable)
+                p->cancel_handler = g_cancellable_connect(cancellable, G_CALLBACK(on_startup_cancelled), p, NULL);
+}
+
 /* Common tail of launch and attach: watch the pid, talk QMP, wait for ready. */
 static void startup_begin(QemuProcess *p, GTask *task, const char *monitor_path) {
         g_autoptr(GError) error = NULL;
@@ -240,6 +301,7 @@ static void startup_begin(QemuProcess *p, GTask *task, const char *monitor_path)
         p->qmp = qmp_client_new();
         qmp_client_set_ready_func(p->qmp, on_qmp_ready, p);
         qmp_client_attach_fd(p->qmp, fd);
+        startup_watch_cancel(p);
 }
 
 /* Its own session: the daemon's stop must not take the guests with it. */
@@ -271,6 +333,7 @@ static void monitor_only_begin(QemuProcess *p, GTask *task, int fd) {
         p->qmp = qmp_client_new();
         qmp_client_set_ready_func(p->qmp, on_qmp_ready, p);
         qmp_client_attach_fd(p->qmp, fd);
+        startup_watch_cancel(p);
 }
 
 static void launch_by_hook(const QemuLaunch *launch, GTask *task) {
@@ -351,6 +414,14 @@ void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellab
         GPid pid;
 
         g_task_set_source_tag(task, qemu_process_launch_async);
+        /* _finish() decides: a QEMU that came up must not be lost to a
+         * cancellation that came too late for it. */
+        g_task_set_check_cancellable(task, FALSE);
+        if (g_cancellable_is_cancelled(cancellable)) {
+                g_task_return_error(task, cancelled_error());
+                g_object_unref(task);
+                return;
+        }
         if (launch_hook) {
                 launch_by_hook(launch, task);
                 return;
@@ -370,7 +441,16 @@ static QemuProcess *startup_finish(GAsyncResult *result, GError **error) {
 }
 
 QemuProcess *qemu_process_launch_finish(GAsyncResult *result, GError **error) {
-        return startup_finish(result, error);
+        QemuProcess *p = startup_finish(result, error);
+
+        /* Up, but cancelled before its caller heard of it: it goes too. */
+        if (p && g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result)))) {
+                kill_child_now(p);
+                qemu_process_free(p);
+                g_propagate_error(error, cancelled_error());
+                return NULL;
+        }
+        return p;
 }
 
 static gboolean cmdline_mentions(pid_t pid, const char *needle) {

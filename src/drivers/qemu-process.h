@@ -30,7 +30,11 @@ typedef void (*QemuExitFunc)(QemuProcess *process, gpointer user_data);
 
 /* Spawns QEMU (which starts paused, -S) and completes when its monitor has
  * finished the QMP handshake. On failure the process is gone and the error
- * (MD_ERROR_QEMU_FAILED) quotes the end of QEMU's log. */
+ * (MD_ERROR_QEMU_FAILED) quotes the end of QEMU's log. Cancelling
+ * @cancellable while QEMU starts kills it at once (SIGKILL, reaped before
+ * g_cancellable_cancel() returns; it holds no guest yet) and the launch
+ * fails with G_IO_ERROR_CANCELLED from an idle; a QEMU that was up but not
+ * yet finished is killed by _finish(), which fails the same way. */
 void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 QemuProcess *qemu_process_launch_finish(GAsyncResult *result, GError **error);
