@@ -51,6 +51,7 @@ void domain_free(Domain *d) {
                 g_object_unref(task);
         }
         g_ptr_array_unref(d->exit_waiters);
+        g_clear_object(&d->launching);
         qemu_process_free(d->qemu);
         domain_def_free(d->def);
         domain_def_free(d->live);
@@ -93,13 +94,16 @@ void domain_set_state(Domain *d, DomainState state, const char *reason) {
 }
 
 void domain_kill(Domain *d, const char *reason, guint grace_ms) {
-        if (!d->qemu)
+        if (!d->qemu && !d->launching)
                 return;
         if (reason) {
                 g_free(d->exit_reason);
                 d->exit_reason = g_strdup(reason);
         }
-        qemu_process_kill(d->qemu, grace_ms);
+        if (d->qemu)
+                qemu_process_kill(d->qemu, grace_ms);
+        else
+                g_cancellable_cancel(d->launching);
 }
 
 void domain_set_observer(Domain *d, const DomainObserver *observer, gpointer user_data) {
@@ -302,8 +306,14 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
                 g_object_unref(task);
                 return;
         }
+        if (d->launching == g_task_get_cancellable(G_TASK(result)))
+                g_clear_object(&d->launching);
         d->starting = FALSE;
         if (!qemu) {
+                /* Killed while starting (domain_kill): its reason, as if it had exited. */
+                if (d->exit_reason && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                        domain_set_state(d, DOMAIN_STATE_SHUTOFF, d->exit_reason);
+                g_clear_pointer(&d->exit_reason, g_free);
                 g_clear_pointer(&d->live, domain_def_free);
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
@@ -398,13 +408,15 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         d->starting = TRUE;
         d->guest_shutdown = FALSE;
         g_clear_pointer(&d->exit_reason, g_free);
+        g_clear_object(&d->launching);
+        d->launching = g_cancellable_new();
         monitor = domain_host_monitor_path(host, domain_uuid(d));
         log = domain_host_log_path(host, domain_name(d));
         /* QEMU inherits the taps at once; the daemon's copies close on return. */
         qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log,
                                                   .extra_fds = (const int *) devices->fds->data,
                                                   .n_extra_fds = devices->fds->len },
-                                  NULL, on_launched, task);
+                                  d->launching, on_launched, task);
 }
 
 gboolean domain_launch_finish(Domain *d, GAsyncResult *result, GError **error) {

@@ -99,6 +99,7 @@ struct Domain {
         char *state_reason;
         QemuProcess *qemu;
         gboolean starting;
+        GCancellable *launching;  /* while starting: domain_kill() cancels the launch */
         gboolean destroying;      /* the exit that follows is "destroyed" */
         gboolean guest_shutdown;  /* QEMU reported SHUTDOWN before exiting */
         GPtrArray *exit_waiters;  /* GTask* completed when QEMU has gone */
@@ -178,7 +179,9 @@ gboolean domain_save_status(Domain *domain, GError **error);
 /* Ends the domain's QEMU: SIGTERM, then SIGKILL after @grace_ms (0: at once,
  * G_MAXUINT: never). @reason (nullable) becomes StateReason when it has
  * gone, replacing any earlier one; NULL leaves the reason to how it ends
- * (destroyed, shutdown, crashed). A no-op without QEMU. */
+ * (destroyed, shutdown, crashed). A QEMU still starting (no monitor yet)
+ * is killed at once whatever @grace_ms, as it holds no guest state: its
+ * launch fails with G_IO_ERROR_CANCELLED. A no-op without QEMU. */
 void domain_kill(Domain *domain, const char *reason, guint grace_ms);
 
 /* Callback data that survives the domain: looks it up again by UUID. */

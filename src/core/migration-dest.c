@@ -136,6 +136,26 @@ static void prepare_fail(GTask *task /* consumed */, GError *error) {
         g_task_return_error(task, error);
 }
 
+/* Whether Prepare's job has ended meanwhile (AbortJob, AbortIncoming, the
+ * driving client or the peer's link gone, QEMU exited; @d nullable), then
+ * with Prepare's error: the job's own message, MigrationAborted if it was
+ * cancelled. Checked before each step's own result, which that end may
+ * have caused (a launch cancelled, a killed QEMU's monitor). */
+static gboolean prepare_job_ended(Domain *d, Prepare *p, GError **error) {
+        const char *why = NULL;
+        gboolean cancelled;
+
+        if (migration_job_of(d, JOB_TYPE_MIGRATION_IN))
+                return FALSE;
+        if (d && d->last_job_stats)
+                g_variant_lookup(d->last_job_stats, "errmsg", "&s", &why);
+        cancelled = d && g_strcmp0(d->last_job_type, "cancelled") == 0;
+        g_set_error(error, MD_ERROR, cancelled ? MD_ERROR_MIGRATION_ABORTED : MD_ERROR_MIGRATION_FAILED,
+                    _("The incoming migration of '%s' ended during Prepare: %s"), p->def->name,
+                    why && *why ? why : _("its domain went away"));
+        return TRUE;
+}
+
 /* libvirt's graphics cookie: the display QEMU has here, a wildcard listen
  * address replaced by the host the source migrates to. */
 static MigrationCookieGraphics *display_for_cookie(Domain *d, const char *uri) {
@@ -170,15 +190,13 @@ static void on_exported(GObject *source, GAsyncResult *result, gpointer user_dat
         Domain *d = domain_ref_get(p->ref);
         g_autoptr(GError) error = NULL;
 
+        if (prepare_job_ended(d, p, &error))
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         if (!migration_storage_export_finish(result, &error))
                 return prepare_fail(g_steal_pointer(&task),
                                     g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                 "Cannot export the disks for the storage copy: %s",
                                                 error->message));
-        if (!d || !d->job)
-                return prepare_fail(g_steal_pointer(&task),
-                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                                        _("The incoming migration was cancelled during Prepare3")));
         prepare_answer(g_steal_pointer(&task));
 }
 
@@ -188,12 +206,8 @@ static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer us
         g_autoptr(GError) error = NULL;
         Domain *d = domain_ref_get(p->ref);
 
-        if (!qemu_migration_setup_incoming_finish(result, &error))
+        if (prepare_job_ended(d, p, &error) || !qemu_migration_setup_incoming_finish(result, &error))
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
-        if (!d || !d->job)
-                return prepare_fail(g_steal_pointer(&task),
-                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                                        _("The incoming migration was cancelled during Prepare3")));
         if (p->storage_targets) {
                 if (!p->nbd_socket && !p->nbd_port && !choose_port(d->registry, 0, &p->nbd_port, &error))
                         return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
@@ -213,18 +227,13 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
         g_autofree char *dir = NULL;
         Domain *d = domain_ref_get(p->ref);
 
-        if (!d)
-                return prepare_fail(g_steal_pointer(&task),
-                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                                        _("The incoming domain disappeared during Prepare3")));
-        if (!domain_launch_finish(d, result, &error))
+        /* A job ended while QEMU was starting cancelled the launch (domain_kill). */
+        if (prepare_job_ended(d, p, &error) || !domain_launch_finish(d, result, &error))
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         domain_set_state(d, DOMAIN_STATE_PAUSED, "migration");
-        if (d->job) {
-                migration_setup_settings(&settings, d->job->params, 0, 0);
-                d->job->qemu_configured = TRUE;
-        }
-        if (d->job && (d->job->params->flags & MIGRATE_TLS)) {
+        migration_setup_settings(&settings, d->job->params, 0, 0);
+        d->job->qemu_configured = TRUE;
+        if (d->job->params->flags & MIGRATE_TLS) {
                 MdConfig *c = registry_get_config(d->registry);
                 dir = migration_setup_tls_dir(registry_get_runtime_dir(d->registry), c->tls_ca, c->tls_cert,
                                               c->tls_key, &error);
@@ -233,7 +242,7 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                 d->job->tls_id = migration_job_new_tls_id();
                 tls = (QemuMigrationTls) { .id = d->job->tls_id, .dir = dir };
         }
-        qemu_migration_setup_incoming_async(qemu_process_get_qmp(d->qemu), d->job ? &settings : NULL,
+        qemu_migration_setup_incoming_async(qemu_process_get_qmp(d->qemu), &settings,
                                             tls.id ? &tls : NULL, p->listen_uri, on_incoming_ready,
                                             g_steal_pointer(&task));
 }
@@ -245,12 +254,8 @@ static void on_images_created(GObject *source, GAsyncResult *result, gpointer us
         Domain *d = domain_ref_get(p->ref);
         g_autoptr(GError) error = NULL;
 
-        if (!migration_storage_create_finish(result, &error))
+        if (prepare_job_ended(d, p, &error) || !migration_storage_create_finish(result, &error))
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
-        if (!migration_job_of(d, JOB_TYPE_MIGRATION_IN))
-                return prepare_fail(g_steal_pointer(&task),
-                                    g_error_new_literal(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
-                                                        _("The incoming migration was cancelled during Prepare3")));
         domain_launch_async(d, domain_def_copy(p->def), "defer", p->ram_kib, on_incoming_launched,
                             g_steal_pointer(&task));
 }

@@ -33,6 +33,8 @@ struct FakeMonitor {
         char *attached_uuid;    /* of the last attach served */
         guint listen_watch;
         char *listen_path;
+        gboolean hold_greeting; /* for the next connection */
+        char *greeting;         /* held: sent by fake_monitor_greet() */
 };
 
 static void expectation_free(Expectation *e) {
@@ -189,6 +191,7 @@ void fake_monitor_free(FakeMonitor *fm) {
                 (void) unlink(fm->listen_path);
         }
         g_free(fm->listen_path);
+        g_free(fm->greeting);
         g_free(fm->attached_uuid);
         if (fm->serves_attaches)
                 qemu_process_set_attach_hook(NULL, NULL);
@@ -228,6 +231,23 @@ static void serve_fd(FakeMonitor *fm, int fd) {
         greeting = g_strdup_printf("{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": %u, "
                                    "\"major\": %u}, \"package\": \"fake\"}, \"capabilities\": []}}",
                                    fm->minor, fm->major);
+        if (fm->hold_greeting) {
+                fm->hold_greeting = FALSE;
+                g_free(fm->greeting);
+                fm->greeting = g_steal_pointer(&greeting);
+                return;
+        }
+        send_line(fm, greeting);
+}
+
+void fake_monitor_hold_greeting(FakeMonitor *fm) {
+        fm->hold_greeting = TRUE;
+}
+
+void fake_monitor_greet(FakeMonitor *fm) {
+        g_autofree char *greeting = g_steal_pointer(&fm->greeting);
+
+        g_assert_nonnull(greeting);
         send_line(fm, greeting);
 }
 

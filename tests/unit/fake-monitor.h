@@ -54,6 +54,10 @@ void fake_monitor_serve_attaches(FakeMonitor *fm, const char *monitor_path);
 const char *fake_monitor_attached_uuid(FakeMonitor *fm);
 /* The client is connected (it closes the monitor when its QEMU has gone). */
 gboolean fake_monitor_is_connected(FakeMonitor *fm);
+/* The next connection's greeting waits until fake_monitor_greet(): a QEMU
+ * that is still starting (its monitor is not up yet). */
+void fake_monitor_hold_greeting(FakeMonitor *fm);
+void fake_monitor_greet(FakeMonitor *fm);
 /* The command line of the last launch served (empty before one). */
 const char *const *fake_monitor_launch_argv(FakeMonitor *fm);
 

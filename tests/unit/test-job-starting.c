@@ -1,0 +1,158 @@
+/* An incoming job ended while its QEMU is still starting (no QMP greeting
+ * yet): AbortJob (AbortIncoming), the driving client leaving. The starting
+ * QEMU goes at once, not when its monitor would have come up, and the
+ * pending Prepare fails with the job's reason. Over the fake monitor, whose
+ * greeting is held back. */
+#include <string.h>
+
+#include "job-fixture.h"
+#include "md-error.h"
+#include "migration.h"
+#include "migration-jobs.h"
+
+#define OWNER ":1.5"
+#define URI "tcp:127.0.0.1:49152"
+#define INCOMING_NAME "incoming"
+#define INCOMING_UUID "0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b"
+#define INCOMING_XML "<domain type='qemu'><name>" INCOMING_NAME "</name>" \
+        "<uuid>" INCOMING_UUID "</uuid><memory unit='KiB'>131072</memory>" \
+        "<os><type>hvm</type></os></domain>"
+
+typedef struct {
+        gboolean done;
+        GError *error;
+} Reply;
+
+static gboolean reply_done(gpointer data) {
+        return ((Reply *) data)->done;
+}
+
+static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Reply *r = user_data;
+        g_autoptr(GBytes) bytes = NULL;
+        g_autofree char *uri = NULL;
+
+        g_assert_false(migration_prepare_finish(result, &bytes, &uri, &r->error));
+        r->done = TRUE;
+}
+
+static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Reply *r = user_data;
+
+        g_assert_true(migration_abort_finish(result, &r->error));
+        r->done = TRUE;
+}
+
+static gboolean launched(gpointer data) {
+        FakeMonitor *fm = data;
+
+        return fake_monitor_is_connected(fm);
+}
+
+/* Prepare3 of OWNER, its QEMU launched but its monitor silent: the job is
+ * in prepare, the domain starting. */
+static Domain *destination_starting(JobFixture *f, Reply *prepared) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) begin = job_fixture_peer_cookie(f, "begin3", INCOMING_NAME, INCOMING_UUID);
+        Domain *d;
+
+        fake_monitor_serve_launches(f->fm);
+        fake_monitor_hold_greeting(f->fm);
+        migration_prepare_async(f->registry, migration_params_new_plain(INCOMING_XML, NULL, URI, 0, MIGRATE_LIVE,
+                                                                        &error),
+                                begin, OWNER, on_prepared, prepared);
+        g_assert_no_error(error);
+        job_fixture_run_until(launched, f->fm);
+        fake_monitor_flush(f->fm);
+        d = registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL);
+        g_assert_nonnull(d);
+        g_assert_true(d->starting);
+        g_assert_null(d->qemu);
+        g_assert_cmpint(d->job->phase, ==, JOB_PHASE_PREPARE);
+        g_assert_false(prepared->done);
+        return d;
+}
+
+static gboolean monitor_closed(gpointer data) {
+        return !fake_monitor_is_connected(data);
+}
+
+static gboolean incoming_gone(gpointer data) {
+        JobFixture *f = data;
+
+        return registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL) == NULL;
+}
+
+/* The job has ended: the starting QEMU is killed without its monitor ever
+ * greeting, Prepare fails with @code saying @why, no command was sent. */
+static void assert_killed_while_starting(JobFixture *f, Reply *prepared, gint code, const char *why) {
+        job_fixture_run_until(monitor_closed, f->fm);
+        job_fixture_run_until(reply_done, prepared);
+        g_assert_error(prepared->error, MD_ERROR, code);
+        g_assert_nonnull(strstr(prepared->error->message, "The incoming migration of '" INCOMING_NAME
+                                                          "' ended during Prepare"));
+        if (!strstr(prepared->error->message, why))
+                g_error("Prepare's error \"%s\" does not say \"%s\"", prepared->error->message, why);
+        fake_monitor_assert_received(f->fm, NULL);
+        fake_monitor_assert_done(f->fm);
+        g_clear_error(&prepared->error);
+}
+
+/* AbortJob (as AbortIncoming does) while QEMU starts. */
+static void test_abort(JobFixture *f, gconstpointer data) {
+        Reply prepared = { 0 }, aborted = { 0 };
+        Domain *d = destination_starting(f, &prepared);
+
+        migration_abort_async(d, 0, on_aborted, &aborted);
+        job_fixture_run_until(reply_done, &aborted);
+        g_assert_no_error(aborted.error);
+        job_fixture_assert_completed(f, FALSE, "The incoming migration was aborted");
+        assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "was aborted");
+        job_fixture_run_until(incoming_gone, f);
+}
+
+/* The driving client (for peer-to-peer: the bridge's link) leaves the bus. */
+static void test_client_gone(JobFixture *f, gconstpointer data) {
+        Reply prepared = { 0 };
+
+        destination_starting(f, &prepared);
+        migration_jobs_client_vanished(f->registry, OWNER);
+        job_fixture_assert_completed(f, FALSE, "left the bus");
+        assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "left the bus");
+        job_fixture_run_until(incoming_gone, f);
+}
+
+/* A guest defined here migrates in: it stays defined, shut off, its
+ * StateReason the abort's as if its QEMU had exited. */
+static void test_abort_defined(JobFixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        Reply prepared = { 0 }, aborted = { 0 };
+        Domain *defined = registry_define_xml(f->registry, INCOMING_XML, &error);
+        Domain *d;
+
+        g_assert_no_error(error);
+        d = destination_starting(f, &prepared);
+        g_assert_true(d == defined);
+        migration_abort_async(d, 0, on_aborted, &aborted);
+        job_fixture_run_until(reply_done, &aborted);
+        g_assert_no_error(aborted.error);
+        assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "was aborted");
+        g_assert_true(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL) == d);
+        g_assert_false(domain_is_active(d));
+        g_assert_false(d->starting);
+        g_assert_null(d->job);
+        g_assert_cmpint(d->state, ==, DOMAIN_STATE_SHUTOFF);
+        g_assert_cmpstr(d->state_reason, ==, "migration-canceled");
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        job_fixture_init_log();
+#define ADD(path, func) g_test_add("/job-starting/" path, JobFixture, NULL, job_fixture_set_up, func, \
+                                   job_fixture_tear_down)
+        ADD("in/prepare/abort", test_abort);
+        ADD("in/prepare/client-gone", test_client_gone);
+        ADD("in/prepare/abort-defined", test_abort_defined);
+#undef ADD
+        return g_test_run();
+}
