@@ -294,14 +294,27 @@ class PrepareAnswerLost(LinkTestCase):
         if fd is not None:
             os.close(fd)
 
+    @staticmethod
+    def held_qemu(wrapper, uuid):
+        """PIDs of the gated QEMU of guest @uuid (the wrapper's shell, which
+        becomes QEMU once the gate opens), alive."""
+        harness = p2ptest.harness
+        pids = []
+        for entry in os.listdir('/proc'):
+            argv = harness.proc_cmdline(int(entry)) if entry.isdigit() else None
+            if argv and wrapper in argv[:2] and any(uuid in a for a in argv) and harness.pid_alive(int(entry)):
+                pids.append(int(entry))
+        return pids
+
     def lose_prepare_answer(self, meanwhile=lambda g, pending: None):
         """A migrates a guest to B, whose QEMU waits at the gate, so B's
         Prepare outlasts A's call_timeout; meanwhile() runs once B has the
         Prepare. MigrateToURI3 fails with the time-out only once A has B's
         answer to AbortIncoming (A logs it before answering its caller); B
-        has ended its job, aborted. Then the gate opens: the QEMU that comes
-        up late is killed, B forgets the guest, the guest runs on at A, and
-        the next migration moves it over the same link."""
+        has ended its job, aborted, and killed its QEMU that was still
+        starting (held at the closed gate) before answering, and forgets the
+        guest. The guest runs on at A, and the next migration moves it over
+        the same link."""
         a, b = self.a, self.b
         wrapper, gate = self.gated_qemu()
         self.reconfigure(b, extra={'qemu': {'binary': wrapper}})
@@ -313,8 +326,16 @@ class PrepareAnswerLost(LinkTestCase):
             wait_until(lambda: pending.done or "Prepare3Params from peer 'CN=host-a'" in self.daemon_log(b),
                        p2ptest.MIGRATION_DEADLINE, 'b to prepare')
             self.assertFalse(pending.done, 'MigrateToURI3 ended before Prepare: %r' % (pending.error,))
+            wait_until(lambda: pending.done or self.held_qemu(wrapper, g.uuid), DEADLINE,
+                       "b's QEMU to wait at the gate")
+            held = self.held_qemu(wrapper, g.uuid)
+            self.assertEqual(len(held), 1, 'the QEMU held at the gate: %r' % (held,))
             meanwhile(g, pending)
             wait_until(lambda: pending.done, self.CALL_TIMEOUT + DEADLINE, 'MigrateToURI3 to fail')
+            # B killed it when AbortIncoming ended the job, not once QEMU's monitor came up.
+            self.assertTrue(os.path.exists(gate), 'the gate was opened')
+            self.assertFalse(p2ptest.harness.pid_alive(held[0]),
+                             "b's starting QEMU (pid %d) outlived AbortIncoming's answer" % held[0])
             self.assertMigrateError(pending, 'PeerUnreachable', 'Prepare', 'timed out')
             self.assertRegex(self.daemon_log(a), r"The answer of migration\+tls://\S+ to Prepare was lost")
             self.assertIn("aborted the incoming migration of '%s'" % g.name, self.daemon_log(a))
@@ -325,9 +346,10 @@ class PrepareAnswerLost(LinkTestCase):
             self.assertEqual([d['success'] for d in dst_done], [False], dst_done)
             self.assertIn('aborted', dst_done[0]['errmsg'])
         self.assertNotIn('Failed to have', self.daemon_log(a))
+        wait_until(lambda: g.path not in b.list_domains(0), DEADLINE, 'b to forget the incoming guest')
+        self.assertTrue(os.path.exists(gate), 'the gate was opened')
 
         self.open_gate(gate)
-        wait_until(lambda: g.path not in b.list_domains(0), DEADLINE, 'b to forget the incoming guest')
         self.assertStaysHere(g, a, src_pid, ' after the lost Prepare answer')
         self.assertNothingThere(g, b, ' after the lost Prepare answer')
         self.assertEqual(g.serial.boot_ids(), [boot])
