@@ -105,9 +105,7 @@ static MigrationCookie *begin_cookie(Domain *d, MigrationParams *p, DomainDef *d
 /* The two queries of migration_source_query_initial(), in flight. */
 typedef struct {
         DomainRef *ref;
-        const MigrationJob *job;     /* only compared: the job that asked (a later job
-                                      * at the same address asks again, and its replies,
-                                      * later in QEMU's order, win) */
+        guint64 job_serial;          /* the job that asked (a later job asks again) */
         GVariant *caps;              /* nullable */
         guint pending;               /* replies still to come */
 } InitialQuery;
@@ -127,7 +125,7 @@ static void on_initial_params(GObject *source, GAsyncResult *result, gpointer us
         Domain *d = domain_ref_get(q->ref);
         MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
-        if (job && job == q->job)
+        if (job && job->serial == q->job_serial)
                 migration_setup_merge_stats(&job->setup_stats, migration_setup_initial_stats(q->caps, params));
         initial_query_unref(q);
 }
@@ -148,7 +146,7 @@ void migration_source_query_initial(Domain *d) {
         job->initial_queried = TRUE;
         q = g_new0(InitialQuery, 1);
         q->ref = domain_ref_new(d);
-        q->job = job;
+        q->job_serial = job->serial;
         q->pending = 2;
         qemu_monitor_query_migrate_capabilities_async(qemu_process_get_qmp(d->qemu), on_initial_caps, q);
         qemu_monitor_query_migrate_parameters_async(qemu_process_get_qmp(d->qemu), on_initial_params, q);
@@ -178,6 +176,7 @@ typedef struct {
         DomainDef *def;                 /* the destination's */
         MigrationCookie *cookie;
         GArray *disks;                  /* storage: indices into d->live's disks; NULL: no copy */
+        guint64 job_serial;             /* the job it started (0: none) */
 } BeginCall;
 
 static void begin_call_free(BeginCall *call) {
@@ -277,6 +276,7 @@ void migration_begin_async(Domain *d, MigrationParams *params, const char *owner
         if (!migration_job_start(d, JOB_TYPE_MIGRATION_OUT, JOB_PHASE_BEGIN3, &migration_source_ops,
                                  g_steal_pointer(&p), owner, &error))
                 return g_task_return_error(task, g_steal_pointer(&error));
+        call->job_serial = d->job->serial;
         if (paused)
                 remember_paused(d);
         if (!(d->job->params->flags & MIGRATE_OFFLINE))
@@ -285,6 +285,12 @@ void migration_begin_async(Domain *d, MigrationParams *params, const char *owner
                 return begin_answer(g_steal_pointer(&task), d);
         d->job->begin = g_object_ref(task);
         qemu_monitor_query_block_async(qemu_process_get_qmp(d->qemu), on_block_images, g_steal_pointer(&task));
+}
+
+guint64 migration_begin_job_serial(GAsyncResult *result) {
+        BeginCall *call = g_task_get_task_data(G_TASK(result));
+
+        return call->job_serial;
 }
 
 gboolean migration_begin_finish(GAsyncResult *result, char **ret_xml, GBytes **ret_cookie, GError **error) {

@@ -189,11 +189,14 @@ static void on_perform2_begun(GObject *source, GAsyncResult *result, gpointer us
         g_autofree char *xml = NULL;
         g_autoptr(GBytes) cookie = NULL;
         Domain *d = domain_ref_get(p2->ref);
+        MigrationJob *job;
 
         if (!migration_begin_finish(result, &xml, &cookie, &error))
                 return g_task_return_error(task, g_steal_pointer(&error));
-        /* Its job may have ended since (an abort before this callback ran). */
-        if (!migration_job_of(d, JOB_TYPE_MIGRATION_OUT))
+        /* Its job may have ended since (an abort before this callback ran),
+         * and another client's Begin may have started a job of its own. */
+        job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+        if (!job || job->serial != migration_begin_job_serial(result))
                 return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                _("The domain went away during Perform2"));
         /* Journaled with the Perform phase: recovery follows protocol 2's rules. */

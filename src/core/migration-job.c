@@ -116,7 +116,12 @@ static const DomainObserver incoming_observer = {
 /* Makes @job the domain's job and installs the observer through which the
  * job hears of its domain (QMP events, QEMU's exit; domain.h). The job
  * removes it when it ends. */
+/* Every job gets a serial of its own, which callbacks compare rather than
+ * the job's address (a later job may be allocated at the same one). */
 static void job_attach(Domain *d, MigrationJob *job) {
+        static guint64 last_serial;
+
+        job->serial = ++last_serial;
         d->job = job;
         domain_set_observer(d, job->type == JOB_TYPE_MIGRATION_OUT ? &outgoing_observer : &incoming_observer,
                             job);

@@ -42,6 +42,7 @@ typedef struct {
 struct MigrationJob {
         Domain *domain;
         const MigrationJobOps *ops;
+        guint64 serial;              /* unique in this daemon: which job a callback was for */
         JobType type;
         JobPhase phase;
         MigrationParams *params;

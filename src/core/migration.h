@@ -20,6 +20,8 @@
 void migration_begin_async(Domain *domain, MigrationParams *params /* consumed */, const char *owner,
                            GAsyncReadyCallback callback, gpointer user_data);
 gboolean migration_begin_finish(GAsyncResult *result, char **ret_xml, GBytes **ret_cookie, GError **error);
+/* The serial of the job that Begin started (0: it started none). */
+guint64 migration_begin_job_serial(GAsyncResult *result);
 
 /* Phase 3: runs the stream; completes when it has ended, with the cookie
  * for Finish. */

@@ -23,6 +23,7 @@ typedef struct {
         GBytes *cookie;              /* the latest cookie */
         char *uri;                   /* from Prepare, for Perform */
         gboolean performed2;         /* protocol 2: Perform2 left our job for Finish2 to decide */
+        guint64 job_serial;          /* our source job (Begin3's or Perform2's); 0: none yet */
         gboolean finish_unanswered;  /* Finish ran there, or not: its answer was lost */
         char *incoming_name;         /* the guest's name there, for AbortIncoming */
         guint64 call_timeout_usec;   /* [peer] call_timeout: each call's answer within this */

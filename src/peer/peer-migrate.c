@@ -69,6 +69,15 @@ static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_da
         p2p_done(p);
 }
 
+/* The domain's outgoing job if it is this migration's: while Prepare ran
+ * there, ours may have been aborted and another client's Begin3 may have
+ * started a job of its own. */
+static MigrationJob *our_job(P2P *p, Domain *d) {
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
+
+        return job && p->job_serial && job->serial == p->job_serial ? job : NULL;
+}
+
 static void confirm(P2P *p) {
         Domain *d = domain_ref_get(p->ref);
 
@@ -80,7 +89,7 @@ static void confirm(P2P *p) {
         }
         /* The job ended without this Confirm (the guest's QEMU exited, or
          * someone aborted it): whatever happened, it is no success. */
-        if (!d || !d->job || d->job->type != JOB_TYPE_MIGRATION_OUT) {
+        if (!our_job(p, d)) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                         "The migration job of the source ended before Confirm3; its "
                                         "outcome is unknown: see the domain's last job (GetJobStats "
@@ -227,7 +236,7 @@ static void perform(P2P *p) {
                 return;
         }
         /* AbortJob (or a deadline) ended the job while Prepare ran there. */
-        if (p->form != PEER_FORM_V2 && (!d->job || d->job->aborted)) {
+        if (p->form != PEER_FORM_V2 && (!our_job(p, d) || d->job->aborted)) {
                 p2p_fail(p, g_error_new(MD_ERROR, MD_ERROR_MIGRATION_ABORTED, "The migration was aborted"));
                 finish(p);
                 return;
@@ -236,9 +245,14 @@ static void perform(P2P *p) {
         g_free(mp->migrate_uri);
         mp->migrate_uri = g_strdup(p->uri);
         mp->flags &= ~MIGRATE_PEER2PEER;
-        if (p->form == PEER_FORM_V2)
+        if (p->form == PEER_FORM_V2) {
+                guint64 before = d->job ? d->job->serial : 0;
+
                 migration_perform2_async(d, mp, p->cookie, NULL, FALSE, on_performed2, p);
-        else
+                /* Perform2's Begin starts its job before it returns, or none. */
+                if (d->job && d->job->serial != before)
+                        p->job_serial = d->job->serial;
+        } else
                 migration_perform_async(d, mp, p->cookie, on_performed, p);
 }
 
@@ -334,6 +348,7 @@ static void on_begun(GObject *source, GAsyncResult *result, gpointer user_data) 
                 p2p_done(p);
                 return;
         }
+        p->job_serial = migration_begin_job_serial(result);
         prepare(p);
 }
 
@@ -456,8 +471,7 @@ static void on_link_lost(PeerLease *lease, const GError *error, gpointer user_da
                                 error ? error->message : "connection closed"));
         /* A stream still running can no longer be finished there: stop it,
          * and the failure rules keep the guest here. */
-        if (d && d->job && d->job->type == JOB_TYPE_MIGRATION_OUT && d->job->phase == JOB_PHASE_PERFORM3 &&
-            !d->job->postcopy)
+        if (d && our_job(p, d) && d->job->phase == JOB_PHASE_PERFORM3 && !d->job->postcopy)
                 migration_abort_async(d, 0, on_link_abort, NULL);
 }
 

@@ -358,6 +358,40 @@ class PrepareAnswerLost(LinkTestCase):
         self.assertEqual(self.dials(a, b), dials, 'the link was dialed again')
         g.destroy()
 
+    def test_abort_then_another_begin(self):
+        """AbortJob on A while B's Prepare waits (its QEMU at the gate), then
+        another client's Begin3 on A: the guest has a new job, not the
+        peer-to-peer migration's. When B's Prepare answers, A's migration
+        must not go on with that job: MigrateToURI3 fails with
+        MigrationAborted, the other client's job stays in begin3, the guest
+        runs on at A and B throws its incoming guest away."""
+        a, b = self.a, self.b
+        wrapper, gate = self.gated_qemu()
+        self.reconfigure(b, extra={'qemu': {'binary': wrapper}})
+        self.bridge(b)
+        g = self.guest(a, profile='light')
+        boot, src_pid = snapshot_before(g)
+        dom = g.dom(a)
+        pending, _ = self.migrate_start(g, a, b)
+        wait_until(lambda: pending.done or self.held_qemu(wrapper, g.uuid), p2ptest.MIGRATION_DEADLINE,
+                   "b's QEMU to wait at the gate")
+        self.assertFalse(pending.done, 'MigrateToURI3 ended before Prepare: %r' % (pending.error,))
+        dom.call('AbortJob', 'u', (0,))
+        wait_until(lambda: dom.prop('JobType') == 'none', DEADLINE, "the migration's job to end on a")
+        dom.call('Begin3Params', 'a{sv}u', ({}, p2ptest.LIVE), 'say')
+        self.assertEqual((dom.prop('JobType'), dom.prop('JobPhase')), ('migration-out', 'begin3'))
+        self.assertFalse(pending.done, 'MigrateToURI3 ended before B answered Prepare: %r' % (pending.error,))
+        self.open_gate(gate)
+        self.assertMigrateError(pending, 'MigrationAborted')
+        # The other client's job is untouched: still in begin3, nothing streamed.
+        self.assertEqual((dom.prop('JobType'), dom.prop('JobPhase')), ('migration-out', 'begin3'))
+        wait_until(lambda: g.path not in b.list_domains(0), DEADLINE, 'b to throw the incoming guest away')
+        dom.call('AbortJob', 'u', (0,))
+        self.assertStaysHere(g, a, src_pid, ' after the abort and the other Begin3')
+        self.assertNothingThere(g, b, ' after the abort and the other Begin3')
+        self.assertEqual(g.serial.boot_ids(), [boot])
+        g.destroy()
+
     def test_prepare_answer_lost(self):
         """The lost Prepare answer (lose_prepare_answer) on a quiet link:
         the kept link stays open for other migrations, so only
