@@ -123,6 +123,8 @@ typedef struct {
         char *command;
         JsonNode *arguments;
         gboolean waits;                 /* pipelined: sent once all before it succeeded */
+        char *ignored_class;            /* a refusal of this class and desc is a success */
+        char *ignored_desc;
 } QemuCommandEntry;
 
 struct QemuCommandList {
@@ -137,6 +139,8 @@ struct QemuCommandList {
 static void qemu_command_entry_free(QemuCommandEntry *entry) {
         g_clear_pointer(&entry->arguments, json_node_unref);
         g_free(entry->command);
+        g_free(entry->ignored_class);
+        g_free(entry->ignored_desc);
         g_free(entry);
 }
 
@@ -172,6 +176,19 @@ void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode 
 
 void qemu_command_list_add_after_success(QemuCommandList *list, const char *command, JsonNode *arguments) {
         add_entry(list, command, arguments, TRUE);
+}
+
+void qemu_command_list_ignore_refusal(QemuCommandList *list, const char *error_class, const char *desc) {
+        QemuCommandEntry *entry;
+
+        g_return_if_fail(list && list->entries->len > 0);
+        g_return_if_fail(error_class && desc);
+
+        entry = list->entries->pdata[list->entries->len - 1];
+        g_free(entry->ignored_class);
+        g_free(entry->ignored_desc);
+        entry->ignored_class = g_strdup(error_class);
+        entry->ignored_desc = g_strdup(desc);
 }
 
 void qemu_command_list_free(QemuCommandList *list) {
@@ -213,12 +230,19 @@ static void qemu_command_list_send_batch(GTask *task) {
                !((QemuCommandEntry *) list->entries->pdata[list->sent])->waits);
 }
 
+/* QEMU refused @entry the way it may: what the command was for holds. */
+static gboolean is_ignored_refusal(const QemuCommandEntry *entry, GAsyncResult *result) {
+        return entry->ignored_class && g_strcmp0(qmp_client_execute_error_class(result), entry->ignored_class) == 0 &&
+               g_strcmp0(qmp_client_execute_error_desc(result), entry->ignored_desc) == 0;
+}
+
 static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
         QemuCommandSent *sent = user_data;
         g_autoptr(GTask) task = sent->task;
         guint index = sent->index;
         QemuCommandList *list = g_task_get_task_data(task);
-        const char *command = ((QemuCommandEntry *) list->entries->pdata[index])->command;
+        QemuCommandEntry *entry = list->entries->pdata[index];
+        const char *command = entry->command;
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = NULL;
 
@@ -230,6 +254,10 @@ static void qemu_command_list_on_reply(GObject *source, GAsyncResult *result, gp
          * carried out the later ones, whose replies are of no use now. */
         if (list->returned)
                 return;
+        if (!reply && is_ignored_refusal(entry, result)) {
+                g_debug("QMP command list goes on after %s: %s", command, error->message);
+                reply = json_node_new(JSON_NODE_NULL);
+        }
         if (!reply) {
                 /* QEMU's refusals already name the command; transport errors
                  * ("connection closed") do not. */

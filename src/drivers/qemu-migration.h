@@ -41,6 +41,11 @@ void qemu_command_list_add(QemuCommandList *list, const char *command, JsonNode 
  * without them). */
 void qemu_command_list_add_after_success(QemuCommandList *list, const char *command,
                                          JsonNode *arguments /* consumed, nullable */);
+/* The command added last: a refusal of QEMU's @error_class with exactly
+ * @desc counts as its success (reply: JSON null), as later commands and
+ * the result see it; any other refusal still ends the run. For a command
+ * whose refusal is the state wanted (object-del of what may not exist). */
+void qemu_command_list_ignore_refusal(QemuCommandList *list, const char *error_class, const char *desc);
 void qemu_command_list_free(QemuCommandList *list);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuCommandList, qemu_command_list_free)
 /* Consumes @list. Result: the reply of the last command (JsonNode*, owned). */

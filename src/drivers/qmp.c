@@ -263,6 +263,27 @@ static QmpCommand *qmp_client_find_sent(QmpClient *client, const char *id) {
         return NULL;
 }
 
+/* A refused command's task keeps QEMU's words: callers tell "not found"
+ * from other refusals by them. */
+typedef struct {
+        char *error_class;
+        char *desc;
+} QmpRefusal;
+
+static QmpRefusal *qmp_refusal_new(JsonObject *qmp_error /* nullable */) {
+        QmpRefusal *refusal = g_new0(QmpRefusal, 1);
+
+        refusal->error_class = g_strdup(qmp_object_get_string(qmp_error, "class"));
+        refusal->desc = g_strdup(qmp_object_get_string(qmp_error, "desc"));
+        return refusal;
+}
+
+static void qmp_refusal_free(QmpRefusal *refusal) {
+        g_free(refusal->error_class);
+        g_free(refusal->desc);
+        g_free(refusal);
+}
+
 static gboolean qmp_client_on_reply(QmpClient *client, JsonObject *message, GError **error) {
         /* An "error" that is no object still is an error, without details. */
         gboolean failed = json_object_has_member(message, "error");
@@ -302,8 +323,7 @@ static gboolean qmp_client_on_reply(QmpClient *client, JsonObject *message, GErr
 
         g_debug("QMP reply to %s (%s)", id, failed ? "error" : "return");
         if (failed) {
-                g_task_set_task_data(task, g_strdup(qmp_object_get_string(qmp_error, "class")),
-                                     g_free);
+                g_task_set_task_data(task, qmp_refusal_new(qmp_error), (GDestroyNotify) qmp_refusal_free);
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
                                         "QEMU refused %s: %s", command,
                                         qmp_object_get_string(qmp_error, "desc") ?: "no reason given");
@@ -527,7 +547,17 @@ void qmp_client_complete_task(GObject *source, GAsyncResult *result, gpointer ta
 }
 
 const char *qmp_client_execute_error_class(GAsyncResult *result) {
-        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        QmpRefusal *refusal;
 
-        return g_task_get_task_data(G_TASK(result));
+        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        refusal = g_task_get_task_data(G_TASK(result));
+        return refusal ? refusal->error_class : NULL;
+}
+
+const char *qmp_client_execute_error_desc(GAsyncResult *result) {
+        QmpRefusal *refusal;
+
+        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        refusal = g_task_get_task_data(G_TASK(result));
+        return refusal ? refusal->desc : NULL;
 }

@@ -81,3 +81,6 @@ void qmp_client_complete_task(GObject *source, GAsyncResult *result, gpointer ta
  * ...) when @result failed with a QMP "error" reply, NULL otherwise. Valid as
  * long as @result is. */
 const char *qmp_client_execute_error_class(GAsyncResult *result);
+/* QEMU's "desc" of that refusal (NULL when it sent none, or @result did not
+ * fail with a QMP "error" reply). Valid as long as @result is. */
+const char *qmp_client_execute_error_desc(GAsyncResult *result);
