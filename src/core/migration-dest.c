@@ -239,11 +239,10 @@ static void on_incoming_launched(GObject *source, GAsyncResult *result, gpointer
                                               c->tls_key, &error);
                 if (!dir)
                         return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
-                d->job->tls_id = migration_job_new_tls_id();
-                tls = (QemuMigrationTls) { .id = d->job->tls_id, .dir = dir };
+                tls = (QemuMigrationTls) { .dir = dir };
         }
         qemu_migration_setup_incoming_async(qemu_process_get_qmp(d->qemu), &settings,
-                                            tls.id ? &tls : NULL, p->listen_uri, on_incoming_ready,
+                                            tls.dir ? &tls : NULL, p->listen_uri, on_incoming_ready,
                                             g_steal_pointer(&task));
 }
 

@@ -1,6 +1,5 @@
 #define G_LOG_DOMAIN "migrationd"
 
-#include <unistd.h>
 
 #include "i18n.h"
 #include "md-error.h"
@@ -43,7 +42,6 @@ void migration_job_free(MigrationJob *job) {
         g_clear_pointer(&job->setup_stats, g_variant_unref);
         g_free(job->owner);
         g_free(job->error);
-        g_free(job->tls_id);
         g_free(job->paused_reason_before);
         g_free(job->end_when_heard);
         g_clear_handle_id(&job->storage_timer, g_source_remove);
@@ -247,16 +245,8 @@ static void on_reset_done(GObject *source, GAsyncResult *result, gpointer user_d
 
 /* The guest stays on a QEMU that has the job's capabilities: the next job
  * must start clean. */
-char *migration_job_new_tls_id(void) {
-        static guint counter;
-
-        /* With our pid: an object a killed daemon left in a QEMU (recovery
-         * cannot know its id) must not collide with a new one's. */
-        return g_strdup_printf("md-migration-tls-%d-%u", (int) getpid(), ++counter);
-}
-
-void migration_job_reset_qemu(Domain *d, const char *tls_id) {
-        qemu_migration_reset_async(qemu_process_get_qmp(d->qemu), tls_id, on_reset_done, NULL);
+void migration_job_reset_qemu(Domain *d) {
+        qemu_migration_reset_async(qemu_process_get_qmp(d->qemu), on_reset_done, NULL);
 }
 
 void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
@@ -274,7 +264,7 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
          * about to be killed. */
         bool keeps_guest = (job->type == JOB_TYPE_MIGRATION_OUT) != (result == JOB_RESULT_COMPLETED);
         if (job->qemu_configured && d->qemu && keeps_guest)
-                migration_job_reset_qemu(d, job->tls_id);
+                migration_job_reset_qemu(d);
         job_progress_end(&job->progress, result == JOB_RESULT_COMPLETED);
         if (job->ops->ending)
                 job->ops->ending(d, result == JOB_RESULT_COMPLETED);

@@ -74,7 +74,6 @@ struct MigrationJob {
         gboolean postcopy_requested; /* source: migrate-start-postcopy was (about to be) sent */
         int protocol;                /* source: 3, or 2 under Perform2 */
         gboolean restored;           /* restored after a restart: the deadline applies */
-        char *tls_id;                /* QEMU's tls-creds object for this job (TLS flag) */
         gboolean paused_before;      /* source: the guest was paused when the job began */
         char *paused_reason_before;  /* source: its StateReason then, restored on failure */
         char *end_when_heard;        /* restored only to end (its errmsg) once clients can
@@ -95,7 +94,6 @@ struct MigrationJob {
 };
 
 /* A fresh QEMU object id for a job's TLS credentials. */
-char *migration_job_new_tls_id(void);
 
 const char *migration_job_describe(const MigrationJob *job);
 /* The storage copy's progress (libvirt's disk_total, disk_processed,
@@ -117,8 +115,8 @@ MigrationJob *migration_job_start(Domain *domain, JobType type, JobPhase phase, 
                                   MigrationParams *params /* consumed */, const char *owner,
                                   GError **error);
 /* The guest stays on this QEMU: settings a job may have changed go back
- * to QEMU's defaults, and the TLS object @tls_id (nullable) goes. */
-void migration_job_reset_qemu(Domain *domain, const char *tls_id);
+ * to QEMU's defaults, and the TLS object goes (if there is one). */
+void migration_job_reset_qemu(Domain *domain);
 /* The one place a job changes phase: the transition table
  * (migration-phase.h) decides; a refused step leaves the job as it was.
  * The new phase is journaled before this returns. */

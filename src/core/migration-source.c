@@ -254,12 +254,11 @@ static void setup_stream(Domain *d, MigrationJob *job, GTask *task /* consumed *
                 /* QEMU checks the destination's certificate against this name. */
                 if (!p->tls_destination)
                         (void) migration_uri_parse(p->migrate_uri, &host, NULL, NULL);
-                job->tls_id = migration_job_new_tls_id();
-                tls = (QemuMigrationTls) { .id = job->tls_id, .dir = dir,
+                tls = (QemuMigrationTls) { .dir = dir,
                                            .hostname = p->tls_destination ? p->tls_destination : host };
         }
         job->qemu_configured = TRUE;
-        qemu_migration_setup_source_async(qemu_process_get_qmp(d->qemu), &settings, tls.id ? &tls : NULL,
+        qemu_migration_setup_source_async(qemu_process_get_qmp(d->qemu), &settings, tls.dir ? &tls : NULL,
                                           on_setup_done, g_steal_pointer(&owned));
 }
 

@@ -12,6 +12,7 @@
 #include "migration-storage.h"
 #include "migration-storage-private.h"
 #include "qemu-monitor.h"
+#include "qemu-migration-params.h"
 #include "qemu-monitor-block.h"
 #include "storage-image.h"
 
@@ -190,7 +191,7 @@ void migration_storage_export_async(Domain *d, const char *host, guint16 port, c
         g_auto(GStrv) devices = drive_ids(d->live, targets);
         /* With TLS the server takes the stream's credentials (endpoint server). */
         QemuNbdServer server = { .host = host, .port = port, .socket = socket,
-                                 .tls_creds = d->job && (d->job->params->flags & MIGRATE_TLS) ? d->job->tls_id
+                                 .tls_creds = d->job && (d->job->params->flags & MIGRATE_TLS) ? QEMU_MIGRATION_TLS_ID
                                                                                               : NULL };
 
         qemu_monitor_nbd_export_drives_async(qemu_process_get_qmp(d->qemu), &server, (const char *const *) devices,
@@ -371,7 +372,7 @@ void migration_storage_mirror_async(Domain *d, const char *migrate_uri, const ch
         /* With TLS the client takes the stream's credentials (endpoint client) and
          * checks the server's certificate against the stream's host name. */
         server = (QemuNbdServer) { .host = where.host, .port = where.port, .socket = where.socket,
-                                   .tls_creds = (d->job->params->flags & MIGRATE_TLS) ? d->job->tls_id : NULL,
+                                   .tls_creds = (d->job->params->flags & MIGRATE_TLS) ? QEMU_MIGRATION_TLS_ID : NULL,
                                    .tls_hostname = tls_hostname };
         for (guint i = 0; i < disks->len; i++) {
                 guint index = g_array_index(disks, guint, i);

@@ -44,7 +44,7 @@ gboolean migration_storage_create_finish(GAsyncResult *result, GError **error);
 
 /* Prepare, after QEMU listens: the NBD server on @host:@port, or on the
  * UNIX socket @socket when set, and the disks of @targets exported. With
- * the TLS flag the server takes the job's TLS credentials (job->tls_id),
+ * the TLS flag the server takes the job's TLS credentials (QEMU_MIGRATION_TLS_ID),
  * so only a client with a certificate of the hosts' CA gets in. */
 void migration_storage_export_async(Domain *d, const char *host, guint16 port, const char *socket, char **targets,
                                     GAsyncReadyCallback callback, gpointer user_data);

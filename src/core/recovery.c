@@ -76,7 +76,7 @@ static void recovery_resume(Domain *d, const MigrationJournal *j) {
          * does so at its end, later: after the stream's cancel, which QEMU
          * must finish before it takes new settings. */
         if (!d->job)
-                migration_job_reset_qemu(d, NULL);
+                migration_job_reset_qemu(d);
         if (d->state != DOMAIN_STATE_PAUSED || j->paused_before ||
             (g_strcmp0(d->state_reason, "migration") != 0 && g_strcmp0(d->state_reason, "unknown") != 0))
                 return;
@@ -216,7 +216,7 @@ static void on_finish2_recovered(GObject *source, GAsyncResult *result, gpointer
 static void recovery_finish2(Domain *d, const MigrationJournal *j, const char *migration_status) {
         g_autoptr(GError) error = NULL;
 
-        migration_job_reset_qemu(d, NULL);
+        migration_job_reset_qemu(d);
         if (g_strcmp0(migration_status, "failed") == 0 || g_strcmp0(migration_status, "cancelled") == 0) {
                 g_warning("The incoming stream of '%s' %s before Finish2 was interrupted; the guest stays "
                           "paused here", domain_name(d), migration_status);

@@ -135,7 +135,7 @@ static JsonNode *parameters_args(const QemuMigrationSettings *s, QemuMigrationSi
          * earlier one left, should that one's reset have been refused (a
          * recovery's reset while QEMU still cancels a stream). */
         json_builder_set_member_name(b, "tls-creds");
-        json_builder_add_string_value(b, tls ? tls->id : "");
+        json_builder_add_string_value(b, tls ? QEMU_MIGRATION_TLS_ID : "");
         if (side == QEMU_MIGRATION_SOURCE) {
                 json_builder_set_member_name(b, "tls-hostname");
                 json_builder_add_string_value(b, tls && tls->hostname ? tls->hostname : "");
@@ -144,16 +144,34 @@ static JsonNode *parameters_args(const QemuMigrationSettings *s, QemuMigrationSi
         return json_builder_get_root(b);
 }
 
+/* object-del of the TLS object, its absence being no failure: QEMU 7.2
+ * refuses that with a GenericError saying so. */
+static void add_tls_object_del(QemuCommandList *list) {
+        g_autoptr(JsonBuilder) del = json_builder_new();
+
+        json_builder_begin_object(del);
+        json_builder_set_member_name(del, "id");
+        json_builder_add_string_value(del, QEMU_MIGRATION_TLS_ID);
+        json_builder_end_object(del);
+        qemu_command_list_add(list, "object-del", json_builder_get_root(del));
+        qemu_command_list_ignore_refusal(list, "GenericError", "object '" QEMU_MIGRATION_TLS_ID "' not found");
+}
+
 /* object-add tls-creds-x509 (the destination is the server, verifying the
- * client); before the parameters that name it. */
+ * client); before the parameters that name it. First the object a job
+ * left, should its reset never have run (a daemon killed mid-job): with
+ * one id per QEMU, nothing piles up. Pipelined: should that object-del be
+ * refused otherwise, the set-up fails on it, and this object-add's own
+ * refusal ("duplicate") does not matter. */
 static void add_tls_object(QemuCommandList *list, const QemuMigrationTls *tls, QemuMigrationSide side) {
         g_autoptr(JsonBuilder) object = json_builder_new();
 
+        add_tls_object_del(list);
         json_builder_begin_object(object);
         json_builder_set_member_name(object, "qom-type");
         json_builder_add_string_value(object, "tls-creds-x509");
         json_builder_set_member_name(object, "id");
-        json_builder_add_string_value(object, tls->id);
+        json_builder_add_string_value(object, QEMU_MIGRATION_TLS_ID);
         json_builder_set_member_name(object, "dir");
         json_builder_add_string_value(object, tls->dir);
         json_builder_set_member_name(object, "endpoint");
@@ -221,28 +239,19 @@ gboolean qemu_migration_setup_incoming_finish(GAsyncResult *result, GError **err
 }
 
 /* Parameters back to the defaults and to no TLS in one command, the object
- * last: a refused object-del (e.g. its object-add had failed) must not keep
- * the other settings from being reset. */
-void qemu_migration_reset_async(QmpClient *mon, const char *tls_id, GAsyncReadyCallback callback,
-                                gpointer user_data) {
+ * last: a refused object-del must not keep the other settings from being
+ * reset. */
+void qemu_migration_reset_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
         QemuMigrationSettings defaults;
 
         qemu_migration_settings_init(&defaults);
-        /* As a source: that side has the most to undo (TLS's parameters
-         * among them, always cleared: after a restart recovery does not
-         * know whether the job used TLS). */
+        /* As a source: that side has the most to undo. TLS's parameters and
+         * object always go, the object's absence being no failure: after a
+         * restart recovery does not know whether the job used TLS. */
         qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(&defaults, QEMU_MIGRATION_SOURCE));
         qemu_command_list_add(list, "migrate-set-parameters", parameters_args(&defaults, QEMU_MIGRATION_SOURCE, NULL));
-        if (tls_id) {
-                g_autoptr(JsonBuilder) del = json_builder_new();
-
-                json_builder_begin_object(del);
-                json_builder_set_member_name(del, "id");
-                json_builder_add_string_value(del, tls_id);
-                json_builder_end_object(del);
-                qemu_command_list_add(list, "object-del", json_builder_get_root(del));
-        }
+        add_tls_object_del(list);
         qemu_command_list_run_async(mon, list, NULL, callback, user_data);
 }
 

@@ -37,11 +37,15 @@ typedef struct {
  * reset restores. */
 void qemu_migration_settings_init(QemuMigrationSettings *settings);
 
-/* TLS for the stream: QEMU's x509 credentials object @id over @dir;
+/* The id of QEMU's x509 credentials object for the stream: one per QEMU
+ * (as libvirt), so a set-up and a reset know it without being told, and a
+ * job cut short (the daemon killed) cannot leave one more behind. */
+#define QEMU_MIGRATION_TLS_ID "md-migration-tls"
+
+/* TLS for the stream: the object QEMU_MIGRATION_TLS_ID over @dir;
  * @hostname (source only, nullable) is the name the destination's
  * certificate must carry. */
 typedef struct {
-        const char *id;
         const char *dir;
         const char *hostname;
 } QemuMigrationTls;
@@ -61,9 +65,8 @@ void qemu_migration_setup_incoming_async(QmpClient *mon, const QemuMigrationSett
                                          GAsyncReadyCallback callback, gpointer user_data);
 gboolean qemu_migration_setup_incoming_finish(GAsyncResult *result, GError **error);
 
-/* Back to QEMU's defaults; first the TLS object @tls_id away, when given. */
-void qemu_migration_reset_async(QmpClient *mon, const char *tls_id /* nullable */,
-                                GAsyncReadyCallback callback, gpointer user_data);
+/* Back to QEMU's defaults, the TLS object away when there is one. */
+void qemu_migration_reset_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data);
 gboolean qemu_migration_reset_finish(GAsyncResult *result, GError **error);
 
 /* query-migrate-capabilities: a{sb}, the capabilities of the table only

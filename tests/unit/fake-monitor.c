@@ -381,6 +381,16 @@ void fake_monitor_expect_error(FakeMonitor *fm, const char *command, const char 
         expect(fm, command, json_to_string(root, FALSE), TRUE, FALSE);
 }
 
+void fake_monitor_expect_no_tls_object(FakeMonitor *fm) {
+        fake_monitor_expect_error(fm, "object-del", "GenericError", "object 'md-migration-tls' not found");
+}
+
+void fake_monitor_expect_reset(FakeMonitor *fm) {
+        fake_monitor_expect(fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(fm);
+}
+
 void fake_monitor_expect_held(FakeMonitor *fm, const char *command, const char *return_json) {
         expect(fm, command, g_strdup(return_json ? return_json : "{}"), FALSE, TRUE);
 }

@@ -70,6 +70,12 @@ void fake_monitor_expect(FakeMonitor *fm, const char *command, const char *retur
 /* ... answered with a QMP error of @error_class ("GenericError", ...). */
 void fake_monitor_expect_error(FakeMonitor *fm, const char *command, const char *error_class,
                                const char *desc);
+/* ... object-del of migrationd's TLS object, refused as QEMU 7.2 refuses
+ * it when there is none (every reset sends it, last). */
+void fake_monitor_expect_no_tls_object(FakeMonitor *fm);
+/* ... a reset of the migration settings on a QEMU without the TLS object:
+ * capabilities, parameters, object-del. */
+void fake_monitor_expect_reset(FakeMonitor *fm);
 /* ... not answered until fake_monitor_release() (a QEMU that is slow, or
  * hangs); as QEMU, it answers in order: the commands after it are
  * recorded, but their replies wait for this one. */

@@ -90,8 +90,9 @@ void job_fixture_expire_deadline(MigrationJob *job);
 /* A cookie of phase @phase from the other host. */
 GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *name, const char *uuid);
 
-/* The QEMU's migration settings reset at a job's end (no TLS). */
-#define JF_RESET "migrate-set-capabilities", "migrate-set-parameters"
+/* The QEMU's migration settings reset at a job's end, the TLS object
+ * (whether there is one or not) last. */
+#define JF_RESET "migrate-set-capabilities", "migrate-set-parameters", "object-del"
 /* ... when @command is sent at once after it: the reset sends one command
  * at a time, so @command goes out between them. */
-#define JF_RESET_AROUND(command) "migrate-set-capabilities", command, "migrate-set-parameters"
+#define JF_RESET_AROUND(command) "migrate-set-capabilities", command, "migrate-set-parameters", "object-del"

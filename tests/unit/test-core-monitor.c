@@ -295,10 +295,11 @@ static void test_destination(Fixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         params = migration_params_new_plain(NULL, "incoming", NULL, 0, MIGRATE_LIVE | MIGRATE_PARALLEL, &error);
         g_assert_no_error(error);
         migration_finish_async(f->registry, params, performed, FALSE, on_finished, &uuid);
-        fake_monitor_wait(f->fm, 7);
+        fake_monitor_wait(f->fm, 8);
         g_assert_cmpstr(uuid, ==, "0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b");
         g_assert_cmpint(d->state, ==, DOMAIN_STATE_RUNNING);
         g_assert_cmpstr(d->state_reason, ==, "migrated");
@@ -306,7 +307,7 @@ static void test_destination(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(d->ram_kib, ==, 131072);
         fake_monitor_assert_received(f->fm, "query-memory-size-summary", "migrate-set-capabilities",
                                      "migrate-set-parameters", "migrate-incoming", "cont", "migrate-set-capabilities",
-                                     "migrate-set-parameters", NULL);
+                                     "migrate-set-parameters", "object-del", NULL);
         fake_monitor_assert_done(f->fm);
 }
 
@@ -316,45 +317,65 @@ static void on_result(GObject *source, GAsyncResult *result, gpointer user_data)
         *ret = g_object_ref(result);
 }
 
-/* The driver's reset, with TLS: the capabilities, then the parameters with
- * TLS's cleared in the same command, then the object, so that a refused
- * object-del (its object-add had failed) leaves the rest reset. One at a
- * time: it stops at the first refusal. The safety check's QEMU version
- * comes from the greeting. */
+/* The driver's reset: the capabilities, then the parameters with TLS's
+ * cleared in the same command, then the TLS object (always: recovery does
+ * not know whether the job used TLS) whose absence is no failure. One at
+ * a time, the object last: it stops at the first refusal, and a refused
+ * object-del leaves the rest reset. The safety check's QEMU version comes
+ * from the greeting. */
+static gboolean reset(FakeMonitor *fm, QemuProcess *qemu, guint received, GError **error) {
+        GAsyncResult *result = NULL;
+        gboolean ok;
+
+        qemu_migration_reset_async(qemu_process_get_qmp(qemu), on_result, &result);
+        fake_monitor_wait(fm, received);
+        fake_monitor_flush(fm);
+        g_assert_nonnull(result);
+        ok = qemu_migration_reset_finish(result, error);
+        g_object_unref(result);
+        return ok;
+}
+
 static void test_driver_reset(void) {
         g_autoptr(FakeMonitor) fm = fake_monitor_new();
         g_autoptr(QemuProcess) qemu = fake_monitor_connect(fm);
         g_autoptr(GError) error = NULL;
-        GAsyncResult *result = NULL;
 
         g_assert_cmpuint(qemu_process_get_qemu_version(qemu), ==, 702);
+        /* No object: QEMU 7.2's words for that are no failure. */
         fake_monitor_expect(fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(fm, "migrate-set-parameters", NULL);
-        fake_monitor_expect_error(fm, "object-del", "GenericError", "object 'tls-1' not found");
-        qemu_migration_reset_async(qemu_process_get_qmp(qemu), "tls-1", on_result, &result);
-        fake_monitor_wait(fm, 3);
-        fake_monitor_flush(fm);
-        g_assert_nonnull(result);
-        g_assert_false(qemu_migration_reset_finish(result, &error));
-        g_assert_nonnull(strstr(error->message, "not found"));
+        fake_monitor_expect_error(fm, "object-del", "GenericError", "object 'md-migration-tls' not found");
+        g_assert_true(reset(fm, qemu, 3, &error));
+        g_assert_no_error(error);
         g_assert_cmpstr(fake_monitor_received_args(fm, 1), ==,
                         "{\"multifd-channels\":2,\"multifd-compression\":\"none\",\"cpu-throttle-initial\":20,"
                         "\"cpu-throttle-increment\":10,\"max-bandwidth\":9223372036853727232,\"downtime-limit\":300,"
                         "\"max-postcopy-bandwidth\":0,\"tls-creds\":\"\",\"tls-hostname\":\"\"}");
-        g_assert_cmpstr(fake_monitor_received_args(fm, 2), ==, "{\"id\":\"tls-1\"}");
-        g_clear_object(&result);
+        g_assert_cmpstr(fake_monitor_received_args(fm, 2), ==, "{\"id\":\"md-migration-tls\"}");
+
+        /* The object deleted. */
+        fake_monitor_expect(fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(fm, "object-del", NULL);
+        g_assert_true(reset(fm, qemu, 6, &error));
+        g_assert_no_error(error);
+
+        /* Another refusal of the object-del is the reset's failure. */
+        fake_monitor_expect(fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_error(fm, "object-del", "GenericError", "object 'md-migration-tls' is in use");
+        g_assert_false(reset(fm, qemu, 9, &error));
+        g_assert_nonnull(strstr(error->message, "is in use"));
         g_clear_error(&error);
 
         /* A refused capability: nothing more is sent. */
         fake_monitor_expect_error(fm, "migrate-set-capabilities", "GenericError", "refused");
-        qemu_migration_reset_async(qemu_process_get_qmp(qemu), NULL, on_result, &result);
-        fake_monitor_wait(fm, 4);
-        fake_monitor_flush(fm);
-        g_assert_nonnull(result);
-        g_assert_false(qemu_migration_reset_finish(result, &error));
+        g_assert_false(reset(fm, qemu, 10, &error));
         g_assert_nonnull(strstr(error->message, "refused"));
-        g_clear_object(&result);
         fake_monitor_assert_received(fm, "migrate-set-capabilities", "migrate-set-parameters", "object-del",
+                                     "migrate-set-capabilities", "migrate-set-parameters", "object-del",
+                                     "migrate-set-capabilities", "migrate-set-parameters", "object-del",
                                      "migrate-set-capabilities", NULL);
         fake_monitor_assert_done(fm);
 }

@@ -181,11 +181,12 @@ static void test_abort_perform3(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         migration_confirm_async(d, migration_params_new_plain(NULL, NULL, NULL, 0, MIGRATE_LIVE, &error), NULL,
                                 TRUE, on_confirmed, &confirmed);
         g_assert_no_error(error);
         job_fixture_run_until(reply_done, &confirmed);
-        fake_monitor_wait(f->fm, 11);
+        fake_monitor_wait(f->fm, 12);
         fake_monitor_assert_received(f->fm, SETUP, "migrate_cancel", "query-migrate", "cont", JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
@@ -245,12 +246,12 @@ static void test_client_gone_stream_fails(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"failed\"}");
         job_fixture_run_until(reply_done, &performed);
-        fake_monitor_wait(f->fm, 10);
+        fake_monitor_wait(f->fm, 11);
         g_assert_error(performed.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
-        fake_monitor_assert_received(f->fm, SETUP, "query-migrate", "cont", "migrate-set-capabilities",
-                                     "migrate-set-parameters", NULL);
+        fake_monitor_assert_received(f->fm, SETUP, "query-migrate", "cont", JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
         g_assert_null(d->job);
@@ -272,14 +273,15 @@ static void test_resume_waits_out_finish_migrate(JobFixture *f, gconstpointer da
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "query-status", "{\"running\": false, \"status\": \"finish-migrate\"}");
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"failed\"}");
         job_fixture_run_until(reply_done, &performed);
-        fake_monitor_wait(f->fm, 12);
+        fake_monitor_wait(f->fm, 13);
         fake_monitor_flush(f->fm);
         g_assert_error(performed.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
         fake_monitor_assert_received(f->fm, SETUP, "query-migrate", "cont", "migrate-set-capabilities",
-                                     "query-status", "migrate-set-parameters", "cont", NULL);
+                                     "query-status", "migrate-set-parameters", "object-del", "cont", NULL);
         fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
         reply_clear(&performed);
@@ -295,9 +297,10 @@ static void test_client_gone_stream_completes(JobFixture *f, gconstpointer data)
         fake_monitor_expect(f->fm, "query-migrate", "{\"status\": \"completed\"}");
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"completed\"}");
         job_fixture_run_until(reply_done, &performed);
-        fake_monitor_wait(f->fm, 9);
+        fake_monitor_wait(f->fm, 10);
         fake_monitor_assert_received(f->fm, SETUP, "query-migrate", JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_PAUSED, "migration");

@@ -184,6 +184,7 @@ static void test_finish2(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET_AROUND("cont"), NULL);
         fake_monitor_assert_done(f->fm);
@@ -203,6 +204,7 @@ static void test_finish2_stream_failed(JobFixture *f, gconstpointer data) {
         job_fixture_given(f, &g, "paused", "failed");
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         job_fixture_assert_warned("The incoming stream of 'vm1' failed before Finish2 was interrupted*");
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);

@@ -37,6 +37,7 @@ static void test_begin3(JobFixture *f, gconstpointer data) {
         job_fixture_given(f, &g, "running", "none");
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
@@ -58,6 +59,7 @@ static void test_perform3_cancel(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate_cancel", "cont", JF_RESET,
                                      NULL);
@@ -65,6 +67,31 @@ static void test_perform3_cancel(JobFixture *f, gconstpointer data) {
         assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
         g_assert_null(d->job);
         g_assert_true(job_fixture_qemu_alive(f));
+        job_fixture_assert_completed(f, FALSE, "The daemon restarted during phase perform3; the stream was "
+                                               "cancelled");
+}
+
+/* ... with TLS: the job's QEMU still has the TLS object a killed daemon
+ * left; the reset deletes it by its fixed id (the journal has no id). */
+static void test_perform3_tls_object(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .type = "migration-out", .phase = "perform3", .state = "paused",
+                             .reason = "migration", .flags = MIGRATE_LIVE | MIGRATE_TLS, .owner = OWNER,
+                             .persistent = TRUE };
+        Domain *d;
+
+        job_fixture_given(f, &g, "paused", "active");
+        fake_monitor_expect(f->fm, "migrate_cancel", NULL);
+        fake_monitor_expect(f->fm, "cont", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(f->fm, "object-del", NULL);
+        d = job_fixture_restart(f);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate_cancel", "cont", JF_RESET, NULL);
+        fake_monitor_assert_done(f->fm);
+        g_assert_nonnull(strstr(fake_monitor_received_args(f->fm, 6), "\"tls-creds\":\"\",\"tls-hostname\":\"\"}"));
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, 7), ==, "{\"id\":\"md-migration-tls\"}");
+        assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
+        g_assert_null(d->job);
         job_fixture_assert_completed(f, FALSE, "The daemon restarted during phase perform3; the stream was "
                                                "cancelled");
 }
@@ -79,6 +106,7 @@ static void test_perform3_paused_before(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "migrate_cancel", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate_cancel", JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
@@ -97,6 +125,7 @@ static void test_perform3_stream_ended(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "cont", JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
@@ -115,6 +144,7 @@ static void test_perform3_query_fails(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         job_fixture_assert_warned("query-migrate failed while recovering*going by the journal");
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate_cancel", "cont", JF_RESET,
@@ -214,6 +244,7 @@ static void test_perform3_done_deadline(JobFixture *f, gconstpointer data) {
 
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         job_fixture_expire_deadline(d->job);
         fake_monitor_wait(f->fm, 5);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
@@ -232,6 +263,7 @@ static void test_perform3_done_client_gone(JobFixture *f, gconstpointer data) {
 
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         migration_jobs_client_vanished(f->registry, OWNER);
         fake_monitor_wait(f->fm, 5);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
@@ -271,6 +303,7 @@ static void check_managed_v2(JobFixture *f, const char *phase) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate_cancel", "cont", JF_RESET,
                                      NULL);
@@ -333,6 +366,7 @@ static void test_confirm3_cancelled(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET_AROUND("cont"), NULL);
         fake_monitor_assert_done(f->fm);
@@ -349,6 +383,7 @@ static void test_confirm3_cancelled_paused_before(JobFixture *f, gconstpointer d
         job_fixture_given(f, &g, "paused", "cancelled");
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
@@ -382,6 +417,7 @@ int main(int argc, char **argv) {
                                    job_fixture_tear_down)
         ADD("begin3", test_begin3);
         ADD("perform3/cancel-cont", test_perform3_cancel);
+        ADD("perform3/tls-object", test_perform3_tls_object);
         ADD("perform3/paused-before", test_perform3_paused_before);
         ADD("perform3/stream-ended", test_perform3_stream_ended);
         ADD("perform3/query-migrate-fails", test_perform3_query_fails);

@@ -83,6 +83,7 @@ static void test_perform3_done_confirm_cancelled(JobFixture *f, gconstpointer da
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         confirm(f, d, TRUE, &confirmed);
         job_fixture_run_until(reply_done, &confirmed);
         fake_monitor_wait(f->fm, 6);
@@ -102,6 +103,7 @@ static void test_perform3_done_postcopy_cancelled(JobFixture *f, gconstpointer d
 
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         confirm(f, d, TRUE, &confirmed);
         job_fixture_run_until(reply_done, &confirmed);
         fake_monitor_flush(f->fm);
@@ -150,6 +152,7 @@ static void test_perform3_postcopy_client_gone(JobFixture *f, gconstpointer data
         d = job_fixture_restart(f);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         migration_jobs_client_vanished(f->registry, OWNER);
         fake_monitor_wait(f->fm, 5);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, NULL);
@@ -208,6 +211,7 @@ static void test_perform3_reason_unknown(JobFixture *f, gconstpointer data) {
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
         fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
         fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "cont", JF_RESET, NULL);
         fake_monitor_assert_done(f->fm);
