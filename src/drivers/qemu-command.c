@@ -97,9 +97,28 @@ static void add_optional(GPtrArray *argv, const char *option, const char *value)
         qemu_argv_add(argv, value);
 }
 
+/* <allocation mode='immediate'>: the guest's RAM as an explicit backend
+ * that QEMU fills before it runs, so that a migration's destination does
+ * not first touch every page while the guest stands still. The size is the
+ * -m size (QEMU requires them equal), pad included. The id is the one
+ * QEMU's pc machines give their default RAM (their RAM block's name), so
+ * the migration stream matches a peer started without the backend. Unlike
+ * -mem-prealloc, the backend can take @threads. */
+static void add_prealloc(GPtrArray *argv, const DomainDef *def, guint64 ram_kib) {
+        g_autofree char *threads = def->mem_prealloc_threads ?
+                g_strdup_printf(",prealloc-threads=%u", def->mem_prealloc_threads) : g_strdup("");
+
+        qemu_argv_add(argv, "-object");
+        qemu_argv_addf(argv, "memory-backend-ram,id=pc.ram,size=%" G_GUINT64_FORMAT "k,prealloc=on%s",
+                       ram_kib, threads);
+        qemu_argv_add(argv, "-machine");
+        qemu_argv_add(argv, "memory-backend=pc.ram");
+}
+
 /* Name, identity, machine, accelerator, memory and CPUs. */
 static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options) {
         g_autofree char *name = qemu_option_escape(def->name);
+        guint64 ram_kib = options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm);
 
         qemu_argv_add(argv, def->emulator ? def->emulator : options->binary);
         qemu_argv_add(argv, "-name");
@@ -114,8 +133,9 @@ static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommand
          * hypervisors). */
         qemu_argv_add(argv, options->kvm ? "kvm" : "tcg");
         qemu_argv_add(argv, "-m");
-        qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k",
-                       options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm));
+        qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", ram_kib);
+        if (def->mem_prealloc)
+                add_prealloc(argv, def, ram_kib);
         qemu_argv_add(argv, "-smp");
         qemu_argv_addf(argv, "%u", def->vcpus ? def->vcpus : 1);
 }

@@ -302,6 +302,27 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
         return TRUE;
 }
 
+/* <memoryBacking><allocation>: the schema has checked @mode. */
+static gboolean extract_allocation(DomainDef *def, xmlNode *root, GError **error) {
+        xmlNode *allocation = domain_xml_child(domain_xml_child(root, "memoryBacking"), "allocation");
+        g_autofree char *mode = domain_xml_prop(allocation, "mode");
+        g_autofree char *threads = domain_xml_prop(allocation, "threads");
+        guint64 v;
+
+        def->mem_prealloc = g_strcmp0(mode, "immediate") == 0;
+        if (!threads)
+                return TRUE;
+        /* Threads that allocate nothing would be a setting silently ignored. */
+        if (!def->mem_prealloc)
+                return domain_xml_invalid(error, allocation,
+                                          _("/domain/memoryBacking/allocation/@threads applies only with mode='immediate'"));
+        if (!parse_uint(allocation, threads, 1, DOMAIN_PREALLOC_THREADS_MAX,
+                        "/domain/memoryBacking/allocation/@threads", &v, error))
+                return FALSE;
+        def->mem_prealloc_threads = (guint) v;
+        return TRUE;
+}
+
 static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
         xmlNode *os = domain_xml_child(root, "os");
         xmlNode *type = domain_xml_child(os, "type");
@@ -329,6 +350,7 @@ static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
 
         if (!extract_identity(def, root, error) ||
             !extract_resources(def, root, error) ||
+            !extract_allocation(def, root, error) ||
             !extract_os(def, root, error) ||
             !domain_def_extract_devices(def, root, error) ||
             !domain_def_extract_peripherals(def, root, error))

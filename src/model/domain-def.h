@@ -117,6 +117,9 @@ typedef struct {
         guint64 current_memory_kib;  /* = memory_kib when absent */
         guint64 max_memory_kib;      /* <maxMemory>, 0 when absent */
         guint memory_slots;          /* <maxMemory slots=...>, 0 when absent */
+        gboolean mem_prealloc;       /* <memoryBacking><allocation mode='immediate'/>: all guest
+                                      * RAM touched when QEMU starts, not on first use */
+        guint mem_prealloc_threads;  /* its @threads (only with mode='immediate'); 0 = QEMU's default */
         guint vcpus;           /* 1 when absent; 1..DOMAIN_VCPUS_MAX */
         guint current_vcpus;   /* <vcpu current=...>, = vcpus when absent */
 
@@ -145,6 +148,7 @@ typedef struct {
 #define DOMAIN_XML_MAX_SIZE (1024 * 1024)
 #define DOMAIN_NAME_MAX 200    /* bytes */
 #define DOMAIN_VCPUS_MAX 255
+#define DOMAIN_PREALLOC_THREADS_MAX 1024   /* QEMU 7.2 uses at most 16 and the host's CPUs */
 
 /* Parses and validates @xml (@len < 0: NUL-terminated). Errors:
  * MD_ERROR_INVALID_XML (with libxml2's line and message, or a missing/invalid

@@ -50,6 +50,9 @@ static const SchemaElement schema[] = {
         { "/domain/maxMemory", .text = TEXT, .attrs = { { "unit" }, { "slots" } } },
         { "/domain/memoryBacking" },
         { "/domain/memoryBacking/hugepages" },
+        /* @threads is checked where it is read (domain-def.c). */
+        { "/domain/memoryBacking/allocation",
+          .attrs = { { "mode", "immediate ondemand" }, { "threads" } } },
 
         { "/domain/vcpu", .text = TEXT,
           .attrs = { { "placement", "static" }, { "cpuset" }, { "current" } } },

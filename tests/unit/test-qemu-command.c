@@ -88,6 +88,60 @@ static void test_tcg_ram_off_grid(void) {
                 g_assert_cmpuint(qemu_command_ram_kib(kib, FALSE) % 256, !=, 0);
 }
 
+/* <allocation mode='immediate'> and only it: the RAM as a preallocated
+ * backend of exactly the -m size, the TCG pad included. */
+static void test_prealloc(void) {
+        static const char *const modes[] = { "", "<memoryBacking><hugepages/></memoryBacking>",
+                "<memoryBacking><allocation mode='ondemand'/></memoryBacking>",
+                "<memoryBacking><allocation mode='immediate'/></memoryBacking>",
+                "<memoryBacking><allocation mode='immediate' threads='3'/></memoryBacking>" };
+
+        for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>p</name>"
+                                                       "<memory unit='MiB'>128</memory>%s"
+                                                       "<os><type>hvm</type></os></domain>", modes[i]);
+                g_autoptr(GError) error = NULL;
+                g_auto(GStrv) tcg = build(xml, FALSE, "defer", &error);
+                g_auto(GStrv) kvm = build(xml, TRUE, NULL, &error);
+                gboolean prealloc = i >= 3;
+
+                g_assert_no_error(error);
+                g_assert_true(has_pair(tcg, "-m", "size=131080k"));
+                g_assert_true(has_pair(kvm, "-m", "size=131072k"));
+                g_assert_true(has_pair(tcg, "-machine", "pc"));
+                g_assert_cmpint(has_pair(tcg, "-object", i == 3 ?
+                                "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on" :
+                                "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on,prealloc-threads=3"),
+                                ==, prealloc);
+                g_assert_cmpint(has_pair(kvm, "-object", i == 3 ?
+                                "memory-backend-ram,id=pc.ram,size=131072k,prealloc=on" :
+                                "memory-backend-ram,id=pc.ram,size=131072k,prealloc=on,prealloc-threads=3"),
+                                ==, prealloc);
+                g_assert_cmpint(has_pair(tcg, "-machine", "memory-backend=pc.ram"), ==, prealloc);
+                g_assert_false(g_strv_contains((const char *const *) tcg, "-mem-prealloc"));
+                for (guint j = 0; !prealloc && tcg[j]; j++)
+                        g_assert_null(strstr(tcg[j], "prealloc"));
+        }
+}
+
+/* A migration target's RAM is its source's size, the backend's too. */
+static void test_prealloc_target_size(void) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(DomainDef) def = domain_def_parse("<domain type='qemu'><name>p</name>"
+                                                    "<memory unit='MiB'>128</memory><memoryBacking>"
+                                                    "<allocation mode='immediate'/></memoryBacking>"
+                                                    "<os><type>hvm</type></os></domain>", -1, &error);
+        QemuCommandOptions options = { .binary = "qemu", .monitor_fd = 3, .incoming = "defer",
+                                       .ram_kib = 131096 };
+        g_auto(GStrv) argv = NULL;
+
+        g_assert_no_error(error);
+        argv = qemu_command_build(def, &options, &error);
+        g_assert_no_error(error);
+        g_assert_true(has_pair(argv, "-m", "size=131096k"));
+        g_assert_true(has_pair(argv, "-object", "memory-backend-ram,id=pc.ram,size=131096k,prealloc=on"));
+}
+
 static void test_no_memory(void) {
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = build("<domain type='qemu'><name>m</name>"
@@ -111,6 +165,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command/full", test_full);
         g_test_add_func("/qemu-command/tcg-incoming", test_tcg_incoming);
         g_test_add_func("/qemu-command/no-memory", test_no_memory);
+        g_test_add_func("/qemu-command/prealloc", test_prealloc);
+        g_test_add_func("/qemu-command/prealloc-target-size", test_prealloc_target_size);
         g_test_add_func("/qemu-command/tcg-ram-off-grid", test_tcg_ram_off_grid);
         g_test_add_func("/qemu-command/escape", test_escape);
         return g_test_run();
