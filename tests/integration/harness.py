@@ -1127,8 +1127,9 @@ def check_arrival(source, destination, dirty=True, source_pids=(), timeout=None)
 
 
 def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmdline='dirty=8M period=100',
-              virt_type=None, devices_extra='', title=None, initrd=None):
-    """A domain XML for the test guest kernel (or @kernel and @initrd)."""
+              virt_type=None, devices_extra='', title=None, initrd=None, memory_backing=''):
+    """A domain XML for the test guest kernel (or @kernel and @initrd);
+    @memory_backing: the children of a <memoryBacking>, if any."""
     kernel = kernel or GUEST_KERNEL
     virt_type = virt_type or domain_type()
     parts = ["<domain type=%s>" % quoteattr(virt_type),
@@ -1139,6 +1140,10 @@ def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmd
         parts.append("  <title>%s</title>" % xml_escape(title))
     parts += [
         "  <memory unit='MiB'>%d</memory>" % memory_mib,
+    ]
+    if memory_backing:
+        parts.append("  <memoryBacking>%s</memoryBacking>" % memory_backing)
+    parts += [
         "  <vcpu>1</vcpu>",
         "  <os>",
         "    <type arch='x86_64' machine='pc'>hvm</type>",
