@@ -96,9 +96,9 @@ class Bench:
         if self.managed is None:
             raise BenchError('--paths must include managed')
         check_memory(self)
-        log('accelerator %s; guests: %s; %d MiB; runs: %d per case and path; temp %s'
+        log('accelerator %s; guests: %s; %d MiB%s; runs: %d per case and path; temp %s'
             % ('KVM' if self.domain_type == 'kvm' else 'TCG', ', '.join(sorted(self.guests)),
-               self.args.memory, self.args.runs, self.tmp))
+               self.args.memory, ' preallocated' if getattr(self.args, 'prealloc', False) else '', self.args.runs, self.tmp))
         if self.domain_type != 'kvm':
             log('TCG: QEMU before 9.0 loses guest writes during migration when guest RAM is on its '
                 '256 KiB dirty-bitmap grid; migrationd starts TCG guests off it (README), and every '

@@ -56,6 +56,9 @@ def main(description):
                          'migration, as before links were kept')
     ap.add_argument('--warmup', type=int, default=1, help='untimed warm-up rounds of each path (default 1)')
     ap.add_argument('--memory', type=int, default=512, help='guest RAM, MiB (default 512)')
+    ap.add_argument('--prealloc', action='store_true',
+                    help="guests with <memoryBacking><allocation mode='immediate'/>: RAM preallocated at "
+                         "QEMU's start (the raw path reuses the daemon's command line, so it gets the same)")
     ap.add_argument('--dirty', default='64M', help='dirty= of the dirtying guest (default 64M)')
     ap.add_argument('--multifd-channels', type=int, default=4, help='multifd channels (default 4)')
     ap.add_argument('--postcopy-after', type=float, default=1.0,

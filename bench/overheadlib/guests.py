@@ -6,6 +6,14 @@ import uuid as uuidlib
 
 from .common import harness
 
+# --prealloc: libvirt's element, which migrationd and libvirt both turn into
+# a preallocated RAM backend.
+PREALLOC = "<allocation mode='immediate'/>"
+
+
+def memory_backing(bench):
+    return PREALLOC if getattr(bench.args, 'prealloc', False) else ''
+
 
 class Guest:
     """A guest kind (idle or dirty): its XML on the managed path, and the
@@ -26,4 +34,4 @@ class Guest:
     def xml(self, serial):
         return harness.guest_xml(self.name, self.uuid, serial, memory_mib=self.memory_mib,
                                  kernel=self.bench.kernel, cmdline=self.cmdline,
-                                 virt_type=self.bench.domain_type)
+                                 virt_type=self.bench.domain_type, memory_backing=memory_backing(self.bench))

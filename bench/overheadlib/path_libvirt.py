@@ -8,6 +8,7 @@ import subprocess
 import uuid as uuidlib
 
 from .common import BenchError, harness, log, now
+from .guests import memory_backing
 from .lvhosts import VIRSH, LibvirtPair, missing
 from .processes import kill_qemus
 from .serial import verify_moved, wait_serial
@@ -83,7 +84,8 @@ class LibvirtPath:
         u = self.uuids.setdefault(guest.kind, str(uuidlib.uuid4()))
         return harness.guest_xml('lv-%s-%s' % (guest.kind, u[:8]), u, serial, memory_mib=guest.memory_mib,
                                  kernel=os.path.abspath(self.bench.kernel), cmdline=guest.cmdline,
-                                 virt_type=self.bench.domain_type, devices_extra=NO_EXTRA_DEVICES)
+                                 virt_type=self.bench.domain_type, devices_extra=NO_EXTRA_DEVICES,
+                                 memory_backing=memory_backing(self.bench))
 
     def write_xml(self, guest, serial):
         self.hops += 1
