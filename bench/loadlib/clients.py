@@ -13,17 +13,6 @@ CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'client.py')
 KINDS = ('Properties.Get', 'ListDomains', 'GetJobStats')
 
 
-def socket_path(address):
-    for part in address.split(';'):
-        if part.startswith('unix:'):
-            opts = dict(kv.split('=', 1) for kv in part[5:].split(',') if '=' in kv)
-            if 'path' in opts:
-                return GLib.Uri.unescape_string(opts['path'], None)
-            if 'abstract' in opts:
-                return '\0' + GLib.Uri.unescape_string(opts['abstract'], None)
-    raise BenchError('cannot use bus address %s' % address)
-
-
 def blob(dest, path, iface, method, sig=None, args=None):
     body = GLib.Variant(sig, args) if sig else None
     return bytes(scale.RawBus.marshal(dest, path, iface, method, body)[0]).hex()
@@ -56,8 +45,6 @@ class Load:
     len] in turn (Get, ListDomains, GetJobStats, Get, ...) from go() to stop()."""
 
     def __init__(self, address, call_sets, n):
-        hello = blob('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus', 'Hello')
-        path = socket_path(address)
         self.procs = []
         for i in range(n):
             p = subprocess.Popen([sys.executable, CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -66,7 +53,7 @@ class Load:
             calls = call_sets[i % len(call_sets)]
             # Each client starts at another call type, so all three run at once.
             calls = calls[i % 3:] + calls[:i % 3]
-            p.stdin.write(json.dumps({'path': path, 'hello': hello, 'calls': calls}) + '\n')
+            p.stdin.write(json.dumps({'address': address, 'calls': calls}) + '\n')
             p.stdin.flush()
         for p in self.procs:
             if p.stdout.readline().strip() != 'ready':

@@ -9,7 +9,7 @@ import ssl
 import time
 
 from .common import (BUS_NAME, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, PEER2PEER,
-                     BenchError, GLib, Gio, bridgetest, harness, log, now, p2ptest, scale)
+                     GLib, Gio, bridgetest, harness, log, now, p2ptest, scale)
 from .dbusclient import marshal, v_dict, v_s, v_u
 from .stats import diff, ratio, summary
 
@@ -55,20 +55,7 @@ class TlsRawBus(scale.RawBus):
         tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = ctx.wrap_socket(tcp, server_hostname='127.0.0.1')
         # With an initial response (a trace string, as GDBus sends), or sd-bus asks for one (DATA).
-        self.sock.sendall(b'\0AUTH ANONYMOUS %s\r\n' % b'bench/overhead'.hex().encode())
-        line = b''
-        while not line.endswith(b'\r\n'):
-            chunk = self.sock.recv(256)
-            if not chunk:
-                raise BenchError('the bridge closed the connection during authentication')
-            line += chunk
-        if not line.startswith(b'OK '):
-            raise BenchError('the bridge refused ANONYMOUS authentication: %r' % line)
-        self.sock.sendall(b'BEGIN\r\n')
-        self.buf = bytearray(1 << 16)
-        self.view = memoryview(self.buf)
-        self.have = 0
-        self.serial = 0
+        self.authenticate(b'ANONYMOUS', b'bench/overhead', 'the bridge', 1 << 16)
 
 
 class PeerToPeerPath:

@@ -7,6 +7,27 @@ import struct
 from .common import DBUS_IFACE, DBUS_NAME, DBUS_PATH, BenchError, Gio, GLib
 
 
+class DBusCallError(BenchError):
+    """A D-Bus error reply to a RawBus call."""
+
+    def __init__(self, name, args):
+        super().__init__('D-Bus error %s: %s' % (name, args))
+        self.name = name
+
+
+def unix_socket_path(address):
+    """The socket of a unix:path= or unix:abstract= D-Bus address ('\\0...' for abstract)."""
+    for part in address.split(';'):
+        if not part.startswith('unix:'):
+            continue
+        opts = dict(kv.split('=', 1) for kv in part[5:].split(',') if '=' in kv)
+        if 'path' in opts:
+            return GLib.Uri.unescape_string(opts['path'], None)
+        if 'abstract' in opts:
+            return '\0' + GLib.Uri.unescape_string(opts['abstract'], None)
+    raise BenchError('cannot use bus address %s (unix:path= or unix:abstract= wanted)' % address)
+
+
 class RawBus:
     """A minimal blocking D-Bus client on a plain socket, for the timed loops.
 
@@ -21,37 +42,29 @@ class RawBus:
     daemon spends building the reply; that cost is reported separately)."""
 
     def __init__(self, address):
-        self.path = None
-        for part in address.split(';'):
-            if not part.startswith('unix:'):
-                continue
-            opts = dict(kv.split('=', 1) for kv in part[5:].split(',') if '=' in kv)
-            if 'path' in opts:
-                self.path = GLib.Uri.unescape_string(opts['path'], None)
-            elif 'abstract' in opts:
-                self.path = '\0' + GLib.Uri.unescape_string(opts['abstract'], None)
-            if self.path:
-                break
-        if not self.path:
-            raise BenchError('cannot use bus address %s (unix:path= or unix:abstract= wanted)' % address)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-        self.sock.sendall(b'\0AUTH EXTERNAL %s\r\n' % str(os.getuid()).encode().hex().encode())
+        self.sock.connect(unix_socket_path(address))
+        self.authenticate(b'EXTERNAL', str(os.getuid()).encode(), 'the bus')
+        self.unique_name = self.call(self.marshal(DBUS_NAME, DBUS_PATH, DBUS_IFACE, 'Hello'),
+                                     parse=True).get_body().unpack()[0]
+
+    def authenticate(self, mechanism, initial_response, what, buffer_size=1 << 20):
+        """The D-Bus authentication on self.sock (one mechanism, its initial
+        response) and BEGIN; then the read buffer. @what names the other end."""
+        self.sock.sendall(b'\0AUTH %s %s\r\n' % (mechanism, initial_response.hex().encode()))
         line = b''
         while not line.endswith(b'\r\n'):
             chunk = self.sock.recv(256)
             if not chunk:
-                raise BenchError('the bus closed the connection during authentication')
+                raise BenchError('%s closed the connection during authentication' % what)
             line += chunk
         if not line.startswith(b'OK '):
-            raise BenchError('the bus refused EXTERNAL authentication: %r' % line)
+            raise BenchError('%s refused %s authentication: %r' % (what, mechanism.decode(), line))
         self.sock.sendall(b'BEGIN\r\n')
-        self.buf = bytearray(1 << 20)
+        self.buf = bytearray(buffer_size)
         self.view = memoryview(self.buf)
         self.have = 0               # bytes in buf not yet consumed
         self.serial = 0
-        self.unique_name = self.call(self.marshal(DBUS_NAME, DBUS_PATH, DBUS_IFACE, 'Hello'),
-                                     parse=True).get_body().unpack()[0]
 
     def close(self):
         self.sock.close()
@@ -79,7 +92,7 @@ class RawBus:
 
     def call(self, marshalled, parse=False):
         """Sends one call and returns the size of its reply in bytes (or, with
-        @parse, the reply as a GDBusMessage). D-Bus errors raise BenchError."""
+        @parse, the reply as a GDBusMessage). D-Bus errors raise DBusCallError."""
         blob, endian = marshalled
         self.serial += 1
         struct.pack_into(endian + 'I', blob, 8, self.serial)
@@ -102,5 +115,5 @@ class RawBus:
             if not mine:
                 continue            # a signal (NameAcquired) or a stray message
             if mtype == 3:
-                raise BenchError('D-Bus error %s: %s' % (msg.get_error_name(), msg.get_body().unpack()))
+                raise DBusCallError(msg.get_error_name(), msg.get_body().unpack())
             return msg if parse else total
