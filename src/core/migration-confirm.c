@@ -144,6 +144,7 @@ gboolean migration_confirm_finish(GAsyncResult *result, GError **error) {
 typedef struct {
         DomainRef *ref;
         gboolean stop_source;
+        guint64 job_serial;             /* the job Begin started */
         MigrationParams *params;        /* Perform's, until Begin has answered */
         GBytes *cookie_in;              /* nullable */
 } Perform2;
@@ -161,16 +162,21 @@ static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer use
         GError *error = NULL;
         g_autoptr(GBytes) cookie = migration_perform_finish(result, &error);
         Domain *d = domain_ref_get(p2->ref);
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
+        /* Only this call's job, and not while its end answers this call
+         * (QEMU exited): that end decides. */
+        if (job && (job->serial != p2->job_serial || job->ending))
+                job = NULL;
         if (!cookie) {
                 /* v2's failure rule, here at once: the guest stays and runs here. */
-                if (d && d->job) {
-                        gboolean aborted = d->job->aborted;
+                if (job) {
+                        gboolean aborted = job->aborted;
                         migration_source_resume(d);
                         migration_job_end(d, aborted ? JOB_RESULT_CANCELLED : JOB_RESULT_FAILED, error->message);
                 }
                 g_task_return_error(task, error);
-        } else if (!d || !d->job) {
+        } else if (!job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                         _("The domain went away during Perform2"));
         } else if (p2->stop_source) {
@@ -199,6 +205,7 @@ static void on_perform2_begun(GObject *source, GAsyncResult *result, gpointer us
         if (!job || job->serial != migration_begin_job_serial(result))
                 return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                _("The domain went away during Perform2"));
+        p2->job_serial = job->serial;
         /* Journaled with the Perform phase: recovery follows protocol 2's rules. */
         d->job->protocol = 2;
         migration_perform_async(d, g_steal_pointer(&p2->params), p2->cookie_in, on_perform2_done,

@@ -255,8 +255,10 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
         g_auto(GVariantDict) dict;
         g_autoptr(GVariant) stats = NULL;
 
-        if (!job)
+        /* A call it answers may react to its failure: not by ending it again. */
+        if (!job || job->ending)
                 return;
+        job->ending = TRUE;
         g_clear_handle_id(&job->phase_timer, g_source_remove);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         /* A QEMU that keeps the guest (a failed source, a successful

@@ -58,6 +58,7 @@ struct MigrationJob {
         gboolean poll_in_flight;
         gboolean stream_failed;      /* the stream ended without success */
         gboolean aborted;            /* AbortJob asked for it */
+        gboolean ending;             /* migration_job_end() runs: the calls it answers see it */
         char *error;                 /* why the stream failed */
         GTask *begin;                /* source: Begin waiting for QEMU's view of the disks */
         GTask *perform;              /* source: Perform waiting for the stream */
