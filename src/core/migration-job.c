@@ -279,9 +279,12 @@ void migration_job_end(Domain *d, JobResult result, const char *errmsg) {
 
         g_debug("Domain %s: %s job %s%s%s", domain_name(d), job_type_to_string(job->type),
                 job_result_to_string(result), errmsg ? ": " : "", errmsg ? errmsg : "");
+        /* As Perform's: after AbortJob the call fails MigrationAborted, which
+         * the client that aborted takes for its own doing. */
         if (job->begin) {
-                g_task_return_new_error(job->begin, MD_ERROR, MD_ERROR_MIGRATION_FAILED, "%s",
-                                        errmsg ? errmsg : _("The migration ended"));
+                g_task_return_new_error(job->begin, MD_ERROR,
+                                        job->aborted ? MD_ERROR_MIGRATION_ABORTED : MD_ERROR_MIGRATION_FAILED,
+                                        "%s", errmsg ? errmsg : _("The migration ended"));
                 g_clear_object(&job->begin);
         }
         if (job->perform) {

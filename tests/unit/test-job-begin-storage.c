@@ -113,7 +113,7 @@ static void test_aborted(JobFixture *f, gconstpointer data) {
         begin_waiting(f, d, &b);
         migration_abort_async(d, 0, NULL, NULL);
         job_fixture_run_until(begun_done, &b);
-        g_assert_error(b.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
+        g_assert_error(b.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
         g_assert_nonnull(strstr(b.error->message, "aborted"));
         g_assert_null(d->job);
         fake_monitor_release(f->fm);

@@ -239,7 +239,7 @@ class Storage(FeatureTestCase):
     def test_begin_waits_for_stuck_qemu(self):
         """Begin3 asks the source QEMU for its images (query-block): with QEMU stopped (SIGSTOP) the call
         waits, its job in phase begin3, while the daemon answers everyone else at once; AbortJob ends
-        the job and Begin3 fails with its message; QEMU's late answer changes nothing, and the guest
+        the job and Begin3 fails (MigrationAborted) with its message; QEMU's late answer changes nothing, and the guest
         then migrates with its disk."""
         g, src_img, dst_img, boot, pid = self.guest()
         src_serial = g.serial
@@ -258,7 +258,7 @@ class Storage(FeatureTestCase):
             self.assertLess(took, 1.0, 'the daemon was blocked while Begin3 waited')
             self.assertFalse(begin.done, 'Begin3 answered although the source QEMU was stopped')
             dcall(self.src, g.path, 'AbortJob', 'u', (0,))
-            with self.assertDBusError('org.example.Migration1.Error.MigrationFailed', 'aborted'):
+            with self.assertDBusError('org.example.Migration1.Error.MigrationAborted', 'aborted'):
                 begin.wait(DEADLINE)
             self.assertEqual(job_stats(self.src, g.path, 1)[0], 'cancelled')
         finally:
