@@ -91,7 +91,8 @@ static gboolean choose_port(Registry *r, guint16 avoid, guint16 *ret_port, GErro
  * migration_prepare_finish() next to the task's result (the cookie). */
 
 typedef struct {
-        DomainRef *ref;
+        DomainRef *ref;          /* by UUID: after an abort, another Prepare's domain may answer */
+        guint64 job_serial;      /* the job this Prepare started (0: none) */
         DomainDef *def;          /* the incoming definition, for clean-up */
         char *listen_uri;
         char *uri_out;
@@ -121,6 +122,12 @@ static void prepare_fail(GTask *task /* consumed */, GError *error) {
         Prepare *p = g_task_get_task_data(task);
         Domain *d = domain_ref_get(p->ref);
 
+        /* Ours ended, and another Prepare of the guest has started since:
+         * the domain is that one's now. */
+        if (d && d->job && d->job->serial != p->job_serial) {
+                g_task_return_error(task, error);
+                return;
+        }
         /* A failed launch leaves an incoming domain without any definition;
          * it needs one for its name until it is gone. */
         if (d && !d->live && !d->def)
@@ -137,15 +144,17 @@ static void prepare_fail(GTask *task /* consumed */, GError *error) {
 }
 
 /* Whether Prepare's job has ended meanwhile (AbortJob, AbortIncoming, the
- * driving client or the peer's link gone, QEMU exited; @d nullable), then
+ * driving client or the peer's link gone, QEMU exited; @d nullable; a job
+ * there now may be another Prepare's, by its serial), then
  * with Prepare's error: the job's own message, MigrationAborted if it was
  * cancelled. Checked before each step's own result, which that end may
  * have caused (a launch cancelled, a killed QEMU's monitor). */
 static gboolean prepare_job_ended(Domain *d, Prepare *p, GError **error) {
+        MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_IN);
         const char *why = NULL;
         gboolean cancelled;
 
-        if (migration_job_of(d, JOB_TYPE_MIGRATION_IN))
+        if (job && job->serial == p->job_serial)
                 return FALSE;
         if (d && d->last_job_stats)
                 g_variant_lookup(d->last_job_stats, "errmsg", "&s", &why);
@@ -443,6 +452,7 @@ static void prepare_live(Registry *r, Domain *d, DomainDef *def_in /* consumed *
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
         }
         d->job->port = port;
+        p->job_serial = d->job->serial;
         p->ref = domain_ref_new(d);
         p->def = domain_def_copy(def);
         p->ram_kib = cookie ? (guint64) cookie->ram_kib : 0;

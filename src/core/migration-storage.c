@@ -84,6 +84,7 @@ gboolean migration_storage_describe(const DomainDef *def, GArray *disks, gboolea
 /* The images Prepare creates, one after the other. */
 typedef struct {
         DomainRef *ref;
+        guint64 job_serial;     /* the Prepare's job (another may have the domain by now) */
         MigrationCookie *todo;  /* nbd_disks: the disks whose images are missing here */
         GPtrArray *paths;       /* char*: their images, in the same order */
         guint next;
@@ -108,9 +109,11 @@ static void on_image_created(GObject *source, GAsyncResult *result, gpointer use
 
         if (!storage_image_create_finish(result, &error))
                 return g_task_return_error(task, g_steal_pointer(&error));
-        if (!job || job->phase != JOB_PHASE_PREPARE) {
-                /* The job ended meanwhile and cannot remove what it never heard of. */
-                if (g_unlink(path) < 0)
+        if (!job || job->serial != c->job_serial || job->phase != JOB_PHASE_PREPARE) {
+                /* The job ended meanwhile and cannot remove what it never heard of;
+                 * but the image of another Prepare of the guest, started
+                 * since, is that one's (at the same path). */
+                if ((!job || job->serial == c->job_serial) && g_unlink(path) < 0)
                         g_warning("Cannot remove image %s that the ended migration created: %s", path,
                                   g_strerror(errno));
                 return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
@@ -142,6 +145,7 @@ void migration_storage_create_async(Domain *d, const DomainDef *def, const Migra
         Creations *c = g_new0(Creations, 1);
 
         c->ref = domain_ref_new(d);
+        c->job_serial = d->job->serial;
         c->todo = migration_cookie_new();
         c->paths = g_ptr_array_new_with_free_func(g_free);
         c->top_only = (d->job->params->flags & MIGRATE_NON_SHARED_INC) != 0;
