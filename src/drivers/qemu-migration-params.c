@@ -238,9 +238,11 @@ gboolean qemu_migration_setup_incoming_finish(GAsyncResult *result, GError **err
         return reply != NULL;
 }
 
-/* Parameters back to the defaults and to no TLS in one command, the object
- * last: a refused object-del must not keep the other settings from being
- * reset. */
+/* Parameters back to the defaults and to no TLS in one command, then the
+ * object. Pipelined, so each command stands on its own: QEMU refuses
+ * capabilities while it still cancels a stream (a recovery's reset may
+ * come then), and that must not keep the parameters and the object from
+ * being reset; the first refusal is still the reset's failure. */
 void qemu_migration_reset_async(QmpClient *mon, GAsyncReadyCallback callback, gpointer user_data) {
         QemuCommandList *list = qemu_command_list_new();
         QemuMigrationSettings defaults;
@@ -249,6 +251,7 @@ void qemu_migration_reset_async(QmpClient *mon, GAsyncReadyCallback callback, gp
         /* As a source: that side has the most to undo. TLS's parameters and
          * object always go, the object's absence being no failure: after a
          * restart recovery does not know whether the job used TLS. */
+        qemu_command_list_set_pipelined(list);
         qemu_command_list_add(list, "migrate-set-capabilities", capabilities_args(&defaults, QEMU_MIGRATION_SOURCE));
         qemu_command_list_add(list, "migrate-set-parameters", parameters_args(&defaults, QEMU_MIGRATION_SOURCE, NULL));
         add_tls_object_del(list);

@@ -91,8 +91,5 @@ void job_fixture_expire_deadline(MigrationJob *job);
 GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *name, const char *uuid);
 
 /* The QEMU's migration settings reset at a job's end, the TLS object
- * (whether there is one or not) last. */
+ * (whether there is one or not) last; all three sent at once (pipelined). */
 #define JF_RESET "migrate-set-capabilities", "migrate-set-parameters", "object-del"
-/* ... when @command is sent at once after it: the reset sends one command
- * at a time, so @command goes out between them. */
-#define JF_RESET_AROUND(command) "migrate-set-capabilities", command, "migrate-set-parameters", "object-del"

@@ -270,18 +270,16 @@ static void test_resume_waits_out_finish_migrate(JobFixture *f, gconstpointer da
         migration_jobs_client_vanished(f->registry, OWNER);
         fake_monitor_expect(f->fm, "query-migrate", "{\"status\": \"failed\", \"error-desc\": \"link down\"}");
         fake_monitor_expect_error(f->fm, "cont", "GenericError", "Migration is not finalized yet");
-        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect_reset(f->fm);
         fake_monitor_expect(f->fm, "query-status", "{\"running\": false, \"status\": \"finish-migrate\"}");
-        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
-        fake_monitor_expect_no_tls_object(f->fm);
         fake_monitor_expect(f->fm, "cont", NULL);
         fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"failed\"}");
         job_fixture_run_until(reply_done, &performed);
         fake_monitor_wait(f->fm, 13);
         fake_monitor_flush(f->fm);
         g_assert_error(performed.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
-        fake_monitor_assert_received(f->fm, SETUP, "query-migrate", "cont", "migrate-set-capabilities",
-                                     "query-status", "migrate-set-parameters", "object-del", "cont", NULL);
+        fake_monitor_assert_received(f->fm, SETUP, "query-migrate", "cont", JF_RESET, "query-status", "cont",
+                                     NULL);
         fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
         reply_clear(&performed);

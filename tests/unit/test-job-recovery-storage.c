@@ -22,31 +22,26 @@
 void job_recovery_storage_add_tests(void);
 
 /* The mirror of vda is cancelled and waited for while it lingers, vdb's
- * names (never used) are refused and ignored; then the nodes go. @after1,
- * @after2, @after3: what the reset of the migration settings, side by
- * side, sends after the first and the second cancel and the first
- * query-block-jobs (NULL: nothing). */
-static void expect_cleanup(JobFixture *f, const char *after1, const char *after2, const char *after3) {
+ * names (never used) are refused and ignored; then the nodes go. With
+ * @reset_after_first, the reset of the migration settings (its three
+ * commands sent at once) goes out right after the first cancel. */
+static void expect_cleanup(JobFixture *f, gboolean reset_after_first) {
         fake_monitor_expect(f->fm, "block-job-cancel", NULL);
-        if (after1)
-                fake_monitor_expect(f->fm, after1, NULL);
+        if (reset_after_first)
+                fake_monitor_expect_reset(f->fm);
         fake_monitor_expect_error(f->fm, "block-job-cancel", "DeviceNotActive",
                                   "No active block job on device 'migration-vdb'");
-        if (after2)
-                fake_monitor_expect(f->fm, after2, NULL);
         fake_monitor_expect(f->fm, "query-block-jobs", VDA_JOB);
-        if (after3)
-                fake_monitor_expect(f->fm, after3, NULL);
         fake_monitor_expect(f->fm, "query-block-jobs", "[]");
         fake_monitor_expect(f->fm, "blockdev-del", NULL);
         fake_monitor_expect_error(f->fm, "blockdev-del", "GenericError",
                                   "Failed to find node with node-name='migration-vdb'");
 }
 
-/* @first: the first cancel's index; @nodes: the first blockdev-del's. */
+/* @first: the first cancel's index (the second follows it); @nodes: the first blockdev-del's. */
 static void assert_cleanup_args(JobFixture *f, guint first, guint nodes) {
         g_assert_cmpstr(fake_monitor_received_args(f->fm, first), ==, "{\"device\":\"migration-vda\"}");
-        g_assert_cmpstr(fake_monitor_received_args(f->fm, first + 2), ==, "{\"device\":\"migration-vdb\"}");
+        g_assert_cmpstr(fake_monitor_received_args(f->fm, first + 1), ==, "{\"device\":\"migration-vdb\"}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, nodes), ==, "{\"node-name\":\"migration-vda\"}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, nodes + 1), ==, "{\"node-name\":\"migration-vdb\"}");
 }
@@ -60,17 +55,16 @@ static void test_perform3(JobFixture *f, gconstpointer data) {
         Domain *d;
 
         job_fixture_given(f, &g, "running", "none");
-        /* The job's end: its reset (the only one) and the clean-up, side by side. */
-        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
-        expect_cleanup(f, "migrate-set-parameters", "object-del", NULL);
+        /* The job's end: its reset (the only one), then the clean-up. */
+        fake_monitor_expect_reset(f->fm);
+        expect_cleanup(f, FALSE);
         d = job_fixture_restart(f);
         fake_monitor_wait(f->fm, 3 + 3 + 6);
         fake_monitor_flush(f->fm);
-        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "migrate-set-capabilities",
-                                     "block-job-cancel", "migrate-set-parameters", "block-job-cancel",
-                                     "object-del", "query-block-jobs", "query-block-jobs", "blockdev-del", "blockdev-del", NULL);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, "block-job-cancel", "block-job-cancel",
+                                     "query-block-jobs", "query-block-jobs", "blockdev-del", "blockdev-del", NULL);
         fake_monitor_assert_done(f->fm);
-        assert_cleanup_args(f, 4, 10);
+        assert_cleanup_args(f, 6, 10);
         g_assert_null(d->job);
         g_assert_true(job_fixture_qemu_alive(f));
         job_fixture_assert_completed(f, FALSE, "The daemon restarted during phase perform3");
@@ -83,13 +77,12 @@ static void test_confirm3_cancelled(JobFixture *f, gconstpointer data) {
                              .persistent = TRUE, .xml = DISKS_XML };
 
         job_fixture_given(f, &g, "running", "cancelled");
-        expect_cleanup(f, "migrate-set-capabilities", "migrate-set-parameters", "object-del");
+        expect_cleanup(f, TRUE);
         job_fixture_restart(f);
         fake_monitor_wait(f->fm, 3 + 9);
         fake_monitor_flush(f->fm);
-        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "block-job-cancel", "migrate-set-capabilities",
-                                     "block-job-cancel", "migrate-set-parameters", "query-block-jobs", "object-del",
-                                     "query-block-jobs", "blockdev-del", "blockdev-del", NULL);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, "block-job-cancel", JF_RESET, "block-job-cancel",
+                                     "query-block-jobs", "query-block-jobs", "blockdev-del", "blockdev-del", NULL);
         fake_monitor_assert_done(f->fm);
         g_assert_cmpstr(fake_monitor_received_args(f->fm, 3), ==, "{\"device\":\"migration-vda\"}");
         g_assert_cmpstr(fake_monitor_received_args(f->fm, 11), ==, "{\"node-name\":\"migration-vdb\"}");

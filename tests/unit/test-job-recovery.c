@@ -363,12 +363,10 @@ static void test_confirm3_cancelled(JobFixture *f, gconstpointer data) {
         Domain *d;
 
         job_fixture_given(f, &g, "postmigrate", "completed");
-        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect_reset(f->fm);
         fake_monitor_expect(f->fm, "cont", NULL);
-        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
-        fake_monitor_expect_no_tls_object(f->fm);
         d = job_fixture_restart(f);
-        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET_AROUND("cont"), NULL);
+        fake_monitor_assert_received(f->fm, JF_RECOVERY_QUERIES, JF_RESET, "cont", NULL);
         fake_monitor_assert_done(f->fm);
         assert_state(d, DOMAIN_STATE_RUNNING, "migration-canceled");
         g_assert_null(d->job);
