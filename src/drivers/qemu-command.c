@@ -97,26 +97,49 @@ static void add_optional(GPtrArray *argv, const char *option, const char *value)
         qemu_argv_add(argv, value);
 }
 
+/* The id QEMU 7.2 gives a machine's own RAM backend (query-machines'
+ * default-ram-id). It names the RAM block in the migration stream, so a
+ * backend of ours must take it for a peer started without one to accept
+ * the stream. NULL: a machine whose id we do not know. */
+static const char *default_ram_id(const char *machine) {
+        if (!machine || g_str_equal(machine, "pc") || g_str_equal(machine, "q35") ||
+            g_str_equal(machine, "isapc") || g_str_has_prefix(machine, "pc-i440fx-") ||
+            g_str_has_prefix(machine, "pc-q35-"))
+                return "pc.ram";
+        if (g_str_equal(machine, "microvm"))
+                return "microvm.ram";
+        if (g_str_equal(machine, "none"))
+                return "ram";
+        return NULL;
+}
+
 /* <allocation mode='immediate'>: the guest's RAM as an explicit backend
  * that QEMU fills before it runs, so that a migration's destination does
  * not first touch every page while the guest stands still. The size is the
- * -m size (QEMU requires them equal), pad included. The id is the one
- * QEMU's pc machines give their default RAM (their RAM block's name), so
- * the migration stream matches a peer started without the backend. Unlike
- * -mem-prealloc, the backend can take @threads. */
-static void add_prealloc(GPtrArray *argv, const DomainDef *def, guint64 ram_kib) {
+ * -m size (QEMU requires them equal), pad included; the id the machine's
+ * own (default_ram_id()). Unlike -mem-prealloc, the backend can take
+ * @threads. */
+static gboolean add_prealloc(GPtrArray *argv, const DomainDef *def, guint64 ram_kib, GError **error) {
+        const char *id = default_ram_id(def->machine);
         g_autofree char *threads = def->mem_prealloc_threads ?
                 g_strdup_printf(",prealloc-threads=%u", def->mem_prealloc_threads) : g_strdup("");
+        g_autofree char *what = NULL;
 
+        if (!id) {
+                what = g_strdup_printf("<allocation mode='immediate'> on machine type '%s'", def->machine);
+                return unsupported(error, what);
+        }
         qemu_argv_add(argv, "-object");
-        qemu_argv_addf(argv, "memory-backend-ram,id=pc.ram,size=%" G_GUINT64_FORMAT "k,prealloc=on%s",
-                       ram_kib, threads);
+        qemu_argv_addf(argv, "memory-backend-ram,id=%s,size=%" G_GUINT64_FORMAT "k,prealloc=on%s",
+                       id, ram_kib, threads);
         qemu_argv_add(argv, "-machine");
-        qemu_argv_add(argv, "memory-backend=pc.ram");
+        qemu_argv_addf(argv, "memory-backend=%s", id);
+        return TRUE;
 }
 
 /* Name, identity, machine, accelerator, memory and CPUs. */
-static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options) {
+static gboolean add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
+                            GError **error) {
         g_autofree char *name = qemu_option_escape(def->name);
         guint64 ram_kib = options->ram_kib ? options->ram_kib : qemu_command_ram_kib(def->memory_kib, options->kvm);
 
@@ -134,10 +157,11 @@ static void add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommand
         qemu_argv_add(argv, options->kvm ? "kvm" : "tcg");
         qemu_argv_add(argv, "-m");
         qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", ram_kib);
-        if (def->mem_prealloc)
-                add_prealloc(argv, def, ram_kib);
+        if (def->mem_prealloc && !add_prealloc(argv, def, ram_kib, error))
+                return FALSE;
         qemu_argv_add(argv, "-smp");
         qemu_argv_addf(argv, "%u", def->vcpus ? def->vcpus : 1);
+        return TRUE;
 }
 
 /* Nothing of QEMU's own defaults, and the daemon's monitor. */
@@ -166,7 +190,8 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
                 return unsupported(error, "an architecture other than x86_64 or i686"), NULL;
 
-        add_machine(argv, def, options);
+        if (!add_machine(argv, def, options, error))
+                return NULL;
         add_controls(argv, options);
         add_optional(argv, "-kernel", def->kernel);
         add_optional(argv, "-initrd", def->initrd);

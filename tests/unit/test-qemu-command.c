@@ -124,6 +124,42 @@ static void test_prealloc(void) {
         }
 }
 
+/* The backend takes the id of the machine's own RAM (QEMU's default-ram-id),
+ * which names the RAM block in the migration stream: a peer started without
+ * <allocation> (its own destination XML) must find the same block. QEMU 7.2:
+ * pc.ram for the pc and q35 families and isapc, microvm.ram, ram for none.
+ * A machine whose RAM id is not known is refused, not given a wrong one. */
+static void test_prealloc_ram_id(void) {
+        static const struct { const char *machine, *id; } cases[] = {
+                { "pc", "pc.ram" }, { "pc-i440fx-2.0", "pc.ram" }, { "q35", "pc.ram" },
+                { "pc-q35-7.2", "pc.ram" }, { "isapc", "pc.ram" }, { "microvm", "microvm.ram" },
+                { "none", "ram" }, { "x-remote", NULL }, { "pcx", NULL },
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>p</name>"
+                                                       "<memory unit='MiB'>128</memory><memoryBacking>"
+                                                       "<allocation mode='immediate'/></memoryBacking>"
+                                                       "<os><type machine='%s'>hvm</type></os></domain>",
+                                                       cases[i].machine);
+                g_autofree char *object = NULL, *machine = NULL;
+                g_autoptr(GError) error = NULL;
+                g_auto(GStrv) argv = build(xml, TRUE, NULL, &error);
+
+                if (!cases[i].id) {
+                        g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
+                        g_assert_nonnull(strstr(error->message, cases[i].machine));
+                        g_assert_null(argv);
+                        continue;
+                }
+                g_assert_no_error(error);
+                object = g_strdup_printf("memory-backend-ram,id=%s,size=131072k,prealloc=on", cases[i].id);
+                machine = g_strdup_printf("memory-backend=%s", cases[i].id);
+                if (!has_pair(argv, "-object", object) || !has_pair(argv, "-machine", machine))
+                        g_error("machine %s: no %s with %s", cases[i].machine, object, machine);
+        }
+}
+
 /* A migration target's RAM is its source's size, the backend's too. */
 static void test_prealloc_target_size(void) {
         g_autoptr(GError) error = NULL;
@@ -167,6 +203,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command/no-memory", test_no_memory);
         g_test_add_func("/qemu-command/prealloc", test_prealloc);
         g_test_add_func("/qemu-command/prealloc-target-size", test_prealloc_target_size);
+        g_test_add_func("/qemu-command/prealloc-ram-id", test_prealloc_ram_id);
         g_test_add_func("/qemu-command/tcg-ram-off-grid", test_tcg_ram_off_grid);
         g_test_add_func("/qemu-command/escape", test_escape);
         return g_test_run();
