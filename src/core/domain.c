@@ -106,6 +106,11 @@ void domain_kill(Domain *d, const char *reason, guint grace_ms) {
                 g_cancellable_cancel(d->launching);
 }
 
+void domain_abandon_launch(Domain *d) {
+        if (d->launching)
+                g_cancellable_cancel(d->launching);
+}
+
 void domain_set_observer(Domain *d, const DomainObserver *observer, gpointer user_data) {
         g_return_if_fail(!observer || !d->observer);
         d->observer = observer;

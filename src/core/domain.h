@@ -184,6 +184,14 @@ gboolean domain_save_status(Domain *domain, GError **error);
  * launch fails with G_IO_ERROR_CANCELLED. A no-op without QEMU. */
 void domain_kill(Domain *domain, const char *reason, guint grace_ms);
 
+/* The daemon stops while QEMU is starting: it is killed and reaped now.
+ * Its status is written only once its monitor greets, so a restart would
+ * never find it: it would stay, paused and unknown, holding its RAM, its
+ * images' locks and its ports. (libvirt writes an early status and kills
+ * such a QEMU at reconnect, "wasn't fully started yet".) The launch then
+ * fails from an idle as for domain_kill(). A no-op if none is starting. */
+void domain_abandon_launch(Domain *domain);
+
 /* Callback data that survives the domain: looks it up again by UUID. */
 typedef struct {
         const DomainHost *host;

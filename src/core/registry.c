@@ -229,6 +229,14 @@ void registry_foreach_domain(Registry *r, void (*func)(Domain *domain, gpointer 
                 func(value, user_data);
 }
 
+static void end_launch(Domain *d, gpointer user_data) {
+        domain_abandon_launch(d);
+}
+
+void registry_end_launches(Registry *r) {
+        registry_foreach_domain(r, end_launch, NULL);
+}
+
 char *registry_monitor_path(Registry *r, const char *uuid) {
         return domain_host_monitor_path(&r->host, uuid);
 }

@@ -68,6 +68,10 @@ const DomainHost *registry_domain_host(Registry *registry);
 /* The domain's guest stopped (DomainHost.stopped); a transient one goes away. */
 void registry_domain_stopped(Registry *registry, Domain *domain);
 
+/* The daemon stops: every QEMU still starting is killed and reaped now
+ * (domain_abandon_launch()); running guests stay. */
+void registry_end_launches(Registry *registry);
+
 /* Paths of a guest's QMP socket and QEMU log. */
 char *registry_monitor_path(Registry *registry, const char *uuid);
 char *registry_log_path(Registry *registry, const char *name);

@@ -376,6 +376,8 @@ int main(int argc, char **argv) {
         recovery_load_async(d.registry, on_registry_loaded, &d);
 
         g_main_loop_run(d.loop);
+        if (d.registry)
+                registry_end_launches(d.registry);
         daemon_free(&d);
         return d.exit_code;
 }

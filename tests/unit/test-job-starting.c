@@ -145,6 +145,22 @@ static void test_abort_defined(JobFixture *f, gconstpointer data) {
         g_assert_cmpstr(d->state_reason, ==, "migration-canceled");
 }
 
+/* The daemon stops while QEMU starts: the launch is ended before the
+ * registry goes (a restart would not find a QEMU whose monitor never
+ * greeted). A running guest is not touched (restart/sigterm-guest-survives). */
+static void test_daemon_stop(JobFixture *f, gconstpointer data) {
+        Reply prepared = { 0 };
+
+        destination_starting(f, &prepared);
+        registry_end_launches(f->registry);
+        job_fixture_run_until(monitor_closed, f->fm);
+        /* Here the daemon exits; the test lets Prepare fail for a clean tear-down. */
+        job_fixture_run_until(reply_done, &prepared);
+        g_assert_error(prepared.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error(&prepared.error);
+        fake_monitor_assert_received(f->fm, NULL);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         job_fixture_init_log();
@@ -153,6 +169,7 @@ int main(int argc, char **argv) {
         ADD("in/prepare/abort", test_abort);
         ADD("in/prepare/client-gone", test_client_gone);
         ADD("in/prepare/abort-defined", test_abort_defined);
+        ADD("in/prepare/daemon-stop", test_daemon_stop);
 #undef ADD
         return g_test_run();
 }
