@@ -345,6 +345,8 @@ static void finish_cancelled(Domain *d, GTask *task /* consumed */) {
         }
         migration_job_end(d, JOB_RESULT_CANCELLED, _("The source cancelled the migration"));
         if (!d->qemu) {
+                /* Prepare is still under way: a QEMU still starting goes at once. */
+                domain_kill(d, "migration-canceled", 0);
                 g_task_return_pointer(task, NULL, NULL);
                 return;
         }

@@ -145,6 +145,33 @@ static void test_abort_defined(JobFixture *f, gconstpointer data) {
         g_assert_cmpstr(d->state_reason, ==, "migration-canceled");
 }
 
+static void on_finished(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Reply *r = user_data;
+        g_autoptr(GBytes) bytes = NULL;
+
+        g_assert_null(migration_finish_finish(result, &bytes, &r->error));
+        r->done = TRUE;
+}
+
+/* Finish3 with the cancelled flag (a client that gave up waiting for
+ * Prepare3 cleans up, as libvirt's Finish3 after a failed Perform3). */
+static void test_finish_cancelled(JobFixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) performed = job_fixture_peer_cookie(f, "perform3", INCOMING_NAME, INCOMING_UUID);
+        Reply prepared = { 0 }, finished = { 0 };
+
+        destination_starting(f, &prepared);
+        migration_finish_async(f->registry, migration_params_new_plain(NULL, INCOMING_NAME, NULL, 0, MIGRATE_LIVE,
+                                                                       &error),
+                               performed, TRUE, on_finished, &finished);
+        g_assert_no_error(error);
+        job_fixture_run_until(reply_done, &finished);
+        g_assert_no_error(finished.error);
+        job_fixture_assert_completed(f, FALSE, "The source cancelled the migration");
+        assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "cancelled the migration");
+        job_fixture_run_until(incoming_gone, f);
+}
+
 /* The daemon stops while QEMU starts: the launch is ended before the
  * registry goes (a restart would not find a QEMU whose monitor never
  * greeted). A running guest is not touched (restart/sigterm-guest-survives). */
@@ -170,6 +197,7 @@ int main(int argc, char **argv) {
         ADD("in/prepare/client-gone", test_client_gone);
         ADD("in/prepare/abort-defined", test_abort_defined);
         ADD("in/prepare/daemon-stop", test_daemon_stop);
+        ADD("in/prepare/finish-cancelled", test_finish_cancelled);
 #undef ADD
         return g_test_run();
 }
