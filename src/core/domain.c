@@ -297,6 +297,29 @@ void domain_learn_ram_size(Domain *d) {
 
 /* ---- Launch ---- */
 
+/* The launch failed (or was cancelled): @task fails with @error. A domain
+ * undefined while it started (a Start; an incoming job's Prepare removes
+ * its domain itself) has nothing left: it goes, its definition kept for its
+ * name until then. */
+static void launch_failed(Domain *d, GTask *task /* consumed */, GError *error /* consumed */) {
+        const DomainHost *host = d->host;
+        g_autofree char *uuid = g_strdup(domain_uuid(d));
+        gboolean forget = !domain_is_persistent(d) && !d->job;
+
+        /* Killed while starting (domain_kill): its reason, as if it had exited. */
+        if (d->exit_reason && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                domain_set_state(d, DOMAIN_STATE_SHUTOFF, d->exit_reason);
+        g_clear_pointer(&d->exit_reason, g_free);
+        if (!forget)
+                g_clear_pointer(&d->live, domain_def_free);
+        g_task_return_error(task, error);
+        g_object_unref(task);
+        /* The callback may have removed it already. */
+        d = forget ? host->lookup(host->registry, uuid) : NULL;
+        if (d && !d->starting && !d->qemu && !domain_is_persistent(d))
+                host->stopped(host->registry, d);
+}
+
 static void on_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
         GTask *task = user_data;
         g_autoptr(GError) error = NULL;
@@ -314,16 +337,8 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         if (d->launching == g_task_get_cancellable(G_TASK(result)))
                 g_clear_object(&d->launching);
         d->starting = FALSE;
-        if (!qemu) {
-                /* Killed while starting (domain_kill): its reason, as if it had exited. */
-                if (d->exit_reason && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-                        domain_set_state(d, DOMAIN_STATE_SHUTOFF, d->exit_reason);
-                g_clear_pointer(&d->exit_reason, g_free);
-                g_clear_pointer(&d->live, domain_def_free);
-                g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
-                return;
-        }
+        if (!qemu)
+                return launch_failed(d, task, g_steal_pointer(&error));
         attach_process(d, qemu);
         domain_devices_set_passwords(qemu_process_get_qmp(qemu), d->live);
         /* Queued before anyone can ask for a migration: Start and Prepare

@@ -188,6 +188,38 @@ static void test_daemon_stop(JobFixture *f, gconstpointer data) {
         fake_monitor_assert_received(f->fm, NULL);
 }
 
+static void on_started(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Reply *r = user_data;
+
+        g_assert_false(domain_operation_finish(NULL, result, &r->error));
+        r->done = TRUE;
+}
+
+/* Undefine while the guest starts leaves it transient (libvirt's rule); if
+ * its QEMU then fails to come up, nothing is left of it: it goes, rather
+ * than stay listed without a name. */
+static void test_start_undefined_fails(JobFixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        Reply started = { 0 };
+        Domain *d = registry_define_xml(f->registry, INCOMING_XML, &error);
+
+        g_assert_no_error(error);
+        fake_monitor_serve_launches(f->fm);
+        fake_monitor_hold_greeting(f->fm);
+        domain_start_async(d, 0, on_started, &started);
+        job_fixture_run_until(launched, f->fm);
+        g_assert_true(d->starting);
+        g_assert_true(registry_undefine(f->registry, d, 0, &error));
+        g_assert_no_error(error);
+        g_assert_false(domain_is_persistent(d));
+        fake_monitor_hang_up(f->fm);
+        job_fixture_run_until(reply_done, &started);
+        g_assert_error(started.error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_clear_error(&started.error);
+        g_assert_null(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL));
+        g_assert_null(registry_lookup_by_name(f->registry, INCOMING_NAME, NULL));
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         job_fixture_init_log();
@@ -198,6 +230,7 @@ int main(int argc, char **argv) {
         ADD("in/prepare/abort-defined", test_abort_defined);
         ADD("in/prepare/daemon-stop", test_daemon_stop);
         ADD("in/prepare/finish-cancelled", test_finish_cancelled);
+        ADD("start/undefined-then-fails", test_start_undefined_fails);
 #undef ADD
         return g_test_run();
 }
