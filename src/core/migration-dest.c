@@ -121,6 +121,9 @@ static void prepare_fail(GTask *task /* consumed */, GError *error) {
         g_autoptr(GTask) owned = task;
         Prepare *p = g_task_get_task_data(task);
         Domain *d = domain_ref_get(p->ref);
+        /* A job that ended already (AbortJob, ...) killed QEMU with its own
+         * reason, which the exit must keep. */
+        gboolean ended_before = d && !d->job && d->exit_reason;
 
         /* Ours ended, and another Prepare of the guest has started since:
          * the domain is that one's now. */
@@ -135,7 +138,7 @@ static void prepare_fail(GTask *task /* consumed */, GError *error) {
         if (d && d->job)
                 migration_job_end(d, JOB_RESULT_FAILED, error->message);
         if (d && d->qemu) {
-                domain_kill(d, "failed", 0);
+                domain_kill(d, ended_before ? NULL : "failed", 0);
         } else if (d && !d->qemu) {
                 /* Never launched: a transient one has nothing left to show. */
                 registry_domain_stopped(d->registry, d);

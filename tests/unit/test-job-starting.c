@@ -188,6 +188,46 @@ static void test_daemon_stop(JobFixture *f, gconstpointer data) {
         fake_monitor_assert_received(f->fm, NULL);
 }
 
+static gboolean no_qemu(gpointer data) {
+        return ((Domain *) data)->qemu == NULL;
+}
+
+/* The same once QEMU is up, AbortJob while Prepare waits for QEMU's answer
+ * to migrate-incoming, which comes before QEMU's exit is seen: the reason
+ * stays the abort's, not Prepare's own "failed" (as with a real QEMU, whose
+ * monitor's end may be read before its pidfd). */
+static void test_abort_defined_after_start(JobFixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) begin = job_fixture_peer_cookie(f, "begin3", INCOMING_NAME, INCOMING_UUID);
+        Reply prepared = { 0 }, aborted = { 0 };
+        Domain *d = registry_define_xml(f->registry, INCOMING_XML, &error);
+
+        g_assert_no_error(error);
+        fake_monitor_serve_launches(f->fm);
+        fake_monitor_expect(f->fm, "query-memory-size-summary", "{\"base-memory\": 134217728}");
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect_held(f->fm, "migrate-incoming", NULL);
+        migration_prepare_async(f->registry, migration_params_new_plain(INCOMING_XML, NULL, URI, 0, MIGRATE_LIVE,
+                                                                        &error),
+                                begin, OWNER, on_prepared, &prepared);
+        g_assert_no_error(error);
+        fake_monitor_wait(f->fm, 4);
+        g_assert_nonnull(d->qemu);
+        migration_abort_async(d, 0, on_aborted, &aborted);
+        fake_monitor_release(f->fm);
+        job_fixture_run_until(reply_done, &aborted);
+        g_assert_no_error(aborted.error);
+        job_fixture_run_until(reply_done, &prepared);
+        g_assert_error(prepared.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
+        g_clear_error(&prepared.error);
+        job_fixture_run_until(monitor_closed, f->fm);
+        job_fixture_run_until(no_qemu, d);
+        g_assert_true(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL) == d);
+        g_assert_cmpint(d->state, ==, DOMAIN_STATE_SHUTOFF);
+        g_assert_cmpstr(d->state_reason, ==, "migration-canceled");
+}
+
 static void on_started(GObject *source, GAsyncResult *result, gpointer user_data) {
         Reply *r = user_data;
 
@@ -228,6 +268,7 @@ int main(int argc, char **argv) {
         ADD("in/prepare/abort", test_abort);
         ADD("in/prepare/client-gone", test_client_gone);
         ADD("in/prepare/abort-defined", test_abort_defined);
+        ADD("in/prepare/abort-defined-after-start", test_abort_defined_after_start);
         ADD("in/prepare/daemon-stop", test_daemon_stop);
         ADD("in/prepare/finish-cancelled", test_finish_cancelled);
         ADD("start/undefined-then-fails", test_start_undefined_fails);
