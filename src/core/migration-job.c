@@ -30,6 +30,8 @@ static gint64 now_ms(void) {
 void migration_job_free(MigrationJob *job) {
         if (!job)
                 return;
+        /* The calls its timers answer now see it as gone. */
+        job->ending = TRUE;
         g_clear_handle_id(&job->phase_timer, g_source_remove);
         g_clear_handle_id(&job->poll_timer, g_source_remove);
         /* Freed without an end (the daemon stops): Begin still answers once. */

@@ -312,18 +312,34 @@ static void on_jobs(GObject *source, GAsyncResult *result, gpointer user_data) {
         poll_ready(g_steal_pointer(&task));
 }
 
+/* The wait between two polls. Its task is answered however the wait ends:
+ * the timer fires, or the job's end removes it (the task's caller holds
+ * Perform's call, which would be lost with it). */
+typedef struct {
+        GTask *task;                 /* NULL once the timer has fired */
+} PollWait;
+
+static void poll_wait_free(PollWait *w) {
+        if (w->task) {
+                g_task_return_new_error(w->task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
+                                        "The migration ended while its disks were being copied");
+                g_object_unref(w->task);
+        }
+        g_free(w);
+}
+
 static gboolean on_poll_timer(gpointer user_data) {
-        GTask *task = user_data;
+        PollWait *w = user_data;
+        GTask *task = g_steal_pointer(&w->task);
         MigrationJob *job = task_job(task);
 
-        if (job)
-                job->storage_timer = 0;
         if (!job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                         "The migration ended while its disks were being copied");
                 g_object_unref(task);
                 return G_SOURCE_REMOVE;
         }
+        job->storage_timer = 0;
         qemu_monitor_query_block_jobs_async(qemu_process_get_qmp(job->domain->qemu), on_jobs, task);
         return G_SOURCE_REMOVE;
 }
@@ -338,6 +354,7 @@ guint migration_storage_poll_delay(MigrationJob *job, guint ms) {
 
 static void poll_ready(GTask *task /* consumed */) {
         MigrationJob *job = task_job(task);
+        PollWait *w;
 
         if (!job) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
@@ -345,7 +362,10 @@ static void poll_ready(GTask *task /* consumed */) {
                 g_object_unref(task);
                 return;
         }
-        job->storage_timer = g_timeout_add(migration_storage_poll_delay(job, READY_POLL_MS), on_poll_timer, task);
+        w = g_new0(PollWait, 1);
+        w->task = task;
+        job->storage_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, migration_storage_poll_delay(job, READY_POLL_MS),
+                                                on_poll_timer, w, (GDestroyNotify) poll_wait_free);
 }
 
 static void on_mirrors_started(GObject *source, GAsyncResult *result, gpointer user_data) {

@@ -161,6 +161,70 @@ static void test_perform_too_early(JobFixture *f, gconstpointer data) {
         begun_clear(&b);
 }
 
+/* Prepare3's cookie with the destination's NBD server. */
+static GBytes *prepared_with_nbd(JobFixture *f) {
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), "prepare3",
+                                                                      JF_NAME, JF_UUID);
+        g_autoptr(GError) error = NULL;
+        GBytes *bytes;
+
+        g_free(cookie->host_uuid);
+        cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
+        cookie->nbd_port = 49153;
+        bytes = migration_cookie_encode(cookie, &error);
+        g_assert_no_error(error);
+        return bytes;
+}
+
+/* The job ends while Perform3 polls the mirrors (between two polls): the
+ * poll's wait is answered, Perform3 fails once with the job's own reason,
+ * and nothing is left behind (valgrind: the poll's task and Perform's). */
+static void test_ended_while_polling(JobFixture *f, gconstpointer data) {
+        Domain *d = running_guest(f);
+        Begun b = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) prepared = prepared_with_nbd(f);
+        MigrationParams *params = migration_params_new_plain(NULL, NULL, "tcp:127.0.0.1:49152", 0, FLAGS, &error);
+        g_autoptr(GAsyncResult) result = NULL;
+        g_autoptr(GBytes) performed = NULL;
+
+        g_assert_no_error(error);
+        begin_waiting(f, d, &b);
+        fake_monitor_release(f->fm);
+        job_fixture_run_until(begun_done, &b);
+        g_assert_no_error(b.error);
+        fake_monitor_expect(f->fm, "migrate-set-capabilities", NULL);
+        fake_monitor_expect(f->fm, "migrate-set-parameters", NULL);
+        fake_monitor_expect(f->fm, "query-migrate-parameters", "{}");
+        fake_monitor_expect(f->fm, "blockdev-add", NULL);
+        fake_monitor_expect(f->fm, "blockdev-mirror", NULL);
+        fake_monitor_expect(f->fm, "query-block-jobs", "[{\"device\": \"migration-vda\", \"type\": \"mirror\", "
+                            "\"status\": \"running\", \"len\": 1048576, \"offset\": 4096, \"ready\": false}]");
+        migration_perform_async(d, params, prepared, on_performed, &result);
+        fake_monitor_wait(f->fm, 3 + 6);
+        fake_monitor_flush(f->fm);
+        g_assert_nonnull(d->job);
+        g_assert_true(d->job->storage_timer != 0);
+        g_assert_null(result);
+        /* The job's end: the reset, then the mirror's clean-up. */
+        fake_monitor_expect_reset(f->fm);
+        fake_monitor_expect(f->fm, "block-job-cancel", NULL);
+        fake_monitor_expect(f->fm, "query-block-jobs", "[]");
+        fake_monitor_expect(f->fm, "blockdev-del", NULL);
+        migration_job_end(d, JOB_RESULT_FAILED, "The test ended it");
+        while (!result)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_null(migration_perform_finish(result, &error));
+        g_assert_error(error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
+        g_assert_nonnull(strstr(error->message, "The test ended it"));
+        g_assert_null(d->job);
+        fake_monitor_wait(f->fm, 9 + 6);
+        fake_monitor_flush(f->fm);
+        fake_monitor_assert_done(f->fm);
+        job_fixture_assert_completed(f, FALSE, "The test ended it");
+        begun_clear(&b);
+}
+
 /* QEMU refuses query-block, or knows no such drive: MigrationFailed naming
  * the image, and the job ends. */
 static void assert_fails(JobFixture *f, const char *answer, const char *error_desc, const char *why) {
@@ -212,6 +276,8 @@ int main(int argc, char **argv) {
                    job_fixture_tear_down);
         g_test_add("/job-begin-storage/perform-too-early", JobFixture, NULL, job_fixture_set_up,
                    test_perform_too_early, job_fixture_tear_down);
+        g_test_add("/job-begin-storage/ended-while-polling", JobFixture, NULL, job_fixture_set_up,
+                   test_ended_while_polling, job_fixture_tear_down);
         g_test_add("/job-begin-storage/refused", JobFixture, NULL, job_fixture_set_up, test_refused,
                    job_fixture_tear_down);
         g_test_add("/job-begin-storage/no-such-drive", JobFixture, NULL, job_fixture_set_up, test_no_such_drive,
