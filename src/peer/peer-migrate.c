@@ -69,13 +69,13 @@ static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_da
         p2p_done(p);
 }
 
-/* The domain's outgoing job if it is this migration's: while Prepare ran
- * there, ours may have been aborted and another client's Begin3 may have
- * started a job of its own. */
+/* The domain's outgoing job if it is this migration's and not ending:
+ * while Prepare ran there, ours may have been aborted and another client's
+ * Begin3 may have started a job of its own. */
 static MigrationJob *our_job(P2P *p, Domain *d) {
         MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
-        return job && p->job_serial && job->serial == p->job_serial ? job : NULL;
+        return job && !job->ending && p->job_serial && job->serial == p->job_serial ? job : NULL;
 }
 
 static void confirm(P2P *p) {
