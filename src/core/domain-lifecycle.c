@@ -106,6 +106,11 @@ void domain_destroy_async(Domain *d, guint flags, GAsyncReadyCallback callback, 
                 g_object_unref(task);
                 return;
         }
+        /* As libvirt: a QEMU still starting is killed too, the Start failing. */
+        if (!d->qemu && d->starting && d->launching) {
+                domain_destroy_launch(d, task);
+                return;
+        }
         if (!d->qemu) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_OPERATION_INVALID,
                                         _("Domain '%s' is not running"), domain_name(d));

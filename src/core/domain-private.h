@@ -14,3 +14,9 @@ GTask *domain_operation_new(Domain *domain, gpointer tag, GAsyncReadyCallback ca
 
 /* The operation's domain, or NULL after failing @task because it has gone. */
 Domain *domain_task_domain(GTask *task);
+
+/* Destroy of a domain whose QEMU is still starting: ends its job (as QEMU's
+ * exit would), kills the QEMU by cancelling the launch, and completes
+ * @task (consumed) once the launch has failed; the launch's own caller
+ * (Start, Prepare) fails saying the domain was destroyed. */
+void domain_destroy_launch(Domain *domain, GTask *task);

@@ -297,10 +297,38 @@ void domain_learn_ram_size(Domain *d) {
 
 /* ---- Launch ---- */
 
+void domain_destroy_launch(Domain *d, GTask *task) {
+        d->destroying = TRUE;
+        g_ptr_array_add(d->exit_waiters, task);
+        /* The QEMU is dead when this returns; the launch fails from an idle. */
+        domain_kill(d, "destroyed", 0);
+        /* A job cannot outlive its QEMU: Destroy ends it, as for a running guest. */
+        if (d->observer && d->observer->process_exited)
+                d->observer->process_exited(d, d->observer_data);
+}
+
+/* The launch's end answers the Destroys that cancelled it (before the
+ * domain may go). */
+static void answer_destroys(Domain *d) {
+        g_autoptr(GPtrArray) waiters = g_steal_pointer(&d->exit_waiters);
+
+        d->exit_waiters = g_ptr_array_new();
+        d->destroying = FALSE;
+        for (guint i = 0; i < waiters->len; i++) {
+                g_task_return_boolean(waiters->pdata[i], TRUE);
+                g_object_unref(waiters->pdata[i]);
+        }
+}
+
 /* The launch failed (or was cancelled): @task fails with @error. A domain
  * undefined while it started (a Start; an incoming job's Prepare removes
  * its domain itself) has nothing left: it goes, its definition kept for its
  * name until then. */
+static GError *destroyed_error(Domain *d) {
+        return g_error_new(MD_ERROR, MD_ERROR_OPERATION_INVALID,
+                           _("Domain '%s' was destroyed while it was starting"), domain_name(d));
+}
+
 static void launch_failed(Domain *d, GTask *task /* consumed */, GError *error /* consumed */) {
         const DomainHost *host = d->host;
         g_autofree char *uuid = g_strdup(domain_uuid(d));
@@ -309,7 +337,12 @@ static void launch_failed(Domain *d, GTask *task /* consumed */, GError *error /
         /* Killed while starting (domain_kill): its reason, as if it had exited. */
         if (d->exit_reason && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 domain_set_state(d, DOMAIN_STATE_SHUTOFF, d->exit_reason);
+        if (d->destroying) {
+                g_clear_error(&error);
+                error = destroyed_error(d);
+        }
         g_clear_pointer(&d->exit_reason, g_free);
+        answer_destroys(d);
         if (!forget)
                 g_clear_pointer(&d->live, domain_def_free);
         g_task_return_error(task, error);
@@ -340,6 +373,13 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         if (!qemu)
                 return launch_failed(d, task, g_steal_pointer(&error));
         attach_process(d, qemu);
+        if (d->destroying) {
+                /* Up before the Destroy's cancel reached it: it goes now. */
+                domain_kill(d, NULL, 0);
+                g_task_return_error(task, destroyed_error(d));
+                g_object_unref(task);
+                return;
+        }
         domain_devices_set_passwords(qemu_process_get_qmp(qemu), d->live);
         /* Queued before anyone can ask for a migration: Start and Prepare
          * complete only after later commands on the same monitor. */

@@ -260,6 +260,65 @@ static void test_start_undefined_fails(JobFixture *f, gconstpointer data) {
         g_assert_null(registry_lookup_by_name(f->registry, INCOMING_NAME, NULL));
 }
 
+static void on_destroyed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Reply *r = user_data;
+
+        (void) domain_operation_finish(NULL, result, &r->error);
+        r->done = TRUE;
+}
+
+/* Destroy while Start waits for QEMU's greeting: as libvirt, the starting
+ * QEMU is killed; Destroy succeeds once it has gone, Start fails saying
+ * why, the guest is shut off "destroyed" as after any Destroy. */
+static void test_start_destroyed(JobFixture *f, gconstpointer data) {
+        g_autoptr(GError) error = NULL;
+        Reply started = { 0 }, destroyed = { 0 }, again = { 0 };
+        Domain *d = registry_define_xml(f->registry, INCOMING_XML, &error);
+
+        g_assert_no_error(error);
+        fake_monitor_serve_launches(f->fm);
+        fake_monitor_hold_greeting(f->fm);
+        domain_start_async(d, 0, on_started, &started);
+        job_fixture_run_until(launched, f->fm);
+        g_assert_true(d->starting);
+        g_assert_null(d->qemu);
+        domain_destroy_async(d, 0, on_destroyed, &destroyed);
+        job_fixture_run_until(reply_done, &destroyed);
+        g_assert_no_error(destroyed.error);
+        g_assert_true(started.done);
+        g_assert_error(started.error, MD_ERROR, MD_ERROR_OPERATION_INVALID);
+        g_assert_cmpstr(started.error->message, ==, "Domain '" INCOMING_NAME "' was destroyed while it was starting");
+        g_clear_error(&started.error);
+        job_fixture_run_until(monitor_closed, f->fm);
+        fake_monitor_assert_received(f->fm, NULL);
+        g_assert_true(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL) == d);
+        g_assert_false(d->starting);
+        g_assert_false(d->destroying);
+        g_assert_false(domain_is_active(d));
+        g_assert_cmpint(d->state, ==, DOMAIN_STATE_SHUTOFF);
+        g_assert_cmpstr(d->state_reason, ==, "destroyed");
+        /* Shut off now: Destroy refuses as before. */
+        domain_destroy_async(d, 0, on_destroyed, &again);
+        job_fixture_run_until(reply_done, &again);
+        g_assert_error(again.error, MD_ERROR, MD_ERROR_OPERATION_INVALID);
+        g_assert_nonnull(strstr(again.error->message, "is not running"));
+        g_clear_error(&again.error);
+}
+
+/* Destroy of a transient incoming guest while its QEMU starts: the job
+ * ends as when a running guest's QEMU goes, Prepare fails, the domain goes. */
+static void test_prepare_destroyed(JobFixture *f, gconstpointer data) {
+        Reply prepared = { 0 }, destroyed = { 0 };
+        Domain *d = destination_starting(f, &prepared);
+
+        domain_destroy_async(d, 0, on_destroyed, &destroyed);
+        job_fixture_run_until(reply_done, &destroyed);
+        g_assert_no_error(destroyed.error);
+        job_fixture_assert_completed(f, FALSE, "exited during the migration");
+        assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_FAILED, "exited during the migration");
+        job_fixture_run_until(incoming_gone, f);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         job_fixture_init_log();
@@ -272,6 +331,8 @@ int main(int argc, char **argv) {
         ADD("in/prepare/daemon-stop", test_daemon_stop);
         ADD("in/prepare/finish-cancelled", test_finish_cancelled);
         ADD("start/undefined-then-fails", test_start_undefined_fails);
+        ADD("start/destroyed", test_start_destroyed);
+        ADD("in/prepare/destroyed", test_prepare_destroyed);
 #undef ADD
         return g_test_run();
 }
