@@ -320,15 +320,15 @@ static void answer_destroys(Domain *d) {
         }
 }
 
-/* The launch failed (or was cancelled): @task fails with @error. A domain
- * undefined while it started (a Start; an incoming job's Prepare removes
- * its domain itself) has nothing left: it goes, its definition kept for its
- * name until then. */
 static GError *destroyed_error(Domain *d) {
         return g_error_new(MD_ERROR, MD_ERROR_OPERATION_INVALID,
                            _("Domain '%s' was destroyed while it was starting"), domain_name(d));
 }
 
+/* The launch failed (or was cancelled): @task fails with @error. A domain
+ * undefined while it started (a Start; an incoming job's Prepare removes
+ * its domain itself) has nothing left: it goes, its definition kept for its
+ * name until then. */
 static void launch_failed(Domain *d, GTask *task /* consumed */, GError *error /* consumed */) {
         const DomainHost *host = d->host;
         g_autofree char *uuid = g_strdup(domain_uuid(d));
