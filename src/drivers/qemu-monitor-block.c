@@ -204,7 +204,8 @@ static const char *get_string(JsonObject *o, const char *member) {
         return json_node_get_string(node);
 }
 
-static QemuBlockJob *parse_job(JsonNode *node) {
+/* One element of query-block-jobs (a QemuBlockJob), NULL when it names no job. */
+static gpointer parse_job(JsonNode *node) {
         QemuBlockJob *job;
         JsonObject *o;
         JsonNode *ready;
@@ -229,26 +230,33 @@ static QemuBlockJob *parse_job(JsonNode *node) {
         return job;
 }
 
-GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **error) {
-        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, error);
-        GPtrArray *jobs;
+/* A reply that is a list of @command's elements: those @parse takes (it
+ * returns NULL for one it skips), freed with @free_element. */
+static GPtrArray *parse_list(JsonNode *reply, const char *command, gpointer (*parse)(JsonNode *node),
+                             GDestroyNotify free_element, GError **error) {
+        GPtrArray *list;
         JsonArray *array;
 
-        if (!reply)
-                return NULL;
-        if (!JSON_NODE_HOLDS_ARRAY(reply)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "bad query-block-jobs reply");
+        if (!reply || !JSON_NODE_HOLDS_ARRAY(reply)) {
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "bad %s reply", command);
                 return NULL;
         }
-        jobs = g_ptr_array_new_with_free_func((GDestroyNotify) qemu_block_job_free);
+        list = g_ptr_array_new_with_free_func(free_element);
         array = json_node_get_array(reply);
         for (guint i = 0; i < json_array_get_length(array); i++) {
-                QemuBlockJob *job = parse_job(json_array_get_element(array, i));
+                gpointer element = parse(json_array_get_element(array, i));
 
-                if (job)
-                        g_ptr_array_add(jobs, job);
+                if (element)
+                        g_ptr_array_add(list, element);
         }
-        return jobs;
+        return list;
+}
+
+GPtrArray *qemu_monitor_query_block_jobs_finish(GAsyncResult *result, GError **error) {
+        g_autoptr(JsonNode) reply = qmp_client_execute_finish(NULL, result, error);
+
+        return reply ? parse_list(reply, "query-block-jobs", parse_job,
+                                  (GDestroyNotify) qemu_block_job_free, error) : NULL;
 }
 
 /* ---- query-block ---- */
@@ -273,9 +281,9 @@ static JsonObject *get_object(JsonObject *o, const char *member) {
         return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
 }
 
-/* One BlockInfo: the drive's id and, from inserted.image (the top node,
+/* One BlockInfo (a QemuBlockImage): the drive's id and, from inserted.image (the top node,
  * which the mirror copies), its size and backing file. */
-static QemuBlockImage *parse_image(JsonNode *node) {
+static gpointer parse_image(JsonNode *node) {
         QemuBlockImage *image;
         JsonObject *o, *info;
 
@@ -295,22 +303,8 @@ static QemuBlockImage *parse_image(JsonNode *node) {
 }
 
 GPtrArray *qemu_monitor_parse_block_images(JsonNode *reply, GError **error) {
-        GPtrArray *images;
-        JsonArray *array;
-
-        if (!reply || !JSON_NODE_HOLDS_ARRAY(reply)) {
-                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "bad query-block reply");
-                return NULL;
-        }
-        images = g_ptr_array_new_with_free_func((GDestroyNotify) qemu_block_image_free);
-        array = json_node_get_array(reply);
-        for (guint i = 0; i < json_array_get_length(array); i++) {
-                QemuBlockImage *image = parse_image(json_array_get_element(array, i));
-
-                if (image)
-                        g_ptr_array_add(images, image);
-        }
-        return images;
+        return parse_list(reply, "query-block", parse_image,
+                          (GDestroyNotify) qemu_block_image_free, error);
 }
 
 GPtrArray *qemu_monitor_query_block_finish(GAsyncResult *result, GError **error) {
