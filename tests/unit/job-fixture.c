@@ -265,6 +265,11 @@ void job_fixture_expire_deadline(MigrationJob *job) {
 }
 
 GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *name, const char *uuid) {
+        return job_fixture_peer_cookie_nbd(f, phase, name, uuid, 0);
+}
+
+GBytes *job_fixture_peer_cookie_nbd(JobFixture *f, const char *phase, const char *name, const char *uuid,
+                                    gint64 nbd_port) {
         g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), phase,
                                                                       name, uuid);
         g_autoptr(GError) error = NULL;
@@ -272,6 +277,7 @@ GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *na
 
         g_free(cookie->host_uuid);
         cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
+        cookie->nbd_port = nbd_port;
         bytes = migration_cookie_encode(cookie, &error);
         g_assert_no_error(error);
         return bytes;

@@ -89,6 +89,9 @@ void job_fixture_expire_deadline(MigrationJob *job);
 
 /* A cookie of phase @phase from the other host. */
 GBytes *job_fixture_peer_cookie(JobFixture *f, const char *phase, const char *name, const char *uuid);
+/* ... with the destination's NBD server at @nbd_port (0: none). */
+GBytes *job_fixture_peer_cookie_nbd(JobFixture *f, const char *phase, const char *name, const char *uuid,
+                                    gint64 nbd_port);
 
 /* The QEMU's migration settings reset at a job's end, the TLS object
  * (whether there is one or not) last; all three sent at once (pipelined). */

@@ -161,21 +161,6 @@ static void test_perform_too_early(JobFixture *f, gconstpointer data) {
         begun_clear(&b);
 }
 
-/* Prepare3's cookie with the destination's NBD server. */
-static GBytes *prepared_with_nbd(JobFixture *f) {
-        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), "prepare3",
-                                                                      JF_NAME, JF_UUID);
-        g_autoptr(GError) error = NULL;
-        GBytes *bytes;
-
-        g_free(cookie->host_uuid);
-        cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
-        cookie->nbd_port = 49153;
-        bytes = migration_cookie_encode(cookie, &error);
-        g_assert_no_error(error);
-        return bytes;
-}
-
 /* The job ends while Perform3 polls the mirrors (between two polls): the
  * poll's wait is answered, Perform3 fails once with the job's own reason,
  * and nothing is left behind (valgrind: the poll's task and Perform's). */
@@ -183,7 +168,7 @@ static void test_ended_while_polling(JobFixture *f, gconstpointer data) {
         Domain *d = running_guest(f);
         Begun b = { 0 };
         g_autoptr(GError) error = NULL;
-        g_autoptr(GBytes) prepared = prepared_with_nbd(f);
+        g_autoptr(GBytes) prepared = job_fixture_peer_cookie_nbd(f, "prepare3", JF_NAME, JF_UUID, 49153);
         MigrationParams *params = migration_params_new_plain(NULL, NULL, "tcp:127.0.0.1:49152", 0, FLAGS, &error);
         g_autoptr(GAsyncResult) result = NULL;
         g_autoptr(GBytes) performed = NULL;
