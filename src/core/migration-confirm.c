@@ -164,9 +164,8 @@ static void on_perform2_done(GObject *source, GAsyncResult *result, gpointer use
         Domain *d = domain_ref_get(p2->ref);
         MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
-        /* Only this call's job, and not while its end answers this call
-         * (QEMU exited): that end decides. */
-        if (job && (job->serial != p2->job_serial || job->ending))
+        /* Only this call's job (an ending one is none: its end decides). */
+        if (job && job->serial != p2->job_serial)
                 job = NULL;
         if (!cookie) {
                 /* v2's failure rule, here at once: the guest stays and runs here. */

@@ -12,7 +12,7 @@ const char *migration_job_describe(const MigrationJob *job) {
 }
 
 MigrationJob *migration_job_of(Domain *d, JobType type) {
-        return d && d->job && d->job->type == type ? d->job : NULL;
+        return d && d->job && d->job->type == type && !d->job->ending ? d->job : NULL;
 }
 
 /* The job is part of the live status: a restart must know it. */

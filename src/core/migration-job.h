@@ -107,7 +107,9 @@ void migration_job_take_downtime(MigrationJob *job, GVariant *destination_stats)
 
 /* The one guard of a callback that outlives the call which started it:
  * the job of @domain (nullable: it went away meanwhile) if it has one of
- * @type, else NULL. */
+ * @type, else NULL. A job that is ending counts as gone: its end answers
+ * the calls it holds, with its reason, and a callback that its end runs
+ * must not act on it. */
 MigrationJob *migration_job_of(Domain *domain, JobType type);
 
 /* Starts a job on @domain (which must have none) and announces it. Fails

@@ -40,8 +40,7 @@ static MigrationJob *perform_job(GTask *task) {
         Domain *d = domain_ref_get(call->ref);
         MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
-        /* A job that is ending answers Perform itself, with its reason. */
-        return job && !job->ending && job->perform == task && d->qemu ? job : NULL;
+        return job && job->perform == task && d->qemu ? job : NULL;
 }
 
 /* libvirt's rule: a failed Perform3 needs no Confirm3 from a client that

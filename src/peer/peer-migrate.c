@@ -75,7 +75,7 @@ static void on_confirmed(GObject *source, GAsyncResult *result, gpointer user_da
 static MigrationJob *our_job(P2P *p, Domain *d) {
         MigrationJob *job = migration_job_of(d, JOB_TYPE_MIGRATION_OUT);
 
-        return job && !job->ending && p->job_serial && job->serial == p->job_serial ? job : NULL;
+        return job && p->job_serial && job->serial == p->job_serial ? job : NULL;
 }
 
 static void confirm(P2P *p) {
