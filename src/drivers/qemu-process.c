@@ -13,7 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "md-error.h"
-#include "qemu-process.h"
+#include "qemu-process-private.h"
 
 /* A busy 2-core machine running TCG guests can be slow to bring QEMU up. */
 #define HANDSHAKE_TIMEOUT_S 60
@@ -427,7 +427,9 @@ void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellab
                 return;
         }
         p = process_new(launch->log_path);
-        if (!spawn_qemu(launch, p, &pid, &error) || !adopt_child(p, pid, &error)) {
+        if (!spawn_qemu(launch, p, &pid, &error) || !adopt_child(p, pid, &error) ||
+            (launch->spawned && !launch->spawned(pid, launch->spawned_data, &error))) {
+                kill_child_now(p);
                 g_task_return_error(task, g_steal_pointer(&error));
                 qemu_process_free(p);
                 g_object_unref(task);
@@ -453,7 +455,7 @@ QemuProcess *qemu_process_launch_finish(GAsyncResult *result, GError **error) {
         return p;
 }
 
-static gboolean cmdline_mentions(pid_t pid, const char *needle) {
+gboolean qemu_process_cmdline_mentions(pid_t pid, const char *needle) {
         g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
         g_autofree char *contents = NULL;
         gsize len = 0;
@@ -505,7 +507,7 @@ void qemu_process_attach_async(pid_t pid, const char *uuid, const char *monitor_
         p->pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
         /* Checked after pidfd_open: the pidfd pins the process, so a pid
          * reused by something else cannot pass for our guest. */
-        if (p->pidfd < 0 || !cmdline_mentions(pid, uuid)) {
+        if (p->pidfd < 0 || !qemu_process_cmdline_mentions(pid, uuid)) {
                 g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
                                         "QEMU process %d of guest %s is gone", pid, uuid);
                 qemu_process_free(p);

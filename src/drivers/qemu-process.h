@@ -13,6 +13,12 @@
 
 typedef struct QemuProcess QemuProcess;
 
+/* Called once QEMU's pid is known, before its monitor is up: the caller
+ * records it (libvirt's early status file) so that a daemon killed during
+ * the start can find the half-started QEMU again. FALSE: the launch fails
+ * with @error and the QEMU is killed. */
+typedef gboolean (*QemuSpawnedFunc)(pid_t pid, gpointer user_data, GError **error);
+
 typedef struct {
         char **argv;              /* from qemu_command_build(); monitor_fd is its fd number */
         const char *monitor_path; /* unix socket path QEMU serves QMP on */
@@ -20,6 +26,8 @@ typedef struct {
         const int *extra_fds;     /* more fds QEMU inherits (taps), as QEMU_MONITOR_FD + 1 + i;
                                    * the caller keeps and closes its own */
         guint n_extra_fds;
+        QemuSpawnedFunc spawned;  /* nullable; not called for a launch hook's fake */
+        gpointer spawned_data;
 } QemuLaunch;
 
 /* Called once, when the process has gone (exited or killed). */
@@ -45,6 +53,14 @@ void qemu_process_attach_async(pid_t pid, const char *uuid, const char *monitor_
                                GCancellable *cancellable, GAsyncReadyCallback callback,
                                gpointer user_data);
 QemuProcess *qemu_process_attach_finish(GAsyncResult *result, GError **error);
+
+/* A QEMU an earlier daemon spawned that never finished starting: killed
+ * (SIGKILL) if @pid still runs the guest @uuid. Completes once it has gone
+ * (TRUE, also when it was gone already or @pid is another program's), or
+ * fails when it outlives the kill by STALE_KILL_TIMEOUT_S. */
+void qemu_process_kill_stale_async(pid_t pid, const char *uuid, GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean qemu_process_kill_stale_finish(GAsyncResult *result, GError **error);
 
 pid_t qemu_process_get_pid(QemuProcess *process);
 QmpClient *qemu_process_get_qmp(QemuProcess *process);
