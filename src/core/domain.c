@@ -123,12 +123,13 @@ static void write_journal(JsonBuilder *builder, gconstpointer data) {
         d->observer->write_journal(builder, d->observer_data);
 }
 
-gboolean domain_save_status(Domain *d, GError **error) {
+static gboolean save_status(Domain *d, pid_t pid, gboolean starting, GError **error) {
         StatusRecord record = {
-                .pid = qemu_process_get_pid(d->qemu),
+                .pid = pid,
                 .state = domain_state_to_string(d->state),
                 .reason = d->state_reason,
                 .live = d->live,
+                .starting = starting,
         };
 
         if (d->observer && d->observer->write_journal) {
@@ -136,6 +137,10 @@ gboolean domain_save_status(Domain *d, GError **error) {
                 record.journal_data = d;
         }
         return state_store_save_status(d->host->store, domain_uuid(d), &record, error);
+}
+
+gboolean domain_save_status(Domain *d, GError **error) {
+        return save_status(d, qemu_process_get_pid(d->qemu), FALSE, error);
 }
 
 DomainRef *domain_ref_new(Domain *d) {
@@ -342,6 +347,8 @@ static void launch_failed(Domain *d, GTask *task /* consumed */, GError *error /
                 error = destroyed_error(d);
         }
         g_clear_pointer(&d->exit_reason, g_free);
+        /* The early one, if QEMU got as far as its pid: it is gone now. */
+        state_store_remove_status(host->store, uuid);
         answer_destroys(d);
         if (!forget)
                 g_clear_pointer(&d->live, domain_def_free);
@@ -360,10 +367,13 @@ static void on_launched(GObject *source, GAsyncResult *result, gpointer user_dat
         Domain *d = domain_task_domain(task);
 
         if (!d) {
+                DomainRef *ref = g_task_get_task_data(task);
+
                 if (qemu) {
                         qemu_process_kill(qemu, 0);
                         qemu_process_free(qemu);
                 }
+                state_store_remove_status(ref->host->store, ref->uuid);
                 g_object_unref(task);
                 return;
         }
@@ -426,6 +436,12 @@ static gboolean check_runnable(const DomainHost *host, const DomainDef *def, gbo
         return TRUE;
 }
 
+/* libvirt's early status file: a daemon killed before QEMU's monitor is up
+ * finds this QEMU at its restart, and kills it (recovery-load.c). */
+static gboolean on_spawned(pid_t pid, gpointer user_data, GError **error) {
+        return save_status(user_data, pid, TRUE, error);
+}
+
 void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint64 ram_kib,
                          GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = domain_operation_new(d, domain_launch_async, callback, user_data);
@@ -475,7 +491,8 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         /* QEMU inherits the taps at once; the daemon's copies close on return. */
         qemu_process_launch_async(&(QemuLaunch) { .argv = argv, .monitor_path = monitor, .log_path = log,
                                                   .extra_fds = (const int *) devices->fds->data,
-                                                  .n_extra_fds = devices->fds->len },
+                                                  .n_extra_fds = devices->fds->len,
+                                                  .spawned = on_spawned, .spawned_data = d },
                                   d->launching, on_launched, task);
 }
 

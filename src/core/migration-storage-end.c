@@ -289,16 +289,19 @@ void migration_storage_job_ended(Domain *d, gboolean completed) {
             migration_storage_requested(job->params))
                 qemu_monitor_nbd_server_stop_async(qemu_process_get_qmp(d->qemu), on_cleanup_done, NULL);
         if (job->type == JOB_TYPE_MIGRATION_IN && !completed && job->storage_created) {
-                for (guint i = 0; i < job->storage_created->len; i++) {
-                        const char *path = job->storage_created->pdata[i];
-
-                        if (g_unlink(path) < 0)
-                                g_warning("Cannot remove image %s that the failed migration created: %s", path,
-                                          g_strerror(errno));
-                        else
-                                g_info("Removed image %s that the failed migration created", path);
-                }
+                migration_storage_remove_created((const char *const *) job->storage_created->pdata,
+                                                 job->storage_created->len);
                 g_clear_pointer(&job->storage_created, g_ptr_array_unref);
+        }
+}
+
+void migration_storage_remove_created(const char *const *paths, guint n) {
+        for (guint i = 0; i < n; i++) {
+                if (g_unlink(paths[i]) < 0)
+                        g_warning("Cannot remove image %s that the failed migration created: %s", paths[i],
+                                  g_strerror(errno));
+                else
+                        g_info("Removed image %s that the failed migration created", paths[i]);
         }
 }
 

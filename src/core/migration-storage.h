@@ -81,6 +81,8 @@ void migration_storage_block_job_event(Domain *d);
 
 /* migration_job_end(): clean-up of what storage migration left. */
 void migration_storage_job_ended(Domain *d, gboolean completed);
+/* Removes the @n images a failed incoming migration created (logged). */
+void migration_storage_remove_created(const char *const *paths, guint n);
 
 /* After a restart of the source daemon, whose journal keeps no mirror: the
  * mirrors and NBD client nodes a storage copy (flags of the journal) may

@@ -1,6 +1,7 @@
 #define G_LOG_DOMAIN "migrationd"
 
 #include "migration-job.h"
+#include "migration-storage.h"
 #include "recovery-load.h"
 #include "recovery.h"
 
@@ -29,13 +30,13 @@ static void load_step_done(GTask *task) {
         g_object_unref(task);
 }
 
-static void recovery_give_up(Registry *r, const char *uuid, const char *why) {
+static void recovery_give_up(Registry *r, const char *uuid, const char *why, const char *reason) {
         Domain *d = registry_lookup_by_uuid(r, uuid, NULL);
 
         g_message("Guest %s did not survive: %s", uuid, why);
         state_store_remove_status(registry_get_store(r), uuid);
         if (d && !domain_is_active(d))
-                domain_set_state(d, DOMAIN_STATE_SHUTOFF, "crashed");
+                domain_set_state(d, DOMAIN_STATE_SHUTOFF, reason);
 }
 
 typedef struct {
@@ -80,7 +81,8 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
         const char *reason;
 
         if (!reply) {
-                recovery_give_up(r, recovery_uuid(a->rec), error ? error->message : "bad query-status reply");
+                recovery_give_up(r, recovery_uuid(a->rec), error ? error->message : "bad query-status reply",
+                                 "crashed");
                 qemu_process_free(a->qemu);
                 goto out;
         }
@@ -113,13 +115,54 @@ static void on_recovered_attach(GObject *source, GAsyncResult *result, gpointer 
 
         a->qemu = qemu_process_attach_finish(result, &error);
         if (!a->qemu) {
-                recovery_give_up(a->rec->registry, recovery_uuid(a->rec), error->message);
+                recovery_give_up(a->rec->registry, recovery_uuid(a->rec), error->message, "crashed");
                 attached_free(a);
                 return;
         }
         qemu_monitor_query_status_async(qemu_process_get_qmp(a->qemu), on_recovered_status, a);
 }
 
+typedef struct {
+        GTask *load;
+        Registry *registry;
+        StatusFile *file;
+        MigrationJournal journal;
+} Unstarted;
+
+static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Unstarted *u = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_process_kill_stale_finish(result, &error))
+                g_warning("%s", error->message);
+        /* Its job, if any, was an incoming one in Prepare: the guest never
+         * ran here, and the images Prepare created for it go (once its QEMU
+         * no longer holds them), as at any failed Prepare. */
+        if (u->journal.type == JOB_TYPE_MIGRATION_IN && u->journal.storage_created)
+                migration_storage_remove_created((const char *const *) u->journal.storage_created,
+                                                 g_strv_length(u->journal.storage_created));
+        recovery_give_up(u->registry, u->file->live->uuid, "its QEMU had not finished starting; killed",
+                         "failed");
+        load_step_done(u->load);
+        migration_journal_clear(&u->journal);
+        status_file_free(u->file);
+        g_free(u);
+}
+
+/* As libvirt ("wasn't fully started yet"): a QEMU whose monitor had not
+ * greeted when the daemon died holds no guest yet. Attaching to it would
+ * make the half-done Start or Prepare look done; it is killed instead, the
+ * domain left shut off (StateReason "failed"). */
+static void recover_unstarted(Registry *r, GTask *load, StatusFile *file) {
+        Unstarted *u = g_new0(Unstarted, 1);
+
+        u->load = g_object_ref(load);
+        u->registry = r;
+        u->file = file;
+        migration_journal_read(&u->journal, file->object);
+        (*(guint *) g_task_get_task_data(load))++;
+        qemu_process_kill_stale_async((pid_t) file->pid, file->live->uuid, on_unstarted_killed, u);
+}
 
 static void recover_guest(Registry *r, GTask *load, StatusFile *file) {
         g_autofree char *monitor = registry_monitor_path(r, file->live->uuid);
@@ -160,8 +203,14 @@ void recovery_load_async(Registry *r, GAsyncReadyCallback callback, gpointer use
         (*(guint *) g_task_get_task_data(task))++;
         load_definitions(r);
         files = state_store_load_status(registry_get_store(r));
-        for (guint i = 0; i < files->len; i++)
-                recover_guest(r, task, g_steal_pointer(&files->pdata[i]));
+        for (guint i = 0; i < files->len; i++) {
+                StatusFile *file = g_steal_pointer(&files->pdata[i]);
+
+                if (file->starting)
+                        recover_unstarted(r, task, file);
+                else
+                        recover_guest(r, task, file);
+        }
         load_step_done(task);
 }
 

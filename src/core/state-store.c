@@ -126,6 +126,10 @@ char *state_store_format_status(const StatusRecord *rec) {
         json_builder_add_string_value(b, rec->state);
         json_builder_set_member_name(b, "reason");
         json_builder_add_string_value(b, rec->reason);
+        if (rec->starting) {
+                json_builder_set_member_name(b, "starting");
+                json_builder_add_boolean_value(b, TRUE);
+        }
         /* The job journal: after a restart recovery restores or ends the job by it
          * (docs/recovery.md). */
         if (rec->write_journal)
@@ -203,6 +207,7 @@ StatusFile *state_store_read_status_file(const char *path, GError **error) {
         }
         file->state = g_strdup(json_object_get_string_member_with_default(obj, "state", NULL));
         file->reason = g_strdup(json_object_get_string_member_with_default(obj, "reason", NULL));
+        file->starting = json_object_get_boolean_member_with_default(obj, "starting", FALSE);
         return g_steal_pointer(&file);
 }
 

@@ -42,6 +42,7 @@ typedef struct {
         StateStoreJournalFunc write_journal; /* NULL: the guest has no job */
         gconstpointer journal_data;
         const DomainDef *live;               /* what QEMU runs with */
+        gboolean starting;                   /* spawned, its monitor not up yet */
 } StatusRecord;
 
 /* The record as it is written (JSON); exported for tests. */
@@ -59,6 +60,7 @@ typedef struct {
         DomainDef *live;
         char *state;                         /* as saved, nullable */
         char *reason;                        /* as saved, nullable */
+        gboolean starting;                   /* QEMU had not finished starting */
         JsonObject *object;                  /* the whole record, for the job's journal */
 } StatusFile;
 

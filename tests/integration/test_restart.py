@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The daemon restarts (SIGTERM, SIGKILL); guests and definitions outlive it."""
 
+import json
 import os
 import signal
+
+from gi.repository import Gio, GLib
 
 import harness
 from harness import SingleHostTestCase, DEADLINE, pid_alive, wait_until
@@ -96,6 +99,58 @@ class Restart(SingleHostTestCase):
         pids2 = dom.qemu_pids()
         dom.destroy()
         wait_until(lambda: not any(pid_alive(p) for p in pids2), DEADLINE, 'QEMU to exit after Destroy')
+
+    def test_sigkill_while_starting(self):
+        """SIGKILL the daemon while a guest's QEMU starts (held at a FIFO gate
+        before it execs QEMU): the early status record lets the restarted
+        daemon find that QEMU and kill it, as libvirt does with a QEMU that
+        was not fully started; the domain is shut off (StateReason failed)
+        and starts again, with one QEMU."""
+        gate = os.path.join(self.workdir, 'qemu-gate')
+        os.mkfifo(gate, 0o600)
+        self.addCleanup(lambda: os.path.exists(gate) and os.unlink(gate))
+        wrapper = os.path.join(self.workdir, 'gated-qemu')
+        with open(wrapper, 'w') as f:
+            f.write('#!/bin/sh\n# QEMU once the test removes the gate\n'
+                    '[ -p %s ] && read _ < %s\nexec %s "$@"\n' % (gate, gate, harness.QEMU_BINARY))
+        os.chmod(wrapper, 0o755)
+        self.host.config_extra = {'qemu': {'binary': wrapper}}
+        self.host.write_config()
+        self.host.restart()
+        g = self.make_guest(self.host)
+        record = os.path.join(self.host.state_dir, 'status', g.uuid + '.json')
+
+        def held():
+            return [pid for pid in (int(e) for e in os.listdir('/proc') if e.isdigit())
+                    if (harness.proc_cmdline(pid) or [''])[1:2] == [wrapper]
+                    and g.uuid in harness.proc_cmdline(pid) and pid_alive(pid)]
+
+        replies = []
+        self.host.connect().conn.call(harness.BUS_NAME, g.dom.path, harness.DOMAIN_IFACE, 'Start',
+                                      GLib.Variant('(u)', (0,)), None, Gio.DBusCallFlags.NONE, -1, None,
+                                      lambda conn, res: replies.append(res))
+        wait_until(lambda: held() or replies, DEADLINE, 'the QEMU to wait at the gate')
+        pids = held()
+        self.assertEqual(len(pids), 1, 'the QEMU held at the gate: %r (Start answered: %r)' % (pids, replies))
+        with open(record) as f:
+            self.assertTrue(json.load(f).get('starting'), 'no early status record for the starting QEMU')
+
+        self.host.kill()
+        self.assertTrue(pid_alive(pids[0]), 'the starting QEMU died with the daemon')
+        self.host.start()
+        wait_until(lambda: not pid_alive(pids[0]), DEADLINE, 'the restarted daemon to kill the starting QEMU')
+        self.assertIn('did not survive: its QEMU had not finished starting', open(self.host.stderr_path).read())
+        dom = self.host.lookup(g.name)
+        self.assertEqual((dom.state, dom.prop('StateReason')), ('shutoff', 'failed'))
+        self.assertFalse(os.path.exists(record), 'the early status record outlived its QEMU')
+
+        os.unlink(gate)
+        dom.start()
+        g.serial.wait_counter(1)
+        started = dom.qemu_pids()
+        self.assertEqual(len(started), 1, 'QEMUs of the guest: %r' % (started,))
+        dom.destroy()
+        wait_until(lambda: not any(pid_alive(p) for p in started), DEADLINE, 'QEMU to exit after Destroy')
 
     def test_definitions_survive(self):
         """Definitions survive SIGTERM and SIGKILL restarts; an undefined one stays gone."""

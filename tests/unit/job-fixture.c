@@ -1,4 +1,6 @@
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -141,11 +143,15 @@ static void write_status(JobFixture *f, const JobGiven *g) {
 
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "pid");
-        json_builder_add_int_value(b, JF_PID);
+        json_builder_add_int_value(b, g->pid ? g->pid : JF_PID);
         json_builder_set_member_name(b, "state");
         json_builder_add_string_value(b, g->state);
         json_builder_set_member_name(b, "reason");
         json_builder_add_string_value(b, g->reason);
+        if (g->starting) {
+                json_builder_set_member_name(b, "starting");
+                json_builder_add_boolean_value(b, TRUE);
+        }
         if (g->type)
                 add_journal(b, g);
         json_builder_set_member_name(b, "xml");
@@ -179,6 +185,35 @@ void job_fixture_given(JobFixture *f, const JobGiven *given, const char *qemu_st
         } else {
                 fake_monitor_expect_error(f->fm, "query-migrate", "GenericError", "not now");
         }
+}
+
+void job_fixture_given_unstarted(JobFixture *f, const JobGiven *given) {
+        g_assert_true(given->starting);
+        write_status(f, given);
+}
+
+GPid job_fixture_spawn_stand_in(const char *uuid, int *ret_stdin) {
+        const char *argv[] = { "/bin/sh", "-c", "read line", "sh", "-uuid", uuid, NULL };
+        g_autoptr(GError) error = NULL;
+        GPid pid = 0;
+
+        g_assert_true(g_spawn_async_with_pipes(NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                               &pid, ret_stdin, NULL, NULL, &error));
+        g_assert_no_error(error);
+        return pid;
+}
+
+gboolean job_fixture_pid_gone(GPid pid) {
+        return waitpid(pid, NULL, WNOHANG) == pid;
+}
+
+gboolean job_fixture_pidfd_works(void) {
+        int fd = pidfd_open(getpid(), 0);
+
+        if (fd < 0)
+                return FALSE;
+        close(fd);
+        return TRUE;
 }
 
 static void on_loaded(GObject *source, GAsyncResult *result, gpointer user_data) {

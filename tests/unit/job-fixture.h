@@ -47,6 +47,8 @@ typedef struct {
         const char *const *storage_created;     /* images the incoming job created; NULL: absent */
         const char *xml;         /* the live definition; NULL: a guest without devices */
         double progress;         /* JobProgress journaled; 0: absent */
+        gboolean starting;       /* the early record of a QEMU whose monitor had not greeted */
+        GPid pid;                /* 0: JF_PID */
 } JobGiven;
 
 /* Writes the records and lets the fake monitor listen where the daemon
@@ -56,6 +58,18 @@ typedef struct {
  * The test then adds the commands the rule must send. */
 void job_fixture_given(JobFixture *f, const JobGiven *given, const char *qemu_status,
                        const char *migrate_status);
+/* Only the records (no monitor listens): for a QEMU that had not finished
+ * starting, which recovery must kill, never attach. */
+void job_fixture_given_unstarted(JobFixture *f, const JobGiven *given);
+/* A process standing in for such a QEMU: "sh -c 'read line' sh -uuid @uuid"
+ * (@uuid in its argv as in QEMU's), waiting on its stdin (*@ret_stdin,
+ * the write end) without children of its own. */
+GPid job_fixture_spawn_stand_in(const char *uuid, int *ret_stdin);
+/* Whether the process has gone (a zombie counts: it is reaped here). */
+gboolean job_fixture_pid_gone(GPid pid);
+/* Whether pidfd_open() works here (not under valgrind 3.19). */
+gboolean job_fixture_pidfd_works(void);
+
 /* The daemon starts: recovery_load (asserting no JobCompleted yet), then
  * its bus name is owned (migration_jobs_end_restored); runs the loop until
  * all is quiet. */

@@ -114,6 +114,32 @@ static void test_status_round_trip(void) {
         remove_tree(state);
 }
 
+/* The early record written when QEMU's pid is known, before its monitor is
+ * up; the full record that replaces it says nothing of starting. */
+static void test_status_starting(void) {
+        g_autofree char *state = make_state_dir();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(StateStore) store = state_store_new(state, &error);
+        g_autoptr(DomainDef) def = definition();
+        StatusRecord record = { .pid = 4242, .state = "shutoff", .reason = "unknown", .live = def,
+                                .starting = TRUE };
+        g_autoptr(GPtrArray) files = NULL;
+
+        g_assert_true(state_store_save_status(store, UUID, &record, &error));
+        g_assert_no_error(error);
+        files = state_store_load_status(store);
+        g_assert_cmpuint(files->len, ==, 1);
+        g_assert_true(((StatusFile *) files->pdata[0])->starting);
+        g_clear_pointer(&files, g_ptr_array_unref);
+        record.starting = FALSE;
+        record.state = "paused";
+        g_assert_true(state_store_save_status(store, UUID, &record, &error));
+        files = state_store_load_status(store);
+        g_assert_cmpuint(files->len, ==, 1);
+        g_assert_false(((StatusFile *) files->pdata[0])->starting);
+        remove_tree(state);
+}
+
 static void test_definition_round_trip(void) {
         g_autofree char *state = make_state_dir();
         g_autoptr(GError) error = NULL;
@@ -259,6 +285,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/state-store/golden/running", test_golden_running);
         g_test_add_func("/state-store/golden/job", test_golden_job);
         g_test_add_func("/state-store/status/round-trip", test_status_round_trip);
+        g_test_add_func("/state-store/status/starting", test_status_starting);
         g_test_add_func("/state-store/definition/round-trip", test_definition_round_trip);
         g_test_add_func("/state-store/definition/hostile-refused", test_hostile_files_refused);
         g_test_add_func("/state-store/error/missing-dir", test_missing_dir_is_internal);
