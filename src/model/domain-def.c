@@ -323,6 +323,18 @@ static gboolean extract_allocation(DomainDef *def, xmlNode *root, GError **error
         return TRUE;
 }
 
+/* QEMU's machine type names ("pc", "pc-q35-7.2", "microvm"). The name
+ * goes to -machine, whose commas and '=' start QEMU options of its own
+ * ("pc,accel=kvm"). */
+static gboolean machine_is_valid(const char *machine) {
+        if (!*machine)
+                return FALSE;
+        for (const char *p = machine; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
+                        return FALSE;
+        return TRUE;
+}
+
 static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
         xmlNode *os = domain_xml_child(root, "os");
         xmlNode *type = domain_xml_child(os, "type");
@@ -333,6 +345,11 @@ static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
         def->os_type = domain_xml_text(type);
         def->arch = domain_xml_prop(type, "arch");
         def->machine = domain_xml_prop(type, "machine");
+        if (def->machine && !machine_is_valid(def->machine)) {
+                g_autofree char *q = domain_schema_quote(def->machine);
+                return domain_xml_invalid(error, type, _("/domain/os/type/@machine '%s' is not a machine type name (use letters, digits, '.', '_' and '-', like 'pc' or 'pc-q35-7.2')"),
+                                          q);
+        }
         def->kernel = domain_xml_text(domain_xml_child(os, "kernel"));
         def->initrd = domain_xml_text(domain_xml_child(os, "initrd"));
         def->cmdline = domain_xml_text(domain_xml_child(os, "cmdline"));

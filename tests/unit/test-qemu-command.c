@@ -188,6 +188,51 @@ static void test_no_memory(void) {
         g_assert_nonnull(strstr(error->message, "memory"));
 }
 
+/* The argument after the first @option in @argv, or NULL. */
+static const char *value_of(GStrv argv, const char *option) {
+        for (guint i = 0; argv && argv[i] && argv[i + 1]; i++)
+                if (g_str_equal(argv[i], option))
+                        return argv[i + 1];
+        return NULL;
+}
+
+/* A machine type goes to -machine as it is: a comma or '=' in it would
+ * be QEMU options of the definition's choosing. Refused at define; before,
+ * 'pc,accel=kvm' gave "-machine pc,accel=kvm" (the failure shows it). */
+static void test_machine_hostile(void) {
+        static const char *const hostile[] = {
+                "pc,accel=kvm", "pc,memory-backend=x", "pc,,x", "pc=x", "pc ", " pc", "", "pc\tx",
+                "pc;x", "pc/x", "pc:x", "pc\u00e9",
+        };
+        static const char *const valid[] = { "pc", "q35", "pc-i440fx-7.2", "pc-q35-8.2", "microvm", "x_y" };
+
+        for (guint i = 0; i < G_N_ELEMENTS(hostile); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>m</name><memory>65536</memory>"
+                                                       "<os><type machine='%s'>hvm</type></os></domain>",
+                                                       hostile[i]);
+                g_autoptr(GError) error = NULL;
+                g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &error);
+
+                if (def) {
+                        QemuCommandOptions options = { .binary = "qemu", .monitor_fd = 3 };
+                        g_auto(GStrv) argv = qemu_command_build(def, &options, NULL);
+
+                        g_error("machine '%s' accepted: -machine %s", hostile[i], value_of(argv, "-machine"));
+                }
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_XML);
+                g_assert_nonnull(strstr(error->message, "/domain/os/type/@machine"));
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(valid); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>m</name><memory>65536</memory>"
+                                                       "<os><type machine='%s'>hvm</type></os></domain>", valid[i]);
+                g_autoptr(GError) error = NULL;
+                g_auto(GStrv) argv = build(xml, FALSE, NULL, &error);
+
+                g_assert_no_error(error);
+                g_assert_cmpstr(value_of(argv, "-machine"), ==, valid[i]);
+        }
+}
+
 static void test_escape(void) {
         g_autofree char *a = qemu_option_escape("a,b,,c");
         g_autofree char *b = qemu_option_escape("");
@@ -206,5 +251,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command/prealloc-ram-id", test_prealloc_ram_id);
         g_test_add_func("/qemu-command/tcg-ram-off-grid", test_tcg_ram_off_grid);
         g_test_add_func("/qemu-command/escape", test_escape);
+        g_test_add_func("/qemu-command/machine-hostile", test_machine_hostile);
         return g_test_run();
 }
