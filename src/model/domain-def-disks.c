@@ -7,6 +7,7 @@
 
 #include "domain-def.h"
 #include "domain-def-private.h"
+#include "domain-schema.h"
 #include "domain-xml.h"
 #include "i18n.h"
 
@@ -95,6 +96,14 @@ gboolean domain_def_extract_disk(DomainDef *def, xmlNode *node, GError **error) 
         disk->source_file = domain_xml_prop(source, "file");
         if (disk->source_file && !*disk->source_file)
                 return domain_xml_invalid(error, source, _("/domain/devices/disk/source/@file must not be empty"));
+        /* QEMU (-drive file=, qemu-img) reads a prefix such as 'fat:rw:',
+         * 'nbd:' or 'json:' as a protocol with options, and qemu-img a
+         * leading '-' as an option: none of them starts with '/'. */
+        if (disk->source_file && !g_path_is_absolute(disk->source_file)) {
+                g_autofree char *q = domain_schema_quote(disk->source_file);
+                return domain_xml_invalid(error, source, _("/domain/devices/disk/source/@file '%s' of disk %s is not an absolute path"),
+                                          q, disk->target_dev);
+        }
         /* Only removable media may be empty. */
         if (!disk->source_file && strcmp(disk->device, "disk") == 0)
                 return domain_xml_invalid(error, node, _("/domain/devices/disk/source/@file is missing for disk %s"),

@@ -107,6 +107,38 @@ static void test_hostile(void) {
         }
 }
 
+/* QEMU reads a protocol prefix in -drive file= ('fat:rw:/etc' is the host
+ * directory as a writable disk, 'nbd:' a network export, 'json:' any block
+ * options), and qemu-img, which Prepare runs on the path, a leading '-' as
+ * an option. Refused at define; before, they reached -drive (the failure
+ * shows it). */
+static void test_source_not_absolute(void) {
+        static const char *const hostile[] = {
+                "fat:rw:/etc", "nbd:127.0.0.1:10809", "json:{\"driver\":\"null-co\"}", "-obacking_file=/etc/shadow",
+                "relative.img", "./x.img", "~/x.img", " /x.img",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+                for (guint cdrom = 0; cdrom < 2; cdrom++) {
+                        g_autofree char *disk = g_markup_printf_escaped("<disk type='file' device='%s'>"
+                                                                        "<source file='%s'/><target dev='hdc'/></disk>",
+                                                                        cdrom ? "cdrom" : "disk", hostile[i]);
+                        g_autoptr(GError) error = NULL;
+                        g_autoptr(DomainDef) def = parse(disk, &error);
+
+                        if (def) {
+                                QemuCommandOptions options = { .binary = "qemu", .monitor_fd = 3 };
+                                g_auto(GStrv) argv = qemu_command_build(def, &options, NULL);
+
+                                g_error("disk file '%s' accepted: -drive %s", hostile[i], nth(argv, "-drive", 0));
+                        }
+                        g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_XML);
+                        g_assert_nonnull(strstr(error->message, "source/@file"));
+                        g_assert_nonnull(strstr(error->message, "not an absolute path"));
+                }
+        }
+}
+
 static void test_cache_modes(void) {
         static const struct { const char *mode, *drive, *device; } cases[] = {
                 { "none", ",cache.direct=on,cache.no-flush=off", ",write-cache=on" },
@@ -209,6 +241,7 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/disks/parse", test_parse);
         g_test_add_func("/disks/hostile", test_hostile);
+        g_test_add_func("/disks/source-not-absolute", test_source_not_absolute);
         g_test_add_func("/disks/cache-modes", test_cache_modes);
         g_test_add_func("/disks/io-discard-readonly-shareable", test_io_discard_readonly_shareable);
         g_test_add_func("/disks/cdrom", test_cdrom);
