@@ -220,6 +220,19 @@ static gboolean graphics_port(DomainGraphics *g, xmlNode *node, GError **error) 
         return TRUE;
 }
 
+/* GLib takes anything after an IPv6 address's '%' as its zone, commas
+ * too; QEMU reads the address within its -vnc and -spice options, where a
+ * comma starts an option of its own ("disable-ticketing=on"). A zone is
+ * an interface name. */
+static gboolean listen_is_valid(const char *address) {
+        if (!g_hostname_is_ip_address(address))
+                return FALSE;
+        for (const char *p = address; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr(".:%_-", *p))
+                        return FALSE;
+        return TRUE;
+}
+
 static gboolean graphics_listen(DomainGraphics *g, xmlNode *node, GError **error) {
         xmlNode *listen = domain_xml_child(node, "listen");
         g_autofree char *attr = domain_xml_prop(node, "listen");
@@ -228,7 +241,7 @@ static gboolean graphics_listen(DomainGraphics *g, xmlNode *node, GError **error
         if (attr && child && strcmp(attr, child) != 0)
                 return domain_xml_invalid(error, listen, _("/domain/devices/graphics/@listen and listen/@address differ"));
         g->listen = attr ? g_steal_pointer(&attr) : g_steal_pointer(&child);
-        if (g->listen && !g_hostname_is_ip_address(g->listen)) {
+        if (g->listen && !listen_is_valid(g->listen)) {
                 g_autofree char *q = domain_schema_quote(g->listen);
                 return domain_xml_invalid(error, node, _("/domain/devices/graphics listen address '%s' is not an IP address"), q);
         }

@@ -258,6 +258,41 @@ static void test_graphics_hostile(void) {
                 assert_refused(cases[i].devices, cases[i].code, cases[i].needle);
 }
 
+/* GLib's g_hostname_is_ip_address() takes anything after an IPv6 '%' as
+ * the zone; QEMU reads the address inside its -spice and -vnc options.
+ * Refused at define; before, "disable-ticketing=on" reached -spice and
+ * switched off the password (the failure shows it). */
+static void test_listen_zone_hostile(void) {
+        static const char *const hostile[] = {
+                "fe80::1%lo,disable-ticketing=on", "fe80::1%lo,password=off", "fe80::1%lo=x", "fe80::1%lo x",
+        };
+        static const char *const types[] = { "spice", "vnc" };
+        g_autoptr(DomainDef) scoped = parse_devices("<graphics type='vnc' port='5901' listen='fe80::1%lo'/>");
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = build(scoped, NULL, 0, &error);
+
+        g_assert_no_error(error);
+        g_assert_true(has_pair(argv, "-vnc", "[fe80::1%lo]:1"));
+        for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+                for (size_t t = 0; t < G_N_ELEMENTS(types); t++) {
+                        g_autofree char *devices = g_strdup_printf("<graphics type='%s' port='5901' passwd='s' listen='%s'/>",
+                                                                   types[t], hostile[i]);
+                        g_autofree char *xml = domain_with(devices);
+                        g_autoptr(GError) local = NULL;
+                        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &local);
+
+                        if (def) {
+                                g_auto(GStrv) old = build(def, NULL, 0, NULL);
+                                for (guint j = 0; old && old[j] && old[j + 1]; j++)
+                                        if (g_str_equal(old[j], "-spice") || g_str_equal(old[j], "-vnc"))
+                                                g_error("listen '%s' accepted: %s %s", hostile[i], old[j], old[j + 1]);
+                        }
+                        g_assert_error(local, MD_ERROR, MD_ERROR_INVALID_XML);
+                        g_assert_nonnull(strstr(local->message, "not an IP address"));
+                }
+        }
+}
+
 /* ---- Channels, RNG, tablet ---- */
 
 static void test_channel_rng_tablet(void) {
@@ -421,6 +456,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/peripherals/video-models", test_video_models);
         g_test_add_func("/peripherals/default-video", test_default_video);
         g_test_add_func("/peripherals/graphics-hostile", test_graphics_hostile);
+        g_test_add_func("/peripherals/listen-zone-hostile", test_listen_zone_hostile);
         g_test_add_func("/peripherals/channel-rng-tablet", test_channel_rng_tablet);
         g_test_add_func("/peripherals/usb-defaults", test_usb_defaults);
         g_test_add_func("/peripherals/devices-hostile", test_devices_hostile);
