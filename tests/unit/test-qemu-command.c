@@ -233,6 +233,33 @@ static void test_machine_hostile(void) {
         }
 }
 
+/* Values free to hold commas, '=' and a leading '-': in an option string
+ * they are escaped (-name, -chardev path=); -kernel, -initrd and -append
+ * each take the next argument whole, as one value, whatever it starts
+ * with (QEMU 7.2: "could not open kernel file '-nodefaults'"). */
+static void test_free_values(void) {
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = build("<domain type='qemu'><name>a,b=c,debug-threads=off</name>"
+                                   "<memory>65536</memory><os><type machine='pc'>hvm</type>"
+                                   "<kernel>-nodefaults</kernel><initrd>/boot/i,machine=q35</initrd>"
+                                   "<cmdline>console=ttyS0,115200 -S</cmdline></os><devices>"
+                                   "<serial type='file'><source path='/tmp/s,path=/etc/x'/></serial>"
+                                   "<serial type='unix'><source mode='bind' path='-s,server=off'/></serial>"
+                                   "</devices></domain>", FALSE, NULL, &error);
+        guint machines = 0;
+
+        g_assert_no_error(error);
+        g_assert_true(has_pair(argv, "-name", "guest=a,,b=c,,debug-threads=off,debug-threads=on"));
+        g_assert_true(has_pair(argv, "-kernel", "-nodefaults"));
+        g_assert_true(has_pair(argv, "-initrd", "/boot/i,machine=q35"));
+        g_assert_true(has_pair(argv, "-append", "console=ttyS0,115200 -S"));
+        g_assert_true(has_pair(argv, "-chardev", "file,id=chr0,path=/tmp/s,,path=/etc/x"));
+        g_assert_true(has_pair(argv, "-chardev", "socket,id=chr1,path=-s,,server=off,server=on,wait=off"));
+        for (guint i = 0; argv[i]; i++)
+                machines += g_str_equal(argv[i], "-machine");
+        g_assert_cmpuint(machines, ==, 1);
+}
+
 static void test_escape(void) {
         g_autofree char *a = qemu_option_escape("a,b,,c");
         g_autofree char *b = qemu_option_escape("");
@@ -252,5 +279,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command/tcg-ram-off-grid", test_tcg_ram_off_grid);
         g_test_add_func("/qemu-command/escape", test_escape);
         g_test_add_func("/qemu-command/machine-hostile", test_machine_hostile);
+        g_test_add_func("/qemu-command/free-values", test_free_values);
         return g_test_run();
 }
