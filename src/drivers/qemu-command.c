@@ -23,24 +23,36 @@ static gboolean unsupported(GError **error, const char *what) {
         return FALSE;
 }
 
+/* <log file= append=>: a copy of everything the device carries, whatever
+ * its backend (QEMU's logfile=, logappend=). */
+static char *chardev_log_options(const DomainChardev *chr) {
+        g_autofree char *file = NULL;
+
+        if (!chr->log_file)
+                return g_strdup("");
+        file = qemu_option_escape(chr->log_file);
+        return g_strdup_printf(",logfile=%s,logappend=%s", file, chr->log_append ? "on" : "off");
+}
+
 static gboolean add_chardev_backend(GPtrArray *argv, const DomainChardev *chr, const char *id,
                                     GError **error) {
         g_autofree char *path = chr->path ? qemu_option_escape(chr->path) : NULL;
+        g_autofree char *log = chardev_log_options(chr);
 
         qemu_argv_add(argv, "-chardev");
         switch (chr->type) {
         case DOMAIN_CHARDEV_FILE:
-                qemu_argv_addf(argv, "file,id=%s,path=%s%s", id, path, chr->append ? ",append=on" : "");
+                qemu_argv_addf(argv, "file,id=%s,path=%s%s%s", id, path, chr->append ? ",append=on" : "", log);
                 return TRUE;
         case DOMAIN_CHARDEV_PTY:
-                qemu_argv_addf(argv, "pty,id=%s", id);
+                qemu_argv_addf(argv, "pty,id=%s%s", id, log);
                 return TRUE;
         case DOMAIN_CHARDEV_UNIX:
-                qemu_argv_addf(argv, "socket,id=%s,path=%s%s", id, path,
-                     chr->unix_server ? ",server=on,wait=off" : "");
+                qemu_argv_addf(argv, "socket,id=%s,path=%s%s%s", id, path,
+                     chr->unix_server ? ",server=on,wait=off" : "", log);
                 return TRUE;
         case DOMAIN_CHARDEV_NULL:
-                qemu_argv_addf(argv, "null,id=%s", id);
+                qemu_argv_addf(argv, "null,id=%s%s", id, log);
                 return TRUE;
         default:
                 g_ptr_array_set_size(argv, argv->len - 1);

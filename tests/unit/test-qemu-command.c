@@ -260,6 +260,23 @@ static void test_free_values(void) {
         g_assert_cmpuint(machines, ==, 1);
 }
 
+/* <log file= append=> of a serial or console: QEMU's logfile=, escaped, and
+ * logappend= (off unless asked: as libvirt, the log starts afresh). */
+static void test_chardev_log(void) {
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) argv = build("<domain type='qemu'><name>vm</name><memory>65536</memory>"
+                                   "<os><type machine='pc'>hvm</type></os><devices>"
+                                   "<serial type='pty'><log file='/var/log/vm,logappend=off' append='on'/></serial>"
+                                   "<serial type='file'><source path='/tmp/s'/><log file='/var/log/s'/></serial>"
+                                   "<serial type='null'/>"
+                                   "</devices></domain>", FALSE, NULL, &error);
+
+        g_assert_no_error(error);
+        g_assert_true(has_pair(argv, "-chardev", "pty,id=chr0,logfile=/var/log/vm,,logappend=off,logappend=on"));
+        g_assert_true(has_pair(argv, "-chardev", "file,id=chr1,path=/tmp/s,logfile=/var/log/s,logappend=off"));
+        g_assert_true(has_pair(argv, "-chardev", "null,id=chr2"));
+}
+
 static void test_escape(void) {
         g_autofree char *a = qemu_option_escape("a,b,,c");
         g_autofree char *b = qemu_option_escape("");
@@ -278,6 +295,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command/prealloc-ram-id", test_prealloc_ram_id);
         g_test_add_func("/qemu-command/tcg-ram-off-grid", test_tcg_ram_off_grid);
         g_test_add_func("/qemu-command/escape", test_escape);
+        g_test_add_func("/qemu-command/chardev-log", test_chardev_log);
         g_test_add_func("/qemu-command/machine-hostile", test_machine_hostile);
         g_test_add_func("/qemu-command/free-values", test_free_values);
         return g_test_run();
