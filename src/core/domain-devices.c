@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "domain-devices.h"
+#include "hugetlbfs.h"
+#include "i18n.h"
 #include "md-error.h"
 #include "qemu-monitor.h"
 #include "qemu-process.h"
@@ -125,6 +127,44 @@ DomainDevices *domain_devices_prepare(const DomainDevicesContext *ctx, DomainDef
 }
 
 /* ---- Passwords ---- */
+
+gboolean domain_devices_hugepage_path(const MdConfig *config, const DomainDef *def, char **ret_path,
+                                      GError **error) {
+        const char *const *configured = (const char *const *) config->hugetlbfs_mounts;
+        g_autoptr(GPtrArray) mounts = NULL;
+        g_autofree char *mounted = NULL;
+        const HugetlbfsMount *mount;
+
+        *ret_path = NULL;
+        if (!def->mem_hugepages)
+                return TRUE;
+        mounts = hugetlbfs_list_mounts(configured);
+        mount = hugetlbfs_pick(mounts, def->mem_hugepage_kib, hugetlbfs_default_page_kib());
+        if (mount) {
+                *ret_path = g_strdup(mount->path);
+                return TRUE;
+        }
+        if (mounts->len == 0 && configured && configured[0]) {
+                g_autofree char *listed = g_strjoinv(";", (char **) configured);
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("Domain '%s' cannot be started: its <memoryBacking><hugepages/> needs a hugetlbfs "
+                              "mount, and none of [qemu] hugetlbfs_mount (%s) is one"), def->name, listed);
+                return FALSE;
+        }
+        if (mounts->len == 0) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            _("Domain '%s' cannot be started: its <memoryBacking><hugepages/> needs a hugetlbfs "
+                              "mount, and this host has none (mount one, e.g. on /dev/hugepages, and reserve "
+                              "pages in /proc/sys/vm/nr_hugepages)"), def->name);
+                return FALSE;
+        }
+        mounted = hugetlbfs_describe(mounts);
+        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                    _("Domain '%s' cannot be started: its huge pages of %llu KiB need a hugetlbfs mount of "
+                      "that page size, and this host has only %s"),
+                    def->name, (unsigned long long) def->mem_hugepage_kib, mounted);
+        return FALSE;
+}
 
 static void on_password_set(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GError) error = NULL;

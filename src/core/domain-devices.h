@@ -37,6 +37,14 @@ DomainDevices *domain_devices_prepare(const DomainDevicesContext *context, Domai
 void domain_devices_free(DomainDevices *devices);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DomainDevices, domain_devices_free)
 
+/* <memoryBacking><hugepages/> of @def: the hugetlbfs mount of this host
+ * (of @config's [qemu] hugetlbfs_mount, or of the mount table; as mounted
+ * now) that QEMU puts the guest's RAM on, in *@ret_path (NULL without the
+ * element). No mount of the page size asked for (the default one's without
+ * <page>) is MD_ERROR_UNSUPPORTED naming what there is. */
+gboolean domain_devices_hugepage_path(const MdConfig *config, const DomainDef *def, char **ret_path,
+                                      GError **error);
+
 /* Queues set_password for every display of @live that has one; a failure
  * is logged (never the password): QEMU then accepts no client at all. */
 void domain_devices_set_passwords(QmpClient *monitor, const DomainDef *live);

@@ -411,9 +411,10 @@ static gboolean display_port_taken(int port, const DomainDef *self, gpointer use
         return host->display_port_taken(host->registry, port, self);
 }
 
-/* Whether this host can run @def: KVM when it asks for it (*@ret_kvm), and
- * everything it describes. */
-static gboolean check_runnable(const DomainHost *host, const DomainDef *def, gboolean *ret_kvm, GError **error) {
+/* Whether this host can run @def: KVM when it asks for it (*@ret_kvm), huge
+ * pages (*@ret_hugepage_path), and everything it describes. */
+static gboolean check_runnable(const DomainHost *host, const DomainDef *def, gboolean *ret_kvm,
+                               char **ret_hugepage_path, GError **error) {
         g_autofree char *unsupported = NULL;
 
         if (g_str_equal(def->virt_type, "kvm")) {
@@ -433,7 +434,7 @@ static gboolean check_runnable(const DomainHost *host, const DomainDef *def, gbo
                               "implement %s"), def->name, unsupported);
                 return FALSE;
         }
-        return TRUE;
+        return domain_devices_hugepage_path(host->config, def, ret_hugepage_path, error);
 }
 
 /* libvirt's early status file: a daemon killed before QEMU's monitor is up
@@ -449,7 +450,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         g_autoptr(DomainDef) owned = live;
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) argv = NULL;
-        g_autofree char *monitor = NULL, *log = NULL;
+        g_autofree char *monitor = NULL, *log = NULL, *hugepage_path = NULL;
         g_autoptr(DomainDevices) devices = NULL;
         QemuCommandOptions options = {
                 .binary = host->config->qemu_binary,
@@ -458,7 +459,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
                 .ram_kib = ram_kib,
         };
 
-        if (!check_runnable(host, owned, &options.kvm, &error)) {
+        if (!check_runnable(host, owned, &options.kvm, &hugepage_path, &error)) {
                 g_task_return_error(task, g_steal_pointer(&error));
                 g_object_unref(task);
                 return;
@@ -472,6 +473,7 @@ void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint
         if (devices) {
                 options.net_fds = devices->net_fds;
                 options.n_net_fds = devices->n_nets;
+                options.hugepage_path = hugepage_path;
                 argv = qemu_command_build(owned, &options, &error);
         }
         if (!argv || !domain_storage_check(owned, &error)) {

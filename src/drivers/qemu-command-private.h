@@ -15,3 +15,14 @@ void qemu_argv_addf(GPtrArray *argv, const char *fmt, ...);
 /* -drive and -device for each disk of @def (qemu-command-disks.c); FALSE
  * with MD_ERROR_UNSUPPORTED naming the disk and what of it QEMU cannot do. */
 gboolean qemu_command_add_disks(GPtrArray *argv, const DomainDef *def, GError **error);
+
+/* Sets MD_ERROR_UNSUPPORTED "The QEMU driver cannot start a domain with
+ * @what"; returns FALSE. */
+gboolean qemu_command_unsupported(GError **error, const char *what);
+
+/* The guest RAM's backend (qemu-command-memory.c): nothing for QEMU's own;
+ * a memory-backend-ram for <allocation mode='immediate'>, a
+ * memory-backend-file on options->hugepage_path for <hugepages/>, under
+ * the machine's own RAM id. @ram_kib is the -m size. */
+gboolean qemu_command_add_memory(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
+                                 guint64 ram_kib, GError **error);

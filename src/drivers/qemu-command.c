@@ -17,7 +17,7 @@ void qemu_argv_addf(GPtrArray *argv, const char *fmt, ...) {
         va_end(ap);
 }
 
-static gboolean unsupported(GError **error, const char *what) {
+gboolean qemu_command_unsupported(GError **error, const char *what) {
         g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
                     "The QEMU driver cannot start a domain with %s", what);
         return FALSE;
@@ -56,7 +56,7 @@ static gboolean add_chardev_backend(GPtrArray *argv, const DomainChardev *chr, c
                 return TRUE;
         default:
                 g_ptr_array_set_size(argv, argv->len - 1);
-                return unsupported(error, "a character device type other than file, pty, unix or null");
+                return qemu_command_unsupported(error, "a character device type other than file, pty, unix or null");
         }
 }
 
@@ -74,7 +74,7 @@ static gboolean add_chardevs(GPtrArray *argv, const DomainDef *def, GError **err
                 if (chr->is_console && !virtio && have_serial)
                         continue;
                 if (chr->type == _DOMAIN_CHARDEV_INVALID)
-                        return unsupported(error, "a character device type other than file, pty, unix or null");
+                        return qemu_command_unsupported(error, "a character device type other than file, pty, unix or null");
                 if (!add_chardev_backend(argv, chr, id, error))
                         return FALSE;
                 qemu_argv_add(argv, "-device");
@@ -109,46 +109,6 @@ static void add_optional(GPtrArray *argv, const char *option, const char *value)
         qemu_argv_add(argv, value);
 }
 
-/* The id QEMU 7.2 gives a machine's own RAM backend (query-machines'
- * default-ram-id). It names the RAM block in the migration stream, so a
- * backend of ours must take it for a peer started without one to accept
- * the stream. NULL: a machine whose id we do not know. */
-static const char *default_ram_id(const char *machine) {
-        if (!machine || g_str_equal(machine, "pc") || g_str_equal(machine, "q35") ||
-            g_str_equal(machine, "isapc") || g_str_has_prefix(machine, "pc-i440fx-") ||
-            g_str_has_prefix(machine, "pc-q35-"))
-                return "pc.ram";
-        if (g_str_equal(machine, "microvm"))
-                return "microvm.ram";
-        if (g_str_equal(machine, "none"))
-                return "ram";
-        return NULL;
-}
-
-/* <allocation mode='immediate'>: the guest's RAM as an explicit backend
- * that QEMU fills before it runs, so that a migration's destination does
- * not first touch every page while the guest stands still. The size is the
- * -m size (QEMU requires them equal), pad included; the id the machine's
- * own (default_ram_id()). Unlike -mem-prealloc, the backend can take
- * @threads. */
-static gboolean add_prealloc(GPtrArray *argv, const DomainDef *def, guint64 ram_kib, GError **error) {
-        const char *id = default_ram_id(def->machine);
-        g_autofree char *threads = def->mem_prealloc_threads ?
-                g_strdup_printf(",prealloc-threads=%u", def->mem_prealloc_threads) : g_strdup("");
-        g_autofree char *what = NULL;
-
-        if (!id) {
-                what = g_strdup_printf("<allocation mode='immediate'> on machine type '%s'", def->machine);
-                return unsupported(error, what);
-        }
-        qemu_argv_add(argv, "-object");
-        qemu_argv_addf(argv, "memory-backend-ram,id=%s,size=%" G_GUINT64_FORMAT "k,prealloc=on%s",
-                       id, ram_kib, threads);
-        qemu_argv_add(argv, "-machine");
-        qemu_argv_addf(argv, "memory-backend=%s", id);
-        return TRUE;
-}
-
 /* Name, identity, machine, accelerator, memory and CPUs. */
 static gboolean add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
                             GError **error) {
@@ -169,7 +129,7 @@ static gboolean add_machine(GPtrArray *argv, const DomainDef *def, const QemuCom
         qemu_argv_add(argv, options->kvm ? "kvm" : "tcg");
         qemu_argv_add(argv, "-m");
         qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", ram_kib);
-        if (def->mem_prealloc && !add_prealloc(argv, def, ram_kib, error))
+        if (!qemu_command_add_memory(argv, def, options, ram_kib, error))
                 return FALSE;
         qemu_argv_add(argv, "-smp");
         qemu_argv_addf(argv, "%u", def->vcpus ? def->vcpus : 1);
@@ -198,9 +158,9 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 
         if (def->memory_kib == 0)
-                return unsupported(error, "no <memory> size"), NULL;
+                return qemu_command_unsupported(error, "no <memory> size"), NULL;
         if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
-                return unsupported(error, "an architecture other than x86_64 or i686"), NULL;
+                return qemu_command_unsupported(error, "an architecture other than x86_64 or i686"), NULL;
 
         if (!add_machine(argv, def, options, error))
                 return NULL;

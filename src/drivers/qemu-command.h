@@ -15,6 +15,8 @@ typedef struct {
         const int *net_fds;     /* per def->nets entry: the fd number QEMU inherits its tap as,
                                  * -1 for type 'user' */
         guint n_net_fds;
+        const char *hugepage_path;  /* <hugepages/>: the hugetlbfs mount QEMU puts the guest's RAM
+                                     * on (mem-path); NULL refuses such a definition */
 } QemuCommandOptions;
 
 /* The argv (NULL-terminated), or NULL with MD_ERROR_UNSUPPORTED naming what

@@ -26,6 +26,18 @@ gboolean domain_def_extract_peripherals(DomainDef *def, xmlNode *root, GError **
 /* A unicast MAC address, any case, into lower case; FALSE if it is none. */
 gboolean domain_mac_parse(const char *s, char ret_mac[18]);
 
+/* Numbers of the document (domain-def.c): @raw (surrounding blanks
+ * allowed) as a decimal from @min to @max, and a size with libvirt's
+ * @unit (NULL: KiB) in KiB, rounded up, at most 2^63-1 bytes. Errors are
+ * MD_ERROR_INVALID_XML naming @path (the value) or @element_path/@unit. */
+gboolean domain_def_parse_uint(xmlNode *node, const char *raw, guint64 min, guint64 max,
+                               const char *path, guint64 *ret, GError **error);
+gboolean domain_def_parse_size(xmlNode *node, const char *raw, const char *unit, const char *path,
+                               const char *element_path, guint64 *ret_kib, GError **error);
+
+/* <memoryBacking> of @root: allocation and huge pages (domain-def-memory.c). */
+gboolean domain_def_extract_memory_backing(DomainDef *def, xmlNode *root, GError **error);
+
 /* An edit of @def's document (domain-def.c): domain_def_edit_begin() reads
  * the canonical text again into a document and a second definition whose
  * node pointers point into it; the caller changes the document (and the

@@ -175,8 +175,8 @@ static gboolean unit_scale(const char *unit, guint64 *ret_scale) {
         return TRUE;
 }
 
-static gboolean parse_uint(xmlNode *node, const char *raw, guint64 min, guint64 max,
-                           const char *path, guint64 *ret, GError **error) {
+gboolean domain_def_parse_uint(xmlNode *node, const char *raw, guint64 min, guint64 max,
+                               const char *path, guint64 *ret, GError **error) {
         g_autofree char *s = g_strstrip(g_strdup(raw));
         g_autofree char *q = NULL;
 
@@ -187,24 +187,28 @@ static gboolean parse_uint(xmlNode *node, const char *raw, guint64 min, guint64 
                                   (unsigned long long) min, (unsigned long long) max, q);
 }
 
-/* A memory size in KiB, rounded up like libvirt; at most 2^63-1 bytes. */
-static gboolean parse_memory_size(xmlNode *node, const char *path, guint64 *ret_kib,
-                                  GError **error) {
-        g_autofree char *text = domain_xml_text(node);
-        g_autofree char *unit = domain_xml_prop(node, "unit");
+gboolean domain_def_parse_size(xmlNode *node, const char *raw, const char *unit, const char *path,
+                               const char *element_path, guint64 *ret_kib, GError **error) {
         guint64 value, scale;
 
-        if (!parse_uint(node, text, 0, G_MAXUINT64, path, &value, error))
+        if (!domain_def_parse_uint(node, raw, 0, G_MAXUINT64, path, &value, error))
                 return FALSE;
         if (!unit_scale(unit, &scale)) {
                 g_autofree char *q = domain_schema_quote(unit);
                 return domain_xml_invalid(error, node, _("%s/@unit='%s' is not a unit (use b, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"),
-                                          path, q);
+                                          element_path, q);
         }
         if (value > (guint64) G_MAXINT64 / scale)
                 return domain_xml_invalid(error, node, _("%s is too large"), path);
         *ret_kib = (value * scale + 1023) / 1024;
         return TRUE;
+}
+
+static gboolean parse_memory_size(xmlNode *node, const char *path, guint64 *ret_kib, GError **error) {
+        g_autofree char *text = domain_xml_text(node);
+        g_autofree char *unit = domain_xml_prop(node, "unit");
+
+        return domain_def_parse_size(node, text, unit, path, path, ret_kib, error);
 }
 
 static gboolean extract_identity(DomainDef *def, xmlNode *root, GError **error) {
@@ -279,7 +283,7 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
                         return domain_xml_invalid(error, max,
                                                   _("/domain/maxMemory must not be less than /domain/memory"));
                 if (slots) {
-                        if (!parse_uint(max, slots, 0, G_MAXUINT, "/domain/maxMemory/@slots", &v, error))
+                        if (!domain_def_parse_uint(max, slots, 0, G_MAXUINT, "/domain/maxMemory/@slots", &v, error))
                                 return FALSE;
                         def->memory_slots = (guint) v;
                 }
@@ -290,36 +294,15 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
                 g_autofree char *text = domain_xml_text(vcpu);
                 g_autofree char *cur = domain_xml_prop(vcpu, "current");
 
-                if (!parse_uint(vcpu, text, 1, DOMAIN_VCPUS_MAX, "/domain/vcpu", &v, error))
+                if (!domain_def_parse_uint(vcpu, text, 1, DOMAIN_VCPUS_MAX, "/domain/vcpu", &v, error))
                         return FALSE;
                 def->vcpus = def->current_vcpus = (guint) v;
                 if (cur) {
-                        if (!parse_uint(vcpu, cur, 1, def->vcpus, "/domain/vcpu/@current", &v, error))
+                        if (!domain_def_parse_uint(vcpu, cur, 1, def->vcpus, "/domain/vcpu/@current", &v, error))
                                 return FALSE;
                         def->current_vcpus = (guint) v;
                 }
         }
-        return TRUE;
-}
-
-/* <memoryBacking><allocation>: the schema has checked @mode. */
-static gboolean extract_allocation(DomainDef *def, xmlNode *root, GError **error) {
-        xmlNode *allocation = domain_xml_child(domain_xml_child(root, "memoryBacking"), "allocation");
-        g_autofree char *mode = domain_xml_prop(allocation, "mode");
-        g_autofree char *threads = domain_xml_prop(allocation, "threads");
-        guint64 v;
-
-        def->mem_prealloc = g_strcmp0(mode, "immediate") == 0;
-        if (!threads)
-                return TRUE;
-        /* Threads that allocate nothing would be a setting silently ignored. */
-        if (!def->mem_prealloc)
-                return domain_xml_invalid(error, allocation,
-                                          _("/domain/memoryBacking/allocation/@threads applies only with mode='immediate'"));
-        if (!parse_uint(allocation, threads, 1, DOMAIN_PREALLOC_THREADS_MAX,
-                        "/domain/memoryBacking/allocation/@threads", &v, error))
-                return FALSE;
-        def->mem_prealloc_threads = (guint) v;
         return TRUE;
 }
 
@@ -367,7 +350,7 @@ static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
 
         if (!extract_identity(def, root, error) ||
             !extract_resources(def, root, error) ||
-            !extract_allocation(def, root, error) ||
+            !domain_def_extract_memory_backing(def, root, error) ||
             !extract_os(def, root, error) ||
             !domain_def_extract_devices(def, root, error) ||
             !domain_def_extract_peripherals(def, root, error))

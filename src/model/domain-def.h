@@ -120,6 +120,9 @@ typedef struct {
         gboolean mem_prealloc;       /* <memoryBacking><allocation mode='immediate'/>: all guest
                                       * RAM touched when QEMU starts, not on first use */
         guint mem_prealloc_threads;  /* its @threads (only with mode='immediate'); 0 = QEMU's default */
+        gboolean mem_hugepages;      /* <memoryBacking><hugepages/>: guest RAM on a hugetlbfs */
+        guint64 mem_hugepage_kib;    /* its one <page size=...>, a power of two; 0 = the host's
+                                      * default huge page size */
         guint vcpus;           /* 1 when absent; 1..DOMAIN_VCPUS_MAX */
         guint current_vcpus;   /* <vcpu current=...>, = vcpus when absent */
 
@@ -149,6 +152,7 @@ typedef struct {
 #define DOMAIN_NAME_MAX 200    /* bytes */
 #define DOMAIN_VCPUS_MAX 255
 #define DOMAIN_PREALLOC_THREADS_MAX 1024   /* QEMU 7.2 uses at most 16 and the host's CPUs */
+#define DOMAIN_HUGEPAGE_MAX_KIB (16ULL * 1024 * 1024)   /* 16 GiB: the largest any Linux has (ppc64) */
 
 /* Parses and validates @xml (@len < 0: NUL-terminated). Errors:
  * MD_ERROR_INVALID_XML (with libxml2's line and message, or a missing/invalid

@@ -50,6 +50,9 @@ static const SchemaElement schema[] = {
         { "/domain/maxMemory", .text = TEXT, .attrs = { { "unit" }, { "slots" } } },
         { "/domain/memoryBacking" },
         { "/domain/memoryBacking/hugepages" },
+        /* Repeated only with @nodeset in libvirt, which is not supported:
+         * domain-def-memory.c refuses a second <page> by name. */
+        { "/domain/memoryBacking/hugepages/page", .repeat = TRUE, .attrs = { { "size" }, { "unit" } } },
         /* @threads is checked where it is read (domain-def.c). */
         { "/domain/memoryBacking/allocation",
           .attrs = { { "mode", "immediate ondemand" }, { "threads" } } },

@@ -127,28 +127,46 @@ static gboolean storage_directory_is_valid(const char *dir) {
         return TRUE;
 }
 
-/* [storage] directories: ';'-separated, like [bridge] allowed_peers. */
-static gboolean parse_storage(GKeyFile *kf, MdConfig *c, GError **error) {
-        g_autofree char *text = NULL;
-        g_auto(GStrv) dirs = NULL;
+/* A ';'-separated list of directories (like [bridge] allowed_peers), blanks
+ * around each and empty entries dropped, into *@ret_dirs (NULL-terminated).
+ * FALSE with the first entry that is not storage_directory_is_valid() in
+ * *@ret_bad. */
+static gboolean parse_directories(const char *text, char ***ret_dirs, char **ret_bad) {
+        g_auto(GStrv) dirs = g_strsplit(text ? text : "", ";", -1);
         g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func(g_free);
 
-        if (!get_string(kf, "storage", "directories", &text, error))
-                return FALSE;
-        dirs = g_strsplit(text ? text : "", ";", -1);
         for (char **d = dirs; *d; d++) {
                 g_strstrip(*d);
                 if (!**d)
                         continue;
-                if (!storage_directory_is_valid(*d))
-                        return fail(error, _("Invalid configuration: [storage] directories: '%s' is not an "
-                                             "absolute directory other than / in canonical form (no '.' or "
-                                             "'..', no trailing '/', no whitespace, quotes, '\\' or '%%')"),
-                                    *d);
+                if (!storage_directory_is_valid(*d)) {
+                        *ret_bad = g_strdup(*d);
+                        return FALSE;
+                }
                 g_ptr_array_add(kept, g_strdup(*d));
         }
         g_ptr_array_add(kept, NULL);
-        c->storage_directories = (char **) g_ptr_array_free(g_steal_pointer(&kept), FALSE);
+        *ret_dirs = (char **) g_ptr_array_free(g_steal_pointer(&kept), FALSE);
+        return TRUE;
+}
+
+/* [storage] directories and [qemu] hugetlbfs_mount. */
+static gboolean parse_directory_keys(GKeyFile *kf, MdConfig *c, GError **error) {
+        g_autofree char *storage = NULL, *hugetlbfs = NULL, *bad = NULL;
+
+        if (!get_string(kf, "storage", "directories", &storage, error) ||
+            !get_string(kf, "qemu", "hugetlbfs_mount", &hugetlbfs, error))
+                return FALSE;
+        if (!parse_directories(storage, &c->storage_directories, &bad))
+                return fail(error, _("Invalid configuration: [storage] directories: '%s' is not an "
+                                     "absolute directory other than / in canonical form (no '.' or "
+                                     "'..', no trailing '/', no whitespace, quotes, '\\' or '%%')"),
+                            bad);
+        if (!parse_directories(hugetlbfs, &c->hugetlbfs_mounts, &bad))
+                return fail(error, _("Invalid configuration: [qemu] hugetlbfs_mount: '%s' is not an "
+                                     "absolute directory other than / in canonical form (no '.' or "
+                                     "'..', no trailing '/', no whitespace, quotes, '\\' or '%%')"),
+                            bad);
         return TRUE;
 }
 
@@ -232,7 +250,7 @@ static MdConfig *config_from_keyfile(GKeyFile *kf, GError **error) {
         if (protocols && !parse_protocols(protocols, &c->protocols, error))
                 return NULL;
         c->allowed_peers = peers ? g_strsplit(peers, ";", -1) : g_new0(char *, 1);
-        if (!parse_storage(kf, c, error))
+        if (!parse_directory_keys(kf, c, error))
                 return NULL;
         return g_steal_pointer(&c);
 }
@@ -278,5 +296,6 @@ void md_config_free(MdConfig *c) {
         g_free(c->bridge_listen);
         g_strfreev(c->allowed_peers);
         g_strfreev(c->storage_directories);
+        g_strfreev(c->hugetlbfs_mounts);
         g_free(c);
 }

@@ -14,6 +14,8 @@ typedef struct {
         char *host_uuid;
         char *hostname;
         char *qemu_binary;
+        char **hugetlbfs_mounts;  /* [qemu] hugetlbfs_mount: absolute, canonical; NULL-terminated;
+                                   * empty: the hugetlbfs mounts of /proc/mounts */
         guint16 port_min;
         guint16 port_max;
         char *migration_address;  /* NULL = any */

@@ -123,6 +123,33 @@ static void test_storage_directories(void) {
         }
 }
 
+/* [qemu] hugetlbfs_mount: libvirt's qemu.conf key, a ';'-separated list
+ * checked like [storage] directories; unset, the mount table is used. */
+static void test_hugetlbfs_mount(void) {
+        static const char *const bad[] = { "dev/hugepages", "/", "/dev/../hugepages", "/dev/hugepages/",
+                                           "/mnt/huge pages", "/mnt/%h" };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(MdConfig) none = md_config_load_from_data("", &error);
+        g_autoptr(MdConfig) c = md_config_load_from_data(
+                "[qemu]\nhugetlbfs_mount= /dev/hugepages ;/mnt/huge1G;\n", &error);
+
+        g_assert_no_error(error);
+        g_assert_null(none->hugetlbfs_mounts[0]);
+        g_assert_cmpstr(c->hugetlbfs_mounts[0], ==, "/dev/hugepages");
+        g_assert_cmpstr(c->hugetlbfs_mounts[1], ==, "/mnt/huge1G");
+        g_assert_null(c->hugetlbfs_mounts[2]);
+        g_assert_null(c->storage_directories[0]);
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_autofree char *data = g_strdup_printf("[qemu]\nhugetlbfs_mount=%s\n", bad[i]);
+                g_autoptr(MdConfig) refused = md_config_load_from_data(data, &error);
+
+                g_assert_null(refused);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_ARGS);
+                g_assert_nonnull(strstr(error->message, "[qemu] hugetlbfs_mount"));
+                g_clear_error(&error);
+        }
+}
+
 static void test_missing_file(void) {
         g_autoptr(GError) error = NULL;
         g_autoptr(MdConfig) defaults = md_config_load("/nonexistent/migrationd.conf", FALSE, &error);
@@ -142,5 +169,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/invalid", test_invalid);
         g_test_add_func("/config/missing-file", test_missing_file);
         g_test_add_func("/config/storage-directories", test_storage_directories);
+        g_test_add_func("/config/hugetlbfs-mount", test_hugetlbfs_mount);
         return g_test_run();
 }

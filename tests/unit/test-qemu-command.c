@@ -91,7 +91,7 @@ static void test_tcg_ram_off_grid(void) {
 /* <allocation mode='immediate'> and only it: the RAM as a preallocated
  * backend of exactly the -m size, the TCG pad included. */
 static void test_prealloc(void) {
-        static const char *const modes[] = { "", "<memoryBacking><hugepages/></memoryBacking>",
+        static const char *const modes[] = { "", "<memoryBacking><allocation/></memoryBacking>",
                 "<memoryBacking><allocation mode='ondemand'/></memoryBacking>",
                 "<memoryBacking><allocation mode='immediate'/></memoryBacking>",
                 "<memoryBacking><allocation mode='immediate' threads='3'/></memoryBacking>" };
