@@ -43,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(def->vcpus == again->vcpus, "the vCPUs", xml);
         check(def->mem_prealloc == again->mem_prealloc &&
               def->mem_prealloc_threads == again->mem_prealloc_threads, "the RAM allocation", xml);
+        check(def->mem_hugepages == again->mem_hugepages && def->mem_hugepage_kib == again->mem_hugepage_kib,
+              "the huge pages", xml);
         check(def->disks->len == again->disks->len, "the disks", xml);
         check(def->chardevs->len == again->chardevs->len, "the chardevs", xml);
         for (guint i = 0; i < def->disks->len; i++) {
