@@ -126,7 +126,7 @@ DomainDevices *domain_devices_prepare(const DomainDevicesContext *ctx, DomainDef
         return g_steal_pointer(&devices);
 }
 
-/* ---- Passwords ---- */
+/* ---- Huge pages ---- */
 
 gboolean domain_devices_hugepage_path(const MdConfig *config, const DomainDef *def, char **ret_path,
                                       GError **error) {
@@ -165,6 +165,8 @@ gboolean domain_devices_hugepage_path(const MdConfig *config, const DomainDef *d
                     def->name, (unsigned long long) def->mem_hugepage_kib, mounted);
         return FALSE;
 }
+
+/* ---- Passwords ---- */
 
 static void on_password_set(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GError) error = NULL;

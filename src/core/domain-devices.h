@@ -1,8 +1,8 @@
 /* What the daemon does for a guest's peripherals before and after QEMU
  * starts: opens the taps (QEMU inherits them), chooses the ports of
  * autoport displays and the paths of guest agent sockets (both written into
- * the live definition, as libvirt shows them), and sets display passwords
- * over the monitor. */
+ * the live definition, as libvirt shows them), finds the hugetlbfs mount of
+ * <hugepages/>, and sets display passwords over the monitor. */
 #pragma once
 
 #include <glib.h>
