@@ -71,8 +71,13 @@ def host_huge_pages():
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = pool('nr_hugepages')
         if available_pages() < PAGES_NEEDED:
+            try:
+                write_pool(old + PAGES_NEEDED - available_pages())
+            except OSError as e:
+                stack.close()
+                skip_everything('the kernel\'s huge page pool cannot be sized here (%s: %s)' %
+                                (os.path.join(POOL, 'nr_hugepages'), e))
             stack.callback(lambda: write_pool(old))
-            write_pool(old + PAGES_NEEDED - available_pages())
             if available_pages() < PAGES_NEEDED:
                 got = available_pages()
                 stack.close()
@@ -84,8 +89,11 @@ def host_huge_pages():
         else:
             mount = tempfile.mkdtemp(prefix='md-hugetlbfs-')
             stack.callback(os.rmdir, mount)
-            subprocess.run(['mount', '-t', 'hugetlbfs', '-o', 'pagesize=%dK' % PAGE_KIB, 'md-test', mount],
-                           check=True)
+            mounted = subprocess.run(['mount', '-t', 'hugetlbfs', '-o', 'pagesize=%dK' % PAGE_KIB, 'md-test',
+                                      mount], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if mounted.returncode != 0:
+                stack.close()
+                skip_everything('a hugetlbfs cannot be mounted here: %s' % mounted.stdout.strip())
             stack.callback(subprocess.run, ['umount', mount], check=True)
         sys.stderr.write('[hugepages] %d KiB pages on %s; pool %d -> %d, %d available\n' %
                          (PAGE_KIB, mount, old, pool('nr_hugepages'), available_pages()))
