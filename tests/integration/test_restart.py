@@ -123,8 +123,18 @@ class Restart(SingleHostTestCase):
         def held():
             return [pid for pid in (int(e) for e in os.listdir('/proc') if e.isdigit())
                     if (harness.proc_cmdline(pid) or [''])[1:2] == [wrapper]
-                    and g.uuid in harness.proc_cmdline(pid) and pid_alive(pid)]
+                    and g.uuid in (harness.proc_cmdline(pid) or []) and pid_alive(pid)]
 
+        def early_record():
+            try:
+                with open(record) as f:
+                    return json.load(f)
+            except FileNotFoundError:
+                return None
+
+        # A failure before the restarted daemon kills it would leave the
+        # shell blocked at the gate for good (teardown looks for QEMUs only).
+        self.addCleanup(lambda: [harness.kill_and_reap(p) for p in held()])
         replies = []
         self.host.connect().conn.call(harness.BUS_NAME, g.dom.path, harness.DOMAIN_IFACE, 'Start',
                                       GLib.Variant('(u)', (0,)), None, Gio.DBusCallFlags.NONE, -1, None,
@@ -132,8 +142,10 @@ class Restart(SingleHostTestCase):
         wait_until(lambda: held() or replies, DEADLINE, 'the QEMU to wait at the gate')
         pids = held()
         self.assertEqual(len(pids), 1, 'the QEMU held at the gate: %r (Start answered: %r)' % (pids, replies))
-        with open(record) as f:
-            self.assertTrue(json.load(f).get('starting'), 'no early status record for the starting QEMU')
+        # Written just after the spawn returns, so possibly after the QEMU shows.
+        early = wait_until(lambda: early_record() or replies, DEADLINE, 'the early status record')
+        self.assertTrue(early is not replies and early.get('starting'),
+                        'no early status record for the starting QEMU: %r' % (early,))
 
         self.host.kill()
         self.assertTrue(pid_alive(pids[0]), 'the starting QEMU died with the daemon')
