@@ -4,6 +4,7 @@
 peer, shared by every migration there and by Manager.ConnectPeer; it dials
 again once the link is lost, and closes it after [peer] idle_timeout."""
 
+import json
 import os
 import re
 import signal
@@ -306,6 +307,15 @@ class PrepareAnswerLost(LinkTestCase):
                 pids.append(int(entry))
         return pids
 
+    @staticmethod
+    def status_record(host, uuid):
+        """@host's status record of guest @uuid (parsed), None if it has none."""
+        try:
+            with open(os.path.join(host.state_dir, 'status', uuid + '.json')) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
     def lose_prepare_answer(self, meanwhile=lambda g, pending: None):
         """A migrates a guest to B, whose QEMU waits at the gate, so B's
         Prepare outlasts A's call_timeout; meanwhile() runs once B has the
@@ -330,6 +340,10 @@ class PrepareAnswerLost(LinkTestCase):
                        "b's QEMU to wait at the gate")
             held = self.held_qemu(wrapper, g.uuid)
             self.assertEqual(len(held), 1, 'the QEMU held at the gate: %r' % (held,))
+            # The early record (docs/recovery.md), with Prepare's journal.
+            early = wait_until(lambda: self.status_record(b, g.uuid), DEADLINE, "b's early status record")
+            self.assertEqual((early.get('starting'), early.get('pid'), early.get('job_type'), early.get('job_phase')),
+                             (True, held[0], 'migration-in', 'prepare'), early)
             meanwhile(g, pending)
             wait_until(lambda: pending.done, self.CALL_TIMEOUT + DEADLINE, 'MigrateToURI3 to fail')
             # B killed it when AbortIncoming ended the job, not once QEMU's monitor came up.
@@ -348,6 +362,8 @@ class PrepareAnswerLost(LinkTestCase):
         self.assertNotIn('Failed to have', self.daemon_log(a))
         wait_until(lambda: g.path not in b.list_domains(0), DEADLINE, 'b to forget the incoming guest')
         self.assertTrue(os.path.exists(gate), 'the gate was opened')
+        # Gone with the QEMU it named: a restart of b must find nothing to kill.
+        self.assertIsNone(self.status_record(b, g.uuid), "b kept the early status record of the killed QEMU")
 
         self.open_gate(gate)
         self.assertStaysHere(g, a, src_pid, ' after the lost Prepare answer')
