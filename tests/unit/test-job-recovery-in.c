@@ -218,14 +218,20 @@ static void test_finish2_stream_failed(JobFixture *f, gconstpointer data) {
 /* The early record of a QEMU whose monitor had not greeted when the daemon
  * died: recovery kills that QEMU (never attaches: reason "failed", not
  * "crashed") and removes the record. Under valgrind (no pidfd_open) the
- * kill itself cannot happen: the rest is still checked. */
-static void check_unstarted(JobFixture *f, JobGiven *g, const char *argv_uuid, gboolean killed) {
+ * kill itself cannot happen: the rest is still checked. With
+ * @qemu_status, a full record instead, whose QEMU answers query-status so
+ * (attached first). */
+static void check_not_started(JobFixture *f, JobGiven *g, const char *argv_uuid, const char *qemu_status,
+                              gboolean killed) {
         g_autofree char *record = g_build_filename(f->state_dir, "status", JF_UUID ".json", NULL);
         int stdin_fd = -1;
         gboolean gone;
 
         g->pid = job_fixture_spawn_stand_in(argv_uuid, &stdin_fd);
-        job_fixture_given_unstarted(f, g);
+        if (qemu_status)
+                job_fixture_given(f, g, qemu_status, NULL);
+        else
+                job_fixture_given_unstarted(f, g);
         job_fixture_restart(f);
         gone = job_fixture_pid_gone(g->pid);
         if (!job_fixture_pidfd_works())
@@ -233,11 +239,15 @@ static void check_unstarted(JobFixture *f, JobGiven *g, const char *argv_uuid, g
         else
                 g_assert_cmpint(gone, ==, killed);
         g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
-        g_assert_null(fake_monitor_attached_uuid(f->fm));
+        g_assert_cmpstr(fake_monitor_attached_uuid(f->fm), ==, qemu_status ? JF_UUID : NULL);
         g_assert_cmpuint(f->completed->len, ==, 0);
         close(stdin_fd);        /* the stand-in, if still there, reads EOF and ends */
         if (!gone)
                 g_assert_cmpint(waitpid(g->pid, NULL, 0), ==, g->pid);
+}
+
+static void check_unstarted(JobFixture *f, JobGiven *g, const char *argv_uuid, gboolean killed) {
+        check_not_started(f, g, argv_uuid, NULL, killed);
 }
 
 /* Killed during Prepare's start: the images Prepare created go, the
@@ -270,6 +280,27 @@ static void test_unstarted_pid_reused(JobFixture *f, gconstpointer data) {
         assert_state(registry_lookup_by_uuid(f->registry, JF_UUID, NULL), DOMAIN_STATE_SHUTOFF, "failed");
 }
 
+/* The full record, written once QEMU's monitor is up, still says shutoff
+ * (the state is saved when Start resumes the guest): as libvirt, a QEMU
+ * still paused "wasn't fully started yet" and is killed. */
+static void test_start_not_resumed(JobFixture *f, gconstpointer data) {
+        JobGiven g = { .state = "shutoff", .reason = "unknown", .persistent = TRUE };
+
+        check_not_started(f, &g, JF_UUID, "prelaunch", TRUE);
+        assert_state(registry_lookup_by_uuid(f->registry, JF_UUID, NULL), DOMAIN_STATE_SHUTOFF, "failed");
+}
+
+/* ... but one that runs got Start's cont before the daemon died: it
+ * "finished booting" (libvirt), and stays. */
+static void test_start_resumed_unsaved(JobFixture *f, gconstpointer data) {
+        const JobGiven g = { .state = "shutoff", .reason = "unknown", .persistent = TRUE };
+
+        job_fixture_given(f, &g, "running", NULL);
+        assert_state(job_fixture_restart(f), DOMAIN_STATE_RUNNING, "booted");
+        g_assert_true(job_fixture_qemu_alive(f));
+        g_assert_cmpuint(f->completed->len, ==, 0);
+}
+
 void job_recovery_in_add_tests(void) {
 #define ADD(path, func) g_test_add("/job-recovery/in/" path, JobFixture, NULL, job_fixture_set_up, func, \
                                    job_fixture_tear_down)
@@ -279,6 +310,8 @@ void job_recovery_in_add_tests(void) {
         ADD("prepare/unstarted", test_prepare_unstarted);
         ADD("start/unstarted", test_start_unstarted);
         ADD("unstarted/pid-reused", test_unstarted_pid_reused);
+        ADD("start/not-resumed", test_start_not_resumed);
+        ADD("start/resumed-unsaved", test_start_resumed_unsaved);
         ADD("postcopy/keeps-created-images", test_postcopy_keeps_created_images);
         ADD("postcopy/running", test_postcopy_running);
         ADD("postcopy/paused", test_postcopy_paused);
