@@ -41,6 +41,49 @@ static void recovery_give_up(Registry *r, const char *uuid, const char *why, con
 
 typedef struct {
         GTask *load;
+        Registry *registry;
+        StatusFile *file;
+        MigrationJournal journal;
+} Unstarted;
+
+static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Unstarted *u = user_data;
+        g_autoptr(GError) error = NULL;
+
+        if (!qemu_process_kill_stale_finish(result, &error))
+                g_warning("%s", error->message);
+        /* Its job, if any, was an incoming one in Prepare: the guest never
+         * ran here, and the images Prepare created for it go (once its QEMU
+         * no longer holds them), as at any failed Prepare. */
+        if (u->journal.type == JOB_TYPE_MIGRATION_IN && u->journal.storage_created)
+                migration_storage_remove_created((const char *const *) u->journal.storage_created,
+                                                 g_strv_length(u->journal.storage_created));
+        recovery_give_up(u->registry, u->file->live->uuid, "its QEMU had not finished starting; killed",
+                         "failed");
+        load_step_done(u->load);
+        migration_journal_clear(&u->journal);
+        status_file_free(u->file);
+        g_free(u);
+}
+
+/* As libvirt ("wasn't fully started yet"): a QEMU whose monitor had not
+ * greeted when the daemon died (or, start_unfinished(), that Start had not
+ * yet resumed) holds no guest yet. Attaching to it would make the
+ * half-done Start or Prepare look done; it is killed instead, the domain
+ * left shut off (StateReason "failed"). */
+static void recover_unstarted(Registry *r, GTask *load, StatusFile *file) {
+        Unstarted *u = g_new0(Unstarted, 1);
+
+        u->load = g_object_ref(load);
+        u->registry = r;
+        u->file = file;
+        migration_journal_read(&u->journal, file->object);
+        (*(guint *) g_task_get_task_data(load))++;
+        qemu_process_kill_stale_async((pid_t) file->pid, file->live->uuid, on_unstarted_killed, u);
+}
+
+typedef struct {
+        GTask *load;
         Recovery *rec;
         QemuProcess *qemu;
         char *qemu_status;        /* query-status' "status", for a job's recovery */
@@ -71,6 +114,26 @@ static void on_recovered_migration(GObject *source, GAsyncResult *result, gpoint
         attached_free(a);
 }
 
+/* The full record is written once QEMU's monitor is up, with the state
+ * still shutoff; Start saves another when it resumes (or pauses) the
+ * guest, as Prepare does at once. A record that still says shutoff
+ * belongs to a start that had not finished (libvirt's check). A job's
+ * recovery has its own rules (a Prepare's QEMU is killed by them). */
+static gboolean start_unfinished(const Recovery *rec) {
+        return g_strcmp0(rec->file->state, domain_state_to_string(DOMAIN_STATE_SHUTOFF)) == 0 &&
+               rec->journal.type == JOB_TYPE_NONE;
+}
+
+static const char *found_reason(const Recovery *rec, DomainState state) {
+        /* QEMU knows the state; only the saved reason can say why. */
+        if (g_strcmp0(rec->file->state, domain_state_to_string(state)) == 0 && rec->file->reason)
+                return rec->file->reason;
+        /* Start's cont reached QEMU, its record did not: libvirt's "finished booting". */
+        if (state == DOMAIN_STATE_RUNNING && start_unfinished(rec))
+                return "booted";
+        return "unknown";
+}
+
 static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer user_data) {
         Attached *a = user_data;
         Registry *r = a->rec->registry;
@@ -86,10 +149,14 @@ static void on_recovered_status(GObject *source, GAsyncResult *result, gpointer 
                 qemu_process_free(a->qemu);
                 goto out;
         }
+        if (!reply->running && start_unfinished(a->rec)) {
+                /* Detached, not killed: recover_unstarted kills it and waits. */
+                qemu_process_free(a->qemu);
+                recover_unstarted(r, a->load, g_steal_pointer(&a->rec->file));
+                goto out;
+        }
         state = reply->running ? DOMAIN_STATE_RUNNING : DOMAIN_STATE_PAUSED;
-        /* QEMU knows the state; only the saved reason can say why. */
-        reason = g_strcmp0(a->rec->file->state, domain_state_to_string(state)) == 0 && a->rec->file->reason
-                ? a->rec->file->reason : "unknown";
+        reason = found_reason(a->rec, state);
         d = registry_lookup_by_uuid(r, recovery_uuid(a->rec), NULL);
         if (!d) {
                 d = domain_new(registry_domain_host(r), NULL);
@@ -120,48 +187,6 @@ static void on_recovered_attach(GObject *source, GAsyncResult *result, gpointer 
                 return;
         }
         qemu_monitor_query_status_async(qemu_process_get_qmp(a->qemu), on_recovered_status, a);
-}
-
-typedef struct {
-        GTask *load;
-        Registry *registry;
-        StatusFile *file;
-        MigrationJournal journal;
-} Unstarted;
-
-static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Unstarted *u = user_data;
-        g_autoptr(GError) error = NULL;
-
-        if (!qemu_process_kill_stale_finish(result, &error))
-                g_warning("%s", error->message);
-        /* Its job, if any, was an incoming one in Prepare: the guest never
-         * ran here, and the images Prepare created for it go (once its QEMU
-         * no longer holds them), as at any failed Prepare. */
-        if (u->journal.type == JOB_TYPE_MIGRATION_IN && u->journal.storage_created)
-                migration_storage_remove_created((const char *const *) u->journal.storage_created,
-                                                 g_strv_length(u->journal.storage_created));
-        recovery_give_up(u->registry, u->file->live->uuid, "its QEMU had not finished starting; killed",
-                         "failed");
-        load_step_done(u->load);
-        migration_journal_clear(&u->journal);
-        status_file_free(u->file);
-        g_free(u);
-}
-
-/* As libvirt ("wasn't fully started yet"): a QEMU whose monitor had not
- * greeted when the daemon died holds no guest yet. Attaching to it would
- * make the half-done Start or Prepare look done; it is killed instead, the
- * domain left shut off (StateReason "failed"). */
-static void recover_unstarted(Registry *r, GTask *load, StatusFile *file) {
-        Unstarted *u = g_new0(Unstarted, 1);
-
-        u->load = g_object_ref(load);
-        u->registry = r;
-        u->file = file;
-        migration_journal_read(&u->journal, file->object);
-        (*(guint *) g_task_get_task_data(load))++;
-        qemu_process_kill_stale_async((pid_t) file->pid, file->live->uuid, on_unstarted_killed, u);
 }
 
 static void recover_guest(Registry *r, GTask *load, StatusFile *file) {
