@@ -124,6 +124,7 @@ static void test_status_starting(void) {
         StatusRecord record = { .pid = 4242, .state = "shutoff", .reason = "unknown", .live = def,
                                 .starting = TRUE };
         g_autoptr(GPtrArray) files = NULL;
+        g_autofree char *text = NULL;
 
         g_assert_true(state_store_save_status(store, UUID, &record, &error));
         g_assert_no_error(error);
@@ -133,7 +134,10 @@ static void test_status_starting(void) {
         g_clear_pointer(&files, g_ptr_array_unref);
         record.starting = FALSE;
         record.state = "paused";
+        text = state_store_format_status(&record);
+        g_assert_null(strstr(text, "starting"));
         g_assert_true(state_store_save_status(store, UUID, &record, &error));
+        g_assert_no_error(error);
         files = state_store_load_status(store);
         g_assert_cmpuint(files->len, ==, 1);
         g_assert_false(((StatusFile *) files->pdata[0])->starting);
