@@ -49,17 +49,20 @@ typedef struct {
 static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer user_data) {
         Unstarted *u = user_data;
         g_autoptr(GError) error = NULL;
+        g_autofree char *why = NULL;
+        gboolean killed = FALSE;
 
-        if (!qemu_process_kill_stale_finish(result, &error))
-                g_warning("%s", error->message);
+        if (!qemu_process_kill_stale_finish(result, &killed, &error))
+                g_warning("%s; if it still runs, kill it by hand", error->message);
+        why = g_strdup_printf("its QEMU had not finished starting; %s",
+                              error ? "it could not be killed" : killed ? "killed" : "it had gone already");
         /* Its job, if any, was an incoming one in Prepare: the guest never
          * ran here, and the images Prepare created for it go (once its QEMU
          * no longer holds them), as at any failed Prepare. */
         if (u->journal.type == JOB_TYPE_MIGRATION_IN && u->journal.storage_created)
                 migration_storage_remove_created((const char *const *) u->journal.storage_created,
                                                  g_strv_length(u->journal.storage_created));
-        recovery_give_up(u->registry, u->file->live->uuid, "its QEMU had not finished starting; killed",
-                         "failed");
+        recovery_give_up(u->registry, u->file->live->uuid, why, "failed");
         load_step_done(u->load);
         migration_journal_clear(&u->journal);
         status_file_free(u->file);

@@ -34,7 +34,7 @@ static gboolean on_stale_gone(int fd, GIOCondition condition, gpointer user_data
         k->watch = 0;
         g_clear_handle_id(&k->timer, g_source_remove);
         g_debug("Stale QEMU %d has gone", k->pid);
-        g_task_return_boolean(task, TRUE);
+        g_task_return_boolean(task, TRUE);      /* killed */
         g_object_unref(task);
         return G_SOURCE_REMOVE;
 }
@@ -61,10 +61,17 @@ void qemu_process_kill_stale_async(pid_t pid, const char *uuid, GAsyncReadyCallb
         g_task_set_task_data(task, k, (GDestroyNotify) stale_kill_free);
         k->pid = pid;
         k->pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+        if (k->pidfd < 0 && pid > 0 && errno != ESRCH) {
+                g_task_return_new_error(task, MD_ERROR, MD_ERROR_QEMU_FAILED,
+                                        "Cannot watch QEMU process %d to kill it (pidfd_open: %s)", pid,
+                                        g_strerror(errno));
+                g_object_unref(task);
+                return;
+        }
         /* Checked after pidfd_open: the pidfd pins the process, so a pid
          * reused by another program is never signalled. */
         if (k->pidfd < 0 || !qemu_process_cmdline_mentions(pid, uuid)) {
-                g_task_return_boolean(task, TRUE);
+                g_task_return_boolean(task, FALSE);     /* gone already */
                 g_object_unref(task);
                 return;
         }
@@ -79,6 +86,13 @@ void qemu_process_kill_stale_async(pid_t pid, const char *uuid, GAsyncReadyCallb
         k->timer = g_timeout_add_seconds(STALE_KILL_TIMEOUT_S, on_stale_timeout, task);
 }
 
-gboolean qemu_process_kill_stale_finish(GAsyncResult *result, GError **error) {
-        return g_task_propagate_boolean(G_TASK(result), error);
+gboolean qemu_process_kill_stale_finish(GAsyncResult *result, gboolean *ret_killed, GError **error) {
+        g_autoptr(GError) local = NULL;
+
+        *ret_killed = g_task_propagate_boolean(G_TASK(result), &local);
+        if (local) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return FALSE;
+        }
+        return TRUE;
 }

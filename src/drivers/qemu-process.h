@@ -56,11 +56,12 @@ QemuProcess *qemu_process_attach_finish(GAsyncResult *result, GError **error);
 
 /* A QEMU an earlier daemon spawned that never finished starting: killed
  * (SIGKILL) if @pid still runs the guest @uuid. Completes once it has gone
- * (TRUE, also when it was gone already or @pid is another program's), or
- * fails when it outlives the kill by STALE_KILL_TIMEOUT_S. */
+ * (TRUE; *@ret_killed FALSE when it was gone already or @pid is another
+ * program's), or fails when it cannot be watched or outlives the kill by
+ * STALE_KILL_TIMEOUT_S. */
 void qemu_process_kill_stale_async(pid_t pid, const char *uuid, GAsyncReadyCallback callback,
                                    gpointer user_data);
-gboolean qemu_process_kill_stale_finish(GAsyncResult *result, GError **error);
+gboolean qemu_process_kill_stale_finish(GAsyncResult *result, gboolean *ret_killed, GError **error);
 
 pid_t qemu_process_get_pid(QemuProcess *process);
 QmpClient *qemu_process_get_qmp(QemuProcess *process);

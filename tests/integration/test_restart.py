@@ -151,7 +151,7 @@ class Restart(SingleHostTestCase):
         self.assertTrue(pid_alive(pids[0]), 'the starting QEMU died with the daemon')
         self.host.start()
         wait_until(lambda: not pid_alive(pids[0]), DEADLINE, 'the restarted daemon to kill the starting QEMU')
-        self.assertIn('did not survive: its QEMU had not finished starting', open(self.host.stderr_path).read())
+        self.assertIn('did not survive: its QEMU had not finished starting; killed', open(self.host.stderr_path).read())
         dom = self.host.lookup(g.name)
         self.assertEqual((dom.state, dom.prop('StateReason')), ('shutoff', 'failed'))
         self.assertFalse(os.path.exists(record), 'the early status record outlived its QEMU')
