@@ -124,30 +124,8 @@ def copy_image(src, dst):
     subprocess.run(['cp', '--sparse=never', src, dst], check=True)
 
 
-class Console:
-    """The guest's console: `mdguest: boot=ID ...` once, then
-    `tick N mem=OK|BAD disk=OK|BAD|none boot=ID` every half second (the
-    line in flight at the switch-over is split between two files)."""
-
-    TICK = re.compile(r'^tick (\d+) mem=(\w+) disk=(\w+) boot=([0-9a-f]+)\s*$')
-
-    def __init__(self, path, prefix=''):
-        self.path, self.prefix = path, prefix
-
-    def text(self):
-        try:
-            with open(self.path, 'rb') as f:
-                data = f.read().decode('ascii', errors='replace')
-        except FileNotFoundError:
-            data = ''
-        return self.prefix + data.replace('\r', '')
-
-    def tail(self):
-        return self.text().split('\n')[-1]
-
-    def ticks(self):
-        return [(int(m.group(1)), m.group(2), m.group(3), m.group(4))
-                for m in map(self.TICK.match, self.text().split('\n')[:-1]) if m]
+class Console(linuxguest.TickLog):
+    """The guest's console (linuxguest.TickLog), waited on by the bench."""
 
     def wait_ticks(self, count, timeout, after=0, alive=None):
         def enough():

@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,41 @@ BUSYBOX = 'busybox-static'
 # into the cloud kernel.
 MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net']
 STAMP_VERSION = 1
+
+
+
+class TickLog:
+    """The guest's console as init writes it: `mdguest: boot=ID ...` once,
+    then `tick N mem=OK|BAD disk=OK|BAD|none boot=ID` every half second.
+    @prefix is the unterminated tail of the previous host's console (the
+    line in flight at the switch-over is split between the two files)."""
+
+    TICK = re.compile(r'^tick (\d+) mem=(\w+) disk=(\w+) boot=([0-9a-f]+)\s*$')
+
+    def __init__(self, path, prefix=''):
+        self.path, self.prefix = path, prefix
+
+    def text(self):
+        try:
+            with open(self.path, 'rb') as f:
+                data = f.read().decode('ascii', errors='replace')
+        except FileNotFoundError:
+            data = ''
+        return self.prefix + data.replace('\r', '')
+
+    def lines(self):
+        return self.text().split('\n')[:-1]
+
+    def tail(self):
+        return self.text().split('\n')[-1]
+
+    def ticks(self):
+        """[(n, mem, disk, boot)] of the complete tick lines."""
+        return [(int(m.group(1)), m.group(2), m.group(3), m.group(4))
+                for m in map(self.TICK.match, self.lines()) if m]
+
+    def headers(self):
+        return [line for line in self.lines() if line.startswith('mdguest: boot=')]
 
 
 class Unavailable(Exception):

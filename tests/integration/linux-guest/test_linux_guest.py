@@ -56,38 +56,8 @@ TICKS_AFTER_MOVE = 5
 GUEST = None   # (cache directory, stamp), set before the tests run
 
 
-class TickLog:
-    """The guest's console: `mdguest: boot=ID ...` once, then
-    `tick N mem=OK|BAD disk=OK|BAD|none boot=ID` every half second. @prefix
-    is the unterminated tail of the previous host's console (the line in
-    flight at the switch-over is split between the two)."""
-
-    TICK = re.compile(r'^tick (\d+) mem=(\w+) disk=(\w+) boot=([0-9a-f]+)\s*$')
-
-    def __init__(self, path, prefix=''):
-        self.path, self.prefix = path, prefix
-
-    def text(self):
-        try:
-            with open(self.path, 'rb') as f:
-                data = f.read().decode('ascii', errors='replace')
-        except FileNotFoundError:
-            data = ''
-        return self.prefix + data.replace('\r', '')
-
-    def lines(self):
-        return self.text().split('\n')[:-1]
-
-    def tail(self):
-        return self.text().split('\n')[-1]
-
-    def ticks(self):
-        """[(n, mem, disk, boot)] of the complete tick lines."""
-        return [(int(m.group(1)), m.group(2), m.group(3), m.group(4))
-                for m in map(self.TICK.match, self.lines()) if m]
-
-    def headers(self):
-        return [line for line in self.lines() if line.startswith('mdguest: boot=')]
+class TickLog(linuxguest.TickLog):
+    """The guest's console (linuxguest.TickLog), waited on."""
 
     def wait_ticks(self, count, timeout, after=0):
         """Waits for @count tick lines numbered above @after; returns them all."""
