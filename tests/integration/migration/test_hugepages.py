@@ -105,6 +105,14 @@ def write_pool(n):
         f.write('%d\n' % n)
 
 
+def huge_backing():
+    """<hugepages/> on PAGE_KIB pages: with a <page> when the host's default
+    size is another."""
+    default = open('/proc/meminfo').read().split('Hugepagesize:')[1].split()[0]
+    return '<hugepages/>' if int(default) == PAGE_KIB else \
+        "<hugepages><page size='%d' unit='KiB'/></hugepages>" % PAGE_KIB
+
+
 def ram_backend(pid):
     """The -object argument of QEMU @pid that backs its RAM, or None."""
     argv = proc_cmdline(pid) or []
@@ -144,11 +152,46 @@ class HugePages(MigrationTestCase):
                         % (where, MEMORY_MIB, PAGE_KIB, hugetlb_mappings(pid)))
         return big[0]
 
+    def assert_on_plain_memory(self, pid, where):
+        self.assertIsNone(ram_backend(pid), 'the %s QEMU has a RAM backend of its own: %r'
+                          % (where, proc_cmdline(pid)))
+        self.assertEqual(hugetlb_mappings(pid), [], 'the %s QEMU maps huge pages' % where)
+
+    def migrate_across(self, src_backing, dst_backing):
+        """A guest with @src_backing at A migrated with a destination XML of
+        @dst_backing: the RAM block keeps its name (the machine's own RAM id)
+        whichever side has the backend of its own. Returns (guest, source
+        pid, destination pid)."""
+        g = MigGuest(self, self.src, memory_mib=MEMORY_MIB, memory_backing=src_backing)
+        src_pid = g.qemu_pid_with(g.serial.path)
+        g.xml_kw['memory_backing'] = dst_backing
+        self.migrate_observed(g, self.src, self.dst)
+        dst_pid = g.qemu_pid_with(g.serial.path)
+        self.assertFalse(pid_alive(src_pid))
+        desc = g.dom(self.dst).call('GetXMLDesc', 'u', (0,), 's')[0]
+        if dst_backing:
+            self.assertIn(dst_backing.replace("'", '"'), desc)
+        else:
+            self.assertNotIn('hugepages', desc)
+        return g, src_pid, dst_pid
+
+    def test_to_plain(self):
+        """<hugepages/> at A, a destination XML without: B's QEMU takes the stream on its own RAM."""
+        g, src_pid, dst_pid = self.migrate_across(huge_backing(), '')
+        self.assertFalse(pid_alive(src_pid))
+        self.assert_on_plain_memory(dst_pid, 'destination')
+        g.destroy()
+
+    def test_from_plain(self):
+        """No <hugepages/> at A, a destination XML with: B's QEMU takes the stream on huge pages."""
+        g, src_pid, dst_pid = self.migrate_across('', huge_backing())
+        _, touched = self.assert_on_huge_pages(dst_pid, 'destination')
+        self.assertGreater(touched, 0, 'the stream wrote nothing to the destination\'s huge pages')
+        g.destroy()
+
     def test_migrate(self):
         """<hugepages/>, A -> B: both QEMUs take the guest's RAM from the pool, the counter goes on."""
-        default = open('/proc/meminfo').read().split('Hugepagesize:')[1].split()[0]
-        backing = '<hugepages/>' if int(default) == PAGE_KIB else \
-            "<hugepages><page size='%d' unit='KiB'/></hugepages>" % PAGE_KIB
+        backing = huge_backing()
         before = available_pages()
         g = MigGuest(self, self.src, memory_mib=MEMORY_MIB, memory_backing=backing)
         src_pid = g.qemu_pid_with(g.serial.path)
