@@ -4,6 +4,7 @@
  * the guest exists. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "domain-devices.h"
 #include "hugetlbfs.h"
@@ -34,6 +35,21 @@ static void assert_unsupported(const MdConfig *config, const DomainDef *def, con
 static void test_without_element(void) {
         g_autoptr(MdConfig) config = md_config_load_from_data("[qemu]\nhugetlbfs_mount=/nonexistent\n", NULL);
         g_autoptr(DomainDef) def = parse("<allocation mode='immediate'/>");
+        g_autoptr(GError) error = NULL;
+        char *path = (char *) "unset";
+
+        g_assert_true(domain_devices_hugepage_path(config, def, &path, &error));
+        g_assert_no_error(error);
+        g_assert_null(path);
+}
+
+/* A <page> of the base page size needs no hugetlbfs (libvirt's ordinary
+ * memory), whatever the host has. */
+static void test_base_page(void) {
+        g_autoptr(MdConfig) config = md_config_load_from_data("[qemu]\nhugetlbfs_mount=/nonexistent\n", NULL);
+        g_autofree char *page = g_strdup_printf("<hugepages><page size='%ld' unit='KiB'/></hugepages>",
+                                                sysconf(_SC_PAGESIZE) / 1024);
+        g_autoptr(DomainDef) def = parse(page);
         g_autoptr(GError) error = NULL;
         char *path = (char *) "unset";
 
@@ -80,6 +96,7 @@ static void test_mount_table(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/domain-hugepage-host/without-element", test_without_element);
+        g_test_add_func("/domain-hugepage-host/base-page", test_base_page);
         g_test_add_func("/domain-hugepage-host/configured-none", test_configured_none);
         g_test_add_func("/domain-hugepage-host/mount-table", test_mount_table);
         return g_test_run();

@@ -3,6 +3,7 @@
  * mount it goes on. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hugetlbfs.h"
 #include "md-error.h"
@@ -132,6 +133,25 @@ static void test_refused(void) {
         }
 }
 
+/* A <page> of the base page size is ordinary memory, as in libvirt: no
+ * hugetlbfs asked for, none needed; <allocation> still has its backend. */
+static void test_base_page(void) {
+        g_autofree char *page = g_strdup_printf("<hugepages><page size='%ld' unit='KiB'/></hugepages>",
+                                                sysconf(_SC_PAGESIZE) / 1024);
+        g_autofree char *prealloc = g_strdup_printf("%s<allocation mode='immediate'/>", page);
+        QemuCommandOptions without = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) plain = build("pc", page, &without, &error);
+        g_auto(GStrv) filled = NULL;
+
+        g_assert_no_error(error);
+        g_assert_cmpuint(count_option(plain, "-object"), ==, 0);
+        g_assert_false(has_pair(plain, "-machine", "memory-backend=pc.ram"));
+        filled = build("pc", prealloc, &without, &error);
+        g_assert_no_error(error);
+        g_assert_true(has_pair(filled, "-object", "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on"));
+}
+
 static HugetlbfsMount *mount_new(const char *path, guint64 page_kib) {
         HugetlbfsMount *m = g_new0(HugetlbfsMount, 1);
 
@@ -194,6 +214,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-command-memory/backend", test_backend);
         g_test_add_func("/qemu-command-memory/path-escaped", test_path_escaped);
         g_test_add_func("/qemu-command-memory/refused", test_refused);
+        g_test_add_func("/qemu-command-memory/base-page", test_base_page);
         g_test_add_func("/qemu-command-memory/pick", test_pick);
         g_test_add_func("/qemu-command-memory/list", test_list);
         return g_test_run();
