@@ -8,6 +8,7 @@
 #include "hugetlbfs.h"
 #include "i18n.h"
 #include "md-error.h"
+#include "qemu-command.h"
 #include "qemu-monitor.h"
 #include "qemu-process.h"
 #include "tap-device.h"
@@ -136,7 +137,7 @@ gboolean domain_devices_hugepage_path(const MdConfig *config, const DomainDef *d
         const HugetlbfsMount *mount;
 
         *ret_path = NULL;
-        if (!def->mem_hugepages)
+        if (!qemu_command_uses_hugepages(def))
                 return TRUE;
         mounts = hugetlbfs_list_mounts(configured);
         mount = hugetlbfs_pick(mounts, def->mem_hugepage_kib, hugetlbfs_default_page_kib());

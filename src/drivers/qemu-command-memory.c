@@ -3,6 +3,8 @@
  * a hugetlbfs (<hugepages/>). */
 #define G_LOG_DOMAIN "migrationd"
 
+#include <unistd.h>
+
 #include "qemu-command.h"
 #include "qemu-command-private.h"
 #include "qemu-option.h"
@@ -47,13 +49,18 @@ static void add_hugepage_backend(GPtrArray *argv, const char *id, guint64 ram_ki
                        id, ram_kib, path, prealloc);
 }
 
+gboolean qemu_command_uses_hugepages(const DomainDef *def) {
+        return def->mem_hugepages && def->mem_hugepage_kib != (guint64) sysconf(_SC_PAGESIZE) / 1024;
+}
+
 gboolean qemu_command_add_memory(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
                                  guint64 ram_kib, GError **error) {
         const char *id = default_ram_id(def->machine);
-        const char *what = def->mem_hugepages ? "<hugepages/>" : "<allocation mode='immediate'>";
+        gboolean huge = qemu_command_uses_hugepages(def);
+        const char *what = huge ? "<hugepages/>" : "<allocation mode='immediate'>";
         g_autofree char *prealloc = prealloc_options(def);
 
-        if (!def->mem_hugepages && !def->mem_prealloc)
+        if (!huge && !def->mem_prealloc)
                 return TRUE;
         /* The backend must be the machine's own RAM (the size is the -m
          * size, pad included, as QEMU requires). */
@@ -61,7 +68,7 @@ gboolean qemu_command_add_memory(GPtrArray *argv, const DomainDef *def, const Qe
                 g_autofree char *message = g_strdup_printf("%s on machine type '%s'", what, def->machine);
                 return qemu_command_unsupported(error, message);
         }
-        if (def->mem_hugepages) {
+        if (huge) {
                 if (!options->hugepage_path)
                         return qemu_command_unsupported(error, "<hugepages/> but no hugetlbfs mount to put it on");
                 add_hugepage_backend(argv, id, ram_kib, options->hugepage_path, prealloc);

@@ -37,3 +37,7 @@ guint64 qemu_command_ram_kib(guint64 memory_kib, gboolean kvm);
  * video, channels, USB tablet, RNG. Used by qemu_command_build(). */
 gboolean qemu_command_add_peripherals(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
                                       GError **error);
+
+/* Whether @def's RAM goes on a hugetlbfs: <hugepages/>, unless its <page>
+ * is the base page size, which libvirt backs with ordinary memory. */
+gboolean qemu_command_uses_hugepages(const DomainDef *def);
