@@ -12,6 +12,7 @@ afterwards). It skips (77) only when the kernel cannot give the pages."""
 import contextlib
 import fcntl
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,8 @@ from migtest import MigrationTestCase, MigGuest, Managed, assert_runs_here, snap
 MEMORY_MIB = 64
 PAGE_KIB = 2048
 POOL = '/sys/kernel/mm/hugepages/hugepages-%dkB' % PAGE_KIB
-# The -m size has the TCG pad (8 KiB) on top: one page more than 64 MiB.
+# At most: under TCG the -m size has the pad (8 KiB) on top, one page more
+# than 64 MiB; under KVM it has none (guest_pages() says which).
 PAGES_PER_GUEST = (MEMORY_MIB * 1024 + 8 + PAGE_KIB - 1) // PAGE_KIB
 # The source's and the destination's QEMU during the migration.
 PAGES_NEEDED = 2 * PAGES_PER_GUEST
@@ -122,6 +124,13 @@ def ram_backend(pid):
     return None
 
 
+def guest_pages(pid):
+    """The huge pages the RAM of QEMU @pid takes: its -m size in whole pages."""
+    argv = proc_cmdline(pid) or []
+    size = re.fullmatch(r'size=(\d+)k', argv[argv.index('-m') + 1])
+    return (int(size.group(1)) + PAGE_KIB - 1) // PAGE_KIB
+
+
 def hugetlb_mappings(pid):
     """(size KiB, KiB of huge pages in use) of each mapping of QEMU @pid on
     PAGE_KIB pages, from its smaps."""
@@ -197,8 +206,8 @@ class HugePages(MigrationTestCase):
         src_pid = g.qemu_pid_with(g.serial.path)
         self.assert_on_huge_pages(src_pid, 'source')
         held = before - available_pages()
-        self.assertGreaterEqual(held, PAGES_PER_GUEST, 'the source QEMU took %d huge pages, not %d'
-                                % (held, PAGES_PER_GUEST))
+        self.assertGreaterEqual(held, guest_pages(src_pid), 'the source QEMU took %d huge pages, not %d'
+                                % (held, guest_pages(src_pid)))
         self.assertIn(backing.replace("'", '"'), g.dom(self.src).call('GetXMLDesc', 'u', (0,), 's')[0])
 
         self.migrate_observed(g, self.src, self.dst)
@@ -208,13 +217,13 @@ class HugePages(MigrationTestCase):
         size, touched = self.assert_on_huge_pages(dst_pid, 'destination')
         self.assertGreater(touched, 0, 'the stream wrote nothing to the destination\'s huge pages')
         # The source's pages went back to the pool; the destination's are taken.
-        wait_until(lambda: before - available_pages() < 2 * PAGES_PER_GUEST, DEADLINE,
+        pages = guest_pages(dst_pid)
+        wait_until(lambda: before - available_pages() < 2 * pages, DEADLINE,
                    'the source QEMU\'s huge pages to return to the pool')
         held = before - available_pages()
-        self.assertGreaterEqual(held, PAGES_PER_GUEST, 'the destination QEMU holds %d huge pages, not %d'
-                                % (held, PAGES_PER_GUEST))
+        self.assertGreaterEqual(held, pages, 'the destination QEMU holds %d huge pages, not %d' % (held, pages))
         migtest.log('huge pages: %d per guest, the destination maps %d KiB (%d KiB written by the stream)'
-                    % (PAGES_PER_GUEST, size, touched))
+                    % (pages, size, touched))
         g.destroy()
         wait_until(lambda: available_pages() >= before, DEADLINE, 'the destination\'s huge pages to return')
 
