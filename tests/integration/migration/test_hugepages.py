@@ -240,13 +240,13 @@ class DestinationWithout(MigrationTestCase):
 
     def test_refused(self):
         """Start there fails, and Prepare3 fails: Unsupported naming the path; the guest runs on the source."""
-        lone = self.make_guest(self.dst, name='lone', memory_mib=MEMORY_MIB, memory_backing='<hugepages/>')
+        lone = self.make_guest(self.dst, name='lone', memory_mib=MEMORY_MIB, memory_backing=huge_backing())
         with self.assertDBusError('Unsupported', 'hugetlbfs', self.plain_dir):
             lone.dom.start()
         self.assertEqual(lone.dom.prop('State'), 'shutoff')
         self.assertEqual(migtest.find_qemu_pids(lone.uuid), [])
 
-        g = MigGuest(self, self.src, memory_mib=MEMORY_MIB, memory_backing='<hugepages/>')
+        g = MigGuest(self, self.src, memory_mib=MEMORY_MIB, memory_backing=huge_backing())
         boot, pid = snapshot_before(g)
         for form in ('params', 'plain'):
             m = Managed(self, g, self.src, self.dst, form=form, dest_xml=g.xml(serial_path=g.next_serial_path()))
