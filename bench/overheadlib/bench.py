@@ -72,7 +72,7 @@ class Bench:
 
     def setup(self):
         self.check_prerequisites()
-        self.tmp = tempfile.mkdtemp(prefix='migrationd-overhead-', dir=self.args.tmp_dir)
+        self.tmp = os.path.abspath(tempfile.mkdtemp(prefix='migrationd-overhead-', dir=self.args.tmp_dir))
         needed = {c.guest for c in self.cases}
         if 'idle' in needed:
             self.guests['idle'] = Guest(self, 'idle', 'dirty=0')

@@ -59,7 +59,7 @@ class LinuxBench:
         self.cache, self.stamp, self.lock_fd = linux_guest()
         if not (os.path.isfile(self.daemon_path) and os.access(self.daemon_path, os.X_OK)):
             raise BenchError('migrationd (%s) is not an executable; ninja -C BUILD src/migrationd' % self.daemon_path)
-        self.tmp = tempfile.mkdtemp(prefix='migrationd-overhead-linux-', dir=self.args.tmp_dir)
+        self.tmp = os.path.abspath(tempfile.mkdtemp(prefix='migrationd-overhead-linux-', dir=self.args.tmp_dir))
         self.ports = harness.PortBlock()
         self.raw_vnc_port = self.ports.port_min       # and port_min + 1 (the two sides)
         self.bridge = Bridge()
