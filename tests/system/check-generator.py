@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """generator/storage-drop-in: migrationd-generator turns [storage]
-directories into ReadWritePaths= for migrationd.service, writes nothing
-without it, and refuses (status 1, nothing written) a directory systemd
+directories and [qemu] hugetlbfs_mount into ReadWritePaths= for
+migrationd.service, writes nothing without them, and refuses (status 1, nothing written) a directory systemd
 could not take as it is.
 
     check-generator.py GENERATOR
@@ -37,6 +37,16 @@ def main():
         if rc != 0 or lines != ['[Service]', 'ReadWritePaths=-/var/lib/libvirt/images',
                                 'ReadWritePaths=-/srv/nfs/vms']:
             failures.append('two directories: status %d, %r, drop-in %r' % (rc, out, text))
+        # [qemu] hugetlbfs_mount: QEMU creates its guest RAM's file there.
+        rc, out, text = run(generator, tmp, '[qemu]\nhugetlbfs_mount=/mnt/huge1G\n')
+        lines = [l for l in (text or '').splitlines() if not l.startswith('#')]
+        if rc != 0 or lines != ['[Service]', 'ReadWritePaths=-/mnt/huge1G']:
+            failures.append('a hugetlbfs mount: status %d, %r, drop-in %r' % (rc, out, text))
+        rc, out, text = run(generator, tmp, '[storage]\ndirectories=/srv/vms\n[qemu]\nhugetlbfs_mount=/mnt/a;/mnt/b\n')
+        lines = [l for l in (text or '').splitlines() if not l.startswith('#')]
+        if rc != 0 or lines != ['[Service]', 'ReadWritePaths=-/srv/vms', 'ReadWritePaths=-/mnt/a',
+                                'ReadWritePaths=-/mnt/b']:
+            failures.append('storage and hugetlbfs: status %d, %r, drop-in %r' % (rc, out, text))
         for conf in ('', '[storage]\n', '[storage]\ndirectories=\n', '[daemon]\nidle_timeout=5\n'):
             rc, out, text = run(generator, tmp, conf)
             if rc != 0 or text is not None:
