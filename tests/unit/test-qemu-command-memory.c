@@ -10,6 +10,9 @@
 #include "qemu-command.h"
 
 #define UUID "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11"
+/* Machine types of QEMU 3.1 and older name a memory-backend-file's RAM
+ * block by its path ("/objects/pc.ram"), the machine's own RAM by its id. */
+#define OFF_CANONICAL "x-use-canonical-path-for-ramblock-id=off"
 
 static char *domain_with(const char *machine, const char *backing) {
         return g_strdup_printf("<domain type='qemu'><name>h</name><uuid>" UUID "</uuid>"
@@ -54,18 +57,20 @@ static void test_backend(void) {
                 const char *backing, *object;
         } cases[] = {
                 { FALSE, 0, "<hugepages/>",
-                  "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,share=off" },
+                  "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,share=off," OFF_CANONICAL },
                 { TRUE, 0, "<hugepages><page size='2' unit='M'/></hugepages>",
-                  "memory-backend-file,id=pc.ram,size=131072k,mem-path=/dev/hugepages,share=off" },
+                  "memory-backend-file,id=pc.ram,size=131072k,mem-path=/dev/hugepages,share=off," OFF_CANONICAL },
                 { FALSE, 131096, "<hugepages/>",
-                  "memory-backend-file,id=pc.ram,size=131096k,mem-path=/dev/hugepages,share=off" },
+                  "memory-backend-file,id=pc.ram,size=131096k,mem-path=/dev/hugepages,share=off," OFF_CANONICAL },
                 { FALSE, 0, "<hugepages/><allocation mode='immediate'/>",
-                  "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,share=off,prealloc=on" },
+                  "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,share=off,"
+                  OFF_CANONICAL ",prealloc=on" },
                 { TRUE, 0, "<allocation mode='immediate' threads='2'/><hugepages/>",
-                  "memory-backend-file,id=pc.ram,size=131072k,mem-path=/dev/hugepages,share=off,prealloc=on,"
+                  "memory-backend-file,id=pc.ram,size=131072k,mem-path=/dev/hugepages,share=off,"
+                  OFF_CANONICAL ",prealloc=on,"
                   "prealloc-threads=2" },
                 { FALSE, 0, "<hugepages/><allocation mode='ondemand'/>",
-                  "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,share=off" },
+                  "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,share=off," OFF_CANONICAL },
         };
 
         for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -87,6 +92,24 @@ static void test_backend(void) {
         }
 }
 
+/* The block keeps the machine's own RAM's name on old machine types too,
+ * so that a peer without <hugepages/> finds it in the stream. */
+static void test_old_machines(void) {
+        static const char *const machines[] = { "pc-i440fx-1.4", "pc-i440fx-3.1", "pc-q35-2.4", "pc-q35-3.1",
+                                                "pc-i440fx-4.0", "pc" };
+        QemuCommandOptions options = { .hugepage_path = "/dev/hugepages" };
+
+        for (guint i = 0; i < G_N_ELEMENTS(machines); i++) {
+                g_autoptr(GError) error = NULL;
+                g_auto(GStrv) argv = build(machines[i], "<hugepages/>", &options, &error);
+
+                g_assert_no_error(error);
+                if (!has_pair(argv, "-object", "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,"
+                                               "share=off," OFF_CANONICAL))
+                        g_error("%s: the RAM block is not named pc.ram", machines[i]);
+        }
+}
+
 /* QEMU's option syntax: a ',' in the mount's path is doubled. */
 static void test_path_escaped(void) {
         QemuCommandOptions options = { .hugepage_path = "/mnt/huge,pages=1" };
@@ -95,7 +118,7 @@ static void test_path_escaped(void) {
 
         g_assert_no_error(error);
         g_assert_true(has_pair(argv, "-object", "memory-backend-file,id=pc.ram,size=131080k,"
-                                                "mem-path=/mnt/huge,,pages=1,share=off"));
+                                                "mem-path=/mnt/huge,,pages=1,share=off," OFF_CANONICAL));
 }
 
 /* The backend is named like the machine's own RAM, so that a peer without
@@ -124,7 +147,8 @@ static void test_refused(void) {
         for (guint i = 0; i < G_N_ELEMENTS(machines); i++) {
                 g_auto(GStrv) a = build(machines[i].machine, "<hugepages/>", &with_path, &error);
                 g_autofree char *object = g_strdup_printf("memory-backend-file,id=%s,size=131080k,"
-                                                          "mem-path=/dev/hugepages,share=off", machines[i].id);
+                                                          "mem-path=/dev/hugepages,share=off," OFF_CANONICAL,
+                                                          machines[i].id);
                 g_autofree char *machine = g_strdup_printf("memory-backend=%s", machines[i].id);
 
                 g_assert_no_error(error);
@@ -212,6 +236,7 @@ static void test_list(void) {
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-command-memory/backend", test_backend);
+        g_test_add_func("/qemu-command-memory/old-machines", test_old_machines);
         g_test_add_func("/qemu-command-memory/path-escaped", test_path_escaped);
         g_test_add_func("/qemu-command-memory/refused", test_refused);
         g_test_add_func("/qemu-command-memory/base-page", test_base_page);
