@@ -1127,9 +1127,10 @@ def check_arrival(source, destination, dirty=True, source_pids=(), timeout=None)
 
 
 def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmdline='dirty=8M period=100',
-              virt_type=None, devices_extra='', title=None, initrd=None, memory_backing=''):
+              virt_type=None, devices_extra='', title=None, initrd=None, memory_backing='', machine='pc'):
     """A domain XML for the test guest kernel (or @kernel and @initrd);
-    @memory_backing: the children of a <memoryBacking>, if any."""
+    @memory_backing: the children of a <memoryBacking>, if any; @machine:
+    the machine type."""
     kernel = kernel or GUEST_KERNEL
     virt_type = virt_type or domain_type()
     parts = ["<domain type=%s>" % quoteattr(virt_type),
@@ -1146,7 +1147,7 @@ def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmd
     parts += [
         "  <vcpu>1</vcpu>",
         "  <os>",
-        "    <type arch='x86_64' machine='pc'>hvm</type>",
+        "    <type arch='x86_64' machine='%s'>hvm</type>" % xml_escape(machine),
         "    <kernel>%s</kernel>" % xml_escape(kernel),
     ]
     if initrd:

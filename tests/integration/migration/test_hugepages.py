@@ -169,12 +169,12 @@ class HugePages(MigrationTestCase):
                           % (where, proc_cmdline(pid)))
         self.assertEqual(hugetlb_mappings(pid), [], 'the %s QEMU maps huge pages' % where)
 
-    def migrate_across(self, src_backing, dst_backing):
+    def migrate_across(self, src_backing, dst_backing, machine='pc'):
         """A guest with @src_backing at A migrated with a destination XML of
         @dst_backing: the RAM block keeps its name (the machine's own RAM id)
         whichever side has the backend of its own. Returns (guest, source
         pid, destination pid)."""
-        g = MigGuest(self, self.src, memory_mib=MEMORY_MIB, memory_backing=src_backing)
+        g = MigGuest(self, self.src, memory_mib=MEMORY_MIB, memory_backing=src_backing, machine=machine)
         src_pid = g.qemu_pid_with(g.serial.path)
         g.xml_kw['memory_backing'] = dst_backing
         self.migrate_observed(g, self.src, self.dst)
@@ -191,6 +191,14 @@ class HugePages(MigrationTestCase):
         """<hugepages/> at A, a destination XML without: B's QEMU takes the stream on its own RAM."""
         g, src_pid, dst_pid = self.migrate_across(huge_backing(), '')
         self.assertFalse(pid_alive(src_pid))
+        self.assert_on_plain_memory(dst_pid, 'destination')
+        g.destroy()
+
+    def test_old_machine_to_plain(self):
+        """<hugepages/> at A on machine type pc-i440fx-3.1, a destination XML without: that machine type
+        names a file backend's RAM block by its path unless told not to; B finds pc.ram."""
+        g, src_pid, dst_pid = self.migrate_across(huge_backing(), '', machine='pc-i440fx-3.1')
+        self.assertIn('pc-i440fx-3.1', proc_cmdline(dst_pid))
         self.assert_on_plain_memory(dst_pid, 'destination')
         g.destroy()
 
