@@ -39,14 +39,17 @@ static char *prealloc_options(const DomainDef *def) {
 /* <hugepages/>: a file QEMU creates (and unlinks at once) in the hugetlbfs
  * mount; share=off keeps the pages private to this QEMU, as anonymous
  * memory is. Huge pages live outside the stream: a guest migrates to and
- * from a QEMU without them. */
+ * from a QEMU without them, if the RAM block keeps its name. Machine types
+ * up to 3.1 name a file backend's block by its QOM path ("/objects/pc.ram")
+ * unless told not to; QEMU's own RAM and memory-backend-ram are named by
+ * the id (as libvirt, which passes the same option). */
 static void add_hugepage_backend(GPtrArray *argv, const char *id, guint64 ram_kib, const char *mem_path,
                                  const char *prealloc) {
         g_autofree char *path = qemu_option_escape(mem_path);
 
         qemu_argv_add(argv, "-object");
-        qemu_argv_addf(argv, "memory-backend-file,id=%s,size=%" G_GUINT64_FORMAT "k,mem-path=%s,share=off%s",
-                       id, ram_kib, path, prealloc);
+        qemu_argv_addf(argv, "memory-backend-file,id=%s,size=%" G_GUINT64_FORMAT "k,mem-path=%s,share=off,"
+                       "x-use-canonical-path-for-ramblock-id=off%s", id, ram_kib, path, prealloc);
 }
 
 gboolean qemu_command_uses_hugepages(const DomainDef *def) {
