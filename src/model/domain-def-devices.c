@@ -132,6 +132,7 @@ gboolean domain_def_set_chardev_path(DomainDef *def, guint index, const char *pa
 
 gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what) {
         g_autoptr(xmlDoc) doc = NULL;
+        g_autofree char *what = NULL;
         xmlNode *devices;
 
         g_return_val_if_fail(def && def->xml, FALSE);
@@ -159,6 +160,12 @@ gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_wha
                                                             (const char *) n->name, type);
                         return TRUE;
                 }
+        }
+        what = NULL;
+        if (domain_def_find_not_implemented(def, doc, &what)) {
+                if (ret_what)
+                        *ret_what = g_steal_pointer(&what);
+                return TRUE;
         }
         if (ret_what)
                 *ret_what = NULL;

@@ -48,3 +48,8 @@ DomainDef *domain_def_edit_begin(const DomainDef *def, xmlDoc **ret_doc);
 void domain_def_edit_end(DomainDef *def, DomainDef *edit, xmlDoc *doc);   /* @edit may be NULL */
 /* The document of @def's canonical text, which was accepted once. */
 xmlDoc *domain_def_read_again(const DomainDef *def);
+
+/* A setting of @doc (@def's document) that libvirt's QEMU driver carries
+ * out and this one does not (domain-def-runtime.c): TRUE, with it named
+ * XPath-like in @ret_what. */
+gboolean domain_def_find_not_implemented(const DomainDef *def, xmlDoc *doc, char **ret_what);
