@@ -162,7 +162,7 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
                 return qemu_command_unsupported(error, "an architecture other than x86_64 or i686"), NULL;
 
-        if (!add_machine(argv, def, options, error))
+        if (!add_machine(argv, def, options, error) || !qemu_command_add_machine_settings(argv, def, error))
                 return NULL;
         add_controls(argv, options);
         add_optional(argv, "-kernel", def->kernel);

@@ -53,3 +53,7 @@ xmlDoc *domain_def_read_again(const DomainDef *def);
  * out and this one does not (domain-def-runtime.c): TRUE, with it named
  * XPath-like in @ret_what. */
 gboolean domain_def_find_not_implemented(const DomainDef *def, xmlDoc *doc, char **ret_what);
+
+/* What the machine is given besides memory and devices (domain-def-machine.c):
+ * clock and timers. */
+gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error);

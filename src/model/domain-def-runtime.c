@@ -45,8 +45,12 @@ static const char *const not_implemented[] = {
         "/domain/features/hyperv/*[@state = 'on']",
         "/domain/features/kvm/*[@state = 'on']",
         /* Time (-rtc, timers) */
-        "/domain/clock/@offset[. = 'localtime']",
-        "/domain/clock/timer",
+        "/domain/clock/timer[@name = preceding-sibling::timer/@name]",
+        "/domain/clock/timer[@name != 'rtc' and @name != 'pit' and @name != 'hpet']",
+        "/domain/clock/timer[@present = 'no'][@name != 'hpet']",
+        "/domain/clock/timer[@name = 'hpet']/@tickpolicy",
+        "/domain/clock/timer[@name = 'rtc']/@tickpolicy[. != 'catchup' and . != 'delay']",
+        "/domain/clock/timer[@name = 'pit']/@tickpolicy[. != 'delay' and . != 'discard']",
         /* Lifecycle: libvirt's defaults are destroy, restart; without a
          * <panic> device on_crash has no effect under libvirt either. */
         "/domain/on_poweroff[normalize-space() = 'restart']",

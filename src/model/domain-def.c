@@ -47,6 +47,7 @@ void domain_def_free(DomainDef *def) {
         g_free(def->kernel);
         g_free(def->initrd);
         g_free(def->cmdline);
+        g_free(def->pit_tickpolicy);
         g_free(def->emulator);
         if (def->disks)
                 g_ptr_array_unref(def->disks);
@@ -352,6 +353,7 @@ static DomainDef *def_new_from_doc(xmlDoc *doc, GError **error) {
             !extract_resources(def, root, error) ||
             !domain_def_extract_memory_backing(def, root, error) ||
             !extract_os(def, root, error) ||
+            !domain_def_extract_machine(def, root, error) ||
             !domain_def_extract_devices(def, root, error) ||
             !domain_def_extract_peripherals(def, root, error))
                 return NULL;

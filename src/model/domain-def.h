@@ -133,6 +133,12 @@ typedef struct {
         char *initrd;
         char *cmdline;
 
+        /* The machine (domain-def-machine.c) */
+        gboolean clock_localtime;    /* <clock offset='localtime'>: the RTC in host local time */
+        gboolean rtc_catchup;        /* <timer name='rtc' tickpolicy='catchup'>: lost ticks made up */
+        char *pit_tickpolicy;        /* <timer name='pit' tickpolicy=...>: "delay", "discard"; NULL */
+        gboolean hpet_off;           /* <timer name='hpet' present='no'> */
+
         char *emulator;        /* <devices><emulator>, NULL = configured binary */
         GPtrArray *disks;      /* DomainDisk*, type='file' disks only, document order */
         GPtrArray *chardevs;   /* DomainChardev*, serials then consoles, document order */

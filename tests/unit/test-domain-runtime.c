@@ -43,6 +43,10 @@ static void test_defaults_start(void) {
                 "<features><acpi/><apic/><pae/><hyperv mode='custom'><relaxed state='off'/></hyperv>"
                 "<kvm><hidden state='off'/></kvm></features>",
                 "<clock offset='utc'/>",
+                "<clock offset='localtime'><timer name='rtc' tickpolicy='catchup'/><timer name='pit' tickpolicy='delay'/>"
+                "<timer name='hpet' present='no'/></clock>",
+                "<clock offset='utc'><timer name='rtc' tickpolicy='delay' present='yes'/>"
+                "<timer name='pit' tickpolicy='discard'/><timer name='hpet' present='yes'/></clock>",
                 "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>restart</on_crash>",
                 "<on_crash>destroy</on_crash>",
                 "<devices><memballoon model='none'/></devices>",
@@ -77,6 +81,14 @@ static void test_not_implemented_refused(void) {
                   "/domain/features/hyperv/vapic" },
                 { "<features><kvm><hidden state='on'/></kvm></features>", "/domain/features/kvm/hidden" },
                 { "<on_poweroff>restart</on_poweroff>", "/domain/on_poweroff='restart'" },
+                { "<clock><timer name='kvmclock' present='no'/></clock>", "/domain/clock/timer" },
+                { "<clock><timer name='tsc'/></clock>", "/domain/clock/timer" },
+                { "<clock><timer name='rtc' tickpolicy='merge'/></clock>", "/domain/clock/timer/@tickpolicy='merge'" },
+                { "<clock><timer name='pit' tickpolicy='catchup'/></clock>", "/domain/clock/timer/@tickpolicy='catchup'" },
+                { "<clock><timer name='hpet' tickpolicy='delay'/></clock>", "/domain/clock/timer/@tickpolicy='delay'" },
+                { "<clock><timer name='rtc' present='no'/></clock>", "/domain/clock/timer" },
+                { "<clock><timer name='hpet' present='no'/><timer name='hpet' present='yes'/></clock>",
+                  "/domain/clock/timer[2]" },
                 { "<devices><controller type='pci' index='1' model='pcie-root-port'/></devices>",
                   "/domain/devices/controller" },
                 { "<devices><controller type='usb' index='1'/></devices>", "/domain/devices/controller" },

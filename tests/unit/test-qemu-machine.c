@@ -1,0 +1,76 @@
+/* Unit tests of the machine's settings on the QEMU command line
+ * (qemu-command-machine.c): what of the definition besides memory and
+ * devices reaches QEMU, and that the defaults add nothing. */
+#include <string.h>
+
+#include "md-error.h"
+#include "qemu-command.h"
+
+/* A minimal guest with @body after <os> (and @os_extra inside it). */
+static GStrv build_with(const char *os_extra, const char *body, gboolean kvm, GError **error) {
+        g_autofree char *xml = g_strdup_printf(
+                "<domain type='%s'><name>vm1</name><memory unit='MiB'>64</memory>"
+                "<os><type arch='x86_64' machine='pc'>hvm</type>%s</os>%s</domain>",
+                kvm ? "kvm" : "qemu", os_extra, body);
+        g_autoptr(GError) parse_error = NULL;
+        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &parse_error);
+        QemuCommandOptions options = { .binary = "qemu-system-x86_64", .kvm = kvm, .monitor_fd = 3 };
+
+        g_assert_no_error(parse_error);
+        return qemu_command_build(def, &options, error);
+}
+
+static GStrv build_ok(const char *os_extra, const char *body) {
+        g_autoptr(GError) error = NULL;
+        GStrv argv = build_with(os_extra, body, FALSE, &error);
+
+        g_assert_no_error(error);
+        g_assert_nonnull(argv);
+        return argv;
+}
+
+static gboolean has_pair(GStrv argv, const char *option, const char *value) {
+        for (guint i = 0; argv[i] && argv[i + 1]; i++)
+                if (g_str_equal(argv[i], option) && g_str_equal(argv[i + 1], value))
+                        return TRUE;
+        return FALSE;
+}
+
+static gboolean has_option(GStrv argv, const char *option) {
+        return g_strv_contains((const char *const *) argv, option);
+}
+
+static void test_defaults_add_nothing(void) {
+        g_auto(GStrv) argv = build_ok("", "<clock offset='utc'/><features><acpi/><apic/><pae/></features>"
+                                      "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
+                                      "<on_crash>destroy</on_crash>");
+
+        g_assert_false(has_option(argv, "-rtc"));
+        g_assert_false(has_option(argv, "-global"));
+        g_assert_false(has_option(argv, "-boot"));
+        g_assert_false(has_option(argv, "-no-reboot"));
+        g_assert_false(has_option(argv, "-cpu"));
+        g_assert_true(has_pair(argv, "-smp", "1"));
+}
+
+static void test_clock(void) {
+        g_auto(GStrv) utc = build_ok("", "<clock offset='utc'><timer name='rtc' tickpolicy='catchup'/>"
+                                     "<timer name='pit' tickpolicy='delay'/><timer name='hpet' present='no'/></clock>");
+        g_auto(GStrv) local = build_ok("", "<clock offset='localtime'><timer name='rtc' tickpolicy='delay'/>"
+                                       "<timer name='pit' tickpolicy='discard'/><timer name='hpet' present='yes'/></clock>");
+
+        /* virt-manager's timers. */
+        g_assert_true(has_pair(utc, "-rtc", "base=utc,driftfix=slew"));
+        g_assert_true(has_pair(utc, "-global", "kvm-pit.lost_tick_policy=delay"));
+        g_assert_true(has_pair(utc, "-machine", "hpet=off"));
+        g_assert_true(has_pair(local, "-rtc", "base=localtime"));
+        g_assert_true(has_pair(local, "-global", "kvm-pit.lost_tick_policy=discard"));
+        g_assert_false(has_pair(local, "-machine", "hpet=off"));
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/qemu-machine/defaults-add-nothing", test_defaults_add_nothing);
+        g_test_add_func("/qemu-machine/clock", test_clock);
+        return g_test_run();
+}
