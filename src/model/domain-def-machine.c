@@ -1,5 +1,5 @@
 /* What a domain definition says of the machine besides its memory and
- * devices: the clock and its timers. The schema has checked the values;
+ * devices: the clock and its timers, the firmware's boot settings. The schema has checked the values;
  * what none of this file reads is refused at Start (domain-def-runtime.c),
  * which also refuses the timer settings not carried out here. */
 #include <string.h>
@@ -36,7 +36,57 @@ static void extract_clock(DomainDef *def, xmlNode *root) {
         }
 }
 
-gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error) {
-        extract_clock(def, root);
+/* <os><boot dev=...> in order, as QEMU's drive letters; each once. */
+static void extract_boot_order(DomainDef *def, xmlNode *os) {
+        static const struct { const char *dev; char letter; } letters[] = {
+                { "hd", 'c' }, { "cdrom", 'd' }, { "fd", 'a' }, { "network", 'n' },
+        };
+        guint n = 0;
+
+        for (xmlNode *b = os ? os->children : NULL; b; b = b->next) {
+                g_autofree char *dev = NULL;
+
+                if (b->type != XML_ELEMENT_NODE || !xmlStrEqual(b->name, BAD_CAST "boot"))
+                        continue;
+                dev = domain_xml_prop(b, "dev");
+                for (size_t i = 0; i < G_N_ELEMENTS(letters); i++)
+                        if (g_strcmp0(dev, letters[i].dev) == 0 && !strchr(def->boot_order, letters[i].letter))
+                                def->boot_order[n++] = letters[i].letter;
+        }
+}
+
+/* <bootmenu enable= timeout=> and <bios rebootTimeout=>, in libvirt's ranges
+ * (milliseconds; -1: no reboot after a failed boot). */
+static gboolean extract_boot_menu(DomainDef *def, xmlNode *os, GError **error) {
+        xmlNode *menu = domain_xml_child(os, "bootmenu");
+        xmlNode *bios = domain_xml_child(os, "bios");
+        g_autofree char *enable = domain_xml_prop(menu, "enable");
+        g_autofree char *timeout = domain_xml_prop(menu, "timeout");
+        g_autofree char *reboot = domain_xml_prop(bios, "rebootTimeout");
+        guint64 v;
+
+        def->boot_menu = enable ? g_str_equal(enable, "yes") : -1;
+        def->boot_menu_timeout = -1;
+        if (timeout) {
+                if (!domain_def_parse_uint(menu, timeout, 0, 65535, "/domain/os/bootmenu/@timeout", &v, error))
+                        return FALSE;
+                def->boot_menu_timeout = (int) v;
+        }
+        def->reboot_timeout = DOMAIN_REBOOT_TIMEOUT_DEFAULT;
+        if (reboot && g_str_equal(g_strstrip(reboot), "-1"))
+                def->reboot_timeout = -1;
+        else if (reboot) {
+                if (!domain_def_parse_uint(bios, reboot, 0, 65535, "/domain/os/bios/@rebootTimeout", &v, error))
+                        return FALSE;
+                def->reboot_timeout = (int) v;
+        }
         return TRUE;
+}
+
+gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error) {
+        xmlNode *os = domain_xml_child(root, "os");
+
+        extract_clock(def, root);
+        extract_boot_order(def, os);
+        return extract_boot_menu(def, os, error);
 }

@@ -29,14 +29,11 @@ static const char *const not_implemented[] = {
         "/domain/cpu/model",
         "/domain/cpu/feature",
         "/domain/cpu/topology",
-        /* Firmware (OVMF, -bios, pflash) and boot (-boot) */
+        /* Firmware (OVMF, -bios, pflash), the serial graphics adapter */
         "/domain/os/@firmware[. = 'efi']",
         "/domain/os/loader",
         "/domain/os/nvram",
-        "/domain/os/boot",
-        "/domain/os/bootmenu",
         "/domain/os/bios/@useserial[. = 'yes']",
-        "/domain/os/bios/@rebootTimeout",
         /* CPU and machine features (-cpu, -machine) */
         "/domain/features/apic/@eoi",
         "/domain/features/pmu",

@@ -138,6 +138,10 @@ typedef struct {
         gboolean rtc_catchup;        /* <timer name='rtc' tickpolicy='catchup'>: lost ticks made up */
         char *pit_tickpolicy;        /* <timer name='pit' tickpolicy=...>: "delay", "discard"; NULL */
         gboolean hpet_off;           /* <timer name='hpet' present='no'> */
+        char boot_order[5];          /* <os><boot dev=...>s as QEMU's letters ("cdn"); "" = none */
+        int boot_menu;               /* <bootmenu enable=...>: 1 yes, 0 no, -1 absent */
+        int boot_menu_timeout;       /* its @timeout in ms, 0..65535; -1 absent */
+        int reboot_timeout;          /* <bios rebootTimeout=...>: -1..65535 ms, or DEFAULT */
 
         char *emulator;        /* <devices><emulator>, NULL = configured binary */
         GPtrArray *disks;      /* DomainDisk*, type='file' disks only, document order */
@@ -157,6 +161,7 @@ typedef struct {
 #define DOMAIN_XML_MAX_SIZE (1024 * 1024)
 #define DOMAIN_NAME_MAX 200    /* bytes */
 #define DOMAIN_VCPUS_MAX 255
+#define DOMAIN_REBOOT_TIMEOUT_DEFAULT G_MININT   /* no rebootTimeout: QEMU's own */
 #define DOMAIN_PREALLOC_THREADS_MAX 1024   /* QEMU 7.2 uses at most 16 and the host's CPUs */
 #define DOMAIN_HUGEPAGE_MAX_KIB (16ULL * 1024 * 1024)   /* 16 GiB: the largest any Linux has (ppc64) */
 

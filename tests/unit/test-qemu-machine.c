@@ -68,9 +68,50 @@ static void test_clock(void) {
         g_assert_false(has_pair(local, "-machine", "hpet=off"));
 }
 
+static void test_boot(void) {
+        g_auto(GStrv) argv = build_ok("<boot dev='cdrom'/><boot dev='hd'/><boot dev='cdrom'/><boot dev='network'/>"
+                                      "<boot dev='fd'/><bootmenu enable='yes' timeout='3000'/>"
+                                      "<bios rebootTimeout='-1'/>", "");
+        g_auto(GStrv) off = build_ok("<bootmenu enable='no' timeout='500'/><bios useserial='no' rebootTimeout='0'/>", "");
+        g_auto(GStrv) timeout_only = build_ok("<bootmenu timeout='65535'/>", "");
+        g_auto(GStrv) hd = build_ok("<boot dev='hd'/>", "");
+
+        /* Each device once, in the order first named. */
+        g_assert_true(has_pair(argv, "-boot", "order=dcna,menu=on,splash-time=3000,reboot-timeout=-1"));
+        /* The timeout goes with the menu only, as libvirt has it. */
+        g_assert_true(has_pair(off, "-boot", "menu=off,reboot-timeout=0"));
+        g_assert_false(has_option(timeout_only, "-boot"));
+        g_assert_true(has_pair(hd, "-boot", "order=c"));
+}
+
+/* Values that would add options of their own to -boot, or are out of range. */
+static void test_boot_hostile(void) {
+        static const char *const os_extra[] = {
+                "<bootmenu enable='yes' timeout='1,menu=off'/>", "<bootmenu enable='yes' timeout='65536'/>",
+                "<bootmenu enable='yes' timeout='-1'/>", "<bootmenu enable='yes' timeout=''/>",
+                "<bootmenu enable='yes' timeout='0x10'/>", "<bios rebootTimeout='-2'/>",
+                "<bios rebootTimeout='65536'/>", "<bios rebootTimeout='1,order=n'/>",
+                "<bios rebootTimeout='18446744073709551615'/>", "<bios rebootTimeout='-1 -1'/>",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(os_extra); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
+                                                       "<os><type>hvm</type>%s</os></domain>", os_extra[i]);
+                g_autoptr(GError) error = NULL;
+                g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &error);
+
+                if (def)
+                        g_error("%s accepted", os_extra[i]);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_XML);
+                g_assert_nonnull(strstr(error->message, "/domain/os/b"));
+        }
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-machine/defaults-add-nothing", test_defaults_add_nothing);
         g_test_add_func("/qemu-machine/clock", test_clock);
+        g_test_add_func("/qemu-machine/boot", test_boot);
+        g_test_add_func("/qemu-machine/boot-hostile", test_boot_hostile);
         return g_test_run();
 }
