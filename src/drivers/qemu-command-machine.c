@@ -1,5 +1,5 @@
 /* The machine's settings on the QEMU command line, besides memory and
- * devices: the clock and its timers, the firmware's boot order and menu, as libvirt passes them. Pure, like
+ * devices: the clock and its timers, the firmware's boot order and menu, what a reboot does, as libvirt passes them. Pure, like
  * qemu-command.c. Both hosts of a migration build the same arguments from
  * the same definition, so source and destination QEMU match. */
 #include "qemu-command-private.h"
@@ -44,5 +44,9 @@ static void add_boot(GPtrArray *argv, const DomainDef *def) {
 gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def, GError **error) {
         add_clock(argv, def);
         add_boot(argv, def);
+        /* QEMU exits instead of resetting, and the domain is shut off with
+         * reason "shutdown", as libvirt destroys it. */
+        if (def->no_reboot)
+                qemu_argv_add(argv, "-no-reboot");
         return TRUE;
 }

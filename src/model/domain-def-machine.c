@@ -1,5 +1,6 @@
 /* What a domain definition says of the machine besides its memory and
- * devices: the clock and its timers, the firmware's boot settings. The schema has checked the values;
+ * devices: the clock and its timers, the firmware's boot settings, what
+ * a reboot does. The schema has checked the values;
  * what none of this file reads is refused at Start (domain-def-runtime.c),
  * which also refuses the timer settings not carried out here. */
 #include <string.h>
@@ -85,6 +86,10 @@ static gboolean extract_boot_menu(DomainDef *def, xmlNode *os, GError **error) {
 
 gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error) {
         xmlNode *os = domain_xml_child(root, "os");
+        g_autofree char *on_reboot = domain_xml_text(domain_xml_child(root, "on_reboot"));
+
+        /* The schema allows exactly "destroy" or "restart" (the default). */
+        def->no_reboot = g_strcmp0(on_reboot, "destroy") == 0;
 
         extract_clock(def, root);
         extract_boot_order(def, os);

@@ -48,10 +48,10 @@ static const char *const not_implemented[] = {
         "/domain/clock/timer[@name = 'hpet']/@tickpolicy",
         "/domain/clock/timer[@name = 'rtc']/@tickpolicy[. != 'catchup' and . != 'delay']",
         "/domain/clock/timer[@name = 'pit']/@tickpolicy[. != 'delay' and . != 'discard']",
-        /* Lifecycle: libvirt's defaults are destroy, restart; without a
-         * <panic> device on_crash has no effect under libvirt either. */
+        /* Lifecycle: libvirt's default is destroy (and QEMU's without
+         * -no-shutdown); without a <panic> device on_crash has no effect
+         * under libvirt either. */
         "/domain/on_poweroff[normalize-space() = 'restart']",
-        "/domain/on_reboot[normalize-space() = 'destroy']",
         /* ACPI sleep states (-global ...disable_s3/s4) */
         "/domain/pm/*",
         /* Devices that libvirt creates and this driver does not */

@@ -142,6 +142,7 @@ typedef struct {
         int boot_menu;               /* <bootmenu enable=...>: 1 yes, 0 no, -1 absent */
         int boot_menu_timeout;       /* its @timeout in ms, 0..65535; -1 absent */
         int reboot_timeout;          /* <bios rebootTimeout=...>: -1..65535 ms, or DEFAULT */
+        gboolean no_reboot;          /* <on_reboot>destroy</on_reboot>: a reboot ends QEMU */
 
         char *emulator;        /* <devices><emulator>, NULL = configured binary */
         GPtrArray *disks;      /* DomainDisk*, type='file' disks only, document order */

@@ -107,11 +107,20 @@ static void test_boot_hostile(void) {
         }
 }
 
+static void test_on_reboot(void) {
+        g_auto(GStrv) destroy = build_ok("", "<on_reboot>destroy</on_reboot>");
+        g_auto(GStrv) restart = build_ok("", "<on_reboot>restart</on_reboot>");
+
+        g_assert_true(has_option(destroy, "-no-reboot"));
+        g_assert_false(has_option(restart, "-no-reboot"));
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-machine/defaults-add-nothing", test_defaults_add_nothing);
         g_test_add_func("/qemu-machine/clock", test_clock);
         g_test_add_func("/qemu-machine/boot", test_boot);
+        g_test_add_func("/qemu-machine/on-reboot", test_on_reboot);
         g_test_add_func("/qemu-machine/boot-hostile", test_boot_hostile);
         return g_test_run();
 }
