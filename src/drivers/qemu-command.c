@@ -109,6 +109,24 @@ static void add_optional(GPtrArray *argv, const char *option, const char *value)
         qemu_argv_add(argv, value);
 }
 
+/* The vCPUs: those running at start of the <vcpu> count (<vcpu current>,
+ * the rest hot-pluggable), and their topology. A plain count stays a plain
+ * -smp N, what guests started by earlier versions have. */
+static void add_smp(GPtrArray *argv, const DomainDef *def) {
+        guint vcpus = def->vcpus ? def->vcpus : 1;
+        guint current = def->current_vcpus ? def->current_vcpus : vcpus;
+        GString *s = g_string_new(NULL);
+
+        g_string_append_printf(s, "%u", current);
+        if (current != vcpus || def->sockets)
+                g_string_append_printf(s, ",maxcpus=%u", vcpus);
+        if (def->sockets)
+                g_string_append_printf(s, ",sockets=%u,dies=%u,cores=%u,threads=%u", def->sockets, def->dies,
+                                       def->cores, def->threads);
+        qemu_argv_add(argv, "-smp");
+        g_ptr_array_add(argv, g_string_free(s, FALSE));
+}
+
 /* Name, identity, machine, accelerator, memory and CPUs. */
 static gboolean add_machine(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
                             GError **error) {
@@ -131,8 +149,7 @@ static gboolean add_machine(GPtrArray *argv, const DomainDef *def, const QemuCom
         qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", ram_kib);
         if (!qemu_command_add_memory(argv, def, options, ram_kib, error))
                 return FALSE;
-        qemu_argv_add(argv, "-smp");
-        qemu_argv_addf(argv, "%u", def->vcpus ? def->vcpus : 1);
+        add_smp(argv, def);
         return TRUE;
 }
 

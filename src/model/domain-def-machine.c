@@ -1,6 +1,6 @@
 /* What a domain definition says of the machine besides its memory and
- * devices: the clock and its timers, the firmware's boot settings, what
- * a reboot does. The schema has checked the values;
+ * devices: the vCPUs' topology, the clock and its timers, the firmware's
+ * boot settings, what a reboot does. The schema has checked the values;
  * what none of this file reads is refused at Start (domain-def-runtime.c),
  * which also refuses the timer settings not carried out here. */
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "domain-def.h"
 #include "domain-def-private.h"
 #include "domain-xml.h"
+#include "i18n.h"
 
 /* <clock offset=...>, and libvirt's meaning of the three timers that
  * virt-manager writes into every guest (rtc catchup, pit delay, hpet
@@ -84,6 +85,32 @@ static gboolean extract_boot_menu(DomainDef *def, xmlNode *os, GError **error) {
         return TRUE;
 }
 
+/* <cpu><topology>: a missing count is 1; all of them multiply to the
+ * <vcpu> count, as libvirt requires. */
+static gboolean extract_topology(DomainDef *def, xmlNode *root, GError **error) {
+        xmlNode *topology = domain_xml_child(domain_xml_child(root, "cpu"), "topology");
+        static const char *const names[] = { "sockets", "dies", "cores", "threads" };
+        guint *counts[] = { &def->sockets, &def->dies, &def->cores, &def->threads };
+        guint64 product = 1;
+
+        if (!topology)
+                return TRUE;
+        for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+                g_autofree char *raw = domain_xml_prop(topology, names[i]);
+                g_autofree char *path = g_strdup_printf("/domain/cpu/topology/@%s", names[i]);
+                guint64 v = 1;
+
+                if (raw && !domain_def_parse_uint(topology, raw, 1, DOMAIN_VCPUS_MAX, path, &v, error))
+                        return FALSE;
+                *counts[i] = (guint) v;
+                product *= v;
+        }
+        if (product != def->vcpus)
+                return domain_xml_invalid(error, topology, _("/domain/cpu/topology gives %llu vCPUs (sockets × dies × cores × threads), but /domain/vcpu is %u"),
+                                          (unsigned long long) product, def->vcpus);
+        return TRUE;
+}
+
 gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error) {
         xmlNode *os = domain_xml_child(root, "os");
         g_autofree char *on_reboot = domain_xml_text(domain_xml_child(root, "on_reboot"));
@@ -93,5 +120,5 @@ gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **erro
 
         extract_clock(def, root);
         extract_boot_order(def, os);
-        return extract_boot_menu(def, os, error);
+        return extract_boot_menu(def, os, error) && extract_topology(def, root, error);
 }

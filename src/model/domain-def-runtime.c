@@ -28,7 +28,6 @@ static const char *const not_implemented[] = {
         "/domain/cpu/@migratable[. = 'off']",
         "/domain/cpu/model",
         "/domain/cpu/feature",
-        "/domain/cpu/topology",
         /* Firmware (OVMF, -bios, pflash), the serial graphics adapter */
         "/domain/os/@firmware[. = 'efi']",
         "/domain/os/loader",
@@ -106,11 +105,6 @@ gboolean domain_def_find_not_implemented(const DomainDef *def, xmlDoc *doc, char
         /* The balloon's target at start (libvirt sets it over the monitor). */
         if (def->current_memory_kib != def->memory_kib) {
                 *ret_what = g_strdup("/domain/currentMemory (less than /domain/memory)");
-                return TRUE;
-        }
-        /* Hot-pluggable vCPUs (-smp N,maxcpus=M). */
-        if (def->current_vcpus != def->vcpus) {
-                *ret_what = g_strdup_printf("/domain/vcpu/@current='%u'", def->current_vcpus);
                 return TRUE;
         }
         for (size_t i = 0; i < G_N_ELEMENTS(not_implemented); i++)

@@ -125,6 +125,8 @@ typedef struct {
                                       * default huge page size */
         guint vcpus;           /* 1 when absent; 1..DOMAIN_VCPUS_MAX */
         guint current_vcpus;   /* <vcpu current=...>, = vcpus when absent */
+        guint sockets, dies, cores, threads;  /* <cpu><topology>: their product is vcpus;
+                                               * all 0 without <topology> */
 
         char *os_type;         /* "hvm" */
         char *arch;            /* NULL = host default */

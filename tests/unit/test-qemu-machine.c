@@ -115,12 +115,51 @@ static void test_on_reboot(void) {
         g_assert_false(has_option(restart, "-no-reboot"));
 }
 
+static void test_smp(void) {
+        g_auto(GStrv) plain = build_ok("", "<vcpu>4</vcpu>");
+        g_auto(GStrv) current = build_ok("", "<vcpu current='2'>4</vcpu>");
+        g_auto(GStrv) topology = build_ok("", "<vcpu current='3'>8</vcpu><cpu><topology sockets='2' dies='1' cores='2' threads='2'/></cpu>");
+        g_auto(GStrv) partial = build_ok("", "<vcpu>6</vcpu><cpu><topology sockets='3' cores='2'/></cpu>");
+
+        g_assert_true(has_pair(plain, "-smp", "4"));
+        g_assert_true(has_pair(current, "-smp", "2,maxcpus=4"));
+        g_assert_true(has_pair(topology, "-smp", "3,maxcpus=8,sockets=2,dies=1,cores=2,threads=2"));
+        g_assert_true(has_pair(partial, "-smp", "6,maxcpus=6,sockets=3,dies=1,cores=2,threads=1"));
+}
+
+static void test_smp_hostile(void) {
+        static const char *const bodies[] = {
+                "<vcpu>4</vcpu><cpu><topology sockets='2' cores='1' threads='1'/></cpu>",
+                "<vcpu>4</vcpu><cpu><topology sockets='4,maxcpus=8'/></cpu>",
+                "<vcpu>4</vcpu><cpu><topology sockets='0' cores='4'/></cpu>",
+                "<vcpu>4</vcpu><cpu><topology sockets='-4' cores='-1'/></cpu>",
+                "<vcpu>255</vcpu><cpu><topology sockets='255' cores='255' threads='255' dies='255'/></cpu>",
+                "<vcpu>1</vcpu><cpu><topology sockets='4294967297'/></cpu>",
+                "<vcpu>1</vcpu><cpu><topology threads=''/></cpu>",
+                "<vcpu current='0'>2</vcpu>", "<vcpu current='3'>2</vcpu>", "<vcpu current='1,maxcpus=9'>2</vcpu>",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bodies); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
+                                                       "<os><type>hvm</type></os>%s</domain>", bodies[i]);
+                g_autoptr(GError) error = NULL;
+                g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &error);
+
+                if (def)
+                        g_error("%s accepted", bodies[i]);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_XML);
+                g_assert_nonnull(strstr(error->message, "/domain/"));
+        }
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-machine/defaults-add-nothing", test_defaults_add_nothing);
         g_test_add_func("/qemu-machine/clock", test_clock);
         g_test_add_func("/qemu-machine/boot", test_boot);
         g_test_add_func("/qemu-machine/on-reboot", test_on_reboot);
+        g_test_add_func("/qemu-machine/smp", test_smp);
+        g_test_add_func("/qemu-machine/smp-hostile", test_smp_hostile);
         g_test_add_func("/qemu-machine/boot-hostile", test_boot_hostile);
         return g_test_run();
 }
