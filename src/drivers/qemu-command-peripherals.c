@@ -1,5 +1,5 @@
 /* The peripherals' part of the QEMU command line: NICs, displays, video,
- * guest agent channels, the RNG and the USB tablet. Like qemu-command.c,
+ * guest agent channels, the RNG, the balloon and the USB tablet. Like qemu-command.c,
  * pure; the daemon has already opened the taps, chosen the display ports
  * and the channel paths (src/core/domain-devices.c). */
 #include <string.h>
@@ -143,6 +143,16 @@ static void add_rng(GPtrArray *argv, const DomainDef *def) {
         qemu_argv_add(argv, "virtio-rng-pci,rng=objrng0,id=rng0");
 }
 
+/* libvirt's virtio balloon. The daemon does not drive it (no target set
+ * at start, no statistics polled): the guest's driver has it, and
+ * autodeflate lets the guest take memory back when it runs short. */
+static void add_balloon(GPtrArray *argv, const DomainDef *def) {
+        if (!def->balloon)
+                return;
+        qemu_argv_add(argv, "-device");
+        qemu_argv_addf(argv, "virtio-balloon-pci,id=balloon0%s", def->balloon_autodeflate ? ",deflate-on-oom=on" : "");
+}
+
 static gboolean machine_is_q35(const char *machine) {
         return machine && (g_str_equal(machine, "q35") || g_str_has_prefix(machine, "pc-q35"));
 }
@@ -181,5 +191,6 @@ gboolean qemu_command_add_peripherals(GPtrArray *argv, const DomainDef *def, con
         if (!add_channels(argv, def, error) || !add_usb(argv, def, error))
                 return FALSE;
         add_rng(argv, def);
+        add_balloon(argv, def);
         return TRUE;
 }

@@ -1,5 +1,5 @@
 /* The peripherals of a domain definition: network interfaces, displays,
- * video, guest agent channels, the RNG and the USB tablet, read from
+ * video, guest agent channels, the RNG, the balloon and the USB tablet, read from
  * <devices>; and <metadata>, which is kept opaque. The schema
  * (domain-schema.c) has already refused what is outside the subset; what is
  * checked here are the values a whitelist cannot express. */
@@ -349,6 +349,15 @@ static void extract_input(DomainDef *def, xmlNode *node) {
                 def->usb_tablet = TRUE;
 }
 
+/* <memballoon model='virtio' autodeflate=...>; model 'none' has no device. */
+static void extract_balloon(DomainDef *def, xmlNode *node) {
+        g_autofree char *model = domain_xml_prop(node, "model");
+        g_autofree char *autodeflate = domain_xml_prop(node, "autodeflate");
+
+        def->balloon = g_strcmp0(model, "virtio") == 0;
+        def->balloon_autodeflate = def->balloon && g_strcmp0(autodeflate, "on") == 0;
+}
+
 static gboolean extract_controller(DomainDef *def, xmlNode *node, GError **error) {
         g_autofree char *type = domain_xml_prop(node, "type");
         g_autofree char *index = domain_xml_prop(node, "index");
@@ -398,6 +407,8 @@ static gboolean extract_one(DomainDef *def, xmlNode *n, GError **error) {
                 return extract_controller(def, n, error);
         if (strcmp(name, "input") == 0)
                 extract_input(def, n);
+        if (strcmp(name, "memballoon") == 0)
+                extract_balloon(def, n);
         return TRUE;
 }
 

@@ -54,7 +54,7 @@ static const char *const not_implemented[] = {
         /* ACPI sleep states (-global ...disable_s3/s4) */
         "/domain/pm/*",
         /* Devices that libvirt creates and this driver does not */
-        "/domain/devices/memballoon[not(@model = 'none')]",
+        "/domain/devices/memballoon/stats[@period != 0]",
         "/domain/devices/input[@bus = 'usb'][not(@type = 'tablet')]",
         "/domain/devices/input[@type = 'tablet'][@bus = 'ps2']",
         "/domain/devices/controller[@type = 'pci'][not(@model = 'pci-root' or @model = 'pcie-root')]",

@@ -157,6 +157,8 @@ typedef struct {
         char *video_model;     /* "virtio", "vga", "qxl", "none"; NULL without <video> */
         guint64 video_ram_kib, video_vram_kib, video_vgamem_kib;  /* qxl; 0 = QEMU's default */
         char *rng_backend;     /* <rng model='virtio'> backend file; NULL without */
+        gboolean balloon;      /* <memballoon model='virtio'> */
+        gboolean balloon_autodeflate;  /* its autodeflate='on': the guest takes memory back when short */
         gboolean usb_tablet;   /* <input type='tablet' bus='usb'> */
         char *usb_model;       /* <controller type='usb' model=...>; NULL = the machine's default */
 } DomainDef;

@@ -50,6 +50,7 @@ static void test_defaults_start(void) {
                 "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>restart</on_crash>",
                 "<on_crash>destroy</on_crash>",
                 "<devices><memballoon model='none'/></devices>",
+                "<devices><memballoon model='virtio' autodeflate='on'><stats period='0'/></memballoon></devices>",
                 "<devices><input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>"
                 "<input type='tablet' bus='usb'/></devices>",
                 "<devices><controller type='pci' index='0' model='pci-root'/>"
@@ -82,6 +83,8 @@ static void test_not_implemented_refused(void) {
                 { "<features><kvm><hidden state='on'/></kvm></features>", "/domain/features/kvm/hidden" },
                 { "<on_poweroff>restart</on_poweroff>", "/domain/on_poweroff='restart'" },
                 { "<clock><timer name='kvmclock' present='no'/></clock>", "/domain/clock/timer" },
+                { "<devices><memballoon model='virtio'><stats period='10'/></memballoon></devices>",
+                  "/domain/devices/memballoon/stats" },
                 { "<clock><timer name='tsc'/></clock>", "/domain/clock/timer" },
                 { "<clock><timer name='rtc' tickpolicy='merge'/></clock>", "/domain/clock/timer/@tickpolicy='merge'" },
                 { "<clock><timer name='pit' tickpolicy='catchup'/></clock>", "/domain/clock/timer/@tickpolicy='catchup'" },

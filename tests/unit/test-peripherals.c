@@ -346,6 +346,29 @@ static void test_usb_defaults(void) {
         g_assert_true(has_pair(b, "-device", "piix3-usb-uhci,id=usb"));
 }
 
+static void test_balloon(void) {
+        g_autoptr(DomainDef) virtio = parse_devices("<memballoon model='virtio'><stats period='0'/></memballoon>");
+        g_autoptr(DomainDef) deflate = parse_devices("<memballoon model='virtio' autodeflate='on'/>");
+        g_autoptr(DomainDef) no_deflate = parse_devices("<memballoon model='virtio' autodeflate='off'/>");
+        g_autoptr(DomainDef) none = parse_devices("<memballoon model='none'/>");
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) a = build(virtio, NULL, 0, &error);
+        g_auto(GStrv) b = build(deflate, NULL, 0, &error);
+        g_auto(GStrv) c = build(no_deflate, NULL, 0, &error);
+        g_auto(GStrv) d = build(none, NULL, 0, &error);
+
+        g_assert_no_error(error);
+        g_assert_true(has_pair(a, "-device", "virtio-balloon-pci,id=balloon0"));
+        g_assert_true(has_pair(b, "-device", "virtio-balloon-pci,id=balloon0,deflate-on-oom=on"));
+        g_assert_true(has_pair(c, "-device", "virtio-balloon-pci,id=balloon0"));
+        g_assert_false(mentions(d, "balloon"));
+        g_free(assert_round_trip(deflate));
+        assert_refused("<memballoon model='virtio' autodeflate='on,x=y'/>", MD_ERROR_UNSUPPORTED,
+                       "/domain/devices/memballoon/@autodeflate");
+        assert_refused("<memballoon model='virtio-non-transitional'/>", MD_ERROR_UNSUPPORTED,
+                       "/domain/devices/memballoon/@model");
+}
+
 static void test_devices_hostile(void) {
         static const struct { const char *devices; int code; const char *needle; } cases[] = {
                 { "<channel type='unix'><target type='virtio'/></channel>", MD_ERROR_INVALID_XML, "target/@name" },
@@ -459,6 +482,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/peripherals/listen-zone-hostile", test_listen_zone_hostile);
         g_test_add_func("/peripherals/channel-rng-tablet", test_channel_rng_tablet);
         g_test_add_func("/peripherals/usb-defaults", test_usb_defaults);
+        g_test_add_func("/peripherals/balloon", test_balloon);
         g_test_add_func("/peripherals/devices-hostile", test_devices_hostile);
         g_test_add_func("/peripherals/usb-model-unsupported", test_usb_model_unsupported);
         g_test_add_func("/peripherals/metadata", test_metadata);
