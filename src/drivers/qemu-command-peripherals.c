@@ -157,29 +157,51 @@ static gboolean machine_is_q35(const char *machine) {
         return machine && (g_str_equal(machine, "q35") || g_str_has_prefix(machine, "pc-q35"));
 }
 
-/* The USB controller only comes with a USB device: a guest defined before
- * the tablet was supported keeps its command line (and its migration stream). */
-static gboolean add_usb(GPtrArray *argv, const DomainDef *def, GError **error) {
+static const char *usb_device(const DomainDef *def) {
         const char *model = def->usb_model;
-        const char *device;
 
-        if (!def->usb_tablet)
-                return TRUE;
         if (!model)
-                device = machine_is_q35(def->machine) ? "qemu-xhci" : "piix3-usb-uhci";
-        else if (g_str_equal(model, "qemu-xhci"))
-                device = "qemu-xhci";
-        else if (g_str_equal(model, "nec-xhci"))
-                device = "nec-usb-xhci";
-        else if (g_str_equal(model, "piix3-uhci"))
-                device = "piix3-usb-uhci";
-        else
+                return machine_is_q35(def->machine) ? "qemu-xhci" : "piix3-usb-uhci";
+        if (g_str_equal(model, "qemu-xhci"))
+                return "qemu-xhci";
+        if (g_str_equal(model, "nec-xhci"))
+                return "nec-usb-xhci";
+        if (g_str_equal(model, "piix3-uhci"))
+                return "piix3-usb-uhci";
+        return NULL;
+}
+
+/* The USB controller the definition names (libvirt creates it whether or
+ * not a device uses it), or the machine's default one for a USB device;
+ * then the USB tablet, mouse and keyboard. */
+static gboolean add_usb(GPtrArray *argv, const DomainDef *def, GError **error) {
+        const char *device = usb_device(def);
+        g_autofree char *ports = def->usb_ports ? g_strdup_printf(",p2=%u,p3=%u", def->usb_ports, def->usb_ports)
+                                                : g_strdup("");
+
+        if (!def->usb_controller && !def->usb_tablet && !def->usb_mouse && !def->usb_keyboard)
+                return TRUE;
+        if (!device)
                 return unsupported(error, "USB controller model '%s' (supported: qemu-xhci, nec-xhci, piix3-uhci)",
-                                   model);
+                                   def->usb_model);
+        /* Root hub ports (USB 2 and 3) are an xHCI setting. */
+        if (def->usb_ports && !g_str_has_suffix(device, "xhci"))
+                return unsupported(error, "ports on USB controller model '%s' (only qemu-xhci, nec-xhci)",
+                                   def->usb_model ? def->usb_model : "piix3-uhci");
         qemu_argv_add(argv, "-device");
-        qemu_argv_addf(argv, "%s,id=usb", device);
-        qemu_argv_add(argv, "-device");
-        qemu_argv_add(argv, "usb-tablet,id=input0,bus=usb.0");
+        qemu_argv_addf(argv, "%s,id=usb%s", device, ports);
+        if (def->usb_tablet) {
+                qemu_argv_add(argv, "-device");
+                qemu_argv_add(argv, "usb-tablet,id=input0,bus=usb.0");
+        }
+        if (def->usb_mouse) {
+                qemu_argv_add(argv, "-device");
+                qemu_argv_add(argv, "usb-mouse,id=input1,bus=usb.0");
+        }
+        if (def->usb_keyboard) {
+                qemu_argv_add(argv, "-device");
+                qemu_argv_add(argv, "usb-kbd,id=input2,bus=usb.0");
+        }
         return TRUE;
 }
 

@@ -342,11 +342,19 @@ static gboolean extract_rng(DomainDef *def, xmlNode *node, GError **error) {
         return TRUE;
 }
 
+/* A tablet is a USB device (libvirt's default bus for it; 'ps2' is refused
+ * at Start); a mouse or keyboard is one on bus 'usb', else the machine's
+ * own PS/2 device. */
 static void extract_input(DomainDef *def, xmlNode *node) {
         g_autofree char *type = domain_xml_prop(node, "type");
+        g_autofree char *bus = domain_xml_prop(node, "bus");
 
         if (g_strcmp0(type, "tablet") == 0)
                 def->usb_tablet = TRUE;
+        else if (g_strcmp0(bus, "usb") == 0 && g_strcmp0(type, "mouse") == 0)
+                def->usb_mouse = TRUE;
+        else if (g_strcmp0(bus, "usb") == 0 && g_strcmp0(type, "keyboard") == 0)
+                def->usb_keyboard = TRUE;
 }
 
 /* <memballoon model='virtio' autodeflate=...>; model 'none' has no device. */
@@ -361,13 +369,19 @@ static void extract_balloon(DomainDef *def, xmlNode *node) {
 static gboolean extract_controller(DomainDef *def, xmlNode *node, GError **error) {
         g_autofree char *type = domain_xml_prop(node, "type");
         g_autofree char *index = domain_xml_prop(node, "index");
+        g_autofree char *ports = domain_xml_prop(node, "ports");
+        guint64 v = 0;
 
         if (g_strcmp0(type, "usb") != 0)
                 return TRUE;
         if (index && strcmp(index, "0") != 0)
-                return TRUE;    /* kept; only controller 0 carries the tablet */
+                return TRUE;    /* kept; refused at Start (domain-def-runtime.c) */
         g_free(def->usb_model);
         def->usb_model = domain_xml_prop(node, "model");
+        def->usb_controller = g_strcmp0(def->usb_model, "none") != 0;
+        if (ports && !domain_def_parse_uint(node, ports, 1, 15, "/domain/devices/controller/@ports", &v, error))
+                return FALSE;
+        def->usb_ports = ports ? (guint) v : 0;
         return TRUE;
 }
 

@@ -160,7 +160,10 @@ typedef struct {
         gboolean balloon;      /* <memballoon model='virtio'> */
         gboolean balloon_autodeflate;  /* its autodeflate='on': the guest takes memory back when short */
         gboolean usb_tablet;   /* <input type='tablet' bus='usb'> */
+        gboolean usb_mouse, usb_keyboard;   /* <input type='mouse|keyboard' bus='usb'> */
+        gboolean usb_controller;  /* <controller type='usb' index='0'>, its model not 'none' */
         char *usb_model;       /* <controller type='usb' model=...>; NULL = the machine's default */
+        guint usb_ports;       /* its @ports (xHCI), 1..15; 0 = QEMU's default */
 } DomainDef;
 
 #define DOMAIN_XML_MAX_SIZE (1024 * 1024)

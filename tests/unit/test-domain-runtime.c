@@ -52,7 +52,8 @@ static void test_defaults_start(void) {
                 "<devices><memballoon model='none'/></devices>",
                 "<devices><memballoon model='virtio' autodeflate='on'><stats period='0'/></memballoon></devices>",
                 "<devices><input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>"
-                "<input type='tablet' bus='usb'/></devices>",
+                "<input type='tablet' bus='usb'/><input type='mouse' bus='usb'/><input type='keyboard' bus='usb'/></devices>",
+                "<devices><controller type='usb' index='0' model='qemu-xhci' ports='15'/></devices>",
                 "<devices><controller type='pci' index='0' model='pci-root'/>"
                 "<controller type='ide' index='0'/><controller type='usb' index='0' model='piix3-uhci'/>"
                 "<controller type='fdc' index='0'/></devices>",
@@ -96,6 +97,13 @@ static void test_not_implemented_refused(void) {
                   "/domain/devices/controller" },
                 { "<devices><controller type='usb' index='1'/></devices>", "/domain/devices/controller" },
                 { "<devices><input type='tablet' bus='ps2'/></devices>", "/domain/devices/input" },
+                { "<devices><input type='mouse' bus='usb'/><input type='mouse' bus='usb'/></devices>",
+                  "/domain/devices/input[2]" },
+                { "<devices><input type='tablet'/><input type='tablet' bus='usb'/></devices>", "/domain/devices/input[2]" },
+                { "<devices><controller type='usb' model='none'/><input type='keyboard' bus='usb'/></devices>",
+                  "/domain/devices/input" },
+                { "<devices><controller type='virtio-serial' index='0' ports='16'/></devices>",
+                  "/domain/devices/controller/@ports='16'" },
                 { "<devices><serial type='pty'><target port='1'/></serial></devices>",
                   "/domain/devices/serial/target/@port='1'" },
         };

@@ -327,23 +327,52 @@ static void test_channel_rng_tablet(void) {
         g_assert_true(has_pair(argv, "-device",
                                "virtserialport,bus=virtio-serial0.0,chardev=channel0,name=org.qemu.guest_agent.0"));
         g_assert_true(has_pair(argv, "-chardev", "socket,id=channel1,path=/run/a,,b.sock,server=on,wait=off"));
-        g_assert_true(has_pair(argv, "-device", "qemu-xhci,id=usb"));
+        g_assert_true(has_pair(argv, "-device", "qemu-xhci,id=usb,p2=15,p3=15"));
         g_assert_true(has_pair(argv, "-device", "usb-tablet,id=input0,bus=usb.0"));
         g_assert_true(has_pair(argv, "-object", "rng-random,id=objrng0,filename=/dev/urandom"));
         g_assert_true(has_pair(argv, "-device", "virtio-rng-pci,rng=objrng0,id=rng0"));
 }
 
-/* Without a USB device the controller stays off the command line (as before). */
+/* The controller the definition names is there with or without a device
+ * (as under libvirt); a USB device without one gets the machine's default. */
 static void test_usb_defaults(void) {
         g_autoptr(DomainDef) plain = parse_devices("<controller type='usb' index='0'/>");
+        g_autoptr(DomainDef) none = parse_devices("<controller type='usb' index='0' model='none'/>");
+        g_autoptr(DomainDef) nothing = parse_devices("<input type='mouse' bus='ps2'/><input type='keyboard'/>");
         g_autoptr(DomainDef) tablet = parse_devices("<input type='tablet' bus='usb'/>");
+        g_autoptr(DomainDef) inputs = parse_devices("<controller type='usb' model='nec-xhci' ports='4'/>"
+                                                    "<input type='mouse' bus='usb'/><input type='keyboard' bus='usb'/>");
+        g_autoptr(DomainDef) uhci_ports = parse_devices("<controller type='usb' model='piix3-uhci' ports='2'/>");
         g_autoptr(GError) error = NULL;
         g_auto(GStrv) a = build(plain, NULL, 0, &error);
         g_auto(GStrv) b = build(tablet, NULL, 0, &error);
+        g_auto(GStrv) c = build(none, NULL, 0, &error);
+        g_auto(GStrv) d = build(nothing, NULL, 0, &error);
+        g_auto(GStrv) e = build(inputs, NULL, 0, &error);
 
         g_assert_no_error(error);
-        g_assert_false(mentions(a, "usb"));
+        g_assert_true(has_pair(a, "-device", "piix3-usb-uhci,id=usb"));
+        g_assert_false(mentions(a, "usb-tablet"));
+        g_assert_false(mentions(a, "usb-mouse"));
         g_assert_true(has_pair(b, "-device", "piix3-usb-uhci,id=usb"));
+        g_assert_false(mentions(c, "usb"));
+        g_assert_false(mentions(d, "usb"));
+        g_assert_true(has_pair(e, "-device", "nec-usb-xhci,id=usb,p2=4,p3=4"));
+        g_assert_true(has_pair(e, "-device", "usb-mouse,id=input1,bus=usb.0"));
+        g_assert_true(has_pair(e, "-device", "usb-kbd,id=input2,bus=usb.0"));
+        g_assert_false(mentions(e, "usb-tablet"));
+        g_assert_null(build(uhci_ports, NULL, 0, &error));
+        g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
+        g_assert_nonnull(strstr(error->message, "ports"));
+        g_clear_error(&error);
+        assert_refused("<controller type='usb' model='qemu-xhci' ports='16'/>", MD_ERROR_INVALID_XML,
+                       "/domain/devices/controller/@ports");
+        assert_refused("<controller type='usb' model='qemu-xhci' ports='0'/>", MD_ERROR_INVALID_XML,
+                       "/domain/devices/controller/@ports");
+        assert_refused("<controller type='usb' model='qemu-xhci' ports='4,p3=15'/>", MD_ERROR_INVALID_XML,
+                       "/domain/devices/controller/@ports");
+        assert_refused("<controller type='usb' model='qemu-xhci' ports='-1'/>", MD_ERROR_INVALID_XML,
+                       "/domain/devices/controller/@ports");
 }
 
 static void test_balloon(void) {
