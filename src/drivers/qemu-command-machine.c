@@ -1,7 +1,8 @@
 /* The machine's settings on the QEMU command line, besides memory and
- * devices: the clock and its timers, the firmware's boot order and menu, what a reboot does, as libvirt passes them. Pure, like
+ * devices: the CPU model, the clock and its timers, the firmware's boot order and menu, what a reboot does, as libvirt passes them. Pure, like
  * qemu-command.c. Both hosts of a migration build the same arguments from
  * the same definition, so source and destination QEMU match. */
+#include "md-error.h"
 #include "qemu-command-private.h"
 
 /* <clock offset=...> and the rtc, pit and hpet timers. */
@@ -41,7 +42,39 @@ static void add_boot(GPtrArray *argv, const DomainDef *def) {
         qemu_argv_add(argv, s->str + 1);
 }
 
-gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def, GError **error) {
+/* -cpu as libvirt gives it: mode='host-passthrough' is the host's CPU
+ * (KVM only), 'maximum' all QEMU can emulate or pass, a custom model by its
+ * name with features on and off. Without any of them QEMU's default model,
+ * or qemu32 for an i686 guest (libvirt's choice: no long mode). */
+static gboolean add_cpu(GPtrArray *argv, const DomainDef *def, gboolean kvm, GError **error) {
+        const char *model = def->cpu_model;
+        GString *s;
+
+        if (g_strcmp0(def->cpu_mode, "host-passthrough") == 0) {
+                if (!kvm) {
+                        g_set_error_literal(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                                            "The QEMU driver cannot start a domain with <cpu mode='host-passthrough'> under TCG (use type='kvm', or mode='maximum')");
+                        return FALSE;
+                }
+                model = "host";
+        } else if (g_strcmp0(def->cpu_mode, "maximum") == 0)
+                model = "max";
+        else if (!model && g_strcmp0(def->arch, "i686") == 0)
+                model = "qemu32";
+        if (!model && !def->cpu_features[0])
+                return TRUE;
+        /* Features without a model change QEMU's default one, as libvirt does. */
+        s = g_string_new(model ? model : "qemu64");
+        for (char **f = def->cpu_features; *f; f++)
+                g_string_append_printf(s, ",%s=%s", *f + 1, **f == '+' ? "on" : "off");
+        qemu_argv_add(argv, "-cpu");
+        g_ptr_array_add(argv, g_string_free(s, FALSE));
+        return TRUE;
+}
+
+gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def, gboolean kvm, GError **error) {
+        if (!add_cpu(argv, def, kvm, error))
+                return FALSE;
         add_clock(argv, def);
         add_boot(argv, def);
         /* QEMU exits instead of resetting, and the domain is shut off with

@@ -26,6 +26,8 @@ gboolean qemu_command_unsupported(GError **error, const char *what);
  * the machine's own RAM id. @ram_kib is the -m size. */
 gboolean qemu_command_add_memory(GPtrArray *argv, const DomainDef *def, const QemuCommandOptions *options,
                                  guint64 ram_kib, GError **error);
-/* The clock and timers (qemu-command-machine.c); FALSE with
- * MD_ERROR_UNSUPPORTED for what QEMU cannot be given. */
-gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def, GError **error);
+
+/* The CPU model, clock and timers, boot and reboot settings
+ * (qemu-command-machine.c); FALSE with MD_ERROR_UNSUPPORTED for what QEMU
+ * cannot be given (@kvm: the accelerator). */
+gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def, gboolean kvm, GError **error);

@@ -141,9 +141,8 @@ static gboolean add_machine(GPtrArray *argv, const DomainDef *def, const QemuCom
         qemu_argv_add(argv, "-machine");
         qemu_argv_add(argv, def->machine ? def->machine : "pc");
         qemu_argv_add(argv, "-accel");
-        /* QEMU's default CPU model, not -cpu host: a model both hosts of a
-         * migration can offer (and host passthrough fails under some nested
-         * hypervisors). */
+        /* Without a <cpu> model QEMU's default, not -cpu host: a model both
+         * hosts of a migration can offer (qemu-command-machine.c). */
         qemu_argv_add(argv, options->kvm ? "kvm" : "tcg");
         qemu_argv_add(argv, "-m");
         qemu_argv_addf(argv, "size=%" G_GUINT64_FORMAT "k", ram_kib);
@@ -179,7 +178,7 @@ GStrv qemu_command_build(const DomainDef *def, const QemuCommandOptions *options
         if (g_strcmp0(def->arch, "x86_64") != 0 && g_strcmp0(def->arch, "i686") != 0 && def->arch)
                 return qemu_command_unsupported(error, "an architecture other than x86_64 or i686"), NULL;
 
-        if (!add_machine(argv, def, options, error) || !qemu_command_add_machine_settings(argv, def, error))
+        if (!add_machine(argv, def, options, error) || !qemu_command_add_machine_settings(argv, def, options->kvm, error))
                 return NULL;
         add_controls(argv, options);
         add_optional(argv, "-kernel", def->kernel);

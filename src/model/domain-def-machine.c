@@ -1,5 +1,5 @@
 /* What a domain definition says of the machine besides its memory and
- * devices: the vCPUs' topology, the clock and its timers, the firmware's
+ * devices: the CPU model, the vCPUs' topology, the clock and its timers, the firmware's
  * boot settings, what a reboot does. The schema has checked the values;
  * what none of this file reads is refused at Start (domain-def-runtime.c),
  * which also refuses the timer settings not carried out here. */
@@ -7,6 +7,7 @@
 
 #include "domain-def.h"
 #include "domain-def-private.h"
+#include "domain-schema.h"
 #include "domain-xml.h"
 #include "i18n.h"
 
@@ -111,6 +112,56 @@ static gboolean extract_topology(DomainDef *def, xmlNode *root, GError **error) 
         return TRUE;
 }
 
+/* QEMU's names for CPU models and features ("Skylake-Client-IBRS",
+ * "sse4.2"): a comma or '=' would add options to -cpu. */
+static gboolean cpu_name_is_valid(const char *name) {
+        if (!name || !*name || strlen(name) > 64)
+                return FALSE;
+        for (const char *p = name; *p; p++)
+                if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
+                        return FALSE;
+        return TRUE;
+}
+
+/* <cpu mode=...>, its <model> and <feature>s. What QEMU is not given
+ * (host-model, a model outside mode='custom') is refused at Start. */
+static gboolean extract_cpu_model(DomainDef *def, xmlNode *root, GError **error) {
+        xmlNode *cpu = domain_xml_child(root, "cpu");
+        xmlNode *model = domain_xml_child(cpu, "model");
+        g_autoptr(GPtrArray) features = g_ptr_array_new_with_free_func(g_free);
+
+        def->cpu_mode = domain_xml_prop(cpu, "mode");
+        def->cpu_model = model ? g_strstrip(domain_xml_text(model)) : NULL;
+        /* libvirt writes an empty <model fallback=.../> for host-model. */
+        if (def->cpu_model && !*def->cpu_model)
+                g_clear_pointer(&def->cpu_model, g_free);
+        if (def->cpu_model && !cpu_name_is_valid(def->cpu_model)) {
+                g_autofree char *q = domain_schema_quote(def->cpu_model);
+                return domain_xml_invalid(error, model, _("/domain/cpu/model '%s' is not a CPU model name (use letters, digits, '.', '_' and '-', like 'Skylake-Client')"),
+                                          q);
+        }
+        for (xmlNode *n = cpu ? cpu->children : NULL; n; n = n->next) {
+                g_autofree char *name = NULL;
+                g_autofree char *policy = NULL;
+
+                if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST "feature"))
+                        continue;
+                name = domain_xml_prop(n, "name");
+                policy = domain_xml_prop(n, "policy");
+                if (!cpu_name_is_valid(name)) {
+                        g_autofree char *q = domain_schema_quote(name);
+                        return domain_xml_invalid(error, n, _("/domain/cpu/feature/@name '%s' is missing or not a CPU feature name (use letters, digits, '.', '_' and '-', like 'sse4.2')"),
+                                                  q);
+                }
+                /* libvirt's default policy is require. */
+                g_ptr_array_add(features, g_strconcat(g_strcmp0(policy, "disable") == 0 ||
+                                                      g_strcmp0(policy, "forbid") == 0 ? "-" : "+", name, NULL));
+        }
+        g_ptr_array_add(features, NULL);
+        def->cpu_features = (char **) g_ptr_array_free(g_steal_pointer(&features), FALSE);
+        return TRUE;
+}
+
 gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error) {
         xmlNode *os = domain_xml_child(root, "os");
         g_autofree char *on_reboot = domain_xml_text(domain_xml_child(root, "on_reboot"));
@@ -120,5 +171,6 @@ gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **erro
 
         extract_clock(def, root);
         extract_boot_order(def, os);
-        return extract_boot_menu(def, os, error) && extract_topology(def, root, error);
+        return extract_boot_menu(def, os, error) && extract_topology(def, root, error) &&
+               extract_cpu_model(def, root, error);
 }

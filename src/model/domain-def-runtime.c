@@ -23,11 +23,10 @@ static const char *const not_implemented[] = {
         "/domain/vcpu/@cpuset",
         "/domain/cputune/*",
         /* The guest's CPU model and features (-cpu) */
-        "/domain/cpu/@mode[. != 'custom']",
+        "/domain/cpu/@mode[. = 'host-model']",
+        "/domain/cpu[@mode != 'custom']/model[normalize-space()]",
         "/domain/cpu/@match[. = 'minimum']",
         "/domain/cpu/@migratable[. = 'off']",
-        "/domain/cpu/model",
-        "/domain/cpu/feature",
         /* Firmware (OVMF, -bios, pflash), the serial graphics adapter */
         "/domain/os/@firmware[. = 'efi']",
         "/domain/os/loader",

@@ -48,6 +48,9 @@ void domain_def_free(DomainDef *def) {
         g_free(def->initrd);
         g_free(def->cmdline);
         g_free(def->pit_tickpolicy);
+        g_free(def->cpu_mode);
+        g_free(def->cpu_model);
+        g_strfreev(def->cpu_features);
         g_free(def->emulator);
         if (def->disks)
                 g_ptr_array_unref(def->disks);

@@ -125,6 +125,11 @@ typedef struct {
                                       * default huge page size */
         guint vcpus;           /* 1 when absent; 1..DOMAIN_VCPUS_MAX */
         guint current_vcpus;   /* <vcpu current=...>, = vcpus when absent */
+        char *cpu_mode;        /* <cpu mode=...>: "custom", "host-passthrough", "maximum",
+                                * "host-model"; NULL = custom */
+        char *cpu_model;       /* <cpu><model>: a QEMU CPU model name; NULL = QEMU's default */
+        char **cpu_features;   /* <cpu><feature>s: "+name" (require, force, optional) or
+                                * "-name" (disable, forbid), in order; never NULL */
         guint sockets, dies, cores, threads;  /* <cpu><topology>: their product is vcpus;
                                                * all 0 without <topology> */
 

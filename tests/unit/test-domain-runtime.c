@@ -40,6 +40,10 @@ static void test_defaults_start(void) {
                 "<vcpu placement='static' current='2'>2</vcpu>",
                 "<cputune/>",
                 "<cpu mode='custom' match='exact' check='none'/>",
+                "<cpu mode='custom' match='strict' check='full'><model fallback='forbid'>Skylake-Client</model>"
+                "<feature policy='disable' name='vmx'/></cpu>",
+                "<cpu mode='host-passthrough' migratable='on'/>",
+                "<cpu mode='maximum'><feature name='pdpe1gb'/></cpu>",
                 "<features><acpi/><apic/><pae/><hyperv mode='custom'><relaxed state='off'/></hyperv>"
                 "<kvm><hidden state='off'/></kvm></features>",
                 "<clock offset='utc'/>",
@@ -75,7 +79,9 @@ static void test_not_implemented_refused(void) {
                 { "<cputune><shares>2048</shares></cputune>", "/domain/cputune/shares='2048'" },
                 { "<cpu mode='host-model'/>", "/domain/cpu/@mode='host-model'" },
                 { "<cpu match='minimum'/>", "/domain/cpu/@match='minimum'" },
-                { "<cpu><model>Skylake-Client</model></cpu>", "/domain/cpu/model='Skylake-Client'" },
+                { "<cpu mode='host-passthrough'><model>Skylake-Client</model></cpu>",
+                  "/domain/cpu/model='Skylake-Client'" },
+                { "<cpu mode='host-passthrough' migratable='off'/>", "/domain/cpu/@migratable='off'" },
                 { "<features><apic eoi='on'/></features>", "/domain/features/apic/@eoi='on'" },
                 { "<features><pmu state='off'/></features>", "/domain/features/pmu" },
                 { "<features><hyperv mode='passthrough'/></features>", "/domain/features/hyperv/@mode='passthrough'" },

@@ -152,6 +152,59 @@ static void test_smp_hostile(void) {
         }
 }
 
+static void test_cpu(void) {
+        g_auto(GStrv) custom = build_ok("", "<cpu mode='custom' match='exact'><model fallback='allow'> Skylake-Client </model>"
+                                        "<feature policy='require' name='pcid'/><feature policy='disable' name='vmx'/>"
+                                        "<feature name='sse4.2'/><feature policy='optional' name='x2apic'/>"
+                                        "<feature policy='forbid' name='avx-vnni'/></cpu>");
+        g_auto(GStrv) features_only = build_ok("", "<cpu><feature policy='force' name='aes'/></cpu>");
+        g_auto(GStrv) maximum = build_ok("", "<cpu mode='maximum'/>");
+        /* libvirt's host-model guests carry an empty <model fallback=...>. */
+        g_auto(GStrv) empty_model = build_ok("", "<cpu mode='custom'><model fallback='allow'/></cpu>");
+        g_auto(GStrv) topology_only = build_ok("", "<vcpu>2</vcpu><cpu><topology sockets='1' cores='2' threads='1'/></cpu>");
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) host_tcg = build_with("", "<cpu mode='host-passthrough'/>", FALSE, &error);
+        g_auto(GStrv) host_kvm = build_with("", "<cpu mode='host-passthrough'><feature name='vmx'/></cpu>", TRUE, NULL);
+        g_autofree char *i686_xml = g_strdup("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
+                                             "<os><type arch='i686'>hvm</type></os></domain>");
+        g_autoptr(DomainDef) i686 = domain_def_parse(i686_xml, -1, NULL);
+        QemuCommandOptions options = { .binary = "qemu-system-x86_64", .monitor_fd = 3 };
+        g_auto(GStrv) i686_argv = qemu_command_build(i686, &options, NULL);
+
+        g_assert_true(has_pair(custom, "-cpu", "Skylake-Client,pcid=on,vmx=off,sse4.2=on,x2apic=on,avx-vnni=off"));
+        g_assert_true(has_pair(features_only, "-cpu", "qemu64,aes=on"));
+        g_assert_true(has_pair(maximum, "-cpu", "max"));
+        g_assert_false(has_option(topology_only, "-cpu"));
+        g_assert_false(has_option(empty_model, "-cpu"));
+        g_assert_null(host_tcg);
+        g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
+        g_assert_true(has_pair(host_kvm, "-cpu", "host,vmx=on"));
+        g_assert_true(has_pair(i686_argv, "-cpu", "qemu32"));
+}
+
+/* Names that would add options of their own to -cpu. */
+static void test_cpu_hostile(void) {
+        static const char *const bodies[] = {
+                "<cpu><model>qemu64,vmx=on</model></cpu>", "<cpu><model>host,migratable=off</model></cpu>",
+                "<cpu><model>a b</model></cpu>", "<cpu><model>a\tb</model></cpu>",
+                "<cpu><model>\xc3\xa9</model></cpu>",
+                "<cpu><feature name='vmx=on,pmu'/></cpu>", "<cpu><feature policy='require'/></cpu>",
+                "<cpu><feature name=''/></cpu>", "<cpu><feature name='a=b'/></cpu>",
+                "<cpu><feature name='xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'/></cpu>",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bodies); i++) {
+                g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
+                                                       "<os><type>hvm</type></os>%s</domain>", bodies[i]);
+                g_autoptr(GError) error = NULL;
+                g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &error);
+
+                if (def)
+                        g_error("%s accepted", bodies[i]);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INVALID_XML);
+        }
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-machine/defaults-add-nothing", test_defaults_add_nothing);
@@ -160,6 +213,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-machine/on-reboot", test_on_reboot);
         g_test_add_func("/qemu-machine/smp", test_smp);
         g_test_add_func("/qemu-machine/smp-hostile", test_smp_hostile);
+        g_test_add_func("/qemu-machine/cpu", test_cpu);
+        g_test_add_func("/qemu-machine/cpu-hostile", test_cpu_hostile);
         g_test_add_func("/qemu-machine/boot-hostile", test_boot_hostile);
         return g_test_run();
 }
