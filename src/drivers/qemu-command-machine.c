@@ -1,7 +1,9 @@
 /* The machine's settings on the QEMU command line, besides memory and
- * devices: the CPU model, the clock and its timers, the firmware's boot order and menu, what a reboot does, as libvirt passes them. Pure, like
- * qemu-command.c. Both hosts of a migration build the same arguments from
- * the same definition, so source and destination QEMU match. */
+ * devices: the CPU model, the clock and its timers, the firmware's boot
+ * order and menu, what a reboot does, vmport and the ACPI sleep states, as
+ * libvirt passes them. Pure, like qemu-command.c. Both hosts of a
+ * migration build the same arguments from the same definition, so source
+ * and destination QEMU match. */
 #include "md-error.h"
 #include "qemu-command-private.h"
 
@@ -72,6 +74,38 @@ static gboolean add_cpu(GPtrArray *argv, const DomainDef *def, gboolean kvm, GEr
         return TRUE;
 }
 
+/* The device whose properties switch S3 and S4 off: PIIX4's power
+ * management on pc, the ICH9 LPC bridge on q35; NULL on other machines. */
+static const char *pm_device(const char *machine) {
+        if (!machine || g_str_equal(machine, "pc") || g_str_has_prefix(machine, "pc-i440fx-"))
+                return "PIIX4_PM";
+        if (g_str_equal(machine, "q35") || g_str_has_prefix(machine, "pc-q35-"))
+                return "ICH9-LPC";
+        return NULL;
+}
+
+/* <pm>: whether the guest's ACPI offers suspend to RAM (S3) and to disk (S4). */
+static gboolean add_pm(GPtrArray *argv, const DomainDef *def, GError **error) {
+        const char *device = pm_device(def->machine);
+        const int states[] = { def->pm_suspend_to_mem, def->pm_suspend_to_disk };
+
+        if (states[0] < 0 && states[1] < 0)
+                return TRUE;
+        if (!device) {
+                g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                            "The QEMU driver cannot start a domain with <pm> on machine type '%s' (only the pc and q35 families)",
+                            def->machine);
+                return FALSE;
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(states); i++) {
+                if (states[i] < 0)
+                        continue;
+                qemu_argv_add(argv, "-global");
+                qemu_argv_addf(argv, "%s.disable_s%u=%d", device, i == 0 ? 3 : 4, !states[i]);
+        }
+        return TRUE;
+}
+
 gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def, gboolean kvm, GError **error) {
         if (!add_cpu(argv, def, kvm, error))
                 return FALSE;
@@ -81,5 +115,11 @@ gboolean qemu_command_add_machine_settings(GPtrArray *argv, const DomainDef *def
          * reason "shutdown", as libvirt destroys it. */
         if (def->no_reboot)
                 qemu_argv_add(argv, "-no-reboot");
+        if (def->vmport >= 0) {
+                qemu_argv_add(argv, "-machine");
+                qemu_argv_addf(argv, "vmport=%s", def->vmport ? "on" : "off");
+        }
+        if (!add_pm(argv, def, error))
+                return FALSE;
         return TRUE;
 }

@@ -1,6 +1,7 @@
 /* What a domain definition says of the machine besides its memory and
  * devices: the CPU model, the vCPUs' topology, the clock and its timers, the firmware's
- * boot settings, what a reboot does. The schema has checked the values;
+ * boot settings, what a reboot does, VMware's I/O port and the ACPI sleep
+ * states. The schema has checked the values;
  * what none of this file reads is refused at Start (domain-def-runtime.c),
  * which also refuses the timer settings not carried out here. */
 #include <string.h>
@@ -162,6 +163,25 @@ static gboolean extract_cpu_model(DomainDef *def, xmlNode *root, GError **error)
         return TRUE;
 }
 
+/* yes/on 1, no/off 0, absent -1. */
+static int tristate(xmlNode *node, const char *attr) {
+        g_autofree char *v = domain_xml_prop(node, attr);
+
+        if (!v)
+                return -1;
+        return g_str_equal(v, "yes") || g_str_equal(v, "on");
+}
+
+/* <features><vmport state=...> and <pm>: the schema has checked the values. */
+static void extract_features(DomainDef *def, xmlNode *root) {
+        xmlNode *features = domain_xml_child(root, "features");
+        xmlNode *pm = domain_xml_child(root, "pm");
+
+        def->vmport = tristate(domain_xml_child(features, "vmport"), "state");
+        def->pm_suspend_to_mem = tristate(domain_xml_child(pm, "suspend-to-mem"), "enabled");
+        def->pm_suspend_to_disk = tristate(domain_xml_child(pm, "suspend-to-disk"), "enabled");
+}
+
 gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **error) {
         xmlNode *os = domain_xml_child(root, "os");
         g_autofree char *on_reboot = domain_xml_text(domain_xml_child(root, "on_reboot"));
@@ -170,6 +190,7 @@ gboolean domain_def_extract_machine(DomainDef *def, xmlNode *root, GError **erro
         def->no_reboot = g_strcmp0(on_reboot, "destroy") == 0;
 
         extract_clock(def, root);
+        extract_features(def, root);
         extract_boot_order(def, os);
         return extract_boot_menu(def, os, error) && extract_topology(def, root, error) &&
                extract_cpu_model(def, root, error);

@@ -35,7 +35,6 @@ static const char *const not_implemented[] = {
         /* CPU and machine features (-cpu, -machine) */
         "/domain/features/apic/@eoi",
         "/domain/features/pmu",
-        "/domain/features/vmport",
         "/domain/features/hyperv/@mode[. = 'passthrough']",
         "/domain/features/hyperv/*[@state = 'on']",
         "/domain/features/kvm/*[@state = 'on']",
@@ -50,8 +49,6 @@ static const char *const not_implemented[] = {
          * -no-shutdown); without a <panic> device on_crash has no effect
          * under libvirt either. */
         "/domain/on_poweroff[normalize-space() = 'restart']",
-        /* ACPI sleep states (-global ...disable_s3/s4) */
-        "/domain/pm/*",
         /* Devices that libvirt creates and this driver does not */
         "/domain/devices/memballoon/stats[@period != 0]",
         "/domain/devices/input[@type = 'tablet'][@bus = 'ps2']",

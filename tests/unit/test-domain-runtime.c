@@ -53,6 +53,8 @@ static void test_defaults_start(void) {
                 "<timer name='pit' tickpolicy='discard'/><timer name='hpet' present='yes'/></clock>",
                 "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>restart</on_crash>",
                 "<on_crash>destroy</on_crash>",
+                "<features><vmport state='off'/></features><pm><suspend-to-mem enabled='no'/>"
+                "<suspend-to-disk enabled='no'/></pm>",
                 "<devices><memballoon model='none'/></devices>",
                 "<devices><memballoon model='virtio' autodeflate='on'><stats period='0'/></memballoon></devices>",
                 "<devices><input type='mouse' bus='ps2'/><input type='keyboard' bus='ps2'/>"

@@ -205,6 +205,32 @@ static void test_cpu_hostile(void) {
         }
 }
 
+static void test_vmport_pm(void) {
+        g_auto(GStrv) pc = build_ok("", "<features><vmport state='off'/></features>"
+                                    "<pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='yes'/></pm>");
+        g_autofree char *q35_xml = g_strdup("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
+                                            "<os><type machine='pc-q35-7.2'>hvm</type></os><features><vmport state='on'/></features>"
+                                            "<pm><suspend-to-mem enabled='yes'/></pm></domain>");
+        g_autofree char *microvm_xml = g_strdup("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
+                                                "<os><type machine='microvm'>hvm</type></os>"
+                                                "<pm><suspend-to-disk enabled='no'/></pm></domain>");
+        g_autoptr(DomainDef) q35 = domain_def_parse(q35_xml, -1, NULL);
+        g_autoptr(DomainDef) microvm = domain_def_parse(microvm_xml, -1, NULL);
+        QemuCommandOptions options = { .binary = "qemu-system-x86_64", .monitor_fd = 3 };
+        g_auto(GStrv) q35_argv = qemu_command_build(q35, &options, NULL);
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) microvm_argv = qemu_command_build(microvm, &options, &error);
+
+        g_assert_true(has_pair(pc, "-machine", "vmport=off"));
+        g_assert_true(has_pair(pc, "-global", "PIIX4_PM.disable_s3=1"));
+        g_assert_true(has_pair(pc, "-global", "PIIX4_PM.disable_s4=0"));
+        g_assert_true(has_pair(q35_argv, "-machine", "vmport=on"));
+        g_assert_true(has_pair(q35_argv, "-global", "ICH9-LPC.disable_s3=0"));
+        g_assert_false(has_pair(q35_argv, "-global", "ICH9-LPC.disable_s4=0"));
+        g_assert_null(microvm_argv);
+        g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/qemu-machine/defaults-add-nothing", test_defaults_add_nothing);
@@ -215,6 +241,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-machine/smp-hostile", test_smp_hostile);
         g_test_add_func("/qemu-machine/cpu", test_cpu);
         g_test_add_func("/qemu-machine/cpu-hostile", test_cpu_hostile);
+        g_test_add_func("/qemu-machine/vmport-pm", test_vmport_pm);
         g_test_add_func("/qemu-machine/boot-hostile", test_boot_hostile);
         return g_test_run();
 }
