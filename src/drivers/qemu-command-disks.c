@@ -88,10 +88,25 @@ static int sata_port(const char *dev) {
         return dev[2] - 'a';
 }
 
+/* libvirt's default bus for a cdrom: the machine's own controller. */
+static const char *default_bus(const DomainDef *def, const DomainDisk *disk) {
+        if (!is_cdrom(disk))
+                return "virtio";
+        return is_q35(def) ? "sata" : "ide";
+}
+
 static gboolean device_option(const DomainDef *def, const DomainDisk *disk, guint index, char **ret,
                               GError **error) {
-        const char *bus = disk->target_bus ? disk->target_bus : is_cdrom(disk) ? "ide" : "virtio";
+        const char *bus = disk->target_bus ? disk->target_bus : default_bus(def, disk);
         g_autoptr(GString) s = g_string_new(NULL);
+
+        /* QEMU would put the disk on whatever IDE bus the machine has: the
+         * AHCI's on q35, PIIX's on pc, where libvirt has an AHCI controller
+         * of its own. Neither is what the definition says. */
+        if (g_str_equal(bus, "ide") && is_q35(def))
+                return disk_unsupported(error, disk, "bus 'ide' on a q35 machine (it has no IDE controller: use bus 'sata')");
+        if (g_str_equal(bus, "sata") && !is_q35(def))
+                return disk_unsupported(error, disk, "bus 'sata' on a machine other than q35 (use bus 'ide', or a q35 machine)");
 
         if (g_str_equal(bus, "virtio") && !is_cdrom(disk))
                 g_string_append(s, "virtio-blk-pci");

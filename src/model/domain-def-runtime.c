@@ -62,8 +62,13 @@ static const char *const not_implemented[] = {
         "/domain/devices/controller/master",
         "/domain/devices/controller/model",
         "/domain/devices/controller/target",
-        /* A serial port's place (isa-serial index): serials are numbered in order */
+        /* The machine's own disk controllers: an AHCI on q35 only, IDE on pc only */
+        "/domain/devices/controller[@type = 'sata'][not(contains(/domain/os/type/@machine, 'q35'))]",
+        "/domain/devices/controller[@type = 'ide'][contains(/domain/os/type/@machine, 'q35')]",
+        /* A serial port's place (isa-serial index): serials are numbered in
+         * order, and a serial console is serial port 0 */
         "/domain/devices/serial/target/@port[. != count(../../preceding-sibling::serial)]",
+        "/domain/devices/console/target[not(@type) or @type = 'serial']/@port[. != 0]",
 };
 
 /* "/domain/vcpu/@cpuset='0-3'", "/domain/cputune/shares". */

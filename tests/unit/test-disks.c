@@ -224,6 +224,12 @@ static void test_refused_at_start(void) {
                 { "pc", "<disk type='file'><source file='/x'/><target dev='sda' bus='usb'/></disk>", "bus 'usb'" },
                 { "q35", "<disk type='file'><source file='/x'/><target dev='sdg' bus='sata'/></disk>", "sda to sdf" },
                 { "q35", "<disk type='file'><source file='/x'/><target dev='vda' bus='sata'/></disk>", "sda to sdf" },
+                { "q35", "<disk type='file'><source file='/x'/><target dev='hda'/></disk>", "bus 'ide' on a q35" },
+                { "q35", "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>", "bus 'ide' on a q35" },
+                { "pc", "<disk type='file'><source file='/x'/><target dev='sda' bus='sata'/></disk>", "bus 'sata' on a machine" },
+                { "pc-i440fx-7.2", "<disk type='file' device='cdrom'><target dev='sdb' bus='sata'/></disk>", "bus 'sata'" },
+                /* Without a bus (and a name that implies none), SATA on q35, like libvirt. */
+                { "q35", "<disk type='file' device='cdrom'><target dev='cd0'/></disk>", "sda to sdf" },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

@@ -63,6 +63,7 @@ static void test_defaults_start(void) {
                 "<devices><controller type='pci' index='0' model='pci-root'/>"
                 "<controller type='ide' index='0'/><controller type='usb' index='0' model='piix3-uhci'/>"
                 "<controller type='fdc' index='0'/></devices>",
+                "<devices><console type='pty'><target type='virtio' port='1'/></console></devices>",
                 "<devices><serial type='pty'><target port='0'/></serial>"
                 "<serial type='null'><target port='1'/></serial></devices>",
         };
@@ -112,6 +113,9 @@ static void test_not_implemented_refused(void) {
                   "/domain/devices/input" },
                 { "<devices><controller type='virtio-serial' index='0' ports='16'/></devices>",
                   "/domain/devices/controller/@ports='16'" },
+                { "<devices><controller type='sata' index='0'/></devices>", "/domain/devices/controller" },
+                { "<devices><console type='pty'><target type='serial' port='1'/></console></devices>",
+                  "/domain/devices/console/target/@port='1'" },
                 { "<devices><serial type='pty'><target port='1'/></serial></devices>",
                   "/domain/devices/serial/target/@port='1'" },
         };
