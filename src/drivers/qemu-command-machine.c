@@ -46,7 +46,7 @@ static void add_boot(GPtrArray *argv, const DomainDef *def) {
 
 /* -cpu as libvirt gives it: mode='host-passthrough' is the host's CPU
  * (KVM only), 'maximum' all QEMU can emulate or pass, a custom model by its
- * name with features on and off. Without any of them QEMU's default model,
+ * name with features on and off; <features><pmu>. Without any of them QEMU's default model,
  * or qemu32 for an i686 guest (libvirt's choice: no long mode). */
 static gboolean add_cpu(GPtrArray *argv, const DomainDef *def, gboolean kvm, GError **error) {
         const char *model = def->cpu_model;
@@ -63,12 +63,14 @@ static gboolean add_cpu(GPtrArray *argv, const DomainDef *def, gboolean kvm, GEr
                 model = "max";
         else if (!model && g_strcmp0(def->arch, "i686") == 0)
                 model = "qemu32";
-        if (!model && !def->cpu_features[0])
+        if (!model && !def->cpu_features[0] && def->pmu < 0)
                 return TRUE;
         /* Features without a model change QEMU's default one, as libvirt does. */
         s = g_string_new(model ? model : "qemu64");
         for (char **f = def->cpu_features; *f; f++)
                 g_string_append_printf(s, ",%s=%s", *f + 1, **f == '+' ? "on" : "off");
+        if (def->pmu >= 0)
+                g_string_append_printf(s, ",pmu=%s", def->pmu ? "on" : "off");
         qemu_argv_add(argv, "-cpu");
         g_ptr_array_add(argv, g_string_free(s, FALSE));
         return TRUE;

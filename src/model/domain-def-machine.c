@@ -172,12 +172,14 @@ static int tristate(xmlNode *node, const char *attr) {
         return g_str_equal(v, "yes") || g_str_equal(v, "on");
 }
 
-/* <features><vmport state=...> and <pm>: the schema has checked the values. */
+/* <features><vmport state=...>, <pmu state=...> and <pm>: the schema has
+ * checked the values. */
 static void extract_features(DomainDef *def, xmlNode *root) {
         xmlNode *features = domain_xml_child(root, "features");
         xmlNode *pm = domain_xml_child(root, "pm");
 
         def->vmport = tristate(domain_xml_child(features, "vmport"), "state");
+        def->pmu = tristate(domain_xml_child(features, "pmu"), "state");
         def->pm_suspend_to_mem = tristate(domain_xml_child(pm, "suspend-to-mem"), "enabled");
         def->pm_suspend_to_disk = tristate(domain_xml_child(pm, "suspend-to-disk"), "enabled");
 }

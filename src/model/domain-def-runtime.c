@@ -34,10 +34,9 @@ static const char *const not_implemented[] = {
         "/domain/os/bios/@useserial[. = 'yes']",
         /* CPU and machine features (-cpu, -machine) */
         "/domain/features/apic/@eoi",
-        "/domain/features/pmu",
         "/domain/features/hyperv/@mode[. = 'passthrough']",
         "/domain/features/hyperv/*[@state = 'on']",
-        "/domain/features/kvm/*[@state = 'on']",
+        "/domain/features/kvm/*[@state = 'on' or (name() != 'hidden' and name() != 'hint-dedicated')]",
         /* Time (-rtc, timers) */
         "/domain/clock/timer[@name = preceding-sibling::timer/@name]",
         "/domain/clock/timer[@name != 'rtc' and @name != 'pit' and @name != 'hpet']",

@@ -151,6 +151,8 @@ typedef struct {
         int reboot_timeout;          /* <bios rebootTimeout=...>: -1..65535 ms, or DEFAULT */
         gboolean no_reboot;          /* <on_reboot>destroy</on_reboot>: a reboot ends QEMU */
         int vmport;                  /* <features><vmport state=...>: 1 on, 0 off, -1 absent */
+        int pmu;                     /* <features><pmu state=...>: the guest's performance
+                                      * monitoring unit, likewise */
         int pm_suspend_to_mem;       /* <pm><suspend-to-mem enabled=...>: 1, 0, -1 absent (S3) */
         int pm_suspend_to_disk;      /* <pm><suspend-to-disk enabled=...>: likewise (S4) */
 

@@ -53,7 +53,7 @@ static void test_defaults_start(void) {
                 "<timer name='pit' tickpolicy='discard'/><timer name='hpet' present='yes'/></clock>",
                 "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>restart</on_crash>",
                 "<on_crash>destroy</on_crash>",
-                "<features><vmport state='off'/></features><pm><suspend-to-mem enabled='no'/>"
+                "<features><vmport state='off'/><pmu state='on'/></features><pm><suspend-to-mem enabled='no'/>"
                 "<suspend-to-disk enabled='no'/></pm>",
                 "<devices><memballoon model='none'/></devices>",
                 "<devices><memballoon model='virtio' autodeflate='on'><stats period='0'/></memballoon></devices>",
@@ -86,7 +86,7 @@ static void test_not_implemented_refused(void) {
                   "/domain/cpu/model='Skylake-Client'" },
                 { "<cpu mode='host-passthrough' migratable='off'/>", "/domain/cpu/@migratable='off'" },
                 { "<features><apic eoi='on'/></features>", "/domain/features/apic/@eoi='on'" },
-                { "<features><pmu state='off'/></features>", "/domain/features/pmu" },
+                { "<features><kvm><pv-ipi state='off'/></kvm></features>", "/domain/features/kvm/pv-ipi" },
                 { "<features><hyperv mode='passthrough'/></features>", "/domain/features/hyperv/@mode='passthrough'" },
                 { "<features><hyperv><relaxed state='off'/><vapic state='on'/></hyperv></features>",
                   "/domain/features/hyperv/vapic" },

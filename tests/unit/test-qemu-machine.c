@@ -159,6 +159,9 @@ static void test_cpu(void) {
                                         "<feature policy='forbid' name='avx-vnni'/></cpu>");
         g_auto(GStrv) features_only = build_ok("", "<cpu><feature policy='force' name='aes'/></cpu>");
         g_auto(GStrv) maximum = build_ok("", "<cpu mode='maximum'/>");
+        g_auto(GStrv) pmu = build_ok("", "<features><pmu state='off'/></features>");
+        g_auto(GStrv) pmu_model = build_ok("", "<cpu><model>Haswell</model><feature name='aes'/></cpu>"
+                                           "<features><pmu state='on'/></features>");
         /* libvirt's host-model guests carry an empty <model fallback=...>. */
         g_auto(GStrv) empty_model = build_ok("", "<cpu mode='custom'><model fallback='allow'/></cpu>");
         g_auto(GStrv) topology_only = build_ok("", "<vcpu>2</vcpu><cpu><topology sockets='1' cores='2' threads='1'/></cpu>");
@@ -174,6 +177,8 @@ static void test_cpu(void) {
         g_assert_true(has_pair(custom, "-cpu", "Skylake-Client,pcid=on,vmx=off,sse4.2=on,x2apic=on,avx-vnni=off"));
         g_assert_true(has_pair(features_only, "-cpu", "qemu64,aes=on"));
         g_assert_true(has_pair(maximum, "-cpu", "max"));
+        g_assert_true(has_pair(pmu, "-cpu", "qemu64,pmu=off"));
+        g_assert_true(has_pair(pmu_model, "-cpu", "Haswell,aes=on,pmu=on"));
         g_assert_false(has_option(topology_only, "-cpu"));
         g_assert_false(has_option(empty_model, "-cpu"));
         g_assert_null(host_tcg);
