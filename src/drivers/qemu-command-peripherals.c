@@ -112,9 +112,10 @@ static gboolean has_virtio_console(const DomainDef *def) {
 }
 
 /* On the virtio-serial controller a virtio console brings along
- * (qemu-command.c), or a new one with the same id. */
+ * (qemu-command.c), or a new one with the same id; one the definition
+ * names is there without ports too, as under libvirt. */
 static gboolean add_channels(GPtrArray *argv, const DomainDef *def, GError **error) {
-        if (def->channels->len > 0 && !has_virtio_console(def)) {
+        if ((def->channels->len > 0 || def->virtio_serial) && !has_virtio_console(def)) {
                 qemu_argv_add(argv, "-device");
                 qemu_argv_add(argv, "virtio-serial-pci,id=virtio-serial0");
         }

@@ -372,6 +372,8 @@ static gboolean extract_controller(DomainDef *def, xmlNode *node, GError **error
         g_autofree char *ports = domain_xml_prop(node, "ports");
         guint64 v = 0;
 
+        if (g_strcmp0(type, "virtio-serial") == 0 && (!index || strcmp(index, "0") == 0))
+                def->virtio_serial = TRUE;
         if (g_strcmp0(type, "usb") != 0)
                 return TRUE;
         if (index && strcmp(index, "0") != 0)

@@ -169,6 +169,7 @@ typedef struct {
         char *rng_backend;     /* <rng model='virtio'> backend file; NULL without */
         gboolean balloon;      /* <memballoon model='virtio'> */
         gboolean balloon_autodeflate;  /* its autodeflate='on': the guest takes memory back when short */
+        gboolean virtio_serial;  /* <controller type='virtio-serial' index='0'> */
         gboolean usb_tablet;   /* <input type='tablet' bus='usb'> */
         gboolean usb_mouse, usb_keyboard;   /* <input type='mouse|keyboard' bus='usb'> */
         gboolean usb_controller;  /* <controller type='usb' index='0'>, its model not 'none' */

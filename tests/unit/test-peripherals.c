@@ -375,6 +375,23 @@ static void test_usb_defaults(void) {
                        "/domain/devices/controller/@ports");
 }
 
+/* A virtio-serial controller named in the definition, with or without ports. */
+static void test_virtio_serial_controller(void) {
+        g_autoptr(DomainDef) alone = parse_devices("<controller type='virtio-serial' index='0'/>");
+        g_autoptr(DomainDef) console = parse_devices("<controller type='virtio-serial' index='0'/>"
+                                                     "<console type='pty'><target type='virtio'/></console>");
+        g_autoptr(GError) error = NULL;
+        g_auto(GStrv) a = build(alone, NULL, 0, &error);
+        g_auto(GStrv) b = build(console, NULL, 0, &error);
+        guint n = 0;
+
+        g_assert_no_error(error);
+        g_assert_true(has_pair(a, "-device", "virtio-serial-pci,id=virtio-serial0"));
+        for (guint i = 0; b[i]; i++)
+                n += g_str_equal(b[i], "virtio-serial-pci,id=virtio-serial0");
+        g_assert_cmpuint(n, ==, 1);
+}
+
 static void test_balloon(void) {
         g_autoptr(DomainDef) virtio = parse_devices("<memballoon model='virtio'><stats period='0'/></memballoon>");
         g_autoptr(DomainDef) deflate = parse_devices("<memballoon model='virtio' autodeflate='on'/>");
@@ -512,6 +529,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/peripherals/channel-rng-tablet", test_channel_rng_tablet);
         g_test_add_func("/peripherals/usb-defaults", test_usb_defaults);
         g_test_add_func("/peripherals/balloon", test_balloon);
+        g_test_add_func("/peripherals/virtio-serial-controller", test_virtio_serial_controller);
         g_test_add_func("/peripherals/devices-hostile", test_devices_hostile);
         g_test_add_func("/peripherals/usb-model-unsupported", test_usb_model_unsupported);
         g_test_add_func("/peripherals/metadata", test_metadata);
