@@ -1127,10 +1127,12 @@ def check_arrival(source, destination, dirty=True, source_pids=(), timeout=None)
 
 
 def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmdline='dirty=8M period=100',
-              virt_type=None, devices_extra='', title=None, initrd=None, memory_backing='', machine='pc'):
+              virt_type=None, devices_extra='', title=None, initrd=None, memory_backing='', machine='pc',
+              vcpu_xml="<vcpu>1</vcpu>", os_extra='', machine_extra=''):
     """A domain XML for the test guest kernel (or @kernel and @initrd);
     @memory_backing: the children of a <memoryBacking>, if any; @machine:
-    the machine type."""
+    the machine type; @os_extra goes into <os>, @machine_extra (<cpu>,
+    <clock>, ...) after it."""
     kernel = kernel or GUEST_KERNEL
     virt_type = virt_type or domain_type()
     parts = ["<domain type=%s>" % quoteattr(virt_type),
@@ -1145,7 +1147,7 @@ def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmd
     if memory_backing:
         parts.append("  <memoryBacking>%s</memoryBacking>" % memory_backing)
     parts += [
-        "  <vcpu>1</vcpu>",
+        "  " + vcpu_xml,
         "  <os>",
         "    <type arch='x86_64' machine='%s'>hvm</type>" % xml_escape(machine),
         "    <kernel>%s</kernel>" % xml_escape(kernel),
@@ -1154,9 +1156,13 @@ def guest_xml(name, uuid=None, serial_path=None, memory_mib=64, kernel=None, cmd
         parts.append("    <initrd>%s</initrd>" % xml_escape(initrd))
     parts += [
         "    <cmdline>%s</cmdline>" % xml_escape(cmdline),
-        "  </os>",
-        "  <devices>",
     ]
+    if os_extra:
+        parts.append("    " + os_extra)
+    parts.append("  </os>")
+    if machine_extra:
+        parts.append("  " + machine_extra)
+    parts.append("  <devices>")
     if serial_path:
         parts += ["    <serial type='file'>",
                   "      <source path=%s/>" % quoteattr(serial_path),

@@ -295,5 +295,48 @@ class Lifecycle(SingleHostTestCase):
         self.assertEqual(self.host.list_domains(0), [])
 
 
+    def test_machine_settings(self):
+        """What the definition says of the CPU, clock, boot and power reaches QEMU, and the guest runs."""
+        g = self.make_guest(
+            self.host, start=True,
+            vcpu_xml="<vcpu current='1'>2</vcpu>",
+            os_extra="<boot dev='hd'/><bootmenu enable='no'/><bios rebootTimeout='0'/>",
+            machine_extra=("<features><acpi/><apic/><pae/><vmport state='off'/><pmu state='off'/></features>"
+                           "<cpu mode='custom' match='exact'><model fallback='allow'>qemu64</model>"
+                           "<feature policy='require' name='sse4.1'/><topology sockets='1' cores='2' threads='1'/></cpu>"
+                           "<clock offset='localtime'><timer name='rtc' tickpolicy='catchup'/>"
+                           "<timer name='pit' tickpolicy='delay'/><timer name='hpet' present='no'/></clock>"
+                           "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>"
+                           "<pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>"),
+            devices_extra="    <memballoon model='virtio' autodeflate='on'/>")
+        pids = g.dom.qemu_pids()
+        self.assertEqual(len(pids), 1)
+        argv = harness.proc_cmdline(pids[0])
+        for option, value in [('-smp', '1,maxcpus=2,sockets=1,dies=1,cores=2,threads=1'),
+                              ('-cpu', 'qemu64,sse4.1=on,pmu=off'),
+                              ('-rtc', 'base=localtime,driftfix=slew'),
+                              ('-global', 'kvm-pit.lost_tick_policy=delay'),
+                              ('-machine', 'hpet=off'), ('-machine', 'vmport=off'),
+                              ('-boot', 'order=c,menu=off,reboot-timeout=0'),
+                              ('-global', 'PIIX4_PM.disable_s3=1'), ('-global', 'PIIX4_PM.disable_s4=1'),
+                              ('-device', 'virtio-balloon-pci,id=balloon0,deflate-on-oom=on')]:
+            self.assertTrue(any(a == option and b == value for a, b in zip(argv, argv[1:])),
+                            '%s %s not in %s' % (option, value, argv))
+        self.assertIn('-no-reboot', argv)
+        g.serial.wait_advance(3)
+        g.serial.assert_continuous()
+        self.assertEqual(g.dom.state, 'running')
+        g.dom.destroy()
+        self.assertGuestGone(pids)
+
+    def test_not_implemented_refused(self):
+        """A setting QEMU would not be given is kept in the definition, and Start refuses it by name."""
+        g = self.make_guest(self.host, machine_extra="<cputune><shares>2048</shares></cputune>")
+        with self.assertDBusError('Unsupported', "/domain/cputune/shares='2048'"):
+            g.dom.start()
+        self.assertEqual(g.dom.state, 'shutoff')
+        self.assertEqual(g.dom.qemu_pids(), [])
+        self.assertIn('<shares>2048</shares>', g.dom.xml(2))
+
 if __name__ == '__main__':
     harness.main()
