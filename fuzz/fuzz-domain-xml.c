@@ -45,6 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
               def->mem_prealloc_threads == again->mem_prealloc_threads, "the RAM allocation", xml);
         check(def->mem_hugepages == again->mem_hugepages && def->mem_hugepage_kib == again->mem_hugepage_kib,
               "the huge pages", xml);
+        check(def->current_vcpus == again->current_vcpus && def->sockets == again->sockets &&
+              def->cores == again->cores && def->threads == again->threads && def->dies == again->dies,
+              "the vCPU topology", xml);
+        check(g_strcmp0(def->cpu_model, again->cpu_model) == 0 &&
+              g_strv_equal((const char *const *) def->cpu_features, (const char *const *) again->cpu_features),
+              "the CPU model", xml);
+        check(strcmp(def->boot_order, again->boot_order) == 0 && def->boot_menu == again->boot_menu &&
+              def->boot_menu_timeout == again->boot_menu_timeout && def->reboot_timeout == again->reboot_timeout,
+              "the boot settings", xml);
         check(def->disks->len == again->disks->len, "the disks", xml);
         check(def->chardevs->len == again->chardevs->len, "the chardevs", xml);
         for (guint i = 0; i < def->disks->len; i++) {
@@ -62,5 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         g_free(xml_again);
         xml_again = domain_def_format(copy);
         check(strcmp(xml, xml_again) == 0, "the copy", xml);
+        /* Start's check of what is kept but not carried out (XPath). */
+        g_free(xml_again);
+        xml_again = NULL;
+        if (domain_def_has_unsupported_runtime(def, &xml_again))
+                check(xml_again && *xml_again, "the unsupported setting's name", xml);
         return 0;
 }
