@@ -212,9 +212,13 @@ gboolean domain_name_is_valid(const char *name);
 
 /* The schema accepts some devices that are kept in the document but not
  * extracted into @disks/@chardevs: disks of type 'block' or 'network' (nbd)
- * and chardevs of type 'tcp'. Returns TRUE if @def has one, with the first
- * named XPath-like in @ret_what (e.g. "/domain/devices/disk/@type='network'
- * (target vda)"), so that Start can refuse it with MD_ERROR_UNSUPPORTED. */
+ * and chardevs of type 'tcp'; and settings that libvirt's QEMU driver
+ * carries out and this one does not (domain-def-runtime.c: <cputune>,
+ * <maxMemory>, cpu mode='host-model', ...; their defaults excepted).
+ * Returns TRUE if @def has one, with the first named XPath-like in
+ * @ret_what (e.g. "/domain/devices/disk/@type='network' (target vda)",
+ * "/domain/cputune/shares='2048'"), so that Start can refuse it with
+ * MD_ERROR_UNSUPPORTED. */
 gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_what);
 
 const char *domain_chardev_type_to_string(DomainChardevType type);
