@@ -161,7 +161,6 @@ gboolean domain_def_has_unsupported_runtime(const DomainDef *def, char **ret_wha
                         return TRUE;
                 }
         }
-        what = NULL;
         if (domain_def_find_not_implemented(def, doc, &what)) {
                 if (ret_what)
                         *ret_what = g_steal_pointer(&what);

@@ -114,14 +114,9 @@ static gboolean extract_topology(DomainDef *def, xmlNode *root, GError **error) 
 }
 
 /* QEMU's names for CPU models and features ("Skylake-Client-IBRS",
- * "sse4.2"): a comma or '=' would add options to -cpu. */
+ * "sse4.2"), which go to -cpu. */
 static gboolean cpu_name_is_valid(const char *name) {
-        if (!name || !*name || strlen(name) > 64)
-                return FALSE;
-        for (const char *p = name; *p; p++)
-                if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
-                        return FALSE;
-        return TRUE;
+        return domain_def_is_plain_name(name) && strlen(name) <= 64;
 }
 
 /* <cpu mode=...>, its <model> and <feature>s. What QEMU is not given

@@ -307,9 +307,8 @@ static gboolean extract_channel(DomainDef *def, xmlNode *node, GError **error) {
         ch->target_name = domain_xml_prop(target, "name");
         if (!target || !ch->target_name || !*ch->target_name)
                 return domain_xml_invalid(error, target ?: node, _("/domain/devices/channel/target/@name is missing"));
-        for (const char *p = ch->target_name; *p; p++)
-                if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
-                        return domain_xml_invalid(error, target, _("/domain/devices/channel/target/@name may contain only letters, digits, '.', '_' and '-'"));
+        if (!domain_def_is_plain_name(ch->target_name))
+                return domain_xml_invalid(error, target, _("/domain/devices/channel/target/@name may contain only letters, digits, '.', '_' and '-'"));
         /* QEMU serves the socket; the guest agent's client connects. */
         if (mode && strcmp(mode, "bind") != 0)
                 return domain_xml_invalid(error, source, _("/domain/devices/channel/source/@mode must be 'bind'"));

@@ -46,6 +46,11 @@ gboolean domain_def_extract_memory_backing(DomainDef *def, xmlNode *root, GError
  * they are, so pointers to them remain valid. */
 DomainDef *domain_def_edit_begin(const DomainDef *def, xmlDoc **ret_doc);
 void domain_def_edit_end(DomainDef *def, DomainDef *edit, xmlDoc *doc);   /* @edit may be NULL */
+/* A name QEMU takes inside an option string (a machine type, a CPU model
+ * or feature, a channel's name): not empty, only letters, digits, '.', '_'
+ * and '-', so that no comma or '=' adds options of its own. */
+gboolean domain_def_is_plain_name(const char *name);
+
 /* The document of @def's canonical text, which was accepted once. */
 xmlDoc *domain_def_read_again(const DomainDef *def);
 

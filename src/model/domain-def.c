@@ -310,13 +310,10 @@ static gboolean extract_resources(DomainDef *def, xmlNode *root, GError **error)
         return TRUE;
 }
 
-/* QEMU's machine type names ("pc", "pc-q35-7.2", "microvm"). The name
- * goes to -machine, whose commas and '=' start QEMU options of its own
- * ("pc,accel=kvm"). */
-static gboolean machine_is_valid(const char *machine) {
-        if (!*machine)
+gboolean domain_def_is_plain_name(const char *name) {
+        if (!name || !*name)
                 return FALSE;
-        for (const char *p = machine; *p; p++)
+        for (const char *p = name; *p; p++)
                 if (!g_ascii_isalnum(*p) && !strchr("._-", *p))
                         return FALSE;
         return TRUE;
@@ -332,7 +329,8 @@ static gboolean extract_os(DomainDef *def, xmlNode *root, GError **error) {
         def->os_type = domain_xml_text(type);
         def->arch = domain_xml_prop(type, "arch");
         def->machine = domain_xml_prop(type, "machine");
-        if (def->machine && !machine_is_valid(def->machine)) {
+        /* It goes to -machine ("pc,accel=kvm" would add an option). */
+        if (def->machine && !domain_def_is_plain_name(def->machine)) {
                 g_autofree char *q = domain_schema_quote(def->machine);
                 return domain_xml_invalid(error, type, _("/domain/os/type/@machine '%s' is not a machine type name (use letters, digits, '.', '_' and '-', like 'pc' or 'pc-q35-7.2')"),
                                           q);
