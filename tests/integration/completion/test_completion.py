@@ -20,6 +20,7 @@ if os.path.dirname(HERE) not in sys.path:
     sys.path.append(os.path.dirname(HERE))
 
 import harness  # noqa: E402
+from completion_common import HelpAndGuests  # noqa: E402
 from harness import SingleHostTestCase  # noqa: E402
 
 COMPLETION = os.environ.get('MD_BASH_COMPLETION',
@@ -59,13 +60,9 @@ def comp_words(line):
     return words, len(words) - 1
 
 
-class Completion(SingleHostTestCase):
+class Completion(HelpAndGuests, SingleHostTestCase):
 
     def setUp(self):
-        for path, what in ((COMPLETION, 'the completion script'),
-                           (BASH_COMPLETION, "bash-completion's helpers")):
-            if not os.path.isfile(path):
-                harness.skip_everything('%s (%s) is missing; install bash-completion' % (what, path))
         if not harness.MIGRATIONCTL:
             harness.fail_everything('MD_MIGRATIONCTL is not set')
         super().setUp()
@@ -92,39 +89,6 @@ class Completion(SingleHostTestCase):
         self.assertEqual([s for s in said if not s.startswith('compopt ')], [],
                          'the completion said something on %r' % line)
         return [w for w in proc.stdout.split('\n') if w]
-
-    def help_text(self):
-        return subprocess.run([harness.MIGRATIONCTL, '--help'], env=dict(os.environ, LC_ALL='C'),
-                              stdout=subprocess.PIPE, text=True, check=True).stdout
-
-    def help_commands(self):
-        commands, in_commands = set(), False
-        for line in self.help_text().splitlines():
-            if re.match(r'^\S.*:$', line):
-                in_commands = line.rstrip(':').endswith('Commands')
-            elif in_commands and re.match(r'^  [a-z]', line):
-                commands.add(line.split()[0])
-        self.assertGreater(len(commands), 10, 'no commands found in migrationctl --help')
-        return commands
-
-    def help_options(self):
-        options = set()
-        for line in self.help_text().splitlines():
-            m = re.match(r'^\s+((?:-[a-z] )?--[a-z][a-z0-9-]*=?)', line)
-            if m:
-                for o in m.group(1).split():
-                    options.add(o)
-        self.assertGreater(len(options), 20, 'no options found in migrationctl --help')
-        return options
-
-    def define(self, name, start=False):
-        guest = harness.Guest(self.host, name=name, workdir=self.workdir)
-        dom = guest.define()
-        if start:
-            dom.start()
-            self.addCleanup(lambda: dom.state != 'shutoff' and dom.destroy())
-            dom.wait_state('running')
-        return dom
 
     def test_commands(self):
         """Every command of --help and nothing else; a prefix narrows them."""
@@ -159,9 +123,7 @@ class Completion(SingleHostTestCase):
     def test_domain_names(self):
         """Names from the daemon, by the state each command needs, on the
         environment's system bus or the one --bus names."""
-        self.define('completion-running', start=True)
-        self.define('completion-off')
-        self.define('other off')
+        self.define_three()
 
         self.assertEqual(set(self.complete('migrationctl info ')),
                          {'completion-running', 'completion-off', r'other\ off'})
@@ -186,4 +148,10 @@ class Completion(SingleHostTestCase):
 if __name__ == '__main__':
     if len(sys.argv) > 1 and sys.argv[1] == '--check-registered':
         sys.exit(harness.check_registered(HERE, sys.argv[2:]))
+    # Here, not in setUp: unittest would take a skip's SystemExit there for
+    # an error.
+    for path, what in ((COMPLETION, 'the completion script'),
+                       (BASH_COMPLETION, "bash-completion's helpers")):
+        if not os.path.isfile(path):
+            harness.skip_everything('%s (%s) is missing; install bash-completion' % (what, path))
     harness.main()
