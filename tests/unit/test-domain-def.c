@@ -2,7 +2,7 @@
  * the supported subset, and inputs meant to hurt. */
 #include <string.h>
 
-#include "domain-def.h"
+#include "domain-def-test.h"
 #include "md-error.h"
 
 #define MINIMAL "<domain type='kvm'><name>vm1</name><os><type>hvm</type></os></domain>"
@@ -11,14 +11,6 @@
 static char *domain_with(const char *body) {
         return g_strdup_printf("<domain type='kvm'>\n<name>vm1</name>\n<os><type>hvm</type></os>\n%s\n</domain>",
                                body);
-}
-
-static char *data_path(const char *env, const char *sub, const char *name) {
-        const char *dir = g_getenv(env);
-
-        if (!dir)
-                return NULL;
-        return g_build_filename(dir, sub, name, NULL);
 }
 
 static char *read_fixture(const char *name) {
@@ -30,15 +22,6 @@ static char *read_fixture(const char *name) {
         g_assert_true(g_file_get_contents(path, &contents, NULL, &error));
         g_assert_no_error(error);
         return contents;
-}
-
-static DomainDef *parse_ok(const char *xml) {
-        g_autoptr(GError) error = NULL;
-        DomainDef *def = domain_def_parse(xml, -1, &error);
-
-        g_assert_no_error(error);
-        g_assert_nonnull(def);
-        return def;
 }
 
 /* Asserts that @xml is refused with @code and a message containing @needle. */
@@ -57,71 +40,6 @@ static void assert_body_refused(const char *body, int code, const char *needle) 
         assert_refused(xml, -1, code, needle);
 }
 
-static void assert_disks_equal(const DomainDisk *a, const DomainDisk *b) {
-        g_assert_cmpstr(a->device, ==, b->device);
-        g_assert_cmpstr(a->source_file, ==, b->source_file);
-        g_assert_cmpstr(a->format, ==, b->format);
-        g_assert_cmpstr(a->target_dev, ==, b->target_dev);
-        g_assert_cmpstr(a->target_bus, ==, b->target_bus);
-        g_assert_cmpint(a->readonly, ==, b->readonly);
-        g_assert_cmpint(a->cache, ==, b->cache);
-        g_assert_true(a->shareable == b->shareable);
-        g_assert_cmpstr(a->discard, ==, b->discard);
-        g_assert_cmpstr(a->io, ==, b->io);
-}
-
-static void assert_chardevs_equal(const DomainChardev *a, const DomainChardev *b) {
-        g_assert_cmpint(a->type, ==, b->type);
-        g_assert_cmpstr(a->path, ==, b->path);
-        g_assert_cmpint(a->append, ==, b->append);
-        g_assert_cmpint(a->unix_server, ==, b->unix_server);
-        g_assert_cmpstr(a->target_type, ==, b->target_type);
-        g_assert_cmpint(a->is_console, ==, b->is_console);
-        g_assert_cmpstr(a->log_file, ==, b->log_file);
-        g_assert_cmpint(a->log_append, ==, b->log_append);
-}
-
-static void assert_defs_equal(const DomainDef *a, const DomainDef *b) {
-        g_assert_cmpstr(a->virt_type, ==, b->virt_type);
-        g_assert_cmpstr(a->name, ==, b->name);
-        g_assert_cmpstr(a->uuid, ==, b->uuid);
-        g_assert_cmpstr(a->title, ==, b->title);
-        g_assert_cmpstr(a->description, ==, b->description);
-        g_assert_cmpuint(a->memory_kib, ==, b->memory_kib);
-        g_assert_cmpuint(a->current_memory_kib, ==, b->current_memory_kib);
-        g_assert_cmpuint(a->max_memory_kib, ==, b->max_memory_kib);
-        g_assert_cmpuint(a->memory_slots, ==, b->memory_slots);
-        g_assert_cmpuint(a->vcpus, ==, b->vcpus);
-        g_assert_cmpuint(a->current_vcpus, ==, b->current_vcpus);
-        g_assert_cmpstr(a->os_type, ==, b->os_type);
-        g_assert_cmpstr(a->arch, ==, b->arch);
-        g_assert_cmpstr(a->machine, ==, b->machine);
-        g_assert_cmpstr(a->kernel, ==, b->kernel);
-        g_assert_cmpstr(a->initrd, ==, b->initrd);
-        g_assert_cmpstr(a->cmdline, ==, b->cmdline);
-        g_assert_cmpstr(a->emulator, ==, b->emulator);
-        g_assert_cmpuint(a->disks->len, ==, b->disks->len);
-        for (guint i = 0; i < a->disks->len; i++)
-                assert_disks_equal(a->disks->pdata[i], b->disks->pdata[i]);
-        g_assert_cmpuint(a->chardevs->len, ==, b->chardevs->len);
-        for (guint i = 0; i < a->chardevs->len; i++)
-                assert_chardevs_equal(a->chardevs->pdata[i], b->chardevs->pdata[i]);
-}
-
-/* parse(format(parse(x))): equal fields and identical text. */
-static void assert_round_trip(const char *xml) {
-        g_autoptr(DomainDef) def = parse_ok(xml);
-        g_autofree char *text = domain_def_format(def);
-        g_autoptr(DomainDef) again = parse_ok(text);
-        g_autofree char *text_again = domain_def_format(again);
-        g_autoptr(DomainDef) copy = domain_def_copy(def);
-        g_autofree char *text_copy = domain_def_format(copy);
-
-        assert_defs_equal(def, again);
-        g_assert_cmpstr(text, ==, text_again);
-        assert_defs_equal(def, copy);
-        g_assert_cmpstr(text, ==, text_copy);
-}
 
 static void test_minimal(void) {
         g_autoptr(DomainDef) def = parse_ok(MINIMAL);
@@ -591,153 +509,6 @@ static void test_hostile(void) {
         }
 }
 
-/* The plain x86 guests of /work/shared/data/README.md. */
-static const char *const plain_x86[] = {
-        "boot-cdrom", "boot-floppy", "boot-floppy-q35", "boot-menu-enable-with-timeout", "boot-multi",
-        "boot-network", "clock-localtime", "clock-utc", "console-compat", "console-compat-auto",
-        "console-compat-chardev", "console-virtio", "console-virtio-many", "cpu-host-model",
-        "cpu-minimum1", "cpu-strict1", "cpu-topology2", "cputune", "disk-aio", "disk-cache", "disk-cdrom",
-        "disk-floppy", "disk-network-nbd", "disk-virtio", "eoi-disabled", "hugepages-default", "hyperv",
-        "kvm-features", "kvm-features-off", "kvm-pit-delay", "kvmclock", "memory-hotplug-nonuma",
-        "minimal-msg-timestamp", "minimal-no-memory", "misc-acpi", "misc-no-reboot", "os-firmware-efi",
-        "pc-i440fx-acpi-root-hotplug-disable", "q35-default-devices-only", "q35-pm-disable",
-        "qemuxml2argv-minimal", "reboot-timeout-enabled", "serial-file-chardev", "serial-file-log",
-        "serial-many-chardev", "serial-pty-chardev", "serial-tcp-telnet-chardev",
-        "serial-unix-chardev", "smp", "smp-dies", "x86-kvm-32-on-64",
-        /* With the peripherals (interface, graphics, video, channel, rng, tablet, metadata). */
-        "bios", "q35", "x86_64-pc-graphics", "x86_64-pc-headless", "x86_64-q35-graphics",
-        "x86_64-q35-headless",
-};
-
-/* What a refused corpus file may be refused for: features migrationd does
- * not implement. A refusal naming anything else fails the test, so a file
- * that uses only supported devices cannot be refused unnoticed. */
-static const char *const known_unsupported[] = {
-        "/@arch=", "/domain/seclabel", "/domain/cpu/numa", "/domain/numatune", "/domain/idmap",
-        "/domain/launchSecurity", "/domain/launch-security", "/domain/memoryBacking/source",
-        "/domain/devices/hostdev", "/domain/devices/tpm", "/domain/devices/interface/@type='vhostuser'",
-        "/domain/devices/disk/boot", "/domain/devices/channel/address", "/domain/devices/sound",
-        "/domain/devices/redirdev", "/domain/devices/graphics/image",
-        "/domain/devices/channel/@type='spicevmc'",
-};
-
-static gboolean refused_for_known_reason(const char *message) {
-        for (size_t i = 0; i < G_N_ELEMENTS(known_unsupported); i++)
-                if (strstr(message, known_unsupported[i]))
-                        return TRUE;
-        return FALSE;
-}
-
-static gboolean is_plain(const char *file) {
-        for (size_t i = 0; i < G_N_ELEMENTS(plain_x86); i++) {
-                g_autofree char *name = g_strconcat(plain_x86[i], ".xml", NULL);
-                if (strcmp(name, file) == 0)
-                        return TRUE;
-        }
-        return FALSE;
-}
-
-static void test_libvirt_corpus(void) {
-        g_autofree char *dir_path = data_path("MD_SHARED_DATA_DIR", "libvirt-domains", NULL);
-        g_autoptr(GDir) dir = NULL;
-        const char *entry;
-        guint plain = 0, other = 0, refused = 0, refused_x86 = 0, not_startable = 0, for_setting = 0;
-
-        G_STATIC_ASSERT(G_N_ELEMENTS(plain_x86) == 57);
-        if (!dir_path || !g_file_test(dir_path, G_FILE_TEST_IS_DIR)) {
-                g_test_skip("libvirt test corpus not found (MD_SHARED_DATA_DIR)");
-                return;
-        }
-        dir = g_dir_open(dir_path, 0, NULL);
-        g_assert_nonnull(dir);
-
-        while ((entry = g_dir_read_name(dir))) {
-                g_autofree char *path = g_build_filename(dir_path, entry, NULL);
-                g_autofree char *xml = NULL;
-                g_autoptr(GError) error = NULL;
-                g_autoptr(DomainDef) def = NULL;
-                gsize len;
-
-                if (!g_str_has_suffix(entry, ".xml"))
-                        continue;
-                g_assert_true(g_file_get_contents(path, &xml, &len, NULL));
-                def = domain_def_parse(xml, len, &error);
-                if (def) {
-                        g_autofree char *what = NULL;
-
-                        if (domain_def_has_unsupported_runtime(def, &what)) {
-                                g_test_message("%s: accepted, not startable: %s", entry, what);
-                                not_startable++;
-                                /* Rather than a block disk or a tcp chardev. */
-                                if (!strstr(what, "/@type='"))
-                                        for_setting++;
-                        }
-                }
-
-                if (is_plain(entry)) {
-                        if (!def)
-                                g_error("Plain x86 guest %s refused: %s", entry, error->message);
-                        g_assert_cmpstr(def->arch, !=, NULL);
-                        assert_round_trip(xml);
-                        plain++;
-                        continue;
-                }
-                other++;
-                if (def) {
-                        assert_round_trip(xml);
-                        continue;
-                }
-                refused++;
-                g_assert_true(g_error_matches(error, MD_ERROR, MD_ERROR_UNSUPPORTED) ||
-                              g_error_matches(error, MD_ERROR, MD_ERROR_INVALID_XML));
-                g_assert_cmpstr(error->message, !=, "");
-                if (!strstr(error->message, "/domain") && !strstr(error->message, "line"))
-                        g_error("%s: message names neither element nor line: %s", entry, error->message);
-                if (!refused_for_known_reason(error->message))
-                        g_error("%s refused for a reason not known to be unsupported: %s", entry, error->message);
-                if (!strstr(error->message, "/@arch="))
-                        refused_x86++;
-                g_test_message("%s: %s", entry, error->message);
-        }
-        g_assert_cmpuint(plain, ==, G_N_ELEMENTS(plain_x86));
-        g_test_message("%u plain guests parsed, %u others (%u refused)", plain, other, refused);
-        /* The figure issue 12 tracks: x86 guests of the corpus accepted. */
-        g_test_message("x86 acceptance: %u of %u (%u%%)", plain + other - refused,
-                       plain + other - refused + refused_x86,
-                       100 * (plain + other - refused) / (plain + other - refused + refused_x86));
-        /* Of those, what Start refuses (domain_def_has_unsupported_runtime()). */
-        g_test_message("x86 startable: %u of %u (%u refused for a setting, the others for a device type)",
-                       plain + other - refused - not_startable, plain + other - refused, for_setting);
-}
-
-/* The quirks the corpus README points out. */
-static void test_libvirt_quirks(void) {
-        g_autofree char *dir_path = data_path("MD_SHARED_DATA_DIR", "libvirt-domains", NULL);
-        static const char *const files[] = { "minimal-no-memory.xml", "x86-kvm-32-on-64.xml",
-                                             "cpu-topology2.xml", "serial-tcp-telnet-chardev.xml" };
-        DomainDef *defs[G_N_ELEMENTS(files)] = {};
-
-        if (!dir_path || !g_file_test(dir_path, G_FILE_TEST_IS_DIR)) {
-                g_test_skip("libvirt test corpus not found (MD_SHARED_DATA_DIR)");
-                return;
-        }
-        for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-                g_autofree char *path = g_build_filename(dir_path, files[i], NULL);
-                g_autofree char *xml = NULL;
-
-                g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
-                defs[i] = parse_ok(xml);
-        }
-        g_assert_cmpuint(defs[0]->memory_kib, ==, 0);
-        g_assert_cmpuint(defs[1]->vcpus, ==, 1);
-        g_assert_null(defs[1]->machine);
-        g_assert_cmpuint(defs[1]->memory_kib, ==, 4194304);
-        g_assert_cmpuint(defs[2]->vcpus, ==, 6);
-        g_assert_true(domain_def_has_unsupported_runtime(defs[3], NULL));
-        for (size_t i = 0; i < G_N_ELEMENTS(files); i++)
-                domain_def_free(defs[i]);
-}
-
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
 
@@ -754,8 +525,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/domain-def/unsupported-runtime", test_unsupported_runtime);
         g_test_add_func("/domain-def/setters", test_setters);
         g_test_add_func("/domain-def/hostile", test_hostile);
-        g_test_add_func("/domain-def/libvirt-corpus", test_libvirt_corpus);
-        g_test_add_func("/domain-def/libvirt-quirks", test_libvirt_quirks);
+        domain_def_corpus_add_tests();
 
         return g_test_run();
 }
