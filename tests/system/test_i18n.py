@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'integration'))
 
 import harness  # noqa: E402
+import harness_base  # noqa: E402  (where the settings live: Host.start reads MIGRATIOND there)
 
 LOCALEDIR = PO_DIR = None
 UNSHARE = shutil.which('unshare') or '/usr/bin/unshare'
@@ -97,11 +98,11 @@ class Daemon(harness.MigrationdTestCase):
         os.chmod(wrapper, 0o755)
         saved = {k: os.environ.get(k) for k in GERMAN}
         os.environ.update(GERMAN)
-        saved_daemon, harness.MIGRATIOND = harness.MIGRATIOND, wrapper
+        saved_daemon, harness_base.MIGRATIOND = harness_base.MIGRATIOND, wrapper
         try:
             host = self.make_host('host', bus=self.make_bus('bus', external_ok=False))
         finally:
-            harness.MIGRATIOND = saved_daemon
+            harness_base.MIGRATIOND = saved_daemon
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)

@@ -7,7 +7,8 @@ calls unless a policy file punches a hole."""
 import os
 
 import fixtures
-from fixtures import AccessTestCase, Call, harness, ACCESS_DENIED
+from fixtures import AccessTestCase, Call, ACCESS_DENIED
+import harness_base
 from harness import (MANAGER_PATH, MANAGER_IFACE, DOMAIN_IFACE, PROPERTIES_IFACE, INTROSPECTABLE_IFACE,
                      OBJECT_MANAGER_IFACE, BUS_NAME)
 
@@ -50,11 +51,12 @@ class BusPolicy(AccessTestCase):
         conf = os.path.join(self.workdir, 'strict-system-bus.conf')
         with open(conf, 'w') as f:
             f.write(STRICT_BUS_CONFIG % fixtures.BUS_POLICY)
-        saved, harness.BUS_CONFIG = harness.BUS_CONFIG, conf
+        # Bus.start reads the setting from harness_base.
+        saved, harness_base.BUS_CONFIG = harness_base.BUS_CONFIG, conf
         try:
             return super().make_bus(name, external_ok)
         finally:
-            harness.BUS_CONFIG = saved
+            harness_base.BUS_CONFIG = saved
 
     def test_bus_policy(self):
         """root owns the name (migrationd is up); anyone reaches the Manager,
