@@ -66,8 +66,8 @@ from harness_base import (
     GI_ERROR, HAVE_GI, HERE, INTROSPECTABLE_IFACE, KEEP_TMP, LIST_ACTIVE, LIST_INACTIVE, MANAGER_IFACE,
     MANAGER_PATH, OBJECT_MANAGER_IFACE, POLL_INTERVAL, PROPERTIES_IFACE, SKIP, SOURCE_ROOT, TIMEOUT_FACTOR,
     VERBOSE, Gio, GLib, WaitTimeout, check_prerequisites, domain_type, external_bus_address,
-    fail_everything, holds_for, kvm_usable, log, qemu_version, skip_everything, tcg_dirty_tracking_flawed,
-    wait_until)
+    fail_everything, holds_for, kvm_device_works, kvm_usable, log, qemu_version, skip_everything,
+    tcg_dirty_tracking_flawed, wait_until)
 from harness_dbus import (
     Client, Signal, SignalRecorder, _variant, dbus_error_message, dbus_error_name, domain_path,
     properties_changed, sd_bus_path_encode)
@@ -85,7 +85,8 @@ __all__ = [
     'LIST_INACTIVE', 'MANAGER_IFACE', 'MANAGER_PATH', 'OBJECT_MANAGER_IFACE', 'POLL_INTERVAL',
     'PROPERTIES_IFACE', 'SKIP', 'SOURCE_ROOT', 'TIMEOUT_FACTOR', 'VERBOSE', 'Gio', 'GLib', 'WaitTimeout',
     'check_prerequisites', 'domain_type', 'external_bus_address', 'fail_everything', 'holds_for',
-    'kvm_usable', 'log', 'qemu_version', 'skip_everything', 'tcg_dirty_tracking_flawed', 'wait_until',
+    'kvm_device_works', 'kvm_usable', 'log', 'qemu_version', 'skip_everything', 'tcg_dirty_tracking_flawed',
+    'wait_until',
     # harness_dbus
     'Client', 'Signal', 'SignalRecorder', '_variant', 'dbus_error_message', 'dbus_error_name',
     'domain_path', 'properties_changed', 'sd_bus_path_encode',

@@ -141,28 +141,41 @@ def check_prerequisites(need_daemon=True):
         fail_everything('bus configuration %s is missing' % BUS_CONFIG)
 
 
+# The device the KVM probe opens (a constant so that tests of the probe
+# itself can point it elsewhere).
+KVM_DEVICE = '/dev/kvm'
+KVM_GET_API_VERSION = 0xAE00
+KVM_API_VERSION = 12
+KVM_CREATE_VM = 0xAE01
+
 _kvm_usable = None
 
 
+def kvm_device_works(path):
+    """True if @path is a KVM device that really works: it opens read-write,
+    speaks API 12 and lets us create a VM (nested or restricted setups can
+    fail the last step). A device that merely opens (any character device
+    does) is not enough."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if fcntl.ioctl(fd, KVM_GET_API_VERSION) != KVM_API_VERSION:
+            return False
+        os.close(fcntl.ioctl(fd, KVM_CREATE_VM, 0))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def kvm_usable():
-    """True if /dev/kvm really works: it opens read-write, speaks API 12 and
-    lets us create a VM (nested or restricted setups can fail the last step)."""
+    """kvm_device_works(KVM_DEVICE), asked once."""
     global _kvm_usable
     if _kvm_usable is None:
-        _kvm_usable = False
-        try:
-            fd = os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC)
-        except OSError:
-            return False
-        try:
-            if fcntl.ioctl(fd, 0xAE00) == 12:          # KVM_GET_API_VERSION
-                vm = fcntl.ioctl(fd, 0xAE01, 0)        # KVM_CREATE_VM
-                os.close(vm)
-                _kvm_usable = True
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        _kvm_usable = kvm_device_works(KVM_DEVICE)
     return _kvm_usable
 
 

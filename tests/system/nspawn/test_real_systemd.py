@@ -31,7 +31,8 @@ container booted (container.py). Then, each an assertion:
 Environment: MD_GUEST_KERNEL (meson sets it), MD_NSPAWN_CACHE (the cached
 root, default /var/cache/migrationd-tests/debian-root-CODENAME),
 MD_NSPAWN_MIRROR (the archive; default: this machine's apt sources),
-MD_ACCEL=qemu (TCG even where /dev/kvm works), MD_KEEP_TMP=1.
+MD_ACCEL=kvm|qemu (the guest's type, as for the integration tests;
+qemu: TCG even where /dev/kvm works), MD_KEEP_TMP=1.
 
 Exits 77 when the machine lacks what it needs (debootstrap, systemd-nspawn,
 overlayfs, the archive), 1 when a check fails. Everything it started is
@@ -54,6 +55,7 @@ sys.path.insert(0, HERE)
 import container as ct  # noqa: E402
 import debianroot  # noqa: E402
 import stage as st  # noqa: E402
+import harness  # noqa: E402  (tests/integration, on the path through stage)
 
 SKIP = 77
 DEADLINE = 120.0 * float(os.environ.get('MD_TIMEOUT_FACTOR', '1'))
@@ -330,14 +332,13 @@ def prerequisites():
     return kernel
 
 
-def kvm_usable():
-    if os.environ.get('MD_ACCEL') == 'qemu':
-        return False
-    try:
-        os.close(os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC))
-        return True
-    except OSError:
-        return False
+def guest_virt_type():
+    """The guest's domain type, chosen as the integration tests choose it
+    (harness.domain_type()): 'kvm' when /dev/kvm really works (opens, speaks
+    KVM's API, creates a VM; a device that merely opens is not enough: the
+    daemon in the container would refuse the guest), MD_ACCEL=kvm|qemu
+    forces either."""
+    return harness.domain_type()
 
 
 def main():
@@ -353,8 +354,8 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix='md-nspawn-', dir='/var/tmp')
     os.chmod(workdir, 0o755)
-    kvm = kvm_usable()
-    virt_type = 'kvm' if kvm else 'qemu'
+    virt_type = guest_virt_type()
+    kvm = virt_type == 'kvm'
     c = ct.Container(workdir, root, os.path.join(workdir, 'stage'), 'md-nspawn-%d' % os.getpid(), log, kvm=kvm)
     checks = None
     problems = []
@@ -379,7 +380,7 @@ def main():
                                            check=False).stdout)
         assert state.stdout.strip() in ('running', 'degraded'), \
             'the container did not boot: %r\nconsole:\n%s' % (state.stdout, c.console())
-        log('guest accelerator: %s (/dev/kvm %s)' % (virt_type, 'bound in' if kvm else 'unusable or MD_ACCEL=qemu'))
+        log('guest accelerator: %s (/dev/kvm %s)' % (virt_type, 'bound in' if kvm else 'not usable, or MD_ACCEL=qemu'))
 
         checks = Checks(c, files, virt_type)
         checks.run('1 bus activation through SystemdService=', checks.activation)
