@@ -350,7 +350,20 @@ def main(need_daemon=True):
     sys.stderr.write('[harness] %s %s (accel %s, bus %s, timeout factor %g)\n' %
                      (os.path.basename(sys.argv[0]), ' '.join(sys.argv[1:]), domain_type(),
                       'dbus-test-runner' if external_bus_address() else 'private', TIMEOUT_FACTOR))
-    unittest.main(module='__main__', verbosity=2, buffer=False)
+    harness_base.tests_running = True
+    result = unittest.main(module='__main__', verbosity=2, buffer=False, exit=False).result
+    sys.exit(exit_status(result))
+
+
+def exit_status(result):
+    """unittest's, except that a run in which skip_everything() skipped and no
+    test passed is meson's "skipped" (77), as it is before the tests start."""
+    if not result.wasSuccessful():
+        return 1
+    skipped_tests = sum(1 for test, _ in result.skipped if isinstance(test, unittest.TestCase))
+    if harness_base.skipped_everything and result.testsRun - skipped_tests == 0:
+        return SKIP
+    return 0
 
 
 if __name__ == '__main__':
