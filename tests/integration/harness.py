@@ -71,7 +71,8 @@ from harness_base import (
 from harness_dbus import (
     Client, Signal, SignalRecorder, _variant, dbus_error_message, dbus_error_name, domain_path,
     properties_changed, sd_bus_path_encode)
-from harness_processes import PortBlock, _set_pdeathsig, find_qemu_pids, kill_and_reap, pid_alive, proc_cmdline
+from harness_processes import (
+    PortBlock, _set_pdeathsig, find_qemu_pids, kill_and_reap, pid_alive, proc_cmdline, stop_process)
 from harness_hosts import _ALL_HOSTS, Bus, DaemonDied, Domain, Host, _raise, describe_status
 from harness_guest import ArrivalFailed, Guest, SerialLog, check_arrival, guest_xml
 
@@ -91,7 +92,7 @@ __all__ = [
     'Client', 'Signal', 'SignalRecorder', '_variant', 'dbus_error_message', 'dbus_error_name',
     'domain_path', 'properties_changed', 'sd_bus_path_encode',
     # harness_processes
-    'PortBlock', '_set_pdeathsig', 'find_qemu_pids', 'kill_and_reap', 'pid_alive', 'proc_cmdline',
+    'PortBlock', '_set_pdeathsig', 'find_qemu_pids', 'kill_and_reap', 'pid_alive', 'proc_cmdline', 'stop_process',
     # harness_hosts
     'Bus', 'DaemonDied', 'Domain', 'Host', '_raise', 'describe_status',
     # harness_guest

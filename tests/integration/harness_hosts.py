@@ -6,7 +6,6 @@ UUID, host name, port ranges and optionally a dbusmock polkitd) and Domain (a
 domain object on one host); DaemonDied and describe_status for a daemon that
 exited."""
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import harness_base
 from harness_base import (BUS_NAME, DEADLINE, DOMAIN_IFACE, MANAGER_IFACE, MANAGER_PATH, OBJECT_MANAGER_IFACE,
                           PROPERTIES_IFACE, external_bus_address, log, wait_until)
 from harness_dbus import Client
-from harness_processes import PortBlock, _set_pdeathsig, find_qemu_pids
+from harness_processes import PortBlock, _set_pdeathsig, find_qemu_pids, stop_process
 
 
 class Bus:
@@ -60,13 +59,7 @@ class Bus:
 
     def stop(self):
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            stop_process(self.proc)
             self.proc.stdout.close()
             self._stderr.close()
             self.proc = None
@@ -288,12 +281,7 @@ class Host:
             self.stop()
         finally:
             if self.polkit_proc is not None:
-                self.polkit_proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.polkit_proc.wait(30)
-                if self.polkit_proc.poll() is None:
-                    self.polkit_proc.kill()
-                    self.polkit_proc.wait()
+                stop_process(self.polkit_proc)
                 self._polkit_log.close()
                 self.polkit_proc = None
             if self.client is not None:

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Processes for the harness: children that die with the test
 (_set_pdeathsig), /proc lookups (proc_cmdline, pid_alive, find_qemu_pids),
-kill_and_reap, and PortBlock, the TCP ports reserved for one host among all
+kill_and_reap, stop_process, and PortBlock, the TCP ports reserved for one host among all
 tests running at once."""
 
 import contextlib
@@ -10,6 +10,7 @@ import ctypes
 import fcntl
 import os
 import signal
+import subprocess
 import tempfile
 
 from harness_base import WaitTimeout, wait_until
@@ -23,6 +24,19 @@ def _set_pdeathsig():
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+
+
+def stop_process(proc, timeout=30):
+    """SIGTERM to a child still running, SIGKILL if it has not exited after
+    @timeout s; reaped either way. Returns its status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def proc_cmdline(pid):

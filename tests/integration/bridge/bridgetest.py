@@ -211,14 +211,7 @@ class Bridge:
             return None
         with contextlib.suppress(ProcessLookupError):
             self.proc.send_signal(signal.SIGCONT)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        status = self.proc.returncode
+        status = harness.stop_process(self.proc, DEADLINE)
         self.proc = None
         return status
 

@@ -212,13 +212,7 @@ class CockpitTestCase(P2PTestCase):
         return ports.port_min
 
     def _stop_ws(self):
-        if self.ws.poll() is None:
-            self.ws.terminate()
-            try:
-                self.ws.wait(30)
-            except subprocess.TimeoutExpired:
-                self.ws.kill()
-                self.ws.wait()
+        harness.stop_process(self.ws)
         self._ws_log.close()
         if self._failed() or harness.VERBOSE:
             with open(self.ws_log_path, 'rb') as f:

@@ -169,13 +169,7 @@ class PolkitMock:
                    self.client.name_has_owner(POLKIT_NAME), DEADLINE, 'dbusmock polkitd on the bus')
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc)
         self._log.close()
 
     def mock(self, method, sig=None, args=(), reply_sig=None):

@@ -89,13 +89,7 @@ class RealPolkitdProcess:
         wait_until(up, harness.DEADLINE, 'polkitd on the bus')
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc)
         self._log.close()
 
     def _dump_on_failure(self, testcase):
