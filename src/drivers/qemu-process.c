@@ -14,6 +14,7 @@
 
 #include "md-error.h"
 #include "qemu-process-private.h"
+#include "qemu-spawn-gate.h"
 
 /* A busy 2-core machine running TCG guests can be slow to bring QEMU up. */
 #define HANDSHAKE_TIMEOUT_S 60
@@ -304,11 +305,6 @@ static void startup_begin(QemuProcess *p, GTask *task, const char *monitor_path)
         startup_watch_cancel(p);
 }
 
-/* Its own session: the daemon's stop must not take the guests with it. */
-static void child_setup(gpointer user_data) {
-        (void) setsid();
-}
-
 static QemuProcess *process_new(const char *log_path) {
         QemuProcess *p = g_new0(QemuProcess, 1);
 
@@ -348,26 +344,26 @@ static void launch_by_hook(const QemuLaunch *launch, GTask *task) {
         monitor_only_begin(process_new(NULL), task, fd);
 }
 
-/* Runs QEMU with its output appended to its log and the listening monitor
- * socket as QEMU_MONITOR_FD, not reaped by GLib. */
-static gboolean spawn_qemu(const QemuLaunch *launch, QemuProcess *p, GPid *ret_pid, GError **error) {
-        g_autoptr(GError) spawn_error = NULL;
+/* Forks QEMU with its output appended to its log and the listening monitor
+ * socket as QEMU_MONITOR_FD, held before its exec (qemu-spawn-gate.c), not
+ * reaped by GLib. */
+static QemuSpawnGate *spawn_qemu(const QemuLaunch *launch, QemuProcess *p, pid_t *ret_pid, GError **error) {
         int monitor_fd, log_fd;
         g_autofree int *source_fds = g_new(int, launch->n_extra_fds + 1);
         g_autofree int *target_fds = g_new(int, launch->n_extra_fds + 1);
-        gboolean spawned;
+        QemuSpawnGate *gate;
 
         log_fd = open(launch->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (log_fd < 0) {
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to open QEMU's log %s: %s",
                             launch->log_path, g_strerror(errno));
-                return FALSE;
+                return NULL;
         }
         p->log_start = lseek(log_fd, 0, SEEK_END);
         monitor_fd = monitor_socket(launch->monitor_path, TRUE, error);
         if (monitor_fd < 0) {
                 close(log_fd);
-                return FALSE;
+                return NULL;
         }
         source_fds[0] = monitor_fd;
         target_fds[0] = QEMU_MONITOR_FD;
@@ -376,34 +372,42 @@ static gboolean spawn_qemu(const QemuLaunch *launch, QemuProcess *p, GPid *ret_p
                 target_fds[i + 1] = QEMU_MONITOR_FD + 1 + (int) i;
         }
         g_debug("Starting %s", launch->argv[0]);
-        spawned = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) launch->argv, NULL,
-                                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                                   child_setup, NULL, -1, log_fd, log_fd,
-                                                   source_fds, target_fds, launch->n_extra_fds + 1, ret_pid,
-                                                   NULL, NULL, NULL, &spawn_error);
+        gate = qemu_spawn_gate_new((const char *const *) launch->argv, log_fd, source_fds, target_fds,
+                                   launch->n_extra_fds + 1, ret_pid, error);
+        /* The child has its copies (it forked); the exec needs no more of ours. */
         close(log_fd);
         close(monitor_fd);
-        if (!spawned)
-                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s",
-                            spawn_error->message);
-        return spawned;
+        return gate;
 }
 
-/* Our child from now on, watched through a pidfd; killed if it cannot be. */
-static gboolean adopt_child(QemuProcess *p, GPid pid, GError **error) {
+/* Our child from now on, watched through a pidfd. */
+static gboolean adopt_child(QemuProcess *p, pid_t pid, GError **error) {
         p->pid = pid;
-        p->alive = TRUE;
         p->our_child = TRUE;
         p->pidfd = pidfd_open(pid, 0);
         if (p->pidfd < 0) {
-                int saved = errno;
-                kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to watch QEMU (pidfd_open): %s",
-                            g_strerror(saved));
+                            g_strerror(errno));
                 return FALSE;
         }
         return TRUE;
+}
+
+/* QEMU execs only once its pid is watched and recorded (launch->spawned):
+ * a daemon killed before leaves a child that exits by itself (its gate
+ * closes with the daemon), never a QEMU no record names. */
+static gboolean spawn_recorded(const QemuLaunch *launch, QemuProcess *p, GError **error) {
+        pid_t pid = 0;
+        QemuSpawnGate *gate = spawn_qemu(launch, p, &pid, error);
+
+        if (!gate)
+                return FALSE;
+        if (!adopt_child(p, pid, error) || (launch->spawned && !launch->spawned(pid, launch->spawned_data, error))) {
+                qemu_spawn_gate_close(gate);    /* never runs; reaped */
+                return FALSE;
+        }
+        p->alive = TRUE;
+        return qemu_spawn_gate_open(gate, error);
 }
 
 void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,
@@ -411,7 +415,6 @@ void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellab
         GTask *task = g_task_new(NULL, cancellable, callback, user_data);
         g_autoptr(GError) error = NULL;
         QemuProcess *p;
-        GPid pid;
 
         g_task_set_source_tag(task, qemu_process_launch_async);
         /* _finish() decides: a QEMU that came up must not be lost to a
@@ -427,8 +430,7 @@ void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellab
                 return;
         }
         p = process_new(launch->log_path);
-        if (!spawn_qemu(launch, p, &pid, &error) || !adopt_child(p, pid, &error) ||
-            (launch->spawned && !launch->spawned(pid, launch->spawned_data, &error))) {
+        if (!spawn_recorded(launch, p, &error)) {
                 kill_child_now(p);
                 g_task_return_error(task, g_steal_pointer(&error));
                 qemu_process_free(p);

@@ -1,0 +1,195 @@
+/* QEMU is held before its exec until its pid is recorded
+ * (qemu-spawn-gate.c), through the real qemu_process_launch_async() with
+ * a shell in QEMU's place: it creates a marker file and sleeps. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "qemu-process.h"
+#include "qemu-spawn-gate.h"
+
+typedef struct {
+        char *dir, *marker, *monitor, *log;
+        char *argv[5];
+        pid_t pid;                /* as the spawned callback saw it */
+        gboolean fail_spawned;    /* the spawned callback fails (its record could not be written) */
+        gboolean done;
+        GError *error;
+} Fixture;
+
+static GPtrArray *messages;     /* what the daemon's code logged at level message */
+
+static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                                  gpointer user_data) {
+        if (level & G_LOG_LEVEL_MESSAGE)
+                for (gsize i = 0; i < n_fields; i++)
+                        if (g_str_equal(fields[i].key, "MESSAGE"))
+                                g_ptr_array_add(messages, g_strdup(fields[i].value));
+        return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+static gboolean logged(const char *pattern) {
+        for (guint i = 0; i < messages->len; i++)
+                if (g_pattern_match_simple(pattern, messages->pdata[i]))
+                        return TRUE;
+        return FALSE;
+}
+
+static gboolean pidfd_works(void) {
+        int fd = pidfd_open(getpid(), 0);
+
+        if (fd < 0)
+                return FALSE;
+        close(fd);
+        return TRUE;
+}
+
+static void fixture_init(Fixture *f) {
+        f->dir = g_dir_make_tmp("md-spawn-XXXXXX", NULL);
+        g_assert_nonnull(f->dir);
+        f->marker = g_build_filename(f->dir, "ran", NULL);
+        f->monitor = g_build_filename(f->dir, "monitor.sock", NULL);
+        f->log = g_build_filename(f->dir, "qemu.log", NULL);
+        f->argv[0] = "/bin/sh";
+        f->argv[1] = "-c";
+        f->argv[2] = "touch \"$0\" && exec sleep 60";
+        f->argv[3] = f->marker;
+}
+
+static void fixture_clear(Fixture *f) {
+        g_unlink(f->marker);
+        g_unlink(f->monitor);
+        g_unlink(f->log);
+        g_rmdir(f->dir);
+        g_free(f->dir);
+        g_free(f->marker);
+        g_free(f->monitor);
+        g_free(f->log);
+        g_clear_error(&f->error);
+}
+
+/* Whether @pid runs /bin/sh (or what it execs): its cmdline names the marker. */
+static gboolean runs_program(Fixture *f, pid_t pid) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
+        g_autofree char *cmdline = NULL;
+        gsize len = 0;
+
+        if (!g_file_get_contents(path, &cmdline, &len, NULL))
+                return FALSE;
+        for (gsize i = 0; i < len; i += strlen(cmdline + i) + 1)
+                if (g_str_equal(cmdline + i, "/bin/sh") || g_str_equal(cmdline + i, "sleep"))
+                        return TRUE;
+        return FALSE;
+}
+
+/* The early record is written here: the program must not have run yet. */
+static gboolean on_spawned(pid_t pid, gpointer user_data, GError **error) {
+        Fixture *f = user_data;
+
+        f->pid = pid;
+        g_assert_false(runs_program(f, pid));
+        g_assert_false(g_file_test(f->marker, G_FILE_TEST_EXISTS));
+        if (f->fail_spawned) {
+                g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no room for the record");
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static void on_launched(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Fixture *f = user_data;
+        QemuProcess *p = qemu_process_launch_finish(result, &f->error);
+
+        g_assert_null(p);       /* cancelled, or its record failed */
+        f->done = TRUE;
+}
+
+static void launch(Fixture *f, GCancellable *cancellable) {
+        qemu_process_launch_async(&(QemuLaunch) { .argv = f->argv, .monitor_path = f->monitor,
+                                                  .log_path = f->log, .spawned = on_spawned,
+                                                  .spawned_data = f },
+                                  cancellable, on_launched, f);
+}
+
+/* Exactly stdin, stdout, stderr and the monitor: no gate end. */
+static void assert_fds(pid_t pid) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
+        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+        const char *entry;
+        guint n = 0;
+
+        g_assert_nonnull(dir);
+        while ((entry = g_dir_read_name(dir))) {
+                gint64 fd = g_ascii_strtoll(entry, NULL, 10);
+
+                if (fd > 3)
+                        g_error("the program inherited fd %s", entry);
+                n++;
+        }
+        g_assert_cmpuint(n, ==, 4);
+}
+
+static void test_held_until_recorded(void) {
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+        gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+        Fixture f = { 0 };
+
+        if (!pidfd_works()) {
+                g_test_skip("pidfd_open() is not available (valgrind): no launch can be watched");
+                return;
+        }
+        fixture_init(&f);
+        launch(&f, cancellable);
+        g_assert_cmpint(f.pid, >, 0);
+        /* Let go once recorded: the program runs. */
+        while (!g_file_test(f.marker, G_FILE_TEST_EXISTS) && g_get_monotonic_time() < deadline)
+                g_usleep(10000);
+        g_assert_true(g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        while (!runs_program(&f, f.pid) && g_get_monotonic_time() < deadline)
+                g_usleep(10000);
+        assert_fds(f.pid);
+        g_cancellable_cancel(cancellable);
+        while (!f.done)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_error(f.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        fixture_clear(&f);
+}
+
+/* Its record failed: the child exits at the gate, never runs, is reaped. */
+static void test_record_failed(void) {
+        g_autofree char *expected = g_strdup_printf("QEMU * was held before exec and never ran (exit status %d)",
+                                                    QEMU_GATE_CLOSED_STATUS);
+        gboolean watched = pidfd_works();
+        Fixture f = { .fail_spawned = TRUE };
+
+        fixture_init(&f);
+        launch(&f, NULL);
+        while (!f.done)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_true(logged(expected));
+        if (watched) {
+                g_assert_error(f.error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+                g_assert_cmpint(f.pid, >, 0);
+                g_assert_true(kill(f.pid, 0) < 0 && errno == ESRCH);       /* reaped */
+        } else {
+                g_test_message("pidfd_open() is not available (valgrind): the launch fails before its record");
+                g_assert_nonnull(f.error);
+        }
+        g_assert_false(g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        fixture_clear(&f);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        messages = g_ptr_array_new_with_free_func(g_free);
+        g_log_set_writer_func(write_log, NULL, NULL);
+        g_test_add_func("/qemu-spawn/held-until-recorded", test_held_until_recorded);
+        g_test_add_func("/qemu-spawn/record-failed", test_record_failed);
+        int status = g_test_run();
+
+        g_ptr_array_unref(messages);
+        return status;
+}
