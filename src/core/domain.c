@@ -123,12 +123,12 @@ static void write_journal(JsonBuilder *builder, gconstpointer data) {
         d->observer->write_journal(builder, d->observer_data);
 }
 
-static gboolean save_status(Domain *d, pid_t pid, gboolean starting, GError **error) {
+static gboolean save_status(Domain *d, const DomainDef *live, pid_t pid, gboolean starting, GError **error) {
         StatusRecord record = {
                 .pid = pid,
                 .state = domain_state_to_string(d->state),
                 .reason = d->state_reason,
-                .live = d->live,
+                .live = live,
                 .starting = starting,
         };
 
@@ -140,7 +140,11 @@ static gboolean save_status(Domain *d, pid_t pid, gboolean starting, GError **er
 }
 
 gboolean domain_save_status(Domain *d, GError **error) {
-        return save_status(d, qemu_process_get_pid(d->qemu), FALSE, error);
+        return save_status(d, d->live, qemu_process_get_pid(d->qemu), FALSE, error);
+}
+
+gboolean domain_save_unspawned_status(Domain *d, const DomainDef *live, GError **error) {
+        return save_status(d, live, 0, TRUE, error);
 }
 
 DomainRef *domain_ref_new(Domain *d) {
@@ -440,7 +444,9 @@ static gboolean check_runnable(const DomainHost *host, const DomainDef *def, gbo
 /* libvirt's early status file: a daemon killed before QEMU's monitor is up
  * finds this QEMU at its restart, and kills it (recovery-load.c). */
 static gboolean on_spawned(pid_t pid, gpointer user_data, GError **error) {
-        return save_status(user_data, pid, TRUE, error);
+        Domain *d = user_data;
+
+        return save_status(d, d->live, pid, TRUE, error);
 }
 
 void domain_launch_async(Domain *d, DomainDef *live, const char *incoming, guint64 ram_kib,

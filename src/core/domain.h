@@ -175,6 +175,10 @@ void domain_set_observer(Domain *domain, const DomainObserver *observer, gpointe
 /* Writes the live status (state, reason, the job's journal) to the state
  * store, for a restart to find the guest again. Only while QEMU runs. */
 gboolean domain_save_status(Domain *domain, GError **error);
+/* The early record ("starting") before any QEMU is spawned, with @live
+ * and the job's journal: a Prepare's images are known before it creates
+ * them. The launch's own early record replaces it. */
+gboolean domain_save_unspawned_status(Domain *domain, const DomainDef *live, GError **error);
 
 /* Ends the domain's QEMU: SIGTERM, then SIGKILL after @grace_ms (0: at once,
  * G_MAXUINT: never). @reason (nullable) becomes StateReason when it has

@@ -10,6 +10,7 @@
 #include "migration-storage-private.h"
 #include "qemu-monitor.h"
 #include "qemu-monitor-block.h"
+#include "registry.h"
 
 #define GONE_POLL_MS 50
 
@@ -292,16 +293,21 @@ void migration_storage_job_ended(Domain *d, gboolean completed) {
                 migration_storage_remove_created((const char *const *) job->storage_created->pdata,
                                                  job->storage_created->len);
                 g_clear_pointer(&job->storage_created, g_ptr_array_unref);
+                /* Prepare's early record that listed them, if no QEMU was
+                 * spawned: a launch or a QEMU removes its own. */
+                if (!d->qemu && !d->starting)
+                        state_store_remove_status(registry_get_store(d->registry), domain_uuid(d));
         }
 }
 
 void migration_storage_remove_created(const char *const *paths, guint n) {
         for (guint i = 0; i < n; i++) {
-                if (g_unlink(paths[i]) < 0)
+                /* Listed before it was created: it may never have been. */
+                if (g_unlink(paths[i]) == 0)
+                        g_info("Removed image %s that the failed migration created", paths[i]);
+                else if (errno != ENOENT)
                         g_warning("Cannot remove image %s that the failed migration created: %s", paths[i],
                                   g_strerror(errno));
-                else
-                        g_info("Removed image %s that the failed migration created", paths[i]);
         }
 }
 

@@ -113,16 +113,14 @@ static void on_image_created(GObject *source, GAsyncResult *result, gpointer use
                 /* The job ended meanwhile and cannot remove what it never heard of;
                  * but the image of another Prepare of the guest, started
                  * since, is that one's (at the same path). */
-                if ((!job || job->serial == c->job_serial) && g_unlink(path) < 0)
+                if ((!job || job->serial == c->job_serial) && g_unlink(path) < 0 && errno != ENOENT)
                         g_warning("Cannot remove image %s that the ended migration created: %s", path,
                                   g_strerror(errno));
                 return g_task_return_new_error(task, MD_ERROR, MD_ERROR_MIGRATION_FAILED,
                                                _("The incoming migration ended while its images were being "
                                                  "created"));
         }
-        if (!job->storage_created)
-                job->storage_created = g_ptr_array_new_with_free_func(g_free);
-        g_ptr_array_add(job->storage_created, g_strdup(path));
+        /* Listed in job->storage_created already (record_creations()). */
         c->next++;
         create_next(g_steal_pointer(&task));
 }
@@ -139,10 +137,32 @@ static void create_next(GTask *task) {
                                    on_image_created, task);
 }
 
+/* Before the first qemu-img create: the images go into the job's list and
+ * its early record (no pid: QEMU is not spawned yet), so that a daemon
+ * killed before the spawn leaves nothing that no record names; the restart
+ * removes them (recovery-load.c), as the job's end does. Nothing to
+ * create, nothing written. */
+static gboolean record_creations(Domain *d, const DomainDef *def, GPtrArray *paths, GError **error) {
+        MigrationJob *job = d->job;
+
+        if (paths->len == 0)
+                return TRUE;
+        if (!job->storage_created)
+                job->storage_created = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < paths->len; i++)
+                g_ptr_array_add(job->storage_created, g_strdup(paths->pdata[i]));
+        if (!domain_save_unspawned_status(d, def, error)) {
+                g_clear_pointer(&job->storage_created, g_ptr_array_unref);
+                return FALSE;
+        }
+        return TRUE;
+}
+
 void migration_storage_create_async(Domain *d, const DomainDef *def, const MigrationCookie *cookie,
                                     GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
         Creations *c = g_new0(Creations, 1);
+        g_autoptr(GError) error = NULL;
 
         c->ref = domain_ref_new(d);
         c->job_serial = d->job->serial;
@@ -168,6 +188,11 @@ void migration_storage_create_async(Domain *d, const DomainDef *def, const Migra
                                                                                cd->capacity),
                                                  cd->backing, cd->backing_format);
                 g_ptr_array_add(c->paths, g_strdup(disk->source_file));
+        }
+        if (!record_creations(d, def, c->paths, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
+                g_object_unref(task);
+                return;
         }
         create_next(task);
 }

@@ -46,16 +46,9 @@ typedef struct {
         MigrationJournal journal;
 } Unstarted;
 
-static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Unstarted *u = user_data;
-        g_autoptr(GError) error = NULL;
-        g_autofree char *why = NULL;
-        gboolean killed = FALSE;
+static void unstarted_done(Unstarted *u, const char *what) {
+        g_autofree char *why = g_strdup_printf("its QEMU had not finished starting; %s", what);
 
-        if (!qemu_process_kill_stale_finish(result, &killed, &error))
-                g_warning("%s; if it still runs, kill it by hand", error->message);
-        why = g_strdup_printf("its QEMU had not finished starting; %s",
-                              error ? "it could not be killed" : killed ? "killed" : "it had gone already");
         /* Its job, if any, was an incoming one in Prepare: the guest never
          * ran here, and the images Prepare created for it go (once its QEMU
          * no longer holds them), as at any failed Prepare. */
@@ -69,11 +62,25 @@ static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer 
         g_free(u);
 }
 
+static void on_unstarted_killed(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        gboolean killed = FALSE;
+
+        if (!qemu_process_kill_stale_finish(result, &killed, &error))
+                g_warning("%s; if it still runs, kill it by hand", error->message);
+        unstarted_done(user_data, error ? "it could not be killed" : killed ? "killed" : "it had gone already");
+}
+
 /* As libvirt ("wasn't fully started yet"): a QEMU whose monitor had not
  * greeted when the daemon died (or, start_unfinished(), that Start had not
  * yet resumed) holds no guest yet. Attaching to it would make the
  * half-done Start or Prepare look done; it is killed instead, the domain
- * left shut off (StateReason "failed"). */
+ * left shut off (StateReason "failed"). A record without a pid is a
+ * Prepare's that died creating its images: there is nothing to kill. A
+ * pid that runs another program than the guest's QEMU is left alone: it
+ * may be the child the daemon had forked but not yet let exec
+ * (qemu-spawn-gate.c), which exits by itself when its gate closes with
+ * the daemon. */
 static void recover_unstarted(Registry *r, GTask *load, StatusFile *file) {
         Unstarted *u = g_new0(Unstarted, 1);
 
@@ -82,6 +89,10 @@ static void recover_unstarted(Registry *r, GTask *load, StatusFile *file) {
         u->file = file;
         migration_journal_read(&u->journal, file->object);
         (*(guint *) g_task_get_task_data(load))++;
+        if (file->pid == 0) {
+                unstarted_done(u, "none had been spawned");
+                return;
+        }
         qemu_process_kill_stale_async((pid_t) file->pid, file->live->uuid, on_unstarted_killed, u);
 }
 

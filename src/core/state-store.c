@@ -120,8 +120,12 @@ char *state_store_format_status(const StatusRecord *rec) {
         g_autofree char *xml = domain_def_format(rec->live);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "pid");
-        json_builder_add_int_value(b, rec->pid);
+        /* No pid: a Prepare's record of the images it is about to create,
+         * before its QEMU is spawned. */
+        if (rec->pid || !rec->starting) {
+                json_builder_set_member_name(b, "pid");
+                json_builder_add_int_value(b, rec->pid);
+        }
         json_builder_set_member_name(b, "state");
         json_builder_add_string_value(b, rec->state);
         json_builder_set_member_name(b, "reason");
@@ -183,10 +187,19 @@ void status_file_free(StatusFile *file) {
         g_free(file);
 }
 
+/* Whether @obj has @name, a value of @type (json-glib's getters are
+ * critical about other nodes, and convert between scalar types). */
+static gboolean member_of_type(JsonObject *obj, const char *name, GType type) {
+        JsonNode *node = json_object_get_member(obj, name);
+
+        return node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == type;
+}
+
 StatusFile *state_store_read_status_file(const char *path, GError **error) {
         g_autoptr(JsonParser) parser = json_parser_new();
         g_autoptr(StatusFile) file = g_new0(StatusFile, 1);
         g_autoptr(GError) local = NULL;
+        gboolean unspawned;
         JsonObject *obj;
 
         if (!json_parser_load_from_file(parser, path, &local) ||
@@ -198,16 +211,20 @@ StatusFile *state_store_read_status_file(const char *path, GError **error) {
         obj = json_node_get_object(json_parser_get_root(parser));
         file->path = g_strdup(path);
         file->object = json_object_ref(obj);
-        file->pid = json_object_get_int_member_with_default(obj, "pid", 0);
+        file->pid = member_of_type(obj, "pid", G_TYPE_INT64) ? json_object_get_int_member(obj, "pid") : 0;
+        file->starting = member_of_type(obj, "starting", G_TYPE_BOOLEAN) &&
+                         json_object_get_boolean_member(obj, "starting");
+        /* Only a starting record may lack a pid (none spawned yet); one
+         * that is there is a real one. */
+        unspawned = file->starting && !json_object_has_member(obj, "pid");
         file->live = domain_def_parse(json_object_get_string_member_with_default(obj, "xml", ""), -1, &local);
-        if (!file->live || file->pid <= 0 || file->pid > G_MAXINT32) {
+        if (!file->live || (!unspawned && (file->pid <= 0 || file->pid > G_MAXINT32))) {
                 g_set_error(error, MD_ERROR, MD_ERROR_INTERNAL, _("Guest status %s is damaged: %s"), path,
                             local ? local->message : _("bad pid"));
                 return NULL;
         }
         file->state = g_strdup(json_object_get_string_member_with_default(obj, "state", NULL));
         file->reason = g_strdup(json_object_get_string_member_with_default(obj, "reason", NULL));
-        file->starting = json_object_get_boolean_member_with_default(obj, "starting", FALSE);
         return g_steal_pointer(&file);
 }
 

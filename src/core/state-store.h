@@ -36,7 +36,7 @@ GPtrArray *state_store_load_definitions(StateStore *store);
 typedef void (*StateStoreJournalFunc)(JsonBuilder *builder, gconstpointer journal_data);
 
 typedef struct {
-        gint64 pid;
+        gint64 pid;                          /* 0 when starting: not spawned yet (the key is left out) */
         const char *state;                   /* "running", "paused" */
         const char *reason;                  /* StateReason */
         StateStoreJournalFunc write_journal; /* NULL: the guest has no job */
@@ -56,7 +56,7 @@ void state_store_remove_status(StateStore *store, const char *uuid);
 /* A status record read back after a restart. */
 typedef struct {
         char *path;
-        gint64 pid;
+        gint64 pid;                          /* 0: starting, no QEMU spawned yet */
         DomainDef *live;
         char *state;                         /* as saved, nullable */
         char *reason;                        /* as saved, nullable */

@@ -142,8 +142,10 @@ static void write_status(JobFixture *f, const JobGiven *g) {
         g_autofree char *path = g_build_filename(f->state_dir, "status", JF_UUID ".json", NULL);
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "pid");
-        json_builder_add_int_value(b, g->pid ? g->pid : JF_PID);
+        if (!g->no_pid) {
+                json_builder_set_member_name(b, "pid");
+                json_builder_add_int_value(b, g->pid ? g->pid : JF_PID);
+        }
         json_builder_set_member_name(b, "state");
         json_builder_add_string_value(b, g->state);
         json_builder_set_member_name(b, "reason");

@@ -49,6 +49,7 @@ typedef struct {
         double progress;         /* JobProgress journaled; 0: absent */
         gboolean starting;       /* the early record of a QEMU whose monitor had not greeted */
         GPid pid;                /* 0: JF_PID */
+        gboolean no_pid;         /* starting: no "pid" (a Prepare's record before its spawn) */
 } JobGiven;
 
 /* Writes the records and lets the fake monitor listen where the daemon

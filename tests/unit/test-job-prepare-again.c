@@ -43,7 +43,7 @@ static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data
 }
 
 /* qemu-img create ... PATH SIZE: waits until $MD_TEST_GATE exists, then
- * creates PATH. */
+ * creates PATH; fails instead if $MD_TEST_QEMU_IMG_FAILS is set. */
 static void install_qemu_img(JobFixture *f, const char *gate) {
         g_autofree char *bin = g_build_filename(f->dir, "bin", NULL);
         g_autofree char *script = g_build_filename(bin, "qemu-img", NULL);
@@ -54,6 +54,7 @@ static void install_qemu_img(JobFixture *f, const char *gate) {
         g_file_set_contents(script,
                             "#!/bin/sh\n"
                             "while [ ! -e \"$MD_TEST_GATE\" ]; do sleep 0.02; done\n"
+                            "[ -z \"$MD_TEST_QEMU_IMG_FAILS\" ] || { echo no room >&2; exit 1; }\n"
                             "for a in \"$@\"; do image=$last; last=$a; done\n"
                             ": > \"$image\"\n", -1, &error);
         g_assert_no_error(error);
@@ -86,15 +87,19 @@ static GBytes *begin_cookie(JobFixture *f) {
         return bytes;
 }
 
-static void test_prepare_again(JobFixture *f, gconstpointer data) {
-        g_autofree char *gate = g_build_filename(f->dir, "gate", NULL);
-        g_autofree char *image = g_build_filename(f->dir, "incoming.qcow2", NULL);
-        g_autofree char *xml = g_strdup_printf("<domain type='qemu'><name>" NAME "</name><uuid>" UUID "</uuid>"
+static char *disk_xml(const char *image) {
+        return g_strdup_printf("<domain type='qemu'><name>" NAME "</name><uuid>" UUID "</uuid>"
                                                "<memory unit='KiB'>131072</memory><os><type>hvm</type></os>"
                                                "<devices><disk type='file' device='disk'>"
                                                "<driver name='qemu' type='qcow2'/><source file='%s'/>"
                                                "<target dev='vda' bus='virtio'/></disk></devices></domain>",
                                                image);
+}
+
+static void test_prepare_again(JobFixture *f, gconstpointer data) {
+        g_autofree char *gate = g_build_filename(f->dir, "gate", NULL);
+        g_autofree char *image = g_build_filename(f->dir, "incoming.qcow2", NULL);
+        g_autofree char *xml = disk_xml(image);
         g_autoptr(GBytes) cookie = begin_cookie(f);
         g_autoptr(GError) error = NULL;
         Reply a = { 0 }, b = { 0 }, aborted = { 0 };
@@ -140,10 +145,78 @@ static void test_prepare_again(JobFixture *f, gconstpointer data) {
         g_unsetenv("MD_TEST_GATE");
 }
 
+/* While qemu-img runs, before any QEMU: the early record (starting, no
+ * pid) lists the image Prepare is creating. */
+static void assert_record_lists(JobFixture *f, const char *image) {
+        g_autofree char *path = g_build_filename(f->state_dir, "status", UUID ".json", NULL);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(StatusFile) file = state_store_read_status_file(path, &error);
+        JsonArray *created;
+
+        g_assert_no_error(error);
+        g_assert_true(file->starting);
+        g_assert_cmpint(file->pid, ==, 0);
+        g_assert_cmpstr(json_object_get_string_member(file->object, "job_type"), ==, "migration-in");
+        created = json_object_get_array_member(file->object, "job_storage_created");
+        g_assert_cmpuint(json_array_get_length(created), ==, 1);
+        g_assert_cmpstr(json_array_get_string_element(created, 0), ==, image);
+}
+
+/* The record is written before the first qemu-img create, and goes with
+ * the Prepare that fails before its spawn: AbortJob meanwhile (@abort), or
+ * qemu-img failing. */
+static void check_record_before_create(JobFixture *f, gboolean abort) {
+        g_autofree char *gate = g_build_filename(f->dir, "gate", NULL);
+        g_autofree char *image = g_build_filename(f->dir, "incoming.qcow2", NULL);
+        g_autofree char *record = g_build_filename(f->state_dir, "status", UUID ".json", NULL);
+        g_autofree char *xml = disk_xml(image);
+        g_autoptr(GBytes) cookie = begin_cookie(f);
+        g_autoptr(GError) error = NULL;
+        Reply a = { 0 }, aborted = { 0 };
+        Domain *d = registry_define_xml(f->registry, xml, &error);
+
+        g_assert_no_error(error);
+        install_qemu_img(f, gate);
+        if (!abort)
+                g_setenv("MD_TEST_QEMU_IMG_FAILS", "1", TRUE);
+        fake_monitor_serve_launches(f->fm);
+        migration_prepare_async(f->registry, params(xml), cookie, OWNER_A, on_prepared, &a);
+        g_assert_nonnull(d->job);
+        assert_record_lists(f, image);
+        if (abort) {
+                migration_abort_async(d, 0, on_aborted, &aborted);
+                job_fixture_run_until(reply_done, &aborted);
+                g_assert_no_error(aborted.error);
+                g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
+        }
+        g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
+        job_fixture_run_until(reply_done, &a);
+        g_assert_nonnull(a.error);
+        g_assert_null(d->job);
+        g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(image, G_FILE_TEST_EXISTS));
+        g_assert_cmpint(d->state, ==, DOMAIN_STATE_SHUTOFF);
+        g_clear_error(&a.error);
+        g_unsetenv("MD_TEST_GATE");
+        g_unsetenv("MD_TEST_QEMU_IMG_FAILS");
+}
+
+static void test_record_aborted(JobFixture *f, gconstpointer data) {
+        check_record_before_create(f, TRUE);
+}
+
+static void test_record_create_failed(JobFixture *f, gconstpointer data) {
+        check_record_before_create(f, FALSE);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         job_fixture_init_log();
         g_test_add("/job-prepare-again/images", JobFixture, NULL, job_fixture_set_up, test_prepare_again,
                    job_fixture_tear_down);
+        g_test_add("/job-prepare-again/record/aborted", JobFixture, NULL, job_fixture_set_up, test_record_aborted,
+                   job_fixture_tear_down);
+        g_test_add("/job-prepare-again/record/create-failed", JobFixture, NULL, job_fixture_set_up,
+                   test_record_create_failed, job_fixture_tear_down);
         return g_test_run();
 }

@@ -268,6 +268,35 @@ static void test_prepare_unstarted(JobFixture *f, gconstpointer data) {
         g_assert_null(registry_lookup_by_uuid(f->registry, JF_UUID, NULL));
 }
 
+/* Killed while Prepare created its images, before QEMU was spawned: the
+ * record (no pid) lists them; the ones that exist go, the record goes,
+ * nothing is killed (a process with the guest's UUID stays), the defined
+ * domain stays shut off, "failed", and no JobCompleted. */
+static void test_prepare_unspawned(JobFixture *f, gconstpointer data) {
+        g_autofree char *made = g_build_filename(f->dir, "made.qcow2", NULL);
+        g_autofree char *not_yet = g_build_filename(f->dir, "not-yet.qcow2", NULL);
+        g_autofree char *record = g_build_filename(f->state_dir, "status", JF_UUID ".json", NULL);
+        const char *const created[] = { made, not_yet, NULL };
+        JobGiven g = { .type = "migration-in", .phase = "prepare", .state = "shutoff", .reason = "unknown",
+                       .owner = OWNER, .storage_created = created, .starting = TRUE, .no_pid = TRUE,
+                       .persistent = TRUE };
+        int stdin_fd = -1;
+        GPid bystander = job_fixture_spawn_stand_in(JF_UUID, &stdin_fd);
+
+        g_assert_true(g_file_set_contents(made, "", 0, NULL));
+        job_fixture_given_unstarted(f, &g);
+        job_fixture_restart(f);
+        g_assert_false(g_file_test(made, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(not_yet, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
+        assert_state(registry_lookup_by_uuid(f->registry, JF_UUID, NULL), DOMAIN_STATE_SHUTOFF, "failed");
+        g_assert_null(fake_monitor_attached_uuid(f->fm));
+        g_assert_cmpuint(f->completed->len, ==, 0);
+        g_assert_false(job_fixture_pid_gone(bystander));
+        close(stdin_fd);        /* the stand-in reads EOF and ends */
+        g_assert_cmpint(waitpid(bystander, NULL, 0), ==, bystander);
+}
+
 /* Killed during a Start: the defined domain stays, shut off, "failed". */
 static void test_start_unstarted(JobFixture *f, gconstpointer data) {
         JobGiven g = { .state = "shutoff", .reason = "unknown", .persistent = TRUE, .starting = TRUE };
@@ -312,6 +341,7 @@ void job_recovery_in_add_tests(void) {
         ADD("prepare/postcopy", test_prepare_postcopy);
         ADD("prepare/removes-created-images", test_prepare_removes_created_images);
         ADD("prepare/unstarted", test_prepare_unstarted);
+        ADD("prepare/unspawned", test_prepare_unspawned);
         ADD("start/unstarted", test_start_unstarted);
         ADD("unstarted/pid-reused", test_unstarted_pid_reused);
         ADD("start/not-resumed", test_start_not_resumed);

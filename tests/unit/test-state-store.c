@@ -144,6 +144,66 @@ static void test_status_starting(void) {
         remove_tree(state);
 }
 
+/* A Prepare's early record before its QEMU is spawned: starting, no
+ * "pid" key; read back with pid 0. */
+static void test_status_unspawned(void) {
+        g_autofree char *state = make_state_dir();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(StateStore) store = state_store_new(state, &error);
+        g_autoptr(DomainDef) def = definition();
+        StatusRecord record = { .state = "shutoff", .reason = "unknown", .live = def, .starting = TRUE };
+        g_autofree char *text = state_store_format_status(&record);
+        g_autoptr(GPtrArray) files = NULL;
+        StatusFile *file;
+
+        g_assert_null(strstr(text, "\"pid\""));
+        g_assert_true(state_store_save_status(store, UUID, &record, &error));
+        g_assert_no_error(error);
+        files = state_store_load_status(store);
+        g_assert_cmpuint(files->len, ==, 1);
+        file = files->pdata[0];
+        g_assert_cmpint(file->pid, ==, 0);
+        g_assert_true(file->starting);
+        remove_tree(state);
+}
+
+/* Only a starting record may lack its pid; a pid that is there is a real
+ * one (1 .. 2^31 - 1, an integer). Anything else is damaged, never pid 0. */
+static void test_status_pid_hostile(void) {
+        static const char *const damaged[] = {
+                "\"starting\": true, \"pid\": 0", "\"starting\": true, \"pid\": -7",
+                "\"starting\": true, \"pid\": \"4242\"", "\"starting\": true, \"pid\": null",
+                "\"starting\": true, \"pid\": [4242]", "\"starting\": true, \"pid\": 4294967297",
+                "\"starting\": \"true\"", "\"starting\": false", "\"starting\": null", "\"state\": \"running\"",
+        };
+        g_autofree char *state = make_state_dir();
+        g_autofree char *path = g_build_filename(state, "status.json", NULL);
+        g_autoptr(DomainDef) def = definition();
+        g_autoptr(JsonNode) xml = json_node_init_string(json_node_alloc(), def->xml);
+        g_autofree char *quoted = json_to_string(xml, FALSE);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(damaged) + 1; i++) {
+                g_autofree char *text = g_strdup_printf("{%s, \"xml\": %s}",
+                                                        i < G_N_ELEMENTS(damaged) ? damaged[i] : "\"starting\": true",
+                                                        quoted);
+                g_autoptr(GError) error = NULL;
+                g_autoptr(StatusFile) file = NULL;
+
+                g_assert_true(g_file_set_contents(path, text, -1, NULL));
+                file = state_store_read_status_file(path, &error);
+                if (i == G_N_ELEMENTS(damaged)) {       /* the good one */
+                        g_assert_no_error(error);
+                        g_assert_cmpint(file->pid, ==, 0);
+                        continue;
+                }
+                g_assert_null(file);
+                g_assert_error(error, MD_ERROR, MD_ERROR_INTERNAL);
+                g_assert_nonnull(strstr(error->message, "bad pid"));
+        }
+        g_assert_cmpint(g_unlink(path), ==, 0);
+        remove_tree(state);
+}
+
 static void test_definition_round_trip(void) {
         g_autofree char *state = make_state_dir();
         g_autoptr(GError) error = NULL;
@@ -290,6 +350,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/state-store/golden/job", test_golden_job);
         g_test_add_func("/state-store/status/round-trip", test_status_round_trip);
         g_test_add_func("/state-store/status/starting", test_status_starting);
+        g_test_add_func("/state-store/status/unspawned", test_status_unspawned);
+        g_test_add_func("/state-store/status/pid-hostile", test_status_pid_hostile);
         g_test_add_func("/state-store/definition/round-trip", test_definition_round_trip);
         g_test_add_func("/state-store/definition/hostile-refused", test_hostile_files_refused);
         g_test_add_func("/state-store/error/missing-dir", test_missing_dir_is_internal);
