@@ -142,10 +142,10 @@ class Restart(SingleHostTestCase):
         wait_until(lambda: held() or replies, DEADLINE, 'the QEMU to wait at the gate')
         pids = held()
         self.assertEqual(len(pids), 1, 'the QEMU held at the gate: %r (Start answered: %r)' % (pids, replies))
-        # Written just after the spawn returns, so possibly after the QEMU shows.
-        early = wait_until(lambda: early_record() or replies, DEADLINE, 'the early status record')
-        self.assertTrue(early is not replies and early.get('starting'),
-                        'no early status record for the starting QEMU: %r' % (early,))
+        # Written before the child may exec (the spawn gate): there once the wrapper shows.
+        early = early_record()
+        self.assertTrue(early and early.get('starting') and early.get('pid') == pids[0],
+                        'no early status record naming the starting QEMU: %r' % (early,))
 
         self.host.kill()
         self.assertTrue(pid_alive(pids[0]), 'the starting QEMU died with the daemon')

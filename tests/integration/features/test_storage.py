@@ -7,7 +7,9 @@ The copy must equal the source's image once the guest is gone; a migration
 cancelled after Prepare removes the image the destination created and the
 guest runs on at the source."""
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,6 +118,75 @@ class Storage(FeatureTestCase):
         self.assertTrue(os.path.exists(src_img))
         assert_runs_here(self, g, self.src, pid)
         g.destroy()
+
+    def gated_qemu_img(self):
+        """The destination's qemu-img from its next start on: the real one, then held while the FIFO
+        gate exists (the image is there, Prepare still waits for qemu-img). Returns (wrapper, gate)."""
+        gate = os.path.join(self.workdir, 'qemu-img-gate')
+        os.mkfifo(gate, 0o600)
+        self.addCleanup(lambda: os.path.exists(gate) and os.unlink(gate))
+        bindir = os.path.join(self.workdir, 'gated-bin')
+        os.makedirs(bindir)
+        wrapper = os.path.join(bindir, 'qemu-img')
+        with open(wrapper, 'w') as f:
+            f.write('#!/bin/sh\n# qemu-img, then held while the gate exists\n'
+                    '%s "$@" || exit\n[ -p %s ] && read _ < %s\nexit 0\n' % (shutil.which('qemu-img'), gate, gate))
+        os.chmod(wrapper, 0o755)
+        old_path = os.environ['PATH']
+        self.addCleanup(os.environ.__setitem__, 'PATH', old_path)
+        os.environ['PATH'] = bindir + ':' + old_path
+        self.dst.restart()
+        os.environ['PATH'] = old_path
+        return wrapper, gate
+
+    def test_restart_during_image_create(self):
+        """The destination's daemon killed -9 while Prepare's qemu-img create runs, before any QEMU is
+        spawned: Prepare recorded the image before creating it (early record, no pid), so the restarted
+        daemon removes the image and the record, kills nothing; the guest runs on at the source and then
+        migrates there."""
+        g, src_img, dst_img, boot, pid = self.guest()
+        wrapper, gate = self.gated_qemu_img()
+        record_path = os.path.join(self.dst.state_dir, 'status', g.uuid + '.json')
+
+        def held():
+            return [p for p in (int(e) for e in os.listdir('/proc') if e.isdigit())
+                    if (feattest.harness.proc_cmdline(p) or [''])[1:2] == [wrapper]
+                    and dst_img in (feattest.harness.proc_cmdline(p) or []) and pid_alive(p)]
+
+        self.addCleanup(lambda: [feattest.harness.kill_and_reap(p) for p in held()])
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.begin()
+        prepare = Pending(self.dst.connect(), feattest.MANAGER_PATH, feattest.MANAGER_IFACE, 'Prepare3Params',
+                          'a{sv}ayu', (m._params(destination_xml=('s', m.xml)), m.cookie, m.flags), 'ays')
+        wait_until(lambda: held() and os.path.exists(dst_img), DEADLINE, 'qemu-img to create the image and wait')
+        with open(record_path) as f:
+            record = json.load(f)
+        self.assertEqual((record.get('starting'), 'pid' in record, record.get('job_storage_created')),
+                         (True, False, [dst_img]), record)
+        self.assertEqual(g.qemu_pids(), [pid], 'a QEMU of the guest before Prepare spawned one')
+        self.dst.kill()
+        with self.assertRaises(feattest.GLib.Error):
+            prepare.wait(DEADLINE)
+        for p in held():        # a child of the dead daemon, at the gate for good
+            feattest.harness.kill_and_reap(p)
+        os.unlink(gate)
+        self.dst.start()
+        wait_until(lambda: not os.path.exists(record_path), DEADLINE, 'the restarted destination to drop the record')
+        self.assertFalse(os.path.exists(dst_img), 'the image Prepare created before its QEMU was left behind')
+        self.assertIn('its QEMU had not finished starting; none had been spawned', daemon_log(self.dst))
+        self.assertNotIn(g.path, self.dst.list_domains(0))
+        feattest.dcall(self.src, g.path, 'AbortJob', 'u', (0,))
+        assert_runs_here(self, g, self.src, pid, ' after the destination\'s restart')
+        src_serial = g.serial
+        m = Mig(self, g, self.src, self.dst, flags=LIVE | NON_SHARED_DISK)
+        m.dest_xml = m.dest_xml.replace(src_img, dst_img)
+        m.run()
+        assert_moved(self, src_serial, g.serial, pid, boot)
+        g.destroy()
+        cmp = subprocess.run(['qemu-img', 'compare', '-f', 'qcow2', '-F', 'qcow2', src_img, dst_img],
+                             capture_output=True, text=True)
+        self.assertEqual(cmp.returncode, 0, cmp.stdout + cmp.stderr)
 
     def test_restart_removes_created_image(self):
         """The destination's daemon killed -9 after Prepare and started again: it abandons the incoming
