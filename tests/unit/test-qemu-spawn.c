@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -182,12 +184,68 @@ static void test_record_failed(void) {
         fixture_clear(&f);
 }
 
+/* The "daemon" (a forked copy of this test) tells the child's pid, then
+ * dies by SIGKILL with its record written but the gate not yet opened. */
+static gboolean on_spawned_die(pid_t pid, gpointer user_data, GError **error) {
+        int fd = GPOINTER_TO_INT(user_data);
+
+        g_assert_cmpint(write(fd, &pid, sizeof(pid)), ==, sizeof(pid));
+        raise(SIGKILL);
+        return TRUE;
+}
+
+/* kill -9 of the daemon between the record and the exec: the held child
+ * reads EOF (the daemon's end died with it) and exits, never running
+ * QEMU. This test is its subreaper, so it gets the orphan's status. */
+static void test_daemon_killed(void) {
+        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        Fixture f = { 0 };
+        pid_t daemon, child = 0, got = 0;
+        int fds[2], status = 0;
+
+        if (!pidfd_works()) {
+                g_test_skip("pidfd_open() is not available (valgrind): no launch can be watched");
+                return;
+        }
+        fixture_init(&f);
+        g_assert_cmpint(prctl(PR_SET_CHILD_SUBREAPER, 1), ==, 0);
+        g_assert_cmpint(pipe(fds), ==, 0);
+        daemon = fork();
+        g_assert_cmpint(daemon, >=, 0);
+        if (daemon == 0) {
+                close(fds[0]);
+                qemu_process_launch_async(&(QemuLaunch) { .argv = f.argv, .monitor_path = f.monitor,
+                                                          .log_path = f.log, .spawned = on_spawned_die,
+                                                          .spawned_data = GINT_TO_POINTER(fds[1]) },
+                                          NULL, on_launched, &f);
+                _exit(1);       /* not reached */
+        }
+        close(fds[1]);
+        g_assert_cmpint(read(fds[0], &child, sizeof(child)), ==, sizeof(child));
+        close(fds[0]);
+        g_assert_cmpint(waitpid(daemon, &status, 0), ==, daemon);
+        g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        while ((got = waitpid(child, &status, WNOHANG)) == 0 && g_get_monotonic_time() < deadline)
+                g_usleep(10000);
+        if (got != child) {
+                kill(child, SIGKILL);
+                (void) waitpid(child, NULL, 0);
+                g_error("the child held at the gate outlived its daemon by 10 s (it ran: %d)",
+                        g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        }
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, QEMU_GATE_CLOSED_STATUS);
+        g_assert_false(g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        fixture_clear(&f);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         messages = g_ptr_array_new_with_free_func(g_free);
         g_log_set_writer_func(write_log, NULL, NULL);
         g_test_add_func("/qemu-spawn/held-until-recorded", test_held_until_recorded);
         g_test_add_func("/qemu-spawn/record-failed", test_record_failed);
+        g_test_add_func("/qemu-spawn/daemon-killed", test_daemon_killed);
         int status = g_test_run();
 
         g_ptr_array_unref(messages);
