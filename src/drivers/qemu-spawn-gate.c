@@ -62,11 +62,14 @@ static gpointer spawn_thread(gpointer user_data) {
 
 /* Above every target fd: GLib's dup2()s onto them must not replace the
  * gate's ends in the child. Close-on-exec: QEMU and every other child the
- * daemon spawns never inherit them. */
+ * daemon spawns never inherit them (the daemon forks from its main thread,
+ * which waits here for the gate's whole life, and from this one only). */
 static int move_above(int fd, int min_fd) {
         int moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+        int saved = errno;
 
         close(fd);
+        errno = saved;
         return moved;
 }
 
@@ -89,12 +92,15 @@ QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const in
         for (guint i = 0; i < n_fds; i++)
                 min_fd = MAX(min_fd, target_fds[i] + 1);
         g->fd = g->child_fd = -1;
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-            (g->fd = move_above(sv[0], min_fd)) < 0 || (g->child_fd = move_above(sv[1], min_fd)) < 0) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+                g->fd = move_above(sv[0], min_fd);
+                g->child_fd = move_above(sv[1], min_fd);
+        }
+        if (g->fd < 0 || g->child_fd < 0) {
                 int saved = errno;
-                if (g->fd >= 0 && g->child_fd < 0)
-                        close(g->fd);
-                g_free(g);
+                if (g->child_fd >= 0)
+                        close(g->child_fd);
+                gate_free(g);
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: gate: %s",
                             g_strerror(saved));
                 return NULL;
