@@ -112,6 +112,11 @@ QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const in
                 n = recv(g->fd, &pid, sizeof(pid), MSG_WAITALL);
         while (n < 0 && errno == EINTR);
         if (n != sizeof(pid)) {
+                /* Closed before the join: a child still waiting at the gate
+                 * (a short or failed recv) must see EOF, or GLib, waiting
+                 * for its exec, never returns. */
+                close(g->fd);
+                g->fd = -1;
                 g_thread_join(g_steal_pointer(&g->thread));
                 if (g->spawned)         /* forked, but the child died before it told its pid */
                         (void) waitpid(g->pid, NULL, 0);
