@@ -406,8 +406,12 @@ static gboolean spawn_recorded(const QemuLaunch *launch, QemuProcess *p, GError 
                 qemu_spawn_gate_close(gate);    /* never runs; reaped */
                 return FALSE;
         }
+        /* Alive only once it has exec'd: a child that failed at the gate
+         * is reaped already (by GLib or the gate), not a pid to wait for. */
+        if (!qemu_spawn_gate_open(gate, error))
+                return FALSE;
         p->alive = TRUE;
-        return qemu_spawn_gate_open(gate, error);
+        return TRUE;
 }
 
 void qemu_process_launch_async(const QemuLaunch *launch, GCancellable *cancellable,

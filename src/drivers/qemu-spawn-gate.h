@@ -19,8 +19,8 @@ typedef struct QemuSpawnGate QemuSpawnGate;
  * closes its fds after qemu_spawn_gate_open() or _close(). */
 QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const int *source_fds,
                                    const int *target_fds, guint n_fds, pid_t *ret_pid, GError **error);
-/* Lets the child exec; fails (the child not reaped: GLib reaps one whose
- * exec failed, else it is the caller's) with GLib's spawn error. Frees @gate. */
+/* Lets the child exec; fails with GLib's spawn error, the child reaped
+ * (by GLib if its exec failed, here if it died at the gate). Frees @gate. */
 gboolean qemu_spawn_gate_open(QemuSpawnGate *gate, GError **error);
 /* Closes the gate: the child exits (QEMU_GATE_CLOSED_STATUS) without
  * exec, and is reaped here. Frees @gate. */

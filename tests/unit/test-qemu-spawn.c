@@ -7,10 +7,12 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "md-error.h"
 #include "qemu-process.h"
 #include "qemu-spawn-gate.h"
 
@@ -185,6 +187,28 @@ static void test_record_failed(void) {
         fixture_clear(&f);
 }
 
+/* Its exec fails (no such binary) after its record: the launch fails,
+ * the child reaped (by GLib), nothing ran. */
+static void test_exec_failed(void) {
+        Fixture f = { 0 };
+
+        if (!pidfd_works()) {
+                g_test_skip("pidfd_open() is not available (valgrind): no launch can be watched");
+                return;
+        }
+        fixture_init(&f);
+        f.argv[0] = "/nonexistent/qemu-system";
+        launch(&f, NULL);
+        while (!f.done)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_error(f.error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_nonnull(strstr(f.error->message, "/nonexistent/qemu-system"));
+        g_assert_cmpint(f.pid, >, 0);
+        g_assert_true(kill(f.pid, 0) < 0 && errno == ESRCH);       /* reaped */
+        g_assert_false(g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        fixture_clear(&f);
+}
+
 /* The "daemon" (a forked copy of this test) tells the child's pid, then
  * dies by SIGKILL with its record written but the gate not yet opened. */
 static gboolean on_spawned_die(pid_t pid, gpointer user_data, GError **error) {
@@ -246,6 +270,7 @@ int main(int argc, char **argv) {
         g_log_set_writer_func(write_log, NULL, NULL);
         g_test_add_func("/qemu-spawn/held-until-recorded", test_held_until_recorded);
         g_test_add_func("/qemu-spawn/record-failed", test_record_failed);
+        g_test_add_func("/qemu-spawn/exec-failed", test_exec_failed);
         g_test_add_func("/qemu-spawn/daemon-killed", test_daemon_killed);
         int status = g_test_run();
 
