@@ -84,6 +84,7 @@ gboolean migration_storage_describe(const DomainDef *def, GArray *disks, gboolea
 /* The images Prepare creates, one after the other. */
 typedef struct {
         DomainRef *ref;
+        DomainDef *def;         /* the incoming definition, for the early record */
         guint64 job_serial;     /* the Prepare's job (another may have the domain by now) */
         MigrationCookie *todo;  /* nbd_disks: the disks whose images are missing here */
         GPtrArray *paths;       /* char*: their images, in the same order */
@@ -93,6 +94,7 @@ typedef struct {
 
 static void creations_free(Creations *c) {
         domain_ref_free(c->ref);
+        domain_def_free(c->def);
         migration_cookie_free(c->todo);
         g_ptr_array_unref(c->paths);
         g_free(c);
@@ -120,16 +122,43 @@ static void on_image_created(GObject *source, GAsyncResult *result, gpointer use
                                                _("The incoming migration ended while its images were being "
                                                  "created"));
         }
-        /* Listed in job->storage_created already (record_creations()). */
+        /* Listed in job->storage_created already (record_creation()). */
         c->next++;
         create_next(g_steal_pointer(&task));
 }
 
+/* Before its qemu-img create: the image goes into the job's list and its
+ * early record (no pid: QEMU is not spawned yet), so that a daemon killed
+ * before the spawn leaves nothing that no record names; the restart
+ * removes them (recovery-load.c), as the job's end does. One at a time:
+ * an image whose creation has not begun is not this Prepare's to remove
+ * (a file may appear there meanwhile). Nothing to create, nothing
+ * written. */
+static gboolean record_creation(Domain *d, const DomainDef *def, const char *path, GError **error) {
+        MigrationJob *job = d->job;
+
+        if (!job->storage_created)
+                job->storage_created = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(job->storage_created, g_strdup(path));
+        if (!domain_save_unspawned_status(d, def, error)) {
+                g_ptr_array_remove_index(job->storage_created, job->storage_created->len - 1);
+                return FALSE;
+        }
+        return TRUE;
+}
+
 static void create_next(GTask *task) {
         Creations *c = g_task_get_task_data(task);
+        GError *error = NULL;
 
         if (c->next == c->paths->len) {
                 g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        /* The job is the Prepare's: checked by on_image_created(). */
+        if (!record_creation(domain_ref_get(c->ref), c->def, c->paths->pdata[c->next], &error)) {
+                g_task_return_error(task, error);
                 g_object_unref(task);
                 return;
         }
@@ -137,34 +166,13 @@ static void create_next(GTask *task) {
                                    on_image_created, task);
 }
 
-/* Before the first qemu-img create: the images go into the job's list and
- * its early record (no pid: QEMU is not spawned yet), so that a daemon
- * killed before the spawn leaves nothing that no record names; the restart
- * removes them (recovery-load.c), as the job's end does. Nothing to
- * create, nothing written. */
-static gboolean record_creations(Domain *d, const DomainDef *def, GPtrArray *paths, GError **error) {
-        MigrationJob *job = d->job;
-
-        if (paths->len == 0)
-                return TRUE;
-        if (!job->storage_created)
-                job->storage_created = g_ptr_array_new_with_free_func(g_free);
-        for (guint i = 0; i < paths->len; i++)
-                g_ptr_array_add(job->storage_created, g_strdup(paths->pdata[i]));
-        if (!domain_save_unspawned_status(d, def, error)) {
-                g_clear_pointer(&job->storage_created, g_ptr_array_unref);
-                return FALSE;
-        }
-        return TRUE;
-}
-
 void migration_storage_create_async(Domain *d, const DomainDef *def, const MigrationCookie *cookie,
                                     GAsyncReadyCallback callback, gpointer user_data) {
         GTask *task = g_task_new(NULL, NULL, callback, user_data);
         Creations *c = g_new0(Creations, 1);
-        g_autoptr(GError) error = NULL;
 
         c->ref = domain_ref_new(d);
+        c->def = domain_def_copy(def);
         c->job_serial = d->job->serial;
         c->todo = migration_cookie_new();
         c->paths = g_ptr_array_new_with_free_func(g_free);
@@ -188,11 +196,6 @@ void migration_storage_create_async(Domain *d, const DomainDef *def, const Migra
                                                                                cd->capacity),
                                                  cd->backing, cd->backing_format);
                 g_ptr_array_add(c->paths, g_strdup(disk->source_file));
-        }
-        if (!record_creations(d, def, c->paths, &error)) {
-                g_task_return_error(task, g_steal_pointer(&error));
-                g_object_unref(task);
-                return;
         }
         create_next(task);
 }

@@ -72,8 +72,8 @@ static MigrationParams *params(const char *xml) {
         return p;
 }
 
-/* The source's Begin cookie: disk vda, qcow2, 16 MiB. */
-static GBytes *begin_cookie(JobFixture *f) {
+/* The source's Begin cookie: disk vda (and vdb if @two), qcow2, 16 MiB. */
+static GBytes *begin_cookie_disks(JobFixture *f, gboolean two) {
         g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), "begin3",
                                                                       NAME, UUID);
         g_autoptr(GError) error = NULL;
@@ -82,9 +82,15 @@ static GBytes *begin_cookie(JobFixture *f) {
         g_free(cookie->host_uuid);
         cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
         migration_cookie_add_nbd_disk(cookie, "vda", "qcow2", 16 << 20);
+        if (two)
+                migration_cookie_add_nbd_disk(cookie, "vdb", "qcow2", 16 << 20);
         bytes = migration_cookie_encode(cookie, &error);
         g_assert_no_error(error);
         return bytes;
+}
+
+static GBytes *begin_cookie(JobFixture *f) {
+        return begin_cookie_disks(f, FALSE);
 }
 
 static char *disk_xml(const char *image) {
@@ -94,6 +100,16 @@ static char *disk_xml(const char *image) {
                                                "<driver name='qemu' type='qcow2'/><source file='%s'/>"
                                                "<target dev='vda' bus='virtio'/></disk></devices></domain>",
                                                image);
+}
+
+static char *two_disks_xml(const char *a, const char *b) {
+        return g_strdup_printf("<domain type='qemu'><name>" NAME "</name><uuid>" UUID "</uuid>"
+                               "<memory unit='KiB'>131072</memory><os><type>hvm</type></os><devices>"
+                               "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                               "<source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+                               "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                               "<source file='%s'/><target dev='vdb' bus='virtio'/></disk>"
+                               "</devices></domain>", a, b);
 }
 
 static void test_prepare_again(JobFixture *f, gconstpointer data) {
@@ -201,6 +217,44 @@ static void check_record_before_create(JobFixture *f, gboolean abort) {
         g_unsetenv("MD_TEST_QEMU_IMG_FAILS");
 }
 
+/* Two images to create, the job aborted while the first is being
+ * created, and a file put at the second's path meanwhile (by someone
+ * else): the record lists only the image whose creation began, and the
+ * abort leaves the other file alone. */
+static void test_record_not_begun(JobFixture *f, gconstpointer data) {
+        g_autofree char *gate = g_build_filename(f->dir, "gate", NULL);
+        g_autofree char *first = g_build_filename(f->dir, "incoming-a.qcow2", NULL);
+        g_autofree char *second = g_build_filename(f->dir, "incoming-b.qcow2", NULL);
+        g_autofree char *record = g_build_filename(f->state_dir, "status", UUID ".json", NULL);
+        g_autofree char *xml = two_disks_xml(first, second);
+        g_autoptr(GBytes) cookie = begin_cookie_disks(f, TRUE);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *contents = NULL;
+        Reply a = { 0 }, aborted = { 0 };
+        Domain *d = registry_define_xml(f->registry, xml, &error);
+
+        g_assert_no_error(error);
+        install_qemu_img(f, gate);
+        fake_monitor_serve_launches(f->fm);
+        migration_prepare_async(f->registry, params(xml), cookie, OWNER_A, on_prepared, &a);
+        g_assert_nonnull(d->job);
+        assert_record_lists(f, first);
+        g_assert_true(g_file_set_contents(second, "not the Prepare's", -1, NULL));
+        migration_abort_async(d, 0, on_aborted, &aborted);
+        job_fixture_run_until(reply_done, &aborted);
+        g_assert_no_error(aborted.error);
+        g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
+        g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
+        job_fixture_run_until(reply_done, &a);
+        g_assert_error(a.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
+        g_assert_false(g_file_test(first, G_FILE_TEST_EXISTS));
+        g_assert_true(g_file_get_contents(second, &contents, NULL, NULL));
+        g_assert_cmpstr(contents, ==, "not the Prepare's");
+        g_unlink(second);
+        g_clear_error(&a.error);
+        g_unsetenv("MD_TEST_GATE");
+}
+
 static void test_record_aborted(JobFixture *f, gconstpointer data) {
         check_record_before_create(f, TRUE);
 }
@@ -218,5 +272,7 @@ int main(int argc, char **argv) {
                    job_fixture_tear_down);
         g_test_add("/job-prepare-again/record/create-failed", JobFixture, NULL, job_fixture_set_up,
                    test_record_create_failed, job_fixture_tear_down);
+        g_test_add("/job-prepare-again/record/not-begun", JobFixture, NULL, job_fixture_set_up,
+                   test_record_not_begun, job_fixture_tear_down);
         return g_test_run();
 }
