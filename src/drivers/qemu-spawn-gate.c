@@ -107,7 +107,15 @@ QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const in
         }
         *g = (QemuSpawnGate) { .fd = g->fd, .child_fd = g->child_fd, .argv = argv, .log_fd = log_fd,
                                .source_fds = source_fds, .target_fds = target_fds, .n_fds = n_fds };
-        g->thread = g_thread_new("qemu-spawn", spawn_thread, g);
+        /* Not g_thread_new(): out of tasks (TasksMax, RLIMIT_NPROC) the
+         * launch fails, as a failed fork does, instead of the daemon. */
+        g->thread = g_thread_try_new("qemu-spawn", spawn_thread, g, &g->error);
+        if (!g->thread) {
+                close(g->child_fd);
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s", g->error->message);
+                gate_free(g);
+                return NULL;
+        }
         do
                 n = recv(g->fd, &pid, sizeof(pid), MSG_WAITALL);
         while (n < 0 && errno == EINTR);

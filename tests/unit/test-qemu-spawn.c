@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
@@ -209,6 +210,44 @@ static void test_exec_failed(void) {
         fixture_clear(&f);
 }
 
+/* No thread can be created (RLIMIT_NPROC, as with a unit's TasksMax
+ * reached): the launch fails, as a failed fork does, and the daemon goes
+ * on. In a forked copy of this test, as nobody if root (exempt from the
+ * limit). */
+static void test_no_thread(void) {
+        Fixture f = { 0 };
+        pid_t daemon;
+        int status = 0;
+
+        if (!pidfd_works()) {
+                g_test_skip("pidfd_open() is not available (valgrind): its own threads need tasks too");
+                return;
+        }
+        fixture_init(&f);
+        g_assert_cmpint(g_chmod(f.dir, 0777), ==, 0);
+        /* As in the daemon, GTask (and the threads its class starts) is
+         * set up long before: only the launch's own thread is refused. */
+        g_type_ensure(G_TYPE_TASK);
+        daemon = fork();
+        g_assert_cmpint(daemon, >=, 0);
+        if (daemon == 0) {
+                const struct rlimit none = { 0, 0 };
+
+                if ((getuid() == 0 && setuid(65534) < 0) || setrlimit(RLIMIT_NPROC, &none) < 0)
+                        _exit(2);
+                launch(&f, NULL);
+                while (!f.done)
+                        g_main_context_iteration(NULL, TRUE);
+                _exit(g_error_matches(f.error, MD_ERROR, MD_ERROR_QEMU_FAILED) && f.pid == 0 ? 0 : 3);
+        }
+        g_assert_cmpint(waitpid(daemon, &status, 0), ==, daemon);
+        if (!WIFEXITED(status))
+                g_error("the launch without a thread killed the daemon (signal %d)", WTERMSIG(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        g_assert_false(g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        fixture_clear(&f);
+}
+
 /* The "daemon" (a forked copy of this test) tells the child's pid, then
  * dies by SIGKILL with its record written but the gate not yet opened. */
 static gboolean on_spawned_die(pid_t pid, gpointer user_data, GError **error) {
@@ -271,6 +310,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-spawn/held-until-recorded", test_held_until_recorded);
         g_test_add_func("/qemu-spawn/record-failed", test_record_failed);
         g_test_add_func("/qemu-spawn/exec-failed", test_exec_failed);
+        g_test_add_func("/qemu-spawn/no-thread", test_no_thread);
         g_test_add_func("/qemu-spawn/daemon-killed", test_daemon_killed);
         int status = g_test_run();
 
