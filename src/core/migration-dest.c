@@ -17,6 +17,7 @@
 #include "migration-storage.h"
 #include "migration.h"
 #include "qemu-command.h"
+#include "userfaultfd.h"
 
 static gboolean is_wildcard(const char *address) {
         return !address || g_str_equal(address, "0.0.0.0") || g_str_equal(address, "::") ||
@@ -212,14 +213,47 @@ static void on_exported(GObject *source, GAsyncResult *result, gpointer user_dat
         prepare_answer(g_steal_pointer(&task));
 }
 
+/* Post-copy needs QEMU here to get a userfaultfd that handles kernel
+ * faults (userfaultfd.h). Before QEMU runs (@qemu_version 0) refused only
+ * where no QEMU could get one; once it runs, by the way its version asks. */
+static gboolean postcopy_possible(const char *name, guint qemu_version, GError **error) {
+        UserfaultfdAccess access = userfaultfd_probe();
+
+        if (access == USERFAULTFD_SYSCALL ||
+            (access == USERFAULTFD_DEVICE_ONLY &&
+             (!qemu_version || qemu_version >= USERFAULTFD_QEMU_DEVICE_VERSION)))
+                return TRUE;
+        g_set_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED,
+                    _("Cannot migrate '%s' with POSTCOPY into this host: QEMU here cannot get a "
+                      "userfaultfd that handles kernel page faults (migrationd has no CAP_SYS_PTRACE and "
+                      "vm.unprivileged_userfaultfd is 0). Set vm.unprivileged_userfaultfd=1 on this host "
+                      "or give migrationd CAP_SYS_PTRACE (README, \"Post-copy under the unit\"), or "
+                      "migrate without POSTCOPY"), name);
+        return FALSE;
+}
+
 static void on_incoming_ready(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
         Prepare *p = g_task_get_task_data(task);
         g_autoptr(GError) error = NULL;
         Domain *d = domain_ref_get(p->ref);
 
-        if (prepare_job_ended(d, p, &error) || !qemu_migration_setup_incoming_finish(result, &error))
+        if (prepare_job_ended(d, p, &error))
                 return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
+        if (!qemu_migration_setup_incoming_finish(result, &error)) {
+                /* Prepare's early check let it through: /dev/userfaultfd
+                 * works here, which QEMU before 8.1 does not use. */
+                g_autoptr(GError) uffd_error = NULL;
+
+                if ((d->job->params->flags & MIGRATE_POSTCOPY) &&
+                    !postcopy_possible(p->def->name, d->qemu ? qemu_process_get_qemu_version(d->qemu) : 0,
+                                       &uffd_error)) {
+                        g_debug("Prepare of '%s': %s", p->def->name, error->message);
+                        g_clear_error(&error);
+                        error = g_steal_pointer(&uffd_error);
+                }
+                return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
+        }
         if (p->storage_targets) {
                 if (!p->nbd_socket && !p->nbd_port && !choose_port(d->registry, 0, &p->nbd_port, &error))
                         return prepare_fail(g_steal_pointer(&task), g_steal_pointer(&error));
@@ -491,6 +525,11 @@ static void prepare_run(Registry *r, MigrationParams *params, GBytes *cookie_in,
         }
         if (mp->flags & MIGRATE_OFFLINE) {
                 prepare_offline(r, def, g_steal_pointer(&task));
+                return;
+        }
+        /* Refused before anything is created here when no QEMU could do it. */
+        if ((mp->flags & MIGRATE_POSTCOPY) && !postcopy_possible(def->name, 0, &error)) {
+                g_task_return_error(task, g_steal_pointer(&error));
                 return;
         }
         prepare_live(r, d, g_steal_pointer(&def), g_steal_pointer(&mp), cookie, owner, g_steal_pointer(&task));
