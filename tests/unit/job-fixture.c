@@ -9,6 +9,7 @@
 #include "migration-jobs.h"
 #include "recovery-load.h"
 #include "test-util.h"
+#include "userfaultfd.h"
 
 #define WAIT_TIMEOUT_S 5
 
@@ -59,6 +60,12 @@ void job_fixture_assert_warned(const char *pattern) {
         g_error("no warning matches \"%s\"", pattern);
 }
 
+/* Post-copy's userfaultfd is there, whoever runs the tests: a test of the
+ * host without it sets its own hook. */
+static UserfaultfdAccess userfaultfd_there(gpointer user_data) {
+        return USERFAULTFD_SYSCALL;
+}
+
 void job_fixture_set_up(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autofree char *log = NULL;
@@ -82,12 +89,14 @@ void job_fixture_set_up(JobFixture *f, gconstpointer data) {
         registry_set_listener(f->registry, &listener, f);
         f->fm = fake_monitor_new();
         g_ptr_array_set_size(warnings, 0);
+        userfaultfd_set_probe_hook(userfaultfd_there, NULL);
 }
 
 void job_fixture_tear_down(JobFixture *f, gconstpointer data) {
         /* Frees the domains without killing their QEMU, as a daemon stop. */
         g_clear_pointer(&f->registry, registry_free);
         g_clear_pointer(&f->fm, fake_monitor_free);
+        userfaultfd_set_probe_hook(NULL, NULL);
         g_ptr_array_unref(f->completed);
         g_ptr_array_unref(f->watched);
         md_config_free(f->config);
