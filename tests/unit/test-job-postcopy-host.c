@@ -106,6 +106,27 @@ static void test_denied(JobFixture *f, gconstpointer data) {
         fake_monitor_assert_done(f->fm);
 }
 
+/* ... and so for protocol 2's Prepare2 (no cookie from the source). */
+static void test_denied_v2(JobFixture *f, gconstpointer data) {
+        Probe p = { USERFAULTFD_DENIED, 0 };
+        g_autoptr(GError) error = NULL;
+        Reply prepared = { 0 };
+
+        fake_monitor_serve_launches(f->fm);
+        userfaultfd_set_probe_hook(probe, &p);
+        migration_prepare2_async(f->registry, migration_params_new_plain(XML, NULL, URI, 0,
+                                                                         MIGRATE_LIVE | MIGRATE_POSTCOPY, &error),
+                                 OWNER, on_prepared, &prepared);
+        g_assert_no_error(error);
+        job_fixture_run_until(reply_done, &prepared);
+        assert_fix_named(prepared.error);
+        g_clear_error(&prepared.error);
+        g_assert_cmpuint(p.calls, ==, 1);
+        g_assert_cmpuint(g_strv_length((char **) fake_monitor_launch_argv(f->fm)), ==, 0);
+        g_assert_null(registry_lookup_by_uuid(f->registry, UUID, NULL));
+        g_assert_cmpuint(f->completed->len, ==, 0);
+}
+
 /* The system call works: QEMU is launched and asked for postcopy-ram; its
  * refusal (for whatever reason) stays QEMU's. */
 static void test_syscall_works(JobFixture *f, gconstpointer data) {
@@ -183,6 +204,8 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         job_fixture_init_log();
         g_test_add("/job-postcopy-host/denied", JobFixture, NULL, job_fixture_set_up, test_denied,
+                   job_fixture_tear_down);
+        g_test_add("/job-postcopy-host/denied-prepare2", JobFixture, NULL, job_fixture_set_up, test_denied_v2,
                    job_fixture_tear_down);
         g_test_add("/job-postcopy-host/syscall-works", JobFixture, NULL, job_fixture_set_up, test_syscall_works,
                    job_fixture_tear_down);
