@@ -45,7 +45,8 @@ static void test_defaults_start(void) {
                 "<cpu mode='host-passthrough' migratable='on'/>",
                 "<cpu mode='maximum'><feature name='pdpe1gb'/></cpu>",
                 "<features><acpi/><apic/><pae/><hyperv mode='custom'><relaxed state='off'/></hyperv>"
-                "<kvm><hidden state='off'/></kvm></features>",
+                "<kvm><hidden state='off'/><hint-dedicated state='off'/><poll-control state='off'/></kvm>"
+                "</features>",
                 "<clock offset='utc'/>",
                 "<clock offset='localtime'><timer name='rtc' tickpolicy='catchup'/><timer name='pit' tickpolicy='delay'/>"
                 "<timer name='hpet' present='no'/></clock>",
@@ -91,6 +92,8 @@ static void test_not_implemented_refused(void) {
                 { "<features><hyperv><relaxed state='off'/><vapic state='on'/></hyperv></features>",
                   "/domain/features/hyperv/vapic" },
                 { "<features><kvm><hidden state='on'/></kvm></features>", "/domain/features/kvm/hidden" },
+                { "<features><kvm><poll-control state='on'/></kvm></features>",
+                  "/domain/features/kvm/poll-control" },
                 { "<on_poweroff>restart</on_poweroff>", "/domain/on_poweroff='restart'" },
                 { "<clock><timer name='kvmclock' present='no'/></clock>", "/domain/clock/timer" },
                 { "<devices><memballoon model='virtio'><stats period='10'/></memballoon></devices>",
