@@ -127,6 +127,12 @@ static void on_image_created(GObject *source, GAsyncResult *result, gpointer use
         create_next(g_steal_pointer(&task));
 }
 
+/* Takes back record_creation()'s entry: that creation never began, and
+ * what may be at its path is not this Prepare's to remove. */
+static void forget_creation(MigrationJob *job) {
+        g_ptr_array_remove_index(job->storage_created, job->storage_created->len - 1);
+}
+
 /* Before its qemu-img create: the image goes into the job's list and its
  * early record (no pid: QEMU is not spawned yet), so that a daemon killed
  * before the spawn leaves nothing that no record names; the restart
@@ -141,7 +147,7 @@ static gboolean record_creation(Domain *d, const DomainDef *def, const char *pat
                 job->storage_created = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(job->storage_created, g_strdup(path));
         if (!domain_save_unspawned_status(d, def, error)) {
-                g_ptr_array_remove_index(job->storage_created, job->storage_created->len - 1);
+                forget_creation(job);
                 return FALSE;
         }
         return TRUE;
@@ -162,8 +168,12 @@ static void create_next(GTask *task) {
                 g_object_unref(task);
                 return;
         }
-        storage_image_create_async(c->paths->pdata[c->next], c->todo->nbd_disks->pdata[c->next], c->top_only,
-                                   on_image_created, task);
+        if (!storage_image_create_async(c->paths->pdata[c->next], c->todo->nbd_disks->pdata[c->next],
+                                        c->top_only, on_image_created, task, &error)) {
+                forget_creation(domain_ref_get(c->ref)->job);
+                g_task_return_error(task, error);
+                g_object_unref(task);
+        }
 }
 
 void migration_storage_create_async(Domain *d, const DomainDef *def, const MigrationCookie *cookie,

@@ -119,27 +119,28 @@ static void on_created(GObject *source, GAsyncResult *result, gpointer user_data
         g_task_return_boolean(task, TRUE);
 }
 
-void storage_image_create_async(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
-                                GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
-        Creation *c = g_new0(Creation, 1);
-        g_autoptr(GError) error = NULL;
+gboolean storage_image_create_async(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
+                                    GAsyncReadyCallback callback, gpointer user_data, GError **error) {
+        g_auto(GStrv) argv = create_argv(path, cd, top_only, error);
         g_autoptr(GSubprocess) proc = NULL;
-        g_auto(GStrv) argv = NULL;
+        Creation *c;
+        GTask *task;
 
+        if (argv)
+                proc = g_subprocess_newv((const char *const *) argv,
+                                         G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error);
+        if (!proc)
+                return FALSE;
+        task = g_task_new(NULL, NULL, callback, user_data);
+        c = g_new0(Creation, 1);
         c->path = g_strdup(path);
         c->target = g_strdup(cd->target);
         c->what = g_strdup_printf("%s, %" G_GINT64_FORMAT " bytes%s%s", cd->format, cd->capacity,
                                   top_only && cd->backing ? ", on top of " : "",
                                   top_only && cd->backing ? cd->backing : "");
         g_task_set_task_data(task, c, (GDestroyNotify) creation_free);
-        argv = create_argv(path, cd, top_only, &error);
-        if (argv)
-                proc = g_subprocess_newv((const char *const *) argv,
-                                         G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-        if (!proc)
-                return g_task_return_error(task, g_steal_pointer(&error));
-        g_subprocess_communicate_utf8_async(proc, NULL, NULL, on_created, g_steal_pointer(&task));
+        g_subprocess_communicate_utf8_async(proc, NULL, NULL, on_created, task);
+        return TRUE;
 }
 
 gboolean storage_image_create_finish(GAsyncResult *result, GError **error) {

@@ -22,8 +22,9 @@ gboolean storage_image_describe(const DomainDisk *disk, const QemuBlockImage *im
 
 /* qemu-img create of @path with @cd's format and virtual size, run
  * without blocking the loop; with @top_only on top of @cd's backing file,
- * if it has one, which must exist here (else MD_ERROR_MIGRATION_FAILED
- * naming disk and backing file, and nothing is created). */
-void storage_image_create_async(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
-                                GAsyncReadyCallback callback, gpointer user_data);
+ * if it has one. FALSE with @error, and no callback, when qemu-img could
+ * not be started: nothing was created (the backing file is not here:
+ * MD_ERROR_MIGRATION_FAILED naming disk and backing file). */
+gboolean storage_image_create_async(const char *path, const MigrationCookieDisk *cd, gboolean top_only,
+                                    GAsyncReadyCallback callback, gpointer user_data, GError **error);
 gboolean storage_image_create_finish(GAsyncResult *result, GError **error);

@@ -255,6 +255,56 @@ static void test_record_not_begun(JobFixture *f, gconstpointer data) {
         g_unsetenv("MD_TEST_GATE");
 }
 
+/* Two images, the second on top of a backing file that is not here
+ * (NON_SHARED_INC), and a file put at its path (by someone else) while the
+ * first is being created: the second's creation fails before qemu-img
+ * runs, and the failed Prepare removes the first image only. */
+static void test_record_never_begun(JobFixture *f, gconstpointer data) {
+        g_autofree char *gate = g_build_filename(f->dir, "gate", NULL);
+        g_autofree char *first = g_build_filename(f->dir, "incoming-a.qcow2", NULL);
+        g_autofree char *second = g_build_filename(f->dir, "incoming-b.qcow2", NULL);
+        g_autofree char *missing = g_build_filename(f->dir, "missing-base.qcow2", NULL);
+        g_autofree char *record = g_build_filename(f->state_dir, "status", UUID ".json", NULL);
+        g_autofree char *xml = two_disks_xml(first, second);
+        g_autoptr(MigrationCookie) cookie = migration_cookie_for_host(registry_get_config(f->registry), "begin3",
+                                                                      NAME, UUID);
+        g_autoptr(GBytes) bytes = NULL;
+        g_autoptr(MigrationParams) mp = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *contents = NULL;
+        Reply a = { 0 };
+        Domain *d = registry_define_xml(f->registry, xml, &error);
+
+        g_assert_no_error(error);
+        g_free(cookie->host_uuid);
+        cookie->host_uuid = g_strdup("6f1e2d3c-0000-4000-8000-00000000d357");
+        migration_cookie_add_nbd_disk(cookie, "vda", "qcow2", 16 << 20);
+        migration_cookie_set_nbd_backing(migration_cookie_add_nbd_disk(cookie, "vdb", "qcow2", 16 << 20), missing,
+                                         "qcow2");
+        bytes = migration_cookie_encode(cookie, &error);
+        g_assert_no_error(error);
+        mp = migration_params_new_plain(xml, NULL, URI, 0, MIGRATE_LIVE | MIGRATE_NON_SHARED_INC, &error);
+        g_assert_no_error(error);
+        install_qemu_img(f, gate);
+        fake_monitor_serve_launches(f->fm);
+        migration_prepare_async(f->registry, g_steal_pointer(&mp), bytes, OWNER_A, on_prepared, &a);
+        g_assert_nonnull(d->job);
+        assert_record_lists(f, first);
+        g_assert_true(g_file_set_contents(second, "not the Prepare's", -1, NULL));
+        g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
+        job_fixture_run_until(reply_done, &a);
+        g_assert_error(a.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
+        g_assert_nonnull(strstr(a.error->message, missing));
+        g_assert_null(d->job);
+        g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
+        g_assert_false(g_file_test(first, G_FILE_TEST_EXISTS));
+        g_assert_true(g_file_get_contents(second, &contents, NULL, NULL));
+        g_assert_cmpstr(contents, ==, "not the Prepare's");
+        g_unlink(second);
+        g_clear_error(&a.error);
+        g_unsetenv("MD_TEST_GATE");
+}
+
 static void test_record_aborted(JobFixture *f, gconstpointer data) {
         check_record_before_create(f, TRUE);
 }
@@ -274,5 +324,7 @@ int main(int argc, char **argv) {
                    test_record_create_failed, job_fixture_tear_down);
         g_test_add("/job-prepare-again/record/not-begun", JobFixture, NULL, job_fixture_set_up,
                    test_record_not_begun, job_fixture_tear_down);
+        g_test_add("/job-prepare-again/record/never-begun", JobFixture, NULL, job_fixture_set_up,
+                   test_record_never_begun, job_fixture_tear_down);
         return g_test_run();
 }

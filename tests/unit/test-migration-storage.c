@@ -282,7 +282,8 @@ static void on_done(GObject *source, GAsyncResult *result, gpointer user_data) {
 static gboolean create(const char *image, gboolean top_only, const MigrationCookie *cookie, GError **error) {
         g_autoptr(GAsyncResult) result = NULL;
 
-        storage_image_create_async(image, cookie->nbd_disks->pdata[0], top_only, on_done, &result);
+        if (!storage_image_create_async(image, cookie->nbd_disks->pdata[0], top_only, on_done, &result, error))
+                return FALSE;
         /* Nothing blocks: the loop runs until qemu-img is done. */
         g_assert_null(result);
         while (!result)
