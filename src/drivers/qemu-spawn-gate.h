@@ -15,8 +15,10 @@ typedef struct QemuSpawnGate QemuSpawnGate;
 
 /* Forks a child that will run @argv (stdin /dev/null, stdout and stderr
  * @log_fd, @source_fds[i] as @target_fds[i], its own session) and returns
- * once the child, not yet exec'd, has told its pid. The caller keeps and
- * closes its fds after qemu_spawn_gate_open() or _close(). */
+ * once the child, not yet exec'd, has told its pid. The child has its
+ * copies of the fds by then: the caller may close its own and free the fd
+ * arrays; @argv must live until qemu_spawn_gate_open() or _close() (GLib
+ * names argv[0] in an exec error). */
 QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const int *source_fds,
                                    const int *target_fds, guint n_fds, pid_t *ret_pid, GError **error);
 /* Lets the child exec; fails with GLib's spawn error, the child reaped
