@@ -14,6 +14,9 @@
  * So GLib spawns from a thread, and the child, held in child_setup, tells
  * its pid over a socket pair (send(MSG_NOSIGNAL): a peer gone is EPIPE,
  * not SIGPIPE) and waits there for one byte. */
+/* A child gone before it told its pid, or before it read the byte. */
+static const char died_at_gate[] = "its process died before it could run";
+
 struct QemuSpawnGate {
         int fd;                   /* the daemon's end */
         int child_fd;             /* the child's end; the daemon's copy closes when GLib returns */
@@ -129,7 +132,7 @@ QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const in
                 if (g->spawned)         /* forked, but the child died before it told its pid */
                         (void) waitpid(g->pid, NULL, 0);
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s",
-                            g->error ? g->error->message : "its process died before it could run");
+                            g->error ? g->error->message : died_at_gate);
                 gate_free(g);
                 return NULL;
         }
@@ -141,11 +144,10 @@ gboolean qemu_spawn_gate_open(QemuSpawnGate *g, GError **error) {
         gboolean ok;
 
         if (send(g->fd, "", 1, MSG_NOSIGNAL) != 1) {
-                /* The child died before exec: reaped here. */
-                int saved = errno;
+                /* The child died before exec (EPIPE): reaped here. */
+                g_debug("QEMU's spawn gate: %s", g_strerror(errno));
                 qemu_spawn_gate_close(g);
-                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s",
-                            g_strerror(saved));
+                g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s", died_at_gate);
                 return FALSE;
         }
         g_thread_join(g_steal_pointer(&g->thread));

@@ -22,6 +22,7 @@ typedef struct {
         char *argv[5];
         pid_t pid;                /* as the spawned callback saw it */
         gboolean fail_spawned;    /* the spawned callback fails (its record could not be written) */
+        gboolean kill_spawned;    /* the spawned callback kills the held child (the OOM killer, a user) */
         gboolean done;
         GError *error;
 } Fixture;
@@ -101,6 +102,13 @@ static gboolean on_spawned(pid_t pid, gpointer user_data, GError **error) {
         f->pid = pid;
         g_assert_false(runs_program(f, pid));
         g_assert_false(g_file_test(f->marker, G_FILE_TEST_EXISTS));
+        if (f->kill_spawned) {
+                siginfo_t info = { 0 };
+
+                g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+                /* Dead (its gate end closed), left to the launch to reap. */
+                g_assert_cmpint(waitid(P_PID, pid, &info, WEXITED | WNOWAIT), ==, 0);
+        }
         if (f->fail_spawned) {
                 g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no room for the record");
                 return FALSE;
@@ -210,6 +218,27 @@ static void test_exec_failed(void) {
         fixture_clear(&f);
 }
 
+/* Killed while held at the gate, after its record: the launch fails
+ * saying so (not with the gate's EPIPE), the child reaped once. */
+static void test_killed_at_gate(void) {
+        Fixture f = { .kill_spawned = TRUE };
+
+        if (!pidfd_works()) {
+                g_test_skip("pidfd_open() is not available (valgrind): no launch can be watched");
+                return;
+        }
+        fixture_init(&f);
+        launch(&f, NULL);
+        while (!f.done)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_error(f.error, MD_ERROR, MD_ERROR_QEMU_FAILED);
+        g_assert_cmpstr(f.error->message, ==, "Failed to start QEMU: its process died before it could run");
+        g_assert_true(logged("QEMU * was held before exec and never ran (exit status 137)"));
+        g_assert_true(kill(f.pid, 0) < 0 && errno == ESRCH);       /* reaped */
+        g_assert_false(g_file_test(f.marker, G_FILE_TEST_EXISTS));
+        fixture_clear(&f);
+}
+
 /* No thread can be created (RLIMIT_NPROC, as with a unit's TasksMax
  * reached): the launch fails, as a failed fork does, and the daemon goes
  * on. In a forked copy of this test, as nobody if root (exempt from the
@@ -310,6 +339,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/qemu-spawn/held-until-recorded", test_held_until_recorded);
         g_test_add_func("/qemu-spawn/record-failed", test_record_failed);
         g_test_add_func("/qemu-spawn/exec-failed", test_exec_failed);
+        g_test_add_func("/qemu-spawn/killed-at-gate", test_killed_at_gate);
         g_test_add_func("/qemu-spawn/no-thread", test_no_thread);
         g_test_add_func("/qemu-spawn/daemon-killed", test_daemon_killed);
         int status = g_test_run();
