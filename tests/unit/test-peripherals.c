@@ -3,9 +3,9 @@
  * and their QEMU arguments. */
 #include <string.h>
 
+#include "command-line-test.h"
 #include "domain-def.h"
 #include "md-error.h"
-#include "qemu-command.h"
 
 static char *domain_with(const char *devices) {
         return g_strdup_printf("<domain type='qemu'>\n<name>vm1</name>\n<uuid>6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11</uuid>\n"
@@ -51,26 +51,9 @@ static char *assert_round_trip(const DomainDef *def) {
 }
 
 static GStrv build(const DomainDef *def, const int *net_fds, guint n_net_fds, GError **error) {
-        QemuCommandOptions options = {
-                .binary = "/usr/bin/qemu-system-x86_64", .monitor_fd = 3,
-                .net_fds = net_fds, .n_net_fds = n_net_fds,
-        };
+        QemuCommandOptions options = { .net_fds = net_fds, .n_net_fds = n_net_fds };
 
-        return qemu_command_build(def, &options, error);
-}
-
-static gboolean has_pair(GStrv argv, const char *option, const char *value) {
-        for (guint i = 0; argv[i] && argv[i + 1]; i++)
-                if (g_str_equal(argv[i], option) && g_str_equal(argv[i + 1], value))
-                        return TRUE;
-        return FALSE;
-}
-
-static gboolean mentions(GStrv argv, const char *needle) {
-        for (guint i = 0; argv[i]; i++)
-                if (strstr(argv[i], needle))
-                        return TRUE;
-        return FALSE;
+        return command_line_build_def(def, &options, error);
 }
 
 /* ---- Interfaces ---- */
@@ -101,12 +84,12 @@ static void test_interfaces(void) {
 
         argv = build(def, fds, 3, &error);
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-netdev", "tap,id=net0,fd=4"));
-        g_assert_true(has_pair(argv, "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:ab:cd:01,id=nic0"));
-        g_assert_true(has_pair(argv, "-netdev", "tap,id=net1,fd=5"));
-        g_assert_true(mentions(argv, "e1000e,netdev=net1"));
-        g_assert_true(has_pair(argv, "-netdev", "user,id=net2"));
-        g_assert_true(mentions(argv, "rtl8139,netdev=net2"));
+        g_assert_true(argv_has_pair(argv, "-netdev", "tap,id=net0,fd=4"));
+        g_assert_true(argv_has_pair(argv, "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:ab:cd:01,id=nic0"));
+        g_assert_true(argv_has_pair(argv, "-netdev", "tap,id=net1,fd=5"));
+        g_assert_true(argv_mentions(argv, "e1000e,netdev=net1"));
+        g_assert_true(argv_has_pair(argv, "-netdev", "user,id=net2"));
+        g_assert_true(argv_mentions(argv, "rtl8139,netdev=net2"));
 }
 
 static void test_interface_without_tap(void) {
@@ -188,10 +171,10 @@ static void test_graphics(void) {
         domain_def_set_graphics_port(def, 0, 5901);
         argv = build(def, NULL, 0, &error);
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-vnc", "0.0.0.0:1,password=on"));
-        g_assert_true(has_pair(argv, "-spice", "port=5999,addr=::1,disable-ticketing=on"));
-        g_assert_true(has_pair(argv, "-device", "qxl-vga,id=video0,ram_size=67108864,vram_size=33554432,vgamem_mb=16"));
-        g_assert_false(mentions(argv, "s3cret"));
+        g_assert_true(argv_has_pair(argv, "-vnc", "0.0.0.0:1,password=on"));
+        g_assert_true(argv_has_pair(argv, "-spice", "port=5999,addr=::1,disable-ticketing=on"));
+        g_assert_true(argv_has_pair(argv, "-device", "qxl-vga,id=video0,ram_size=67108864,vram_size=33554432,vgamem_mb=16"));
+        g_assert_false(argv_mentions(argv, "s3cret"));
         g_clear_pointer(&text, g_free);
         text = domain_def_format(def);
         g_assert_nonnull(strstr(text, "port=\"5901\""));
@@ -210,9 +193,9 @@ static void test_video_models(void) {
 
                 g_assert_no_error(error);
                 if (cases[i].device)
-                        g_assert_true(has_pair(argv, "-device", cases[i].device));
+                        g_assert_true(argv_has_pair(argv, "-device", cases[i].device));
                 else
-                        g_assert_false(mentions(argv, "vga"));
+                        g_assert_false(argv_mentions(argv, "vga"));
         }
 }
 
@@ -272,7 +255,7 @@ static void test_listen_zone_hostile(void) {
         g_auto(GStrv) argv = build(scoped, NULL, 0, &error);
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-vnc", "[fe80::1%lo]:1"));
+        g_assert_true(argv_has_pair(argv, "-vnc", "[fe80::1%lo]:1"));
         for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
                 for (size_t t = 0; t < G_N_ELEMENTS(types); t++) {
                         g_autofree char *devices = g_strdup_printf("<graphics type='%s' port='5901' passwd='s' listen='%s'/>",
@@ -322,15 +305,15 @@ static void test_channel_rng_tablet(void) {
         g_assert_nonnull(strstr(text, "path=\"/run/md/ga.sock\""));
         argv = build(def, NULL, 0, &error);
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-device", "virtio-serial-pci,id=virtio-serial0"));
-        g_assert_true(has_pair(argv, "-chardev", "socket,id=channel0,path=/run/md/ga.sock,server=on,wait=off"));
-        g_assert_true(has_pair(argv, "-device",
+        g_assert_true(argv_has_pair(argv, "-device", "virtio-serial-pci,id=virtio-serial0"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "socket,id=channel0,path=/run/md/ga.sock,server=on,wait=off"));
+        g_assert_true(argv_has_pair(argv, "-device",
                                "virtserialport,bus=virtio-serial0.0,chardev=channel0,name=org.qemu.guest_agent.0"));
-        g_assert_true(has_pair(argv, "-chardev", "socket,id=channel1,path=/run/a,,b.sock,server=on,wait=off"));
-        g_assert_true(has_pair(argv, "-device", "qemu-xhci,id=usb,p2=15,p3=15"));
-        g_assert_true(has_pair(argv, "-device", "usb-tablet,id=input0,bus=usb.0"));
-        g_assert_true(has_pair(argv, "-object", "rng-random,id=objrng0,filename=/dev/urandom"));
-        g_assert_true(has_pair(argv, "-device", "virtio-rng-pci,rng=objrng0,id=rng0"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "socket,id=channel1,path=/run/a,,b.sock,server=on,wait=off"));
+        g_assert_true(argv_has_pair(argv, "-device", "qemu-xhci,id=usb,p2=15,p3=15"));
+        g_assert_true(argv_has_pair(argv, "-device", "usb-tablet,id=input0,bus=usb.0"));
+        g_assert_true(argv_has_pair(argv, "-object", "rng-random,id=objrng0,filename=/dev/urandom"));
+        g_assert_true(argv_has_pair(argv, "-device", "virtio-rng-pci,rng=objrng0,id=rng0"));
 }
 
 /* The controller the definition names is there with or without a device
@@ -351,16 +334,16 @@ static void test_usb_defaults(void) {
         g_auto(GStrv) e = build(inputs, NULL, 0, &error);
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(a, "-device", "piix3-usb-uhci,id=usb"));
-        g_assert_false(mentions(a, "usb-tablet"));
-        g_assert_false(mentions(a, "usb-mouse"));
-        g_assert_true(has_pair(b, "-device", "piix3-usb-uhci,id=usb"));
-        g_assert_false(mentions(c, "usb"));
-        g_assert_false(mentions(d, "usb"));
-        g_assert_true(has_pair(e, "-device", "nec-usb-xhci,id=usb,p2=4,p3=4"));
-        g_assert_true(has_pair(e, "-device", "usb-mouse,id=input1,bus=usb.0"));
-        g_assert_true(has_pair(e, "-device", "usb-kbd,id=input2,bus=usb.0"));
-        g_assert_false(mentions(e, "usb-tablet"));
+        g_assert_true(argv_has_pair(a, "-device", "piix3-usb-uhci,id=usb"));
+        g_assert_false(argv_mentions(a, "usb-tablet"));
+        g_assert_false(argv_mentions(a, "usb-mouse"));
+        g_assert_true(argv_has_pair(b, "-device", "piix3-usb-uhci,id=usb"));
+        g_assert_false(argv_mentions(c, "usb"));
+        g_assert_false(argv_mentions(d, "usb"));
+        g_assert_true(argv_has_pair(e, "-device", "nec-usb-xhci,id=usb,p2=4,p3=4"));
+        g_assert_true(argv_has_pair(e, "-device", "usb-mouse,id=input1,bus=usb.0"));
+        g_assert_true(argv_has_pair(e, "-device", "usb-kbd,id=input2,bus=usb.0"));
+        g_assert_false(argv_mentions(e, "usb-tablet"));
         g_assert_null(build(uhci_ports, NULL, 0, &error));
         g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
         g_assert_nonnull(strstr(error->message, "ports"));
@@ -386,7 +369,7 @@ static void test_virtio_serial_controller(void) {
         guint n = 0;
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(a, "-device", "virtio-serial-pci,id=virtio-serial0"));
+        g_assert_true(argv_has_pair(a, "-device", "virtio-serial-pci,id=virtio-serial0"));
         for (guint i = 0; b[i]; i++)
                 n += g_str_equal(b[i], "virtio-serial-pci,id=virtio-serial0");
         g_assert_cmpuint(n, ==, 1);
@@ -404,10 +387,10 @@ static void test_balloon(void) {
         g_auto(GStrv) d = build(none, NULL, 0, &error);
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(a, "-device", "virtio-balloon-pci,id=balloon0"));
-        g_assert_true(has_pair(b, "-device", "virtio-balloon-pci,id=balloon0,deflate-on-oom=on"));
-        g_assert_true(has_pair(c, "-device", "virtio-balloon-pci,id=balloon0"));
-        g_assert_false(mentions(d, "balloon"));
+        g_assert_true(argv_has_pair(a, "-device", "virtio-balloon-pci,id=balloon0"));
+        g_assert_true(argv_has_pair(b, "-device", "virtio-balloon-pci,id=balloon0,deflate-on-oom=on"));
+        g_assert_true(argv_has_pair(c, "-device", "virtio-balloon-pci,id=balloon0"));
+        g_assert_false(argv_mentions(d, "balloon"));
         g_free(assert_round_trip(deflate));
         assert_refused("<memballoon model='virtio' autodeflate='on,x=y'/>", MD_ERROR_UNSUPPORTED,
                        "/domain/devices/memballoon/@autodeflate");

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "hugetlbfs.h"
+#include "command-line-test.h"
 #include "md-error.h"
-#include "qemu-command.h"
 
 #define UUID "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11"
 /* Machine types of QEMU 3.1 and older name a memory-backend-file's RAM
@@ -22,29 +22,8 @@ static char *domain_with(const char *machine, const char *backing) {
 
 static GStrv build(const char *machine, const char *backing, const QemuCommandOptions *extra, GError **error) {
         g_autofree char *xml = domain_with(machine, backing);
-        g_autoptr(GError) parse_error = NULL;
-        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &parse_error);
-        QemuCommandOptions options = *extra;
 
-        g_assert_no_error(parse_error);
-        options.binary = "/usr/bin/qemu-system-x86_64";
-        options.monitor_fd = 3;
-        return qemu_command_build(def, &options, error);
-}
-
-static gboolean has_pair(GStrv argv, const char *option, const char *value) {
-        for (guint i = 0; argv[i] && argv[i + 1]; i++)
-                if (g_str_equal(argv[i], option) && g_str_equal(argv[i + 1], value))
-                        return TRUE;
-        return FALSE;
-}
-
-static guint count_option(GStrv argv, const char *option) {
-        guint n = 0;
-
-        for (guint i = 0; argv[i]; i++)
-                n += g_str_equal(argv[i], option);
-        return n;
+        return command_line_build(xml, extra, error);
 }
 
 /* The -m size (the TCG pad included, or the source's for a migration
@@ -82,11 +61,11 @@ static void test_backend(void) {
 
                 g_assert_no_error(error);
                 *strchr(m, ',') = '\0';
-                if (!has_pair(argv, "-object", cases[i].object))
+                if (!argv_has_pair(argv, "-object", cases[i].object))
                         g_error("%s: no -object %s", cases[i].backing, cases[i].object);
-                g_assert_true(has_pair(argv, "-m", m));
-                g_assert_true(has_pair(argv, "-machine", "memory-backend=pc.ram"));
-                g_assert_cmpuint(count_option(argv, "-object"), ==, 1);
+                g_assert_true(argv_has_pair(argv, "-m", m));
+                g_assert_true(argv_has_pair(argv, "-machine", "memory-backend=pc.ram"));
+                g_assert_cmpuint(argv_count_option(argv, "-object"), ==, 1);
                 g_assert_false(g_strv_contains((const char *const *) argv, "-mem-path"));
                 g_assert_false(g_strv_contains((const char *const *) argv, "-mem-prealloc"));
         }
@@ -104,7 +83,7 @@ static void test_old_machines(void) {
                 g_auto(GStrv) argv = build(machines[i], "<hugepages/>", &options, &error);
 
                 g_assert_no_error(error);
-                if (!has_pair(argv, "-object", "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,"
+                if (!argv_has_pair(argv, "-object", "memory-backend-file,id=pc.ram,size=131080k,mem-path=/dev/hugepages,"
                                                "share=off," OFF_CANONICAL))
                         g_error("%s: the RAM block is not named pc.ram", machines[i]);
         }
@@ -117,7 +96,7 @@ static void test_path_escaped(void) {
         g_auto(GStrv) argv = build("q35", "<hugepages/>", &options, &error);
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-object", "memory-backend-file,id=pc.ram,size=131080k,"
+        g_assert_true(argv_has_pair(argv, "-object", "memory-backend-file,id=pc.ram,size=131080k,"
                                                 "mem-path=/mnt/huge,,pages=1,share=off," OFF_CANONICAL));
 }
 
@@ -152,8 +131,8 @@ static void test_refused(void) {
                 g_autofree char *machine = g_strdup_printf("memory-backend=%s", machines[i].id);
 
                 g_assert_no_error(error);
-                g_assert_true(has_pair(a, "-object", object));
-                g_assert_true(has_pair(a, "-machine", machine));
+                g_assert_true(argv_has_pair(a, "-object", object));
+                g_assert_true(argv_has_pair(a, "-machine", machine));
         }
 }
 
@@ -169,11 +148,11 @@ static void test_base_page(void) {
         g_auto(GStrv) filled = NULL;
 
         g_assert_no_error(error);
-        g_assert_cmpuint(count_option(plain, "-object"), ==, 0);
-        g_assert_false(has_pair(plain, "-machine", "memory-backend=pc.ram"));
+        g_assert_cmpuint(argv_count_option(plain, "-object"), ==, 0);
+        g_assert_false(argv_has_pair(plain, "-machine", "memory-backend=pc.ram"));
         filled = build("pc", prealloc, &without, &error);
         g_assert_no_error(error);
-        g_assert_true(has_pair(filled, "-object", "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on"));
+        g_assert_true(argv_has_pair(filled, "-object", "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on"));
 }
 
 static HugetlbfsMount *mount_new(const char *path, guint64 page_kib) {

@@ -1,7 +1,7 @@
 #include <string.h>
 
+#include "command-line-test.h"
 #include "md-error.h"
-#include "qemu-command.h"
 #include "qemu-option.h"
 
 static const char *const guest_xml =
@@ -21,21 +21,9 @@ static const char *const guest_xml =
         "</domain>";
 
 static GStrv build(const char *xml, gboolean kvm, const char *incoming, GError **error) {
-        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, error);
-        QemuCommandOptions options = {
-                .binary = "/usr/bin/qemu-system-x86_64", .kvm = kvm, .monitor_fd = 3, .incoming = incoming,
-        };
+        QemuCommandOptions options = { .kvm = kvm, .incoming = incoming };
 
-        g_assert_nonnull(def);
-        return qemu_command_build(def, &options, error);
-}
-
-/* Finds @option followed by @value in @argv. */
-static gboolean has_pair(GStrv argv, const char *option, const char *value) {
-        for (guint i = 0; argv[i] && argv[i + 1]; i++)
-                if (g_str_equal(argv[i], option) && g_str_equal(argv[i + 1], value))
-                        return TRUE;
-        return FALSE;
+        return command_line_build(xml, &options, error);
 }
 
 static void test_full(void) {
@@ -44,21 +32,21 @@ static void test_full(void) {
 
         g_assert_no_error(error);
         g_assert_cmpstr(argv[0], ==, "/usr/bin/qemu-system-x86_64");
-        g_assert_true(has_pair(argv, "-name", "guest=web,,1,debug-threads=on"));
-        g_assert_true(has_pair(argv, "-uuid", "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11"));
-        g_assert_true(has_pair(argv, "-accel", "kvm"));
-        g_assert_true(has_pair(argv, "-m", "size=131072k"));
-        g_assert_true(has_pair(argv, "-smp", "2"));
-        g_assert_true(has_pair(argv, "-machine", "pc"));
-        g_assert_true(has_pair(argv, "-kernel", "/boot/guest.elf"));
-        g_assert_true(has_pair(argv, "-append", "dirty=8M period=100"));
-        g_assert_true(has_pair(argv, "-chardev", "socket,id=monitor,fd=3,server=on,wait=off"));
-        g_assert_true(has_pair(argv, "-drive",
+        g_assert_true(argv_has_pair(argv, "-name", "guest=web,,1,debug-threads=on"));
+        g_assert_true(argv_has_pair(argv, "-uuid", "6f6a2c3e-0d3b-4f0a-9c44-2e9b1c0d7a11"));
+        g_assert_true(argv_has_pair(argv, "-accel", "kvm"));
+        g_assert_true(argv_has_pair(argv, "-m", "size=131072k"));
+        g_assert_true(argv_has_pair(argv, "-smp", "2"));
+        g_assert_true(argv_has_pair(argv, "-machine", "pc"));
+        g_assert_true(argv_has_pair(argv, "-kernel", "/boot/guest.elf"));
+        g_assert_true(argv_has_pair(argv, "-append", "dirty=8M period=100"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "socket,id=monitor,fd=3,server=on,wait=off"));
+        g_assert_true(argv_has_pair(argv, "-drive",
                                "if=none,id=disk0,file=/var/lib/images/a,,b.qcow2,format=qcow2"));
-        g_assert_true(has_pair(argv, "-device", "virtio-blk-pci,drive=disk0"));
-        g_assert_true(has_pair(argv, "-device", "isa-serial,chardev=chr0,index=0"));
+        g_assert_true(argv_has_pair(argv, "-device", "virtio-blk-pci,drive=disk0"));
+        g_assert_true(argv_has_pair(argv, "-device", "isa-serial,chardev=chr0,index=0"));
         /* The console repeats serial 0 and gets no second device. */
-        g_assert_false(has_pair(argv, "-device", "isa-serial,chardev=chr1,index=1"));
+        g_assert_false(argv_has_pair(argv, "-device", "isa-serial,chardev=chr1,index=1"));
         g_assert_true(g_strv_contains((const char *const *) argv, "-S"));
         g_assert_true(g_strv_contains((const char *const *) argv, "-nodefaults"));
         g_assert_false(g_strv_contains((const char *const *) argv, "-incoming"));
@@ -69,11 +57,11 @@ static void test_tcg_incoming(void) {
         g_auto(GStrv) argv = build(guest_xml, FALSE, "defer", &error);
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-accel", "tcg"));
+        g_assert_true(argv_has_pair(argv, "-accel", "tcg"));
         g_assert_false(g_strv_contains((const char *const *) argv, "-cpu"));
-        g_assert_true(has_pair(argv, "-incoming", "defer"));
+        g_assert_true(argv_has_pair(argv, "-incoming", "defer"));
         /* 128 MiB is on QEMU's 256 KiB dirty-bitmap grid: TCG gets 8 KiB more. */
-        g_assert_true(has_pair(argv, "-m", "size=131080k"));
+        g_assert_true(argv_has_pair(argv, "-m", "size=131080k"));
 }
 
 static void test_tcg_ram_off_grid(void) {
@@ -106,18 +94,18 @@ static void test_prealloc(void) {
                 gboolean prealloc = i >= 3;
 
                 g_assert_no_error(error);
-                g_assert_true(has_pair(tcg, "-m", "size=131080k"));
-                g_assert_true(has_pair(kvm, "-m", "size=131072k"));
-                g_assert_true(has_pair(tcg, "-machine", "pc"));
-                g_assert_cmpint(has_pair(tcg, "-object", i == 3 ?
+                g_assert_true(argv_has_pair(tcg, "-m", "size=131080k"));
+                g_assert_true(argv_has_pair(kvm, "-m", "size=131072k"));
+                g_assert_true(argv_has_pair(tcg, "-machine", "pc"));
+                g_assert_cmpint(argv_has_pair(tcg, "-object", i == 3 ?
                                 "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on" :
                                 "memory-backend-ram,id=pc.ram,size=131080k,prealloc=on,prealloc-threads=3"),
                                 ==, prealloc);
-                g_assert_cmpint(has_pair(kvm, "-object", i == 3 ?
+                g_assert_cmpint(argv_has_pair(kvm, "-object", i == 3 ?
                                 "memory-backend-ram,id=pc.ram,size=131072k,prealloc=on" :
                                 "memory-backend-ram,id=pc.ram,size=131072k,prealloc=on,prealloc-threads=3"),
                                 ==, prealloc);
-                g_assert_cmpint(has_pair(tcg, "-machine", "memory-backend=pc.ram"), ==, prealloc);
+                g_assert_cmpint(argv_has_pair(tcg, "-machine", "memory-backend=pc.ram"), ==, prealloc);
                 g_assert_false(g_strv_contains((const char *const *) tcg, "-mem-prealloc"));
                 for (guint j = 0; !prealloc && tcg[j]; j++)
                         g_assert_null(strstr(tcg[j], "prealloc"));
@@ -155,7 +143,7 @@ static void test_prealloc_ram_id(void) {
                 g_assert_no_error(error);
                 object = g_strdup_printf("memory-backend-ram,id=%s,size=131072k,prealloc=on", cases[i].id);
                 machine = g_strdup_printf("memory-backend=%s", cases[i].id);
-                if (!has_pair(argv, "-object", object) || !has_pair(argv, "-machine", machine))
+                if (!argv_has_pair(argv, "-object", object) || !argv_has_pair(argv, "-machine", machine))
                         g_error("machine %s: no %s with %s", cases[i].machine, object, machine);
         }
 }
@@ -174,8 +162,8 @@ static void test_prealloc_target_size(void) {
         g_assert_no_error(error);
         argv = qemu_command_build(def, &options, &error);
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-m", "size=131096k"));
-        g_assert_true(has_pair(argv, "-object", "memory-backend-ram,id=pc.ram,size=131096k,prealloc=on"));
+        g_assert_true(argv_has_pair(argv, "-m", "size=131096k"));
+        g_assert_true(argv_has_pair(argv, "-object", "memory-backend-ram,id=pc.ram,size=131096k,prealloc=on"));
 }
 
 static void test_no_memory(void) {
@@ -249,12 +237,12 @@ static void test_free_values(void) {
         guint machines = 0;
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-name", "guest=a,,b=c,,debug-threads=off,debug-threads=on"));
-        g_assert_true(has_pair(argv, "-kernel", "-nodefaults"));
-        g_assert_true(has_pair(argv, "-initrd", "/boot/i,machine=q35"));
-        g_assert_true(has_pair(argv, "-append", "console=ttyS0,115200 -S"));
-        g_assert_true(has_pair(argv, "-chardev", "file,id=chr0,path=/tmp/s,,path=/etc/x"));
-        g_assert_true(has_pair(argv, "-chardev", "socket,id=chr1,path=-s,,server=off,server=on,wait=off"));
+        g_assert_true(argv_has_pair(argv, "-name", "guest=a,,b=c,,debug-threads=off,debug-threads=on"));
+        g_assert_true(argv_has_pair(argv, "-kernel", "-nodefaults"));
+        g_assert_true(argv_has_pair(argv, "-initrd", "/boot/i,machine=q35"));
+        g_assert_true(argv_has_pair(argv, "-append", "console=ttyS0,115200 -S"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "file,id=chr0,path=/tmp/s,,path=/etc/x"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "socket,id=chr1,path=-s,,server=off,server=on,wait=off"));
         for (guint i = 0; argv[i]; i++)
                 machines += g_str_equal(argv[i], "-machine");
         g_assert_cmpuint(machines, ==, 1);
@@ -272,9 +260,9 @@ static void test_chardev_log(void) {
                                    "</devices></domain>", FALSE, NULL, &error);
 
         g_assert_no_error(error);
-        g_assert_true(has_pair(argv, "-chardev", "pty,id=chr0,logfile=/var/log/vm,,logappend=off,logappend=on"));
-        g_assert_true(has_pair(argv, "-chardev", "file,id=chr1,path=/tmp/s,logfile=/var/log/s,logappend=off"));
-        g_assert_true(has_pair(argv, "-chardev", "null,id=chr2"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "pty,id=chr0,logfile=/var/log/vm,,logappend=off,logappend=on"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "file,id=chr1,path=/tmp/s,logfile=/var/log/s,logappend=off"));
+        g_assert_true(argv_has_pair(argv, "-chardev", "null,id=chr2"));
 }
 
 static void test_escape(void) {

@@ -3,8 +3,8 @@
  * devices reaches QEMU, and that the defaults add nothing. */
 #include <string.h>
 
+#include "command-line-test.h"
 #include "md-error.h"
-#include "qemu-command.h"
 
 /* A minimal guest with @body after <os> (and @os_extra inside it). */
 static GStrv build_with(const char *os_extra, const char *body, gboolean kvm, GError **error) {
@@ -12,12 +12,9 @@ static GStrv build_with(const char *os_extra, const char *body, gboolean kvm, GE
                 "<domain type='%s'><name>vm1</name><memory unit='MiB'>64</memory>"
                 "<os><type arch='x86_64' machine='pc'>hvm</type>%s</os>%s</domain>",
                 kvm ? "kvm" : "qemu", os_extra, body);
-        g_autoptr(GError) parse_error = NULL;
-        g_autoptr(DomainDef) def = domain_def_parse(xml, -1, &parse_error);
-        QemuCommandOptions options = { .binary = "qemu-system-x86_64", .kvm = kvm, .monitor_fd = 3 };
+        QemuCommandOptions options = { .kvm = kvm };
 
-        g_assert_no_error(parse_error);
-        return qemu_command_build(def, &options, error);
+        return command_line_build(xml, &options, error);
 }
 
 static GStrv build_ok(const char *os_extra, const char *body) {
@@ -27,17 +24,6 @@ static GStrv build_ok(const char *os_extra, const char *body) {
         g_assert_no_error(error);
         g_assert_nonnull(argv);
         return argv;
-}
-
-static gboolean has_pair(GStrv argv, const char *option, const char *value) {
-        for (guint i = 0; argv[i] && argv[i + 1]; i++)
-                if (g_str_equal(argv[i], option) && g_str_equal(argv[i + 1], value))
-                        return TRUE;
-        return FALSE;
-}
-
-static gboolean has_option(GStrv argv, const char *option) {
-        return g_strv_contains((const char *const *) argv, option);
 }
 
 /* A guest with @os_extra inside <os> and @body after it is refused at
@@ -60,12 +46,12 @@ static void test_defaults_add_nothing(void) {
                                       "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot>"
                                       "<on_crash>destroy</on_crash>");
 
-        g_assert_false(has_option(argv, "-rtc"));
-        g_assert_false(has_option(argv, "-global"));
-        g_assert_false(has_option(argv, "-boot"));
-        g_assert_false(has_option(argv, "-no-reboot"));
-        g_assert_false(has_option(argv, "-cpu"));
-        g_assert_true(has_pair(argv, "-smp", "1"));
+        g_assert_false(argv_has_option(argv, "-rtc"));
+        g_assert_false(argv_has_option(argv, "-global"));
+        g_assert_false(argv_has_option(argv, "-boot"));
+        g_assert_false(argv_has_option(argv, "-no-reboot"));
+        g_assert_false(argv_has_option(argv, "-cpu"));
+        g_assert_true(argv_has_pair(argv, "-smp", "1"));
 }
 
 static void test_clock(void) {
@@ -75,12 +61,12 @@ static void test_clock(void) {
                                        "<timer name='pit' tickpolicy='discard'/><timer name='hpet' present='yes'/></clock>");
 
         /* virt-manager's timers. */
-        g_assert_true(has_pair(utc, "-rtc", "base=utc,driftfix=slew"));
-        g_assert_true(has_pair(utc, "-global", "kvm-pit.lost_tick_policy=delay"));
-        g_assert_true(has_pair(utc, "-machine", "hpet=off"));
-        g_assert_true(has_pair(local, "-rtc", "base=localtime"));
-        g_assert_true(has_pair(local, "-global", "kvm-pit.lost_tick_policy=discard"));
-        g_assert_false(has_pair(local, "-machine", "hpet=off"));
+        g_assert_true(argv_has_pair(utc, "-rtc", "base=utc,driftfix=slew"));
+        g_assert_true(argv_has_pair(utc, "-global", "kvm-pit.lost_tick_policy=delay"));
+        g_assert_true(argv_has_pair(utc, "-machine", "hpet=off"));
+        g_assert_true(argv_has_pair(local, "-rtc", "base=localtime"));
+        g_assert_true(argv_has_pair(local, "-global", "kvm-pit.lost_tick_policy=discard"));
+        g_assert_false(argv_has_pair(local, "-machine", "hpet=off"));
 }
 
 static void test_boot(void) {
@@ -92,11 +78,11 @@ static void test_boot(void) {
         g_auto(GStrv) hd = build_ok("<boot dev='hd'/>", "");
 
         /* Each device once, in the order first named. */
-        g_assert_true(has_pair(argv, "-boot", "order=dcna,menu=on,splash-time=3000,reboot-timeout=-1"));
+        g_assert_true(argv_has_pair(argv, "-boot", "order=dcna,menu=on,splash-time=3000,reboot-timeout=-1"));
         /* The timeout goes with the menu only, as libvirt has it. */
-        g_assert_true(has_pair(off, "-boot", "menu=off,reboot-timeout=0"));
-        g_assert_false(has_option(timeout_only, "-boot"));
-        g_assert_true(has_pair(hd, "-boot", "order=c"));
+        g_assert_true(argv_has_pair(off, "-boot", "menu=off,reboot-timeout=0"));
+        g_assert_false(argv_has_option(timeout_only, "-boot"));
+        g_assert_true(argv_has_pair(hd, "-boot", "order=c"));
 }
 
 /* Values that would add options of their own to -boot, or are out of range. */
@@ -117,8 +103,8 @@ static void test_on_reboot(void) {
         g_auto(GStrv) destroy = build_ok("", "<on_reboot>destroy</on_reboot>");
         g_auto(GStrv) restart = build_ok("", "<on_reboot>restart</on_reboot>");
 
-        g_assert_true(has_option(destroy, "-no-reboot"));
-        g_assert_false(has_option(restart, "-no-reboot"));
+        g_assert_true(argv_has_option(destroy, "-no-reboot"));
+        g_assert_false(argv_has_option(restart, "-no-reboot"));
 }
 
 static void test_smp(void) {
@@ -127,10 +113,10 @@ static void test_smp(void) {
         g_auto(GStrv) topology = build_ok("", "<vcpu current='3'>8</vcpu><cpu><topology sockets='2' dies='1' cores='2' threads='2'/></cpu>");
         g_auto(GStrv) partial = build_ok("", "<vcpu>6</vcpu><cpu><topology sockets='3' cores='2'/></cpu>");
 
-        g_assert_true(has_pair(plain, "-smp", "4"));
-        g_assert_true(has_pair(current, "-smp", "2,maxcpus=4"));
-        g_assert_true(has_pair(topology, "-smp", "3,maxcpus=8,sockets=2,dies=1,cores=2,threads=2"));
-        g_assert_true(has_pair(partial, "-smp", "6,maxcpus=6,sockets=3,dies=1,cores=2,threads=1"));
+        g_assert_true(argv_has_pair(plain, "-smp", "4"));
+        g_assert_true(argv_has_pair(current, "-smp", "2,maxcpus=4"));
+        g_assert_true(argv_has_pair(topology, "-smp", "3,maxcpus=8,sockets=2,dies=1,cores=2,threads=2"));
+        g_assert_true(argv_has_pair(partial, "-smp", "6,maxcpus=6,sockets=3,dies=1,cores=2,threads=1"));
 }
 
 static void test_smp_hostile(void) {
@@ -167,21 +153,19 @@ static void test_cpu(void) {
         g_auto(GStrv) host_kvm = build_with("", "<cpu mode='host-passthrough'><feature name='vmx'/></cpu>", TRUE, NULL);
         g_autofree char *i686_xml = g_strdup("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
                                              "<os><type arch='i686'>hvm</type></os></domain>");
-        g_autoptr(DomainDef) i686 = domain_def_parse(i686_xml, -1, NULL);
-        QemuCommandOptions options = { .binary = "qemu-system-x86_64", .monitor_fd = 3 };
-        g_auto(GStrv) i686_argv = qemu_command_build(i686, &options, NULL);
+        g_auto(GStrv) i686_argv = command_line_build(i686_xml, NULL, NULL);
 
-        g_assert_true(has_pair(custom, "-cpu", "Skylake-Client,pcid=on,vmx=off,sse4.2=on,x2apic=on,avx-vnni=off"));
-        g_assert_true(has_pair(features_only, "-cpu", "qemu64,aes=on"));
-        g_assert_true(has_pair(maximum, "-cpu", "max"));
-        g_assert_true(has_pair(pmu, "-cpu", "qemu64,pmu=off"));
-        g_assert_true(has_pair(pmu_model, "-cpu", "Haswell,aes=on,pmu=on"));
-        g_assert_false(has_option(topology_only, "-cpu"));
-        g_assert_false(has_option(empty_model, "-cpu"));
+        g_assert_true(argv_has_pair(custom, "-cpu", "Skylake-Client,pcid=on,vmx=off,sse4.2=on,x2apic=on,avx-vnni=off"));
+        g_assert_true(argv_has_pair(features_only, "-cpu", "qemu64,aes=on"));
+        g_assert_true(argv_has_pair(maximum, "-cpu", "max"));
+        g_assert_true(argv_has_pair(pmu, "-cpu", "qemu64,pmu=off"));
+        g_assert_true(argv_has_pair(pmu_model, "-cpu", "Haswell,aes=on,pmu=on"));
+        g_assert_false(argv_has_option(topology_only, "-cpu"));
+        g_assert_false(argv_has_option(empty_model, "-cpu"));
         g_assert_null(host_tcg);
         g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
-        g_assert_true(has_pair(host_kvm, "-cpu", "host,vmx=on"));
-        g_assert_true(has_pair(i686_argv, "-cpu", "qemu32"));
+        g_assert_true(argv_has_pair(host_kvm, "-cpu", "host,vmx=on"));
+        g_assert_true(argv_has_pair(i686_argv, "-cpu", "qemu32"));
 }
 
 /* Names that would add options of their own to -cpu. */
@@ -208,19 +192,16 @@ static void test_vmport_pm(void) {
         g_autofree char *microvm_xml = g_strdup("<domain type='qemu'><name>vm1</name><memory>65536</memory>"
                                                 "<os><type machine='microvm'>hvm</type></os>"
                                                 "<pm><suspend-to-disk enabled='no'/></pm></domain>");
-        g_autoptr(DomainDef) q35 = domain_def_parse(q35_xml, -1, NULL);
-        g_autoptr(DomainDef) microvm = domain_def_parse(microvm_xml, -1, NULL);
-        QemuCommandOptions options = { .binary = "qemu-system-x86_64", .monitor_fd = 3 };
-        g_auto(GStrv) q35_argv = qemu_command_build(q35, &options, NULL);
+        g_auto(GStrv) q35_argv = command_line_build(q35_xml, NULL, NULL);
         g_autoptr(GError) error = NULL;
-        g_auto(GStrv) microvm_argv = qemu_command_build(microvm, &options, &error);
+        g_auto(GStrv) microvm_argv = command_line_build(microvm_xml, NULL, &error);
 
-        g_assert_true(has_pair(pc, "-machine", "vmport=off"));
-        g_assert_true(has_pair(pc, "-global", "PIIX4_PM.disable_s3=1"));
-        g_assert_true(has_pair(pc, "-global", "PIIX4_PM.disable_s4=0"));
-        g_assert_true(has_pair(q35_argv, "-machine", "vmport=on"));
-        g_assert_true(has_pair(q35_argv, "-global", "ICH9-LPC.disable_s3=0"));
-        g_assert_false(has_pair(q35_argv, "-global", "ICH9-LPC.disable_s4=0"));
+        g_assert_true(argv_has_pair(pc, "-machine", "vmport=off"));
+        g_assert_true(argv_has_pair(pc, "-global", "PIIX4_PM.disable_s3=1"));
+        g_assert_true(argv_has_pair(pc, "-global", "PIIX4_PM.disable_s4=0"));
+        g_assert_true(argv_has_pair(q35_argv, "-machine", "vmport=on"));
+        g_assert_true(argv_has_pair(q35_argv, "-global", "ICH9-LPC.disable_s3=0"));
+        g_assert_false(argv_has_pair(q35_argv, "-global", "ICH9-LPC.disable_s4=0"));
         g_assert_null(microvm_argv);
         g_assert_error(error, MD_ERROR, MD_ERROR_UNSUPPORTED);
 }
