@@ -278,6 +278,10 @@ static gboolean on_timeout(gpointer user_data) {
         return G_SOURCE_REMOVE;
 }
 
+gboolean job_reply_done(gpointer reply) {
+        return ((JobReply *) reply)->done;
+}
+
 void job_fixture_run_until(gboolean (*done)(gpointer), gpointer data) {
         gboolean timed_out = FALSE;
         guint timer = g_timeout_add_seconds(WAIT_TIMEOUT_S, on_timeout, &timed_out);

@@ -88,6 +88,14 @@ void job_fixture_assert_qemu_killed(JobFixture *f);
 /* Runs the main loop until @done (or 5 s: fails). */
 void job_fixture_run_until(gboolean (*done)(gpointer), gpointer data);
 
+/* A call's answer, waited for with job_fixture_run_until(job_reply_done, &reply). */
+typedef struct {
+        gboolean done;
+        GError *error;
+} JobReply;
+
+gboolean job_reply_done(gpointer reply);
+
 /* Exactly one JobCompleted so far, with @success and an errmsg that
  * contains @errmsg_part. */
 void job_fixture_assert_completed(JobFixture *f, gboolean success, const char *errmsg_part);

@@ -10,13 +10,8 @@
 #define SOURCE_XML "<domain type='qemu'><name>" JF_NAME "</name><uuid>" JF_UUID "</uuid>" \
         "<memory unit='MiB'>64</memory><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"
 
-typedef struct {
-        gboolean done;
-        GError *error;
-} Reply;
-
 static void on_performed2(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
 
         g_assert_false(r->done);
         if (!migration_perform2_finish(result, &r->error))
@@ -24,12 +19,8 @@ static void on_performed2(GObject *source, GAsyncResult *result, gpointer user_d
         r->done = TRUE;
 }
 
-static gboolean reply_done(gpointer data) {
-        return ((Reply *) data)->done;
-}
-
 /* A running guest in Perform2 of @owner, its stream started. */
-static Domain *source_in_perform2(JobFixture *f, Reply *r) {
+static Domain *source_in_perform2(JobFixture *f, JobReply *r) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) prepared = job_fixture_peer_cookie(f, "prepare3", JF_NAME, JF_UUID);
         MigrationParams *params;
@@ -60,11 +51,11 @@ static Domain *source_in_perform2(JobFixture *f, Reply *r) {
  * completes at once); Perform2's failure rule must not end that job a
  * second time. */
 static void test_qemu_exits(JobFixture *f, gconstpointer data) {
-        Reply r = { 0 };
+        JobReply r = { 0 };
         Domain *d = source_in_perform2(f, &r);
 
         qemu_process_kill(d->qemu, 0);
-        job_fixture_run_until(reply_done, &r);
+        job_fixture_run_until(job_reply_done, &r);
         fake_monitor_flush(f->fm);
         g_assert_error(r.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
         g_assert_null(d->job);
@@ -76,13 +67,13 @@ static void test_qemu_exits(JobFixture *f, gconstpointer data) {
 /* The stream fails while the job is Perform2's own: protocol 2's failure
  * rule ends it at once (the client has no Confirm to call), once. */
 static void test_stream_fails(JobFixture *f, gconstpointer data) {
-        Reply r = { 0 };
+        JobReply r = { 0 };
         Domain *d = source_in_perform2(f, &r);
 
         fake_monitor_expect(f->fm, "query-migrate", "{\"status\": \"failed\", \"error-desc\": \"link down\"}");
         fake_monitor_expect_reset(f->fm);
         fake_monitor_emit(f->fm, "MIGRATION", "{\"status\": \"failed\"}");
-        job_fixture_run_until(reply_done, &r);
+        job_fixture_run_until(job_reply_done, &r);
         fake_monitor_flush(f->fm);
         g_assert_error(r.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
         g_assert_null(d->job);

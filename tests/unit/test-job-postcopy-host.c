@@ -25,11 +25,6 @@ typedef struct {
         guint calls;
 } Probe;
 
-typedef struct {
-        gboolean done;
-        GError *error;
-} Reply;
-
 static UserfaultfdAccess probe(gpointer user_data) {
         Probe *p = user_data;
 
@@ -37,12 +32,8 @@ static UserfaultfdAccess probe(gpointer user_data) {
         return p->answer;
 }
 
-static gboolean reply_done(gpointer data) {
-        return ((Reply *) data)->done;
-}
-
 static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
         g_autoptr(GBytes) bytes = NULL;
         g_autofree char *uri = NULL;
 
@@ -54,13 +45,13 @@ static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_dat
 static GError *prepare(JobFixture *f, guint flags, Probe *probe_state) {
         g_autoptr(GBytes) begin = job_fixture_peer_cookie(f, "begin3", NAME, UUID);
         g_autoptr(GError) error = NULL;
-        Reply prepared = { 0 };
+        JobReply prepared = { 0 };
 
         userfaultfd_set_probe_hook(probe, probe_state);
         migration_prepare_async(f->registry, migration_params_new_plain(XML, NULL, URI, 0, flags, &error),
                                 begin, OWNER, on_prepared, &prepared);
         g_assert_no_error(error);
-        job_fixture_run_until(reply_done, &prepared);
+        job_fixture_run_until(job_reply_done, &prepared);
         fake_monitor_flush(f->fm);
         return prepared.error;
 }
@@ -110,7 +101,7 @@ static void test_denied(JobFixture *f, gconstpointer data) {
 static void test_denied_v2(JobFixture *f, gconstpointer data) {
         Probe p = { USERFAULTFD_DENIED, 0 };
         g_autoptr(GError) error = NULL;
-        Reply prepared = { 0 };
+        JobReply prepared = { 0 };
 
         fake_monitor_serve_launches(f->fm);
         userfaultfd_set_probe_hook(probe, &p);
@@ -118,7 +109,7 @@ static void test_denied_v2(JobFixture *f, gconstpointer data) {
                                                                          MIGRATE_LIVE | MIGRATE_POSTCOPY, &error),
                                  OWNER, on_prepared, &prepared);
         g_assert_no_error(error);
-        job_fixture_run_until(reply_done, &prepared);
+        job_fixture_run_until(job_reply_done, &prepared);
         assert_fix_named(prepared.error);
         g_clear_error(&prepared.error);
         g_assert_cmpuint(p.calls, ==, 1);

@@ -15,17 +15,8 @@
 #define NAME "incoming"
 #define UUID "0b6c1f4e-4d39-4a6c-9d5e-0c1d2e3f4a5b"
 
-typedef struct {
-        gboolean done;
-        GError *error;
-} Reply;
-
-static gboolean reply_done(gpointer data) {
-        return ((Reply *) data)->done;
-}
-
 static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
         g_autoptr(GBytes) bytes = NULL;
         g_autofree char *uri = NULL;
 
@@ -36,7 +27,7 @@ static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_dat
 }
 
 static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
 
         g_assert_true(migration_abort_finish(result, &r->error));
         r->done = TRUE;
@@ -118,7 +109,7 @@ static void test_prepare_again(JobFixture *f, gconstpointer data) {
         g_autofree char *xml = disk_xml(image);
         g_autoptr(GBytes) cookie = begin_cookie(f);
         g_autoptr(GError) error = NULL;
-        Reply a = { 0 }, b = { 0 }, aborted = { 0 };
+        JobReply a = { 0 }, b = { 0 }, aborted = { 0 };
         Domain *d = registry_define_xml(f->registry, xml, &error);
         guint64 serial_b;
 
@@ -129,7 +120,7 @@ static void test_prepare_again(JobFixture *f, gconstpointer data) {
         migration_prepare_async(f->registry, params(xml), cookie, OWNER_A, on_prepared, &a);
         g_assert_nonnull(d->job);
         migration_abort_async(d, 0, on_aborted, &aborted);
-        job_fixture_run_until(reply_done, &aborted);
+        job_fixture_run_until(job_reply_done, &aborted);
         g_assert_no_error(aborted.error);
         g_assert_null(d->job);
         g_assert_false(a.done);
@@ -138,7 +129,7 @@ static void test_prepare_again(JobFixture *f, gconstpointer data) {
         g_assert_nonnull(d->job);
         serial_b = d->job->serial;
         g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
-        job_fixture_run_until(reply_done, &a);
+        job_fixture_run_until(job_reply_done, &a);
         g_assert_error(a.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
         g_assert_nonnull(strstr(a.error->message, "ended during Prepare"));
         /* B's job goes on, its image (same path) left to it. */
@@ -151,8 +142,8 @@ static void test_prepare_again(JobFixture *f, gconstpointer data) {
         /* The end: B aborted. */
         aborted.done = FALSE;
         migration_abort_async(d, 0, on_aborted, &aborted);
-        job_fixture_run_until(reply_done, &aborted);
-        job_fixture_run_until(reply_done, &b);
+        job_fixture_run_until(job_reply_done, &aborted);
+        job_fixture_run_until(job_reply_done, &b);
         g_assert_error(b.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
         g_assert_null(d->job);
         g_assert_false(g_file_test(image, G_FILE_TEST_EXISTS));
@@ -188,7 +179,7 @@ static void check_record_before_create(JobFixture *f, gboolean abort) {
         g_autofree char *xml = disk_xml(image);
         g_autoptr(GBytes) cookie = begin_cookie(f);
         g_autoptr(GError) error = NULL;
-        Reply a = { 0 }, aborted = { 0 };
+        JobReply a = { 0 }, aborted = { 0 };
         Domain *d = registry_define_xml(f->registry, xml, &error);
 
         g_assert_no_error(error);
@@ -201,12 +192,12 @@ static void check_record_before_create(JobFixture *f, gboolean abort) {
         assert_record_lists(f, image);
         if (abort) {
                 migration_abort_async(d, 0, on_aborted, &aborted);
-                job_fixture_run_until(reply_done, &aborted);
+                job_fixture_run_until(job_reply_done, &aborted);
                 g_assert_no_error(aborted.error);
                 g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
         }
         g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
-        job_fixture_run_until(reply_done, &a);
+        job_fixture_run_until(job_reply_done, &a);
         g_assert_nonnull(a.error);
         g_assert_null(d->job);
         g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
@@ -230,7 +221,7 @@ static void test_record_not_begun(JobFixture *f, gconstpointer data) {
         g_autoptr(GBytes) cookie = begin_cookie_disks(f, TRUE);
         g_autoptr(GError) error = NULL;
         g_autofree char *contents = NULL;
-        Reply a = { 0 }, aborted = { 0 };
+        JobReply a = { 0 }, aborted = { 0 };
         Domain *d = registry_define_xml(f->registry, xml, &error);
 
         g_assert_no_error(error);
@@ -241,11 +232,11 @@ static void test_record_not_begun(JobFixture *f, gconstpointer data) {
         assert_record_lists(f, first);
         g_assert_true(g_file_set_contents(second, "not the Prepare's", -1, NULL));
         migration_abort_async(d, 0, on_aborted, &aborted);
-        job_fixture_run_until(reply_done, &aborted);
+        job_fixture_run_until(job_reply_done, &aborted);
         g_assert_no_error(aborted.error);
         g_assert_false(g_file_test(record, G_FILE_TEST_EXISTS));
         g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
-        job_fixture_run_until(reply_done, &a);
+        job_fixture_run_until(job_reply_done, &a);
         g_assert_error(a.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
         g_assert_false(g_file_test(first, G_FILE_TEST_EXISTS));
         g_assert_true(g_file_get_contents(second, &contents, NULL, NULL));
@@ -272,7 +263,7 @@ static void test_record_never_begun(JobFixture *f, gconstpointer data) {
         g_autoptr(MigrationParams) mp = NULL;
         g_autoptr(GError) error = NULL;
         g_autofree char *contents = NULL;
-        Reply a = { 0 };
+        JobReply a = { 0 };
         Domain *d = registry_define_xml(f->registry, xml, &error);
 
         g_assert_no_error(error);
@@ -292,7 +283,7 @@ static void test_record_never_begun(JobFixture *f, gconstpointer data) {
         assert_record_lists(f, first);
         g_assert_true(g_file_set_contents(second, "not the Prepare's", -1, NULL));
         g_assert_cmpint(g_file_set_contents(gate, "", 0, NULL), ==, TRUE);
-        job_fixture_run_until(reply_done, &a);
+        job_fixture_run_until(job_reply_done, &a);
         g_assert_error(a.error, MD_ERROR, MD_ERROR_MIGRATION_FAILED);
         g_assert_nonnull(strstr(a.error->message, missing));
         g_assert_null(d->job);

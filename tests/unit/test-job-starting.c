@@ -18,17 +18,8 @@
         "<uuid>" INCOMING_UUID "</uuid><memory unit='KiB'>131072</memory>" \
         "<os><type>hvm</type></os></domain>"
 
-typedef struct {
-        gboolean done;
-        GError *error;
-} Reply;
-
-static gboolean reply_done(gpointer data) {
-        return ((Reply *) data)->done;
-}
-
 static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
         g_autoptr(GBytes) bytes = NULL;
         g_autofree char *uri = NULL;
 
@@ -37,7 +28,7 @@ static void on_prepared(GObject *source, GAsyncResult *result, gpointer user_dat
 }
 
 static void on_aborted(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
 
         g_assert_true(migration_abort_finish(result, &r->error));
         r->done = TRUE;
@@ -51,7 +42,7 @@ static gboolean launched(gpointer data) {
 
 /* Prepare3 of OWNER, its QEMU launched but its monitor silent: the job is
  * in prepare, the domain starting. */
-static Domain *destination_starting(JobFixture *f, Reply *prepared) {
+static Domain *destination_starting(JobFixture *f, JobReply *prepared) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) begin = job_fixture_peer_cookie(f, "begin3", INCOMING_NAME, INCOMING_UUID);
         Domain *d;
@@ -85,9 +76,9 @@ static gboolean incoming_gone(gpointer data) {
 
 /* The job has ended: the starting QEMU is killed without its monitor ever
  * greeting, Prepare fails with @code saying @why, no command was sent. */
-static void assert_killed_while_starting(JobFixture *f, Reply *prepared, gint code, const char *why) {
+static void assert_killed_while_starting(JobFixture *f, JobReply *prepared, gint code, const char *why) {
         job_fixture_run_until(monitor_closed, f->fm);
-        job_fixture_run_until(reply_done, prepared);
+        job_fixture_run_until(job_reply_done, prepared);
         g_assert_error(prepared->error, MD_ERROR, code);
         g_assert_nonnull(strstr(prepared->error->message, "The incoming migration of '" INCOMING_NAME
                                                           "' ended during Prepare"));
@@ -100,11 +91,11 @@ static void assert_killed_while_starting(JobFixture *f, Reply *prepared, gint co
 
 /* AbortJob (as AbortIncoming does) while QEMU starts. */
 static void test_abort(JobFixture *f, gconstpointer data) {
-        Reply prepared = { 0 }, aborted = { 0 };
+        JobReply prepared = { 0 }, aborted = { 0 };
         Domain *d = destination_starting(f, &prepared);
 
         migration_abort_async(d, 0, on_aborted, &aborted);
-        job_fixture_run_until(reply_done, &aborted);
+        job_fixture_run_until(job_reply_done, &aborted);
         g_assert_no_error(aborted.error);
         job_fixture_assert_completed(f, FALSE, "The incoming migration was aborted");
         assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "was aborted");
@@ -113,7 +104,7 @@ static void test_abort(JobFixture *f, gconstpointer data) {
 
 /* The driving client (for peer-to-peer: the bridge's link) leaves the bus. */
 static void test_client_gone(JobFixture *f, gconstpointer data) {
-        Reply prepared = { 0 };
+        JobReply prepared = { 0 };
 
         destination_starting(f, &prepared);
         migration_jobs_client_vanished(f->registry, OWNER);
@@ -126,7 +117,7 @@ static void test_client_gone(JobFixture *f, gconstpointer data) {
  * StateReason the abort's as if its QEMU had exited. */
 static void test_abort_defined(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
-        Reply prepared = { 0 }, aborted = { 0 };
+        JobReply prepared = { 0 }, aborted = { 0 };
         Domain *defined = registry_define_xml(f->registry, INCOMING_XML, &error);
         Domain *d;
 
@@ -134,7 +125,7 @@ static void test_abort_defined(JobFixture *f, gconstpointer data) {
         d = destination_starting(f, &prepared);
         g_assert_true(d == defined);
         migration_abort_async(d, 0, on_aborted, &aborted);
-        job_fixture_run_until(reply_done, &aborted);
+        job_fixture_run_until(job_reply_done, &aborted);
         g_assert_no_error(aborted.error);
         assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "was aborted");
         g_assert_true(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL) == d);
@@ -146,7 +137,7 @@ static void test_abort_defined(JobFixture *f, gconstpointer data) {
 }
 
 static void on_finished(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
         g_autoptr(GBytes) bytes = NULL;
 
         g_assert_null(migration_finish_finish(result, &bytes, &r->error));
@@ -158,14 +149,14 @@ static void on_finished(GObject *source, GAsyncResult *result, gpointer user_dat
 static void test_finish_cancelled(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) performed = job_fixture_peer_cookie(f, "perform3", INCOMING_NAME, INCOMING_UUID);
-        Reply prepared = { 0 }, finished = { 0 };
+        JobReply prepared = { 0 }, finished = { 0 };
 
         destination_starting(f, &prepared);
         migration_finish_async(f->registry, migration_params_new_plain(NULL, INCOMING_NAME, NULL, 0, MIGRATE_LIVE,
                                                                        &error),
                                performed, TRUE, on_finished, &finished);
         g_assert_no_error(error);
-        job_fixture_run_until(reply_done, &finished);
+        job_fixture_run_until(job_reply_done, &finished);
         g_assert_no_error(finished.error);
         job_fixture_assert_completed(f, FALSE, "The source cancelled the migration");
         assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_ABORTED, "cancelled the migration");
@@ -176,13 +167,13 @@ static void test_finish_cancelled(JobFixture *f, gconstpointer data) {
  * registry goes (a restart would not find a QEMU whose monitor never
  * greeted). A running guest is not touched (restart/sigterm-guest-survives). */
 static void test_daemon_stop(JobFixture *f, gconstpointer data) {
-        Reply prepared = { 0 };
+        JobReply prepared = { 0 };
 
         destination_starting(f, &prepared);
         registry_end_launches(f->registry);
         job_fixture_run_until(monitor_closed, f->fm);
         /* Here the daemon exits; the test lets Prepare fail for a clean tear-down. */
-        job_fixture_run_until(reply_done, &prepared);
+        job_fixture_run_until(job_reply_done, &prepared);
         g_assert_error(prepared.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
         g_clear_error(&prepared.error);
         fake_monitor_assert_received(f->fm, NULL);
@@ -199,7 +190,7 @@ static gboolean no_qemu(gpointer data) {
 static void test_abort_defined_after_start(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
         g_autoptr(GBytes) begin = job_fixture_peer_cookie(f, "begin3", INCOMING_NAME, INCOMING_UUID);
-        Reply prepared = { 0 }, aborted = { 0 };
+        JobReply prepared = { 0 }, aborted = { 0 };
         Domain *d = registry_define_xml(f->registry, INCOMING_XML, &error);
 
         g_assert_no_error(error);
@@ -216,9 +207,9 @@ static void test_abort_defined_after_start(JobFixture *f, gconstpointer data) {
         g_assert_nonnull(d->qemu);
         migration_abort_async(d, 0, on_aborted, &aborted);
         fake_monitor_release(f->fm);
-        job_fixture_run_until(reply_done, &aborted);
+        job_fixture_run_until(job_reply_done, &aborted);
         g_assert_no_error(aborted.error);
-        job_fixture_run_until(reply_done, &prepared);
+        job_fixture_run_until(job_reply_done, &prepared);
         g_assert_error(prepared.error, MD_ERROR, MD_ERROR_MIGRATION_ABORTED);
         g_clear_error(&prepared.error);
         job_fixture_run_until(monitor_closed, f->fm);
@@ -229,7 +220,7 @@ static void test_abort_defined_after_start(JobFixture *f, gconstpointer data) {
 }
 
 static void on_started(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
 
         g_assert_false(domain_operation_finish(NULL, result, &r->error));
         r->done = TRUE;
@@ -240,7 +231,7 @@ static void on_started(GObject *source, GAsyncResult *result, gpointer user_data
  * than stay listed without a name. */
 static void test_start_undefined_fails(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
-        Reply started = { 0 };
+        JobReply started = { 0 };
         Domain *d = registry_define_xml(f->registry, INCOMING_XML, &error);
 
         g_assert_no_error(error);
@@ -253,7 +244,7 @@ static void test_start_undefined_fails(JobFixture *f, gconstpointer data) {
         g_assert_no_error(error);
         g_assert_false(domain_is_persistent(d));
         fake_monitor_hang_up(f->fm);
-        job_fixture_run_until(reply_done, &started);
+        job_fixture_run_until(job_reply_done, &started);
         g_assert_error(started.error, MD_ERROR, MD_ERROR_QEMU_FAILED);
         g_clear_error(&started.error);
         g_assert_null(registry_lookup_by_uuid(f->registry, INCOMING_UUID, NULL));
@@ -261,7 +252,7 @@ static void test_start_undefined_fails(JobFixture *f, gconstpointer data) {
 }
 
 static void on_destroyed(GObject *source, GAsyncResult *result, gpointer user_data) {
-        Reply *r = user_data;
+        JobReply *r = user_data;
 
         (void) domain_operation_finish(NULL, result, &r->error);
         r->done = TRUE;
@@ -272,7 +263,7 @@ static void on_destroyed(GObject *source, GAsyncResult *result, gpointer user_da
  * why, the guest is shut off "destroyed" as after any Destroy. */
 static void test_start_destroyed(JobFixture *f, gconstpointer data) {
         g_autoptr(GError) error = NULL;
-        Reply started = { 0 }, destroyed = { 0 }, again = { 0 };
+        JobReply started = { 0 }, destroyed = { 0 }, again = { 0 };
         Domain *d = registry_define_xml(f->registry, INCOMING_XML, &error);
 
         g_assert_no_error(error);
@@ -283,7 +274,7 @@ static void test_start_destroyed(JobFixture *f, gconstpointer data) {
         g_assert_true(d->starting);
         g_assert_null(d->qemu);
         domain_destroy_async(d, 0, on_destroyed, &destroyed);
-        job_fixture_run_until(reply_done, &destroyed);
+        job_fixture_run_until(job_reply_done, &destroyed);
         g_assert_no_error(destroyed.error);
         g_assert_true(started.done);
         g_assert_error(started.error, MD_ERROR, MD_ERROR_OPERATION_INVALID);
@@ -299,7 +290,7 @@ static void test_start_destroyed(JobFixture *f, gconstpointer data) {
         g_assert_cmpstr(d->state_reason, ==, "destroyed");
         /* Shut off now: Destroy refuses as before. */
         domain_destroy_async(d, 0, on_destroyed, &again);
-        job_fixture_run_until(reply_done, &again);
+        job_fixture_run_until(job_reply_done, &again);
         g_assert_error(again.error, MD_ERROR, MD_ERROR_OPERATION_INVALID);
         g_assert_nonnull(strstr(again.error->message, "is not running"));
         g_clear_error(&again.error);
@@ -308,11 +299,11 @@ static void test_start_destroyed(JobFixture *f, gconstpointer data) {
 /* Destroy of a transient incoming guest while its QEMU starts: the job
  * ends as when a running guest's QEMU goes, Prepare fails, the domain goes. */
 static void test_prepare_destroyed(JobFixture *f, gconstpointer data) {
-        Reply prepared = { 0 }, destroyed = { 0 };
+        JobReply prepared = { 0 }, destroyed = { 0 };
         Domain *d = destination_starting(f, &prepared);
 
         domain_destroy_async(d, 0, on_destroyed, &destroyed);
-        job_fixture_run_until(reply_done, &destroyed);
+        job_fixture_run_until(job_reply_done, &destroyed);
         g_assert_no_error(destroyed.error);
         job_fixture_assert_completed(f, FALSE, "exited during the migration");
         assert_killed_while_starting(f, &prepared, MD_ERROR_MIGRATION_FAILED, "exited during the migration");
