@@ -15,6 +15,7 @@
 
 #include "md-error.h"
 #include "qemu-process.h"
+#include "qemu-process-private.h"
 #include "qemu-spawn-gate.h"
 
 typedef struct {
@@ -83,16 +84,7 @@ static void fixture_clear(Fixture *f) {
 
 /* Whether @pid runs /bin/sh (or what it execs): its cmdline names the marker. */
 static gboolean runs_program(Fixture *f, pid_t pid) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", pid);
-        g_autofree char *cmdline = NULL;
-        gsize len = 0;
-
-        if (!g_file_get_contents(path, &cmdline, &len, NULL))
-                return FALSE;
-        for (gsize i = 0; i < len; i += strlen(cmdline + i) + 1)
-                if (g_str_equal(cmdline + i, "/bin/sh") || g_str_equal(cmdline + i, "sleep"))
-                        return TRUE;
-        return FALSE;
+        return qemu_process_cmdline_mentions(pid, "/bin/sh") || qemu_process_cmdline_mentions(pid, "sleep");
 }
 
 /* The early record is written here: the program must not have run yet. */
