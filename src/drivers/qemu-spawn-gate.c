@@ -26,7 +26,8 @@ struct QemuSpawnGate {
         const int *source_fds, *target_fds;
         guint n_fds;
         gboolean spawned;
-        GPid pid;
+        GPid pid;                 /* GLib's, once the spawn thread returns */
+        pid_t told_pid;           /* the child's, as it told it */
         GError *error;
 };
 
@@ -136,16 +137,24 @@ QemuSpawnGate *qemu_spawn_gate_new(const char *const *argv, int log_fd, const in
                 gate_free(g);
                 return NULL;
         }
-        *ret_pid = pid;
+        g->told_pid = *ret_pid = pid;
         return g;
+}
+
+/* Dead already (not reaped: the gate reaps it)? Its end of the socket pair
+ * may not say so: the spawn thread holds a copy until GLib returns. */
+static gboolean child_exited(pid_t pid) {
+        siginfo_t info = { 0 };
+
+        return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
 }
 
 gboolean qemu_spawn_gate_open(QemuSpawnGate *g, GError **error) {
         gboolean ok;
 
-        if (send(g->fd, "", 1, MSG_NOSIGNAL) != 1) {
-                /* The child died before exec (EPIPE): reaped here. */
-                g_debug("QEMU's spawn gate: %s", g_strerror(errno));
+        if (child_exited(g->told_pid) || send(g->fd, "", 1, MSG_NOSIGNAL) != 1) {
+                /* The child died before exec: reaped here. */
+                g_debug("QEMU's spawn gate: the child %d is gone", g->told_pid);
                 qemu_spawn_gate_close(g);
                 g_set_error(error, MD_ERROR, MD_ERROR_QEMU_FAILED, "Failed to start QEMU: %s", died_at_gate);
                 return FALSE;
